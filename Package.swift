@@ -1,0 +1,73 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Settings every target shares: Swift 6 mode plus the two upcoming features the Swift server projects use.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "decnet-swift",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "decnet", targets: ["decnet"]),
+        .library(name: "DecnetCore", targets: ["DecnetCore"]),
+        .library(name: "DecnetConfig", targets: ["DecnetConfig"]),
+        .library(name: "DecnetDocker", targets: ["DecnetDocker"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Typed configuration from the environment and `.env.local` (providers, scoped readers, secrets).
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.0.0", traits: []),
+        // YAML emitter for docker-compose.yml: correct quoting of YAML-special scalars is not ours to re-derive.
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // The model: services, archetypes, distros, OS families, fleets and how a fleet is planned. Foundation only.
+        .target(name: "DecnetCore", swiftSettings: swiftSettings),
+        // Reading the operator's INI file and the DECNET_* environment into the model.
+        .target(
+            name: "DecnetConfig",
+            dependencies: [
+                "DecnetCore",
+                .product(name: "Configuration", package: "swift-configuration"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The Docker driver: the seed's docker-compose container model.
+        .target(
+            name: "DecnetDocker",
+            dependencies: ["DecnetCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        // The command tree. A library so tests drive the same commands the binary runs.
+        .target(
+            name: "DecnetCLI",
+            dependencies: [
+                "DecnetCore", "DecnetConfig", "DecnetDocker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(name: "decnet", dependencies: ["DecnetCLI"], swiftSettings: swiftSettings),
+
+        .testTarget(name: "DecnetCoreTests", dependencies: ["DecnetCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "DecnetConfigTests",
+            dependencies: ["DecnetConfig", "DecnetCore"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DecnetDockerTests",
+            dependencies: ["DecnetDocker", "DecnetConfig", "DecnetCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DecnetCLITests",
+            dependencies: ["DecnetCLI", "DecnetCore", "DecnetConfig"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+
+/// `decnet`: the root of the seed's command tree. Only commands that work are registered; later features add
+/// theirs here.
+public struct DecnetCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "decnet",
+        abstract: "DECNET-Swift: a honeypot deception network of fake LAN hosts (deckies).",
+        version: DecnetVersion.current,
+        subcommands: [
+            DeployCommand.self,
+            StatusCommand.self,
+            ServicesCommand.self,
+            ArchetypesCommand.self,
+            DistrosCommand.self,
+            InitCommand.self,
+        ]
+    )
+
+    public init() {}
+
+    /// Parses the process arguments and runs the chosen command; a `CommandFailure` prints its message alone
+    /// (no usage text) and exits with its code.
+    public static func runMain() async {
+        do {
+            var command = try self.parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let failure as CommandFailure {
+            FileHandle.standardError.write(Data(("error: " + failure.description + "\n").utf8))
+            Foundation.exit(failure.exitCode.rawValue)
+        } catch {
+            self.exit(withError: error)
+        }
+    }
+}
+
+/// The version `decnet --version` prints.
+public enum DecnetVersion {
+    public static let current = "0.1.0"
+}

@@ -1,0 +1,199 @@
+import Configuration
+import DecnetCore
+import SystemPackage
+
+/// The `DECNET_*` settings of the seed's Environment Configuration, typed, from (first match wins) the process
+/// environment, then `.env.local` in the deployment directory, then defaults.
+///
+/// | Variable | Default | |
+/// |---|---|---|
+/// | `DECNET_MODE` | `master` | `master` or `agent` |
+/// | `DECNET_API_HOST` / `DECNET_API_PORT` | `127.0.0.1` / `8000` | REST API (the seed binds 0.0.0.0; see docs/config.md) |
+/// | `DECNET_WEB_HOST` / `DECNET_WEB_PORT` | `127.0.0.1` / `8080` | dashboard |
+/// | `DECNET_JWT_SECRET` | none | required by the API; the seed's example value is refused |
+/// | `DECNET_ADMIN_USER` / `DECNET_ADMIN_PASSWORD` | `admin` / `admin` | first login; must be changed then |
+/// | `DECNET_DB_BACKEND` | `sqlite` | `sqlite` or `postgres` |
+/// | `DECNET_DB_POOL_SIZE` / `DECNET_DB_MAX_OVERFLOW` | `20` / `40` | connection pool |
+/// | `DECNET_DB_HOST` / `_PORT` / `_NAME` / `_USER` / `_PASSWORD` | `127.0.0.1` / `5432` / `decnet` / `decnet` / none | PostgreSQL |
+/// | `DECNET_DB_PATH` | `<state dir>/decnet.db` | SQLite file |
+/// | `DECNET_INGEST_LOG_FILE` | `/var/log/decnet/decnet.log` | RFC 5424 event log |
+/// | `DECNET_TRACING` / `DECNET_EMBED_PROFILER` | `false` / `false` | |
+/// | `DECNET_STATE_DIR` | `.` | where `decnet-state.json` and `docker-compose.yml` live |
+public struct DecnetEnvironment: Sendable, Equatable {
+    public enum Mode: String, Sendable, CaseIterable { case master, agent }
+    public enum DatabaseBackend: String, Sendable, CaseIterable { case sqlite, postgres }
+
+    public var mode: Mode = .master
+    public var apiHost = "127.0.0.1"
+    public var apiPort: Int = 8000
+    public var webHost = "127.0.0.1"
+    public var webPort: Int = 8080
+    public var jwtSecret: String?
+    public var adminUser = "admin"
+    public var adminPassword = "admin"
+    public var databaseBackend: DatabaseBackend = .sqlite
+    public var databasePoolSize: Int = 20
+    public var databaseMaxOverflow: Int = 40
+    public var databaseHost = "127.0.0.1"
+    public var databasePort: Int = 5432
+    public var databaseName = "decnet"
+    public var databaseUser = "decnet"
+    public var databasePassword: String?
+    public var databasePath: String?
+    public var ingestLogFile = "/var/log/decnet/decnet.log"
+    public var tracing = false
+    public var embedProfiler = false
+    public var stateDirectory = "."
+
+    /// The seed's example secret, refused wherever a real secret is needed.
+    public static let exampleJWTSecret = "supersecretkey12345"
+
+    public init() {}
+
+    /// Every variable this type reads, for docs and for spotting typos.
+    public static let variables: [String] = [
+        "DECNET_MODE", "DECNET_API_HOST", "DECNET_API_PORT", "DECNET_WEB_HOST", "DECNET_WEB_PORT",
+        "DECNET_JWT_SECRET", "DECNET_ADMIN_USER", "DECNET_ADMIN_PASSWORD", "DECNET_DB_BACKEND",
+        "DECNET_DB_POOL_SIZE", "DECNET_DB_MAX_OVERFLOW", "DECNET_DB_HOST", "DECNET_DB_PORT", "DECNET_DB_NAME",
+        "DECNET_DB_USER", "DECNET_DB_PASSWORD", "DECNET_DB_PATH", "DECNET_INGEST_LOG_FILE", "DECNET_TRACING",
+        "DECNET_EMBED_PROFILER", "DECNET_STATE_DIR",
+    ]
+
+    /// Loads from `environment` (the process's by default) and the `.env.local` file beside it, if any.
+    /// - Throws: `ConfigurationError` naming every variable whose value is unusable.
+    public static func load(
+        environment: [String: String],
+        environmentFile: String? = ".env.local"
+    ) async throws -> DecnetEnvironment {
+        var providers: [any ConfigProvider] = [
+            EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: .specific(Self.secrets))
+        ]
+        if let environmentFile {
+            do {
+                providers.append(
+                    try await EnvironmentVariablesProvider(
+                        environmentFilePath: FilePath(environmentFile),
+                        allowMissing: true,
+                        secretsSpecifier: .specific(Self.secrets)
+                    )
+                )
+            } catch {
+                throw ConfigurationError([Diagnostic(.environment, key: environmentFile, "cannot be read: \(error)")])
+            }
+        }
+        return try Self(reader: ConfigReader(providers: providers))
+    }
+
+    static let secrets: Set<String> = ["DECNET_JWT_SECRET", "DECNET_ADMIN_PASSWORD", "DECNET_DB_PASSWORD"]
+
+    /// Reads every setting through `reader` (keys `decnet.api.port` → `DECNET_API_PORT`).
+    public init(reader: ConfigReader) throws {
+        var parser = ValueParser(reader: reader.scoped(to: "decnet"))
+        var result = DecnetEnvironment()
+        result.mode = parser.choice("mode", default: result.mode)
+        result.apiHost = parser.host("api.host", default: result.apiHost)
+        result.apiPort = parser.port("api.port", default: result.apiPort)
+        result.webHost = parser.host("web.host", default: result.webHost)
+        result.webPort = parser.port("web.port", default: result.webPort)
+        result.jwtSecret = parser.text("jwt.secret", secret: true)
+        result.adminUser = parser.text("admin.user") ?? result.adminUser
+        result.adminPassword = parser.text("admin.password", secret: true) ?? result.adminPassword
+        result.databaseBackend = parser.choice("db.backend", default: result.databaseBackend)
+        result.databasePoolSize = parser.integer("db.pool.size", range: 1...1000, default: result.databasePoolSize)
+        result.databaseMaxOverflow = parser.integer(
+            "db.max.overflow",
+            range: 0...1000,
+            default: result.databaseMaxOverflow
+        )
+        result.databaseHost = parser.text("db.host") ?? result.databaseHost
+        result.databasePort = parser.port("db.port", default: result.databasePort)
+        result.databaseName = parser.text("db.name") ?? result.databaseName
+        result.databaseUser = parser.text("db.user") ?? result.databaseUser
+        result.databasePassword = parser.text("db.password", secret: true)
+        result.databasePath = parser.text("db.path")
+        result.ingestLogFile = parser.text("ingest.log.file") ?? result.ingestLogFile
+        result.tracing = parser.flag("tracing", default: result.tracing)
+        result.embedProfiler = parser.flag("embed.profiler", default: result.embedProfiler)
+        result.stateDirectory = parser.text("state.dir") ?? result.stateDirectory
+        if !parser.diagnostics.isEmpty { throw ConfigurationError(parser.diagnostics) }
+        self = result
+    }
+
+    /// The SQLite file: `DECNET_DB_PATH`, else `decnet.db` in the state directory.
+    public var resolvedDatabasePath: String { self.databasePath ?? self.stateDirectory + "/decnet.db" }
+}
+
+/// Reads strings through a `ConfigReader` and converts them here, so that a bad value is an error naming the
+/// variable rather than a silent fall-back to the default.
+private struct ValueParser {
+    let reader: ConfigReader
+    var diagnostics: [Diagnostic] = []
+
+    init(reader: ConfigReader) { self.reader = reader }
+
+    static func variable(_ key: String) -> String {
+        "DECNET_" + key.uppercased().map { $0 == "." ? "_" : $0 }
+    }
+
+    mutating func fail(_ key: String, _ message: String) {
+        self.diagnostics.append(Diagnostic(.environment, key: Self.variable(key), message))
+    }
+
+    func text(_ key: String, secret: Bool = false) -> String? {
+        guard let value = self.reader.string(forKey: ConfigKey(key), isSecret: secret) else { return nil }
+        let trimmed = value.trimmingWhitespace()
+        return trimmed.isEmpty ? nil : trimmed
+    }
+
+    mutating func integer(_ key: String, range: ClosedRange<Int>, default value: Int) -> Int {
+        guard let text = self.text(key) else { return value }
+        guard let number = Int(text), range.contains(number) else {
+            self.fail(
+                key,
+                "'\(text)' is out of range; expected a whole number from \(range.lowerBound) to \(range.upperBound)"
+            )
+            return value
+        }
+        return number
+    }
+
+    mutating func port(_ key: String, default value: Int) -> Int {
+        self.integer(key, range: 1...65535, default: value)
+    }
+
+    mutating func host(_ key: String, default value: String) -> String {
+        guard let text = self.text(key) else { return value }
+        guard IPv4Address(text) != nil || InputSyntax.isHostname(text) else {
+            self.fail(key, "'\(text)' is not an address; expected an IPv4 address or hostname, e.g. 127.0.0.1")
+            return value
+        }
+        return text
+    }
+
+    mutating func flag(_ key: String, default value: Bool) -> Bool {
+        guard let text = self.text(key) else { return value }
+        switch text.lowercased() {
+        case "1", "true", "yes", "on": return true
+        case "0", "false", "no", "off": return false
+        default:
+            self.fail(key, "'\(text)' is not a yes/no value; expected true or false")
+            return value
+        }
+    }
+
+    mutating func choice<T: RawRepresentable & CaseIterable>(_ key: String, default value: T) -> T
+    where T.RawValue == String {
+        guard let text = self.text(key) else { return value }
+        if let parsed = T(rawValue: text.lowercased()) { return parsed }
+        let expected = T.allCases.map(\.rawValue).joined(separator: " or ")
+        if key == "db.backend" && text.lowercased() == "mysql" {
+            self.fail(
+                key,
+                "mysql is the seed's shared store; DECNET-Swift uses PostgreSQL for that: expected \(expected)"
+            )
+        } else {
+            self.fail(key, "'\(text)' is not recognised; expected \(expected)")
+        }
+        return value
+    }
+}

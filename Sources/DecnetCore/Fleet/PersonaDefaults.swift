@@ -1,0 +1,57 @@
+/// Persona values a decky gets when its config leaves a key out, chosen to agree with its distro, OS family and
+/// archetype (an Ubuntu 22.04 web server says `nginx/1.18.0 (Ubuntu)`, a Windows one `Microsoft-IIS/10.0`).
+/// Services added later extend this table; a key without a default is simply absent.
+public enum PersonaDefaults {
+    public static func values(
+        for kind: ServiceKind,
+        distro: DistroProfile,
+        osFamily: OSFamily,
+        archetype: Archetype?,
+        hostname: String
+    ) -> [String: String] {
+        let isServer = ["windows-server", "domain-controller"].contains(archetype?.slug)
+        switch kind {
+        case "ssh":
+            return ["ssh_version": distro.sshVersion, "kernel_version": distro.kernelVersion]
+        case "http":
+            return ["server_header": self.webServer(distro: distro, osFamily: osFamily), "response_code": "200"]
+        case "smb":
+            if osFamily == .windows {
+                return [
+                    "workgroup": isServer ? "CORP" : "WORKGROUP",
+                    "server_name": String(hostname.uppercased().prefix(15)),
+                    "os_version": isServer ? "Windows Server 2019 Standard 17763" : "Windows 10 Pro 19045",
+                ]
+            }
+            return [
+                "workgroup": "WORKGROUP", "server_name": String(hostname.uppercased().prefix(15)),
+                "os_version": "Samba",
+            ]
+        case "rdp":
+            return isServer
+                ? ["os_version": "Windows Server 2019", "build": "17763"]
+                : ["os_version": "Windows 10", "build": "19045"]
+        default:
+            return [:]
+        }
+    }
+
+    /// The web server a machine of this distro most likely runs, as its Server header reads.
+    static func webServer(distro: DistroProfile, osFamily: OSFamily) -> String {
+        switch osFamily {
+        case .windows: return "Microsoft-IIS/10.0"
+        case .embedded, .cisco: return "lighttpd/1.4.59"
+        case .bsd: return "nginx/1.24.0"
+        case .linux: break
+        }
+        switch distro.slug {
+        case "debian": return "nginx/1.22.1"
+        case "ubuntu22", "ubuntu20": return "nginx/1.18.0 (Ubuntu)"
+        case "rocky9": return "Apache/2.4.57 (Rocky Linux)"
+        case "centos7": return "Apache/2.4.6 (CentOS)"
+        case "fedora": return "Apache/2.4.58 (Fedora Linux)"
+        case "kali": return "Apache/2.4.58 (Debian)"
+        default: return "nginx/1.24.0"
+        }
+    }
+}

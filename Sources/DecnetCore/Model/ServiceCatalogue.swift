@@ -1,0 +1,178 @@
+/// The 25 built-in honeypot services of the seed's Services table, in its order.
+public enum ServiceCatalogue {
+    public static let all: [ServiceDefinition] = [
+        ServiceDefinition(
+            "ssh",
+            ports: [PortSpec(22)],
+            role: "SSH (Cowrie honeypot)",
+            personaKeys: [
+                PersonaKey(
+                    "ssh_version",
+                    "identification string after `SSH-2.0-`, e.g. OpenSSH_8.9p1 Ubuntu-3ubuntu0.6"
+                ),
+                PersonaKey("kernel_version", "kernel release shown by uname, e.g. 5.15.0-91-generic"),
+                PersonaKey("users", .credentials, "accounts that log in successfully"),
+            ]
+        ),
+        ServiceDefinition(
+            "http",
+            ports: [PortSpec(80), PortSpec(443)],
+            role: "HTTP/HTTPS web server",
+            personaKeys: [
+                PersonaKey("server_header", "Server response header, e.g. nginx/1.18.0"),
+                PersonaKey("response_code", .integer(100...599), "status code of the default page"),
+                PersonaKey("fake_app", "application the site pretends to run, e.g. wordpress"),
+            ]
+        ),
+        ServiceDefinition("ftp", ports: [PortSpec(21)], role: "FTP file transfer"),
+        ServiceDefinition("tftp", ports: [PortSpec(69, .udp)], role: "TFTP (trivial file transfer)"),
+        ServiceDefinition(
+            "smb",
+            ports: [PortSpec(445), PortSpec(139)],
+            role: "SMB/CIFS file shares",
+            personaKeys: [
+                PersonaKey("workgroup", "NetBIOS workgroup or domain, e.g. CORP"),
+                PersonaKey("server_name", "NetBIOS server name, e.g. WINSRV-DC01"),
+                PersonaKey("os_version", "OS string in the session setup reply, e.g. Windows Server 2016"),
+            ]
+        ),
+        ServiceDefinition(
+            "rdp",
+            ports: [PortSpec(3389)],
+            role: "Remote Desktop Protocol",
+            personaKeys: [
+                PersonaKey("os_version", "Windows version the server claims"),
+                PersonaKey("build", .integer(0...99_999), "Windows build number, e.g. 17763"),
+            ],
+            impliedOSFamily: .windows
+        ),
+        ServiceDefinition("telnet", ports: [PortSpec(23)], role: "Telnet remote access"),
+        ServiceDefinition(
+            "vnc",
+            ports: [PortSpec(5900)],
+            role: "VNC remote desktop",
+            personaKeys: [PersonaKey("vnc_version", "RFB protocol version, e.g. 003.008")]
+        ),
+        ServiceDefinition(
+            "smtp",
+            ports: [PortSpec(25), PortSpec(587)],
+            role: "SMTP mail relay",
+            personaKeys: [
+                PersonaKey("smtp_banner", "220 greeting text"),
+                PersonaKey("smtp_mta", "mail transfer agent to imitate, e.g. postfix or exim"),
+            ]
+        ),
+        ServiceDefinition("imap", ports: [PortSpec(143), PortSpec(993)], role: "IMAP mail access"),
+        ServiceDefinition("pop3", ports: [PortSpec(110), PortSpec(995)], role: "POP3 mail access"),
+        ServiceDefinition(
+            "ldap",
+            ports: [PortSpec(389), PortSpec(636)],
+            role: "LDAP / Active Directory",
+            personaKeys: [
+                PersonaKey("base_dn", "directory base, e.g. DC=corp,DC=local"),
+                PersonaKey("domain", "DNS domain, e.g. corp.local"),
+            ]
+        ),
+        ServiceDefinition(
+            "llmnr",
+            ports: [PortSpec(5355, .udp), PortSpec(5353, .udp)],
+            role: "LLMNR / mDNS (Windows name resolution)"
+        ),
+        ServiceDefinition(
+            "mysql",
+            ports: [PortSpec(3306)],
+            role: "MySQL database",
+            personaKeys: [
+                PersonaKey("mysql_version", "server version in the handshake, e.g. 8.0.36"),
+                PersonaKey("mysql_banner", "full server version string, e.g. 8.0.36-0ubuntu0.22.04.1"),
+            ]
+        ),
+        ServiceDefinition(
+            "postgres",
+            ports: [PortSpec(5432)],
+            role: "PostgreSQL database",
+            personaKeys: [PersonaKey("pg_version", "server_version reported, e.g. 15.6")]
+        ),
+        ServiceDefinition(
+            "mssql",
+            ports: [PortSpec(1433)],
+            role: "Microsoft SQL Server",
+            personaKeys: [PersonaKey("mssql_version", "product version, e.g. 15.0.2000.5")],
+            impliedOSFamily: .windows
+        ),
+        ServiceDefinition(
+            "mongodb",
+            ports: [PortSpec(27017)],
+            role: "MongoDB document store",
+            personaKeys: [PersonaKey("mongo_version", "server version, e.g. 6.0.14")]
+        ),
+        ServiceDefinition(
+            "redis",
+            ports: [PortSpec(6379)],
+            role: "Redis key-value store",
+            personaKeys: [PersonaKey("redis_version", "redis_version in INFO, e.g. 7.0.15")]
+        ),
+        ServiceDefinition(
+            "elasticsearch",
+            ports: [PortSpec(9200)],
+            role: "Elasticsearch REST API",
+            personaKeys: [
+                PersonaKey("es_version", "version number, e.g. 8.12.2"),
+                PersonaKey("cluster_name", "cluster_name in the root document"),
+            ]
+        ),
+        ServiceDefinition(
+            "mqtt",
+            ports: [PortSpec(1883)],
+            role: "MQTT IoT broker",
+            personaKeys: [PersonaKey("mqtt_version", "broker version, e.g. mosquitto 2.0.18")]
+        ),
+        ServiceDefinition(
+            "snmp",
+            ports: [PortSpec(161, .udp)],
+            role: "SNMP network management",
+            personaKeys: [
+                PersonaKey("snmp_community", "read community that answers, e.g. public"),
+                PersonaKey("sys_descr", "sysDescr.0 value"),
+                PersonaKey("snmp_archetype", "device type the MIB imitates, e.g. printer"),
+            ]
+        ),
+        ServiceDefinition(
+            "sip",
+            ports: [PortSpec(5060, .udp), PortSpec(5060, .tcp)],
+            role: "SIP VoIP protocol",
+            personaKeys: [
+                PersonaKey("sip_server", "User-Agent/Server header, e.g. Asterisk PBX 18.20.0"),
+                PersonaKey("sip_domain", "SIP domain, e.g. voip.corp.local"),
+            ]
+        ),
+        ServiceDefinition(
+            "k8s",
+            ports: [PortSpec(6443), PortSpec(8080)],
+            role: "Kubernetes API server",
+            personaKeys: [PersonaKey("k8s_version", "gitVersion, e.g. v1.29.2")]
+        ),
+        ServiceDefinition(
+            "docker_api",
+            ports: [PortSpec(2375), PortSpec(2376)],
+            role: "Docker Remote API",
+            personaKeys: [PersonaKey("docker_version", "engine version, e.g. 24.0.7")]
+        ),
+        ServiceDefinition(
+            "conpot",
+            ports: [PortSpec(502), PortSpec(161, .udp), PortSpec(80)],
+            role: "ICS/SCADA (Modbus, S7, DNP3)",
+            sharedPorts: [PortSpec(161, .udp), PortSpec(80)]
+        ),
+    ]
+
+    private static let bySlug: [ServiceKind: ServiceDefinition] = Dictionary(
+        uniqueKeysWithValues: all.map { ($0.kind, $0) }
+    )
+
+    /// The service with that slug, compared exactly (slugs are lower case).
+    public static func definition(for kind: ServiceKind) -> ServiceDefinition? { bySlug[kind] }
+
+    /// All slugs, in the seed's order.
+    public static var kinds: [ServiceKind] { all.map(\.kind) }
+}

@@ -1,0 +1,3 @@
+import DecnetCLI
+
+await DecnetCommand.runMain()
