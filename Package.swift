@@ -51,22 +51,29 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "decnet", dependencies: ["DecnetCLI"], swiftSettings: swiftSettings),
+        // Helpers for tests: real tools, fixtures, the built binary. Foundation only.
+        .target(name: "DecnetTesting", swiftSettings: swiftSettings),
 
-        .testTarget(name: "DecnetCoreTests", dependencies: ["DecnetCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "DecnetCoreTests",
+            dependencies: ["DecnetCore", "DecnetTesting"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "DecnetConfigTests",
-            dependencies: ["DecnetConfig", "DecnetCore"],
-            resources: [.copy("Fixtures")],
+            dependencies: ["DecnetConfig", "DecnetCore", "DecnetTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "DecnetDockerTests",
-            dependencies: ["DecnetDocker", "DecnetConfig", "DecnetCore", .product(name: "Yams", package: "Yams")],
+            dependencies: [
+                "DecnetDocker", "DecnetConfig", "DecnetCore", "DecnetTesting", .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "DecnetCLITests",
-            dependencies: ["DecnetCLI", "DecnetCore", "DecnetConfig"],
+            dependencies: ["DecnetCLI", "DecnetCore", "DecnetConfig", "DecnetTesting"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -108,10 +108,9 @@ public enum FleetFileLoader {
 
     static func reason(_ error: any Error) -> String {
         let nsError = error as NSError
-        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError,
-            let code = POSIXErrorCode(rawValue: Int32(underlying.code))
-        {
-            return String(cString: strerror(code.rawValue))
+        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? any Error {
+            let posix = underlying as NSError
+            if posix.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(posix.code))) }
         }
         return nsError.localizedDescription
     }
@@ -268,6 +267,8 @@ private struct SectionReader {
         var decky = DeckyRequest(name: section.name, origin: origin)
         for entry in section.entries {
             let value = entry.value
+            let reported = self.diagnostics.count
+            defer { if self.diagnostics.count > reported { decky.invalidKeys.insert(entry.key) } }
             switch entry.key {
             case "ip":
                 if let ip = IPv4Address(value) {

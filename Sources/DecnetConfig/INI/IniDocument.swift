@@ -34,12 +34,14 @@ public struct IniDocument: Sendable {
         var seenKeys: [String: Int] = [:]
         var continuing = false
 
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        // "\r\n" is a single Character in Swift, so split on each of the three line ends explicitly.
+        var lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }
+            .map(String.init)
         if let first = lines.first, first.hasPrefix("\u{FEFF}") { lines[0] = String(first.dropFirst()) }
 
         for (index, rawLine) in lines.enumerated() {
             let number = index + 1
-            let line = rawLine.hasSuffix("\r") ? String(rawLine.dropLast()) : rawLine
+            let line = rawLine
             let trimmed = line.trimmingWhitespace()
             let origin = SettingOrigin.file(path: path, line: number)
 

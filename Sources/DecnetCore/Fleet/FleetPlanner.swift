@@ -47,12 +47,16 @@ private struct PlanRun {
         self.collectCustomServices()
         let members = self.expandMembers()
 
-        var partial: [(Member, [ServiceInstance], OSFamily, DistroProfile)] = []
+        var partial: [(Member, [ServiceInstance], OSFamily, DistroProfile, [ServiceKind: [String: String]])] = []
         for member in members {
-            guard let services = self.resolveServices(member) else { continue }
+            let services = self.resolveServices(member)
+            // Persona sections are checked even when the services or the subnet are wrong, so that every
+            // problem of the file is reported in one pass.
+            let overrides = self.checkPersonas(member.request, services: services?.map(\.kind))
+            guard let services else { continue }
             let family = self.osFamily(member.request, services: services.map(\.kind))
             let distro = self.distro(member.request, family: family)
-            partial.append((member, services, family, distro))
+            partial.append((member, services, family, distro, overrides))
         }
 
         guard let subnet else { return nil }
@@ -61,9 +65,11 @@ private struct PlanRun {
         for member in partial { if let mac = member.0.request.mac { self.macs.insert(mac.value) } }
 
         var deckies: [Decky] = []
-        for (member, services, family, distro) in partial {
+        for (member, services, family, distro, overrides) in partial {
             guard let ip = addresses[member.name] else { continue }
-            deckies.append(self.decky(member, ip: ip, services: services, family: family, distro: distro))
+            deckies.append(
+                self.decky(member, ip: ip, services: services, family: family, distro: distro, overrides: overrides)
+            )
         }
         if deckies.isEmpty && self.diagnostics.isEmpty && self.request.diagnostics.isEmpty {
             let origin = self.request.net?.origin ?? .commandLine
@@ -90,7 +96,10 @@ private struct PlanRun {
     mutating func checkSubnet() -> IPv4Network? {
         guard let net = self.request.net else {
             // A missing or unreadable net was already reported by whoever read the request.
-            if !self.request.diagnostics.contains(where: { $0.key.hasSuffix("net") || $0.key == "--subnet" }) {
+            let reported = self.request.diagnostics.contains {
+                $0.key == "--subnet" || $0.key == "[general]" || $0.key == "[general] net"
+            }
+            if !reported {
                 self.diagnostics.append(
                     Diagnostic(.commandLine, key: "--subnet", "no subnet given; expected a CIDR such as 192.168.1.0/24")
                 )
@@ -179,7 +188,9 @@ private struct PlanRun {
                     continue
                 }
                 seen[name] = request.origin
-                members.append(Member(name: name, request: request))
+                var memberRequest = request
+                if request.amount != nil { memberRequest.ip = nil }  // amount with ip was reported above
+                members.append(Member(name: name, request: memberRequest))
             }
         }
         return members
@@ -215,6 +226,8 @@ private struct PlanRun {
             kinds = archetype.value.services
         } else if self.request.randomizeServices {
             kinds = self.randomServices()
+        } else if !request.invalidKeys.isDisjoint(with: ["services", "archetype"]) {
+            return nil  // the unreadable value was reported already
         } else {
             self.diagnostics.append(
                 Diagnostic(
@@ -383,6 +396,56 @@ private struct PlanRun {
         return result
     }
 
+    // MARK: personas
+
+    /// Checks a request's persona sections; returns the valid settings per service. `services` is nil when the
+    /// decky's service list itself was wrong, in which case only keys and values are checked.
+    mutating func checkPersonas(
+        _ request: DeckyRequest,
+        services: [ServiceKind]?
+    ) -> [ServiceKind: [String: String]] {
+        var result: [ServiceKind: [String: String]] = [:]
+        for section in request.personas {
+            if let services, !services.contains(section.service) {
+                let listed = services.map(\.rawValue).joined(separator: ", ")
+                self.diagnostics.append(
+                    Diagnostic(
+                        section.origin,
+                        key: section.key,
+                        "\(request.name) does not run \(section.service); expected one of its services: \(listed)"
+                    )
+                )
+                continue
+            }
+            guard let definition = ServiceCatalogue.definition(for: section.service) else {
+                if let first = section.settings.first {
+                    self.diagnostics.append(
+                        first.value.problem(
+                            "custom service \(section.service) takes no persona keys; configure it in its [custom-\(section.service)] section"
+                        )
+                    )
+                }
+                continue
+            }
+            for (name, value) in section.settings {
+                guard let key = definition.personaKey(named: name) else {
+                    let accepted = definition.personaKeys.map(\.name)
+                    let expected =
+                        accepted.isEmpty
+                        ? "this service accepts no persona keys" : "expected one of " + accepted.joined(separator: ", ")
+                    self.diagnostics.append(value.problem("unknown persona key for \(section.service); \(expected)"))
+                    continue
+                }
+                if let problem = key.problem(with: value.value) {
+                    self.diagnostics.append(value.problem(problem))
+                    continue
+                }
+                result[section.service, default: [:]][name] = value.value.trimmingWhitespace()
+            }
+        }
+        return result
+    }
+
     // MARK: the decky
 
     mutating func decky(
@@ -390,7 +453,8 @@ private struct PlanRun {
         ip: IPv4Address,
         services: [ServiceInstance],
         family: OSFamily,
-        distro: DistroProfile
+        distro: DistroProfile,
+        overrides: [ServiceKind: [String: String]]
     ) -> Decky {
         let request = member.request
         let archetype = request.archetype?.value
@@ -426,43 +490,9 @@ private struct PlanRun {
                 hostname: hostname
             )
         }
-        for section in request.personas {
-            guard let index = resolved.firstIndex(where: { $0.kind == section.service }) else {
-                let listed = resolved.map(\.kind.rawValue).joined(separator: ", ")
-                self.diagnostics.append(
-                    Diagnostic(
-                        section.origin,
-                        key: section.key,
-                        "\(request.name) does not run \(section.service); expected one of its services: \(listed)"
-                    )
-                )
-                continue
-            }
-            guard let definition = ServiceCatalogue.definition(for: section.service) else {
-                if let first = section.settings.first {
-                    self.diagnostics.append(
-                        first.value.problem(
-                            "custom service \(section.service) takes no persona keys; configure it in its [custom-\(section.service)] section"
-                        )
-                    )
-                }
-                continue
-            }
-            for (name, value) in section.settings {
-                guard let key = definition.personaKey(named: name) else {
-                    let accepted = definition.personaKeys.map(\.name)
-                    let expected =
-                        accepted.isEmpty
-                        ? "this service accepts no persona keys" : "expected one of " + accepted.joined(separator: ", ")
-                    self.diagnostics.append(value.problem("unknown persona key for \(section.service); \(expected)"))
-                    continue
-                }
-                if let problem = key.problem(with: value.value) {
-                    self.diagnostics.append(value.problem(problem))
-                    continue
-                }
-                resolved[index].persona[name] = value.value.trimmingWhitespace()
-            }
+        for (kind, settings) in overrides {
+            guard let index = resolved.firstIndex(where: { $0.kind == kind }) else { continue }
+            resolved[index].persona.merge(settings) { $1 }
         }
         return Decky(
             name: member.name,

@@ -61,6 +61,8 @@ public struct DeckyRequest: Sendable {
     public var hostname: Located<String>?
     public var mac: Located<MACAddress>?
     public var personas: [PersonaSection] = []
+    /// Keys whose values were unreadable (already reported), so that planning does not report their absence too.
+    public var invalidKeys: Set<String> = []
 
     public init(name: String, origin: SettingOrigin) {
         self.name = name

@@ -64,7 +64,7 @@ public enum DeviceClass: String, CaseIterable, Sendable, Codable {
             ]
         case .industrial:
             [
-                MACVendor("Siemens AG", ["00:1b:1b", "00:0e:8c"]),
+                MACVendor("Siemens AG", ["00:0e:8c", "28:63:36"]),
                 MACVendor("Rockwell Automation", ["00:00:bc", "00:1d:9c"]),
                 MACVendor("TELEMECANIQUE ELECTRIQUE", ["00:80:f4"]),
             ]

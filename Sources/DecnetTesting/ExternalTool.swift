@@ -1,0 +1,56 @@
+import Foundation
+
+/// A real program a test drives (docker-compose, nmap, ssh …), found on PATH.
+///
+/// Tests use `.enabled(if: ExternalTool.x.isUsable)`: on a developer's machine without the tool the test is
+/// skipped, but under `CI=true` it always runs, so a missing tool fails (`#require(tool.path)`), never skips.
+public struct ExternalTool: Sendable {
+    public let name: String
+    /// The Debian package that provides it, for the failure message.
+    public let package: String
+
+    public init(_ name: String, package: String) {
+        self.name = name
+        self.package = package
+    }
+
+    public static let dockerCompose = ExternalTool("docker-compose", package: "docker-compose")
+
+    /// True when running under CI (`CI=true`), where every tool must be present.
+    public static var isCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+
+    /// The tool's path, or nil.
+    public var path: String? {
+        let searchPath = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for directory in searchPath.split(separator: ":") {
+            let candidate = "\(directory)/\(self.name)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+
+    /// Whether a test needing the tool should run: it is installed, or this is CI (where its absence must fail).
+    public var isUsable: Bool { self.path != nil || Self.isCI }
+
+    /// Why the test cannot run, for `#require` messages.
+    public var missingMessage: String {
+        "\(self.name) is not installed (apt-get install \(self.package); .ci/run does)"
+    }
+}
+
+/// A data file a test reads (the IEEE OUI registry, the seed document …), with the same CI rule as tools.
+public struct ExternalFile: Sendable {
+    public let path: String
+    public let source: String
+
+    public init(_ path: String, source: String) {
+        self.path = path
+        self.source = source
+    }
+
+    public static let ieeeOUI = ExternalFile("/usr/share/ieee-data/oui.txt", source: "apt-get install ieee-data")
+
+    public var exists: Bool { FileManager.default.fileExists(atPath: self.path) }
+    public var isUsable: Bool { self.exists || ExternalTool.isCI }
+    public var missingMessage: String { "\(self.path) is missing (\(self.source))" }
+}

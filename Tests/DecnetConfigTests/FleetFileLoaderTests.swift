@@ -1,0 +1,213 @@
+import DecnetConfig
+import DecnetCore
+import DecnetTesting
+import Foundation
+import Testing
+
+/// The loader against malformed files: each error names file:line:key and says what is expected.
+@Suite struct FleetFileLoaderTests {
+    static let general = "[general]\nnet = 192.168.1.0/24\ngw = 192.168.1.1\n"
+
+    /// Loads and plans `text`, returning every diagnostic.
+    static func problems(_ text: String) -> [String] {
+        let request = FleetFileLoader.request(from: text, path: "bad.ini")
+        do {
+            _ = try FleetPlanner().plan(request)
+            return []
+        } catch {
+            return error.diagnostics.map(\.description)
+        }
+    }
+
+    static func expectSingle(
+        _ text: String,
+        _ prefix: String,
+        _ expected: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        let problems = Self.problems(text)
+        #expect(problems.count == 1, "\(problems)", sourceLocation: sourceLocation)
+        let first = problems.first ?? ""
+        #expect(first.hasPrefix(prefix), "\(first)", sourceLocation: sourceLocation)
+        #expect(first.contains(expected), "\(first)", sourceLocation: sourceLocation)
+    }
+
+    @Test func missingGeneral() {
+        Self.expectSingle(
+            "[decky-01]\nservices = ssh\n",
+            "bad.ini:1: [general]: section missing",
+            "expected [general] with net"
+        )
+    }
+
+    @Test func missingNetAndGateway() {
+        let problems = Self.problems("[general]\ninterface = eth0\n[decky-01]\nservices = ssh\n")
+        #expect(
+            problems == [
+                "bad.ini:1: [general] net: missing; expected net = CIDR, e.g. 192.168.1.0/24",
+                "bad.ini:1: [general] gw: missing; expected gw = gateway IP, e.g. 192.168.1.1",
+            ]
+        )
+    }
+
+    @Test func badCIDR() {
+        for net in ["192.168.1.0/33", "192.168.1.5/24", "192.168.1.0", "banana"] {
+            Self.expectSingle(
+                "[general]\nnet = \(net)\ngw = 192.168.1.1\n[decky-01]\nservices = ssh\n",
+                "bad.ini:2: [general] net: '\(net)' is not a subnet",
+                "expected a CIDR with host bits zero"
+            )
+        }
+    }
+
+    @Test func amountWithIP() {
+        Self.expectSingle(
+            Self.general + "[group]\nip = 192.168.1.120\nservices = ssh\namount = 3\n",
+            "bad.ini:7: [group] amount: cannot be combined with ip = (set at bad.ini:5)",
+            "expected either one static ip or amount"
+        )
+    }
+
+    @Test func unknownService() {
+        Self.expectSingle(
+            Self.general + "[decky-01]\nservices = ssh, telnetd\n",
+            "bad.ini:5: [decky-01] services: unknown service 'telnetd'",
+            "expected slugs from `decnet services`"
+        )
+    }
+
+    @Test func unknownPersonaKey() {
+        Self.expectSingle(
+            Self.general + "[decky-01]\nservices = ssh\n[decky-01.ssh]\nssh_version = OpenSSH_9.2p1\nbanner = hi\n",
+            "bad.ini:8: [decky-01.ssh] banner: unknown persona key for ssh",
+            "expected one of ssh_version, kernel_version, users"
+        )
+    }
+
+    @Test func badPersonaValue() {
+        Self.expectSingle(
+            Self.general + "[decky-01]\nservices = http\n[decky-01.http]\nresponse_code = 9000\n",
+            "bad.ini:7: [decky-01.http] response_code: '9000'",
+            "expected a whole number from 100 to 599"
+        )
+    }
+
+    @Test func personaForAServiceTheDeckyDoesNotRun() {
+        Self.expectSingle(
+            Self.general + "[decky-01]\nservices = ssh\n[decky-01.http]\nserver_header = nginx\n",
+            "bad.ini:6: [decky-01.http]: decky-01 does not run http",
+            "expected one of its services: ssh"
+        )
+    }
+
+    @Test func duplicateIPs() {
+        Self.expectSingle(
+            Self.general
+                + "[decky-01]\nip = 192.168.1.110\nservices = ssh\n[decky-02]\nip = 192.168.1.110\nservices = ssh\n",
+            "bad.ini:8: [decky-02] ip: 192.168.1.110 is already used by decky-01 (bad.ini:5)",
+            "expected a unique address"
+        )
+    }
+
+    @Test func ipOutsideTheSubnet() {
+        Self.expectSingle(
+            Self.general + "[decky-01]\nip = 10.0.0.5\nservices = ssh\n",
+            "bad.ini:5: [decky-01] ip: 10.0.0.5 is outside net 192.168.1.0/24",
+            "expected a host address inside it"
+        )
+        Self.expectSingle(
+            Self.general + "[decky-01]\nip = 192.168.1.255\nservices = ssh\n",
+            "bad.ini:5: [decky-01] ip: 192.168.1.255 is the network or broadcast address of net 192.168.1.0/24",
+            "expected a host address"
+        )
+    }
+
+    @Test func unknownKeysAreErrorsNotIgnored() {
+        Self.expectSingle(
+            Self.general + "[decky-01]\nservices = ssh\nservice = http\n",
+            "bad.ini:6: [decky-01] service: unknown key",
+            "expected one of ip, services, archetype, nmap_os, amount"
+        )
+        Self.expectSingle(
+            "[general]\nnet = 192.168.1.0/24\ngw = 192.168.1.1\nlogtarget = x\n[d]\nservices = ssh\n",
+            "bad.ini:4: [general] logtarget: unknown key",
+            "expected one of net, gw, interface, log_target"
+        )
+    }
+
+    @Test func deckyWithoutServices() {
+        Self.expectSingle(
+            Self.general + "[decky-01]\nip = 192.168.1.110\n",
+            "bad.ini:4: [decky-01]: decky has no services",
+            "expected services =, archetype = or --randomize-services"
+        )
+    }
+
+    @Test func badCustomService() {
+        let problems = Self.problems(
+            Self.general + "[custom-x]\nexec = /bin/x\nports = 99999\n[custom-ssh]\nbinary = i\nports = 22\n"
+        )
+        #expect(problems.count == 3, "\(problems)")
+        #expect(problems.contains { $0.hasPrefix("bad.ini:4: [custom-x] binary: missing") })
+        #expect(problems.contains { $0.hasPrefix("bad.ini:6: [custom-x] ports: '99999' is not a port") })
+        #expect(problems.contains { $0.hasPrefix("bad.ini:7: [custom-ssh]: 'ssh' is a built-in service") })
+    }
+
+    /// All errors come back at once, in one pass.
+    @Test func everyErrorIsReportedTogether() {
+        let text = """
+            [general]
+            net = 192.168.1.0/24
+            gw = 192.168.1.1
+            [decky-01]
+            ip = 192.168.1.300
+            services = ssh, nosuch
+            nmap_os = amiga
+            [decky-02]
+            archetype = mainframe
+            amount = many
+            [decky-03.ssh]
+            users = root
+            """
+        let problems = Self.problems(text)
+        #expect(problems.count == 6, "\(problems)")
+        for line in [5, 6, 7, 9, 10, 11] {
+            #expect(problems.contains { $0.hasPrefix("bad.ini:\(line): ") }, "line \(line) in \(problems)")
+        }
+    }
+
+    @Test func unreadableFile() {
+        let request = FleetFileLoader.load(path: "/nonexistent/decnet.ini")
+        #expect(
+            request.diagnostics.map(\.description) == [
+                "/nonexistent/decnet.ini:0: file: cannot be read (No such file or directory)"
+            ]
+        )
+    }
+
+    /// The shipped sample uses all 25 services and every persona key, and plans cleanly.
+    @Test func testFullIniCoversEveryService() throws {
+        let path = PackageLayout.root.appendingPathComponent("test-full.ini").path
+        let request = FleetFileLoader.load(path: path)
+        #expect(request.diagnostics.isEmpty)
+        let fleet = try FleetPlanner().plan(request)
+        let services = Set(fleet.deckies.flatMap { $0.services.map(\.kind) })
+        #expect(services.isSuperset(of: ServiceCatalogue.kinds))
+        #expect(services.contains("myapp"))
+        let keysUsed = Set(
+            request.deckies.flatMap {
+                $0.personas.flatMap { section in section.settings.map { "\(section.service).\($0.name)" } }
+            }
+        )
+        for definition in ServiceCatalogue.all {
+            for key in definition.personaKeys {
+                #expect(
+                    keysUsed.contains("\(definition.kind).\(key.name)"),
+                    "test-full.ini lacks \(definition.kind).\(key.name)"
+                )
+            }
+        }
+        #expect(fleet.deckies.count == 11)
+        #expect(fleet.logTarget == "127.0.0.1:5140")
+    }
+}
