@@ -132,9 +132,10 @@ public enum CommandLineFleet {
             if request.gateway == nil {
                 request.gateway = Located(detected.gateway, at: .commandLine, key: "--subnet (auto: gateway)")
             }
-            if request.interface == nil {
-                request.interface = Located(detected.interface, at: .commandLine, key: "--interface (auto)")
-            }
+        }
+        if request.interface == nil, let detected {
+            // The seed's "auto-detected if absent": the NIC of the host's default route.
+            request.interface = Located(detected.interface, at: .commandLine, key: "--interface (auto)")
         }
         if let text = flags.ipStart {
             if let address = IPv4Address(text) {

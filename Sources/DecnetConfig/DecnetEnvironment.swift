@@ -3,14 +3,15 @@ import DecnetCore
 import SystemPackage
 
 /// The `DECNET_*` settings of the seed's Environment Configuration, typed, from (first match wins) the process
-/// environment, then `.env.local` in the deployment directory, then defaults.
+/// environment, then `.env.local` in the current directory (the deployment directory `decnet init` makes), then
+/// defaults.
 ///
 /// | Variable | Default | |
 /// |---|---|---|
 /// | `DECNET_MODE` | `master` | `master` or `agent` |
 /// | `DECNET_API_HOST` / `DECNET_API_PORT` | `127.0.0.1` / `8000` | REST API (the seed binds 0.0.0.0; see docs/config.md) |
 /// | `DECNET_WEB_HOST` / `DECNET_WEB_PORT` | `127.0.0.1` / `8080` | dashboard |
-/// | `DECNET_JWT_SECRET` | none | required by the API; the seed's example value is refused |
+/// | `DECNET_JWT_SECRET` | none | for the API (which is to refuse the seed's example value `exampleJWTSecret`) |
 /// | `DECNET_ADMIN_USER` / `DECNET_ADMIN_PASSWORD` | `admin` / `admin` | first login; must be changed then |
 /// | `DECNET_DB_BACKEND` | `sqlite` | `sqlite` or `postgres` |
 /// | `DECNET_DB_POOL_SIZE` / `DECNET_DB_MAX_OVERFLOW` | `20` / `40` | connection pool |
@@ -19,6 +20,7 @@ import SystemPackage
 /// | `DECNET_INGEST_LOG_FILE` | `/var/log/decnet/decnet.log` | RFC 5424 event log |
 /// | `DECNET_TRACING` / `DECNET_EMBED_PROFILER` | `false` / `false` | |
 /// | `DECNET_STATE_DIR` | `.` | where `decnet-state.json` and `docker-compose.yml` live |
+/// | `DECNET_SOURCE_DIR` | current directory | checkout whose Dockerfile the Docker driver builds `decnet-swift:latest` from |
 public struct DecnetEnvironment: Sendable, Equatable {
     public enum Mode: String, Sendable, CaseIterable { case master, agent }
     public enum DatabaseBackend: String, Sendable, CaseIterable { case sqlite, postgres }
@@ -44,6 +46,7 @@ public struct DecnetEnvironment: Sendable, Equatable {
     public var tracing = false
     public var embedProfiler = false
     public var stateDirectory = "."
+    public var sourceDirectory: String?
 
     /// The seed's example secret, refused wherever a real secret is needed.
     public static let exampleJWTSecret = "supersecretkey12345"
@@ -56,7 +59,7 @@ public struct DecnetEnvironment: Sendable, Equatable {
         "DECNET_JWT_SECRET", "DECNET_ADMIN_USER", "DECNET_ADMIN_PASSWORD", "DECNET_DB_BACKEND",
         "DECNET_DB_POOL_SIZE", "DECNET_DB_MAX_OVERFLOW", "DECNET_DB_HOST", "DECNET_DB_PORT", "DECNET_DB_NAME",
         "DECNET_DB_USER", "DECNET_DB_PASSWORD", "DECNET_DB_PATH", "DECNET_INGEST_LOG_FILE", "DECNET_TRACING",
-        "DECNET_EMBED_PROFILER", "DECNET_STATE_DIR",
+        "DECNET_EMBED_PROFILER", "DECNET_STATE_DIR", "DECNET_SOURCE_DIR",
     ]
 
     /// Loads from `environment` (the process's by default) and the `.env.local` file beside it, if any.
@@ -115,6 +118,7 @@ public struct DecnetEnvironment: Sendable, Equatable {
         result.tracing = parser.flag("tracing", default: result.tracing)
         result.embedProfiler = parser.flag("embed.profiler", default: result.embedProfiler)
         result.stateDirectory = parser.text("state.dir") ?? result.stateDirectory
+        result.sourceDirectory = parser.text("source.dir")
         if !parser.diagnostics.isEmpty { throw ConfigurationError(parser.diagnostics) }
         self = result
     }

@@ -211,3 +211,86 @@ import Testing
         #expect(fleet.logTarget == "127.0.0.1:5140")
     }
 }
+
+/// Problems a review found; each stays fixed.
+@Suite struct FleetFileLoaderEdgeTests {
+    static let general = FleetFileLoaderTests.general
+
+    @Test func personaValuesMustBeOneLine() {
+        FleetFileLoaderTests.expectSingle(
+            Self.general + "[d]\nservices = http\n[d.http]\nserver_header = nginx\n  X-Injected: 1\n",
+            "bad.ini:7: [d.http] server_header: a value with a line break or control character",
+            "on one line"
+        )
+    }
+
+    @Test func namesAreCaseInsensitiveLikeSlugs() throws {
+        let text =
+            Self.general + "[custom-MyApp]\nbinary = i\nports = 9\n[d]\nservices = SSH, myapp\n[d.SSH]\nusers = a:b\n"
+        let fleet = try FleetPlanner().plan(FleetFileLoader.request(from: text, path: "ok.ini"))
+        #expect(fleet.deckies[0].services.map(\.kind) == ["ssh", "myapp"])
+        #expect(fleet.deckies[0].services[0].persona["users"] == "a:b")
+    }
+
+    @Test func explicitMACsAndHostnamesMustBeUnique() {
+        let problems = FleetFileLoaderTests.problems(
+            Self.general
+                + "[a]\nservices = ssh\nmac = 00:14:22:01:02:03\nhostname = web\n"
+                + "[b]\nservices = ssh\nmac = 00:14:22:01:02:03\nhostname = WEB\n"
+        )
+        #expect(problems.count == 2, "\(problems)")
+        #expect(
+            problems.contains { $0.hasPrefix("bad.ini:10: [b] mac: 00:14:22:01:02:03 is already given at bad.ini:6") }
+        )
+        #expect(problems.contains { $0.hasPrefix("bad.ini:11: [b] hostname: 'WEB' is already given at bad.ini:7") })
+    }
+
+    @Test func addressesAreCheckedEvenWhenServicesAreWrong() {
+        let problems = FleetFileLoaderTests.problems(Self.general + "[d]\nip = 10.1.1.1\nservices = nosuch\n")
+        #expect(problems.count == 2, "\(problems)")
+        #expect(problems.contains { $0.hasPrefix("bad.ini:5: [d] ip: 10.1.1.1 is outside net") })
+    }
+
+    @Test func aRepeatedSectionIsOneError() {
+        FleetFileLoaderTests.expectSingle(
+            Self.general + "[d]\nservices = ssh\n[d]\nservices = http\n",
+            "bad.ini:6: [d]: section appears twice (first at line 4)",
+            "expected each section once"
+        )
+    }
+
+    @Test func configparserDefaultsSectionIsRefused() {
+        FleetFileLoaderTests.expectSingle(
+            Self.general + "[DEFAULT]\nnmap_os = linux\n[d]\nservices = ssh\n",
+            "bad.ini:4: [DEFAULT]: configparser's defaults section is not supported",
+            "expected the keys in each section"
+        )
+    }
+
+    @Test func aMissingConfigFileIsTheOnlyError() {
+        var flags = DeployFlags()
+        flags.config = "/nonexistent/net.ini"
+        let request = CommandLineFleet.request(flags: flags, detected: nil)
+        do {
+            _ = try FleetPlanner().plan(request)
+            Issue.record("planned a fleet from a missing file")
+        } catch {
+            #expect(
+                error.diagnostics.map(\.description) == [
+                    "/nonexistent/net.ini:0: file: cannot be read (No such file or directory)"
+                ]
+            )
+        }
+    }
+
+    @Test func nonLinuxDeckiesGetTheirOwnSSHBannerAndNoDistroTurn() throws {
+        let text =
+            Self.general
+            + "[w]\nservices = ssh, rdp\n[l1]\nservices = ssh\n[e]\nservices = ssh\nnmap_os = embedded\n[l2]\nservices = ssh\n"
+        let fleet = try FleetPlanner().plan(FleetFileLoader.request(from: text, path: "ok.ini"))
+        #expect(fleet.deckies[0].services[0].persona["ssh_version"] == "OpenSSH_for_Windows_8.1")
+        #expect(fleet.deckies[2].services[0].persona["ssh_version"] == "dropbear_2022.83")
+        #expect(fleet.deckies[1].distro == "debian")
+        #expect(fleet.deckies[3].distro == "ubuntu22", "the Windows and embedded deckies took no turn")
+    }
+}

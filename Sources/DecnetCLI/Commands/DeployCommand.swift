@@ -45,6 +45,9 @@ struct DeployCommand: AsyncParsableCommand {
     @Option(help: "Seed for every random choice, to plan the same fleet again (DECNET-Swift).") var seed: UInt64?
     @Option(help: "How deckies are run: docker (compose).") var driver: Driver = .docker
 
+    /// The macvlan parent when neither the operator nor the default route names one.
+    static let fallbackInterface = "eth0"
+
     func run() async throws {
         let environment = try await EnvironmentLoading.load()
         if self.mode == .swarm {
@@ -71,11 +74,17 @@ struct DeployCommand: AsyncParsableCommand {
             DetectedRoute(interface: $0.interface, gateway: $0.gateway, subnet: $0.subnet)
         }
         let request = CommandLineFleet.request(flags: flags, detected: route)
-        let fleet: Fleet
+        var fleet: Fleet
         do {
             fleet = try FleetPlanner().plan(request)
         } catch {
             throw CommandFailure(error.description, exitCode: .validationFailure)
+        }
+        if fleet.interface == nil {
+            fleet.interface = Self.fallbackInterface
+            print(
+                "note: no interface given and no default route found; using \(Self.fallbackInterface) (set --interface)"
+            )
         }
 
         print(FleetSummary.render(fleet))
@@ -113,7 +122,7 @@ struct DeployCommand: AsyncParsableCommand {
         do {
             try DockerEngine.checkReachable(environment: ProcessInfo.processInfo.environment)
             let source =
-                ProcessInfo.processInfo.environment["DECNET_SOURCE_DIR"] ?? FileManager.default.currentDirectoryPath
+                environment.sourceDirectory ?? FileManager.default.currentDirectoryPath
             if FileManager.default.fileExists(atPath: (source as NSString).appendingPathComponent("Dockerfile")) {
                 try DockerEngine.buildImage(tag: options.serviceImage, context: source, noCache: self.noCache)
             }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DecnetConfig
 import DecnetCore
+import Foundation
 
 /// `decnet status`: the fleet table from the state file.
 struct StatusCommand: AsyncParsableCommand {
@@ -18,9 +19,8 @@ struct StatusCommand: AsyncParsableCommand {
         }
         guard let state else {
             if self.json { return try JSONOutput.print([String: String]()) }
-            print(
-                "Nothing is deployed: no \(FleetState.fileName) in \(environment.stateDirectory). Run `decnet deploy` first."
-            )
+            let directory = URL(fileURLWithPath: environment.stateDirectory).standardizedFileURL.path
+            print("Nothing is deployed: no \(FleetState.fileName) in \(directory). Run `decnet deploy` first.")
             return
         }
         if self.json { return try JSONOutput.print(state) }

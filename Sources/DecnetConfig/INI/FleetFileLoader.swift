@@ -54,7 +54,15 @@ public enum FleetFileLoader {
         }
         var personaSections: [(deckyName: String, section: IniDocument.Section)] = []
         for section in document.sections where section.name != "general" {
-            if section.name.hasPrefix("custom-") {
+            if section.name == "DEFAULT" {
+                reader.diagnostics.append(
+                    Diagnostic(
+                        .file(path: path, line: section.line),
+                        key: "[DEFAULT]",
+                        "configparser's defaults section is not supported; expected the keys in each section that needs them"
+                    )
+                )
+            } else if section.name.hasPrefix("custom-") {
                 if let custom = reader.readCustom(section) { request.customServices.append(custom) }
             } else if let dot = section.name.firstIndex(of: ".") {
                 personaSections.append((String(section.name[..<dot]), section))
@@ -66,14 +74,14 @@ public enum FleetFileLoader {
         for (deckyName, section) in personaSections {
             let origin = SettingOrigin.file(path: path, line: section.line)
             let service = ServiceKind(
-                String(section.name[section.name.index(after: section.name.firstIndex(of: ".")!)...])
+                String(section.name[section.name.index(after: section.name.firstIndex(of: ".")!)...]).lowercased()
             )
             guard let index = request.deckies.firstIndex(where: { $0.name == deckyName }) else {
                 reader.diagnostics.append(
                     Diagnostic(
                         origin,
                         key: "[\(section.name)]",
-                        "no decky section [\(deckyName)] in this file; expected [decky.service] after a decky section of that name"
+                        "no decky section [\(deckyName)] in this file; expected a decky section of that name (or an amount = group) somewhere in the file"
                     )
                 )
                 continue
@@ -189,7 +197,7 @@ private struct SectionReader {
     mutating func readCustom(_ section: IniDocument.Section) -> Located<CustomService>? {
         self.rejectUnknownKeys(section, accepted: FleetFileLoader.customKeys)
         let origin = SettingOrigin.file(path: self.path, line: section.line)
-        let name = String(section.name.dropFirst("custom-".count))
+        let name = String(section.name.dropFirst("custom-".count)).lowercased()
         var valid = true
         if !InputSyntax.isName(name) {
             self.diagnostics.append(

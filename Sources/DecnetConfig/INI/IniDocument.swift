@@ -33,6 +33,7 @@ public struct IniDocument: Sendable {
         var seenSections: [String: Int] = [:]
         var seenKeys: [String: Int] = [:]
         var continuing = false
+        var skipping = false
 
         // "\r\n" is a single Character in Swift, so split on each of the three line ends explicitly.
         var lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }
@@ -77,13 +78,18 @@ public struct IniDocument: Sendable {
                             "section appears twice (first at line \(first)); expected each section once"
                         )
                     )
+                    // The repeat's settings are not read: they would only cause follow-on errors.
+                    skipping = true
+                    continue
                 }
-                seenSections[name] = seenSections[name] ?? number
+                skipping = false
+                seenSections[name] = number
                 seenKeys = [:]
                 document.sections.append(Section(name: name, line: number, entries: []))
                 continue
             }
 
+            if skipping { continue }
             guard let delimiter = trimmed.firstIndex(where: { $0 == "=" || $0 == ":" }) else {
                 let key = document.sections.last.map { "[\($0.name)]" } ?? "file"
                 diagnostics.append(

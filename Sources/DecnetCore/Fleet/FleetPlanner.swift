@@ -60,9 +60,9 @@ private struct PlanRun {
         }
 
         guard let subnet else { return nil }
-        let addresses = self.allocateAddresses(members: partial.map(\.0), subnet: subnet, gateway: gateway)
-        for member in partial { if let hostname = member.0.request.hostname { self.hostnames.reserve(hostname.value) } }
-        for member in partial { if let mac = member.0.request.mac { self.macs.insert(mac.value) } }
+        // Addresses, MACs and hostnames are checked for every member, also those whose services were wrong.
+        let addresses = self.allocateAddresses(members: members, subnet: subnet, gateway: gateway)
+        self.reserveFixedIdentities(members)
 
         var deckies: [Decky] = []
         for (member, services, family, distro, overrides) in partial {
@@ -97,7 +97,7 @@ private struct PlanRun {
         guard let net = self.request.net else {
             // A missing or unreadable net was already reported by whoever read the request.
             let reported = self.request.diagnostics.contains {
-                $0.key == "--subnet" || $0.key == "[general]" || $0.key == "[general] net"
+                $0.key == "--subnet" || $0.key == "[general]" || $0.key == "[general] net" || $0.key == "file"
             }
             if !reported {
                 self.diagnostics.append(
@@ -302,9 +302,10 @@ private struct PlanRun {
     /// Explicit distro, else the pool (`--distro`, the archetype's preferred, or all nine) cycled or drawn.
     mutating func distro(_ request: DeckyRequest, family: OSFamily) -> DistroProfile {
         if let explicit = request.distro { return explicit.value }
-        if family != .linux && self.request.distros == nil {
+        if family != .linux {
             // Not a Linux host to the outside: the distro only picks the Docker driver's base image, so it does not
             // take a turn in the round-robin that Linux deckies share.
+            if let first = self.request.distros?.value.first { return first }
             let preferred = request.archetype?.value.preferredDistros.first ?? "debian"
             return DistroCatalogue.profile(for: preferred) ?? DistroCatalogue.all[0]
         }
@@ -394,6 +395,37 @@ private struct PlanRun {
             )
         }
         return result
+    }
+
+    /// Explicit `mac =` and `hostname =` values must be unique; generated ones then avoid them.
+    mutating func reserveFixedIdentities(_ members: [Member]) {
+        var macOwner: [MACAddress: Located<MACAddress>] = [:]
+        var hostnameOwner: [String: Located<String>] = [:]
+        for member in members {
+            if let mac = member.request.mac {
+                if let first = macOwner[mac.value] {
+                    self.diagnostics.append(
+                        mac.problem("\(mac.value) is already given at \(first.origin); expected a unique MAC")
+                    )
+                } else {
+                    macOwner[mac.value] = mac
+                    self.macs.insert(mac.value)
+                }
+            }
+            if let hostname = member.request.hostname {
+                let folded = hostname.value.lowercased()
+                if let first = hostnameOwner[folded] {
+                    self.diagnostics.append(
+                        hostname.problem(
+                            "'\(hostname.value)' is already given at \(first.origin); expected a unique hostname"
+                        )
+                    )
+                } else {
+                    hostnameOwner[folded] = hostname
+                    self.hostnames.reserve(hostname.value)
+                }
+            }
+        }
     }
 
     // MARK: personas

@@ -12,7 +12,13 @@ public enum PersonaDefaults {
         let isServer = ["windows-server", "domain-controller"].contains(archetype?.slug)
         switch kind {
         case "ssh":
-            return ["ssh_version": distro.sshVersion, "kernel_version": distro.kernelVersion]
+            switch osFamily {
+            case .linux: return ["ssh_version": distro.sshVersion, "kernel_version": distro.kernelVersion]
+            case .windows: return ["ssh_version": "OpenSSH_for_Windows_8.1"]
+            case .bsd: return ["ssh_version": "OpenSSH_9.6 FreeBSD-20240104", "kernel_version": "14.0-RELEASE-p5"]
+            case .embedded: return ["ssh_version": "dropbear_2022.83", "kernel_version": "4.14.180"]
+            case .cisco: return ["ssh_version": "Cisco-1.25"]
+            }
         case "http":
             return ["server_header": self.webServer(distro: distro, osFamily: osFamily), "response_code": "200"]
         case "smb":

@@ -40,6 +40,11 @@ public struct PersonaKey: Hashable, Sendable {
     public func problem(with value: String) -> String? {
         let trimmed = value.trimmingWhitespace()
         if trimmed.isEmpty { return "an empty value; expected \(self.expectation)" }
+        if trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            // A newline (from a continuation line) or another control character would end up inside a banner,
+            // a header or a protocol field, where it changes the protocol rather than the text.
+            return "a value with a line break or control character; expected \(self.expectation) on one line"
+        }
         switch self.kind {
         case .text:
             return nil
