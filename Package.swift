@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration", from: "1.0.0", traits: []),
         // YAML emitter for docker-compose.yml: correct quoting of YAML-special scalars is not ours to re-derive.
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // The model: services, archetypes, distros, OS families, fleets and how a fleet is planned. Foundation only.
@@ -35,6 +37,29 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The service plugin model: HoneypotService, session-bound events, limits. Protocol code needs only NIOCore.
+        .target(
+            name: "DecnetServiceKit",
+            dependencies: ["DecnetCore", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        // The protocol emulators, one folder per protocol: a pure state machine, codecs and the NIO glue.
+        .target(
+            name: "DecnetServices",
+            dependencies: ["DecnetCore", "DecnetServiceKit", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        // Listeners (NIOPosix), connection limits, event sinks: what runs services on sockets.
+        .target(
+            name: "DecnetRuntime",
+            dependencies: [
+                "DecnetCore", "DecnetServiceKit", "DecnetServices",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The Docker driver: the seed's docker-compose container model.
         .target(
             name: "DecnetDocker",
@@ -45,14 +70,16 @@ let package = Package(
         .target(
             name: "DecnetCLI",
             dependencies: [
-                "DecnetCore", "DecnetConfig", "DecnetDocker",
+                "DecnetCore", "DecnetConfig", "DecnetDocker", "DecnetServiceKit", "DecnetServices", "DecnetRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "decnet", dependencies: ["DecnetCLI"], swiftSettings: swiftSettings),
         // Helpers for tests: real tools, fixtures, the built binary. Foundation only.
-        .target(name: "DecnetTesting", swiftSettings: swiftSettings),
+        .target(name: "DecnetTesting", dependencies: ["DecnetCore", "DecnetServiceKit"], swiftSettings: swiftSettings),
 
         .testTarget(
             name: "DecnetCoreTests",
@@ -62,6 +89,26 @@ let package = Package(
         .testTarget(
             name: "DecnetConfigTests",
             dependencies: ["DecnetConfig", "DecnetCore", "DecnetTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DecnetServicesTests",
+            dependencies: [
+                "DecnetServices", "DecnetServiceKit", "DecnetCore", "DecnetTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ],
+            exclude: ["Replays"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DecnetRuntimeTests",
+            dependencies: [
+                "DecnetRuntime", "DecnetServices", "DecnetServiceKit", "DecnetCore", "DecnetTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -15,6 +15,7 @@ public struct DecnetCommand: AsyncParsableCommand {
             ArchetypesCommand.self,
             DistrosCommand.self,
             InitCommand.self,
+            ServiceCommand.self,
         ]
     )
 

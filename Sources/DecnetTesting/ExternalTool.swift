@@ -15,6 +15,9 @@ public struct ExternalTool: Sendable {
     }
 
     public static let dockerCompose = ExternalTool("docker-compose", package: "docker-compose")
+    public static let redisCLI = ExternalTool("redis-cli", package: "redis-tools")
+    public static let nmap = ExternalTool("nmap", package: "nmap")
+    public static let curl = ExternalTool("curl", package: "curl")
 
     /// True when running under CI (`CI=true`), where every tool must be present.
     public static var isCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }

@@ -9,12 +9,15 @@ public struct ProcessResult: Sendable {
 
 public enum ProcessRunner {
     /// Runs `executable` with `arguments` in `directory`, with `environment` added to this process's.
+    ///
+    /// Waits without holding a thread: a test that blocked a cooperative thread on a child process would
+    /// starve the very services the child is talking to (2 cores give the pool 2 threads).
     public static func run(
         _ executable: String,
         _ arguments: [String],
         in directory: URL? = nil,
         environment: [String: String] = [:]
-    ) throws -> ProcessResult {
+    ) async throws -> ProcessResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -37,8 +40,15 @@ public enum ProcessRunner {
         process.standardOutput = output
         process.standardError = error
         process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            process.terminationHandler = { _ in continuation.resume() }
+            do {
+                try process.run()
+            } catch {
+                process.terminationHandler = nil
+                continuation.resume(throwing: error)
+            }
+        }
         let outputData = (try? Data(contentsOf: outputURL)) ?? Data()
         let errorData = (try? Data(contentsOf: errorURL)) ?? Data()
         return ProcessResult(

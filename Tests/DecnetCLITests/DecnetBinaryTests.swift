@@ -5,54 +5,54 @@ import Testing
 
 /// The built `decnet` binary, run as a user runs it.
 @Suite struct DecnetBinaryTests {
-    static func decnet(_ arguments: [String], in directory: TemporaryDirectory? = nil) throws -> ProcessResult {
+    static func decnet(_ arguments: [String], in directory: TemporaryDirectory? = nil) async throws -> ProcessResult {
         let binary = try #require(PackageLayout.decnetBinary, "build the decnet product first (swift build)")
         var environment = ["DECNET_STATE_DIR": directory?.path ?? "/nonexistent-decnet-state"]
         environment["DOCKER_HOST"] = "unix:///nonexistent/docker.sock"
-        return try ProcessRunner.run(binary.path, arguments, in: directory?.url, environment: environment)
+        return try await ProcessRunner.run(binary.path, arguments, in: directory?.url, environment: environment)
     }
 
-    static func json(_ arguments: [String]) throws -> [[String: Any]] {
-        let result = try Self.decnet(arguments)
+    static func json(_ arguments: [String]) async throws -> [[String: Any]] {
+        let result = try await Self.decnet(arguments)
         #expect(result.status == 0, "\(result.standardError)")
         return try #require(
             try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [[String: Any]]
         )
     }
 
-    @Test func servicesListsTheTwentyFiveWithPorts() throws {
-        let rows = try Self.json(["services", "--json"])
+    @Test func servicesListsTheTwentyFiveWithPorts() async throws {
+        let rows = try await Self.json(["services", "--json"])
         #expect(rows.count == 25)
         for (row, definition) in zip(rows, ServiceCatalogue.all) {
             #expect(row["slug"] as? String == definition.kind.rawValue)
             #expect(row["ports"] as? [Int] == definition.ports.map { Int($0.number) })
         }
-        let table = try Self.decnet(["services"])
+        let table = try await Self.decnet(["services"])
         #expect(table.status == 0)
         for definition in ServiceCatalogue.all {
             #expect(table.standardOutput.contains("\n" + definition.kind.rawValue + " "), "\(definition.kind)")
         }
     }
 
-    @Test func archetypesListsTheFifteenWithServicesAndOS() throws {
-        let rows = try Self.json(["archetypes", "--json"])
+    @Test func archetypesListsTheFifteenWithServicesAndOS() async throws {
+        let rows = try await Self.json(["archetypes", "--json"])
         #expect(rows.map { $0["slug"] as? String } == ArchetypeCatalogue.all.map(\.slug))
         #expect(rows.map { $0["osFamily"] as? String } == ArchetypeCatalogue.all.map(\.osFamily.rawValue))
         #expect(rows.map { $0["services"] as? [String] } == ArchetypeCatalogue.all.map { $0.services.map(\.rawValue) })
-        #expect(try Self.decnet(["archetypes"]).standardOutput.contains("domain-controller"))
+        #expect(try await Self.decnet(["archetypes"]).standardOutput.contains("domain-controller"))
     }
 
-    @Test func distrosListsTheNine() throws {
-        let rows = try Self.json(["distros", "--json"])
+    @Test func distrosListsTheNine() async throws {
+        let rows = try await Self.json(["distros", "--json"])
         #expect(rows.map { $0["slug"] as? String } == DistroCatalogue.all.map(\.slug))
         #expect(rows.map { $0["image"] as? String } == DistroCatalogue.all.map(\.image))
-        #expect(try Self.decnet(["distros"]).standardOutput.contains("Ubuntu 22.04 LTS (Jammy)"))
+        #expect(try await Self.decnet(["distros"]).standardOutput.contains("Ubuntu 22.04 LTS (Jammy)"))
     }
 
     /// The acceptance run: a dry run writes state and a compose file docker-compose accepts, and
     /// `status` then shows the fleet.
     @Test(.enabled(if: ExternalTool.dockerCompose.isUsable, "needs docker-compose (required under CI)"))
-    func dryRunsWriteAComposeFileDockerComposeAccepts() throws {
+    func dryRunsWriteAComposeFileDockerComposeAccepts() async throws {
         let compose = try #require(ExternalTool.dockerCompose.path, "\(ExternalTool.dockerCompose.missingMessage)")
         let testFull = PackageLayout.root.appendingPathComponent("test-full.ini").path
         let runs: [[String]] = [
@@ -66,13 +66,17 @@ import Testing
         for arguments in runs {
             let directory = try TemporaryDirectory()
             defer { directory.remove() }
-            let before = try Self.decnet(["status"], in: directory)
+            let before = try await Self.decnet(["status"], in: directory)
             #expect(before.standardOutput.hasPrefix("Nothing is deployed"))
 
-            let deploy = try Self.decnet(arguments, in: directory)
+            let deploy = try await Self.decnet(arguments, in: directory)
             #expect(deploy.status == 0, "\(arguments): \(deploy.standardError)")
             let composeFile = directory.url.appendingPathComponent("docker-compose.yml").path
-            let check = try ProcessRunner.run(compose, ["-f", composeFile, "config", "--services"], in: directory.url)
+            let check = try await ProcessRunner.run(
+                compose,
+                ["-f", composeFile, "config", "--services"],
+                in: directory.url
+            )
             #expect(check.status == 0, "\(check.standardError)")
 
             let state = try #require(try FleetState.read(fromDirectory: directory.path))
@@ -84,7 +88,7 @@ import Testing
             for decky in state.fleet.deckies {
                 #expect(containers.contains(decky.name))
             }
-            let status = try Self.decnet(["status"], in: directory)
+            let status = try await Self.decnet(["status"], in: directory)
             #expect(status.status == 0)
             #expect(status.standardOutput.contains("planned only (dry run)"))
             for decky in state.fleet.deckies {
@@ -95,14 +99,14 @@ import Testing
         }
     }
 
-    @Test func badConfigExitsNonZeroNamingEveryProblem() throws {
+    @Test func badConfigExitsNonZeroNamingEveryProblem() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let file = directory.url.appendingPathComponent("bad.ini")
         try
             "[general]\nnet = 10.0.0.0/33\ngw = 10.0.0.1\n[decky-01]\nservices = ssh, warp\n[decky-01.ssh]\ncolour = blue\n"
             .write(to: file, atomically: true, encoding: .utf8)
-        let result = try Self.decnet(["deploy", "--config", file.path, "--dry-run"], in: directory)
+        let result = try await Self.decnet(["deploy", "--config", file.path, "--dry-run"], in: directory)
         #expect(result.status == 64)
         #expect(result.standardError.contains("\(file.path):2: [general] net: '10.0.0.0/33' is not a subnet"))
         #expect(result.standardError.contains("\(file.path):7: [decky-01.ssh] colour: unknown persona key"))
@@ -111,10 +115,10 @@ import Testing
         )
     }
 
-    @Test func withoutDryRunAndWithoutAnEngineTheDockerDriverSaysSo() throws {
+    @Test func withoutDryRunAndWithoutAnEngineTheDockerDriverSaysSo() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let result = try Self.decnet(
+        let result = try await Self.decnet(
             ["deploy", "-n", "2", "--services", "ssh", "--subnet", "10.77.0.0/24"],
             in: directory
         )
@@ -127,18 +131,18 @@ import Testing
         #expect(result.standardError.contains("--dry-run"))
     }
 
-    @Test func initCreatesADeploymentDirectoryThatDeploys() throws {
+    @Test func initCreatesADeploymentDirectoryThatDeploys() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let target = directory.url.appendingPathComponent("site").path
-        let result = try Self.decnet(["init", target], in: directory)
+        let result = try await Self.decnet(["init", target], in: directory)
         #expect(result.status == 0, "\(result.standardError)")
         let env = try String(contentsOfFile: target + "/.env.local", encoding: .utf8)
         #expect(env.range(of: "DECNET_JWT_SECRET=[0-9a-f]{64}\n", options: .regularExpression) != nil)
         let attributes = try FileManager.default.attributesOfItem(atPath: target + "/.env.local")
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
-        #expect(try Self.decnet(["init", target], in: directory).status != 0, "refuses to overwrite")
-        let deploy = try Self.decnet(["deploy", "--config", target + "/decnet.ini", "--dry-run"], in: directory)
+        #expect(try await Self.decnet(["init", target], in: directory).status != 0, "refuses to overwrite")
+        let deploy = try await Self.decnet(["deploy", "--config", target + "/decnet.ini", "--dry-run"], in: directory)
         #expect(deploy.status == 0, "\(deploy.standardError)")
         #expect(deploy.standardOutput.contains("corp-workstations-03"))
     }

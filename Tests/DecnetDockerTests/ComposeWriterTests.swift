@@ -19,7 +19,7 @@ import Yams
         return try #require(try Yams.load(yaml: yaml) as? [String: Any])
     }
 
-    @Test func everyDeckyHasABaseContainerOwningItsIdentity() throws {
+    @Test func everyDeckyHasABaseContainerOwningItsIdentity() async throws {
         let fleet = try Self.testFullFleet()
         let document = try Self.parsed(fleet)
         let services = try #require(document["services"] as? [String: Any])
@@ -39,7 +39,7 @@ import Yams
         }
     }
 
-    @Test func servicesShareTheirBasesNetworkAndCarryThePersona() throws {
+    @Test func servicesShareTheirBasesNetworkAndCarryThePersona() async throws {
         let fleet = try Self.testFullFleet()
         let document = try Self.parsed(fleet)
         let services = try #require(document["services"] as? [String: Any])
@@ -72,7 +72,7 @@ import Yams
         #expect(services.count == expectedContainers)
     }
 
-    @Test func theNetworkIsMacvlanOnTheParentWithTheCoveringRange() throws {
+    @Test func theNetworkIsMacvlanOnTheParentWithTheCoveringRange() async throws {
         var fleet = try Self.testFullFleet()
         var document = try Self.parsed(fleet)
         var network = try #require((document["networks"] as? [String: Any])?["decnet_lan"] as? [String: Any])
@@ -90,14 +90,14 @@ import Yams
 
     /// Debian's docker-compose (no engine needed) accepts the file and resolves the same containers.
     @Test(.enabled(if: ExternalTool.dockerCompose.isUsable, "needs docker-compose (required under CI)"))
-    func dockerComposeAcceptsTheFile() throws {
+    func dockerComposeAcceptsTheFile() async throws {
         let tool = try #require(ExternalTool.dockerCompose.path, "\(ExternalTool.dockerCompose.missingMessage)")
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let fleet = try Self.testFullFleet()
         let file = directory.url.appendingPathComponent("docker-compose.yml")
         try ComposeWriter().yaml(for: fleet).write(to: file, atomically: true, encoding: .utf8)
-        let result = try ProcessRunner.run(tool, ["-f", file.path, "config", "--services"], in: directory.url)
+        let result = try await ProcessRunner.run(tool, ["-f", file.path, "config", "--services"], in: directory.url)
         #expect(result.status == 0, "\(result.standardError)")
         let listed = Set(result.standardOutput.split(separator: "\n").map(String.init))
         let expected = Set(

@@ -33,12 +33,27 @@ public enum PersonaDefaults {
                 "workgroup": "WORKGROUP", "server_name": String(hostname.uppercased().prefix(15)),
                 "os_version": "Samba",
             ]
+        case "redis":
+            return ["redis_version": self.redisVersion(distro: distro)]
         case "rdp":
             return isServer
                 ? ["os_version": "Windows Server 2019", "build": "17763"]
                 : ["os_version": "Windows 10", "build": "19045"]
         default:
             return [:]
+        }
+    }
+
+    /// The Redis the distro packages.
+    static func redisVersion(distro: DistroProfile) -> String {
+        switch distro.slug {
+        case "ubuntu22": "6.0.16"
+        case "ubuntu20": "5.0.7"
+        case "rocky9": "6.2.7"
+        case "centos7": "3.2.12"
+        case "alpine", "kali", "arch": "7.2.4"
+        case "fedora": "7.2.3"
+        default: "7.0.15"
         }
     }
 

@@ -110,7 +110,14 @@ public enum ServiceCatalogue {
             "redis",
             ports: [PortSpec(6379)],
             role: "Redis key-value store",
-            personaKeys: [PersonaKey("redis_version", "redis_version in INFO, e.g. 7.0.15")]
+            personaKeys: [
+                PersonaKey("redis_version", "redis_version in INFO, e.g. 7.0.15"),
+                PersonaKey(
+                    "redis_password",
+                    origin: .decnetSwift,
+                    "password AUTH must give; unset means an open instance"
+                ),
+            ]
         ),
         ServiceDefinition(
             "elasticsearch",

@@ -1,0 +1,171 @@
+import ArgumentParser
+import DecnetCore
+import DecnetRuntime
+import DecnetServiceKit
+import DecnetServices
+import Foundation
+import NIOCore
+
+/// `decnet service`: run one honeypot service without any decky (tests, workstations, the Docker driver's
+/// service containers).
+struct ServiceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "service",
+        abstract: "Run a single honeypot service without deckies.",
+        subcommands: [ServiceRunCommand.self]
+    )
+}
+
+/// `decnet service run redis --bind 127.0.0.1:6379 --persona redis_version=7.2.4`
+struct ServiceRunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Serve one service; events go to standard output and/or a log file as RFC 5424 lines.",
+        discussion: "Stops cleanly on SIGINT or SIGTERM, after writing every event it captured."
+    )
+
+    @Argument(help: "Service slug (see `decnet services`).") var slug: String
+    @Option(help: "host:port to listen on (default: 0.0.0.0 and the service's first port).") var bind: String?
+    @Option(name: .customLong("persona"), help: "A persona setting key=value; repeatable.") var personaSettings:
+        [String] = []
+    @Option(help: "Decky name the events carry.") var decky: String?
+    @Option(help: "Hostname the events and banners carry.") var hostname: String?
+    @Option(help: "Distro whose persona defaults apply.") var distro: String = "debian"
+    @Option(name: .customLong("nmap-os"), help: "OS family whose persona defaults apply.") var nmapOS: String = "linux"
+    @Option(name: .customLong("log-file"), help: "Append events to this file.") var logFile: String?
+    @Flag(help: "Do not print events to standard output.") var quiet = false
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let kind = ServiceKind(self.slug.lowercased())
+        guard let definition = ServiceCatalogue.definition(for: kind) else {
+            throw CommandFailure(
+                "unknown service '\(self.slug)'; expected one of `decnet services`",
+                exitCode: .validationFailure
+            )
+        }
+        guard let profile = DistroCatalogue.profile(for: self.distro.lowercased()) else {
+            throw CommandFailure("--distro: unknown distro '\(self.distro)'", exitCode: .validationFailure)
+        }
+        guard let family = OSFamily(rawValue: self.nmapOS.lowercased()) else {
+            throw CommandFailure("--nmap-os: unknown OS family '\(self.nmapOS)'", exitCode: .validationFailure)
+        }
+        let hostname = self.hostname ?? environment["DECNET_HOSTNAME"] ?? "decnet"
+        var persona = PersonaDefaults.values(
+            for: kind,
+            distro: profile,
+            osFamily: family,
+            archetype: nil,
+            hostname: hostname
+        )
+        var problems: [String] = []
+        // The Docker driver passes the persona as DECNET_PERSONA_* variables; --persona wins over them.
+        let fromEnvironment = environment.compactMap { name, value -> String? in
+            guard name.hasPrefix("DECNET_PERSONA_") else { return nil }
+            return name.dropFirst("DECNET_PERSONA_".count).lowercased() + "=" + value
+        }
+        for setting in fromEnvironment.sorted() + self.personaSettings {
+            let parts = setting.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, let key = definition.personaKey(named: String(parts[0]).lowercased()) else {
+                let accepted = definition.personaKeys.map(\.name).joined(separator: ", ")
+                problems.append(
+                    "--persona \(setting): unknown key for \(kind); expected key=value with one of: \(accepted)"
+                )
+                continue
+            }
+            if let problem = key.problem(with: String(parts[1])) {
+                problems.append("--persona \(setting): \(problem)")
+                continue
+            }
+            persona[key.name] = String(parts[1]).trimmingWhitespace()
+        }
+        if !problems.isEmpty { throw CommandFailure(problems.joined(separator: "\n"), exitCode: .validationFailure) }
+
+        let address = try Self.address(self.bind, defaultPort: Int(definition.ports.first?.number ?? 0))
+        var outputs: [any EventOutput] = []
+        if !self.quiet { outputs.append(StandardOutput()) }
+        if let path = self.logFile ?? environment["DECNET_INGEST_LOG_FILE"] {
+            do {
+                outputs.append(try LogFileOutput(path: path))
+            } catch {
+                throw CommandFailure("--log-file \(path): cannot be opened for appending")
+            }
+        }
+        let dispatcher = EventDispatcher(outputs: outputs)
+        let context = ServiceContext(
+            decky: self.decky ?? environment["DECNET_DECKY"] ?? hostname,
+            hostname: hostname,
+            service: kind,
+            persona: persona,
+            sink: dispatcher,
+            osFamily: family,
+            kernelVersion: profile.kernelVersion
+        )
+        let listener: any RunningService
+        do {
+            listener = try await ServiceLauncher.bind(
+                kind,
+                registry: .builtin,
+                context: context,
+                host: address.host,
+                port: address.port
+            )
+        } catch let failure as ServiceLauncher.Failure {
+            throw CommandFailure(failure.description)
+        } catch {
+            throw CommandFailure("cannot listen on \(address.host):\(address.port): \(error)")
+        }
+        let bound = listener.localAddress.map { "\($0.ipAddress ?? address.host):\($0.port ?? address.port)" } ?? "?"
+        FileHandle.standardError.write(Data("decnet: \(kind) listening on \(bound)\n".utf8))
+
+        let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) {
+            Task { await listener.close() }
+        }
+        async let delivery: Void = dispatcher.run()
+        await listener.run()
+        signals.cancel()
+        dispatcher.finish()
+        await delivery
+    }
+
+    /// Parses `host:port`; a bare port binds all addresses.
+    static func address(_ text: String?, defaultPort: Int) throws -> (host: String, port: Int) {
+        guard let text else { return ("0.0.0.0", defaultPort) }
+        guard let colon = text.lastIndex(of: ":") else {
+            guard let port = Int(text), (0...65535).contains(port) else {
+                throw CommandFailure(
+                    "--bind \(text): expected host:port, e.g. 127.0.0.1:6379",
+                    exitCode: .validationFailure
+                )
+            }
+            return ("0.0.0.0", port)
+        }
+        let host = String(text[..<colon])
+        guard let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port), !host.isEmpty else {
+            throw CommandFailure(
+                "--bind \(text): expected host:port, e.g. 127.0.0.1:6379",
+                exitCode: .validationFailure
+            )
+        }
+        return (host, port)
+    }
+}
+
+/// Calls `handler` when one of `signals` arrives (they no longer kill the process while watched).
+final class SignalWatcher {
+    private let sources: [any DispatchSourceSignal]
+
+    init(signals: [Int32], handler: @escaping @Sendable () -> Void) {
+        self.sources = signals.map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler(handler: handler)
+            source.resume()
+            return source
+        }
+    }
+
+    func cancel() {
+        for source in self.sources { source.cancel() }
+    }
+}

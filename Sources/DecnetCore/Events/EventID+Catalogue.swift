@@ -1,0 +1,35 @@
+/// Every event id DECNET-Swift emits. docs/events.md documents each, and `EventCatalogueTests` keeps the two equal.
+extension EventID {
+    /// A client connected. Fields: none beyond the bound ones.
+    public static let connectionOpen: EventID = "connection.open"
+    /// The connection ended. Fields: `duration_ms`, `bytes_in`, `bytes_out`, `reason`.
+    public static let connectionClose: EventID = "connection.close"
+    /// A connection was refused by a limit (per-source or global cap). Fields: `limit`, `reason`.
+    public static let connectionRefused: EventID = "connection.refused"
+    /// A login that the persona accepted. Fields: `username`, `password` (+ `password_b64`), `method`.
+    public static let loginSuccess: EventID = "login.success"
+    /// A login that the persona refused. Fields as `login.success`.
+    public static let loginFailed: EventID = "login.failed"
+    /// A command or request line the client sent. Fields: `command`, `args` (+ `_b64` forms when not printable).
+    public static let commandInput: EventID = "command.input"
+    /// Data the client sent that is not a command (a message body, a query, a raw payload). Fields: `kind`,
+    /// `size`, `sha256`, `preview`.
+    public static let payloadReceived: EventID = "payload.received"
+    /// A file the client uploaded, stored as an artifact. Fields: `filename`, `size`, `sha256`, `path`.
+    public static let fileUpload: EventID = "file.upload"
+    /// A file the client asked to download. Fields: `filename`, `url`.
+    public static let fileDownload: EventID = "file.download"
+    /// What the client says it is (banner, user agent, client name, TLS/SSH fingerprints). Fields: `client`, and
+    /// per protocol `user_agent`, `ja3`, `ja4`, `hassh` ….
+    public static let clientFingerprint: EventID = "client.fingerprint"
+    /// The client broke the protocol (bad framing, oversized input, garbage). Fields: `error`, `preview`.
+    public static let clientMalformed: EventID = "client.malformed"
+}
+
+extension EventID {
+    /// The whole catalogue, in documentation order.
+    public static let catalogue: [EventID] = [
+        .connectionOpen, .connectionClose, .connectionRefused, .loginSuccess, .loginFailed, .commandInput,
+        .payloadReceived, .fileUpload, .fileDownload, .clientFingerprint, .clientMalformed,
+    ]
+}

@@ -1,0 +1,152 @@
+import DecnetCore
+import DecnetServiceKit
+import Foundation
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// Runs one `TCPHoneypot` on one socket: accepts connections, applies `ConnectionLimits`, binds each to a
+/// `SessionEvents` and raises `connection.open`/`close`/`refused`. A connection's failure never reaches the
+/// listener, and the accept loop never waits on a connection.
+public struct TCPListener<Service: TCPHoneypot>: Sendable {
+    public let service: Service
+    public let context: ServiceContext
+    public let limits: ConnectionLimits
+    private let serverChannel: NIOAsyncChannel<AcceptedConnection<Service>, Never>
+    private let tracker: ConnectionTracker
+
+    /// The bound address (with the real port when 0 was asked for).
+    public var localAddress: SocketAddress? { self.serverChannel.channel.localAddress }
+
+    /// Binds `host:port` (port 0 picks a free one).
+    public static func bind(
+        _ service: Service,
+        host: String,
+        port: Int,
+        context: ServiceContext,
+        limits: ConnectionLimits = ConnectionLimits(),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> TCPListener {
+        let serverChannel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.allowRemoteHalfClosure, value: false)
+            .bind(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let counts = ByteCounts()
+                    try channel.pipeline.syncOperations.addHandler(ByteCountingHandler(counts: counts))
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: limits.idleTimeout))
+                    try channel.pipeline.syncOperations.addHandler(IdleCloseHandler())
+                    let deadline = channel.eventLoop.scheduleTask(in: limits.sessionTimeout) {
+                        channel.close(promise: nil)
+                    }
+                    channel.closeFuture.whenComplete { _ in deadline.cancel() }
+                    try service.configure(channel, port: channel.localAddress?.port ?? port)
+                    let wrapped = try NIOAsyncChannel<Service.Inbound, Service.Outbound>(
+                        wrappingChannelSynchronously: channel
+                    )
+                    return AcceptedConnection<Service>(channel: wrapped, counts: counts)
+                }
+            }
+        return TCPListener(
+            service: service,
+            context: context,
+            limits: limits,
+            serverChannel: serverChannel,
+            tracker: ConnectionTracker(limits: limits)
+        )
+    }
+
+    private init(
+        service: Service,
+        context: ServiceContext,
+        limits: ConnectionLimits,
+        serverChannel: NIOAsyncChannel<AcceptedConnection<Service>, Never>,
+        tracker: ConnectionTracker
+    ) {
+        self.service = service
+        self.context = context
+        self.limits = limits
+        self.serverChannel = serverChannel
+        self.tracker = tracker
+    }
+
+    /// Connections open right now.
+    public var openConnections: Int { self.tracker.open }
+
+    /// Accepts until the task is cancelled or `close()` is called; returns when every connection has ended.
+    public func run() async {
+        do {
+            try await self.serverChannel.executeThenClose { inbound in
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await accepted in inbound {
+                        let channel = accepted.channel.channel
+                        let source = Endpoint(address: channel.remoteAddress)
+                        let destination = Endpoint(address: channel.localAddress)
+                        let session = SessionEvents(context: self.context, source: source, destination: destination)
+                        if let limit = self.tracker.acquire(source.ip) {
+                            session.emit(.connectionRefused, ["limit": limit, "reason": "connection limit reached"])
+                            // Closed through its async wrapper, which must be finished before it goes away.
+                            group.addTask { try? await accepted.channel.executeThenClose { _, _ in } }
+                            continue
+                        }
+                        group.addTask {
+                            await self.serve(accepted, session: session, source: source.ip)
+                        }
+                    }
+                }
+            }
+        } catch {
+            // The listening socket closed under us (shutdown or close()); open connections were awaited above.
+        }
+    }
+
+    private func serve(_ accepted: AcceptedConnection<Service>, session: SessionEvents, source: String) async {
+        let started = ContinuousClock.now
+        session.emit(.connectionOpen)
+        var reason = "closed"
+        do {
+            try await accepted.channel.executeThenClose { inbound, outbound in
+                let connection = Connection(inbound: inbound, outbound: outbound, channel: accepted.channel.channel)
+                try await self.service.handle(connection, session: session)
+            }
+        } catch let error as ByteToMessageDecoderError.PayloadTooLargeError {
+            reason = "malformed"
+            session.emit(.clientMalformed, ["error": "request larger than the protocol allows (\(error))"])
+        } catch {
+            // A reset, a timeout-close mid-write, cancellation: the connection is over either way.
+            reason = "error"
+        }
+        self.tracker.release(source)
+        let elapsed = ContinuousClock.now - started
+        let milliseconds = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+        session.emit(
+            .connectionClose,
+            [
+                "duration_ms": String(milliseconds),
+                "bytes_in": String(accepted.counts.received.load(ordering: .relaxed)),
+                "bytes_out": String(accepted.counts.sent.load(ordering: .relaxed)),
+                "reason": reason,
+            ]
+        )
+        session.close()
+    }
+
+    /// Stops accepting; connections already open run on until they end.
+    public func close() async {
+        try? await self.serverChannel.channel.close()
+    }
+}
+
+/// A freshly accepted connection and its byte counters.
+struct AcceptedConnection<Service: TCPHoneypot>: Sendable {
+    let channel: NIOAsyncChannel<Service.Inbound, Service.Outbound>
+    let counts: ByteCounts
+}
+
+extension Endpoint {
+    init(address: SocketAddress?) {
+        self.init(ip: address?.ipAddress ?? "?", port: address?.port ?? 0)
+    }
+}

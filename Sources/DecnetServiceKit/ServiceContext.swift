@@ -1,0 +1,36 @@
+import DecnetCore
+
+/// What a service instance knows of where it runs. Services read nothing global: everything is here.
+public struct ServiceContext: Sendable {
+    public var decky: String
+    public var hostname: String
+    public var service: ServiceKind
+    /// Effective persona (defaults overlaid with the operator's keys).
+    public var persona: [String: String]
+    public var sink: any EventSink
+    /// Where captured files (uploads, mail bodies) are stored; nil keeps only their hashes.
+    public var artifactDirectory: String?
+    /// The decky's OS family and distro facts, for the details services show (`uname`, INFO `os:`).
+    public var osFamily: OSFamily
+    public var kernelVersion: String?
+
+    public init(
+        decky: String,
+        hostname: String,
+        service: ServiceKind,
+        persona: [String: String],
+        sink: any EventSink,
+        artifactDirectory: String? = nil,
+        osFamily: OSFamily = .linux,
+        kernelVersion: String? = nil
+    ) {
+        self.osFamily = osFamily
+        self.kernelVersion = kernelVersion
+        self.decky = decky
+        self.hostname = hostname
+        self.service = service
+        self.persona = persona
+        self.sink = sink
+        self.artifactDirectory = artifactDirectory
+    }
+}

@@ -1,0 +1,64 @@
+import DecnetCore
+import Foundation
+import Synchronization
+
+/// The events of one connection: binds decky, service, session, source and destination once, so a protocol
+/// emulator only says what happened. Bound fields always win over the emitter's; events after `close()` are
+/// marked `late`.
+public final class SessionEvents: Sendable {
+    public let context: ServiceContext
+    public let session: String
+    public let source: Endpoint
+    public let destination: Endpoint
+    private let closed = Atomic<Bool>(false)
+
+    public init(
+        context: ServiceContext,
+        source: Endpoint,
+        destination: Endpoint,
+        session: String = SessionEvents.newID()
+    ) {
+        self.context = context
+        self.session = session
+        self.source = source
+        self.destination = destination
+    }
+
+    /// A short random session id (12 hex digits), unique enough to join a connection's events.
+    public static func newID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let value = UInt64.random(in: 0...(1 << 48 - 1), using: &generator)
+        let text = String(value, radix: 16)
+        return String(repeating: "0", count: 12 - text.count) + text
+    }
+
+    public func emit(_ id: EventID, _ fields: EventFields = EventFields()) {
+        self.context.sink.emit(
+            HoneypotEvent(
+                id: id,
+                decky: self.context.decky,
+                hostname: self.context.hostname,
+                service: self.context.service,
+                session: self.session,
+                source: self.source,
+                destination: self.destination,
+                fields: fields.fields.filter { !Self.boundNames.contains($0.name) },
+                late: self.closed.load(ordering: .relaxed)
+            )
+        )
+    }
+
+    /// Convenience for a list of own (non-attacker) fields.
+    public func emit(_ id: EventID, _ pairs: KeyValuePairs<String, String>) {
+        var fields = EventFields()
+        for (name, value) in pairs { fields.add(name, value) }
+        self.emit(id, fields)
+    }
+
+    /// Marks the session over: later events carry `late`.
+    public func close() { self.closed.store(true, ordering: .relaxed) }
+
+    static let boundNames: Set<String> = [
+        "uuid", "decky", "service", "session", "src_ip", "src_port", "dst_ip", "dst_port", "late",
+    ]
+}

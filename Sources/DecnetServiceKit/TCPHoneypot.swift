@@ -1,0 +1,47 @@
+import DecnetCore
+import NIOCore
+
+/// A TCP protocol emulator as the runtime runs it: codecs on the channel, then one async loop per connection.
+///
+/// `configure` runs on the channel's event loop before the channel is wrapped; it adds the protocol's decoder
+/// (always as `ByteToMessageHandler(decoder, maximumBufferSize:)`) and encoder. `handle` serves the
+/// connection; the runtime owns its lifetime (it closes the channel when `handle` returns or throws, and turns
+/// a decoder's buffer-limit error into a `client.malformed` event), so hostile input can end a connection but
+/// never the listener.
+public protocol TCPHoneypot: Sendable {
+    associatedtype Inbound: Sendable
+    associatedtype Outbound: Sendable
+
+    /// Adds this protocol's handlers. `port` is the local port (some services speak differently per port).
+    func configure(_ channel: any Channel, port: Int) throws
+
+    /// Serves one connection: read requests from `connection.inbound`, write replies to `connection.outbound`.
+    func handle(_ connection: Connection<Inbound, Outbound>, session: SessionEvents) async throws
+}
+
+/// One accepted connection as a service sees it.
+public struct Connection<Inbound: Sendable, Outbound: Sendable>: Sendable {
+    public let inbound: NIOAsyncChannelInboundStream<Inbound>
+    public let outbound: NIOAsyncChannelOutboundWriter<Outbound>
+    /// The underlying channel (addresses, TLS handlers, an abrupt close).
+    public let channel: any Channel
+
+    public init(
+        inbound: NIOAsyncChannelInboundStream<Inbound>,
+        outbound: NIOAsyncChannelOutboundWriter<Outbound>,
+        channel: any Channel
+    ) {
+        self.inbound = inbound
+        self.outbound = outbound
+        self.channel = channel
+    }
+}
+
+/// Builds a service instance for one decky from its context (persona included).
+public protocol HoneypotService: TCPHoneypot {
+    /// The slug this emulator implements.
+    static var kind: ServiceKind { get }
+
+    /// Reads the persona; a value it cannot use is a `ConfigurationError` naming the key.
+    init(context: ServiceContext) throws
+}

@@ -1,0 +1,8 @@
+import DecnetServiceKit
+
+extension ServiceRegistry {
+    /// The emulators DECNET-Swift ships, one line each.
+    public static let builtin: ServiceRegistry = [
+        RedisService.self
+    ]
+}

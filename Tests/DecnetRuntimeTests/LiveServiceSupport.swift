@@ -1,0 +1,49 @@
+import DecnetCore
+import DecnetRuntime
+import DecnetServiceKit
+import DecnetServices
+import DecnetTesting
+import NIOCore
+
+/// A service running on a loopback socket for one test, with its events captured.
+struct LiveService {
+    let listener: any RunningService
+    let capture: EventCapture
+    let task: Task<Void, Never>
+    let host: String
+
+    var port: Int { self.listener.localAddress?.port ?? 0 }
+
+    static func start(
+        _ kind: ServiceKind,
+        persona: [String: String] = [:],
+        host: String = "127.0.0.1",
+        port: Int = 0,
+        limits: ConnectionLimits = ConnectionLimits()
+    ) async throws -> LiveService {
+        let capture = EventCapture()
+        let context = ServiceContext(
+            decky: "decky-test",
+            hostname: "db-01",
+            service: kind,
+            persona: persona,
+            sink: capture,
+            kernelVersion: "6.1.0-18-amd64"
+        )
+        let listener = try await ServiceLauncher.bind(
+            kind,
+            registry: .builtin,
+            context: context,
+            host: host,
+            port: port,
+            limits: limits
+        )
+        let task = Task { await listener.run() }
+        return LiveService(listener: listener, capture: capture, task: task, host: host)
+    }
+
+    func stop() async {
+        await self.listener.close()
+        await self.task.value
+    }
+}

@@ -1,0 +1,104 @@
+import DecnetCore
+import DecnetRuntime
+import DecnetTesting
+import Foundation
+import NIOCore
+import NIOPosix
+import Testing
+
+/// The redis emulator against the real `redis-cli` and `nmap`.
+@Suite struct RedisLiveTests {
+    @Test(.enabled(if: ExternalTool.redisCLI.isUsable, "needs redis-cli (required under CI)"))
+    func redisCLILogsInAndEveryFieldIsCaptured() async throws {
+        let tool = try #require(ExternalTool.redisCLI.path, "\(ExternalTool.redisCLI.missingMessage)")
+        let service = try await LiveService.start(
+            "redis",
+            persona: ["redis_version": "7.0.15", "redis_password": "Winter2024!"]
+        )
+        let boundPort = service.port
+        let port = String(boundPort)
+        let good = try await ProcessRunner.run(
+            tool,
+            [
+                "-h", "127.0.0.1", "-p", port, "--user", "default", "--pass", "Winter2024!", "--no-auth-warning", "SET",
+                "k", "v",
+            ]
+        )
+        #expect(good.standardOutput == "OK\n", "\(good.standardError)")
+        let bad = try await ProcessRunner.run(
+            tool,
+            ["-h", "127.0.0.1", "-p", port, "-a", "guess", "--no-auth-warning", "GET", "k"]
+        )
+        #expect(bad.standardOutput.contains("NOAUTH"), "\(bad.standardOutput)")
+        let logins = await service.capture.wait(timeout: .seconds(10)) { events in
+            events.filter { $0.id == .loginSuccess || $0.id == .loginFailed }.count >= 2
+        }
+        #expect(logins)
+        await service.stop()
+
+        let success = try #require(service.capture.events(.loginSuccess).first)
+        #expect(success[field: "username"] == "default")
+        #expect(success[field: "password"] == "Winter2024!")
+        #expect(success.source.ip == "127.0.0.1")
+        #expect(success.destination.port == boundPort)
+        #expect(success.service == "redis")
+        #expect(success.decky == "decky-test")
+        let failure = try #require(service.capture.events(.loginFailed).first)
+        #expect(failure[field: "password"] == "guess")
+        let commands = service.capture.events(.commandInput).compactMap { $0[field: "command"] }
+        #expect(commands.contains("set") && commands.contains("get"))
+        // Every connection was opened and closed, with its byte counts.
+        let closes = service.capture.events(.connectionClose)
+        #expect(closes.count == service.capture.events(.connectionOpen).count)
+        #expect(closes.allSatisfy { Int($0[field: "bytes_in"] ?? "0")! > 0 })
+        // Each event of one connection carries the same session id.
+        for close in closes {
+            #expect(service.capture.all.filter { $0.session == close.session }.contains { $0.id == .connectionOpen })
+        }
+    }
+
+    /// `nmap -sV` on the real port says what the persona claims.
+    @Test(.enabled(if: ExternalTool.nmap.isUsable, "needs nmap (required under CI)"))
+    func nmapSeesTheClaimedVersion() async throws {
+        let nmap = try #require(ExternalTool.nmap.path, "\(ExternalTool.nmap.missingMessage)")
+        let host = "127.77.0.6"
+        let service = try await LiveService.start("redis", persona: ["redis_version": "7.2.4"], host: host, port: 6379)
+        let result = try await ProcessRunner.run(nmap, ["-sV", "-Pn", "-n", "-p", "6379", host, "-oX", "-"])
+        await service.stop()
+        let scan = try NmapXML(result.standardOutput)
+        let port = try #require(scan.ports.first { $0.port == 6379 }, "\(result.standardOutput)")
+        #expect(port.state == "open")
+        #expect(port.product == "Redis key-value store", "\(result.standardOutput)")
+        #expect(port.version == "7.2.4")
+    }
+
+    @Test func perSourceLimitRefusesAndIsRecorded() async throws {
+        let service = try await LiveService.start("redis", limits: ConnectionLimits(maximumPerSource: 2))
+        var sockets: [any Channel] = []
+        for _ in 0..<3 {
+            sockets.append(
+                try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(
+                    host: "127.0.0.1",
+                    port: service.port
+                ).get()
+            )
+        }
+        let refused = await service.capture.wait(for: .connectionRefused)
+        #expect(refused.first?[field: "limit"] == "maximum_per_source")
+        for socket in sockets { try? await socket.close() }
+        await service.stop()
+        #expect(service.capture.events(.connectionOpen).count == 2)
+    }
+
+    @Test func idleConnectionsAreClosed() async throws {
+        let service = try await LiveService.start("redis", limits: ConnectionLimits(idleTimeout: .milliseconds(200)))
+        let socket = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(
+            host: "127.0.0.1",
+            port: service.port
+        ).get()
+        let closed = await service.capture.wait(for: .connectionClose, timeout: .seconds(5))
+        #expect(closed.count == 1)
+        try await socket.closeFuture.get()
+        await service.stop()
+    }
+}

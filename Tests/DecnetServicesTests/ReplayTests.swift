@@ -1,0 +1,37 @@
+import Foundation
+import NIOCore
+import NIOEmbedded
+import Testing
+
+@testable import DecnetServices
+
+/// Captured hostile inputs (from fuzzing and attacker traffic), one base64 file per case under
+/// `Replays/<protocol>/`. Each must pass through the decoder and state machine without crashing; that is all
+/// these tests assert.
+@Suite struct ReplayTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Replays")
+
+    static func cases(_ proto: String) -> [URL] {
+        let directory = self.root.appendingPathComponent(proto)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return names.sorted().filter { $0.hasSuffix(".b64") }.map { directory.appendingPathComponent($0) }
+    }
+
+    @Test func redisReplaysDoNotCrash() throws {
+        let cases = Self.cases("redis")
+        #expect(!cases.isEmpty)
+        for url in cases {
+            let text = try String(contentsOf: url, encoding: .utf8).filter { !$0.isWhitespace }
+            let bytes = try #require(Data(base64Encoded: text), "\(url.lastPathComponent) is not base64")
+            var machine = try RedisStateMachineTests.machine()
+            let channel = EmbeddedChannel(
+                handler: ByteToMessageHandler(RedisRequestDecoder(), maximumBufferSize: 1 << 16)
+            )
+            _ = try? channel.writeInbound(ByteBuffer(bytes: bytes))
+            while let request = try? channel.readInbound(as: RedisRequest.self) {
+                _ = machine.received(request)
+            }
+            _ = try? channel.finish()
+        }
+    }
+}
