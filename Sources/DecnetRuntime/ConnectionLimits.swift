@@ -15,8 +15,8 @@ public struct ConnectionLimits: Sendable {
     public init(
         idleTimeout: TimeAmount = .minutes(5),
         sessionTimeout: TimeAmount = .hours(1),
-        maximumPerSource: Int = 64,
-        maximumConnections: Int = 4096
+        maximumPerSource: Int = 256,
+        maximumConnections: Int = 10_000
     ) {
         self.idleTimeout = idleTimeout
         self.sessionTimeout = sessionTimeout

@@ -34,6 +34,9 @@ struct ServiceRunCommand: AsyncParsableCommand {
     @Option(name: .customLong("nmap-os"), help: "OS family whose persona defaults apply.") var nmapOS: String = "linux"
     @Option(name: .customLong("log-file"), help: "Append events to this file.") var logFile: String?
     @Flag(help: "Do not print events to standard output.") var quiet = false
+    @Option(name: .customLong("max-per-source"), help: "Concurrent connections from one address.") var maximumPerSource = 256
+    @Option(name: .customLong("max-connections"), help: "Concurrent connections in all.") var maximumConnections = 10_000
+    @Option(name: .customLong("idle-timeout"), help: "Seconds a silent connection stays open.") var idleTimeout = 300
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -103,12 +106,18 @@ struct ServiceRunCommand: AsyncParsableCommand {
         )
         let listener: any RunningService
         do {
+            let limits = ConnectionLimits(
+                idleTimeout: .seconds(Int64(max(1, self.idleTimeout))),
+                maximumPerSource: max(1, self.maximumPerSource),
+                maximumConnections: max(1, self.maximumConnections)
+            )
             listener = try await ServiceLauncher.bind(
                 kind,
                 registry: .builtin,
                 context: context,
                 host: address.host,
-                port: address.port
+                port: address.port,
+                limits: limits
             )
         } catch let failure as ServiceLauncher.Failure {
             throw CommandFailure(failure.description)

@@ -52,7 +52,12 @@ public enum RFC5424Formatter {
         var parts = ["\(event.id.rawValue) from \(event.source.ip)"]
         if let user = event[field: "username"] { parts.append("user=\(user)") }
         if let command = event[field: "command"] { parts.append("command=\(command)") }
-        return EventFields.printable(Array(parts.joined(separator: " ").utf8)).text
+        // Field values are printable already; only a control character of our own could break the line.
+        return String(
+            String.UnicodeScalarView(
+                parts.joined(separator: " ").unicodeScalars.map { $0.properties.generalCategory == .control ? " " : $0 }
+            )
+        )
     }
 
     /// RFC 3339 with microseconds, always UTC.
