@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // SHA-256 of captured artifacts now; SSH, TLS fingerprints and host keys later.
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // The model: services, archetypes, distros, OS families, fleets and how a fleet is planned. Foundation only.
@@ -40,7 +42,11 @@ let package = Package(
         // The service plugin model: HoneypotService, session-bound events, limits. Protocol code needs only NIOCore.
         .target(
             name: "DecnetServiceKit",
-            dependencies: ["DecnetCore", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "DecnetCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The protocol emulators, one folder per protocol: a pure state machine, codecs and the NIO glue.

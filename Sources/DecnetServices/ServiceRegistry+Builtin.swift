@@ -3,6 +3,7 @@ import DecnetServiceKit
 extension ServiceRegistry {
     /// The emulators DECNET-Swift ships, one line each.
     public static let builtin: ServiceRegistry = [
-        RedisService.self
+        RedisService.self,
+        SMTPService.self,
     ]
 }

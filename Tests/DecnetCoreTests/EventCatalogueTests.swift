@@ -32,7 +32,11 @@ import Testing
             fields: fields.fields
         )
         let line = RFC5424Formatter.line(for: event)
-        #expect(line.hasPrefix("<133>1 2026-11-21T13:20:06.250000Z db01 redis - login.failed [decnet@32473 uuid=\"ad4f54f4-878e-43ee-a3d0-06c2c38068d8\" decky=\"decky-07\""))
+        #expect(
+            line.hasPrefix(
+                "<133>1 2026-11-21T13:20:06.250000Z db01 redis - login.failed [decnet@32473 uuid=\"ad4f54f4-878e-43ee-a3d0-06c2c38068d8\" decky=\"decky-07\""
+            )
+        )
         #expect(line.contains(" username=\"ro\\\"ot\\]\\\\\\\\\""))
         #expect(line.contains(" username_b64=\"cm8ib3RdXA==\""))
         #expect(line.contains(" password=\"p\\\\x00\\\\n\\\\xff\" password_b64=\"cAAK/w==\""))
@@ -43,7 +47,10 @@ import Testing
     @Test func printableKeepsUTF8AndEscapesTheRest() {
         #expect(EventFields.printable(Array("héllo wörld ✓".utf8)) == ("héllo wörld ✓", true))
         #expect(EventFields.printable([0x41, 0xC3]) == ("A\\xc3", false))
-        #expect(EventFields.printable([0xE2, 0x80, 0xAE]).text == "\u{202E}" || EventFields.printable([0xE2, 0x80, 0xAE]).lossless == false)
+        #expect(
+            EventFields.printable([0xE2, 0x80, 0xAE]).text == "\u{202E}"
+                || EventFields.printable([0xE2, 0x80, 0xAE]).lossless == false
+        )
         #expect(EventFields.printable(Array("a\tb".utf8)) == ("a\\tb", false))
     }
 }

@@ -19,7 +19,8 @@ struct LiveService {
         persona: [String: String] = [:],
         host: String = "127.0.0.1",
         port: Int = 0,
-        limits: ConnectionLimits = ConnectionLimits()
+        limits: ConnectionLimits = ConnectionLimits(),
+        artifactDirectory: String? = nil
     ) async throws -> LiveService {
         let capture = EventCapture()
         let context = ServiceContext(
@@ -28,6 +29,7 @@ struct LiveService {
             service: kind,
             persona: persona,
             sink: capture,
+            artifactDirectory: artifactDirectory,
             kernelVersion: "6.1.0-18-amd64"
         )
         let listener = try await ServiceLauncher.bind(

@@ -57,21 +57,6 @@ import Testing
         }
     }
 
-    /// `nmap -sV` on the real port says what the persona claims.
-    @Test(.enabled(if: ExternalTool.nmap.isUsable, "needs nmap (required under CI)"))
-    func nmapSeesTheClaimedVersion() async throws {
-        let nmap = try #require(ExternalTool.nmap.path, "\(ExternalTool.nmap.missingMessage)")
-        let host = "127.77.0.6"
-        let service = try await LiveService.start("redis", persona: ["redis_version": "7.2.4"], host: host, port: 6379)
-        let result = try await ProcessRunner.run(nmap, ["-sV", "-Pn", "-n", "-p", "6379", host, "-oX", "-"])
-        await service.stop()
-        let scan = try NmapXML(result.standardOutput)
-        let port = try #require(scan.ports.first { $0.port == 6379 }, "\(result.standardOutput)")
-        #expect(port.state == "open")
-        #expect(port.product == "Redis key-value store", "\(result.standardOutput)")
-        #expect(port.version == "7.2.4")
-    }
-
     @Test func perSourceLimitRefusesAndIsRecorded() async throws {
         let service = try await LiveService.start("redis", limits: ConnectionLimits(maximumPerSource: 2))
         var sockets: [any Channel] = []

@@ -1,3 +1,4 @@
+import DecnetServiceKit
 import Foundation
 import NIOCore
 import NIOEmbedded
@@ -32,6 +33,30 @@ import Testing
                 _ = machine.received(request)
             }
             _ = try? channel.finish()
+        }
+    }
+}
+
+extension ReplayTests {
+    /// Each replay fed line by line through the SMTP machine, in command and in DATA state.
+    @Test func smtpReplaysDoNotCrash() throws {
+        let cases = Self.cases("smtp")
+        #expect(!cases.isEmpty)
+        for url in cases {
+            let text = try String(contentsOf: url, encoding: .utf8).filter { !$0.isWhitespace }
+            let bytes = try #require(Data(base64Encoded: text), "\(url.lastPathComponent) is not base64")
+            for prefix in ["", "MAIL FROM:<a@b>\r\nRCPT TO:<root>\r\nDATA\r\n"] {
+                var machine = try SMTPStateMachineTests.machine()
+                let channel = EmbeddedChannel(handler: ByteToMessageHandler(LineDecoder(maximumLength: 512)))
+                _ = try? channel.writeInbound(ByteBuffer(bytes: Array(prefix.utf8) + Array(bytes)))
+                while let frame = try? channel.readInbound(as: LineFrame.self) {
+                    switch frame {
+                    case .line(let line): _ = machine.received(line)
+                    case .tooLong: _ = machine.receivedOverlongLine()
+                    }
+                }
+                _ = try? channel.finish()
+            }
         }
     }
 }

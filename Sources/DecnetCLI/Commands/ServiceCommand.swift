@@ -34,8 +34,12 @@ struct ServiceRunCommand: AsyncParsableCommand {
     @Option(name: .customLong("nmap-os"), help: "OS family whose persona defaults apply.") var nmapOS: String = "linux"
     @Option(name: .customLong("log-file"), help: "Append events to this file.") var logFile: String?
     @Flag(help: "Do not print events to standard output.") var quiet = false
-    @Option(name: .customLong("max-per-source"), help: "Concurrent connections from one address.") var maximumPerSource = 256
-    @Option(name: .customLong("max-connections"), help: "Concurrent connections in all.") var maximumConnections = 10_000
+    @Option(name: .customLong("artifact-dir"), help: "Where captured files are stored (default: ./artifacts).")
+    var artifactDirectory = "artifacts"
+    @Option(name: .customLong("max-per-source"), help: "Concurrent connections from one address.")
+    var maximumPerSource = 256
+    @Option(name: .customLong("max-connections"), help: "Concurrent connections in all.") var maximumConnections =
+        10_000
     @Option(name: .customLong("idle-timeout"), help: "Seconds a silent connection stays open.") var idleTimeout = 300
 
     func run() async throws {
@@ -101,6 +105,7 @@ struct ServiceRunCommand: AsyncParsableCommand {
             service: kind,
             persona: persona,
             sink: dispatcher,
+            artifactDirectory: self.artifactDirectory,
             osFamily: family,
             kernelVersion: profile.kernelVersion
         )

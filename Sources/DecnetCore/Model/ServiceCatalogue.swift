@@ -59,7 +59,8 @@ public enum ServiceCatalogue {
             role: "SMTP mail relay",
             personaKeys: [
                 PersonaKey("smtp_banner", "220 greeting text"),
-                PersonaKey("smtp_mta", "mail transfer agent to imitate, e.g. postfix or exim"),
+                PersonaKey("smtp_mta", .oneOf(["postfix", "exim", "sendmail"]), "mail transfer agent to imitate"),
+                PersonaKey("users", .credentials, origin: .decnetSwift, "logins AUTH accepts; unset: none"),
             ]
         ),
         ServiceDefinition("imap", ports: [PortSpec(143), PortSpec(993)], role: "IMAP mail access"),

@@ -1,0 +1,104 @@
+import DecnetCore
+import DecnetServiceKit
+import Foundation
+import NIOCore
+
+/// The `smtp` honeypot (25 and 587): a Postfix (default), Exim or Sendmail persona.
+///
+/// Persona keys: `smtp_banner` (text after `220 `), `smtp_mta` (`postfix`, `exim`, `sendmail`), and DECNET-Swift's
+/// `users` (logins `AUTH` accepts; none by default, so every attempt fails and is recorded).
+public struct SMTPService: HoneypotService {
+    public static let kind: ServiceKind = "smtp"
+    /// The SIZE advertised and enforced.
+    static let maximumMessageSize = 10_240_000
+
+    /// The MTA the persona imitates.
+    enum MTA: String, Sendable { case postfix, exim, sendmail }
+
+    struct Configuration: Sendable, Equatable {
+        var hostname: String
+        var banner: String
+        var mta: MTA
+        var users: AcceptedCredentials
+        /// Domains whose mail is delivered here (no relaying).
+        var localDomains: Set<String>
+    }
+
+    let configuration: Configuration
+    let artifacts: ArtifactStore
+
+    public init(context: ServiceContext) throws {
+        let mta = MTA(rawValue: (context.persona["smtp_mta"] ?? "postfix").lowercased()) ?? .postfix
+        let host = context.hostname.contains(".") ? context.hostname : "\(context.hostname).localdomain"
+        let banner: String
+        if let custom = context.persona["smtp_banner"] {
+            banner = custom
+        } else {
+            switch mta {
+            case .postfix: banner = "\(host) ESMTP Postfix (Debian/GNU)"
+            case .exim: banner = "\(host) ESMTP Exim 4.96 \(Self.rfc5322Date(Date()))"
+            case .sendmail: banner = "\(host) ESMTP Sendmail 8.17.1.9/8.17.1.9; \(Self.rfc5322Date(Date()))"
+            }
+        }
+        var domains: Set<String> = ["localhost", "localdomain", host.lowercased()]
+        if let dot = host.firstIndex(of: ".") { domains.insert(host[host.index(after: dot)...].lowercased()) }
+        self.configuration = Configuration(
+            hostname: host,
+            banner: banner,
+            mta: mta,
+            users: AcceptedCredentials(context.persona["users"]),
+            localDomains: domains
+        )
+        self.artifacts = ArtifactStore(directory: context.artifactDirectory)
+    }
+
+    public func configure(_ channel: any Channel, port: Int) throws {
+        // Message lines may be long (RFC 5321 allows 1,000; real mail breaks that), commands are short.
+        try channel.pipeline.syncOperations.addHandler(
+            ByteToMessageHandler(LineDecoder(maximumLength: 65_536), maximumBufferSize: 1 << 20)
+        )
+    }
+
+    public func handle(_ connection: Connection<LineFrame, ByteBuffer>, session: SessionEvents) async throws {
+        var machine = SMTPStateMachine(configuration: self.configuration, seed: UInt32.random(in: 0...UInt32.max))
+        try await connection.outbound.write(ByteBuffer(string: machine.greeting + "\r\n"))
+        for try await frame in connection.inbound {
+            let actions: [SMTPStateMachine.Action]
+            switch frame {
+            case .line(let line): actions = machine.received(line)
+            case .tooLong: actions = machine.receivedOverlongLine()
+            }
+            var reply = ByteBuffer()
+            var close = false
+            for action in actions {
+                switch action {
+                case .reply(let text): reply.writeString(text + "\r\n")
+                case .emit(let id, let fields): session.emit(id, fields)
+                case .storeMessage(let message, let sender, let recipients):
+                    let stored = self.artifacts.store(message)
+                    var fields = EventFields()
+                    fields.add("kind", "email")
+                    fields.add("size", String(message.count))
+                    fields.add("sha256", stored.sha256)
+                    if let path = stored.path { fields.add("path", path) }
+                    fields.add("from", attackerText: sender)
+                    fields.add("to", attackerText: recipients.joined(separator: ","))
+                    fields.add("preview", attackerBytes: message.prefix(160))
+                    session.emit(.payloadReceived, fields)
+                case .close: close = true
+                }
+            }
+            if reply.readableBytes > 0 { try await connection.outbound.write(reply) }
+            if close { return }
+        }
+    }
+
+    /// `Sat, 21 Nov 2026 13:05:24 +0000`, as Exim and Sendmail put in their banners.
+    static func rfc5322Date(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
+        return formatter.string(from: date)
+    }
+}

@@ -1,0 +1,56 @@
+import DecnetCore
+import DecnetTesting
+import Foundation
+import Testing
+
+/// `nmap -sV` against each emulator on its real port (each on its own loopback address) reports the product and
+/// version its persona claims.
+@Suite(.serialized) struct NmapVersionTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        var kind: ServiceKind
+        var persona: [String: String]
+        var port: Int
+        var host: String
+        var product: String
+        var version: String?
+        var testDescription: String { "\(self.kind) \(self.persona)" }
+    }
+
+    static let cases: [Case] = [
+        Case(
+            kind: "redis",
+            persona: ["redis_version": "7.2.4"],
+            port: 6379,
+            host: "127.77.1.1",
+            product: "Redis key-value store",
+            version: "7.2.4"
+        ),
+        Case(kind: "smtp", persona: [:], port: 25, host: "127.77.1.2", product: "Postfix smtpd", version: nil),
+        Case(
+            kind: "smtp",
+            persona: ["smtp_mta": "exim"],
+            port: 25,
+            host: "127.77.1.3",
+            product: "Exim smtpd",
+            version: "4.96"
+        ),
+    ]
+
+    @Test(.enabled(if: ExternalTool.nmap.isUsable, "needs nmap (required under CI)"), arguments: cases)
+    func nmapSeesWhatThePersonaClaims(_ item: Case) async throws {
+        let nmap = try #require(ExternalTool.nmap.path, "\(ExternalTool.nmap.missingMessage)")
+        let service = try await LiveService.start(item.kind, persona: item.persona, host: item.host, port: item.port)
+        let result = try await ProcessRunner.run(
+            nmap,
+            ["-sV", "-Pn", "-n", "-p", String(item.port), item.host, "-oX", "-"]
+        )
+        await service.stop()
+        let port = try #require(
+            try NmapXML(result.standardOutput).ports.first { $0.port == item.port },
+            "\(result.standardOutput)"
+        )
+        #expect(port.state == "open")
+        #expect(port.product == item.product, "\(result.standardOutput)")
+        if let version = item.version { #expect(port.version == version) }
+    }
+}
