@@ -13,6 +13,8 @@ public struct ServiceContext: Sendable {
     /// The decky's OS family and distro facts, for the details services show (`uname`, INFO `os:`).
     public var osFamily: OSFamily
     public var kernelVersion: String?
+    /// Distro slug (`debian`, `ubuntu22` …), for distro-flavoured banners.
+    public var distro: String?
 
     public init(
         decky: String,
@@ -22,8 +24,10 @@ public struct ServiceContext: Sendable {
         sink: any EventSink,
         artifactDirectory: String? = nil,
         osFamily: OSFamily = .linux,
-        kernelVersion: String? = nil
+        kernelVersion: String? = nil,
+        distro: String? = nil
     ) {
+        self.distro = distro
         self.osFamily = osFamily
         self.kernelVersion = kernelVersion
         self.decky = decky

@@ -5,5 +5,7 @@ extension ServiceRegistry {
     public static let builtin: ServiceRegistry = [
         RedisService.self,
         SMTPService.self,
+        POP3Service.self,
+        IMAPService.self,
     ]
 }

@@ -20,7 +20,8 @@ struct LiveService {
         host: String = "127.0.0.1",
         port: Int = 0,
         limits: ConnectionLimits = ConnectionLimits(),
-        artifactDirectory: String? = nil
+        artifactDirectory: String? = nil,
+        distro: String = "debian"
     ) async throws -> LiveService {
         let capture = EventCapture()
         let context = ServiceContext(
@@ -30,7 +31,8 @@ struct LiveService {
             persona: persona,
             sink: capture,
             artifactDirectory: artifactDirectory,
-            kernelVersion: "6.1.0-18-amd64"
+            kernelVersion: "6.1.0-18-amd64",
+            distro: distro
         )
         let listener = try await ServiceLauncher.bind(
             kind,

@@ -13,7 +13,8 @@ import Testing
         var host: String
         var product: String
         var version: String?
-        var testDescription: String { "\(self.kind) \(self.persona)" }
+        var distro = "debian"
+        var testDescription: String { "\(self.kind) \(self.persona) \(self.distro)" }
     }
 
     static let cases: [Case] = [
@@ -34,12 +35,38 @@ import Testing
             product: "Exim smtpd",
             version: "4.96"
         ),
+        Case(kind: "pop3", persona: [:], port: 110, host: "127.77.1.4", product: "Dovecot pop3d", version: nil),
+        // nmap 7.93 knows Dovecot's upstream and Ubuntu greetings, not Debian's "Dovecot (Debian) ready."
+        Case(
+            kind: "imap",
+            persona: [:],
+            port: 143,
+            host: "127.77.1.5",
+            product: "Dovecot imapd",
+            version: nil,
+            distro: "ubuntu22"
+        ),
+        Case(
+            kind: "imap",
+            persona: [:],
+            port: 143,
+            host: "127.77.1.6",
+            product: "Dovecot imapd",
+            version: nil,
+            distro: "rocky9"
+        ),
     ]
 
     @Test(.enabled(if: ExternalTool.nmap.isUsable, "needs nmap (required under CI)"), arguments: cases)
     func nmapSeesWhatThePersonaClaims(_ item: Case) async throws {
         let nmap = try #require(ExternalTool.nmap.path, "\(ExternalTool.nmap.missingMessage)")
-        let service = try await LiveService.start(item.kind, persona: item.persona, host: item.host, port: item.port)
+        let service = try await LiveService.start(
+            item.kind,
+            persona: item.persona,
+            host: item.host,
+            port: item.port,
+            distro: item.distro
+        )
         let result = try await ProcessRunner.run(
             nmap,
             ["-sV", "-Pn", "-n", "-p", String(item.port), item.host, "-oX", "-"]

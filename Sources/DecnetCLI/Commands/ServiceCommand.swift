@@ -107,7 +107,8 @@ struct ServiceRunCommand: AsyncParsableCommand {
             sink: dispatcher,
             artifactDirectory: self.artifactDirectory,
             osFamily: family,
-            kernelVersion: profile.kernelVersion
+            kernelVersion: profile.kernelVersion,
+            distro: profile.slug
         )
         let listener: any RunningService
         do {

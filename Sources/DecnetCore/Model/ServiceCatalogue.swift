@@ -63,8 +63,18 @@ public enum ServiceCatalogue {
                 PersonaKey("users", .credentials, origin: .decnetSwift, "logins AUTH accepts; unset: none"),
             ]
         ),
-        ServiceDefinition("imap", ports: [PortSpec(143), PortSpec(993)], role: "IMAP mail access"),
-        ServiceDefinition("pop3", ports: [PortSpec(110), PortSpec(995)], role: "POP3 mail access"),
+        ServiceDefinition(
+            "imap",
+            ports: [PortSpec(143), PortSpec(993)],
+            role: "IMAP mail access",
+            personaKeys: [PersonaKey("users", .credentials, origin: .decnetSwift, "logins accepted; unset: none")]
+        ),
+        ServiceDefinition(
+            "pop3",
+            ports: [PortSpec(110), PortSpec(995)],
+            role: "POP3 mail access",
+            personaKeys: [PersonaKey("users", .credentials, origin: .decnetSwift, "logins accepted; unset: none")]
+        ),
         ServiceDefinition(
             "ldap",
             ports: [PortSpec(389), PortSpec(636)],

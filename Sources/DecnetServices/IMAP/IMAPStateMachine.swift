@@ -1,0 +1,264 @@
+import DecnetCore
+import DecnetServiceKit
+import Foundation
+
+/// IMAP4rev1 dialogue of a Dovecot persona, without I/O: LOGIN and AUTHENTICATE PLAIN/LOGIN captured, the
+/// client's ID recorded, and after a successful login a one-message INBOX to look at.
+struct IMAPStateMachine {
+    /// What the connection does with one step's result.
+    enum Action: Equatable {
+        /// Write these bytes (replies carry their own CRLFs).
+        case reply(String)
+        /// Raise this event.
+        case emit(EventID, EventFields)
+        /// Close after the replies are written.
+        case close
+    }
+
+    /// Where the dialogue is.
+    private enum State {
+        /// Not authenticated.
+        case notAuthenticated
+        /// AUTHENTICATE PLAIN waiting for its response.
+        case saslPlain(tag: String)
+        /// AUTHENTICATE LOGIN waiting for the username.
+        case saslLoginUser(tag: String)
+        /// AUTHENTICATE LOGIN waiting for this user's password.
+        case saslLoginPassword(tag: String, user: [UInt8])
+        /// Logged in; `selected` once a mailbox is selected.
+        case authenticated(selected: Bool)
+        /// After LOGOUT.
+        case closed
+    }
+
+    let configuration: IMAPService.Configuration
+    private var state = State.notAuthenticated
+    private var assembler = IMAPCommandAssembler()
+
+    init(configuration: IMAPService.Configuration) { self.configuration = configuration }
+
+    static let capabilities = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN"
+    static let postLoginCapabilities =
+        "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS "
+        + "THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED "
+        + "I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE "
+        + "SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE SAVEDATE LITERAL+ NOTIFY SPECIAL-USE"
+
+    var greeting: String { "* OK [CAPABILITY \(Self.capabilities)] \(self.configuration.banner)\r\n" }
+
+    mutating func received(_ line: [UInt8]) -> [Action] {
+        switch self.state {
+        case .closed:
+            return []
+        case .saslPlain(let tag):
+            self.state = .notAuthenticated
+            guard let decoded = Self.base64(line) else { return self.saslAborted(tag) }
+            let parts = decoded.split(separator: 0, maxSplits: 2, omittingEmptySubsequences: false)
+            guard parts.count == 3 else {
+                return [.reply("\(tag) NO [AUTHENTICATIONFAILED] Authentication failed.\r\n")]
+            }
+            return self.login(tag: tag, user: Array(parts[1]), password: Array(parts[2]), method: "AUTHENTICATE PLAIN")
+        case .saslLoginUser(let tag):
+            guard let user = Self.base64(line) else {
+                self.state = .notAuthenticated
+                return self.saslAborted(tag)
+            }
+            self.state = .saslLoginPassword(tag: tag, user: user)
+            return [.reply("+ UGFzc3dvcmQ6\r\n")]
+        case .saslLoginPassword(let tag, let user):
+            self.state = .notAuthenticated
+            guard let password = Self.base64(line) else { return self.saslAborted(tag) }
+            return self.login(tag: tag, user: user, password: password, method: "AUTHENTICATE LOGIN")
+        case .notAuthenticated, .authenticated:
+            switch self.assembler.received(line) {
+            case .incomplete: return []
+            case .continuationNeeded: return [.reply("+ OK\r\n")]
+            case .malformed(let tag, let reason):
+                var fields = EventFields()
+                fields.add("error", reason)
+                fields.add("preview", attackerBytes: line.prefix(80))
+                return [
+                    .emit(.clientMalformed, fields),
+                    .reply("\(tag ?? "*") BAD Error in IMAP command received by server.\r\n"),
+                ]
+            case .command(let tag, let arguments):
+                return self.command(tag: tag, arguments)
+            }
+        }
+    }
+
+    mutating func receivedOverlongLine() -> [Action] {
+        var fields = EventFields()
+        fields.add("error", "line too long")
+        self.assembler = IMAPCommandAssembler()
+        return [.emit(.clientMalformed, fields), .reply("* BAD Error in IMAP command received by server.\r\n")]
+    }
+
+    private mutating func command(tag: String, _ arguments: [IMAPToken]) -> [Action] {
+        guard case .atom(let rawName) = arguments[0] else {
+            return [.reply("\(tag) BAD Error in IMAP command received by server.\r\n")]
+        }
+        var name = rawName.uppercased()
+        var rest = Array(arguments.dropFirst())
+        if name == "UID", case .atom(let sub)? = rest.first {
+            name = "UID " + sub.uppercased()
+            rest.removeFirst()
+        }
+        var fields = EventFields()
+        fields.add("command", attackerText: name)
+        if name != "LOGIN" && name != "AUTHENTICATE" && !rest.isEmpty {
+            fields.add("args", attackerText: rest.map(Self.render).joined(separator: " "))
+        }
+        var actions: [Action] = [.emit(.commandInput, fields)]
+        let authenticated = { if case .authenticated = self.state { true } else { false } }()
+
+        switch name {
+        case "CAPABILITY":
+            let list = authenticated ? Self.postLoginCapabilities : Self.capabilities
+            let note =
+                authenticated
+                ? "Capability completed." : "Pre-login capabilities listed, post-login capabilities have more."
+            return actions + [.reply("* CAPABILITY \(list)\r\n\(tag) OK \(note)\r\n")]
+        case "NOOP":
+            return actions + [.reply("\(tag) OK NOOP completed.\r\n")]
+        case "ID":
+            var identity = EventFields()
+            if case .list(let items)? = rest.first {
+                identity.add("client", attackerText: items.map(Self.render).joined(separator: " "))
+                actions.append(.emit(.clientFingerprint, identity))
+            }
+            return actions + [.reply("* ID (\"name\" \"Dovecot\")\r\n\(tag) OK ID completed.\r\n")]
+        case "LOGOUT":
+            self.state = .closed
+            return actions + [.reply("* BYE Logging out\r\n\(tag) OK Logout completed.\r\n"), .close]
+        case "ENABLE":
+            return actions + [.reply("* ENABLED\r\n\(tag) OK Enabled.\r\n")]
+        case "STARTTLS":
+            return actions + [.reply("\(tag) BAD TLS support isn't enabled.\r\n")]
+        case "LOGIN" where !authenticated:
+            guard rest.count == 2, let user = rest[0].bytes, let password = rest[1].bytes else {
+                return actions + [.reply("\(tag) BAD Error in IMAP command LOGIN: Invalid arguments.\r\n")]
+            }
+            return actions + self.login(tag: tag, user: user, password: password, method: "LOGIN")
+        case "AUTHENTICATE" where !authenticated:
+            guard case .atom(let mechanism)? = rest.first else {
+                return actions + [.reply("\(tag) BAD Error in IMAP command AUTHENTICATE: Invalid arguments.\r\n")]
+            }
+            switch mechanism.uppercased() {
+            case "PLAIN":
+                if rest.count == 2, let initial = rest[1].bytes {
+                    self.state = .saslPlain(tag: tag)
+                    return actions + self.received(initial)
+                }
+                self.state = .saslPlain(tag: tag)
+                return actions + [.reply("+ \r\n")]
+            case "LOGIN":
+                self.state = .saslLoginUser(tag: tag)
+                return actions + [.reply("+ VXNlcm5hbWU6\r\n")]
+            default:
+                return actions + [.reply("\(tag) NO Unsupported authentication mechanism.\r\n")]
+            }
+        case "LOGIN", "AUTHENTICATE":
+            return actions + [.reply("\(tag) BAD Error in IMAP command \(name): Already authenticated.\r\n")]
+        default:
+            guard authenticated else {
+                let known = ["SELECT", "EXAMINE", "LIST", "LSUB", "STATUS", "FETCH", "UID FETCH", "SEARCH", "LOGOUT"]
+                let reason = known.contains(name) ? "Not logged in" : "Unknown command"
+                return actions + [.reply("\(tag) BAD Error in IMAP command \(name.prefix(40)): \(reason).\r\n")]
+            }
+            return actions + self.mailbox(tag: tag, name, rest)
+        }
+    }
+
+    private mutating func mailbox(tag: String, _ name: String, _ arguments: [IMAPToken]) -> [Action] {
+        let messages = self.configuration.mailbox
+        switch name {
+        case "LIST", "LSUB":
+            return [
+                .reply(
+                    "* \(name) (\\HasNoChildren) \"/\" INBOX\r\n* \(name) (\\HasNoChildren \\Sent) \"/\" Sent\r\n\(tag) OK \(name.capitalized) completed (0.001 + 0.000 secs).\r\n"
+                )
+            ]
+        case "SELECT", "EXAMINE":
+            self.state = .authenticated(selected: true)
+            let mode = name == "SELECT" ? "READ-WRITE" : "READ-ONLY"
+            return [
+                .reply(
+                    "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted.\r\n"
+                        + "* \(messages.count) EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY 1725869642] UIDs valid\r\n* OK [UIDNEXT \(messages.count + 1)] Predicted next UID\r\n"
+                        + "\(tag) OK [\(mode)] \(name.capitalized) completed (0.001 + 0.000 secs).\r\n"
+                )
+            ]
+        case "STATUS":
+            return [
+                .reply(
+                    "* STATUS INBOX (MESSAGES \(messages.count) UNSEEN 1)\r\n\(tag) OK Status completed (0.001 + 0.000 secs).\r\n"
+                )
+            ]
+        case "SEARCH", "UID SEARCH":
+            return [
+                .reply(
+                    "* SEARCH \((1...max(1, messages.count)).map(String.init).joined(separator: " "))\r\n\(tag) OK Search completed (0.001 + 0.000 secs).\r\n"
+                )
+            ]
+        case "FETCH", "UID FETCH":
+            guard case .authenticated(selected: true) = self.state else {
+                return [.reply("\(tag) BAD No mailbox selected.\r\n")]
+            }
+            let body = messages.first ?? ""
+            var fields = EventFields()
+            fields.add("filename", "INBOX/1")
+            fields.add("url", "imap:\(name) \(arguments.map(Self.render).joined(separator: " "))")
+            let uid = name.hasPrefix("UID") ? "UID 1 " : ""
+            return [
+                .emit(.fileDownload, fields),
+                .reply(
+                    "* 1 FETCH (\(uid)FLAGS (\\Seen) BODY[] {\(body.utf8.count)}\r\n\(body))\r\n\(tag) OK Fetch completed (0.001 + 0.000 secs).\r\n"
+                ),
+            ]
+        case "CLOSE", "UNSELECT":
+            self.state = .authenticated(selected: false)
+            return [.reply("\(tag) OK \(name.capitalized) completed.\r\n")]
+        case "NAMESPACE":
+            return [.reply("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n\(tag) OK Namespace completed.\r\n")]
+        default:
+            return [.reply("\(tag) BAD Error in IMAP command \(name.prefix(40)): Unknown command.\r\n")]
+        }
+    }
+
+    private mutating func login(tag: String, user: [UInt8], password: [UInt8], method: String) -> [Action] {
+        var fields = EventFields()
+        fields.add("username", attackerBytes: user)
+        fields.add("password", attackerBytes: password, secret: true)
+        fields.add("method", method)
+        let accepted = self.configuration.users.accepts(
+            user: String(decoding: user, as: UTF8.self),
+            password: String(decoding: password, as: UTF8.self)
+        )
+        guard accepted else {
+            return [.emit(.loginFailed, fields), .reply("\(tag) NO [AUTHENTICATIONFAILED] Authentication failed.\r\n")]
+        }
+        self.state = .authenticated(selected: false)
+        return [
+            .emit(.loginSuccess, fields), .reply("\(tag) OK [CAPABILITY \(Self.postLoginCapabilities)] Logged in\r\n"),
+        ]
+    }
+
+    private func saslAborted(_ tag: String) -> [Action] {
+        [.reply("\(tag) BAD Authentication aborted by client.\r\n")]
+    }
+
+    /// An argument as text for events: atoms as is, strings quoted, lists in parentheses.
+    static func render(_ token: IMAPToken) -> String {
+        switch token {
+        case .atom(let text): text
+        case .string(let bytes): "\"" + String(decoding: bytes, as: UTF8.self) + "\""
+        case .list(let items): "(" + items.map(render).joined(separator: " ") + ")"
+        }
+    }
+
+    static func base64(_ line: [UInt8]) -> [UInt8]? {
+        guard line != [UInt8(ascii: "*")], let data = Data(base64Encoded: Data(line)) else { return nil }
+        return Array(data)
+    }
+}

@@ -1,0 +1,40 @@
+import DecnetServiceKit
+
+/// What the POP3 and IMAP emulators share: Dovecot's greeting as the distro packages it, the accepted logins,
+/// and a small mailbox a successful login finds.
+struct DovecotPersona: Sendable, Equatable {
+    /// `Dovecot (Debian) ready.`
+    var greeting: String
+    var users: AcceptedCredentials
+    /// Messages in INBOX, CRLF line ends.
+    var mailbox: [String]
+
+    init(context: ServiceContext) {
+        switch context.distro {
+        case "debian", "kali": self.greeting = "Dovecot (Debian) ready."
+        case "ubuntu22", "ubuntu20": self.greeting = "Dovecot (Ubuntu) ready."
+        default: self.greeting = "Dovecot ready."
+        }
+        self.users = AcceptedCredentials(context.persona["users"])
+        let domain =
+            context.hostname.contains(".") ? String(context.hostname.drop { $0 != "." }.dropFirst()) : "corp.local"
+        self.mailbox = [
+            [
+                "Return-Path: <it-support@\(domain)>",
+                "From: IT Support <it-support@\(domain)>",
+                "To: staff@\(domain)",
+                "Subject: VPN access for the new site",
+                "Date: Mon, 09 Sep 2024 08:14:02 +0000",
+                "Message-ID: <20240909081402.4F2B81C0A3@\(domain)>",
+                "",
+                "Hi all,",
+                "",
+                "the VPN gateway for the new site is vpn.\(domain). Use your usual account;",
+                "the temporary password for first login is Welcome2024! and must be changed.",
+                "",
+                "IT Support",
+                "",
+            ].joined(separator: "\r\n")
+        ]
+    }
+}

@@ -1,0 +1,166 @@
+import DecnetCore
+import DecnetServiceKit
+import Foundation
+import Testing
+
+@testable import DecnetServices
+
+@Suite struct POP3StateMachineTests {
+    static func machine(users: String? = "bob:hunter2") throws -> POP3StateMachine {
+        var persona: [String: String] = [:]
+        persona["users"] = users
+        let service = try POP3Service(
+            context: ServiceContext(
+                decky: "d",
+                hostname: "mail.corp.local",
+                service: "pop3",
+                persona: persona,
+                sink: DiscardingEventSink(),
+                distro: "debian"
+            )
+        )
+        return POP3StateMachine(configuration: service.configuration)
+    }
+
+    static func replies(_ actions: [POP3StateMachine.Action]) -> String {
+        actions.compactMap { if case .reply(let text) = $0 { text } else { nil } }.joined()
+    }
+
+    static func logins(_ actions: [POP3StateMachine.Action]) -> [(EventID, [EventField])] {
+        actions.compactMap {
+            if case .emit(let id, let fields) = $0, id == .loginSuccess || id == .loginFailed {
+                (id, fields.fields)
+            } else {
+                nil
+            }
+        }
+    }
+
+    @Test func userPassAndSaslAreCaptured() throws {
+        var machine = try Self.machine()
+        #expect(machine.greeting == "+OK Dovecot (Debian) ready.\r\n")
+        #expect(Self.replies(machine.received(Array("PASS x".utf8))) == "-ERR No username given.\r\n")
+        _ = machine.received(Array("USER bob".utf8))
+        let failed = machine.received(Array("PASS nope".utf8))
+        #expect(Self.replies(failed) == "-ERR [AUTH] Authentication failed.\r\n")
+        #expect(Self.logins(failed)[0].1.contains(EventField("password", "nope")))
+        let plain = machine.received(Array(("AUTH PLAIN " + Data("\0bob\0hunter2".utf8).base64EncodedString()).utf8))
+        #expect(Self.replies(plain) == "+OK Logged in.\r\n")
+        #expect(Self.logins(plain).map(\.0) == [.loginSuccess])
+        #expect(Self.replies(machine.received(Array("STAT".utf8))).hasPrefix("+OK 1 "))
+        #expect(Self.replies(machine.received(Array("RETR 1".utf8))).hasSuffix("\r\n.\r\n"))
+        #expect(Self.replies(machine.received(Array("RETR 9".utf8))) == "-ERR There's no message 9.\r\n")
+        #expect(machine.received(Array("QUIT".utf8)).contains(.close))
+    }
+
+    @Test func commandsBeforeLoginAndGarbage() throws {
+        var machine = try Self.machine(users: nil)
+        #expect(Self.replies(machine.received(Array("STAT".utf8))) == "-ERR Unknown command.\r\n")
+        #expect(Self.replies(machine.received([0xFF, 0x00, 0x20])) == "-ERR Unknown command.\r\n")
+        #expect(Self.replies(machine.received(Array("AUTH LOGIN".utf8))) == "+ VXNlcm5hbWU6\r\n")
+        #expect(Self.replies(machine.received(Array("*".utf8))) == "-ERR Authentication aborted by client.\r\n")
+        #expect(Self.replies(machine.receivedOverlongLine()) == "-ERR Input line too long.\r\n")
+    }
+}
+
+@Suite struct IMAPStateMachineTests {
+    static func machine(users: String? = "bob:hunter2", distro: String = "ubuntu22") throws -> IMAPStateMachine {
+        var persona: [String: String] = [:]
+        persona["users"] = users
+        let service = try IMAPService(
+            context: ServiceContext(
+                decky: "d",
+                hostname: "mail.corp.local",
+                service: "imap",
+                persona: persona,
+                sink: DiscardingEventSink(),
+                distro: distro
+            )
+        )
+        return IMAPStateMachine(configuration: service.configuration)
+    }
+
+    static func send(_ machine: inout IMAPStateMachine, _ line: String) -> [IMAPStateMachine.Action] {
+        machine.received(Array(line.utf8))
+    }
+
+    static func replies(_ actions: [IMAPStateMachine.Action]) -> String {
+        actions.compactMap { if case .reply(let text) = $0 { text } else { nil } }.joined()
+    }
+
+    static func fields(_ actions: [IMAPStateMachine.Action], _ id: EventID) -> [EventField]? {
+        for case .emit(let found, let fields) in actions where found == id { return fields.fields }
+        return nil
+    }
+
+    @Test func loginWithQuotedStringsAndLiterals() throws {
+        var machine = try Self.machine()
+        #expect(machine.greeting.hasSuffix("] Dovecot (Ubuntu) ready.\r\n"))
+        let quoted = Self.send(&machine, "a1 LOGIN \"bob\" \"wr\\\"ong\"")
+        #expect(Self.replies(quoted) == "a1 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n")
+        #expect(Self.fields(quoted, .loginFailed)?.contains(EventField("password", "wr\"ong")) == true)
+        // A synchronizing literal asks the client to go on, and may contain a line break.
+        #expect(Self.replies(Self.send(&machine, "a2 LOGIN bob {9}")) == "+ OK\r\n")
+        #expect(Self.send(&machine, "hun").isEmpty)
+        let literal = Self.send(&machine, "ter2")
+        #expect(Self.fields(literal, .loginFailed)?.contains(EventField("password_b64", "aHVuDQp0ZXIy")) == true)
+        // LITERAL+ needs no continuation.
+        #expect(Self.send(&machine, "a3 LOGIN bob {7+}").isEmpty)
+        let ok = Self.send(&machine, "hunter2")
+        #expect(Self.replies(ok).hasPrefix("a3 OK [CAPABILITY IMAP4rev1 "))
+        #expect(Self.fields(ok, .loginSuccess)?.contains(EventField("username", "bob")) == true)
+        #expect(Self.replies(Self.send(&machine, "a4 SELECT INBOX")).contains("* 1 EXISTS\r\n"))
+        #expect(Self.replies(Self.send(&machine, "a5 UID FETCH 1 (BODY[])")).contains("a5 OK Fetch completed"))
+        #expect(Self.send(&machine, "a6 LOGOUT").contains(.close))
+    }
+
+    @Test func authenticatePlainAndIDAreRecorded() throws {
+        var machine = try Self.machine()
+        let id = Self.send(&machine, "x ID (\"name\" \"Thunderbird\" \"version\" \"115.8\")")
+        #expect(
+            Self.fields(id, .clientFingerprint)?.contains(
+                EventField("client", "\"name\" \"Thunderbird\" \"version\" \"115.8\"")
+            ) == true
+        )
+        #expect(Self.replies(Self.send(&machine, "y AUTHENTICATE PLAIN")) == "+ \r\n")
+        let plain = Self.send(&machine, Data("\0eve\0pw".utf8).base64EncodedString())
+        #expect(Self.fields(plain, .loginFailed)?.contains(EventField("username", "eve")) == true)
+        let ir = Self.send(&machine, "z AUTHENTICATE PLAIN " + Data("\0bob\0hunter2".utf8).base64EncodedString())
+        #expect(Self.replies(ir).hasPrefix("z OK "))
+    }
+
+    @Test func malformedCommandsGetBadAndTheSessionGoesOn() throws {
+        var machine = try Self.machine()
+        #expect(
+            Self.replies(Self.send(&machine, "a LOGIN \"unterminated"))
+                == "a BAD Error in IMAP command received by server.\r\n"
+        )
+        #expect(
+            Self.replies(Self.send(&machine, "b ID ((((((((((((((((((((x))))))))))))))))))))"))
+                == "b BAD Error in IMAP command received by server.\r\n"
+        )
+        #expect(
+            Self.replies(Self.send(&machine, "c LOGIN bob {999999999}"))
+                == "c BAD Error in IMAP command received by server.\r\n"
+        )
+        #expect(
+            Self.replies(Self.send(&machine, "d SELECT INBOX"))
+                == "d BAD Error in IMAP command SELECT: Not logged in.\r\n"
+        )
+        #expect(Self.replies(Self.send(&machine, "e NOOP")) == "e OK NOOP completed.\r\n")
+    }
+
+    @Test func randomLinesNeverCrash() throws {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("a1 LOGIN AUTHENTICATE {}+\"\\() 0123456789*".utf8) + [0x00, 0xFF]
+        for _ in 0..<3000 {
+            var machine = try Self.machine()
+            for _ in 0..<4 {
+                let line = (0..<Int.random(in: 0...40, using: &generator)).map { _ in
+                    alphabet.randomElement(using: &generator)!
+                }
+                _ = machine.received(line)
+            }
+        }
+    }
+}
