@@ -7,5 +7,7 @@ extension ServiceRegistry {
         SMTPService.self,
         POP3Service.self,
         IMAPService.self,
+        MySQLService.self,
+        PostgresService.self,
     ]
 }

@@ -18,6 +18,8 @@ public struct ExternalTool: Sendable {
     public static let redisCLI = ExternalTool("redis-cli", package: "redis-tools")
     public static let nmap = ExternalTool("nmap", package: "nmap")
     public static let curl = ExternalTool("curl", package: "curl")
+    public static let mariadb = ExternalTool("mariadb", package: "mariadb-client")
+    public static let psql = ExternalTool("psql", package: "postgresql-client")
 
     /// True when running under CI (`CI=true`), where every tool must be present.
     public static var isCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }

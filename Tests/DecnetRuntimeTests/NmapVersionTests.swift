@@ -36,6 +36,38 @@ import Testing
             version: "4.96"
         ),
         Case(kind: "pop3", persona: [:], port: 110, host: "127.77.1.4", product: "Dovecot pop3d", version: nil),
+        Case(
+            kind: "mysql",
+            persona: ["mysql_version": "8.0.36-0ubuntu0.22.04.1"],
+            port: 3306,
+            host: "127.77.1.7",
+            product: "MySQL",
+            version: "8.0.36-0ubuntu0.22.04.1"
+        ),
+        Case(
+            kind: "mysql",
+            persona: ["mysql_version": "10.11.6-MariaDB-0+deb12u1"],
+            port: 3306,
+            host: "127.77.1.8",
+            product: "MySQL",
+            version: "5.5.5-10.11.6-MariaDB-0+deb12u1"
+        ),
+        Case(
+            kind: "postgres",
+            persona: ["pg_version": "15.6"],
+            port: 5432,
+            host: "127.77.1.9",
+            product: "PostgreSQL DB",
+            version: "15"
+        ),
+        Case(
+            kind: "postgres",
+            persona: ["pg_version": "14.11"],
+            port: 5432,
+            host: "127.77.1.10",
+            product: "PostgreSQL DB",
+            version: "14.1 - 14.5"
+        ),
         // nmap 7.93 knows Dovecot's upstream and Ubuntu greetings, not Debian's "Dovecot (Debian) ready."
         Case(
             kind: "imap",

@@ -33,6 +33,10 @@ public enum PersonaDefaults {
                 "workgroup": "WORKGROUP", "server_name": String(hostname.uppercased().prefix(15)),
                 "os_version": "Samba",
             ]
+        case "mysql":
+            return ["mysql_version": self.mysqlVersion(distro: distro)]
+        case "postgres":
+            return ["pg_version": self.postgresVersion(distro: distro)]
         case "redis":
             return ["redis_version": self.redisVersion(distro: distro)]
         case "rdp":
@@ -41,6 +45,30 @@ public enum PersonaDefaults {
                 : ["os_version": "Windows 10", "build": "19045"]
         default:
             return [:]
+        }
+    }
+
+    /// The MySQL (or MariaDB, which Debian ships as its mysql) the distro packages.
+    static func mysqlVersion(distro: DistroProfile) -> String {
+        switch distro.slug {
+        case "debian", "kali": "10.11.6-MariaDB-0+deb12u1"
+        case "ubuntu22": "8.0.36-0ubuntu0.22.04.1"
+        case "ubuntu20": "8.0.36-0ubuntu0.20.04.1"
+        case "centos7": "5.7.44"
+        case "alpine", "arch": "11.2.3-MariaDB"
+        default: "8.0.36"
+        }
+    }
+
+    /// The PostgreSQL the distro packages.
+    static func postgresVersion(distro: DistroProfile) -> String {
+        switch distro.slug {
+        case "ubuntu22": "14.11"
+        case "ubuntu20": "12.18"
+        case "rocky9": "13.14"
+        case "centos7": "9.2.24"
+        case "alpine", "kali", "arch": "16.2"
+        default: "15.6"
         }
     }
 

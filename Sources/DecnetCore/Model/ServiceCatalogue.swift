@@ -96,13 +96,17 @@ public enum ServiceCatalogue {
             personaKeys: [
                 PersonaKey("mysql_version", "server version in the handshake, e.g. 8.0.36"),
                 PersonaKey("mysql_banner", "full server version string, e.g. 8.0.36-0ubuntu0.22.04.1"),
+                PersonaKey("users", .credentials, origin: .decnetSwift, "logins accepted; unset: none"),
             ]
         ),
         ServiceDefinition(
             "postgres",
             ports: [PortSpec(5432)],
             role: "PostgreSQL database",
-            personaKeys: [PersonaKey("pg_version", "server_version reported, e.g. 15.6")]
+            personaKeys: [
+                PersonaKey("pg_version", "server_version reported, e.g. 15.6"),
+                PersonaKey("users", .credentials, origin: .decnetSwift, "logins accepted; unset: none"),
+            ]
         ),
         ServiceDefinition(
             "mssql",

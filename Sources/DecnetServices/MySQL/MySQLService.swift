@@ -1,0 +1,88 @@
+import DecnetCore
+import DecnetServiceKit
+import NIOCore
+import Synchronization
+
+/// The `mysql` honeypot (3306): MySQL 8 or, as Debian ships it, MariaDB.
+///
+/// Persona keys: `mysql_version` (what `VERSION()` says, e.g. `8.0.36-0ubuntu0.22.04.1` or
+/// `10.11.6-MariaDB-0+deb12u1`), `mysql_banner` (the greeting's version string, when it must differ), and
+/// DECNET-Swift's `users` (logins accepted; none by default).
+public struct MySQLService: HoneypotService {
+    public static let kind: ServiceKind = "mysql"
+
+    struct Configuration: Sendable, Equatable {
+        /// In the greeting (MariaDB prefixes `5.5.5-`, as the real one does for old clients).
+        var serverVersion: String
+        /// What `SELECT VERSION()` returns.
+        var version: String
+        var versionComment: String
+        var characterSet: Int
+        var authPlugin: String
+        var users: AcceptedCredentials
+    }
+
+    let configuration: Configuration
+    private let connectionIDs = ConnectionCounter()
+
+    public init(context: ServiceContext) throws {
+        let version = context.persona["mysql_version"] ?? "8.0.36"
+        let mariadb = version.contains("MariaDB")
+        let comment: String
+        if mariadb {
+            comment = context.distro == "debian" ? "Debian 12" : "MariaDB Server"
+        } else {
+            comment = version.contains("ubuntu") ? "(Ubuntu)" : "MySQL Community Server - GPL"
+        }
+        self.configuration = Configuration(
+            serverVersion: context.persona["mysql_banner"] ?? (mariadb ? "5.5.5-" + version : version),
+            version: version,
+            versionComment: comment,
+            characterSet: mariadb ? 45 : 255,
+            authPlugin: version.hasPrefix("8.") ? "caching_sha2_password" : "mysql_native_password",
+            users: AcceptedCredentials(context.persona["users"])
+        )
+        self.connectionIDs.value.store(Int.random(in: 8...400), ordering: .relaxed)
+    }
+
+    public func configure(_ channel: any Channel, port: Int) throws {
+        try channel.pipeline.syncOperations.addHandler(
+            ByteToMessageHandler(MySQLPacketDecoder(), maximumBufferSize: MySQLPacketDecoder.maximumPayload + 8)
+        )
+    }
+
+    public func handle(_ connection: Connection<MySQLPacket, ByteBuffer>, session: SessionEvents) async throws {
+        var generator = SystemRandomNumberGenerator()
+        let salt = (0..<20).map { _ in UInt8.random(in: 0x21...0x7E, using: &generator) }
+        var machine = MySQLStateMachine(
+            configuration: self.configuration,
+            salt: salt,
+            connectionID: self.connectionIDs.value.add(1, ordering: .relaxed).newValue,
+            clientAddress: session.source.ip
+        )
+        var greeting = ByteBuffer()
+        MySQLPacketWriter.write(machine.greeting, into: &greeting)
+        try await connection.outbound.write(greeting)
+        defer {
+            for case .emit(let id, let fields) in machine.connectionClosed() { session.emit(id, fields) }
+        }
+        for try await packet in connection.inbound {
+            var reply = ByteBuffer()
+            var close = false
+            for action in machine.received(packet) {
+                switch action {
+                case .send(let packet): MySQLPacketWriter.write(packet, into: &reply)
+                case .emit(let id, let fields): session.emit(id, fields)
+                case .close: close = true
+                }
+            }
+            if reply.readableBytes > 0 { try await connection.outbound.write(reply) }
+            if close { return }
+        }
+    }
+}
+
+/// Thread ids handed out to connections, as the server numbers them.
+final class ConnectionCounter: Sendable {
+    let value = Atomic<Int>(0)
+}
