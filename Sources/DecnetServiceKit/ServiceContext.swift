@@ -15,6 +15,8 @@ public struct ServiceContext: Sendable {
     public var kernelVersion: String?
     /// Distro slug (`debian`, `ubuntu22` …), for distro-flavoured banners.
     public var distro: String?
+    /// Extra sockets (FTP data connections), opened where the decky lives.
+    public var dataChannels: any DataChannels
 
     public init(
         decky: String,
@@ -25,8 +27,10 @@ public struct ServiceContext: Sendable {
         artifactDirectory: String? = nil,
         osFamily: OSFamily = .linux,
         kernelVersion: String? = nil,
-        distro: String? = nil
+        distro: String? = nil,
+        dataChannels: any DataChannels = NoDataChannels()
     ) {
+        self.dataChannels = dataChannels
         self.distro = distro
         self.osFamily = osFamily
         self.kernelVersion = kernelVersion

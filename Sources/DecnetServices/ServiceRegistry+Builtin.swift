@@ -9,5 +9,6 @@ extension ServiceRegistry {
         IMAPService.self,
         MySQLService.self,
         PostgresService.self,
+        FTPService.self,
     ]
 }

@@ -32,7 +32,8 @@ struct LiveService {
             sink: capture,
             artifactDirectory: artifactDirectory,
             kernelVersion: "6.1.0-18-amd64",
-            distro: distro
+            distro: distro,
+            dataChannels: PosixDataChannels()
         )
         let listener = try await ServiceLauncher.bind(
             kind,

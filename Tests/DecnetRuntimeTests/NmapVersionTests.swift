@@ -36,6 +36,7 @@ import Testing
             version: "4.96"
         ),
         Case(kind: "pop3", persona: [:], port: 110, host: "127.77.1.4", product: "Dovecot pop3d", version: nil),
+        Case(kind: "ftp", persona: [:], port: 21, host: "127.77.1.11", product: "vsftpd", version: "3.0.3"),
         Case(
             kind: "mysql",
             persona: ["mysql_version": "8.0.36-0ubuntu0.22.04.1"],

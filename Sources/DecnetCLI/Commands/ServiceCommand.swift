@@ -108,7 +108,8 @@ struct ServiceRunCommand: AsyncParsableCommand {
             artifactDirectory: self.artifactDirectory,
             osFamily: family,
             kernelVersion: profile.kernelVersion,
-            distro: profile.slug
+            distro: profile.slug,
+            dataChannels: PosixDataChannels()
         )
         let listener: any RunningService
         do {

@@ -24,7 +24,16 @@ public enum ServiceCatalogue {
                 PersonaKey("fake_app", "application the site pretends to run, e.g. wordpress"),
             ]
         ),
-        ServiceDefinition("ftp", ports: [PortSpec(21)], role: "FTP file transfer"),
+        ServiceDefinition(
+            "ftp",
+            ports: [PortSpec(21)],
+            role: "FTP file transfer",
+            personaKeys: [
+                PersonaKey("ftp_banner", origin: .decnetSwift, "text after 220, e.g. (vsFTPd 3.0.3)"),
+                PersonaKey("users", .credentials, origin: .decnetSwift, "accounts that log in; unset: none"),
+                PersonaKey("anonymous", .oneOf(["yes", "no"]), origin: .decnetSwift, "whether anonymous login works"),
+            ]
+        ),
         ServiceDefinition("tftp", ports: [PortSpec(69, .udp)], role: "TFTP (trivial file transfer)"),
         ServiceDefinition(
             "smb",

@@ -1,0 +1,106 @@
+import DecnetServiceKit
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// Data channels on plain sockets of the process's own network namespace.
+public struct PosixDataChannels: DataChannels {
+    let group: any EventLoopGroup
+
+    public init(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) { self.group = group }
+
+    public func listen(host: String, peer: String) async throws -> any PassiveDataListener {
+        let server = try await ServerBootstrap(group: self.group)
+            .serverChannelOption(.backlog, value: 4)
+            .bind(host: host, port: 0) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return PosixPassiveListener(server: server, peer: peer)
+    }
+
+    public func connect(
+        host: String,
+        port: Int,
+        body:
+            @Sendable (NIOAsyncChannelInboundStream<ByteBuffer>, NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws
+            -> Void
+    ) async throws {
+        let channel = try await ClientBootstrap(group: self.group)
+            .connectTimeout(.seconds(10))
+            .connect(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        try await channel.executeThenClose { inbound, outbound in try await body(inbound, outbound) }
+    }
+}
+
+/// One passive data socket. Its async wrapper must be run (`executeThenClose`) exactly once, whether or not
+/// a transfer ever happens, so `accept` and `close` share a flag.
+final class PosixPassiveListener: PassiveDataListener {
+    let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+    let peer: String
+    private let used = Mutex(false)
+
+    init(server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, peer: String) {
+        self.server = server
+        self.peer = peer
+    }
+
+    /// Claims the one run of the wrapper; false if it was claimed already.
+    private func claim() -> Bool {
+        self.used.withLock { used in
+            defer { used = true }
+            return !used
+        }
+    }
+
+    var port: Int { self.server.channel.localAddress?.port ?? 0 }
+
+    func accept(
+        timeout: Duration,
+        body:
+            @Sendable (NIOAsyncChannelInboundStream<ByteBuffer>, NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws
+            -> Void
+    ) async throws -> Bool {
+        guard self.claim() else { return false }
+        let channel = self.server.channel
+        let deadline = channel.eventLoop.scheduleTask(
+            in: .nanoseconds(
+                Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
+            )
+        ) {
+            channel.close(promise: nil)
+        }
+        defer { deadline.cancel() }
+        var served = false
+        do {
+            try await self.server.executeThenClose { inbound in
+                for try await connection in inbound {
+                    guard connection.channel.remoteAddress?.ipAddress == self.peer else {
+                        // Someone else raced for the port: refused, the transfer still waits for its client.
+                        try? await connection.executeThenClose { _, _ in }
+                        continue
+                    }
+                    try await connection.executeThenClose { inbound, outbound in try await body(inbound, outbound) }
+                    served = true
+                    return
+                }
+            }
+        } catch {
+            if !served { return false }
+        }
+        return served
+    }
+
+    func close() async {
+        if self.claim() {
+            try? await self.server.executeThenClose { _ in }
+        } else {
+            try? await self.server.channel.close()
+        }
+    }
+}
