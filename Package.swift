@@ -52,7 +52,11 @@ let package = Package(
         // The protocol emulators, one folder per protocol: a pure state machine, codecs and the NIO glue.
         .target(
             name: "DecnetServices",
-            dependencies: ["DecnetCore", "DecnetServiceKit", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "DecnetCore", "DecnetServiceKit",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Listeners (NIOPosix), connection limits, event sinks: what runs services on sockets.

@@ -10,5 +10,6 @@ extension ServiceRegistry {
         MySQLService.self,
         PostgresService.self,
         FTPService.self,
+        HTTPService.self,
     ]
 }

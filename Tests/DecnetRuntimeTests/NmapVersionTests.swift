@@ -38,6 +38,22 @@ import Testing
         Case(kind: "pop3", persona: [:], port: 110, host: "127.77.1.4", product: "Dovecot pop3d", version: nil),
         Case(kind: "ftp", persona: [:], port: 21, host: "127.77.1.11", product: "vsftpd", version: "3.0.3"),
         Case(
+            kind: "http",
+            persona: ["server_header": "nginx/1.18.0"],
+            port: 80,
+            host: "127.77.1.12",
+            product: "nginx",
+            version: "1.18.0"
+        ),
+        Case(
+            kind: "http",
+            persona: ["server_header": "Apache/2.4.57 (Debian)"],
+            port: 80,
+            host: "127.77.1.13",
+            product: "Apache httpd",
+            version: "2.4.57"
+        ),
+        Case(
             kind: "mysql",
             persona: ["mysql_version": "8.0.36-0ubuntu0.22.04.1"],
             port: 3306,

@@ -22,6 +22,7 @@ public enum ServiceCatalogue {
                 PersonaKey("server_header", "Server response header, e.g. nginx/1.18.0"),
                 PersonaKey("response_code", .integer(100...599), "status code of the default page"),
                 PersonaKey("fake_app", "application the site pretends to run, e.g. wordpress"),
+                PersonaKey("users", .credentials, origin: .decnetSwift, "logins the fake app accepts; unset: none"),
             ]
         ),
         ServiceDefinition(

@@ -1,0 +1,56 @@
+import DecnetCore
+import DecnetTesting
+import Foundation
+import Testing
+
+/// http against the real `curl`, and raw hostile requests.
+@Suite struct HTTPLiveTests {
+    @Test(.enabled(if: ExternalTool.curl.isUsable, "needs curl (required under CI)"))
+    func curlPostsAWordPressLoginAndItIsCaptured() async throws {
+        let curl = try #require(ExternalTool.curl.path, "\(ExternalTool.curl.missingMessage)")
+        let service = try await LiveService.start(
+            "http",
+            persona: ["fake_app": "wordpress", "users": "editor:Spring2024"]
+        )
+        let base = "http://127.0.0.1:\(service.port)"
+        let home = try await ProcessRunner.run(curl, ["-sS", "-i", base + "/"])
+        #expect(
+            home.standardOutput.hasPrefix("HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n"),
+            "\(home.standardOutput.prefix(200))"
+        )
+        let failed = try await ProcessRunner.run(
+            curl,
+            ["-sS", "-A", "hydra", "-d", "log=admin&pwd=letmein", base + "/wp-login.php"]
+        )
+        #expect(failed.standardOutput.contains("is incorrect"))
+        let good = try await ProcessRunner.run(
+            curl,
+            ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-d", "log=editor&pwd=Spring2024", base + "/wp-login.php"]
+        )
+        #expect(good.standardOutput == "302")
+        await service.capture.wait { $0.filter { $0.id == .connectionClose }.count >= 3 }
+        await service.stop()
+
+        let failure = try #require(service.capture.events(.loginFailed).first)
+        #expect(failure[field: "username"] == "admin" && failure[field: "password"] == "letmein")
+        #expect(failure.service == "http" && failure.decky == "decky-test" && failure.source.ip == "127.0.0.1")
+        let success = try #require(service.capture.events(.loginSuccess).first)
+        #expect(success[field: "username"] == "editor" && success[field: "password"] == "Spring2024")
+        #expect(service.capture.events(.clientFingerprint).contains { $0[field: "user_agent"] == "hydra" })
+    }
+
+    @Test func garbageGetsA400AndOversizedHeadersAClose() async throws {
+        let service = try await LiveService.start("http", persona: [:])
+        let garbage = try await RawTCP.exchange(port: service.port, send: Array("\u{1}\u{2}GARBAGE \u{0}\r\n\r\n".utf8))
+        #expect(String(decoding: garbage.bytes, as: UTF8.self).hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
+        #expect(garbage.closedByServer)
+        let huge = try await RawTCP.exchange(
+            port: service.port,
+            send: Array(("GET / HTTP/1.1\r\nX: " + String(repeating: "a", count: 200_000)).utf8)
+        )
+        #expect(huge.closedByServer)
+        await service.capture.wait { $0.contains { $0.id == .clientMalformed } }
+        await service.stop()
+        #expect(service.capture.events(.clientMalformed).count >= 1)
+    }
+}
