@@ -17,6 +17,8 @@ public struct ServiceContext: Sendable {
     public var distro: String?
     /// Extra sockets (FTP data connections), opened where the decky lives.
     public var dataChannels: any DataChannels
+    /// The decky's MAC, for what a shell shows of its interface.
+    public var macAddress: String?
 
     public init(
         decky: String,
@@ -28,8 +30,10 @@ public struct ServiceContext: Sendable {
         osFamily: OSFamily = .linux,
         kernelVersion: String? = nil,
         distro: String? = nil,
-        dataChannels: any DataChannels = NoDataChannels()
+        dataChannels: any DataChannels = NoDataChannels(),
+        macAddress: String? = nil
     ) {
+        self.macAddress = macAddress
         self.dataChannels = dataChannels
         self.distro = distro
         self.osFamily = osFamily

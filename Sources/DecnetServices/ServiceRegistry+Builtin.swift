@@ -11,5 +11,6 @@ extension ServiceRegistry {
         PostgresService.self,
         FTPService.self,
         HTTPService.self,
+        TelnetService.self,
     ]
 }

@@ -20,6 +20,20 @@ public struct ExternalTool: Sendable {
     public static let curl = ExternalTool("curl", package: "curl")
     public static let mariadb = ExternalTool("mariadb", package: "mariadb-client")
     public static let psql = ExternalTool("psql", package: "postgresql-client")
+    public static let telnet = ExternalTool("telnet", package: "telnet")
+    public static let python3 = ExternalTool("python3", package: "python3")
+    /// Whether python3 can import pexpect (PyPI `pexpect`, Debian `python3-pexpect`), for expect-style scripts.
+    public static var pexpectInstalled: Bool {
+        guard let python = ExternalTool.python3.path else { return false }
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: python)
+        probe.arguments = ["-c", "import pexpect"]
+        probe.standardOutput = FileHandle.nullDevice
+        probe.standardError = FileHandle.nullDevice
+        guard (try? probe.run()) != nil else { return false }
+        probe.waitUntilExit()
+        return probe.terminationStatus == 0
+    }
 
     /// True when running under CI (`CI=true`), where every tool must be present.
     public static var isCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }

@@ -37,6 +37,7 @@ import Testing
         ),
         Case(kind: "pop3", persona: [:], port: 110, host: "127.77.1.4", product: "Dovecot pop3d", version: nil),
         Case(kind: "ftp", persona: [:], port: 21, host: "127.77.1.11", product: "vsftpd", version: "3.0.3"),
+        Case(kind: "telnet", persona: [:], port: 23, host: "127.77.1.14", product: "Linux telnetd", version: nil),
         Case(
             kind: "http",
             persona: ["server_header": "nginx/1.18.0"],

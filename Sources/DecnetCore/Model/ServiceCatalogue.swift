@@ -56,7 +56,12 @@ public enum ServiceCatalogue {
             ],
             impliedOSFamily: .windows
         ),
-        ServiceDefinition("telnet", ports: [PortSpec(23)], role: "Telnet remote access"),
+        ServiceDefinition(
+            "telnet",
+            ports: [PortSpec(23)],
+            role: "Telnet remote access",
+            personaKeys: [PersonaKey("users", .credentials, origin: .decnetSwift, "logins accepted; unset: none")]
+        ),
         ServiceDefinition(
             "vnc",
             ports: [PortSpec(5900)],

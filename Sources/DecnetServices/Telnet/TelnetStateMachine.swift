@@ -1,0 +1,230 @@
+import DecnetCore
+import DecnetServiceKit
+import Foundation
+
+/// A telnet login (netkit's `in.telnetd` + `login`, or BusyBox's telnetd on embedded deckies) and, after a
+/// successful login, the fake shell. Without I/O: telnet messages in, bytes and events out.
+struct TelnetStateMachine {
+    /// What the connection does with one step's result.
+    enum Action: Equatable {
+        case send([UInt8])
+        case emit(EventID, EventFields)
+        case close
+    }
+
+    /// Where the session is.
+    private enum Phase {
+        /// Options offered; the login prompt goes out at the client's first word.
+        case negotiating
+        /// Reading the login name.
+        case login
+        /// Reading the password (no echo) of this user.
+        case password(user: String)
+        /// Logged in.
+        case shell
+        /// Over.
+        case closed
+    }
+
+    let configuration: TelnetService.Configuration
+    private var phase = Phase.negotiating
+    private var line: [UInt8] = []
+    private var previous: UInt8 = 0
+    private var failures = 0
+    private var shell: FakeShell?
+    private var terminal: String?
+    private let started: ContinuousClock.Instant
+
+    static let maximumLine = 4096
+
+    init(configuration: TelnetService.Configuration, started: ContinuousClock.Instant = .now) {
+        self.configuration = configuration
+        self.started = started
+    }
+
+    /// What the server sends on connect: netkit asks for terminal type, speed, X display and environment and
+    /// waits (the exact bytes nmap knows as "Linux telnetd"); BusyBox negotiates echo and prompts at once.
+    mutating func greeting() -> [UInt8] {
+        if self.configuration.profile.isBusyBox {
+            self.phase = .login
+            return [255, 253, 1, 255, 253, 31, 255, 253, 33, 255, 251, 1, 255, 251, 3]
+                + Array("\r\n\(self.configuration.profile.hostname) login: ".utf8)
+        }
+        return [255, 253, 24, 255, 253, 32, 255, 253, 35, 255, 253, 39]
+    }
+
+    mutating func received(_ message: TelnetMessage) -> [Action] {
+        if case .closed = self.phase { return [] }
+        var actions: [Action] = []
+        if case .negotiating = self.phase {
+            // The client spoke: finish the option dance (its answer first, as netkit does) and prompt.
+            self.phase = .login
+            let prompt = Action.send(
+                [255, 251, 1, 255, 251, 3, 255, 253, 31]
+                    + Array("\r\n\(self.configuration.issue)\r\n\(self.configuration.profile.hostname) login: ".utf8)
+            )
+            if case .data = message {
+                actions.append(prompt)
+            } else {
+                return self.received(message) + [prompt]
+            }
+        }
+        switch message {
+        case .negotiation(let command, let option):
+            return actions + self.negotiate(command, option)
+        case .subnegotiation(let option, let bytes):
+            if option == 24, bytes.first == 0 {
+                let name = String(decoding: bytes.dropFirst(), as: UTF8.self)
+                self.terminal = name
+                var fields = EventFields()
+                fields.add("terminal", attackerText: name)
+                actions.append(.emit(.clientFingerprint, fields))
+            }
+            return actions
+        case .command(let code):
+            // Interrupt (IP) or Abort Output: like ^C at a prompt.
+            if code == 244 || code == 245 { return actions + self.interrupt() }
+            return actions
+        case .data(let bytes):
+            for byte in bytes { actions += self.character(byte) }
+            return actions
+        }
+    }
+
+    /// Answers option offers: agree to what was asked for, refuse the rest (never answer a refusal, so
+    /// negotiation cannot loop).
+    private mutating func negotiate(_ command: UInt8, _ option: UInt8) -> [Action] {
+        switch command {
+        case TelnetDecoder.will where option == 24:
+            return [.send([255, 250, 24, 1, 255, 240])]  // SB TTYPE SEND
+        case TelnetDecoder.will where [31, 32, 35, 39, 33].contains(option):
+            return []
+        case TelnetDecoder.will:
+            return [.send([255, 254, option])]
+        case TelnetDecoder.do where option == 1 || option == 3:
+            return []
+        case TelnetDecoder.do:
+            return [.send([255, 252, option])]
+        default:
+            return []
+        }
+    }
+
+    private mutating func character(_ byte: UInt8) -> [Action] {
+        defer { self.previous = byte }
+        let echo: Bool = {
+            if case .password = self.phase { return false }
+            return true
+        }()
+        switch byte {
+        case 0x0D:
+            return self.endOfLine()
+        case 0x0A, 0x00:
+            return self.previous == 0x0D ? [] : self.endOfLine()
+        case 0x7F, 0x08:
+            guard !self.line.isEmpty else { return [] }
+            self.line.removeLast()
+            return echo ? [.send([0x08, 0x20, 0x08])] : []
+        case 0x03:
+            return self.interrupt()
+        case 0x04:
+            if self.line.isEmpty, case .shell = self.phase {
+                self.phase = .closed
+                return [.send(Array("logout\r\n".utf8)), .close]
+            }
+            return []
+        default:
+            guard self.line.count < Self.maximumLine else { return [] }
+            self.line.append(byte)
+            return echo && byte >= 0x20 ? [.send([byte])] : []
+        }
+    }
+
+    private mutating func interrupt() -> [Action] {
+        self.line = []
+        switch self.phase {
+        case .shell: return [.send(Array("^C\r\n\(self.shell?.prompt ?? "$ ")".utf8))]
+        default: return []
+        }
+    }
+
+    private mutating func endOfLine() -> [Action] {
+        let bytes = self.line
+        self.line = []
+        let text = String(decoding: bytes, as: UTF8.self)
+        switch self.phase {
+        case .negotiating, .login:
+            if text.isEmpty { return [.send(Array("\r\n\(self.configuration.profile.hostname) login: ".utf8))] }
+            self.phase = .password(user: text)
+            return [.send(Array("\r\nPassword: ".utf8))]
+        case .password(let user):
+            var fields = EventFields()
+            fields.add("username", attackerText: user)
+            fields.add("password", attackerBytes: bytes, secret: true)
+            fields.add("method", "login")
+            guard self.configuration.users.accepts(user: user, password: text) else {
+                self.failures += 1
+                if self.failures >= 3 {
+                    self.phase = .closed
+                    return [.emit(.loginFailed, fields), .send(Array("\r\nLogin incorrect\r\n".utf8)), .close]
+                }
+                self.phase = .login
+                return [
+                    .emit(.loginFailed, fields),
+                    .send(Array("\r\nLogin incorrect\r\n\(self.configuration.profile.hostname) login: ".utf8)),
+                ]
+            }
+            let shell = FakeShell(profile: self.configuration.profile, user: user)
+            self.shell = shell
+            self.phase = .shell
+            return [.emit(.loginSuccess, fields), .send(Array(("\r\n" + shell.banner + shell.prompt).crlf.utf8))]
+        case .shell:
+            guard var shell = self.shell else { return [] }
+            shell.timestamp = Self.timestamp(Date())
+            var result = shell.execute(text)
+            self.shell = shell
+            let elapsed = ContinuousClock.now - self.started
+            for index in result.events.indices where result.events[index].0 == .commandInput {
+                result.events[index].1.add(
+                    "elapsed_ms",
+                    String(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+                )
+            }
+            var actions: [Action] = result.events.map { .emit($0.0, $0.1) }
+            if result.exit {
+                self.phase = .closed
+                return actions + [.send(Array("\r\nlogout\r\n".utf8)), .close]
+            }
+            actions.append(.send(Array((("\r\n" + result.output).crlf + shell.prompt).utf8)))
+            return actions
+        case .closed:
+            return []
+        }
+    }
+}
+
+extension TelnetStateMachine {
+    /// `2026-11-21 13:05:24`, as wget prints the time.
+    static func timestamp(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        return formatter.string(from: date)
+    }
+}
+
+extension String {
+    /// `\n` as `\r\n`, as a terminal on the wire expects.
+    var crlf: String {
+        var output = ""
+        output.reserveCapacity(self.utf8.count + 16)
+        var last: Character = " "
+        for character in self {
+            if character == "\n" && last != "\r" { output.append("\r") }
+            output.append(character)
+            last = character
+        }
+        return output
+    }
+}
