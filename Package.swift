@@ -26,6 +26,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         // SHA-256 of captured artifacts now; SSH, TLS fingerprints and host keys later.
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        // TLS for https (and later imaps, pop3s, syslog over TLS, agents) and the per-decky certificates it presents.
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.30.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.10.0"),
     ],
     targets: [
         // The model: services, archetypes, distros, OS families, fleets and how a fleet is planned. Foundation only.
@@ -56,6 +59,10 @@ let package = Package(
                 "DecnetCore", "DecnetServiceKit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

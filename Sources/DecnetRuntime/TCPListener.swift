@@ -42,7 +42,9 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
                         channel.close(promise: nil)
                     }
                     channel.closeFuture.whenComplete { _ in deadline.cancel() }
-                    try service.configure(channel, port: channel.localAddress?.port ?? port)
+                    // The port as configured (0 when the system picked one), which is what per-port settings
+                    // such as a service context's `tlsPorts` name.
+                    try service.configure(channel, port: port)
                     let wrapped = try NIOAsyncChannel<Service.Inbound, Service.Outbound>(
                         wrappingChannelSynchronously: channel
                     )

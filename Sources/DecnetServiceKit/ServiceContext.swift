@@ -19,6 +19,8 @@ public struct ServiceContext: Sendable {
     public var dataChannels: any DataChannels
     /// The decky's MAC, for what a shell shows of its interface.
     public var macAddress: String?
+    /// Local ports on which the service speaks TLS (443 for http, 993 for imap …), as the runtime binds them.
+    public var tlsPorts: Set<Int>
 
     public init(
         decky: String,
@@ -31,8 +33,10 @@ public struct ServiceContext: Sendable {
         kernelVersion: String? = nil,
         distro: String? = nil,
         dataChannels: any DataChannels = NoDataChannels(),
-        macAddress: String? = nil
+        macAddress: String? = nil,
+        tlsPorts: Set<Int> = []
     ) {
+        self.tlsPorts = tlsPorts
         self.macAddress = macAddress
         self.dataChannels = dataChannels
         self.distro = distro

@@ -12,7 +12,8 @@ public protocol TCPHoneypot: Sendable {
     associatedtype Inbound: Sendable
     associatedtype Outbound: Sendable
 
-    /// Adds this protocol's handlers. `port` is the local port (some services speak differently per port).
+    /// Adds this protocol's handlers. `port` is the port the listener was configured with (0 when the system
+    /// picked one): some services speak differently per port (TLS on 443).
     func configure(_ channel: any Channel, port: Int) throws
 
     /// Serves one connection: read requests from `connection.inbound`, write replies to `connection.outbound`.

@@ -54,3 +54,37 @@ import Testing
         #expect(service.capture.events(.clientMalformed).count >= 1)
     }
 }
+
+/// https: the decky's own certificate, and the client's JA3/JA4 taken from its ClientHello.
+@Suite struct HTTPSLiveTests {
+    @Test(.enabled(if: ExternalTool.curl.isUsable, "needs curl (required under CI)"))
+    func curlOverTLSIsServedAndFingerprinted() async throws {
+        let curl = try #require(ExternalTool.curl.path, "\(ExternalTool.curl.missingMessage)")
+        let service = try await LiveService.start(
+            "http",
+            persona: ["server_header": "Apache/2.4.57 (Debian)"],
+            tls: true
+        )
+        let port = service.port
+        let result = try await ProcessRunner.run(
+            curl,
+            ["-sS", "-k", "-v", "--resolve", "db-01:\(port):127.0.0.1", "https://db-01:\(port)/"]
+        )
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.standardOutput.contains("Apache2 Debian Default Page"))
+        #expect(result.standardError.contains("subject: CN=db-01"), "\(result.standardError)")
+        await service.capture.wait { $0.contains { $0.id == .connectionClose } }
+        await service.stop()
+        let fingerprint = try #require(service.capture.events(.clientFingerprint).first { $0[field: "ja3"] != nil })
+        #expect(fingerprint[field: "ja3"]?.count == 32)
+        #expect(
+            fingerprint[field: "ja4"]?.range(
+                of: "^t1[23]d[0-9]{4}[0-9a-z]{2}_[0-9a-f]{12}_[0-9a-f]{12}$",
+                options: .regularExpression
+            ) != nil,
+            "\(fingerprint[field: "ja4"] ?? "")"
+        )
+        #expect(fingerprint[field: "sni"] == "db-01")
+        #expect(fingerprint[field: "alpn"]?.contains("http/1.1") == true)
+    }
+}

@@ -21,7 +21,8 @@ struct LiveService {
         port: Int = 0,
         limits: ConnectionLimits = ConnectionLimits(),
         artifactDirectory: String? = nil,
-        distro: String = "debian"
+        distro: String = "debian",
+        tls: Bool = false
     ) async throws -> LiveService {
         let capture = EventCapture()
         let context = ServiceContext(
@@ -33,7 +34,8 @@ struct LiveService {
             artifactDirectory: artifactDirectory,
             kernelVersion: "6.1.0-18-amd64",
             distro: distro,
-            dataChannels: PosixDataChannels()
+            dataChannels: PosixDataChannels(),
+            tlsPorts: tls ? [port] : []
         )
         let listener = try await ServiceLauncher.bind(
             kind,

@@ -34,6 +34,7 @@ struct ServiceRunCommand: AsyncParsableCommand {
     @Option(name: .customLong("nmap-os"), help: "OS family whose persona defaults apply.") var nmapOS: String = "linux"
     @Option(name: .customLong("log-file"), help: "Append events to this file.") var logFile: String?
     @Flag(help: "Do not print events to standard output.") var quiet = false
+    @Flag(help: "Speak TLS on the bound port (automatic on 443, 993, 995, 636, 2376, 6443).") var tls = false
     @Option(name: .customLong("artifact-dir"), help: "Where captured files are stored (default: ./artifacts).")
     var artifactDirectory = "artifacts"
     @Option(name: .customLong("max-per-source"), help: "Concurrent connections from one address.")
@@ -109,7 +110,8 @@ struct ServiceRunCommand: AsyncParsableCommand {
             osFamily: family,
             kernelVersion: profile.kernelVersion,
             distro: profile.slug,
-            dataChannels: PosixDataChannels()
+            dataChannels: PosixDataChannels(),
+            tlsPorts: self.tls || Self.tlsPorts.contains(address.port) ? [address.port] : []
         )
         let listener: any RunningService
         do {
@@ -143,6 +145,9 @@ struct ServiceRunCommand: AsyncParsableCommand {
         dispatcher.finish()
         await delivery
     }
+
+    /// Ports that are TLS by convention.
+    static let tlsPorts: Set<Int> = [443, 993, 995, 636, 2376, 6443]
 
     /// Parses `host:port`; a bare port binds all addresses.
     static func address(_ text: String?, defaultPort: Int) throws -> (host: String, port: Int) {

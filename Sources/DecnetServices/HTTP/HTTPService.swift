@@ -3,6 +3,7 @@ import DecnetServiceKit
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import Synchronization
 
 /// The `http` honeypot (80; 443 arrives with TLS): nginx, Apache or IIS by its Server header, optionally
@@ -35,8 +36,23 @@ public struct HTTPService: HoneypotService {
     }
 
     let configuration: Configuration
+    /// TLS for the context's `tlsPorts`, with the decky's own certificate; nil when it serves none.
+    let tls: NIOSSLContext?
+    let tlsPorts: Set<Int>
 
     public init(context: ServiceContext) throws {
+        self.tlsPorts = context.tlsPorts
+        if context.tlsPorts.isEmpty {
+            self.tls = nil
+        } else {
+            let (certificate, key) = try DeckyCertificate.make(hostname: context.hostname)
+            var tls = TLSConfiguration.makeServerConfiguration(
+                certificateChain: [.certificate(certificate)],
+                privateKey: .privateKey(key)
+            )
+            tls.applicationProtocols = ["http/1.1"]
+            self.tls = try NIOSSLContext(configuration: tls)
+        }
         let app = (context.persona["fake_app"] ?? "").lowercased()
         self.configuration = Configuration(
             server: context.persona["server_header"] ?? "nginx/1.22.1",
@@ -51,6 +67,10 @@ public struct HTTPService: HoneypotService {
 
     public func configure(_ channel: any Channel, port: Int) throws {
         let sync = channel.pipeline.syncOperations
+        if let tls = self.tls, self.tlsPorts.contains(port) {
+            try sync.addHandler(ClientHelloSniffer())
+            try sync.addHandler(NIOSSLServerHandler(context: tls))
+        }
         try sync.addHandler(HTTPResponseEncoder())
         try sync.addHandler(
             ByteToMessageHandler(
@@ -70,7 +90,22 @@ public struct HTTPService: HoneypotService {
     ) async throws {
         let responder = HTTPResponder(configuration: self.configuration, port: session.destination.port)
         let observer = try? await connection.channel.pipeline.handler(type: ParserErrorObserver.self).get()
+        let sniffer = try? await connection.channel.pipeline.handler(type: ClientHelloSniffer.self).get()
+        var fingerprinted = false
+        func fingerprint() {
+            guard !fingerprinted, let hello = sniffer?.hello else { return }
+            fingerprinted = true
+            let ja3 = ClientFingerprint.ja3(hello)
+            var fields = EventFields()
+            fields.add("ja3", ja3.hash)
+            fields.add("ja3_full", ja3.text)
+            fields.add("ja4", ClientFingerprint.ja4(hello))
+            if let name = hello.serverName { fields.add("sni", attackerText: name) }
+            if !hello.alpn.isEmpty { fields.add("alpn", attackerText: hello.alpn.joined(separator: ",")) }
+            session.emit(.clientFingerprint, fields)
+        }
         defer {
+            fingerprint()
             if let error = observer?.error {
                 var fields = EventFields()
                 fields.add("error", error)
@@ -82,6 +117,7 @@ public struct HTTPService: HoneypotService {
         var tooLarge = false
         var announcedClient = false
         for try await part in connection.inbound {
+            fingerprint()
             switch part {
             case .head(let requestHead):
                 head = requestHead
