@@ -14,7 +14,12 @@ public struct PosixDataChannels: DataChannels {
             .serverChannelOption(.backlog, value: 4)
             .bind(host: host, port: 0) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    // The peer is read at accept time: a client that uploads and closes before the transfer
+                    // task looks at the connection has no remote address any more.
+                    AcceptedData(
+                        channel: try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel),
+                        peer: channel.remoteAddress?.ipAddress
+                    )
                 }
             }
         return PosixPassiveListener(server: server, peer: peer)
@@ -41,11 +46,11 @@ public struct PosixDataChannels: DataChannels {
 /// One passive data socket. Its async wrapper must be run (`executeThenClose`) exactly once, whether or not
 /// a transfer ever happens, so `accept` and `close` share a flag.
 final class PosixPassiveListener: PassiveDataListener {
-    let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+    let server: NIOAsyncChannel<AcceptedData, Never>
     let peer: String
     private let used = Mutex(false)
 
-    init(server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, peer: String) {
+    init(server: NIOAsyncChannel<AcceptedData, Never>, peer: String) {
         self.server = server
         self.peer = peer
     }
@@ -79,13 +84,14 @@ final class PosixPassiveListener: PassiveDataListener {
         var served = false
         do {
             try await self.server.executeThenClose { inbound in
-                for try await connection in inbound {
-                    guard connection.channel.remoteAddress?.ipAddress == self.peer else {
+                for try await accepted in inbound {
+                    guard accepted.peer == self.peer else {
                         // Someone else raced for the port: refused, the transfer still waits for its client.
-                        try? await connection.executeThenClose { _, _ in }
+                        try? await accepted.channel.executeThenClose { _, _ in }
                         continue
                     }
-                    try await connection.executeThenClose { inbound, outbound in try await body(inbound, outbound) }
+                    try await accepted.channel.executeThenClose { inbound, outbound in try await body(inbound, outbound)
+                    }
                     served = true
                     return
                 }
@@ -103,4 +109,10 @@ final class PosixPassiveListener: PassiveDataListener {
             try? await self.server.channel.close()
         }
     }
+}
+
+/// A data connection and the peer address it came from, read when it was accepted.
+struct AcceptedData: Sendable {
+    let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+    let peer: String?
 }

@@ -48,7 +48,14 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
                     let wrapped = try NIOAsyncChannel<Service.Inbound, Service.Outbound>(
                         wrappingChannelSynchronously: channel
                     )
-                    return AcceptedConnection<Service>(channel: wrapped, counts: counts)
+                    // Addresses are read now, while the socket is surely open: a scanner that connects, sends
+                    // and closes at once must still be attributed to its source.
+                    return AcceptedConnection<Service>(
+                        channel: wrapped,
+                        counts: counts,
+                        source: Endpoint(address: channel.remoteAddress),
+                        destination: Endpoint(address: channel.localAddress)
+                    )
                 }
             }
         return TCPListener(
@@ -83,9 +90,8 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
             try await self.serverChannel.executeThenClose { inbound in
                 try await withThrowingDiscardingTaskGroup { group in
                     for try await accepted in inbound {
-                        let channel = accepted.channel.channel
-                        let source = Endpoint(address: channel.remoteAddress)
-                        let destination = Endpoint(address: channel.localAddress)
+                        let source = accepted.source
+                        let destination = accepted.destination
                         let session = SessionEvents(context: self.context, source: source, destination: destination)
                         if let limit = self.tracker.acquire(source.ip) {
                             session.emit(.connectionRefused, ["limit": limit, "reason": "connection limit reached"])
@@ -145,6 +151,8 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
 struct AcceptedConnection<Service: TCPHoneypot>: Sendable {
     let channel: NIOAsyncChannel<Service.Inbound, Service.Outbound>
     let counts: ByteCounts
+    let source: Endpoint
+    let destination: Endpoint
 }
 
 extension Endpoint {

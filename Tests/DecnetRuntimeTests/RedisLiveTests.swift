@@ -87,3 +87,24 @@ import Testing
         await service.stop()
     }
 }
+
+extension RedisLiveTests {
+    /// Connections that send and close at once (scanners) are still attributed to their source.
+    @Test func hitAndRunConnectionsKeepTheirSource() async throws {
+        let service = try await LiveService.start("redis")
+        let port = service.port
+        for _ in 0..<50 {
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(
+                host: "127.0.0.1",
+                port: port
+            ).get()
+            try await channel.writeAndFlush(ByteBuffer(string: "PING\r\n"))
+            try await channel.close()
+        }
+        await service.capture.wait { $0.filter { $0.id == .connectionClose }.count >= 50 }
+        await service.stop()
+        let opens = service.capture.events(.connectionOpen)
+        #expect(opens.count == 50)
+        #expect(opens.allSatisfy { $0.source.ip == "127.0.0.1" && $0.source.port > 0 && $0.destination.port == port })
+    }
+}
