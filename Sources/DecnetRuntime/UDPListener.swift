@@ -1,0 +1,183 @@
+import DecnetCore
+import DecnetServiceKit
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// Runs one `UDPHoneypot` on one socket. Each source gets a flow (one `SessionEvents`, kept while it is active)
+/// and a token bucket, so a spoofed flood can neither exhaust memory nor turn the decoy into a reflector.
+public struct UDPListener<Service: UDPHoneypot>: Sendable {
+    public typealias Limits = UDPLimits
+
+    public let service: Service
+    public let context: ServiceContext
+    public let limits: Limits
+    private let channel: NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>
+    private let flows: FlowTable
+
+    public var localAddress: SocketAddress? { self.channel.channel.localAddress }
+
+    public static func bind(
+        _ service: Service,
+        host: String,
+        port: Int,
+        context: ServiceContext,
+        limits: Limits = Limits(),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> UDPListener {
+        let channel = try await DatagramBootstrap(group: group)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(
+                        wrappingChannelSynchronously: channel
+                    )
+                }
+            }
+        return UDPListener(
+            service: service,
+            context: context,
+            limits: limits,
+            channel: channel,
+            flows: FlowTable(limits: limits)
+        )
+    }
+
+    private init(
+        service: Service,
+        context: ServiceContext,
+        limits: Limits,
+        channel: NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>,
+        flows: FlowTable
+    ) {
+        self.service = service
+        self.context = context
+        self.limits = limits
+        self.channel = channel
+        self.flows = flows
+    }
+
+    /// Serves datagrams until closed or cancelled.
+    public func run() async {
+        let destination = Endpoint(address: self.channel.channel.localAddress)
+        do {
+            try await self.channel.executeThenClose { inbound, outbound in
+                for try await envelope in inbound {
+                    let source = Endpoint(address: envelope.remoteAddress)
+                    let now = ContinuousClock.now
+                    for ended in self.flows.expire(at: now) {
+                        ended.emit(.connectionClose, ["reason": "idle"])
+                        ended.close()
+                    }
+                    let (session, allowed, isNew) = self.flows.admit(source: source, at: now) {
+                        SessionEvents(context: self.context, source: source, destination: destination)
+                    }
+                    if isNew { session.emit(.connectionOpen, ["transport": "udp"]) }
+                    guard allowed else { continue }  // over its rate: silently dropped, as a busy server would
+                    let request = Array(envelope.data.readableBytesView)
+                    guard var reply = self.service.respond(to: request, session: session) else { continue }
+                    let bound = max(request.count, 1) * self.limits.maximumAmplification
+                    if reply.count > bound { reply = Array(reply.prefix(bound)) }
+                    try await outbound.write(
+                        AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: ByteBuffer(bytes: reply))
+                    )
+                }
+            }
+        } catch {
+            // The socket closed (shutdown or close()).
+        }
+        for ended in self.flows.removeAll() {
+            ended.emit(.connectionClose, ["reason": "closed"])
+            ended.close()
+        }
+    }
+
+    public func close() async {
+        try? await self.channel.channel.close()
+    }
+}
+
+/// Limits of a UDP listener.
+public struct UDPLimits: Sendable {
+    /// Datagrams per second one source may have answered (the bucket refills at this rate).
+    public var datagramsPerSecond: Double
+    /// Burst a source may send at once.
+    public var burst: Double
+    /// A flow with no datagram for this long ends (its session closes).
+    public var flowIdleTimeout: Duration
+    /// Flows tracked at once; the oldest are dropped beyond this.
+    public var maximumFlows: Int
+    /// Replies larger than this many times the request are cut (reflection amplification bound).
+    public var maximumAmplification: Int
+
+    public init(
+        datagramsPerSecond: Double = 20,
+        burst: Double = 40,
+        flowIdleTimeout: Duration = .seconds(60),
+        maximumFlows: Int = 10_000,
+        maximumAmplification: Int = 8
+    ) {
+        self.datagramsPerSecond = datagramsPerSecond
+        self.burst = burst
+        self.flowIdleTimeout = flowIdleTimeout
+        self.maximumFlows = maximumFlows
+        self.maximumAmplification = maximumAmplification
+    }
+}
+
+/// Per-source flows and token buckets, bounded in number.
+final class FlowTable: Sendable {
+    private struct Flow {
+        var session: SessionEvents
+        var tokens: Double
+        var last: ContinuousClock.Instant
+    }
+
+    private let flows = Mutex<[String: Flow]>([:])
+    let limits: UDPLimits
+
+    init(limits: UDPLimits) { self.limits = limits }
+
+    /// The source's flow (made if new) and whether this datagram fits its rate.
+    func admit(
+        source: Endpoint,
+        at now: ContinuousClock.Instant,
+        make: () -> SessionEvents
+    ) -> (SessionEvents, Bool, Bool) {
+        self.flows.withLock { flows in
+            let key = source.description
+            if var flow = flows[key] {
+                let elapsed = now - flow.last
+                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                flow.tokens = min(self.limits.burst, flow.tokens + seconds * self.limits.datagramsPerSecond)
+                flow.last = now
+                let allowed = flow.tokens >= 1
+                if allowed { flow.tokens -= 1 }
+                flows[key] = flow
+                return (flow.session, allowed, false)
+            }
+            if flows.count >= self.limits.maximumFlows, let oldest = flows.min(by: { $0.value.last < $1.value.last }) {
+                flows[oldest.key] = nil
+            }
+            let session = make()
+            flows[key] = Flow(session: session, tokens: self.limits.burst - 1, last: now)
+            return (session, true, true)
+        }
+    }
+
+    /// Flows idle past the timeout, removed.
+    func expire(at now: ContinuousClock.Instant) -> [SessionEvents] {
+        self.flows.withLock { flows in
+            let stale = flows.filter { now - $0.value.last > self.limits.flowIdleTimeout }
+            for key in stale.keys { flows[key] = nil }
+            return stale.values.map(\.session)
+        }
+    }
+
+    func removeAll() -> [SessionEvents] {
+        self.flows.withLock { flows in
+            defer { flows = [:] }
+            return flows.values.map(\.session)
+        }
+    }
+}

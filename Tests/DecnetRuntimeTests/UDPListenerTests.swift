@@ -1,0 +1,90 @@
+import DecnetCore
+import DecnetRuntime
+import DecnetServiceKit
+import DecnetTesting
+import NIOCore
+import NIOPosix
+import Testing
+
+/// The UDP listener, with a test service that answers every datagram with its bytes repeated `factor` times.
+@Suite struct UDPListenerTests {
+    struct Repeater: UDPHoneypot {
+        let factor: Int
+        func respond(to datagram: [UInt8], session: SessionEvents) -> [UInt8]? {
+            var fields = EventFields()
+            fields.add("command", attackerBytes: datagram)
+            session.emit(.commandInput, fields)
+            return Array([[UInt8]](repeating: datagram, count: self.factor).joined())
+        }
+    }
+
+    /// Sends `count` datagrams from one socket and collects replies for `wait`.
+    static func exchange(
+        port: Int,
+        payload: [UInt8],
+        count: Int,
+        wait: TimeAmount = .milliseconds(500)
+    ) async throws -> [[UInt8]] {
+        let client = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(
+                        wrappingChannelSynchronously: channel
+                    )
+                }
+            }
+        let server = try SocketAddress(ipAddress: "127.0.0.1", port: port)
+        let deadline = client.channel.eventLoop.scheduleTask(in: wait) { client.channel.close(promise: nil) }
+        var replies: [[UInt8]] = []
+        try? await client.executeThenClose { inbound, outbound in
+            for _ in 0..<count {
+                try await outbound.write(AddressedEnvelope(remoteAddress: server, data: ByteBuffer(bytes: payload)))
+            }
+            for try await envelope in inbound { replies.append(Array(envelope.data.readableBytesView)) }
+        }
+        deadline.cancel()
+        return replies
+    }
+
+    static func start(
+        factor: Int,
+        limits: UDPLimits
+    ) async throws -> (UDPListener<Repeater>, EventCapture, Task<Void, Never>) {
+        let capture = EventCapture()
+        let context = ServiceContext(decky: "decky-test", hostname: "h", service: "snmp", persona: [:], sink: capture)
+        let listener = try await UDPListener.bind(
+            Repeater(factor: factor),
+            host: "127.0.0.1",
+            port: 0,
+            context: context,
+            limits: limits
+        )
+        return (listener, capture, Task { await listener.run() })
+    }
+
+    @Test func answersWithinTheSourcesRateAndRecordsOneFlow() async throws {
+        let (listener, capture, task) = try await Self.start(
+            factor: 1,
+            limits: UDPLimits(datagramsPerSecond: 1, burst: 5)
+        )
+        let port = try #require(listener.localAddress?.port)
+        let replies = try await Self.exchange(port: port, payload: Array("hello".utf8), count: 20)
+        #expect(replies.count == 5, "the burst, then silence")
+        #expect(replies.allSatisfy { $0 == Array("hello".utf8) })
+        await listener.close()
+        await task.value
+        #expect(capture.events(.connectionOpen).count == 1)
+        #expect(capture.events(.connectionOpen).first?.source.ip == "127.0.0.1")
+        #expect(capture.events(.commandInput).count == 5)
+        #expect(capture.events(.connectionClose).count == 1)
+    }
+
+    @Test func repliesCannotAmplifyBeyondTheBound() async throws {
+        let (listener, _, task) = try await Self.start(factor: 100, limits: UDPLimits(maximumAmplification: 4))
+        let port = try #require(listener.localAddress?.port)
+        let replies = try await Self.exchange(port: port, payload: Array("abcd".utf8), count: 1)
+        #expect(replies.map(\.count) == [16])
+        await listener.close()
+        await task.value
+    }
+}
