@@ -122,6 +122,8 @@ public struct ComposeWriter: Sendable {
             ("DECNET_DECKY", .quoted(decky.name)),
             ("DECNET_SERVICE", .quoted(service.kind.rawValue)),
             ("DECNET_HOSTNAME", .quoted(decky.hostname)),
+            ("DECNET_DISTRO", .quoted(decky.distro)),
+            ("DECNET_NMAP_OS", .quoted(decky.osFamily.rawValue)),
             ("DECNET_INGEST_LOG_FILE", .quoted(self.options.containerLogFile)),
         ]
         if let target = fleet.logTarget { environment.append(("DECNET_LOG_TARGET", .quoted(target))) }

@@ -29,3 +29,10 @@ extension StringProtocol {
         return String(self[first...last])
     }
 }
+
+extension AcceptedCredentials {
+    /// `accepts(user:password:)` on raw protocol bytes (decoded as UTF-8, invalid bytes replaced).
+    public func accepts(user: [UInt8], password: [UInt8]) -> Bool {
+        self.accepts(user: String(decoding: user, as: UTF8.self), password: String(decoding: password, as: UTF8.self))
+    }
+}

@@ -147,3 +147,54 @@ import Testing
         #expect(deploy.standardOutput.contains("corp-workstations-03"))
     }
 }
+
+/// `decnet service run` as a process: it serves, and on SIGTERM writes every captured event before exiting.
+@Suite struct ServiceRunBinaryTests {
+    @Test(.enabled(if: ExternalTool.redisCLI.isUsable, "needs redis-cli (required under CI)"))
+    func serviceRunCapturesToItsLogFileAndFlushesOnTerm() async throws {
+        let redisCLI = try #require(ExternalTool.redisCLI.path, "\(ExternalTool.redisCLI.missingMessage)")
+        let binary = try #require(PackageLayout.decnetBinary, "build the decnet product first (swift build)")
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let log = directory.url.appendingPathComponent("events.log").path
+        let port = Int.random(in: 20_000...40_000)
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = [
+            "service", "run", "redis", "--bind", "127.0.0.1:\(port)", "--quiet", "--log-file", log, "--decky",
+            "decky-09",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        let exited = AsyncStream<Int32>.makeStream()
+        process.terminationHandler = { exited.continuation.yield($0.terminationStatus) }
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+
+        var answered = false
+        for _ in 0..<100 where !answered {
+            let ping = try await ProcessRunner.run(redisCLI, ["-p", String(port), "PING"])
+            answered = ping.standardOutput == "PONG\n"
+            if !answered { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(answered)
+        for attempt in 0..<20 {
+            _ = try await ProcessRunner.run(
+                redisCLI,
+                ["-p", String(port), "-a", "guess\(attempt)", "--no-auth-warning", "PING"]
+            )
+        }
+        process.terminate()
+        var iterator = exited.stream.makeAsyncIterator()
+        let status = await iterator.next()
+        #expect(status == 0)
+        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        let failures = lines.filter { $0.contains(" login.failed [decnet@32473 ") }
+        #expect(failures.count == 20, "every AUTH captured before exit")
+        #expect(failures.allSatisfy { $0.contains("decky=\"decky-09\"") && $0.contains("service=\"redis\"") })
+        #expect(
+            lines.filter { $0.contains(" connection.close [") }.count
+                == lines.filter { $0.contains(" connection.open [") }.count
+        )
+    }
+}

@@ -62,19 +62,30 @@ import Testing
         let curl = try #require(ExternalTool.curl.path, "\(ExternalTool.curl.missingMessage)")
         let service = try await LiveService.start(
             "http",
-            persona: ["server_header": "Apache/2.4.57 (Debian)"],
+            persona: ["server_header": "Apache/2.4.57 (Debian)", "fake_app": "admin", "users": "ops:Autumn2024"],
             tls: true
         )
         let port = service.port
         let result = try await ProcessRunner.run(
             curl,
-            ["-sS", "-k", "-v", "--resolve", "db-01:\(port):127.0.0.1", "https://db-01:\(port)/"]
+            ["-sS", "-k", "-v", "--resolve", "db-01:\(port):127.0.0.1", "https://db-01:\(port)/login"]
         )
         #expect(result.status == 0, "\(result.standardError)")
-        #expect(result.standardOutput.contains("Apache2 Debian Default Page"))
+        #expect(result.standardOutput.contains("Administration - Sign in"))
         #expect(result.standardError.contains("subject: CN=db-01"), "\(result.standardError)")
-        await service.capture.wait { $0.contains { $0.id == .connectionClose } }
+        let login = try await ProcessRunner.run(
+            curl,
+            [
+                "-sS", "-k", "-o", "/dev/null", "-w", "%{http_code}", "-d", "username=ops&password=Autumn2024",
+                "https://127.0.0.1:\(port)/login",
+            ]
+        )
+        #expect(login.standardOutput == "302", "\(login.standardError)")
+        await service.capture.wait { $0.filter { $0.id == .connectionClose }.count >= 2 }
         await service.stop()
+        let success = try #require(service.capture.events(.loginSuccess).first)
+        #expect(success[field: "username"] == "ops" && success[field: "password"] == "Autumn2024")
+        #expect(success.service == "http" && success.decky == "decky-test" && success.source.ip == "127.0.0.1")
         let fingerprint = try #require(service.capture.events(.clientFingerprint).first { $0[field: "ja3"] != nil })
         #expect(fingerprint[field: "ja3"]?.count == 32)
         #expect(

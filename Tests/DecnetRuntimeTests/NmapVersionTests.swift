@@ -14,6 +14,7 @@ import Testing
         var product: String
         var version: String?
         var distro = "debian"
+        var tls = false
         var testDescription: String { "\(self.kind) \(self.persona) \(self.distro)" }
     }
 
@@ -105,6 +106,15 @@ import Testing
             version: nil,
             distro: "rocky9"
         ),
+        Case(
+            kind: "http",
+            persona: [:],
+            port: 443,
+            host: "127.77.1.15",
+            product: "nginx",
+            version: "1.22.1",
+            tls: true
+        ),
     ]
 
     @Test(.enabled(if: ExternalTool.nmap.isUsable, "needs nmap (required under CI)"), arguments: cases)
@@ -115,7 +125,8 @@ import Testing
             persona: item.persona,
             host: item.host,
             port: item.port,
-            distro: item.distro
+            distro: item.distro,
+            tls: item.tls
         )
         let result = try await ProcessRunner.run(
             nmap,

@@ -25,13 +25,17 @@ struct ServiceRunCommand: AsyncParsableCommand {
     )
 
     @Argument(help: "Service slug (see `decnet services`).") var slug: String
-    @Option(help: "host:port to listen on (default: 0.0.0.0 and the service's first port).") var bind: String?
+    @Option(help: "host:port to listen on (default: every TCP port of the service on 0.0.0.0).") var bind: String?
     @Option(name: .customLong("persona"), help: "A persona setting key=value; repeatable.") var personaSettings:
         [String] = []
     @Option(help: "Decky name the events carry.") var decky: String?
     @Option(help: "Hostname the events and banners carry.") var hostname: String?
-    @Option(help: "Distro whose persona defaults apply.") var distro: String = "debian"
-    @Option(name: .customLong("nmap-os"), help: "OS family whose persona defaults apply.") var nmapOS: String = "linux"
+    @Option(help: "Distro whose persona defaults apply (default: $DECNET_DISTRO, else debian).") var distro: String?
+    @Option(
+        name: .customLong("nmap-os"),
+        help: "OS family whose persona defaults apply (default: $DECNET_NMAP_OS, else linux)."
+    )
+    var nmapOS: String?
     @Option(name: .customLong("log-file"), help: "Append events to this file.") var logFile: String?
     @Flag(help: "Do not print events to standard output.") var quiet = false
     @Flag(help: "Speak TLS on the bound port (automatic on 443, 993, 995, 636, 2376, 6443).") var tls = false
@@ -52,11 +56,13 @@ struct ServiceRunCommand: AsyncParsableCommand {
                 exitCode: .validationFailure
             )
         }
-        guard let profile = DistroCatalogue.profile(for: self.distro.lowercased()) else {
-            throw CommandFailure("--distro: unknown distro '\(self.distro)'", exitCode: .validationFailure)
+        let distroSlug = self.distro ?? environment["DECNET_DISTRO"] ?? "debian"
+        guard let profile = DistroCatalogue.profile(for: distroSlug.lowercased()) else {
+            throw CommandFailure("--distro: unknown distro '\(distroSlug)'", exitCode: .validationFailure)
         }
-        guard let family = OSFamily(rawValue: self.nmapOS.lowercased()) else {
-            throw CommandFailure("--nmap-os: unknown OS family '\(self.nmapOS)'", exitCode: .validationFailure)
+        let familyName = self.nmapOS ?? environment["DECNET_NMAP_OS"] ?? "linux"
+        guard let family = OSFamily(rawValue: familyName.lowercased()) else {
+            throw CommandFailure("--nmap-os: unknown OS family '\(familyName)'", exitCode: .validationFailure)
         }
         let hostname = self.hostname ?? environment["DECNET_HOSTNAME"] ?? "decnet"
         var persona = PersonaDefaults.values(
@@ -89,7 +95,13 @@ struct ServiceRunCommand: AsyncParsableCommand {
         }
         if !problems.isEmpty { throw CommandFailure(problems.joined(separator: "\n"), exitCode: .validationFailure) }
 
-        let address = try Self.address(self.bind, defaultPort: Int(definition.ports.first?.number ?? 0))
+        // Without --bind, every TCP port of the service on all addresses (http: 80 and 443), as in a container.
+        let addresses: [(host: String, port: Int)]
+        if let bind = self.bind {
+            addresses = [try Self.address(bind, defaultPort: 0)]
+        } else {
+            addresses = definition.ports.filter { $0.transport == .tcp }.map { ("0.0.0.0", Int($0.number)) }
+        }
         var outputs: [any EventOutput] = []
         if !self.quiet { outputs.append(StandardOutput()) }
         if let path = self.logFile ?? environment["DECNET_INGEST_LOG_FILE"] {
@@ -100,6 +112,7 @@ struct ServiceRunCommand: AsyncParsableCommand {
             }
         }
         let dispatcher = EventDispatcher(outputs: outputs)
+        let tlsPorts = Set(addresses.map(\.port).filter { self.tls || Self.tlsPorts.contains($0) })
         let context = ServiceContext(
             decky: self.decky ?? environment["DECNET_DECKY"] ?? hostname,
             hostname: hostname,
@@ -111,36 +124,44 @@ struct ServiceRunCommand: AsyncParsableCommand {
             kernelVersion: profile.kernelVersion,
             distro: profile.slug,
             dataChannels: PosixDataChannels(),
-            tlsPorts: self.tls || Self.tlsPorts.contains(address.port) ? [address.port] : []
+            tlsPorts: tlsPorts
         )
-        let listener: any RunningService
-        do {
-            let limits = ConnectionLimits(
-                idleTimeout: .seconds(Int64(max(1, self.idleTimeout))),
-                maximumPerSource: max(1, self.maximumPerSource),
-                maximumConnections: max(1, self.maximumConnections)
-            )
-            listener = try await ServiceLauncher.bind(
-                kind,
-                registry: .builtin,
-                context: context,
-                host: address.host,
-                port: address.port,
-                limits: limits
-            )
-        } catch let failure as ServiceLauncher.Failure {
-            throw CommandFailure(failure.description)
-        } catch {
-            throw CommandFailure("cannot listen on \(address.host):\(address.port): \(error)")
+        let limits = ConnectionLimits(
+            idleTimeout: .seconds(Int64(max(1, self.idleTimeout))),
+            maximumPerSource: max(1, self.maximumPerSource),
+            maximumConnections: max(1, self.maximumConnections)
+        )
+        var listeners: [any RunningService] = []
+        for address in addresses {
+            do {
+                let listener = try await ServiceLauncher.bind(
+                    kind,
+                    registry: .builtin,
+                    context: context,
+                    host: address.host,
+                    port: address.port,
+                    limits: limits
+                )
+                listeners.append(listener)
+                let bound =
+                    listener.localAddress.map { "\($0.ipAddress ?? address.host):\($0.port ?? address.port)" } ?? "?"
+                let tls = tlsPorts.contains(address.port) ? " (TLS)" : ""
+                FileHandle.standardError.write(Data("decnet: \(kind) listening on \(bound)\(tls)\n".utf8))
+            } catch let failure as ServiceLauncher.Failure {
+                throw CommandFailure(failure.description)
+            } catch {
+                for listener in listeners { await listener.close() }
+                throw CommandFailure("cannot listen on \(address.host):\(address.port): \(error)")
+            }
         }
-        let bound = listener.localAddress.map { "\($0.ipAddress ?? address.host):\($0.port ?? address.port)" } ?? "?"
-        FileHandle.standardError.write(Data("decnet: \(kind) listening on \(bound)\n".utf8))
-
+        let running = listeners
         let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) {
-            Task { await listener.close() }
+            Task { for listener in running { await listener.close() } }
         }
         async let delivery: Void = dispatcher.run()
-        await listener.run()
+        await withDiscardingTaskGroup { group in
+            for listener in running { group.addTask { await listener.run() } }
+        }
         signals.cancel()
         dispatcher.finish()
         await delivery

@@ -83,3 +83,18 @@ public struct EventFields: Sendable, Equatable {
         return (scalar, length)
     }
 }
+
+extension EventFields {
+    /// The fields every login event starts with: `username`, `password` (always with `password_b64`), `method`.
+    public static func login(
+        username: some Collection<UInt8>,
+        password: some Collection<UInt8>,
+        method: String
+    ) -> EventFields {
+        var fields = EventFields()
+        fields.add("username", attackerBytes: username)
+        fields.add("password", attackerBytes: password, secret: true)
+        fields.add("method", method)
+        return fields
+    }
+}

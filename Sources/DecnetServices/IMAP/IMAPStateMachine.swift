@@ -5,15 +5,7 @@ import Foundation
 /// IMAP4rev1 dialogue of a Dovecot persona, without I/O: LOGIN and AUTHENTICATE PLAIN/LOGIN captured, the
 /// client's ID recorded, and after a successful login a one-message INBOX to look at.
 struct IMAPStateMachine {
-    /// What the connection does with one step's result.
-    enum Action: Equatable {
-        /// Write these bytes (replies carry their own CRLFs).
-        case reply(String)
-        /// Raise this event.
-        case emit(EventID, EventFields)
-        /// Close after the replies are written.
-        case close
-    }
+    typealias Action = TextAction
 
     /// Where the dialogue is.
     private enum State {
@@ -31,11 +23,11 @@ struct IMAPStateMachine {
         case closed
     }
 
-    let configuration: IMAPService.Configuration
+    let configuration: DovecotPersona
     private var state = State.notAuthenticated
     private var assembler = IMAPCommandAssembler()
 
-    init(configuration: IMAPService.Configuration) { self.configuration = configuration }
+    init(configuration: DovecotPersona) { self.configuration = configuration }
 
     static let capabilities = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN"
     static let postLoginCapabilities =
@@ -44,7 +36,7 @@ struct IMAPStateMachine {
         + "I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE "
         + "SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE SAVEDATE LITERAL+ NOTIFY SPECIAL-USE"
 
-    var greeting: String { "* OK [CAPABILITY \(Self.capabilities)] \(self.configuration.banner)\r\n" }
+    var greeting: String { "* OK [CAPABILITY \(Self.capabilities)] \(self.configuration.greeting)\r\n" }
 
     mutating func received(_ line: [UInt8]) -> [Action] {
         switch self.state {
@@ -227,14 +219,8 @@ struct IMAPStateMachine {
     }
 
     private mutating func login(tag: String, user: [UInt8], password: [UInt8], method: String) -> [Action] {
-        var fields = EventFields()
-        fields.add("username", attackerBytes: user)
-        fields.add("password", attackerBytes: password, secret: true)
-        fields.add("method", method)
-        let accepted = self.configuration.users.accepts(
-            user: String(decoding: user, as: UTF8.self),
-            password: String(decoding: password, as: UTF8.self)
-        )
+        let fields = EventFields.login(username: user, password: password, method: method)
+        let accepted = self.configuration.users.accepts(user: user, password: password)
         guard accepted else {
             return [.emit(.loginFailed, fields), .reply("\(tag) NO [AUTHENTICATIONFAILED] Authentication failed.\r\n")]
         }

@@ -8,18 +8,9 @@ import NIOCore
 public struct POP3Service: HoneypotService {
     public static let kind: ServiceKind = "pop3"
 
-    struct Configuration: Sendable, Equatable {
-        var banner: String
-        var users: AcceptedCredentials
-        var mailbox: [String]
-    }
+    let configuration: DovecotPersona
 
-    let configuration: Configuration
-
-    public init(context: ServiceContext) throws {
-        let persona = DovecotPersona(context: context)
-        self.configuration = Configuration(banner: persona.greeting, users: persona.users, mailbox: persona.mailbox)
-    }
+    public init(context: ServiceContext) throws { self.configuration = DovecotPersona(context: context) }
 
     public func configure(_ channel: any Channel, port: Int) throws {
         try channel.pipeline.syncOperations.addHandler(
@@ -29,24 +20,11 @@ public struct POP3Service: HoneypotService {
 
     public func handle(_ connection: Connection<LineFrame, ByteBuffer>, session: SessionEvents) async throws {
         var machine = POP3StateMachine(configuration: self.configuration)
-        try await connection.outbound.write(ByteBuffer(string: machine.greeting))
-        for try await frame in connection.inbound {
-            let actions: [POP3StateMachine.Action]
+        try await TextProtocol.serve(connection, session: session, greeting: machine.greeting) { frame in
             switch frame {
-            case .line(let line): actions = machine.received(line)
-            case .tooLong: actions = machine.receivedOverlongLine()
+            case .line(let line): machine.received(line)
+            case .tooLong: machine.receivedOverlongLine()
             }
-            var reply = ByteBuffer()
-            var close = false
-            for action in actions {
-                switch action {
-                case .reply(let text): reply.writeString(text)
-                case .emit(let id, let fields): session.emit(id, fields)
-                case .close: close = true
-                }
-            }
-            if reply.readableBytes > 0 { try await connection.outbound.write(reply) }
-            if close { return }
         }
     }
 }

@@ -4,15 +4,7 @@ import Foundation
 
 /// POP3 dialogue of a Dovecot persona (RFC 1939, CAPA from RFC 2449, SASL from RFC 5034), without I/O.
 struct POP3StateMachine {
-    /// What the connection does with one step's result.
-    enum Action: Equatable {
-        /// Write these bytes (replies carry their own CRLFs).
-        case reply(String)
-        /// Raise this event.
-        case emit(EventID, EventFields)
-        /// Close after the replies are written.
-        case close
-    }
+    typealias Action = TextAction
 
     /// Where the dialogue is.
     private enum State {
@@ -30,13 +22,13 @@ struct POP3StateMachine {
         case closed
     }
 
-    let configuration: POP3Service.Configuration
+    let configuration: DovecotPersona
     private var state = State.authorization(user: nil)
     private var deleted: Set<Int> = []
 
-    init(configuration: POP3Service.Configuration) { self.configuration = configuration }
+    init(configuration: DovecotPersona) { self.configuration = configuration }
 
-    var greeting: String { "+OK \(self.configuration.banner)\r\n" }
+    var greeting: String { "+OK \(self.configuration.greeting)\r\n" }
 
     static let capabilities =
         "+OK\r\nCAPA\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nPIPELINING\r\nAUTH-RESP-CODE\r\nUSER\r\nSASL PLAIN LOGIN\r\n.\r\n"
@@ -185,14 +177,8 @@ struct POP3StateMachine {
     }
 
     private mutating func login(user: [UInt8], password: [UInt8], method: String) -> [Action] {
-        var fields = EventFields()
-        fields.add("username", attackerBytes: user)
-        fields.add("password", attackerBytes: password, secret: true)
-        fields.add("method", method)
-        let accepted = self.configuration.users.accepts(
-            user: String(decoding: user, as: UTF8.self),
-            password: String(decoding: password, as: UTF8.self)
-        )
+        let fields = EventFields.login(username: user, password: password, method: method)
+        let accepted = self.configuration.users.accepts(user: user, password: password)
         guard accepted else {
             return [.emit(.loginFailed, fields), .reply("-ERR [AUTH] Authentication failed.\r\n")]
         }

@@ -61,36 +61,36 @@ public struct SMTPService: HoneypotService {
 
     public func handle(_ connection: Connection<LineFrame, ByteBuffer>, session: SessionEvents) async throws {
         var machine = SMTPStateMachine(configuration: self.configuration, seed: UInt32.random(in: 0...UInt32.max))
-        try await connection.outbound.write(ByteBuffer(string: machine.greeting + "\r\n"))
-        for try await frame in connection.inbound {
+        try await TextProtocol.serve(connection, session: session, greeting: machine.greeting + "\r\n") { frame in
             let actions: [SMTPStateMachine.Action]
             switch frame {
             case .line(let line): actions = machine.received(line)
             case .tooLong: actions = machine.receivedOverlongLine()
             }
-            var reply = ByteBuffer()
-            var close = false
-            for action in actions {
+            return actions.map { action -> TextAction in
                 switch action {
-                case .reply(let text): reply.writeString(text + "\r\n")
-                case .emit(let id, let fields): session.emit(id, fields)
+                case .reply(let text): return .reply(text + "\r\n")
+                case .emit(let id, let fields): return .emit(id, fields)
                 case .storeMessage(let message, let sender, let recipients):
-                    let stored = self.artifacts.store(message)
-                    var fields = EventFields()
-                    fields.add("kind", "email")
-                    fields.add("size", String(message.count))
-                    fields.add("sha256", stored.sha256)
-                    if let path = stored.path { fields.add("path", path) }
-                    fields.add("from", attackerText: sender)
-                    fields.add("to", attackerText: recipients.joined(separator: ","))
-                    fields.add("preview", attackerBytes: message.prefix(160))
-                    session.emit(.payloadReceived, fields)
-                case .close: close = true
+                    return .emit(.payloadReceived, self.store(message, sender: sender, recipients: recipients))
+                case .close: return .close
                 }
             }
-            if reply.readableBytes > 0 { try await connection.outbound.write(reply) }
-            if close { return }
         }
+    }
+
+    /// Keeps a received message as an artifact and describes it for its `payload.received` event.
+    private func store(_ message: [UInt8], sender: String, recipients: [String]) -> EventFields {
+        let stored = self.artifacts.store(message)
+        var fields = EventFields()
+        fields.add("kind", "email")
+        fields.add("size", String(message.count))
+        fields.add("sha256", stored.sha256)
+        if let path = stored.path { fields.add("path", path) }
+        fields.add("from", attackerText: sender)
+        fields.add("to", attackerText: recipients.joined(separator: ","))
+        fields.add("preview", attackerBytes: message.prefix(160))
+        return fields
     }
 
     /// `Sat, 21 Nov 2026 13:05:24 +0000`, as Exim and Sendmail put in their banners.

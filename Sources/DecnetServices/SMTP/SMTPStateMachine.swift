@@ -212,14 +212,8 @@ struct SMTPStateMachine {
     }
 
     private mutating func login(user: [UInt8], password: [UInt8], method: String) -> [Action] {
-        var fields = EventFields()
-        fields.add("username", attackerBytes: user)
-        fields.add("password", attackerBytes: password, secret: true)
-        fields.add("method", method)
-        let accepted = self.configuration.users.accepts(
-            user: String(decoding: user, as: UTF8.self),
-            password: String(decoding: password, as: UTF8.self)
-        )
+        let fields = EventFields.login(username: user, password: password, method: method)
+        let accepted = self.configuration.users.accepts(user: user, password: password)
         if accepted {
             self.authenticated = true
             return [.emit(.loginSuccess, fields), .reply("235 2.7.0 Authentication successful")]
