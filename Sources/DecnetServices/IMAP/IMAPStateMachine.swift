@@ -5,7 +5,7 @@ import Foundation
 /// IMAP4rev1 dialogue of a Dovecot persona, without I/O: LOGIN and AUTHENTICATE PLAIN/LOGIN captured, the
 /// client's ID recorded, and after a successful login a one-message INBOX to look at.
 struct IMAPStateMachine {
-    typealias Action = TextAction
+    typealias Action = ProtocolAction
 
     /// Where the dialogue is.
     private enum State {

@@ -20,7 +20,7 @@ public struct POP3Service: HoneypotService {
 
     public func handle(_ connection: Connection<LineFrame, ByteBuffer>, session: SessionEvents) async throws {
         var machine = POP3StateMachine(configuration: self.configuration)
-        try await TextProtocol.serve(connection, session: session, greeting: machine.greeting) { frame in
+        try await ProtocolLoop.serve(connection, session: session, greeting: Array(machine.greeting.utf8)) { frame in
             switch frame {
             case .line(let line): machine.received(line)
             case .tooLong: machine.receivedOverlongLine()

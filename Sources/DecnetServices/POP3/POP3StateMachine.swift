@@ -4,7 +4,7 @@ import Foundation
 
 /// POP3 dialogue of a Dovecot persona (RFC 1939, CAPA from RFC 2449, SASL from RFC 5034), without I/O.
 struct POP3StateMachine {
-    typealias Action = TextAction
+    typealias Action = ProtocolAction
 
     /// Where the dialogue is.
     private enum State {

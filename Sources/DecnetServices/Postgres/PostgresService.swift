@@ -65,18 +65,6 @@ public struct PostgresService: HoneypotService {
             processID: Int.random(in: 1000...400_000, using: &generator),
             secretKey: Int.random(in: 0...Int(Int32.max), using: &generator)
         )
-        for try await message in connection.inbound {
-            var reply = ByteBuffer()
-            var close = false
-            for action in machine.received(message) {
-                switch action {
-                case .send(let bytes): reply.writeBytes(bytes)
-                case .emit(let id, let fields): session.emit(id, fields)
-                case .close: close = true
-                }
-            }
-            if reply.readableBytes > 0 { try await connection.outbound.write(reply) }
-            if close { return }
-        }
+        try await ProtocolLoop.serve(connection, session: session) { machine.received($0) }
     }
 }

@@ -5,14 +5,7 @@ import DecnetServiceKit
 /// `password`, it asks for the cleartext password (AuthenticationCleartextPassword) and so captures it.
 struct PostgresStateMachine {
     /// What the connection does with one step's result.
-    enum Action: Equatable {
-        /// Send these bytes.
-        case send([UInt8])
-        /// Raise this event.
-        case emit(EventID, EventFields)
-        /// Close after the bytes are written.
-        case close
-    }
+    typealias Action = ProtocolAction
 
     /// Where the conversation is.
     private enum State {

@@ -61,13 +61,14 @@ public struct SMTPService: HoneypotService {
 
     public func handle(_ connection: Connection<LineFrame, ByteBuffer>, session: SessionEvents) async throws {
         var machine = SMTPStateMachine(configuration: self.configuration, seed: UInt32.random(in: 0...UInt32.max))
-        try await TextProtocol.serve(connection, session: session, greeting: machine.greeting + "\r\n") { frame in
+        try await ProtocolLoop.serve(connection, session: session, greeting: Array((machine.greeting + "\r\n").utf8)) {
+            frame in
             let actions: [SMTPStateMachine.Action]
             switch frame {
             case .line(let line): actions = machine.received(line)
             case .tooLong: actions = machine.receivedOverlongLine()
             }
-            return actions.map { action -> TextAction in
+            return actions.map { action -> ProtocolAction in
                 switch action {
                 case .reply(let text): return .reply(text + "\r\n")
                 case .emit(let id, let fields): return .emit(id, fields)

@@ -51,19 +51,8 @@ public struct TelnetService: HoneypotService {
         var configuration = self.configuration
         configuration.profile.ip = session.destination.ip
         var machine = TelnetStateMachine(configuration: configuration)
-        try await connection.outbound.write(ByteBuffer(bytes: machine.greeting()))
-        for try await message in connection.inbound {
-            var reply = ByteBuffer()
-            var close = false
-            for action in machine.received(message) {
-                switch action {
-                case .send(let bytes): reply.writeBytes(bytes)
-                case .emit(let id, let fields): session.emit(id, fields)
-                case .close: close = true
-                }
-            }
-            if reply.readableBytes > 0 { try await connection.outbound.write(reply) }
-            if close { return }
+        try await ProtocolLoop.serve(connection, session: session, greeting: machine.greeting()) {
+            machine.received($0)
         }
     }
 }

@@ -6,11 +6,7 @@ import Foundation
 /// successful login, the fake shell. Without I/O: telnet messages in, bytes and events out.
 struct TelnetStateMachine {
     /// What the connection does with one step's result.
-    enum Action: Equatable {
-        case send([UInt8])
-        case emit(EventID, EventFields)
-        case close
-    }
+    typealias Action = ProtocolAction
 
     /// Where the session is.
     private enum Phase {
