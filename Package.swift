@@ -66,11 +66,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // setns(2) for entering a decky's network namespace (Swift's Glibc module lacks _GNU_SOURCE calls).
+        .target(name: "CDecnetLinux"),
         // Listeners (NIOPosix), connection limits, event sinks: what runs services on sockets.
         .target(
             name: "DecnetRuntime",
             dependencies: [
-                "DecnetCore", "DecnetServiceKit", "DecnetServices",
+                "DecnetCore", "DecnetServiceKit", "DecnetServices", "CDecnetLinux",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -29,13 +29,22 @@ public enum ServiceLauncher {
         host: String,
         port: Int,
         limits: ConnectionLimits = ConnectionLimits(),
+        namespace: String? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> any RunningService {
         guard let type = registry.service(for: kind) else {
             let available = registry.kinds.map(\.rawValue).joined(separator: ", ")
             throw Failure(description: "no emulator for '\(kind)' yet; available: \(available)")
         }
-        return try await self.bind(type, context: context, host: host, port: port, limits: limits, group: group)
+        return try await self.bind(
+            type,
+            context: context,
+            host: host,
+            port: port,
+            limits: limits,
+            namespace: namespace,
+            group: group
+        )
     }
 
     private static func bind<S: HoneypotService>(
@@ -44,6 +53,7 @@ public enum ServiceLauncher {
         host: String,
         port: Int,
         limits: ConnectionLimits,
+        namespace: String?,
         group: any EventLoopGroup
     ) async throws -> any RunningService {
         let service = try S(context: context)
@@ -53,6 +63,7 @@ public enum ServiceLauncher {
             port: port,
             context: context,
             limits: limits,
+            namespace: namespace,
             group: group
         )
     }

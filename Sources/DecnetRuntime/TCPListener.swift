@@ -18,46 +18,55 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
     /// The bound address (with the real port when 0 was asked for).
     public var localAddress: SocketAddress? { self.serverChannel.channel.localAddress }
 
-    /// Binds `host:port` (port 0 picks a free one).
+    /// Binds `host:port` (port 0 picks a free one), in network namespace `namespace` when given (the socket is
+    /// opened there by `NamespaceSocket`, the connections are served by this process's event loops).
     public static func bind(
         _ service: Service,
         host: String,
         port: Int,
         context: ServiceContext,
         limits: ConnectionLimits = ConnectionLimits(),
+        namespace: String? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> TCPListener {
-        let serverChannel = try await ServerBootstrap(group: group)
+        let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: false)
-            .bind(host: host, port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let counts = ByteCounts()
-                    try channel.pipeline.syncOperations.addHandler(ByteCountingHandler(counts: counts))
-                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: limits.idleTimeout))
-                    try channel.pipeline.syncOperations.addHandler(IdleCloseHandler())
-                    let deadline = channel.eventLoop.scheduleTask(in: limits.sessionTimeout) {
-                        channel.close(promise: nil)
-                    }
-                    channel.closeFuture.whenComplete { _ in deadline.cancel() }
-                    // The port as configured (0 when the system picked one), which is what per-port settings
-                    // such as a service context's `tlsPorts` name.
-                    try service.configure(channel, port: port)
-                    let wrapped = try NIOAsyncChannel<Service.Inbound, Service.Outbound>(
-                        wrappingChannelSynchronously: channel
-                    )
-                    // Addresses are read now, while the socket is surely open: a scanner that connects, sends
-                    // and closes at once must still be attributed to its source.
-                    return AcceptedConnection<Service>(
-                        channel: wrapped,
-                        counts: counts,
-                        source: Endpoint(address: channel.remoteAddress),
-                        destination: Endpoint(address: channel.localAddress)
-                    )
+        let initializer: @Sendable (any Channel) -> EventLoopFuture<AcceptedConnection<Service>> = { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let counts = ByteCounts()
+                try channel.pipeline.syncOperations.addHandler(ByteCountingHandler(counts: counts))
+                try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: limits.idleTimeout))
+                try channel.pipeline.syncOperations.addHandler(IdleCloseHandler())
+                let deadline = channel.eventLoop.scheduleTask(in: limits.sessionTimeout) {
+                    channel.close(promise: nil)
                 }
+                channel.closeFuture.whenComplete { _ in deadline.cancel() }
+                // The port as configured (0 when the system picked one), which is what per-port settings
+                // such as a service context's `tlsPorts` name.
+                try service.configure(channel, port: port)
+                let wrapped = try NIOAsyncChannel<Service.Inbound, Service.Outbound>(
+                    wrappingChannelSynchronously: channel
+                )
+                // Addresses are read now, while the socket is surely open: a scanner that connects, sends
+                // and closes at once must still be attributed to its source.
+                return AcceptedConnection<Service>(
+                    channel: wrapped,
+                    counts: counts,
+                    source: Endpoint(address: channel.remoteAddress),
+                    destination: Endpoint(address: channel.localAddress)
+                )
             }
+        }
+        let serverChannel: NIOAsyncChannel<AcceptedConnection<Service>, Never>
+        if let namespace {
+            let socket = try NamespaceSocket.listeningTCP(namespace: namespace, host: host, port: port)
+            serverChannel = try await bootstrap.bind(socket, childChannelInitializer: initializer)
+        } else {
+            serverChannel = try await bootstrap.bind(host: host, port: port, childChannelInitializer: initializer)
+        }
         return TCPListener(
             service: service,
             context: context,
