@@ -16,6 +16,7 @@ public struct DecnetCommand: AsyncParsableCommand {
             DistrosCommand.self,
             InitCommand.self,
             ServiceCommand.self,
+            LabCommand.self,
         ]
     )
 

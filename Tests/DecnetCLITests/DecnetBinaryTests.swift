@@ -3,6 +3,10 @@ import DecnetTesting
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The built `decnet` binary, run as a user runs it.
 @Suite struct DecnetBinaryTests {
     static func decnet(_ arguments: [String], in directory: TemporaryDirectory? = nil) async throws -> ProcessResult {
@@ -196,5 +200,34 @@ import Testing
             lines.filter { $0.contains(" connection.close [") }.count
                 == lines.filter { $0.contains(" connection.open [") }.count
         )
+    }
+}
+
+/// `decnet lab` as a user runs it (root; CI runs as root).
+@Suite struct LabBinaryTests {
+    @Test(.enabled(if: getuid() == 0 || ExternalTool.isCI, "needs root to make network namespaces (CI runs as root)"))
+    func labUpExecDownLeavesNothingBehind() async throws {
+        try #require(getuid() == 0, "network namespaces need root")
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let name = "b\(UInt16.random(in: 1000...9999))"
+        let up = try await DecnetBinaryTests.decnet(
+            ["lab", "up", "--name", name, "--subnet", "10.78.3.0/24"],
+            in: directory
+        )
+        #expect(up.status == 0, "\(up.standardError)")
+        let exec = try await DecnetBinaryTests.decnet(
+            ["lab", "exec", "--", "ip", "-4", "-brief", "addr", "show", "eth0"],
+            in: directory
+        )
+        #expect(exec.standardOutput.contains("10.78.3.254/24"), "\(exec.standardOutput)\(exec.standardError)")
+        let status = try await DecnetBinaryTests.decnet(["lab", "status"], in: directory)
+        #expect(status.standardOutput.contains("up; attacker 10.78.3.254"))
+        #expect(try await DecnetBinaryTests.decnet(["lab", "down"], in: directory).status == 0)
+        #expect(
+            try await DecnetBinaryTests.decnet(["lab", "down"], in: directory).standardOutput.contains("no lab is up")
+        )
+        let namespaces = try await ProcessRunner.run("/usr/sbin/ip", ["netns", "list"])
+        #expect(!namespaces.standardOutput.contains(name))
     }
 }
