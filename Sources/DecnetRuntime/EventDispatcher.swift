@@ -13,6 +13,8 @@ public protocol EventOutput: Sendable {
 
 /// The sink services emit into. `emit` never blocks: events queue in a bounded buffer (drops are counted) and
 /// one task renders each once and hands it to every output; an output that fails does not stop the others.
+/// Run `run()` with `BlockingIOExecutor` preference when an output writes files, so its blocking calls stay off
+/// the cooperative pool.
 public final class EventDispatcher: EventSink, Sendable {
     private let stream: AsyncStream<HoneypotEvent>
     private let continuation: AsyncStream<HoneypotEvent>.Continuation

@@ -158,13 +158,14 @@ struct ServiceRunCommand: AsyncParsableCommand {
         let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) {
             Task { for listener in running { await listener.close() } }
         }
-        async let delivery: Void = dispatcher.run()
+        // Event delivery writes the log file with blocking calls: it runs off the pool that serves connections.
+        let delivery = Task(executorPreference: BlockingIOExecutor.shared) { await dispatcher.run() }
         await withDiscardingTaskGroup { group in
             for listener in running { group.addTask { await listener.run() } }
         }
         signals.cancel()
         dispatcher.finish()
-        await delivery
+        await delivery.value
     }
 
     /// Ports that are TLS by convention.
