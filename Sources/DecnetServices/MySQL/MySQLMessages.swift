@@ -38,6 +38,13 @@ struct MySQLPacketDecoder: ByteToMessageDecoder {
 
 /// Writes packets.
 enum MySQLPacketWriter {
+    /// A packet's wire bytes.
+    static func bytes(_ packet: MySQLPacket) -> [UInt8] {
+        var buffer = ByteBuffer()
+        self.write(packet, into: &buffer)
+        return Array(buffer.readableBytesView)
+    }
+
     static func write(_ packet: MySQLPacket, into buffer: inout ByteBuffer) {
         let length = packet.payload.count
         buffer.writeInteger(UInt16(truncatingIfNeeded: length), endianness: .little)

@@ -60,24 +60,18 @@ public struct MySQLService: HoneypotService {
             connectionID: self.connectionIDs.value.add(1, ordering: .relaxed).newValue,
             clientAddress: session.source.ip
         )
-        var greeting = ByteBuffer()
-        MySQLPacketWriter.write(machine.greeting, into: &greeting)
-        try await connection.outbound.write(greeting)
         defer {
             for case .emit(let id, let fields) in machine.connectionClosed() { session.emit(id, fields) }
         }
-        for try await packet in connection.inbound {
-            var reply = ByteBuffer()
-            var close = false
-            for action in machine.received(packet) {
+        try await ProtocolLoop.serve(connection, session: session, greeting: MySQLPacketWriter.bytes(machine.greeting))
+        {
+            machine.received($0).map { action -> ProtocolAction in
                 switch action {
-                case .send(let packet): MySQLPacketWriter.write(packet, into: &reply)
-                case .emit(let id, let fields): session.emit(id, fields)
-                case .close: close = true
+                case .send(let packet): .send(MySQLPacketWriter.bytes(packet))
+                case .emit(let id, let fields): .emit(id, fields)
+                case .close: .close
                 }
             }
-            if reply.readableBytes > 0 { try await connection.outbound.write(reply) }
-            if close { return }
         }
     }
 }

@@ -1,3 +1,4 @@
+import DecnetServiceKit
 import NIOCore
 
 /// A frontend message as the decoder frames it. The startup phase has untyped messages (length, code,
@@ -97,9 +98,7 @@ struct PostgresFrontendDecoder: ByteToMessageDecoder {
         buffer: inout ByteBuffer,
         seenEOF: Bool
     ) throws -> DecodingState {
-        while try self.decode(context: context, buffer: &buffer) == .continue {}
-        buffer.moveReaderIndex(to: buffer.writerIndex)
-        return .needMoreData
+        try self.decodeCompleteMessagesAndDropTheRest(context: context, buffer: &buffer)
     }
 }
 

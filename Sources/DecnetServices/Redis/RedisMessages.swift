@@ -1,3 +1,4 @@
+import DecnetServiceKit
 import NIOCore
 
 /// What the decoder hands the connection: one command (its arguments as raw bytes), or a protocol error after
@@ -78,8 +79,7 @@ struct RedisRequestDecoder: ByteToMessageDecoder {
         seenEOF: Bool
     ) throws -> DecodingState {
         // A half-sent command at EOF is dropped, as Redis does when the client goes away.
-        while try self.decode(context: context, buffer: &buffer) == .continue {}
-        return .needMoreData
+        try self.decodeCompleteMessagesAndDropTheRest(context: context, buffer: &buffer)
     }
 
     /// One inline command line, split on blanks with Redis's quoting rules.

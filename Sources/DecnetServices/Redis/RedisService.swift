@@ -68,19 +68,20 @@ public struct RedisService: HoneypotService {
     public func handle(_ connection: Connection<RedisRequest, ByteBuffer>, session: SessionEvents) async throws {
         var machine = RedisStateMachine(configuration: self.configuration, keyspace: self.keyspace)
         var resp3 = false
-        for try await request in connection.inbound {
-            var reply = ByteBuffer()
-            var close = false
+        try await ProtocolLoop.serve(connection, session: session) { request in
+            var actions: [ProtocolAction] = []
             for action in machine.received(request) {
                 switch action {
-                case .reply(let value): RESPEncoder.write(value, resp3: resp3, into: &reply)
-                case .emit(let id, let fields): session.emit(id, fields)
+                case .reply(let value):
+                    var reply = ByteBuffer()
+                    RESPEncoder.write(value, resp3: resp3, into: &reply)
+                    actions.append(.send(Array(reply.readableBytesView)))
+                case .emit(let id, let fields): actions.append(.emit(id, fields))
                 case .useRESP3(let on): resp3 = on
-                case .close: close = true
+                case .close: actions.append(.close)
                 }
             }
-            if reply.readableBytes > 0 { try await connection.outbound.write(reply) }
-            if close { return }
+            return actions
         }
     }
 }

@@ -1,3 +1,4 @@
+import DecnetServiceKit
 import NIOCore
 
 /// What the telnet decoder hands on: text bytes, option negotiation, or a subnegotiation.
@@ -92,8 +93,6 @@ struct TelnetDecoder: ByteToMessageDecoder {
         buffer: inout ByteBuffer,
         seenEOF: Bool
     ) throws -> DecodingState {
-        while try self.decode(context: context, buffer: &buffer) == .continue {}
-        buffer.moveReaderIndex(to: buffer.writerIndex)
-        return .needMoreData
+        try self.decodeCompleteMessagesAndDropTheRest(context: context, buffer: &buffer)
     }
 }
