@@ -90,6 +90,7 @@ let package = Package(
             name: "DecnetCLI",
             dependencies: [
                 "DecnetCore", "DecnetConfig", "DecnetDocker", "DecnetServiceKit", "DecnetServices", "DecnetRuntime",
+                "CDecnetLinux",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -11,12 +11,17 @@ public struct DecnetCommand: AsyncParsableCommand {
         subcommands: [
             DeployCommand.self,
             StatusCommand.self,
+            TeardownCommand.self,
+            LifecycleCommand.self,
+            ReconcileCommand.self,
+            InventoryCommand.self,
             ServicesCommand.self,
             ArchetypesCommand.self,
             DistrosCommand.self,
             InitCommand.self,
             ServiceCommand.self,
             LabCommand.self,
+            EngineCommand.self,
         ]
     )
 

@@ -29,6 +29,7 @@ public struct ConnectionLimits: Sendable {
 final class ConnectionTracker: Sendable {
     private struct Counts {
         var total = 0
+        var accepted = 0
         var perSource: [String: Int] = [:]
     }
 
@@ -43,6 +44,7 @@ final class ConnectionTracker: Sendable {
             if counts.total >= self.limits.maximumConnections { return "maximum_connections" }
             if counts.perSource[source, default: 0] >= self.limits.maximumPerSource { return "maximum_per_source" }
             counts.total += 1
+            counts.accepted += 1
             counts.perSource[source, default: 0] += 1
             return nil
         }
@@ -57,4 +59,6 @@ final class ConnectionTracker: Sendable {
     }
 
     var open: Int { self.counts.withLock { $0.total } }
+
+    var accepted: Int { self.counts.withLock { $0.accepted } }
 }

@@ -3,25 +3,35 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-/// Data channels on plain sockets of the process's own network namespace.
+/// Data channels on plain sockets, in the decky's network namespace when it has one (else the process's own).
 public struct PosixDataChannels: DataChannels {
     let group: any EventLoopGroup
+    let namespace: String?
 
-    public init(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) { self.group = group }
+    public init(namespace: String? = nil, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.namespace = namespace
+        self.group = group
+    }
 
     public func listen(host: String, peer: String) async throws -> any PassiveDataListener {
-        let server = try await ServerBootstrap(group: self.group)
-            .serverChannelOption(.backlog, value: 4)
-            .bind(host: host, port: 0) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    // The peer is read at accept time: a client that uploads and closes before the transfer
-                    // task looks at the connection has no remote address any more.
-                    AcceptedData(
-                        channel: try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel),
-                        peer: channel.remoteAddress?.ipAddress
-                    )
-                }
+        let initializer: @Sendable (any Channel) -> EventLoopFuture<AcceptedData> = { channel in
+            channel.eventLoop.makeCompletedFuture {
+                // The peer is read at accept time: a client that uploads and closes before the transfer
+                // task looks at the connection has no remote address any more.
+                AcceptedData(
+                    channel: try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel),
+                    peer: channel.remoteAddress?.ipAddress
+                )
             }
+        }
+        let bootstrap = ServerBootstrap(group: self.group).serverChannelOption(.backlog, value: 4)
+        let server: NIOAsyncChannel<AcceptedData, Never>
+        if let namespace {
+            let socket = try await NamespaceSocket.listeningTCP(namespace: namespace, host: host, port: 0, backlog: 4)
+            server = try await bootstrap.bind(socket, childChannelInitializer: initializer)
+        } else {
+            server = try await bootstrap.bind(host: host, port: 0, childChannelInitializer: initializer)
+        }
         return PosixPassiveListener(server: server, peer: peer)
     }
 
@@ -32,13 +42,24 @@ public struct PosixDataChannels: DataChannels {
             @Sendable (NIOAsyncChannelInboundStream<ByteBuffer>, NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws
             -> Void
     ) async throws {
-        let channel = try await ClientBootstrap(group: self.group)
-            .connectTimeout(.seconds(10))
-            .connect(host: host, port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
+        let initializer: @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<ByteBuffer, ByteBuffer>> = {
+            channel in
+            channel.eventLoop.makeCompletedFuture {
+                try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
             }
+        }
+        let bootstrap = ClientBootstrap(group: self.group).connectTimeout(.seconds(10))
+        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        if let namespace {
+            // Connected from inside the namespace (a blocking connect on the namespace's own thread), then
+            // served by the event loops.
+            let socket = try await NamespaceThread.run(namespace) {
+                try NamespaceSocket.openConnectedTCP(host: host, port: port, timeout: 10)
+            }
+            channel = try await bootstrap.withConnectedSocket(socket, channelInitializer: initializer)
+        } else {
+            channel = try await bootstrap.connect(host: host, port: port, channelInitializer: initializer)
+        }
         try await channel.executeThenClose { inbound, outbound in try await body(inbound, outbound) }
     }
 }

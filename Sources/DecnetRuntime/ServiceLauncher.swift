@@ -1,5 +1,6 @@
 import DecnetCore
 import DecnetServiceKit
+import Foundation
 import NIOCore
 import NIOPosix
 
@@ -7,6 +8,7 @@ import NIOPosix
 public protocol RunningService: Sendable {
     var localAddress: SocketAddress? { get }
     var openConnections: Int { get }
+    var totalConnections: Int { get }
     /// Accepts until closed or cancelled, then waits for open connections.
     func run() async
     /// Stops accepting.
@@ -30,9 +32,11 @@ public enum ServiceLauncher {
         port: Int,
         limits: ConnectionLimits = ConnectionLimits(),
         namespace: String? = nil,
+        socket: Int32? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> any RunningService {
         guard let type = registry.service(for: kind) else {
+            if let socket { close(socket) }
             let available = registry.kinds.map(\.rawValue).joined(separator: ", ")
             throw Failure(description: "no emulator for '\(kind)' yet; available: \(available)")
         }
@@ -43,6 +47,7 @@ public enum ServiceLauncher {
             port: port,
             limits: limits,
             namespace: namespace,
+            socket: socket,
             group: group
         )
     }
@@ -54,9 +59,17 @@ public enum ServiceLauncher {
         port: Int,
         limits: ConnectionLimits,
         namespace: String?,
+        socket: Int32?,
         group: any EventLoopGroup
     ) async throws -> any RunningService {
-        let service = try S(context: context)
+        let service: S
+        do {
+            service = try S(context: context)
+        } catch {
+            // The socket was handed over to be served; nobody else will close it.
+            if let socket { close(socket) }
+            throw error
+        }
         return try await TCPListener.bind(
             service,
             host: host,
@@ -64,6 +77,7 @@ public enum ServiceLauncher {
             context: context,
             limits: limits,
             namespace: namespace,
+            socket: socket,
             group: group
         )
     }

@@ -19,7 +19,8 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
     public var localAddress: SocketAddress? { self.serverChannel.channel.localAddress }
 
     /// Binds `host:port` (port 0 picks a free one), in network namespace `namespace` when given (the socket is
-    /// opened there by `NamespaceSocket`, the connections are served by this process's event loops).
+    /// opened there by `NamespaceSocket`, the connections are served by this process's event loops), or serves
+    /// `socket`, a listening socket opened already (then `port` is only the port the service is told it has).
     public static func bind(
         _ service: Service,
         host: String,
@@ -27,12 +28,13 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
         context: ServiceContext,
         limits: ConnectionLimits = ConnectionLimits(),
         namespace: String? = nil,
+        socket: Int32? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> TCPListener {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: false)
         let initializer: @Sendable (any Channel) -> EventLoopFuture<AcceptedConnection<Service>> = { channel in
             channel.eventLoop.makeCompletedFuture {
@@ -61,8 +63,10 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
             }
         }
         let serverChannel: NIOAsyncChannel<AcceptedConnection<Service>, Never>
-        if let namespace {
-            let socket = try NamespaceSocket.listeningTCP(namespace: namespace, host: host, port: port)
+        if let socket {
+            serverChannel = try await bootstrap.bind(socket, childChannelInitializer: initializer)
+        } else if let namespace {
+            let socket = try await NamespaceSocket.listeningTCP(namespace: namespace, host: host, port: port)
             serverChannel = try await bootstrap.bind(socket, childChannelInitializer: initializer)
         } else {
             serverChannel = try await bootstrap.bind(host: host, port: port, childChannelInitializer: initializer)
@@ -92,6 +96,9 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
 
     /// Connections open right now.
     public var openConnections: Int { self.tracker.open }
+
+    /// Connections accepted since the listener started (refused ones not counted).
+    public var totalConnections: Int { self.tracker.accepted }
 
     /// Accepts until the task is cancelled or `close()` is called; returns when every connection has ended.
     public func run() async {

@@ -21,6 +21,12 @@ public struct ServiceContext: Sendable {
     public var macAddress: String?
     /// Local ports on which the service speaks TLS (443 for http, 993 for imap …), as the runtime binds them.
     public var tlsPorts: Set<Int>
+    /// Where the decky keeps key material that must survive restarts (TLS certificate, SSH host keys), so a
+    /// returning attacker sees the same keys; nil makes fresh keys each start.
+    public var keyDirectory: String?
+
+    /// Ports that speak TLS by convention.
+    public static let conventionalTLSPorts: Set<Int> = [443, 993, 995, 636, 2376, 6443]
 
     public init(
         decky: String,
@@ -34,8 +40,10 @@ public struct ServiceContext: Sendable {
         distro: String? = nil,
         dataChannels: any DataChannels = NoDataChannels(),
         macAddress: String? = nil,
-        tlsPorts: Set<Int> = []
+        tlsPorts: Set<Int> = [],
+        keyDirectory: String? = nil
     ) {
+        self.keyDirectory = keyDirectory
         self.tlsPorts = tlsPorts
         self.macAddress = macAddress
         self.dataChannels = dataChannels

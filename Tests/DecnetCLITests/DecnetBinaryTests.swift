@@ -123,7 +123,7 @@ import Glibc
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let result = try await Self.decnet(
-            ["deploy", "-n", "2", "--services", "ssh", "--subnet", "10.77.0.0/24"],
+            ["deploy", "--driver", "docker", "-n", "2", "--services", "ssh", "--subnet", "10.77.0.0/24"],
             in: directory
         )
         #expect(result.status == 1)

@@ -37,6 +37,13 @@ struct LabCommand: AsyncParsableCommand {
         return LabNetwork(name: record.name, subnet: record.subnet)
     }
 
+    /// Remembers `lab` in the state directory.
+    static func record(_ lab: LabNetwork, environment: DecnetEnvironment) throws {
+        let record = Record(name: lab.name, subnet: lab.subnet)
+        try FileManager.default.createDirectory(atPath: environment.stateDirectory, withIntermediateDirectories: true)
+        try JSONEncoder().encode(record).write(to: URL(fileURLWithPath: Self.recordPath(environment)))
+    }
+
     static func requireRoot() throws {
         guard getuid() == 0 else {
             throw CommandFailure("network namespaces need root (CAP_NET_ADMIN and CAP_SYS_ADMIN); run with sudo")
@@ -50,7 +57,10 @@ struct LabUpCommand: AsyncParsableCommand {
         abstract: "Create the lab's switch and attacker."
     )
 
-    @Option(help: "Lab subnet (the attacker takes its last address).") var subnet: String = "10.77.0.0/24"
+    static let defaultSubnet = "10.77.0.0/24"
+
+    @Option(help: "Lab subnet (the bridge takes its first address as gateway, the attacker its last).")
+    var subnet: String = LabUpCommand.defaultSubnet
     @Option(help: "Name that prefixes the lab's namespaces (decnet-NAME-switch, decnet-NAME-attacker).") var name:
         String = "lab"
 
@@ -80,8 +90,7 @@ struct LabUpCommand: AsyncParsableCommand {
             await lab.down()
             throw CommandFailure("cannot build the lab: \(error)")
         }
-        let record = LabCommand.Record(name: self.name, subnet: network)
-        try JSONEncoder().encode(record).write(to: URL(fileURLWithPath: LabCommand.recordPath(environment)))
+        try LabCommand.record(lab, environment: environment)
         print("lab \(self.name) up: \(network), bridge \(LabNetwork.bridge) in \(lab.switchNamespace)")
         print("attacker: \(lab.attackerAddress) in \(lab.attackerNamespace)   try: decnet lab exec -- ip addr")
     }

@@ -168,8 +168,7 @@ struct ServiceRunCommand: AsyncParsableCommand {
         await delivery.value
     }
 
-    /// Ports that are TLS by convention.
-    static let tlsPorts: Set<Int> = [443, 993, 995, 636, 2376, 6443]
+    static let tlsPorts = ServiceContext.conventionalTLSPorts
 
     /// Parses `host:port`; a bare port binds all addresses.
     static func address(_ text: String?, defaultPort: Int) throws -> (host: String, port: Int) {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DecnetConfig
 import DecnetCore
+import DecnetRuntime
 import Foundation
 
 /// `decnet status`: the fleet table from the state file.
@@ -23,11 +24,35 @@ struct StatusCommand: AsyncParsableCommand {
             print("Nothing is deployed: no \(FleetState.fileName) in \(directory). Run `decnet deploy` first.")
             return
         }
+        if state.driver == "native", state.deployed {
+            return try await self.nativeStatus(state, directory: environment.stateDirectory)
+        }
         if self.json { return try JSONOutput.print(state) }
         let how = state.deployed ? "deployed" : "planned only (dry run)"
         print("\(how) by the \(state.driver) driver, \(state.mode) mode, at \(state.createdAt)")
         if let config = state.configFile { print("from \(config)") }
         if let compose = state.composeFile { print("compose file \(compose)") }
         print(FleetSummary.render(state.fleet))
+    }
+
+    /// The live fleet from its engine; the plan alone when the engine is not running.
+    func nativeStatus(_ state: FleetState, directory: String) async throws {
+        guard let pid = EngineProcess.running(directory),
+            let response = try? await EngineClient.send(EngineRequest(.status), stateDirectory: directory),
+            let status = response.status
+        else {
+            if self.json { return try JSONOutput.print(state) }
+            print("native fleet, engine NOT running (run `decnet reconcile` to bring it back)")
+            print(FleetSummary.render(state.fleet))
+            return
+        }
+        if self.json { return try JSONOutput.print(status) }
+        let megabytes = Double(status.residentBytes) / 1_048_576
+        print(
+            "native fleet on \(status.network): engine \(pid) \(status.phase) since \(status.startedAt), RSS \(String(format: "%.1f", megabytes)) MiB"
+        )
+        let running = status.deckies.filter { $0.state == .running }.count
+        print("\(running)/\(status.deckies.count) decky(s) running\n")
+        print(StatusTable.render(status.deckies))
     }
 }

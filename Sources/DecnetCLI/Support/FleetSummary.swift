@@ -2,8 +2,9 @@ import DecnetCore
 
 /// The fleet table `deploy` and `status` print.
 enum FleetSummary {
-    static func render(_ fleet: Fleet) -> String {
-        let network = "\(fleet.networkDriver.rawValue) on \(fleet.interface ?? "?")"
+    /// - Parameter network: how the fleet is attached, when not by `networkDriver` on `interface` (a lab, loopback).
+    static func render(_ fleet: Fleet, network: String? = nil) -> String {
+        let network = network ?? "\(fleet.networkDriver.rawValue) on \(fleet.interface ?? "?")"
         var lines = [
             "\(fleet.deckies.count) decky(s) on \(fleet.subnet) (gateway \(fleet.gateway), \(network), ip_range \(fleet.ipRange), seed \(fleet.seed))",
             "",

@@ -335,6 +335,7 @@ private struct PlanRun {
         var result: [String: IPv4Address] = [:]
         var owner: [IPv4Address: (name: String, origin: SettingOrigin)] = [:]
         if let gateway { owner[gateway] = ("the gateway", self.request.gateway?.origin ?? .commandLine) }
+        for reserved in self.request.reserved { owner[reserved.address] = (reserved.owner, .commandLine) }
 
         for member in members {
             guard let ip = member.request.ip else { continue }

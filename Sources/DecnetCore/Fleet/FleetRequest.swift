@@ -94,6 +94,8 @@ public struct FleetRequest: Sendable {
     public var networkDriver: NetworkDriver = .macvlan
     /// Seed for every random choice; a random one is drawn (and kept in the fleet) when nil.
     public var seed: UInt64?
+    /// Addresses of the subnet that belong to someone else (the lab's attacker): never given to a decky.
+    public var reserved: [(address: IPv4Address, owner: String)] = []
     /// Problems already found while reading the request (syntax, unknown names); reported with the planner's.
     public var diagnostics: [Diagnostic] = []
 

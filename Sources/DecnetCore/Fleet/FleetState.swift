@@ -7,7 +7,7 @@ public struct FleetState: Codable, Sendable, Equatable {
     public static let currentFormat = 1
 
     public var format: Int
-    /// `docker` (compose) or, later, `native`.
+    /// `native` (network namespaces served by the engine) or `docker` (compose).
     public var driver: String
     /// `unihost` or `swarm`.
     public var mode: String
@@ -18,6 +18,8 @@ public struct FleetState: Codable, Sendable, Equatable {
     public var composeFile: String?
     /// The fleet file the fleet came from, when there was one.
     public var configFile: String?
+    /// How the native driver attached the fleet (nil for the Docker driver).
+    public var native: NativeDeployment?
     public var fleet: Fleet
 
     public init(
@@ -27,6 +29,7 @@ public struct FleetState: Codable, Sendable, Equatable {
         createdAt: Date = Date(),
         composeFile: String?,
         configFile: String?,
+        native: NativeDeployment? = nil,
         fleet: Fleet
     ) {
         self.format = Self.currentFormat
@@ -36,6 +39,7 @@ public struct FleetState: Codable, Sendable, Equatable {
         self.createdAt = createdAt
         self.composeFile = composeFile
         self.configFile = configFile
+        self.native = native
         self.fleet = fleet
     }
 

@@ -18,6 +18,55 @@ public enum IPRoute {
         _ = try? await self.run("/usr/sbin/ip", arguments)
     }
 
+    /// Runs many `ip` commands in one process (`ip [-n NAMESPACE] -force -batch FILE`): one fork for a whole
+    /// fleet instead of one per command. Every line is tried; the failures come back keyed by line index
+    /// (0-based) with the error `ip` gave.
+    public static func batch(_ lines: [String], namespace: String? = nil) async throws -> [Int: String] {
+        guard !lines.isEmpty else { return [:] }
+        let directory = FileManager.default.temporaryDirectory
+        let token = UUID().uuidString
+        let input = directory.appendingPathComponent("decnet-ip-\(token).batch")
+        let errors = directory.appendingPathComponent("decnet-ip-\(token).err")
+        defer {
+            try? FileManager.default.removeItem(at: input)
+            try? FileManager.default.removeItem(at: errors)
+        }
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: input)
+        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
+        let errorHandle = try FileHandle(forWritingTo: errors)
+        defer { try? errorHandle.close() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        process.arguments = (namespace.map { ["-n", $0] } ?? []) + ["-force", "-batch", input.path]
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = errorHandle
+        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do {
+                try process.run()
+            } catch {
+                process.terminationHandler = nil
+                continuation.resume(throwing: error)
+            }
+        }
+        let text = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
+        var failures: [Int: String] = [:]
+        var pending: [String] = []
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("Command failed "), let number = line.split(separator: ":").last.flatMap({ Int($0) }) {
+                failures[number - 1] = pending.isEmpty ? "failed" : pending.joined(separator: "; ")
+                pending = []
+            } else {
+                pending.append(String(line))
+            }
+        }
+        if status != 0 && failures.isEmpty {
+            throw Failure(description: "ip -batch: \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        return failures
+    }
+
     /// Writes a sysctl inside `namespace` and reads it back: a refused write can exit 0, so only the value read
     /// back counts.
     public static func setSysctl(namespace: String, key: String, value: String) async throws {

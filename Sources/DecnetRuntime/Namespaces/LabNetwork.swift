@@ -18,12 +18,23 @@ public struct LabNetwork: Sendable {
     public static let bridge = "br0"
     /// The attacker's address: the last usable host of the subnet.
     public var attackerAddress: IPv4Address { self.subnet.usableRange.upperBound }
+    /// The lab's router address, held by the bridge: the first usable host of the subnet.
+    public var gateway: IPv4Address { self.subnet.usableRange.lowerBound }
 
     /// Builds the switch and the attacker.
     public func up() async throws {
         try await IPRoute.ip("netns", "add", self.switchNamespace)
         try await IPRoute.ip("-n", self.switchNamespace, "link", "set", "lo", "up")
         try await IPRoute.ip("-n", self.switchNamespace, "link", "add", Self.bridge, "type", "bridge")
+        try await IPRoute.ip(
+            "-n",
+            self.switchNamespace,
+            "addr",
+            "add",
+            "\(self.gateway)/\(self.subnet.prefixLength)",
+            "dev",
+            Self.bridge
+        )
         try await IPRoute.ip("-n", self.switchNamespace, "link", "set", Self.bridge, "up")
         try await IPRoute.ip("netns", "add", self.attackerNamespace)
         try await IPRoute.ip("-n", self.attackerNamespace, "link", "set", "lo", "up")
@@ -38,6 +49,7 @@ public struct LabNetwork: Sendable {
             "eth0"
         )
         try await IPRoute.ip("-n", self.attackerNamespace, "link", "set", "eth0", "up")
+        try await IPRoute.ip("-n", self.attackerNamespace, "route", "add", "default", "via", self.gateway.description)
     }
 
     /// Connects `namespace` to the bridge with a veth pair: `eth0` inside it, `port` on the switch. Both ends are
@@ -59,6 +71,15 @@ public struct LabNetwork: Sendable {
         )
         try await IPRoute.ip("-n", self.switchNamespace, "link", "set", port, "master", Self.bridge)
         try await IPRoute.ip("-n", self.switchNamespace, "link", "set", port, "up")
+    }
+
+    /// The switch-side name of a namespace's veth: `vd` + 8 hex digits of a stable hash of the namespace name
+    /// (interface names are at most 15 bytes).
+    public static func switchPort(for namespace: String) -> String {
+        var hash: UInt32 = 2_166_136_261
+        for byte in namespace.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        let hex = String(hash, radix: 16)
+        return "vd" + String(repeating: "0", count: 8 - hex.count) + hex
     }
 
     /// Removes the lab's namespaces (their veth pairs go with them). Safe to run twice.
@@ -107,11 +128,5 @@ public struct DeckyNamespace: Sendable {
         await IPRoute.ipIgnoringFailure("netns", "del", self.namespace)
     }
 
-    /// `vd` + 8 hex digits of a stable hash of the namespace name.
-    var switchPort: String {
-        var hash: UInt32 = 2_166_136_261
-        for byte in self.namespace.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
-        let hex = String(hash, radix: 16)
-        return "vd" + String(repeating: "0", count: 8 - hex.count) + hex
-    }
+    var switchPort: String { LabNetwork.switchPort(for: self.namespace) }
 }

@@ -5,98 +5,214 @@ import Foundation
 import Glibc
 #endif
 
-/// Opens listening sockets inside a network namespace. The namespace is entered with `setns` on a short-lived
-/// thread of its own, the socket is bound there and outlives the thread: one process can serve every decky while
-/// each socket belongs to its decky's namespace.
-public enum NamespaceSocket {
-    /// Why a socket could not be opened.
+/// Runs work inside a network namespace. The namespace is entered with `setns` on a short-lived thread of its
+/// own; what the work opens there (sockets, netlink, `/proc/sys/net`) belongs to that namespace and outlives
+/// the thread. The caller's task waits without holding a thread.
+public enum NamespaceThread {
+    /// Why the namespace could not be entered.
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
     }
 
-    /// A bound, listening, non-blocking TCP socket on `host:port` in namespace `namespace`
-    /// (`/var/run/netns/<namespace>`, as `ip netns add` makes it).
-    public static func listeningTCP(namespace: String, host: String, port: Int, backlog: Int32 = 1024) throws -> Int32 {
-        try self.onNamespaceThread(namespace) {
-            let fd = socket(
-                AF_INET,
-                Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
-                0
-            )
-            guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
-            var one: Int32 = 1
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
-                close(fd)
-                throw Failure(description: "\(host) is not an IPv4 address")
-            }
-            let bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
-            guard bound == 0, listen(fd, backlog) == 0 else {
-                let reason = String(cString: strerror(errno))
-                close(fd)
-                throw Failure(description: "bind \(host):\(port) in \(namespace): \(reason)")
-            }
-            return fd
-        }
+    /// The path `ip netns add NAME` binds the namespace to.
+    public static func path(of namespace: String) -> String { "/var/run/netns/\(namespace)" }
+
+    /// Whether `ip netns` knows the namespace.
+    public static func exists(_ namespace: String) -> Bool {
+        FileManager.default.fileExists(atPath: self.path(of: namespace))
     }
 
-    /// Runs `body` on a new thread that has joined the namespace, and returns its result.
-    static func onNamespaceThread<T: Sendable>(
-        _ namespace: String,
+    /// Runs `body` on a new thread that has joined `namespace` (or stays in the process's own namespace when
+    /// nil), and returns its result.
+    public static func run<T: Sendable>(
+        _ namespace: String?,
         _ body: @escaping @Sendable () throws -> T
-    ) throws -> T {
-        let result = ResultBox<T>()
-        let thread = Thread {
-            let handle = open("/var/run/netns/\(namespace)", O_RDONLY | O_CLOEXEC)
-            guard handle >= 0 else {
-                result.set(
-                    .failure(
-                        Failure(description: "no network namespace \(namespace): \(String(cString: strerror(errno)))")
-                    )
-                )
-                return
-            }
-            defer { close(handle) }
-            guard decnet_enter_network_namespace(handle) == 0 else {
-                result.set(
-                    .failure(
-                        Failure(
-                            description: "setns \(namespace): \(String(cString: strerror(errno))) (needs CAP_SYS_ADMIN)"
+    ) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let thread = Thread {
+                if let namespace {
+                    let handle = open(self.path(of: namespace), O_RDONLY | O_CLOEXEC)
+                    guard handle >= 0 else {
+                        let reason = String(cString: strerror(errno))
+                        continuation.resume(
+                            throwing: Failure(description: "no network namespace \(namespace): \(reason)")
                         )
-                    )
-                )
-                return
+                        return
+                    }
+                    defer { close(handle) }
+                    guard decnet_enter_network_namespace(handle) == 0 else {
+                        let reason = String(cString: strerror(errno))
+                        continuation.resume(
+                            throwing: Failure(description: "setns \(namespace): \(reason) (needs CAP_SYS_ADMIN)")
+                        )
+                        return
+                    }
+                }
+                continuation.resume(with: Result { try body() })
             }
-            result.set(Result { try body() })
+            thread.stackSize = 1 << 20
+            thread.start()
         }
-        thread.start()
-        return try result.wait().get()
     }
 }
 
-/// Hands one result from the namespace thread to the caller.
-final class ResultBox<T: Sendable>: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var value: Result<T, any Error>?
-
-    func set(_ value: Result<T, any Error>) {
-        self.condition.lock()
-        self.value = value
-        self.condition.signal()
-        self.condition.unlock()
+/// Opens listening sockets, usually inside a decky's namespace (through `NamespaceThread`): one process serves
+/// every decky while each socket belongs to its decky.
+public enum NamespaceSocket {
+    /// Why a socket could not be opened; `code` is the errno (EACCES for a privileged port, EADDRINUSE …).
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+        public let code: Int32
     }
 
-    func wait() -> Result<T, any Error> {
-        self.condition.lock()
-        defer { self.condition.unlock() }
-        while self.value == nil { self.condition.wait() }
-        return self.value!
+    /// A bound, listening, non-blocking TCP socket on `host:port` in namespace `namespace`
+    /// (`/var/run/netns/<namespace>`, as `ip netns add` makes it).
+    public static func listeningTCP(
+        namespace: String,
+        host: String,
+        port: Int,
+        backlog: Int32 = 1024
+    ) async throws -> Int32 {
+        try await NamespaceThread.run(namespace) {
+            try self.openListeningTCP(host: host, port: port, backlog: backlog)
+        }
+    }
+
+    /// A bound, listening, non-blocking TCP socket in the calling thread's namespace.
+    public static func openListeningTCP(host: String, port: Int, backlog: Int32 = 1024) throws -> Int32 {
+        let fd = socket(
+            AF_INET,
+            Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
+            0
+        )
+        guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))", code: errno) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(truncatingIfNeeded: port).bigEndian)
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
+            close(fd)
+            throw Failure(description: "\(host) is not an IPv4 address", code: EINVAL)
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0, listen(fd, backlog) == 0 else {
+            let code = errno
+            close(fd)
+            throw Failure(description: "bind \(host):\(port): \(String(cString: strerror(code)))", code: code)
+        }
+        return fd
+    }
+
+    /// A TCP socket connected to `host:port` from the calling thread's namespace, waiting at most `timeout`
+    /// seconds, handed back non-blocking.
+    public static func openConnectedTCP(host: String, port: Int, timeout: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))", code: errno) }
+        var limit = timeval(tv_sec: timeout, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(truncatingIfNeeded: port).bigEndian)
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
+            close(fd)
+            throw Failure(description: "\(host) is not an IPv4 address", code: EINVAL)
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else {
+            let code = errno
+            close(fd)
+            throw Failure(description: "connect \(host):\(port): \(String(cString: strerror(code)))", code: code)
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        return fd
+    }
+}
+
+/// Sysctls of the calling thread's network namespace, read and written through `/proc/sys/net`, which shows
+/// the namespace of whoever opens it.
+public enum NamespaceSysctl {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Writes `value` to `key` (`net.ipv4.ip_default_ttl`) and reads it back: a refused write can look like a
+    /// success, so only the value read back counts.
+    public static func write(_ key: String, _ value: String) throws {
+        let path = "/proc/sys/" + key.replacingOccurrences(of: ".", with: "/")
+        let handle = open(path, O_WRONLY | O_CLOEXEC)
+        if handle >= 0 {
+            let bytes = Array((value + "\n").utf8)
+            _ = bytes.withUnsafeBytes { Glibc.write(handle, $0.baseAddress, $0.count) }
+            close(handle)
+        }
+        let readBack = try self.read(key)
+        guard readBack == value else {
+            throw Failure(description: "sysctl \(key) reads '\(readBack)' after writing '\(value)'")
+        }
+    }
+
+    /// The value of `key`, whitespace runs folded to one space.
+    public static func read(_ key: String) throws -> String {
+        let path = "/proc/sys/" + key.replacingOccurrences(of: ".", with: "/")
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw Failure(description: "sysctl \(key) cannot be read (\(path))")
+        }
+        return text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+    }
+}
+
+/// What an interface of the calling thread's namespace looks like, from `getifaddrs` (a netlink query made in
+/// that namespace).
+public struct InterfaceFacts: Sendable, Equatable, Codable {
+    public var name: String
+    public var up: Bool
+    public var mac: String?
+    public var addresses: [String]
+
+    /// The interface `name`, or nil when the namespace has none by that name.
+    public static func read(_ name: String) -> InterfaceFacts? {
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0, let first = list else { return nil }
+        defer { freeifaddrs(list) }
+        var facts: InterfaceFacts?
+        for entry in sequence(first: first, next: { $0.pointee.ifa_next }) {
+            let item = entry.pointee
+            guard let namePointer = item.ifa_name, String(cString: namePointer) == name else { continue }
+            if facts == nil {
+                facts = InterfaceFacts(
+                    name: name,
+                    up: item.ifa_flags & UInt32(IFF_UP) != 0,
+                    mac: nil,
+                    addresses: []
+                )
+            }
+            guard let address = item.ifa_addr else { continue }
+            switch Int32(address.pointee.sa_family) {
+            case AF_INET:
+                let ip = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                    UInt32(bigEndian: $0.pointee.sin_addr.s_addr)
+                }
+                facts?.addresses.append(
+                    "\(ip >> 24).\((ip >> 16) & 0xff).\((ip >> 8) & 0xff).\(ip & 0xff)"
+                )
+            case AF_PACKET:
+                var bytes = [UInt8](repeating: 0, count: 8)
+                let length = Int(decnet_link_address(address, &bytes, Int32(bytes.count)))
+                let mac = bytes.prefix(min(length, 8)).map { String(format: "%02x", $0) }.joined(separator: ":")
+                facts?.mac = mac
+            default:
+                continue
+            }
+        }
+        return facts
     }
 }

@@ -45,7 +45,10 @@ public struct HTTPService: HoneypotService {
         if context.tlsPorts.isEmpty {
             self.tls = nil
         } else {
-            let (certificate, key) = try DeckyCertificate.make(hostname: context.hostname)
+            let (certificate, key) = try DeckyCertificate.load(
+                hostname: context.hostname,
+                directory: context.keyDirectory
+            )
             var tls = TLSConfiguration.makeServerConfiguration(
                 certificateChain: [.certificate(certificate)],
                 privateKey: .privateKey(key)

@@ -1,0 +1,242 @@
+import CDecnetLinux
+import DecnetCore
+import DecnetRuntime
+import DecnetServices
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs the native engine in this process (`decnet engine run`, `deploy --foreground`): takes the pid lock,
+/// opens the control socket, reconciles the fleet and serves it until SIGTERM/SIGINT or a `shutdown` request.
+enum EngineHost {
+    static func serve(stateDirectory: String, ingestLogFile: String) async throws {
+        let lock: EngineLock
+        do {
+            lock = try EngineLock(stateDirectory: stateDirectory)
+        } catch {
+            throw CommandFailure("\(error)")
+        }
+        let state: FleetState
+        do {
+            guard let read = try FleetState.read(fromDirectory: stateDirectory), read.driver == "native" else {
+                throw CommandFailure(
+                    "no native fleet in \(FleetState.path(in: stateDirectory)); run `decnet deploy` first"
+                )
+            }
+            state = read
+        } catch let failure as CommandFailure {
+            throw failure
+        } catch {
+            throw CommandFailure("\(error)")
+        }
+        let output: LogFileOutput
+        do {
+            output = try LogFileOutput(path: ingestLogFile)
+        } catch {
+            throw CommandFailure("event log \(ingestLogFile): cannot be opened for appending (DECNET_INGEST_LOG_FILE)")
+        }
+        let dispatcher = EventDispatcher(outputs: [output])
+        let delivery = Task(executorPreference: BlockingIOExecutor.shared) { await dispatcher.run() }
+        let engine = Engine(
+            settings: Engine.Settings(
+                stateDirectory: stateDirectory,
+                registry: .builtin,
+                sink: dispatcher,
+                log: { Self.log($0) }
+            ),
+            state: state
+        )
+        let server: EngineControlServer
+        do {
+            server = try await EngineControlServer.bind(path: EngineFiles.socket(stateDirectory))
+        } catch {
+            dispatcher.finish()
+            await delivery.value
+            throw CommandFailure("control socket \(EngineFiles.socket(stateDirectory)): \(error)")
+        }
+        Self.log("engine \(getpid()) up: \(state.fleet.deckies.count) decky(s), events to \(ingestLogFile)")
+        let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) {
+            Self.log("signal received: closing listeners (namespaces stay; `decnet teardown` removes them)")
+            Task { await server.close() }
+        }
+        let serving = Task {
+            await server.run { request in
+                await Self.handle(request, engine: engine, server: server, dispatcher: dispatcher)
+            }
+        }
+        for line in await engine.reconcile() { Self.log(line) }
+        await serving.value
+        signals.cancel()
+        await engine.shutdown(removeNetwork: false)
+        dispatcher.finish()
+        await delivery.value
+        try? FileManager.default.removeItem(atPath: EngineFiles.socket(stateDirectory))
+        Self.log("engine \(getpid()) stopped")
+        withExtendedLifetime(lock) {}
+    }
+
+    static func handle(
+        _ request: EngineRequest,
+        engine: Engine,
+        server: EngineControlServer,
+        dispatcher: EventDispatcher
+    ) async -> EngineResponse {
+        do {
+            var report: [String] = []
+            switch request.op {
+            case .status:
+                break
+            case .start, .stop, .restart, .remove:
+                guard let name = request.decky else {
+                    return EngineResponse(ok: false, error: "\(request.op.rawValue) needs a decky name")
+                }
+                switch request.op {
+                case .start: report = try await engine.start(name)
+                case .stop: report = try await engine.stop(name)
+                case .restart: report = try await engine.restart(name)
+                default: report = try await engine.remove(name)
+                }
+            case .reload:
+                report = try await engine.reload()
+            case .shutdown:
+                await engine.shutdown(removeNetwork: request.removeNetwork ?? false)
+                Task { await server.close() }
+                return EngineResponse(ok: true, report: ["engine \(getpid()) stopping"])
+            }
+            for line in report { Self.log(line) }
+            return EngineResponse(
+                ok: true,
+                report: report,
+                status: await engine.status(droppedEvents: dispatcher.dropped)
+            )
+        } catch {
+            return EngineResponse(ok: false, error: "\(error)")
+        }
+    }
+
+    /// One line of the engine's log (its standard output, which the daemon writes to `decnet-engine.log`).
+    static func log(_ message: String) {
+        let stamp = ISO8601DateFormatter().string(from: Date())
+        FileHandle.standardOutput.write(Data("\(stamp) \(message)\n".utf8))
+    }
+}
+
+/// Starting, finding and waiting for the engine daemon from the CLI.
+enum EngineProcess {
+    /// The running engine's pid, if any.
+    static func running(_ stateDirectory: String) -> Int32? { EngineLock.runningPID(stateDirectory: stateDirectory) }
+
+    /// Starts `decnet engine run` as a daemon (own session, output to `decnet-engine.log`) and returns its pid.
+    static func spawn(stateDirectory: String) throws -> pid_t {
+        let directory = URL(fileURLWithPath: stateDirectory).standardizedFileURL.path
+        // The daemon finds the same state directory whatever the environment file says.
+        setenv("DECNET_STATE_DIR", directory, 1)
+        let executable =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            ?? CommandLine.arguments[0]
+        let arguments = [executable, "engine", "run"]
+        var pid: pid_t = 0
+        let log = EngineFiles.log(directory)
+        let result = Self.withCStrings(arguments) { argv in decnet_spawn_daemon(executable, argv, log, &pid) }
+        guard result == 0 else {
+            throw CommandFailure("cannot start the engine (\(executable)): \(String(cString: strerror(result)))")
+        }
+        return pid
+    }
+
+    static func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+        var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+        pointers.append(nil)
+        defer { for pointer in pointers { free(pointer) } }
+        return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+
+    /// Whether a child we started is still alive (reaps it when it is not).
+    static func isAlive(_ pid: pid_t) -> Bool {
+        var status: Int32 = 0
+        let result = waitpid(pid, &status, WNOHANG)
+        if result == pid { return false }
+        if result == 0 { return true }
+        return kill(pid, 0) == 0
+    }
+
+    /// Waits until the engine answers and has finished reconciling; shows progress on a terminal.
+    static func waitReady(
+        stateDirectory: String,
+        pid: pid_t,
+        timeout: Duration = .seconds(600)
+    ) async throws -> EngineStatus {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        let terminal = isatty(STDOUT_FILENO) == 1
+        var shown = false
+        while clock.now < deadline {
+            if !Self.isAlive(pid) {
+                throw CommandFailure("the engine exited while starting; its log:\n\(Self.logTail(stateDirectory))")
+            }
+            if let response = try? await EngineClient.send(EngineRequest(.status), stateDirectory: stateDirectory),
+                let status = response.status
+            {
+                let serving = status.deckies.filter { $0.state != .starting }.count
+                if terminal {
+                    FileHandle.standardOutput.write(Data("\rdeckies up: \(serving)/\(status.deckies.count)".utf8))
+                    shown = true
+                }
+                if status.phase == "ready" {
+                    if shown { print("") }
+                    return status
+                }
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw CommandFailure(
+            "the engine did not finish starting in \(timeout); its log:\n\(Self.logTail(stateDirectory))"
+        )
+    }
+
+    /// Waits for a pid to go away (teardown), then insists.
+    static func waitExit(_ pid: pid_t, timeout: Duration = .seconds(20)) async {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while clock.now < deadline {
+            if !Self.isAlive(pid) { return }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        kill(pid, SIGKILL)
+    }
+
+    /// The last lines of the engine's log.
+    static func logTail(_ stateDirectory: String, lines: Int = 20) -> String {
+        let text = (try? String(contentsOfFile: EngineFiles.log(stateDirectory), encoding: .utf8)) ?? "(empty)"
+        return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+    }
+
+    /// Makes sure an engine serves the state directory: starts one when none runs, then waits for it.
+    @discardableResult
+    static func ensureRunning(stateDirectory: String) async throws -> (status: EngineStatus, started: Bool) {
+        if let pid = Self.running(stateDirectory) {
+            let response = try await EngineClient.send(EngineRequest(.status), stateDirectory: stateDirectory)
+            guard let status = response.status else {
+                throw CommandFailure("the engine (pid \(pid)) answered without a status: \(response.error ?? "?")")
+            }
+            return (status, false)
+        }
+        let pid = try Self.spawn(stateDirectory: stateDirectory)
+        return (try await Self.waitReady(stateDirectory: stateDirectory, pid: pid), true)
+    }
+
+    /// Sends a request to the running engine; fails clearly when there is none.
+    static func send(_ request: EngineRequest, stateDirectory: String) async throws -> EngineResponse {
+        let response: EngineResponse
+        do {
+            response = try await EngineClient.send(request, stateDirectory: stateDirectory)
+        } catch {
+            throw CommandFailure("\(error)")
+        }
+        guard response.ok else { throw CommandFailure(response.error ?? "the engine refused") }
+        return response
+    }
+}

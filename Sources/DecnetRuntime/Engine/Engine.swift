@@ -1,0 +1,480 @@
+import DecnetCore
+import DecnetServiceKit
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The native driver's engine: one process that serves a whole fleet. It makes each decky's namespace and
+/// interface (`FleetNetwork`), opens every service socket inside that namespace, and serves them all on its
+/// event loops. It owns the state file's `native.stopped` list; `decnet deploy` owns the rest.
+///
+/// Everything it does is a reconciliation of the state file with what is really there, so a restart after a
+/// crash, `decnet reconcile` and a redeploy are the same operation.
+public actor Engine {
+    public struct Settings: Sendable {
+        public var stateDirectory: String
+        public var registry: ServiceRegistry
+        public var sink: any EventSink
+        public var limits: ConnectionLimits
+        /// Where captured files go (default `<state>/artifacts`).
+        public var artifactDirectory: String
+        /// Progress and repairs, for the engine's log.
+        public var log: @Sendable (String) -> Void
+
+        public init(
+            stateDirectory: String,
+            registry: ServiceRegistry,
+            sink: any EventSink,
+            limits: ConnectionLimits = ConnectionLimits(),
+            artifactDirectory: String? = nil,
+            log: @escaping @Sendable (String) -> Void
+        ) {
+            self.stateDirectory = stateDirectory
+            self.registry = registry
+            self.sink = sink
+            self.limits = limits
+            self.artifactDirectory =
+                artifactDirectory ?? (stateDirectory as NSString).appendingPathComponent("artifacts")
+            self.log = log
+        }
+    }
+
+    /// Why a request cannot be carried out.
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+        public init(_ description: String) { self.description = description }
+    }
+
+    /// One listening port of a running decky.
+    struct Served {
+        var kind: ServiceKind
+        var port: Int
+        var boundPort: Int
+        var listener: any RunningService
+        var task: Task<Void, Never>
+    }
+
+    let settings: Settings
+    private(set) var state: FleetState
+    private var served: [String: [Served]] = [:]
+    private var failures: [String: String] = [:]
+    private var starting: Set<String> = []
+    private var phase = "starting"
+    private var lastReport: [String] = []
+    private let startedAt = Date()
+
+    public init(settings: Settings, state: FleetState) {
+        self.settings = settings
+        self.state = state
+    }
+
+    var native: NativeDeployment { self.state.native ?? NativeDeployment(network: .loopback) }
+
+    /// The namespaces' network, nil in the loopback network.
+    var network: FleetNetwork? {
+        let fleet = self.state.fleet
+        let attachment: FleetNetwork.Attachment
+        switch self.native.network {
+        case .loopback:
+            return nil
+        case .lab:
+            attachment = .lab(LabNetwork(name: self.native.lab ?? "lab", subnet: fleet.subnet))
+        case .macvlan:
+            attachment = .macvlan(parent: self.native.parent ?? fleet.interface ?? "eth0")
+        case .ipvlan:
+            attachment = .ipvlan(parent: self.native.parent ?? fleet.interface ?? "eth0")
+        }
+        return FleetNetwork(
+            attachment: attachment,
+            subnet: fleet.subnet,
+            gateway: fleet.gateway,
+            ipRange: fleet.ipRange,
+            hairpin: self.native.hairpin
+        )
+    }
+
+    func decky(named name: String) -> Decky? { self.state.fleet.deckies.first { $0.name == name } }
+
+    // MARK: reconciliation
+
+    /// Reads the state file again (after `deploy` rewrote it) and reconciles.
+    public func reload() async throws -> [String] {
+        guard let state = try FleetState.read(fromDirectory: self.settings.stateDirectory) else {
+            throw Failure("no \(FleetState.fileName) in \(self.settings.stateDirectory)")
+        }
+        let removed = self.state.fleet.deckies.filter { old in !state.fleet.deckies.contains { $0.name == old.name } }
+        var report: [String] = []
+        for decky in removed {
+            await self.takeDown(decky)
+            report.append("\(decky.name): removed (no longer in the fleet)")
+        }
+        // A decky whose plan changed (address, MAC, services) is rebuilt from scratch.
+        for decky in state.fleet.deckies {
+            if let old = self.decky(named: decky.name), old != decky, self.served[decky.name] != nil {
+                await self.takeDown(old)
+                report.append("\(decky.name): changed; rebuilt")
+            }
+        }
+        self.state = state
+        return report + (await self.reconcile())
+    }
+
+    /// Makes reality match the state: every decky not stopped gets its namespace, interface, sysctls and
+    /// listeners; stopped and departed ones get none. Returns a line per repair.
+    public func reconcile() async -> [String] {
+        self.phase = "starting"
+        defer { self.phase = "ready" }
+        var report: [String] = []
+        let stopped = Set(self.native.stopped)
+        let desired = self.state.fleet.deckies.filter { !stopped.contains($0.name) }
+        for decky in self.state.fleet.deckies where stopped.contains(decky.name) {
+            if self.served[decky.name] != nil
+                || (self.network != nil && NamespaceThread.exists(FleetNetwork.namespace(of: decky)))
+            {
+                await self.takeDown(decky)
+                report.append("\(decky.name): stopped (lifecycle)")
+            }
+        }
+        self.starting = Set(desired.map(\.name))
+        defer { self.starting = [] }
+
+        if let network = self.network {
+            do {
+                try await network.prepareHost()
+            } catch {
+                for decky in desired { self.failures[decky.name] = "\(error)" }
+                report.append("network: \(error)")
+                self.lastReport = report
+                return report
+            }
+            // Which deckies are missing from the wire, or there but wrong.
+            let checkMAC = network.deckiesHaveOwnMAC
+            let facts = await Self.inspectAll(desired)
+            var build: [Decky] = []
+            for decky in desired {
+                let seen = facts[decky.name] ?? FleetNetwork.Facts(namespacePresent: false, interface: nil)
+                if seen.matches(decky, checkMAC: checkMAC) { continue }
+                if let listeners = self.served.removeValue(forKey: decky.name) {
+                    await Self.closeAll(listeners)
+                }
+                if seen.namespacePresent {
+                    await network.remove([decky])
+                    report.append("\(decky.name): namespace was not as planned; rebuilt")
+                } else {
+                    report.append("\(decky.name): namespace created")
+                }
+                build.append(decky)
+            }
+            let made = await network.create(build)
+            for (name, reason) in made {
+                self.failures[name] = reason
+                report.append("\(name): failed: \(reason)")
+            }
+        }
+
+        let toServe = desired.filter {
+            self.served[$0.name] == nil
+                && (self.network == nil || NamespaceThread.exists(FleetNetwork.namespace(of: $0)))
+        }
+        report += await self.serveAll(toServe)
+        self.lastReport = report
+        return report
+    }
+
+    /// Inspects deckies' namespaces a few at a time.
+    static func inspectAll(_ deckies: [Decky]) async -> [String: FleetNetwork.Facts] {
+        await withTaskGroup(of: (String, FleetNetwork.Facts).self) { group in
+            var results: [String: FleetNetwork.Facts] = [:]
+            var iterator = deckies.makeIterator()
+            for _ in 0..<8 {
+                guard let decky = iterator.next() else { break }
+                group.addTask { (decky.name, await FleetNetwork.inspect(decky)) }
+            }
+            for await (name, facts) in group {
+                results[name] = facts
+                if let decky = iterator.next() { group.addTask { (decky.name, await FleetNetwork.inspect(decky)) } }
+            }
+            return results
+        }
+    }
+
+    /// Opens and serves the listeners of `deckies`.
+    func serveAll(_ deckies: [Decky]) async -> [String] {
+        var report: [String] = []
+        var count = 0
+        for decky in deckies {
+            do {
+                let listeners = try await self.openListeners(decky)
+                self.served[decky.name] = listeners
+                self.failures[decky.name] = nil
+                count += 1
+                if count % 100 == 0 { self.settings.log("serving \(count)/\(deckies.count) deckies") }
+            } catch {
+                self.failures[decky.name] = "\(error)"
+                report.append("\(decky.name): failed: \(error)")
+            }
+            self.starting.remove(decky.name)
+        }
+        if count > 0 { report.append("serving \(count) decky(s)") }
+        return report
+    }
+
+    /// The TCP ports of a decky that have an emulator, in service order.
+    func servablePorts(_ decky: Decky) -> [(kind: ServiceKind, port: Int)] {
+        decky.services.flatMap { instance -> [(kind: ServiceKind, port: Int)] in
+            guard self.settings.registry.service(for: instance.kind) != nil else { return [] }
+            return instance.ports.filter { $0.transport == .tcp }.map { (instance.kind, Int($0.number)) }
+        }
+    }
+
+    /// Opens every socket of a decky in one visit to its namespace, then hands each to its emulator.
+    func openListeners(_ decky: Decky) async throws -> [Served] {
+        let ports = self.servablePorts(decky)
+        let namespace = self.network == nil ? nil : FleetNetwork.namespace(of: decky)
+        let offset = self.native.portOffset
+        let host = decky.ip.description
+        let sockets: [(kind: ServiceKind, port: Int, bound: Int, fd: Int32)] = try await NamespaceThread.run(namespace)
+        {
+            var opened: [(kind: ServiceKind, port: Int, bound: Int, fd: Int32)] = []
+            do {
+                for (kind, port) in ports {
+                    do {
+                        opened.append((kind, port, port, try NamespaceSocket.openListeningTCP(host: host, port: port)))
+                    } catch let failure as NamespaceSocket.Failure
+                        where failure.code == EACCES && namespace == nil && port < 1024
+                    {
+                        // Without root a privileged port cannot be bound: the stated offset applies.
+                        let shifted = port + offset
+                        opened.append(
+                            (kind, port, shifted, try NamespaceSocket.openListeningTCP(host: host, port: shifted))
+                        )
+                    }
+                }
+            } catch {
+                for socket in opened { close(socket.fd) }
+                throw error
+            }
+            return opened
+        }
+        let keyDirectory = EngineFiles.keys(self.settings.stateDirectory, decky: decky.name)
+        var result: [Served] = []
+        var remaining = sockets[...]
+        do {
+            while let socket = remaining.popFirst() {
+                let instance = decky.services.first { $0.kind == socket.kind }
+                let tlsPorts = Set(
+                    (instance?.ports ?? []).map { Int($0.number) }.filter(ServiceContext.conventionalTLSPorts.contains)
+                )
+                let context = ServiceContext(
+                    decky: decky.name,
+                    hostname: decky.hostname,
+                    service: socket.kind,
+                    persona: instance?.persona ?? [:],
+                    sink: self.settings.sink,
+                    artifactDirectory: self.settings.artifactDirectory,
+                    osFamily: decky.osFamily,
+                    kernelVersion: instance?.persona["kernel_version"] ?? decky.distroProfile?.kernelVersion,
+                    distro: decky.distro,
+                    dataChannels: PosixDataChannels(namespace: namespace),
+                    macAddress: decky.mac.description,
+                    tlsPorts: tlsPorts,
+                    keyDirectory: keyDirectory
+                )
+                let listener = try await ServiceLauncher.bind(
+                    socket.kind,
+                    registry: self.settings.registry,
+                    context: context,
+                    host: host,
+                    port: socket.port,
+                    limits: self.settings.limits,
+                    socket: socket.fd
+                )
+                let task = Task { await listener.run() }
+                result.append(
+                    Served(
+                        kind: socket.kind,
+                        port: socket.port,
+                        boundPort: socket.bound,
+                        listener: listener,
+                        task: task
+                    )
+                )
+            }
+        } catch {
+            for socket in remaining { close(socket.fd) }
+            await Self.closeAll(result)
+            throw error
+        }
+        return result
+    }
+
+    /// Stops accepting and ends the open connections of `listeners`.
+    static func closeAll(_ listeners: [Served]) async {
+        for served in listeners {
+            await served.listener.close()
+            served.task.cancel()
+        }
+    }
+
+    /// Closes a decky's listeners and removes its namespace.
+    func takeDown(_ decky: Decky) async {
+        if let listeners = self.served.removeValue(forKey: decky.name) { await Self.closeAll(listeners) }
+        self.failures[decky.name] = nil
+        if let network = self.network { await network.remove([decky]) }
+    }
+
+    // MARK: lifecycle
+
+    /// `decnet lifecycle start`: serves a stopped (or failed) decky again.
+    public func start(_ name: String) async throws -> [String] {
+        guard self.decky(named: name) != nil else { throw self.unknown(name) }
+        try self.setStopped(name, false)
+        return await self.reconcile()
+    }
+
+    /// `decnet lifecycle stop`: takes one decky off the wire; the others are not touched.
+    public func stop(_ name: String) async throws -> [String] {
+        guard let decky = self.decky(named: name) else { throw self.unknown(name) }
+        try self.setStopped(name, true)
+        await self.takeDown(decky)
+        return ["\(name): stopped"]
+    }
+
+    /// `decnet lifecycle restart`: down, then up, with the same identity.
+    public func restart(_ name: String) async throws -> [String] {
+        guard let decky = self.decky(named: name) else { throw self.unknown(name) }
+        await self.takeDown(decky)
+        try self.setStopped(name, false)
+        return ["\(name): taken down"] + (await self.reconcile())
+    }
+
+    /// `decnet teardown --id`: takes the decky down and drops it from the state.
+    public func remove(_ name: String) async throws -> [String] {
+        guard let decky = self.decky(named: name) else { throw self.unknown(name) }
+        await self.takeDown(decky)
+        self.state.fleet.deckies.removeAll { $0.name == name }
+        self.state.native?.stopped.removeAll { $0 == name }
+        try self.state.write(toDirectory: self.settings.stateDirectory)
+        try? FileManager.default.removeItem(atPath: EngineFiles.keys(self.settings.stateDirectory, decky: name))
+        return ["\(name): torn down"]
+    }
+
+    /// Closes every listener; with `removeNetwork`, also deletes every namespace and the host-side interface.
+    public func shutdown(removeNetwork: Bool) async {
+        for decky in self.state.fleet.deckies {
+            if let listeners = self.served.removeValue(forKey: decky.name) { await Self.closeAll(listeners) }
+        }
+        guard removeNetwork, let network = self.network else { return }
+        await network.remove(self.state.fleet.deckies)
+        await FleetNetwork.cleanUpHost(hairpin: self.native.hairpin)
+    }
+
+    func setStopped(_ name: String, _ stopped: Bool) throws {
+        var native = self.native
+        native.stopped.removeAll { $0 == name }
+        if stopped { native.stopped.append(name) }
+        self.state.native = native
+        try self.state.write(toDirectory: self.settings.stateDirectory)
+    }
+
+    func unknown(_ name: String) -> Failure {
+        let known = self.state.fleet.deckies.map(\.name).joined(separator: ", ")
+        return Failure("no decky named '\(name)' in the fleet; known: \(known)")
+    }
+
+    // MARK: status
+
+    /// Every decky, live: the wire as seen from inside its namespace, and its listeners.
+    public func status(droppedEvents: Int = 0) async -> EngineStatus {
+        let network = self.network
+        let facts = network == nil ? [:] : await Self.inspectAll(self.state.fleet.deckies)
+        let stopped = Set(self.native.stopped)
+        let deckies = self.state.fleet.deckies.map { decky -> DeckyStatus in
+            let listeners = self.served[decky.name] ?? []
+            let seen = facts[decky.name]
+            var services: [ServicePortStatus] = []
+            for instance in decky.services {
+                for port in instance.ports {
+                    let number = Int(port.number)
+                    if let served = listeners.first(where: { $0.kind == instance.kind && $0.port == number }) {
+                        services.append(
+                            ServicePortStatus(
+                                service: instance.kind.rawValue,
+                                port: number,
+                                boundPort: served.boundPort,
+                                listening: true,
+                                openConnections: served.listener.openConnections,
+                                totalConnections: served.listener.totalConnections,
+                                note: nil
+                            )
+                        )
+                    } else {
+                        let note: String?
+                        if self.settings.registry.service(for: instance.kind) == nil {
+                            note = "no emulator yet"
+                        } else if port.transport != .tcp {
+                            note = "\(port.transport.rawValue) not served yet"
+                        } else {
+                            note = nil
+                        }
+                        services.append(
+                            ServicePortStatus(
+                                service: instance.kind.rawValue,
+                                port: number,
+                                boundPort: nil,
+                                listening: false,
+                                openConnections: 0,
+                                totalConnections: 0,
+                                note: note
+                            )
+                        )
+                    }
+                }
+            }
+            let state: DeckyStatus.State
+            if stopped.contains(decky.name) {
+                state = .stopped
+            } else if self.failures[decky.name] != nil {
+                state = .failed
+            } else if self.served[decky.name] != nil {
+                state = .running
+            } else {
+                state = self.starting.contains(decky.name) ? .starting : .failed
+            }
+            return DeckyStatus(
+                name: decky.name,
+                state: state,
+                ip: decky.ip.description,
+                mac: decky.mac.description,
+                hostname: decky.hostname,
+                osFamily: decky.osFamily.rawValue,
+                distro: decky.distro,
+                archetype: decky.archetype,
+                namespace: network == nil ? nil : FleetNetwork.namespace(of: decky),
+                namespacePresent: seen?.namespacePresent ?? false,
+                interfaceUp: seen?.interface?.up ?? (network == nil),
+                observedAddresses: seen?.interface?.addresses ?? (network == nil ? [decky.ip.description] : []),
+                observedMAC: seen?.interface?.mac,
+                services: services,
+                error: self.failures[decky.name]
+                    ?? (state == .failed && !self.starting.contains(decky.name)
+                        ? "not serving; run decnet reconcile" : nil)
+            )
+        }
+        var description = self.native.network.rawValue
+        if let lab = self.native.lab { description += " \(lab)" }
+        if let parent = self.native.parent { description += " on \(parent)" }
+        return EngineStatus(
+            phase: self.phase,
+            pid: getpid(),
+            startedAt: self.startedAt,
+            residentBytes: EngineStatus.residentBytes(),
+            network: description,
+            droppedEvents: droppedEvents,
+            lastReport: self.lastReport,
+            deckies: deckies
+        )
+    }
+}
