@@ -45,16 +45,10 @@ public struct HTTPService: HoneypotService {
         if context.tlsPorts.isEmpty {
             self.tls = nil
         } else {
-            let (certificate, key) = try DeckyCertificate.load(
-                hostname: context.hostname,
-                directory: context.keyDirectory
-            )
-            var tls = TLSConfiguration.makeServerConfiguration(
-                certificateChain: [.certificate(certificate)],
-                privateKey: .privateKey(key)
-            )
-            tls.applicationProtocols = ["http/1.1"]
-            self.tls = try NIOSSLContext(configuration: tls)
+            // The certificate is made on first use (or in the background), not here: see LazyCertificate.
+            let certificate = LazyCertificate(hostname: context.hostname, directory: context.keyDirectory)
+            self.tls = try certificate.serverContext(applicationProtocols: ["http/1.1"])
+            certificate.prewarm()
         }
         let app = (context.persona["fake_app"] ?? "").lowercased()
         self.configuration = Configuration(

@@ -11,6 +11,21 @@ enum DeckyCertificate {
     static let certificateFile = "tls-certificate.pem"
     static let keyFile = "tls-key.pem"
 
+    /// The certificate kept in `directory`, or nil when there is none.
+    static func kept(in directory: String?) throws -> (certificate: NIOSSLCertificate, key: NIOSSLPrivateKey)? {
+        guard let directory else { return nil }
+        let certificatePath = (directory as NSString).appendingPathComponent(Self.certificateFile)
+        let keyPath = (directory as NSString).appendingPathComponent(Self.keyFile)
+        guard FileManager.default.fileExists(atPath: certificatePath), FileManager.default.fileExists(atPath: keyPath)
+        else { return nil }
+        let certificate = try Data(contentsOf: URL(fileURLWithPath: certificatePath))
+        let key = try Data(contentsOf: URL(fileURLWithPath: keyPath))
+        return (
+            try NIOSSLCertificate(bytes: Array(certificate), format: .pem),
+            try NIOSSLPrivateKey(bytes: Array(key), format: .pem)
+        )
+    }
+
     /// The decky's certificate: the one kept in `directory` when there is one, else a fresh one, kept there
     /// (key readable by root only) so the decky shows the same certificate after a restart.
     static func load(
@@ -18,16 +33,9 @@ enum DeckyCertificate {
         directory: String?
     ) throws -> (certificate: NIOSSLCertificate, key: NIOSSLPrivateKey) {
         guard let directory else { return try self.make(hostname: hostname) }
+        if let kept = try self.kept(in: directory) { return kept }
         let certificatePath = (directory as NSString).appendingPathComponent(Self.certificateFile)
         let keyPath = (directory as NSString).appendingPathComponent(Self.keyFile)
-        if FileManager.default.fileExists(atPath: certificatePath), FileManager.default.fileExists(atPath: keyPath) {
-            let certificate = try Data(contentsOf: URL(fileURLWithPath: certificatePath))
-            let key = try Data(contentsOf: URL(fileURLWithPath: keyPath))
-            return (
-                try NIOSSLCertificate(bytes: Array(certificate), format: .pem),
-                try NIOSSLPrivateKey(bytes: Array(key), format: .pem)
-            )
-        }
         let made = try self.makePEM(hostname: hostname)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         guard
