@@ -55,6 +55,14 @@ struct NativeFleetHarness {
         }
     }
 
+    /// Whether `pid` runs: not gone, and not a zombie waiting to be reaped (the engine is a daemon, and the
+    /// reaper of orphans in a container may be slow or absent).
+    static func isRunning(_ pid: Int32) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        return stat.split(separator: ")").last?.split(separator: " ").first != "Z"
+    }
+
     func eventLines() -> [String] {
         ((try? String(contentsOfFile: self.events, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
@@ -81,6 +89,18 @@ struct NativeFleetHarness {
         self.directory.remove()
     }
 
+    /// Runs `body` with a fresh harness and always cleans up after it, also when it throws.
+    static func with(_ body: (NativeFleetHarness) async throws -> Void) async throws {
+        let harness = try NativeFleetHarness()
+        do {
+            try await body(harness)
+        } catch {
+            await harness.cleanUp()
+            throw error
+        }
+        await harness.cleanUp()
+    }
+
     func namespacesLeft() async throws -> [String] {
         let listed = try await ProcessRunner.run("/usr/sbin/ip", ["netns", "list"]).standardOutput
         return listed.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) }
@@ -98,152 +118,147 @@ struct NativeFleetHarness {
         let nmap = try #require(ExternalTool.nmap.path, "\(ExternalTool.nmap.missingMessage)")
         let redisCLI = try #require(ExternalTool.redisCLI.path, "\(ExternalTool.redisCLI.missingMessage)")
         let curl = try #require(ExternalTool.curl.path, "\(ExternalTool.curl.missingMessage)")
-        let harness = try NativeFleetHarness()
-        let tag = harness.tag
-        let third = Int.random(in: 1...250)
-        let net = "10.76.\(third)"
-        let linux = "\(tag)-lin"
-        let windows = "\(tag)-win"
-        let embedded = "\(tag)-emb"
-        let fleet = """
-            [general]
-            net = \(net).0/24
+        try await NativeFleetHarness.with { harness in
+            let tag = harness.tag
+            let third = Int.random(in: 1...250)
+            let net = "10.76.\(third)"
+            let linux = "\(tag)-lin"
+            let windows = "\(tag)-win"
+            let embedded = "\(tag)-emb"
+            let fleet = """
+                [general]
+                net = \(net).0/24
 
-            [\(linux)]
-            ip = \(net).10
-            services = http, redis
-            nmap_os = linux
+                [\(linux)]
+                ip = \(net).10
+                services = http, redis
+                nmap_os = linux
 
-            [\(windows)]
-            ip = \(net).11
-            services = ftp, mysql
-            nmap_os = windows
+                [\(windows)]
+                ip = \(net).11
+                services = ftp, mysql
+                nmap_os = windows
 
-            [\(embedded)]
-            ip = \(net).12
-            services = telnet, http
-            nmap_os = embedded
-            """
-        let file = harness.directory.url.appendingPathComponent("fleet.ini")
-        try fleet.write(to: file, atomically: true, encoding: .utf8)
-        var cleaned = false
-        defer {
-            if !cleaned {
-                let cleanup = Task { await harness.cleanUp() }
-                _ = cleanup
-            }
-        }
+                [\(embedded)]
+                ip = \(net).12
+                services = telnet, http
+                nmap_os = embedded
+                """
+            let file = harness.directory.url.appendingPathComponent("fleet.ini")
+            try fleet.write(to: file, atomically: true, encoding: .utf8)
 
-        let deploy = try await harness.decnet(["deploy", "--config", file.path, "--lab", "--lab-name", tag])
-        try #require(deploy.status == 0, "\(deploy.standardOutput)\(deploy.standardError)")
-        #expect(deploy.standardOutput.contains("running"))
-        let inventory = try await harness.decnet(["inventory", "--json"])
-        let entries = try #require(
-            try JSONSerialization.jsonObject(with: Data(inventory.standardOutput.utf8)) as? [[String: Any]]
-        )
-        let macs = Dictionary(uniqueKeysWithValues: entries.map { ($0["ip"] as! String, $0["mac"] as! String) })
-        #expect(macs.count == 3)
-
-        // Host discovery finds the three with their MACs.
-        let discovery = try await harness.attacker([nmap, "-sn", "-n", "-oX", "-", "\(net).0/24"])
-        let found = try NmapXML(discovery.standardOutput)
-        for (ip, mac) in macs {
-            let host = found.hosts.first { $0.address == ip }
-            #expect(host?.mac?.lowercased() == mac, "\(ip): \(host?.mac ?? "not found")")
-        }
-
-        // A SYN scan finds exactly each decky's service ports.
-        let scan = try await harness.attacker([
-            nmap, "-sS", "-n", "-p", "1-10000", "-T5", "--min-rate", "5000", "-oX", "-",
-            "\(net).10", "\(net).11", "\(net).12",
-        ])
-        let scanned = try NmapXML(scan.standardOutput)
-        let expected: [String: Set<Int>] = [
-            "\(net).10": [80, 443, 6379], "\(net).11": [21, 3306], "\(net).12": [23, 80, 443],
-        ]
-        for (ip, ports) in expected {
-            let open = Set(
-                scanned.hosts.first { $0.address == ip }?.ports.filter { $0.state == "open" }.map(\.port) ?? []
+            let deploy = try await harness.decnet(["deploy", "--config", file.path, "--lab", "--lab-name", tag])
+            try #require(deploy.status == 0, "\(deploy.standardOutput)\(deploy.standardError)")
+            #expect(deploy.standardOutput.contains("running"))
+            let inventory = try await harness.decnet(["inventory", "--json"])
+            let entries = try #require(
+                try JSONSerialization.jsonObject(with: Data(inventory.standardOutput.utf8)) as? [[String: Any]]
             )
-            #expect(open == ports, "\(ip)")
-        }
+            let macs = Dictionary(uniqueKeysWithValues: entries.map { ($0["ip"] as! String, $0["mac"] as! String) })
+            #expect(macs.count == 3)
 
-        // Each family's TTL.
-        for (ip, ttl) in [("\(net).10", 64), ("\(net).11", 128), ("\(net).12", 255)] {
-            let ping = try await harness.attacker(["ping", "-c", "1", "-W", "2", ip])
-            #expect(ping.standardOutput.contains("ttl=\(ttl)"), "\(ip): \(ping.standardOutput)")
-        }
+            // Host discovery finds the three with their MACs.
+            let discovery = try await harness.attacker([nmap, "-sn", "-n", "-oX", "-", "\(net).0/24"])
+            let found = try NmapXML(discovery.standardOutput)
+            for (ip, mac) in macs {
+                let host = found.hosts.first { $0.address == ip }
+                #expect(host?.mac?.lowercased() == mac, "\(ip): \(host?.mac ?? "not found")")
+            }
 
-        // A real client logs in on each, and the event names the right decky.
-        _ = try await harness.attacker([redisCLI, "-h", "\(net).10", "-a", "lin-pass", "--no-auth-warning", "PING"])
-        _ = try await harness.attacker([curl, "-s", "-m", "5", "ftp://winuser:win-pass@\(net).11/"])
-        _ = try await harness.attacker([curl, "-s", "-m", "5", "-u", "embuser:emb-pass", "http://\(net).12/"])
-        for (decky, service, password) in [
-            (linux, "redis", "lin-pass"), (windows, "ftp", "win-pass"), (embedded, "http", "emb-pass"),
-        ] {
-            let line = await harness.waitForEvent([
-                " login.failed [", "decky=\"\(decky)\"", "service=\"\(service)\"", "password=\"\(password)\"",
-                "src_ip=\"\(net).254\"",
+            // A SYN scan finds exactly each decky's service ports.
+            let scan = try await harness.attacker([
+                nmap, "-sS", "-n", "-p", "1-10000", "-T5", "--min-rate", "5000", "-oX", "-",
+                "\(net).10", "\(net).11", "\(net).12",
             ])
-            #expect(line != nil, "no login event for \(decky)/\(service)")
-        }
-        let status = try await harness.decnet(["status"])
-        #expect(status.standardOutput.contains("3/3 decky(s) running"), "\(status.standardOutput)")
+            let scanned = try NmapXML(scan.standardOutput)
+            let expected: [String: Set<Int>] = [
+                "\(net).10": [80, 443, 6379], "\(net).11": [21, 3306], "\(net).12": [23, 80, 443],
+            ]
+            for (ip, ports) in expected {
+                let open = Set(
+                    scanned.hosts.first { $0.address == ip }?.ports.filter { $0.state == "open" }.map(\.port) ?? []
+                )
+                #expect(open == ports, "\(ip)")
+            }
 
-        // Stopping one decky leaves the others serving.
-        let stop = try await harness.decnet(["lifecycle", "stop", "--id", windows])
-        #expect(stop.status == 0, "\(stop.standardError)")
-        let gone = try await harness.attacker(["ping", "-c", "1", "-W", "1", "\(net).11"])
-        #expect(gone.status != 0, "a stopped decky must not answer")
-        let stillThere = try await harness.attacker([redisCLI, "-h", "\(net).10", "PING"])
-        #expect(stillThere.standardOutput.contains("PONG"))
-        let http = try await harness.attacker([
-            curl, "-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "http://\(net).12/",
-        ])
-        #expect(http.standardOutput == "200")
+            // Each family's TTL.
+            for (ip, ttl) in [("\(net).10", 64), ("\(net).11", 128), ("\(net).12", 255)] {
+                let ping = try await harness.attacker(["ping", "-c", "1", "-W", "2", ip])
+                #expect(ping.standardOutput.contains("ttl=\(ttl)"), "\(ip): \(ping.standardOutput)")
+            }
 
-        // SIGKILL the engine: the listeners die with it; reconcile brings the fleet back as it was.
-        let fingerprint = { () async throws -> String in
-            let result = try await harness.attacker([
-                "sh", "-c",
-                "echo | openssl s_client -connect \(net).10:443 2>/dev/null | openssl x509 -noout -fingerprint -sha256",
+            // A real client logs in on each, and the event names the right decky.
+            _ = try await harness.attacker([redisCLI, "-h", "\(net).10", "-a", "lin-pass", "--no-auth-warning", "PING"])
+            _ = try await harness.attacker([curl, "-s", "-m", "5", "ftp://winuser:win-pass@\(net).11/"])
+            _ = try await harness.attacker([curl, "-s", "-m", "5", "-u", "embuser:emb-pass", "http://\(net).12/"])
+            for (decky, service, password) in [
+                (linux, "redis", "lin-pass"), (windows, "ftp", "win-pass"), (embedded, "http", "emb-pass"),
+            ] {
+                let line = await harness.waitForEvent([
+                    " login.failed [", "decky=\"\(decky)\"", "service=\"\(service)\"", "password=\"\(password)\"",
+                    "src_ip=\"\(net).254\"",
+                ])
+                #expect(line != nil, "no login event for \(decky)/\(service)")
+            }
+            let status = try await harness.decnet(["status"])
+            #expect(status.standardOutput.contains("3/3 decky(s) running"), "\(status.standardOutput)")
+
+            // Stopping one decky leaves the others serving.
+            let stop = try await harness.decnet(["lifecycle", "stop", "--id", windows])
+            #expect(stop.status == 0, "\(stop.standardError)")
+            let gone = try await harness.attacker(["ping", "-c", "1", "-W", "1", "\(net).11"])
+            #expect(gone.status != 0, "a stopped decky must not answer")
+            let stillThere = try await harness.attacker([redisCLI, "-h", "\(net).10", "PING"])
+            #expect(stillThere.standardOutput.contains("PONG"))
+            let http = try await harness.attacker([
+                curl, "-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "http://\(net).12/",
             ])
-            return result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(http.standardOutput == "200")
+
+            // SIGKILL the engine: the listeners die with it; reconcile brings the fleet back as it was.
+            let fingerprint = { () async throws -> String in
+                let result = try await harness.attacker([
+                    "sh", "-c",
+                    "echo | openssl s_client -connect \(net).10:443 2>/dev/null | openssl x509 -noout -fingerprint -sha256",
+                ])
+                return result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            let before = try await fingerprint()
+            #expect(before.contains("Fingerprint="))
+            let pid = try #require(harness.enginePID)
+            #expect(kill(pid, SIGKILL) == 0)
+            try await Task.sleep(for: .milliseconds(300))
+            let dead = try await harness.attacker([redisCLI, "-h", "\(net).10", "PING"])
+            #expect(!dead.standardOutput.contains("PONG"))
+            let reconcile = try await harness.decnet(["reconcile"])
+            #expect(reconcile.status == 0, "\(reconcile.standardOutput)\(reconcile.standardError)")
+            let back = try await harness.attacker([redisCLI, "-h", "\(net).10", "PING"])
+            #expect(back.standardOutput.contains("PONG"))
+            #expect(try await fingerprint() == before, "the decky keeps its certificate across engine restarts")
+            let afterKill = try await harness.decnet(["status"])
+            #expect(afterKill.standardOutput.contains("2/3 decky(s) running"), "the stopped decky stays stopped")
+
+            let start = try await harness.decnet(["lifecycle", "start", "--id", windows])
+            #expect(start.status == 0, "\(start.standardError)")
+            let again = try await harness.attacker(["ping", "-c", "1", "-W", "2", "\(net).11"])
+            #expect(again.standardOutput.contains("ttl=128"))
+
+            // Teardown leaves no decky namespace, interface or engine; twice is fine.
+            let enginePID = try #require(harness.enginePID)
+            let teardown = try await harness.decnet(["teardown", "--all"])
+            #expect(teardown.status == 0, "\(teardown.standardError)")
+            #expect(!NativeFleetHarness.isRunning(enginePID), "the engine is gone")
+            let twice = try await harness.decnet(["teardown", "--all"])
+            #expect(twice.status == 0)
+            let switchPorts = try await ProcessRunner.run(
+                "/usr/sbin/ip",
+                ["-n", "decnet-\(tag)-switch", "-brief", "link"]
+            )
+            #expect(!switchPorts.standardOutput.contains("vd"), "\(switchPorts.standardOutput)")
+            #expect(try await harness.namespacesLeft().sorted() == ["decnet-\(tag)-attacker", "decnet-\(tag)-switch"])
+            #expect(try await harness.decnet(["lab", "down"]).status == 0)
+            #expect(try await harness.namespacesLeft().isEmpty)
         }
-        let before = try await fingerprint()
-        #expect(before.contains("Fingerprint="))
-        let pid = try #require(harness.enginePID)
-        #expect(kill(pid, SIGKILL) == 0)
-        try await Task.sleep(for: .milliseconds(300))
-        let dead = try await harness.attacker([redisCLI, "-h", "\(net).10", "PING"])
-        #expect(!dead.standardOutput.contains("PONG"))
-        let reconcile = try await harness.decnet(["reconcile"])
-        #expect(reconcile.status == 0, "\(reconcile.standardOutput)\(reconcile.standardError)")
-        let back = try await harness.attacker([redisCLI, "-h", "\(net).10", "PING"])
-        #expect(back.standardOutput.contains("PONG"))
-        #expect(try await fingerprint() == before, "the decky keeps its certificate across engine restarts")
-        let afterKill = try await harness.decnet(["status"])
-        #expect(afterKill.standardOutput.contains("2/3 decky(s) running"), "the stopped decky stays stopped")
-
-        let start = try await harness.decnet(["lifecycle", "start", "--id", windows])
-        #expect(start.status == 0, "\(start.standardError)")
-        let again = try await harness.attacker(["ping", "-c", "1", "-W", "2", "\(net).11"])
-        #expect(again.standardOutput.contains("ttl=128"))
-
-        // Teardown leaves no decky namespace, interface or engine; twice is fine.
-        let enginePID = try #require(harness.enginePID)
-        let teardown = try await harness.decnet(["teardown", "--all"])
-        #expect(teardown.status == 0, "\(teardown.standardError)")
-        #expect(kill(enginePID, 0) != 0, "the engine is gone")
-        let twice = try await harness.decnet(["teardown", "--all"])
-        #expect(twice.status == 0)
-        let switchPorts = try await ProcessRunner.run("/usr/sbin/ip", ["-n", "decnet-\(tag)-switch", "-brief", "link"])
-        #expect(!switchPorts.standardOutput.contains("vd"), "\(switchPorts.standardOutput)")
-        #expect(try await harness.namespacesLeft().sorted() == ["decnet-\(tag)-attacker", "decnet-\(tag)-switch"])
-        #expect(try await harness.decnet(["lab", "down"]).status == 0)
-        #expect(try await harness.namespacesLeft().isEmpty)
-        cleaned = true
-        await harness.cleanUp()
     }
 
     /// Without root: each decky on its own 127.x address, privileged ports shifted by the stated offset.
@@ -251,46 +266,46 @@ struct NativeFleetHarness {
     func withoutRootTheLoopbackNetworkServesEachDeckyOnItsOwnAddress() async throws {
         try #require(getuid() == 0, "setpriv needs root")
         let curl = try #require(ExternalTool.curl.path, "\(ExternalTool.curl.missingMessage)")
-        let harness = try NativeFleetHarness()
-        defer {
-            let cleanup = Task { await harness.cleanUp() }
-            _ = cleanup
-        }
-        chmod(harness.directory.path, 0o777)
-        let asNobody = ["/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
-        let subnet = "127.78.\(Int.random(in: 1...250))"
+        try await NativeFleetHarness.with { harness in
+            chmod(harness.directory.path, 0o777)
+            let asNobody = ["/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+            let subnet = "127.78.\(Int.random(in: 1...250))"
 
-        let refused = try await harness.decnet(["deploy", "-n", "2", "--services", "http"], prefix: asNobody)
-        #expect(refused.status != 0)
-        #expect(refused.standardError.contains("need root"), "\(refused.standardError)")
-        #expect(refused.standardError.contains("decnet deploy --loopback"), "it offers the loopback mode")
+            let refused = try await harness.decnet(["deploy", "-n", "2", "--services", "http"], prefix: asNobody)
+            #expect(refused.status != 0)
+            #expect(refused.standardError.contains("need root"), "\(refused.standardError)")
+            #expect(refused.standardError.contains("decnet deploy --loopback"), "it offers the loopback mode")
 
-        let deploy = try await harness.decnet(
-            [
-                "deploy", "--loopback", "-n", "2", "--services", "http", "--subnet", "\(subnet).0/24", "--ip-start",
-                "\(subnet).10",
-            ],
-            prefix: asNobody
-        )
-        try #require(deploy.status == 0, "\(deploy.standardOutput)\(deploy.standardError)")
-        #expect(deploy.standardOutput.contains("http:10080(80)"), "\(deploy.standardOutput)")
-        for ip in ["\(subnet).10", "\(subnet).11"] {
-            let result = try await ProcessRunner.run(
-                curl,
-                ["-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "-u", "u:p-\(ip)", "http://\(ip):10080/"]
+            let deploy = try await harness.decnet(
+                [
+                    "deploy", "--loopback", "-n", "2", "--services", "http", "--subnet", "\(subnet).0/24", "--ip-start",
+                    "\(subnet).10",
+                ],
+                prefix: asNobody
             )
-            #expect(result.standardOutput == "200", "\(ip)")
+            try #require(deploy.status == 0, "\(deploy.standardOutput)\(deploy.standardError)")
+            #expect(deploy.standardOutput.contains("http:10080(80)"), "\(deploy.standardOutput)")
+            for ip in ["\(subnet).10", "\(subnet).11"] {
+                let result = try await ProcessRunner.run(
+                    curl,
+                    [
+                        "-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "-u", "u:p-\(ip)",
+                        "http://\(ip):10080/",
+                    ]
+                )
+                #expect(result.standardOutput == "200", "\(ip)")
+            }
+            let second = await harness.waitForEvent([
+                " login.failed [", "dst_ip=\"\(subnet).11\"", "password=\"p-\(subnet).11\"",
+            ])
+            #expect(second?.contains("decky=\"decky-02\"") == true, "\(second ?? "no event")")
+            let pid = try #require(harness.enginePID)
+            let owner = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+            #expect(owner.contains("Uid:\t65534"), "the engine runs without root")
+            let teardown = try await harness.decnet(["teardown", "--all"], prefix: asNobody)
+            #expect(teardown.status == 0, "\(teardown.standardError)")
+            #expect(!NativeFleetHarness.isRunning(pid), "the engine is gone")
         }
-        let second = await harness.waitForEvent([
-            " login.failed [", "dst_ip=\"\(subnet).11\"", "password=\"p-\(subnet).11\"",
-        ])
-        #expect(second?.contains("decky=\"decky-02\"") == true, "\(second ?? "no event")")
-        let pid = try #require(harness.enginePID)
-        let owner = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-        #expect(owner.contains("Uid:\t65534"), "the engine runs without root")
-        let teardown = try await harness.decnet(["teardown", "--all"], prefix: asNobody)
-        #expect(teardown.status == 0, "\(teardown.standardError)")
-        #expect(kill(pid, 0) != 0)
     }
 
     /// On a host NIC (here a veth inside a stand-in host namespace, never the machine's own): macvlan deckies
@@ -299,83 +314,80 @@ struct NativeFleetHarness {
     func macvlanDeckiesOnAParentAndTheHostReachesThemThroughTheHairpin() async throws {
         try #require(getuid() == 0, "network namespaces need root")
         let redisCLI = try #require(ExternalTool.redisCLI.path, "\(ExternalTool.redisCLI.missingMessage)")
-        let harness = try NativeFleetHarness()
-        let tag = harness.tag
-        let host = "decnet-\(tag)-host"
-        let peer = "decnet-\(tag)-peer"
-        defer {
-            let cleanup = Task { await harness.cleanUp() }
-            _ = cleanup
-        }
-        let net = "10.75.\(Int.random(in: 1...250))"
-        for command in [
-            // The stand-in host needs its loopback up like a real host (Foundation's process launching uses it).
-            ["netns", "add", host], ["netns", "add", peer], ["-n", host, "link", "set", "lo", "up"],
-            ["-n", host, "link", "add", "up0", "type", "veth", "peer", "name", "up1", "netns", peer],
-            ["-n", host, "addr", "add", "\(net).2/24", "dev", "up0"], ["-n", host, "link", "set", "up0", "up"],
-            ["-n", peer, "addr", "add", "\(net).250/24", "dev", "up1"], ["-n", peer, "link", "set", "up1", "up"],
-        ] {
-            let result = try await ProcessRunner.run("/usr/sbin/ip", command)
-            try #require(result.status == 0, "ip \(command.joined(separator: " ")): \(result.standardError)")
-        }
-        let inHost = ["/usr/sbin/ip", "netns", "exec", host]
-        let deploy = try await harness.decnet(
-            [
-                "deploy", "-n", "2", "--services", "redis", "--interface", "up0", "--subnet", "\(net).0/24",
-                "--ip-start", "\(net).20",
-            ],
-            prefix: inHost
-        )
-        try #require(deploy.status == 0, "\(deploy.standardOutput)\(deploy.standardError)")
-        let names = ["decky-01", "decky-02"]
-        for (index, ip) in ["\(net).20", "\(net).21"].enumerated() {
-            let fromLAN = try await ProcessRunner.run(
-                "/usr/sbin/ip",
-                ["netns", "exec", peer, redisCLI, "-h", ip, "PING"]
+        try await NativeFleetHarness.with { harness in
+            let tag = harness.tag
+            let host = "decnet-\(tag)-host"
+            let peer = "decnet-\(tag)-peer"
+            let net = "10.75.\(Int.random(in: 1...250))"
+            for command in [
+                // The stand-in host needs its loopback up like a real host (Foundation's process launching uses it).
+                ["netns", "add", host], ["netns", "add", peer], ["-n", host, "link", "set", "lo", "up"],
+                ["-n", host, "link", "add", "up0", "type", "veth", "peer", "name", "up1", "netns", peer],
+                ["-n", host, "addr", "add", "\(net).2/24", "dev", "up0"], ["-n", host, "link", "set", "up0", "up"],
+                ["-n", peer, "addr", "add", "\(net).250/24", "dev", "up1"], ["-n", peer, "link", "set", "up1", "up"],
+            ] {
+                let result = try await ProcessRunner.run("/usr/sbin/ip", command)
+                try #require(result.status == 0, "ip \(command.joined(separator: " ")): \(result.standardError)")
+            }
+            let inHost = ["/usr/sbin/ip", "netns", "exec", host]
+            let deploy = try await harness.decnet(
+                [
+                    "deploy", "-n", "2", "--services", "redis", "--interface", "up0", "--subnet", "\(net).0/24",
+                    "--ip-start", "\(net).20",
+                ],
+                prefix: inHost
             )
-            #expect(fromLAN.standardOutput.contains("PONG"), "\(ip) from the LAN: \(fromLAN.standardError)")
-            let fromHost = try await ProcessRunner.run(
+            try #require(deploy.status == 0, "\(deploy.standardOutput)\(deploy.standardError)")
+            let names = ["decky-01", "decky-02"]
+            for (index, ip) in ["\(net).20", "\(net).21"].enumerated() {
+                let fromLAN = try await ProcessRunner.run(
+                    "/usr/sbin/ip",
+                    ["netns", "exec", peer, redisCLI, "-h", ip, "PING"]
+                )
+                #expect(fromLAN.standardOutput.contains("PONG"), "\(ip) from the LAN: \(fromLAN.standardError)")
+                let fromHost = try await ProcessRunner.run(
+                    "/usr/sbin/ip",
+                    ["netns", "exec", host, redisCLI, "-h", ip, "PING"]
+                )
+                #expect(fromHost.standardOutput.contains("PONG"), "\(ip) from the host, through the hairpin")
+                let neighbour = try await ProcessRunner.run("/usr/sbin/ip", ["-n", peer, "neigh", "show", ip])
+                let inventory = try await harness.decnet(["inventory"], prefix: inHost)
+                let mac = inventory.standardOutput.split(separator: "\n").first { $0.hasPrefix(names[index]) }?
+                    .split(separator: " ", omittingEmptySubsequences: true)[2]
+                #expect(mac != nil && neighbour.standardOutput.contains(String(mac!)), "\(neighbour.standardOutput)")
+            }
+            let hairpin = try await ProcessRunner.run(
                 "/usr/sbin/ip",
-                ["netns", "exec", host, redisCLI, "-h", ip, "PING"]
+                ["-n", host, "-brief", "link", "show", "decnet_macvlan0"]
             )
-            #expect(fromHost.standardOutput.contains("PONG"), "\(ip) from the host, through the hairpin")
-            let neighbour = try await ProcessRunner.run("/usr/sbin/ip", ["-n", peer, "neigh", "show", ip])
-            let inventory = try await harness.decnet(["inventory"], prefix: inHost)
-            let mac = inventory.standardOutput.split(separator: "\n").first { $0.hasPrefix(names[index]) }?
-                .split(separator: " ", omittingEmptySubsequences: true)[2]
-            #expect(mac != nil && neighbour.standardOutput.contains(String(mac!)), "\(neighbour.standardOutput)")
+            #expect(hairpin.status == 0)
+            let teardown = try await harness.decnet(["teardown", "--all"], prefix: inHost)
+            #expect(teardown.status == 0, "\(teardown.standardError)")
+            let after = try await ProcessRunner.run(
+                "/usr/sbin/ip",
+                ["-n", host, "-brief", "link", "show", "decnet_macvlan0"]
+            )
+            #expect(after.status != 0, "teardown removes the hairpin")
+            #expect(try await harness.namespacesLeft().sorted() == [host, peer].sorted())
         }
-        let hairpin = try await ProcessRunner.run(
-            "/usr/sbin/ip",
-            ["-n", host, "-brief", "link", "show", "decnet_macvlan0"]
-        )
-        #expect(hairpin.status == 0)
-        let teardown = try await harness.decnet(["teardown", "--all"], prefix: inHost)
-        #expect(teardown.status == 0, "\(teardown.standardError)")
-        let after = try await ProcessRunner.run(
-            "/usr/sbin/ip",
-            ["-n", host, "-brief", "link", "show", "decnet_macvlan0"]
-        )
-        #expect(after.status != 0, "teardown removes the hairpin")
-        #expect(try await harness.namespacesLeft().sorted() == [host, peer].sorted())
     }
 
     /// `--ipvlan` where the kernel has no IPvlan (this machine's) fails before touching anything, and says why.
     @Test(.enabled(if: rootOrCI, "needs root to probe the kernel in a scratch namespace (CI runs as root)"))
     func ipvlanFailsClearlyWhereTheKernelHasNone() async throws {
         try #require(getuid() == 0, "network namespaces need root")
-        let harness = try NativeFleetHarness()
-        defer { harness.directory.remove() }
-        let result = try await harness.decnet([
-            "deploy", "--ipvlan", "-n", "1", "--services", "redis", "--interface", "\(harness.tag)none",
-            "--subnet", "10.74.0.0/24",
-        ])
-        #expect(result.status != 0)
-        let clear =
-            result.standardError.contains("this kernel cannot make IPvlan interfaces")
-            || result.standardError.contains("\(harness.tag)none")
-        #expect(clear, "\(result.standardError)")
-        #expect(try await harness.namespacesLeft().isEmpty)
-        #expect(harness.enginePID == nil, "no engine was started")
+        try await NativeFleetHarness.with { harness in
+            let result = try await harness.decnet([
+                "deploy", "--ipvlan", "-n", "1", "--services", "redis", "--interface", "\(harness.tag)none",
+                "--subnet", "10.74.0.0/24",
+            ])
+            #expect(result.status != 0)
+            let clear =
+                result.standardError.contains("this kernel cannot make IPvlan interfaces")
+                || result.standardError.contains("\(harness.tag)none")
+            #expect(clear, "\(result.standardError)")
+            #expect(try await harness.namespacesLeft().isEmpty)
+            #expect(harness.enginePID == nil, "no engine was started")
+        }
     }
 }

@@ -55,6 +55,21 @@ import Testing
         #expect(fleet.deckies.map(\.ip.description) == ["10.30.0.5", "10.30.0.6", "10.30.0.2"])
     }
 
+    @Test func reservedAddressesAreNeverGivenToADecky() throws {
+        var request = Self.request(count: 3)
+        request.net = Located(IPv4Network("10.20.0.0/29")!, at: .commandLine, key: "--subnet")
+        // .1 is the gateway, .6 the lab's attacker: five usable hosts, three deckies.
+        request.reserved = [(IPv4Address(Self.net.network.value + 6), "the lab's attacker")]
+        request.ipStart = Located(IPv4Address(Self.net.network.value + 5), at: .commandLine, key: "--ip-start")
+        let fleet = try FleetPlanner().plan(request)
+        #expect(fleet.deckies.map(\.ip.description) == ["10.20.0.5", "10.20.0.2", "10.20.0.3"])
+
+        var full = Self.request(count: 5)
+        full.net = request.net
+        full.reserved = request.reserved
+        #expect(Self.errors(full).contains { $0.message.contains("no free address for 1 more") })
+    }
+
     @Test func aFullSubnetIsAnError() {
         var request = Self.request(count: 6)
         request.net = Located(IPv4Network("10.30.0.0/29")!, at: .file(path: "f.ini", line: 2), key: "[general] net")

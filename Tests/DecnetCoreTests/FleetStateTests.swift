@@ -24,6 +24,38 @@ import Testing
         #expect(try FleetState.read(fromDirectory: directory.path) == state)
     }
 
+    @Test func theNativeBlockRoundTripsAndOldFilesWithoutItStillRead() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let fleet = try FleetPlanner().plan(FleetPlannerTests.request(count: 2, services: ["redis"]))
+        let native = NativeDeployment(network: .lab, lab: "lab", hairpin: false, stopped: ["decky-02"])
+        let state = FleetState(
+            driver: "native",
+            mode: "unihost",
+            deployed: true,
+            createdAt: Date(timeIntervalSince1970: 1_700_000_000),
+            composeFile: nil,
+            configFile: nil,
+            native: native,
+            fleet: fleet
+        )
+        try state.write(toDirectory: directory.path)
+        let read = try #require(try FleetState.read(fromDirectory: directory.path))
+        #expect(read == state)
+        #expect(read.native?.stopped == ["decky-02"])
+        #expect(read.native?.portOffset == 10_000)
+        #expect(NativeDeployment.namespace(of: "decky-01") == "decnet-decky-01")
+
+        // A state file written before the native driver existed has no "native" key.
+        let path = FleetState.path(in: directory.path)
+        var object = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any]
+        )
+        object["native"] = nil
+        try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: path))
+        #expect(try FleetState.read(fromDirectory: directory.path)?.native == nil)
+    }
+
     @Test func aCorruptStateFileIsAClearError() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

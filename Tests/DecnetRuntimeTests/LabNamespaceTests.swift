@@ -102,3 +102,32 @@ import Glibc
         #expect(left.isEmpty, "teardown left \(left)")
     }
 }
+
+/// `ip -batch` as the engine uses it: every line is tried, and failures come back by line with ip's message.
+@Suite struct IPRouteBatchTests {
+    @Test(.enabled(if: getuid() == 0 || ExternalTool.isCI, "needs root to make network namespaces (CI runs as root)"))
+    func failuresAreReportedByLineAndTheRestIsDone() async throws {
+        try #require(getuid() == 0, "network namespaces need root")
+        let scratch = "decnet-t\(UInt16.random(in: 1000...9999))-batch"
+        try await IPRoute.ip("netns", "add", scratch)
+        let failures = try await IPRoute.batch(
+            [
+                "link set lo up", "link set nosuchdev0 up", "link add v0 type veth peer name v1",
+                "link del nosuchdev1",
+            ],
+            namespace: scratch
+        )
+        let links = try await IPRoute.ip("-n", scratch, "-brief", "link")
+        // A line ip cannot even parse stops the run: that is an error of the whole batch, never a silent skip.
+        await #expect {
+            _ = try await IPRoute.batch(["addr add bogus dev v0", "link set v0 up"], namespace: scratch)
+        } throws: { error in
+            "\(error)".contains("ip -batch stopped") && "\(error)".contains("bogus")
+        }
+        await IPRoute.ipIgnoringFailure("netns", "del", scratch)
+        #expect(Set(failures.keys) == [1, 3], "\(failures)")
+        #expect(failures[1]?.contains("nosuchdev0") == true, "\(failures)")
+        #expect(links.contains("v0@v1") && links.contains("lo"), "\(links)")
+        #expect(!(await IPRoute.namespaces()).contains(scratch))
+    }
+}

@@ -17,4 +17,16 @@ int decnet_spawn_daemon(const char *path, char *const argv[], const char *log_pa
 /// `capacity` bytes to `out` and returns how many the address has (0 when it is not AF_PACKET).
 int decnet_link_address(const struct sockaddr *address, unsigned char *out, int capacity);
 
+/// Sets the IPv4 address and netmask of interface `name` in the calling thread's network namespace (the
+/// classic SIOCSIFADDR / SIOCSIFNETMASK / SIOCSIFBRDADDR ioctls, as ifconfig does). Addresses are in network
+/// byte order. Returns 0, or -1 with errno set.
+int decnet_set_ipv4_address(const char *name, unsigned int address, unsigned int netmask);
+
+/// Brings interface `name` up (SIOCSIFFLAGS with IFF_UP). Returns 0, or -1 with errno set.
+int decnet_set_link_up(const char *name);
+
+/// Adds a default route via `gateway` (network byte order) with SIOCADDRT, as `route add default gw` does.
+/// Returns 0, or -1 with errno set.
+int decnet_add_default_route(unsigned int gateway);
+
 #endif

@@ -63,8 +63,10 @@ enum EngineHost {
             Task { await server.close() }
         }
         let serving = Task {
-            await server.run { request in
+            if let error = await server.run({ request in
                 await Self.handle(request, engine: engine, server: server, dispatcher: dispatcher)
+            }) {
+                Self.log("control socket failed: \(error)")
             }
         }
         for line in await engine.reconcile() { Self.log(line) }
@@ -110,7 +112,7 @@ enum EngineHost {
             return EngineResponse(
                 ok: true,
                 report: report,
-                status: await engine.status(droppedEvents: dispatcher.dropped)
+                status: await engine.status(droppedEvents: dispatcher.dropped, inspect: !(request.brief ?? false))
             )
         } catch {
             return EngineResponse(ok: false, error: "\(error)")
@@ -160,7 +162,11 @@ enum EngineProcess {
         let result = waitpid(pid, &status, WNOHANG)
         if result == pid { return false }
         if result == 0 { return true }
-        return kill(pid, 0) == 0
+        // Not our child: alive unless gone or a zombie waiting for its new parent to reap it.
+        guard kill(pid, 0) == 0 else { return false }
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        let state = stat.split(separator: ")").last?.split(separator: " ").first
+        return state != "Z"
     }
 
     /// Waits until the engine answers and has finished reconciling; shows progress on a terminal.
@@ -177,7 +183,10 @@ enum EngineProcess {
             if !Self.isAlive(pid) {
                 throw CommandFailure("the engine exited while starting; its log:\n\(Self.logTail(stateDirectory))")
             }
-            if let response = try? await EngineClient.send(EngineRequest(.status), stateDirectory: stateDirectory),
+            if let response = try? await EngineClient.send(
+                EngineRequest(.status, brief: true),
+                stateDirectory: stateDirectory
+            ),
                 let status = response.status
             {
                 let serving = status.deckies.filter { $0.state != .starting }.count
@@ -187,7 +196,9 @@ enum EngineProcess {
                 }
                 if status.phase == "ready" {
                     if shown { print("") }
-                    return status
+                    // One full look (inside every namespace) for the table the caller prints.
+                    let full = try? await EngineClient.send(EngineRequest(.status), stateDirectory: stateDirectory)
+                    return full?.status ?? status
                 }
             }
             try await Task.sleep(for: .milliseconds(50))

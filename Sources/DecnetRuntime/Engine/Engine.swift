@@ -1,6 +1,8 @@
 import DecnetCore
 import DecnetServiceKit
+import DecnetServices
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -54,6 +56,13 @@ public actor Engine {
         var boundPort: Int
         var listener: any RunningService
         var task: Task<Void, Never>
+        /// Set when `run()` has returned: the listening socket and every connection are closed.
+        var finished: Finished
+    }
+
+    /// A flag a listener's task sets when it ends.
+    final class Finished: Sendable {
+        let flag = Atomic<Bool>(false)
     }
 
     let settings: Settings
@@ -64,6 +73,21 @@ public actor Engine {
     private var phase = "starting"
     private var lastReport: [String] = []
     private let startedAt = Date()
+
+    /// Changes run one at a time: an actor lets a second call in while the first awaits `ip`, and two
+    /// reconciliations at once would both try to open the same listeners.
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    private func acquire() async {
+        while self.busy { await withCheckedContinuation { self.waiting.append($0) } }
+        self.busy = true
+    }
+
+    private func release() {
+        self.busy = false
+        if !self.waiting.isEmpty { self.waiting.removeFirst().resume() }
+    }
 
     public init(settings: Settings, state: FleetState) {
         self.settings = settings
@@ -101,6 +125,8 @@ public actor Engine {
 
     /// Reads the state file again (after `deploy` rewrote it) and reconciles.
     public func reload() async throws -> [String] {
+        await self.acquire()
+        defer { self.release() }
         guard let state = try FleetState.read(fromDirectory: self.settings.stateDirectory) else {
             throw Failure("no \(FleetState.fileName) in \(self.settings.stateDirectory)")
         }
@@ -118,14 +144,24 @@ public actor Engine {
             }
         }
         self.state = state
-        return report + (await self.reconcile())
+        return report + (await self.reconcileLocked())
     }
 
     /// Makes reality match the state: every decky not stopped gets its namespace, interface, sysctls and
     /// listeners; stopped and departed ones get none. Returns a line per repair.
     public func reconcile() async -> [String] {
+        await self.acquire()
+        defer { self.release() }
+        return await self.reconcileLocked()
+    }
+
+    func reconcileLocked() async -> [String] {
         self.phase = "starting"
-        defer { self.phase = "ready" }
+        BackgroundKeyGeneration.hold()
+        defer {
+            self.phase = "ready"
+            BackgroundKeyGeneration.release()
+        }
         var report: [String] = []
         let stopped = Set(self.native.stopped)
         let desired = self.state.fleet.deckies.filter { !stopped.contains($0.name) }
@@ -291,14 +327,19 @@ public actor Engine {
                     limits: self.settings.limits,
                     socket: socket.fd
                 )
-                let task = Task { await listener.run() }
+                let finished = Finished()
+                let task = Task {
+                    await listener.run()
+                    finished.flag.store(true, ordering: .releasing)
+                }
                 result.append(
                     Served(
                         kind: socket.kind,
                         port: socket.port,
                         boundPort: socket.bound,
                         listener: listener,
-                        task: task
+                        task: task,
+                        finished: finished
                     )
                 )
             }
@@ -310,12 +351,23 @@ public actor Engine {
         return result
     }
 
-    /// Stops accepting and ends the open connections of `listeners`.
-    static func closeAll(_ listeners: [Served]) async {
+    /// Stops accepting and ends the open connections of `listeners`, then waits (up to two seconds) until
+    /// their sockets are closed: an open socket would keep its namespace, and the decky's interface, alive.
+    /// Returns how many had not finished by then.
+    @discardableResult
+    static func closeAll(_ listeners: [Served]) async -> Int {
         for served in listeners {
             await served.listener.close()
             served.task.cancel()
         }
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(2)
+        var pending = listeners.filter { !$0.finished.flag.load(ordering: .acquiring) }
+        while !pending.isEmpty && clock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+            pending.removeAll { $0.finished.flag.load(ordering: .acquiring) }
+        }
+        return pending.count
     }
 
     /// Closes a decky's listeners and removes its namespace.
@@ -329,13 +381,17 @@ public actor Engine {
 
     /// `decnet lifecycle start`: serves a stopped (or failed) decky again.
     public func start(_ name: String) async throws -> [String] {
+        await self.acquire()
+        defer { self.release() }
         guard self.decky(named: name) != nil else { throw self.unknown(name) }
         try self.setStopped(name, false)
-        return await self.reconcile()
+        return await self.reconcileLocked()
     }
 
     /// `decnet lifecycle stop`: takes one decky off the wire; the others are not touched.
     public func stop(_ name: String) async throws -> [String] {
+        await self.acquire()
+        defer { self.release() }
         guard let decky = self.decky(named: name) else { throw self.unknown(name) }
         try self.setStopped(name, true)
         await self.takeDown(decky)
@@ -344,14 +400,18 @@ public actor Engine {
 
     /// `decnet lifecycle restart`: down, then up, with the same identity.
     public func restart(_ name: String) async throws -> [String] {
+        await self.acquire()
+        defer { self.release() }
         guard let decky = self.decky(named: name) else { throw self.unknown(name) }
         await self.takeDown(decky)
         try self.setStopped(name, false)
-        return ["\(name): taken down"] + (await self.reconcile())
+        return ["\(name): taken down"] + (await self.reconcileLocked())
     }
 
     /// `decnet teardown --id`: takes the decky down and drops it from the state.
     public func remove(_ name: String) async throws -> [String] {
+        await self.acquire()
+        defer { self.release() }
         guard let decky = self.decky(named: name) else { throw self.unknown(name) }
         await self.takeDown(decky)
         self.state.fleet.deckies.removeAll { $0.name == name }
@@ -363,9 +423,12 @@ public actor Engine {
 
     /// Closes every listener; with `removeNetwork`, also deletes every namespace and the host-side interface.
     public func shutdown(removeNetwork: Bool) async {
-        for decky in self.state.fleet.deckies {
-            if let listeners = self.served.removeValue(forKey: decky.name) { await Self.closeAll(listeners) }
-        }
+        await self.acquire()
+        defer { self.release() }
+        let listeners = self.served.values.flatMap { $0 }
+        self.served = [:]
+        let lingering = await Self.closeAll(listeners)
+        if lingering > 0 { self.settings.log("\(lingering) listener(s) still closing after 2 s") }
         guard removeNetwork, let network = self.network else { return }
         await network.remove(self.state.fleet.deckies)
         await FleetNetwork.cleanUpHost(hairpin: self.native.hairpin)
@@ -387,9 +450,10 @@ public actor Engine {
     // MARK: status
 
     /// Every decky, live: the wire as seen from inside its namespace, and its listeners.
-    public func status(droppedEvents: Int = 0) async -> EngineStatus {
+    /// - Parameter inspect: look inside every namespace (false: the listeners only, for progress polling).
+    public func status(droppedEvents: Int = 0, inspect: Bool = true) async -> EngineStatus {
         let network = self.network
-        let facts = network == nil ? [:] : await Self.inspectAll(self.state.fleet.deckies)
+        let facts = network == nil || !inspect ? [:] : await Self.inspectAll(self.state.fleet.deckies)
         let stopped = Set(self.native.stopped)
         let deckies = self.state.fleet.deckies.map { decky -> DeckyStatus in
             let listeners = self.served[decky.name] ?? []

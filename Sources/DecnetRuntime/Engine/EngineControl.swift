@@ -17,11 +17,14 @@ public struct EngineRequest: Codable, Sendable, Equatable {
     public var decky: String?
     /// `shutdown`: also delete every namespace and the host-side interface (teardown).
     public var removeNetwork: Bool?
+    /// `status`: skip looking inside every namespace (progress polling).
+    public var brief: Bool?
 
-    public init(_ op: Operation, decky: String? = nil, removeNetwork: Bool? = nil) {
+    public init(_ op: Operation, decky: String? = nil, removeNetwork: Bool? = nil, brief: Bool? = nil) {
         self.op = op
         self.decky = decky
         self.removeNetwork = removeNetwork
+        self.brief = brief
     }
 }
 
@@ -122,9 +125,19 @@ public struct EngineControlServer: Sendable {
         return EngineControlServer(channel: channel)
     }
 
-    /// Answers requests with `handle` until `close()`.
-    public func run(_ handle: @escaping @Sendable (EngineRequest) async -> EngineResponse) async {
-        try? await self.channel.executeThenClose { inbound in
+    /// Answers requests with `handle` until `close()`; returns the error that ended it otherwise.
+    @discardableResult
+    public func run(_ handle: @escaping @Sendable (EngineRequest) async -> EngineResponse) async -> (any Error)? {
+        do {
+            try await self.run(handling: handle)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    private func run(handling handle: @escaping @Sendable (EngineRequest) async -> EngineResponse) async throws {
+        try await self.channel.executeThenClose { inbound in
             try await withThrowingDiscardingTaskGroup { group in
                 for try await connection in inbound {
                     group.addTask {
@@ -144,7 +157,10 @@ public struct EngineControlServer: Sendable {
                             }
                             var data = try EngineWire.encoder.encode(response)
                             data.append(0x0A)
-                            try await output.write(ByteBuffer(bytes: data))
+                            // Written through the channel and awaited until it is on the socket: closing with
+                            // writes still queued (a status of a thousand deckies is megabytes) would drop them.
+                            _ = output
+                            try await connection.channel.writeAndFlush(ByteBuffer(bytes: data)).get()
                         }
                     }
                 }

@@ -61,8 +61,10 @@ public enum IPRoute {
                 pending.append(String(line))
             }
         }
-        if status != 0 && failures.isEmpty {
-            throw Failure(description: "ip -batch: \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
+        // A line ip cannot parse ends the whole run (its argument errors exit at once), leaving a message with
+        // no "Command failed" after it and the later lines undone: that is a failure of the batch, not a line.
+        if status != 0 && (failures.isEmpty || !pending.isEmpty) {
+            throw Failure(description: "ip -batch stopped: \(pending.joined(separator: "; "))")
         }
         return failures
     }
@@ -86,11 +88,27 @@ public enum IPRoute {
     }
 
     static func run(_ executable: String, _ arguments: [String]) async throws -> String {
+        // Output goes to files, not pipes: `ip -o link show` of a thousand-port bridge writes more than a pipe
+        // holds, and reading only after exit would then wait forever.
+        let directory = FileManager.default.temporaryDirectory
+        let token = UUID().uuidString
+        let outputURL = directory.appendingPathComponent("decnet-ip-\(token).out")
+        let errorURL = directory.appendingPathComponent("decnet-ip-\(token).err")
+        defer {
+            try? FileManager.default.removeItem(at: outputURL)
+            try? FileManager.default.removeItem(at: errorURL)
+        }
+        _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errorURL.path, contents: nil)
+        let output = try FileHandle(forWritingTo: outputURL)
+        let error = try FileHandle(forWritingTo: errorURL)
+        defer {
+            try? output.close()
+            try? error.close()
+        }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        let output = Pipe()
-        let error = Pipe()
         process.standardOutput = output
         process.standardError = error
         process.standardInput = FileHandle.nullDevice
@@ -103,10 +121,9 @@ public enum IPRoute {
                 continuation.resume(throwing: error)
             }
         }
-        // `ip` writes little; the pipes never fill before it exits.
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let text = (try? String(contentsOf: outputURL, encoding: .utf8)) ?? ""
         guard status == 0 else {
-            let message = String(decoding: error.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let message = (try? String(contentsOf: errorURL, encoding: .utf8)) ?? ""
             throw Failure(
                 description:
                     "\(executable) \(arguments.joined(separator: " ")): \(message.trimmingCharacters(in: .whitespacesAndNewlines))"
