@@ -261,6 +261,55 @@ struct NativeFleetHarness {
         }
     }
 
+    /// Deploying a changed fleet while the engine runs: the engine reloads, removes the departed decky,
+    /// builds the new one and leaves the unchanged one serving (same listeners: its connection count survives).
+    @Test(.enabled(if: rootOrCI, "needs root to make network namespaces (CI runs as root)"))
+    func aRedeployReconcilesTheRunningFleet() async throws {
+        try #require(getuid() == 0, "network namespaces need root")
+        let redisCLI = try #require(ExternalTool.redisCLI.path, "\(ExternalTool.redisCLI.missingMessage)")
+        try await NativeFleetHarness.with { harness in
+            let tag = harness.tag
+            let net = "10.73.\(Int.random(in: 1...250))"
+            func fleet(_ deckies: [(String, Int)]) throws -> String {
+                var text = "[general]\nnet = \(net).0/24\n"
+                for (name, host) in deckies {
+                    // A fixed identity, so the unchanged decky plans the same both times.
+                    text += "\n[\(tag)-\(name)]\nip = \(net).\(host)\nservices = redis\nnmap_os = linux\n"
+                    text += "distro = debian\nhostname = cache-\(name)\nmac = 02:00:00:00:00:\(host)\n"
+                }
+                let file = harness.directory.url.appendingPathComponent("fleet-\(deckies.count)-\(deckies[0].0).ini")
+                try text.write(to: file, atomically: true, encoding: .utf8)
+                return file.path
+            }
+            let first = try await harness.decnet([
+                "deploy", "--config", try fleet([("a", 10), ("b", 11)]), "--lab", "--lab-name", tag,
+            ])
+            try #require(first.status == 0, "\(first.standardOutput)\(first.standardError)")
+            let pid = try #require(harness.enginePID)
+            _ = try await harness.attacker([redisCLI, "-h", "\(net).10", "PING"])
+
+            let second = try await harness.decnet([
+                "deploy", "--config", try fleet([("a", 10), ("c", 12)]), "--lab", "--lab-name", tag,
+            ])
+            try #require(second.status == 0, "\(second.standardOutput)\(second.standardError)")
+            #expect(second.standardOutput.contains("\(tag)-b: removed"), "\(second.standardOutput)")
+            #expect(second.standardOutput.contains("engine \(pid) reloaded"), "the same engine serves on")
+            #expect(harness.enginePID == pid)
+            let left = try await harness.namespacesLeft()
+            #expect(
+                !left.contains("decnet-\(tag)-b") && left.contains("decnet-\(tag)-c")
+                    && left.contains("decnet-\(tag)-a")
+            )
+            let newcomer = try await harness.attacker([redisCLI, "-h", "\(net).12", "PING"])
+            #expect(newcomer.standardOutput.contains("PONG"))
+            let status = try await harness.decnet(["status"])
+            let row = status.standardOutput.split(separator: "\n").first { $0.hasPrefix("\(tag)-a ") }
+            #expect(row?.hasSuffix("0/1") == true, "the unchanged decky kept its listeners: \(row ?? "")")
+            #expect(try await harness.decnet(["teardown", "--all"]).status == 0)
+            #expect(try await harness.decnet(["lab", "down"]).status == 0)
+        }
+    }
+
     /// Without root: each decky on its own 127.x address, privileged ports shifted by the stated offset.
     @Test(.enabled(if: rootOrCI, "drops to nobody with setpriv, which needs root (CI runs as root)"))
     func withoutRootTheLoopbackNetworkServesEachDeckyOnItsOwnAddress() async throws {
