@@ -1,0 +1,137 @@
+import Foundation
+import NIOCore
+import Testing
+
+@testable import DecnetServices
+
+/// The pre-encryption SSH layer: identification lines, plain binary packets, KEXINIT and HASSH, checked against
+/// bytes a real OpenSSH client sent and the HASSH values of real OpenSSH servers.
+@Suite struct SSHWireTests {
+    /// What a server does with the first bytes of a connection: the client's identification line, then its
+    /// first packet, which must be a KEXINIT. nil when more bytes are needed.
+    static func firstFlight(_ bytes: [UInt8]) throws -> (SSHWire.Identification, SSHKexInit)? {
+        var buffer = ByteBuffer(bytes: bytes)
+        let view = buffer.readableBytesView
+        guard let newline = view.firstIndex(of: 0x0A) else {
+            if view.count > SSHWire.maximumIdentificationLength {
+                throw SSHWire.ProtocolError("identification longer than 255 bytes")
+            }
+            return nil
+        }
+        var line = Array(view[view.startIndex..<newline])
+        if line.last == 0x0D { line.removeLast() }
+        guard line.count <= SSHWire.maximumIdentificationLength - 2 else {
+            throw SSHWire.ProtocolError("identification longer than 255 bytes")
+        }
+        let identification = try SSHWire.Identification(line: String(decoding: line, as: UTF8.self))
+        buffer.moveReaderIndex(to: newline + 1)
+        guard let payload = try SSHWire.readPlainPacket(&buffer) else { return nil }
+        return (identification, try SSHKexInit(payload: payload))
+    }
+
+    static let replays = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Replays/ssh")
+
+    static func replay(_ name: String) throws -> [UInt8] {
+        let text = try String(contentsOf: Self.replays.appendingPathComponent(name), encoding: .utf8)
+        return Array(try #require(Data(base64Encoded: text.filter { !$0.isWhitespace })))
+    }
+
+    @Test func debian12ClientHelloGivesItsKnownHASSH() throws {
+        let bytes = try Self.replay("openssh-9.2p1-debian12-client-hello.b64")
+        let (identification, kexInit) = try #require(try Self.firstFlight(bytes))
+        #expect(identification.softwareVersion == "OpenSSH_9.2p1")
+        #expect(identification.comments == "Debian-2+deb12u6")
+        // deb12u4 and later offer sntrup761 under its plain name first, then the @openssh.com one.
+        #expect(
+            Array(kexInit.kexAlgorithms.prefix(2)) == ["sntrup761x25519-sha512", "sntrup761x25519-sha512@openssh.com"]
+        )
+        #expect(kexInit.kexAlgorithms.contains("kex-strict-c-v00@openssh.com"))
+        #expect(kexInit.hassh == "472b5de333ad665af5cbf10ff892c4df", "\(kexInit.hasshClientText)")
+        // What we parse we write back byte for byte.
+        var buffer = ByteBuffer(bytes: bytes)
+        buffer.moveReaderIndex(forwardBy: identification.line.utf8.count + 2)
+        #expect(try SSHWire.readPlainPacket(&buffer) == kexInit.payload)
+    }
+
+    @Test func profilesGiveTheRealServersHASSH() {
+        // Captured from Debian's 9.2p1-2+deb12u10 sshd; Ubuntu 22.04's 8.9p1 with the strict-kex backport.
+        #expect(OpenSSHProfile.debian12.kexInit().hasshServer == "425d29fe50d8e4f5e37efb6e24bcf660")
+        #expect(OpenSSHProfile.ubuntu2204.kexInit().hasshServer == "41ff3ecd1458b0bf86e1b4891636213e")
+    }
+
+    @Test func kexInitRoundTripsAndFramesOnEightByteBlocks() throws {
+        let kexInit = OpenSSHProfile.debian12.kexInit(cookie: Array(0..<16))
+        #expect(try SSHKexInit(payload: kexInit.payload) == kexInit)
+        for size in 0..<40 {
+            let payload = [UInt8](repeating: 0x14, count: size + 1)
+            let packet = SSHWire.plainPacket(payload)
+            #expect(packet.count % 8 == 0)
+            #expect(packet[4] >= 4)
+            var buffer = ByteBuffer(bytes: packet)
+            #expect(try SSHWire.readPlainPacket(&buffer) == payload)
+            #expect(buffer.readableBytes == 0)
+        }
+        var partial = ByteBuffer(bytes: SSHWire.plainPacket([20, 1, 2]).dropLast())
+        #expect(try SSHWire.readPlainPacket(&partial) == nil, "waits for the rest")
+    }
+
+    @Test func hostileIdentificationsAreRefused() {
+        for line in [
+            "SSH-1.5-OpenSSH_1.2.3", "SSH-2.0-", "SSH-2.0", "HTTP/1.1 200 OK", "SSH-2.0-\u{1b}[31mred",
+            "SSH-2.0-" + String(repeating: "A", count: 300),
+        ] {
+            #expect(throws: SSHWire.ProtocolError.self, "\(line.prefix(20))") { try SSHWire.Identification(line: line) }
+        }
+        #expect(
+            (try? SSHWire.Identification(line: "SSH-1.99-PuTTY_Release_0.78"))?.softwareVersion == "PuTTY_Release_0.78"
+        )
+    }
+
+    @Test func hostilePacketsAndKexInitsAreRefused() {
+        func packet(_ length: UInt32, _ padding: UInt8, _ body: [UInt8]) -> ByteBuffer {
+            var buffer = ByteBuffer()
+            buffer.writeInteger(length)
+            buffer.writeInteger(padding)
+            buffer.writeBytes(body)
+            return buffer
+        }
+        for (length, padding) in [(UInt32(0), UInt8(4)), (0xFFFF_FFFF, 4), (36_004, 4), (12, 12), (12, 2), (13, 4)] {
+            var buffer = packet(length, padding, [UInt8](repeating: 0, count: 64))
+            #expect(throws: SSHWire.ProtocolError.self, "length \(length) padding \(padding)") {
+                _ = try SSHWire.readPlainPacket(&buffer)
+            }
+        }
+        var good = OpenSSHProfile.debian12.kexInit(cookie: Array(0..<16)).payload
+        #expect(throws: SSHWire.ProtocolError.self) { try SSHKexInit(payload: Array(good.prefix(30))) }
+        #expect(throws: SSHWire.ProtocolError.self) { try SSHKexInit(payload: [21] + good.dropFirst()) }
+        // The first name-list claims 2 GiB.
+        good.replaceSubrange(17..<21, with: [0x7F, 0xFF, 0xFF, 0xFF])
+        #expect(throws: SSHWire.ProtocolError.self) { try SSHKexInit(payload: good) }
+        var list = ByteBuffer()
+        list.writeInteger(UInt8(20))
+        list.writeBytes([UInt8](repeating: 0, count: 16))
+        for text in ["a,,b", "", "", "", "", "", "", "", "", ""] {
+            list.writeInteger(UInt32(text.utf8.count))
+            list.writeString(text)
+        }
+        list.writeBytes([0, 0, 0, 0, 0])
+        #expect(throws: SSHWire.ProtocolError.self, "an empty name") {
+            try SSHKexInit(payload: Array(list.readableBytesView))
+        }
+    }
+
+    @Test func replaysDoNotCrash() throws {
+        let names = try FileManager.default.contentsOfDirectory(atPath: Self.replays.path).filter {
+            $0.hasSuffix(".b64")
+        }
+        #expect(names.count >= 8)
+        for name in names.sorted() {
+            let bytes = try Self.replay(name)
+            // Every prefix, as if the bytes came one at a time: each ends in a result, a wait or a refusal.
+            for end in stride(from: 0, through: bytes.count, by: max(1, bytes.count / 64)) {
+                _ = try? Self.firstFlight(Array(bytes.prefix(end)))
+            }
+        }
+    }
+}
