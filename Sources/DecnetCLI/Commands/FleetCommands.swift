@@ -45,15 +45,7 @@ enum FleetStateLoading {
     }
 
     /// The attachment the state's deckies hang from, for removing them without an engine.
-    static func attachment(_ state: FleetState) -> FleetNetwork.Attachment? {
-        guard let native = state.native else { return nil }
-        switch native.network {
-        case .lab: return .lab(LabNetwork(name: native.lab ?? "lab", subnet: state.fleet.subnet))
-        case .macvlan: return .macvlan(parent: native.parent ?? state.fleet.interface ?? "eth0")
-        case .ipvlan: return .ipvlan(parent: native.parent ?? state.fleet.interface ?? "eth0")
-        case .loopback: return nil
-        }
-    }
+    static func attachment(_ state: FleetState) -> FleetNetwork.Attachment? { FleetNetwork.attachment(for: state) }
 
     static func requireRoot(for native: NativeDeployment?) throws {
         guard let native, native.network != .loopback, getuid() != 0 else { return }

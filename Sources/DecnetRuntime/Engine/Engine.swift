@@ -97,27 +97,7 @@ public actor Engine {
     var native: NativeDeployment { self.state.native ?? NativeDeployment(network: .loopback) }
 
     /// The namespaces' network, nil in the loopback network.
-    var network: FleetNetwork? {
-        let fleet = self.state.fleet
-        let attachment: FleetNetwork.Attachment
-        switch self.native.network {
-        case .loopback:
-            return nil
-        case .lab:
-            attachment = .lab(LabNetwork(name: self.native.lab ?? "lab", subnet: fleet.subnet))
-        case .macvlan:
-            attachment = .macvlan(parent: self.native.parent ?? fleet.interface ?? "eth0")
-        case .ipvlan:
-            attachment = .ipvlan(parent: self.native.parent ?? fleet.interface ?? "eth0")
-        }
-        return FleetNetwork(
-            attachment: attachment,
-            subnet: fleet.subnet,
-            gateway: fleet.gateway,
-            ipRange: fleet.ipRange,
-            hairpin: self.native.hairpin
-        )
-    }
+    var network: FleetNetwork? { FleetNetwork(state: self.state) }
 
     func decky(named name: String) -> Decky? { self.state.fleet.deckies.first { $0.name == name } }
 

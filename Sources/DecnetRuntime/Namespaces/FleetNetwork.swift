@@ -46,6 +46,29 @@ public struct FleetNetwork: Sendable {
 
     public static func namespace(of decky: Decky) -> String { NativeDeployment.namespace(of: decky.name) }
 
+    /// Where the state's deckies hang; nil for the loopback network (and the Docker driver).
+    public static func attachment(for state: FleetState) -> Attachment? {
+        guard let native = state.native else { return nil }
+        switch native.network {
+        case .lab: return .lab(LabNetwork(name: native.lab ?? "lab", subnet: state.fleet.subnet))
+        case .macvlan: return .macvlan(parent: native.parent ?? state.fleet.interface ?? "eth0")
+        case .ipvlan: return .ipvlan(parent: native.parent ?? state.fleet.interface ?? "eth0")
+        case .loopback: return nil
+        }
+    }
+
+    /// The network of the state's deckies, nil for the loopback network.
+    public init?(state: FleetState) {
+        guard let attachment = Self.attachment(for: state) else { return nil }
+        self.init(
+            attachment: attachment,
+            subnet: state.fleet.subnet,
+            gateway: state.fleet.gateway,
+            ipRange: state.fleet.ipRange,
+            hairpin: state.native?.hairpin ?? false
+        )
+    }
+
     /// What is on the wire for one decky.
     public struct Facts: Sendable, Equatable, Codable {
         public var namespacePresent: Bool

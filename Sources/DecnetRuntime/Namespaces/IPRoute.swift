@@ -23,34 +23,15 @@ public enum IPRoute {
     /// (0-based) with the error `ip` gave.
     public static func batch(_ lines: [String], namespace: String? = nil) async throws -> [Int: String] {
         guard !lines.isEmpty else { return [:] }
-        let directory = FileManager.default.temporaryDirectory
-        let token = UUID().uuidString
-        let input = directory.appendingPathComponent("decnet-ip-\(token).batch")
-        let errors = directory.appendingPathComponent("decnet-ip-\(token).err")
-        defer {
-            try? FileManager.default.removeItem(at: input)
-            try? FileManager.default.removeItem(at: errors)
-        }
+        let input = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "decnet-ip-\(UUID().uuidString).batch"
+        )
+        defer { try? FileManager.default.removeItem(at: input) }
         try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: input)
-        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
-        let errorHandle = try FileHandle(forWritingTo: errors)
-        defer { try? errorHandle.close() }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        process.arguments = (namespace.map { ["-n", $0] } ?? []) + ["-force", "-batch", input.path]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = errorHandle
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
-        }
-        let text = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
+        let (status, _, text) = try await self.execute(
+            "/usr/sbin/ip",
+            (namespace.map { ["-n", $0] } ?? []) + ["-force", "-batch", input.path]
+        )
         var failures: [Int: String] = [:]
         var pending: [String] = []
         for line in text.split(separator: "\n") {
@@ -88,8 +69,23 @@ public enum IPRoute {
     }
 
     static func run(_ executable: String, _ arguments: [String]) async throws -> String {
-        // Output goes to files, not pipes: `ip -o link show` of a thousand-port bridge writes more than a pipe
-        // holds, and reading only after exit would then wait forever.
+        let (status, output, errors) = try await self.execute(executable, arguments)
+        guard status == 0 else {
+            throw Failure(
+                description:
+                    "\(executable) \(arguments.joined(separator: " ")): \(errors.trimmingCharacters(in: .whitespacesAndNewlines))"
+            )
+        }
+        return output
+    }
+
+    /// Runs a program to its end and returns its status, output and error output. Output goes to files, not
+    /// pipes: `ip -o link show` of a thousand-port bridge writes more than a pipe holds, and reading only after
+    /// exit would then wait forever. The caller's task waits without holding a thread.
+    static func execute(
+        _ executable: String,
+        _ arguments: [String]
+    ) async throws -> (status: Int32, output: String, errors: String) {
         let directory = FileManager.default.temporaryDirectory
         let token = UUID().uuidString
         let outputURL = directory.appendingPathComponent("decnet-ip-\(token).out")
@@ -121,14 +117,10 @@ public enum IPRoute {
                 continuation.resume(throwing: error)
             }
         }
-        let text = (try? String(contentsOf: outputURL, encoding: .utf8)) ?? ""
-        guard status == 0 else {
-            let message = (try? String(contentsOf: errorURL, encoding: .utf8)) ?? ""
-            throw Failure(
-                description:
-                    "\(executable) \(arguments.joined(separator: " ")): \(message.trimmingCharacters(in: .whitespacesAndNewlines))"
-            )
-        }
-        return text
+        return (
+            status,
+            (try? String(contentsOf: outputURL, encoding: .utf8)) ?? "",
+            (try? String(contentsOf: errorURL, encoding: .utf8)) ?? ""
+        )
     }
 }

@@ -88,12 +88,12 @@ public enum NamespaceSocket {
         guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))", code: errno) }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(truncatingIfNeeded: port).bigEndian)
-        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
+        var address: sockaddr_in
+        do {
+            address = try self.address(host, port)
+        } catch {
             close(fd)
-            throw Failure(description: "\(host) is not an IPv4 address", code: EINVAL)
+            throw error
         }
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -108,6 +108,16 @@ public enum NamespaceSocket {
         return fd
     }
 
+    static func address(_ host: String, _ port: Int) throws -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(truncatingIfNeeded: port).bigEndian)
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
+            throw Failure(description: "\(host) is not an IPv4 address", code: EINVAL)
+        }
+        return address
+    }
+
     /// A TCP socket connected to `host:port` from the calling thread's namespace, waiting at most `timeout`
     /// seconds, handed back non-blocking.
     public static func openConnectedTCP(host: String, port: Int, timeout: Int) throws -> Int32 {
@@ -115,12 +125,12 @@ public enum NamespaceSocket {
         guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))", code: errno) }
         var limit = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(truncatingIfNeeded: port).bigEndian)
-        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
+        var address: sockaddr_in
+        do {
+            address = try self.address(host, port)
+        } catch {
             close(fd)
-            throw Failure(description: "\(host) is not an IPv4 address", code: EINVAL)
+            throw error
         }
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
