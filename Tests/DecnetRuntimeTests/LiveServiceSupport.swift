@@ -22,7 +22,9 @@ struct LiveService {
         limits: ConnectionLimits = ConnectionLimits(),
         artifactDirectory: String? = nil,
         distro: String = "debian",
-        tls: Bool = false
+        tls: Bool = false,
+        registry: ServiceRegistry = .builtin,
+        keyDirectory: String? = nil
     ) async throws -> LiveService {
         let capture = EventCapture()
         let context = ServiceContext(
@@ -35,11 +37,12 @@ struct LiveService {
             kernelVersion: "6.1.0-18-amd64",
             distro: distro,
             dataChannels: PosixDataChannels(),
-            tlsPorts: tls ? [port] : []
+            tlsPorts: tls ? [port] : [],
+            keyDirectory: keyDirectory
         )
         let listener = try await ServiceLauncher.bind(
             kind,
-            registry: .builtin,
+            registry: registry,
             context: context,
             host: host,
             port: port,

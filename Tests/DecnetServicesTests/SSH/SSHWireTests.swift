@@ -1,3 +1,4 @@
+import DecnetCore
 import Foundation
 import NIOCore
 import Testing
@@ -133,5 +134,82 @@ import Testing
                 _ = try? Self.firstFlight(Array(bytes.prefix(end)))
             }
         }
+    }
+}
+
+/// The transport state machine with hostile peers: every case ends in a disconnect (a DISCONNECT packet, then
+/// close), never a crash or a hang.
+@Suite struct SSHServerTransportTests {
+    static func transport() throws -> SSHServerTransport {
+        SSHServerTransport(profile: .debian12, hostKeys: try SSHHostKeys(directory: nil))
+    }
+
+    static func closes(_ actions: [SSHServerTransport.Action]) -> Bool { actions.last == .close }
+
+    @Test func aClientKexInitIsAnsweredWithTheProfilesAndFingerprinted() throws {
+        var transport = try Self.transport()
+        #expect(transport.greeting() == Array("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u10\r\n".utf8))
+        let hello = try SSHWireTests.replay("openssh-9.2p1-debian12-client-hello.b64")
+        let actions = transport.receive(ByteBuffer(bytes: hello))
+        // Our KEXINIT, the client's fingerprint, then (sntrup761 is not implemented yet) a refusal.
+        guard case .send(let kexInit) = actions.first else {
+            Issue.record("no KEXINIT sent: \(actions)")
+            return
+        }
+        var buffer = ByteBuffer(bytes: kexInit)
+        let sent = try SSHKexInit(payload: try #require(try SSHWire.readPlainPacket(&buffer)))
+        #expect(sent.hasshServer == "425d29fe50d8e4f5e37efb6e24bcf660")
+        let fingerprints = actions.compactMap { action -> EventFields? in
+            if case .emit(.clientFingerprint, let fields) = action { return fields }
+            return nil
+        }
+        #expect(fingerprints.first?.fields.first { $0.name == "hassh" }?.value == "472b5de333ad665af5cbf10ff892c4df")
+        #expect(Self.closes(actions))
+    }
+
+    @Test func hostilePeersAreDisconnected() throws {
+        let identification = Array("SSH-2.0-OpenSSH_9.2p1\r\n".utf8)
+        var ignore = SSHWriter()
+        ignore.byte(2)
+        ignore.string("before KEXINIT")
+        func client(strict: Bool) -> [UInt8] {
+            let kexInit = SSHKexInit(
+                cookie: Array(0..<16),
+                kex: ["curve25519-sha256"] + (strict ? ["kex-strict-c-v00@openssh.com"] : []),
+                hostKeys: ["ssh-ed25519"],
+                encryption: ["aes128-ctr"],
+                mac: ["hmac-sha2-256-etm@openssh.com"],
+                compression: ["none"]
+            )
+            return identification + SSHWire.plainPacket(kexInit.payload)
+        }
+        let cases: [(String, [UInt8])] = [
+            ("garbage instead of an identification", Array("GET / HTTP/1.1\r\n\r\n".utf8)),
+            ("an identification without end", [UInt8](repeating: 0x41, count: 300)),
+            (
+                "a packet length of 4 GiB",
+                identification + [0xFF, 0xFF, 0xFF, 0xFF, 4] + [UInt8](repeating: 0, count: 16)
+            ),
+            ("a packet that is not a KEXINIT", identification + SSHWire.plainPacket([50, 0, 0, 0, 0])),
+            ("an empty payload", identification + [0, 0, 0, 12, 11] + [UInt8](repeating: 0, count: 11)),
+            // Strict KEX: an IGNORE after the client announced kex-strict-c is a Terrapin-style injection.
+            ("a message slipped into a strict KEX", client(strict: true) + SSHWire.plainPacket(ignore.bytes)),
+        ]
+        for (name, bytes) in cases {
+            var transport = try Self.transport()
+            var actions: [SSHServerTransport.Action] = []
+            // One byte at a time, as a slow peer would send them.
+            for byte in bytes {
+                actions += transport.receive(ByteBuffer(bytes: [byte]))
+                if Self.closes(actions) { break }
+            }
+            #expect(Self.closes(actions), "\(name)")
+            #expect(transport.receive(ByteBuffer(bytes: [1, 2, 3])).isEmpty, "\(name): nothing after the close")
+        }
+        // Without strict KEX the same IGNORE is allowed, as RFC 4253 says.
+        var lenient = try Self.transport()
+        #expect(
+            !Self.closes(lenient.receive(ByteBuffer(bytes: client(strict: false) + SSHWire.plainPacket(ignore.bytes))))
+        )
     }
 }

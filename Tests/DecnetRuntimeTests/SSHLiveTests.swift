@@ -1,0 +1,99 @@
+import DecnetCore
+import DecnetServiceKit
+import DecnetServices
+import DecnetTesting
+import Foundation
+import Testing
+
+/// The SSH transport as far as it goes (issue 4), against Debian's OpenSSH 9.2p1 client.
+@Suite struct SSHLiveTests {
+    static let ssh = ExternalTool("ssh", package: "openssh-client")
+
+    /// Options that make the client pick what the transport implements today.
+    static let implemented = [
+        "-o", "KexAlgorithms=curve25519-sha256", "-o", "Ciphers=aes128-ctr",
+        "-o", "MACs=hmac-sha2-256-etm@openssh.com", "-o", "HostKeyAlgorithms=ssh-ed25519",
+    ]
+
+    static func client(
+        _ service: LiveService,
+        _ options: [String],
+        password: String,
+        directory: TemporaryDirectory
+    ) async throws -> ProcessResult {
+        let ssh = try #require(Self.ssh.path, "\(Self.ssh.missingMessage)")
+        // The password comes from an askpass program, as for a user at a terminal with no tty here.
+        let askpass = directory.url.appendingPathComponent("askpass.sh")
+        try "#!/bin/sh\necho '\(password)'\n".write(to: askpass, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: askpass.path)
+        return try await ProcessRunner.run(
+            "/usr/bin/setsid",
+            [
+                "--wait", ssh, "-v", "-p", "\(service.port)", "-o", "StrictHostKeyChecking=no", "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password", "-o",
+                "NumberOfPasswordPrompts=2", "-o", "ConnectTimeout=5",
+            ] + options + ["root@127.0.0.1", "true"],
+            environment: ["SSH_ASKPASS": askpass.path, "SSH_ASKPASS_REQUIRE": "force", "DISPLAY": ":0"]
+        )
+    }
+
+    @Test(.enabled(if: ssh.isUsable, "needs Debian's ssh client (required under CI)"))
+    func passwordsAreCapturedOverCurve25519AndAESCTR() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let service = try await LiveService.start(
+            "ssh",
+            registry: [SSHService.self],
+            keyDirectory: directory.url.appendingPathComponent("keys").path
+        )
+        let result = try await Self.client(service, Self.implemented, password: "Sup3r-s3cret", directory: directory)
+        #expect(
+            result.standardError.contains(
+                "Remote protocol version 2.0, remote software version OpenSSH_9.2p1 Debian-2+deb12u10"
+            )
+        )
+        #expect(result.standardError.contains("kex: algorithm: curve25519-sha256"))
+        #expect(result.standardError.contains("SSH2_MSG_SERVICE_ACCEPT received"))
+        #expect(result.standardError.contains("Authentications that can continue: publickey,password"))
+        #expect(result.standardError.contains("Permission denied"))
+        await service.capture.wait { $0.filter { $0.id == .loginFailed }.count >= 2 }
+        let logins = service.capture.events(.loginFailed)
+        #expect(logins.count == 2, "two prompts, two passwords")
+        #expect(logins.allSatisfy { $0[field: "username"] == "root" && $0[field: "password"] == "Sup3r-s3cret" })
+        let fingerprint = try #require(service.capture.events(.clientFingerprint).first)
+        #expect(fingerprint[field: "client_version"]?.hasPrefix("SSH-2.0-OpenSSH_9.2p1 Debian") == true)
+
+        // The host key is kept: a second service on the same directory shows the same key.
+        let first = result.standardError.split(whereSeparator: \.isNewline).first {
+            $0.contains("Server host key: ssh-ed25519")
+        }
+        await service.stop()
+        let again = try await LiveService.start(
+            "ssh",
+            registry: [SSHService.self],
+            keyDirectory: directory.url.appendingPathComponent("keys").path
+        )
+        let second = try await Self.client(again, Self.implemented, password: "x", directory: directory)
+        await again.stop()
+        let repeated = second.standardError.split(whereSeparator: \.isNewline).first {
+            $0.contains("Server host key: ssh-ed25519")
+        }
+        #expect(first != nil && first == repeated, "\(first ?? "none") vs \(repeated ?? "none")")
+    }
+
+    @Test(.enabled(if: ssh.isUsable, "needs Debian's ssh client (required under CI)"))
+    func aDefaultClientIsFingerprintedWithItsKnownHASSH() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let service = try await LiveService.start("ssh", registry: [SSHService.self])
+        // Debian 12's client picks sntrup761x25519, which the transport does not do yet: it is disconnected,
+        // after its KEXINIT has been recorded.
+        let result = try await Self.client(service, [], password: "x", directory: directory)
+        #expect(result.status != 0)
+        await service.capture.wait { !$0.filter { $0.id == .clientFingerprint }.isEmpty }
+        await service.stop()
+        let fingerprint = try #require(service.capture.events(.clientFingerprint).first)
+        #expect(fingerprint[field: "hassh"] == "472b5de333ad665af5cbf10ff892c4df")
+    }
+}
