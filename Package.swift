@@ -56,7 +56,7 @@ let package = Package(
         .target(
             name: "DecnetServices",
             dependencies: [
-                "DecnetCore", "DecnetServiceKit",
+                "DecnetCore", "DecnetServiceKit", "CSodium",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -65,6 +65,13 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
+        ),
+        // libsodium from Debian: ChaCha20 (64-bit nonce) and Poly1305 for chacha20-poly1305@openssh.com.
+        .systemLibrary(
+            name: "CSodium",
+            path: "Sources/CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
         ),
         // setns(2) for entering a decky's network namespace (Swift's Glibc module lacks _GNU_SOURCE calls).
         .target(name: "CDecnetLinux"),

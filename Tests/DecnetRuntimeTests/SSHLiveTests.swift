@@ -82,6 +82,27 @@ import Testing
         #expect(first != nil && first == repeated, "\(first ?? "none") vs \(repeated ?? "none")")
     }
 
+    /// With only the key exchange chosen for it, the client keeps its own first cipher,
+    /// chacha20-poly1305@openssh.com (libsodium's ChaCha20 and Poly1305).
+    @Test(.enabled(if: ssh.isUsable, "needs Debian's ssh client (required under CI)"))
+    func theClientsOwnChaCha20Poly1305Works() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let service = try await LiveService.start("ssh", registry: [SSHService.self])
+        let result = try await Self.client(
+            service,
+            ["-o", "KexAlgorithms=curve25519-sha256"],
+            password: "chacha-pass",
+            directory: directory
+        )
+        #expect(result.standardError.contains("kex: server->client cipher: chacha20-poly1305@openssh.com"))
+        #expect(result.standardError.contains("Authentications that can continue: publickey,password"))
+        let logins = await service.capture.wait(for: .loginFailed, count: 2)
+        await service.stop()
+        #expect(logins.count == 2)
+        #expect(logins.allSatisfy { $0[field: "password"] == "chacha-pass" })
+    }
+
     @Test(.enabled(if: ssh.isUsable, "needs Debian's ssh client (required under CI)"))
     func aDefaultClientIsFingerprintedWithItsKnownHASSH() async throws {
         let directory = try TemporaryDirectory()

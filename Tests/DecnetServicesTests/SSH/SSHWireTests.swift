@@ -213,3 +213,72 @@ import Testing
         )
     }
 }
+
+/// Packet protection after NEWKEYS: what is sealed opens, anything altered is refused, and a part waits.
+@Suite struct SSHPacketProtectionTests {
+    static let kinds: [(String, SSHPacketProtection)] = [
+        (
+            "aes128-ctr + hmac-sha2-256-etm",
+            SSHPacketProtection(
+                cipher: "aes128-ctr",
+                key: Array(0..<16),
+                iv: Array(16..<32),
+                macKey: Array(32..<64),
+                mac: .sha256
+            )
+        ),
+        (
+            "aes256-ctr + hmac-sha2-512-etm",
+            SSHPacketProtection(
+                cipher: "aes256-ctr",
+                key: Array(0..<32),
+                iv: Array(32..<48),
+                macKey: Array(0..<64),
+                mac: .sha512
+            )
+        ),
+        (
+            "chacha20-poly1305",
+            SSHPacketProtection(
+                cipher: "chacha20-poly1305@openssh.com",
+                key: Array(0..<64),
+                iv: [],
+                macKey: [],
+                mac: nil
+            )
+        ),
+    ]
+
+    @Test func sealedPacketsOpenAndAlteredOnesAreRefused() throws {
+        for (name, protection) in Self.kinds {
+            var sender = protection
+            var receiver = protection
+            for sequence in UInt32(0)..<5 {
+                let payload = [UInt8](repeating: UInt8(sequence), count: Int(sequence) * 37 + 1)
+                let packet = try sender.seal(payload, sequence: sequence)
+                var partial = ByteBuffer(bytes: packet.dropLast())
+                var probe = receiver
+                #expect(try probe.open(&partial, sequence: sequence) == nil, "\(name): waits for the rest")
+                var buffer = ByteBuffer(bytes: packet)
+                #expect(try receiver.open(&buffer, sequence: sequence) == payload, "\(name) #\(sequence)")
+            }
+            // One flipped bit anywhere after the length, or the wrong sequence number: refused.
+            var fresh = protection
+            let packet = try fresh.seal(Array("secret".utf8), sequence: 9)
+            for index in [5, packet.count / 2, packet.count - 1] {
+                var altered = packet
+                altered[index] ^= 0x01
+                var buffer = ByteBuffer(bytes: altered)
+                var opener = protection
+                #expect(throws: SSHWire.ProtocolError.self, "\(name): byte \(index)") {
+                    _ = try opener.open(&buffer, sequence: 9)
+                }
+            }
+            var buffer = ByteBuffer(bytes: packet)
+            var opener = protection
+            #expect(throws: SSHWire.ProtocolError.self, "\(name): replayed under another number") {
+                _ = try opener.open(&buffer, sequence: 10)
+            }
+        }
+    }
+}
