@@ -4,12 +4,12 @@ import NIOCore
 
 /// The server side of the SSH transport and user authentication as a state machine: bytes in, bytes and events
 /// out. It sends the claimed OpenSSH's identification and KEXINIT, records the client's identification, KEXINIT
-/// and HASSH, runs curve25519-sha256 with an Ed25519 host key, protects packets with chacha20-poly1305 or
+/// and HASSH, runs sntrup761x25519-sha512 or curve25519-sha256 with an Ed25519 host key, protects packets with chacha20-poly1305 or
 /// AES-CTR and an ETM HMAC,
 /// honours strict KEX, and records every authentication attempt.
 ///
-/// What it does not do yet (issue 4): sntrup761x25519, UMAC and the finite-field groups, so a client that picks
-/// them (every default OpenSSH client: it prefers sntrup761x25519) is disconnected; RSA and ECDSA host keys; accepting a
+/// What it does not do yet (issue 4): UMAC and the finite-field groups, so a client that picks them is
+/// disconnected; RSA and ECDSA host keys; accepting a
 /// login and the connection protocol. It is therefore not registered as a service.
 struct SSHServerTransport {
     enum Action: Equatable {
@@ -27,7 +27,10 @@ struct SSHServerTransport {
         case noMoreAuthMethodsAvailable = 14
     }
 
-    static let kexImplemented: Set<String> = ["curve25519-sha256", "curve25519-sha256@libssh.org"]
+    static let kexImplemented: Set<String> = [
+        "curve25519-sha256", "curve25519-sha256@libssh.org", "sntrup761x25519-sha512",
+        "sntrup761x25519-sha512@openssh.com",
+    ]
     static let hostKeyImplemented: Set<String> = ["ssh-ed25519"]
     /// OpenSSH's MaxAuthTries default.
     static let maximumAuthAttempts = 6
@@ -58,6 +61,7 @@ struct SSHServerTransport {
     private var outbound: SSHPacketProtection?
     private var pendingInbound: SSHPacketProtection?
     private var negotiated: (cipherIn: String, cipherOut: String, macIn: SSHMAC?, macOut: SSHMAC?)?
+    private var kex = "curve25519-sha256"
     private var authAttempts = 0
 
     init(profile: OpenSSHProfile, hostKeys: SSHHostKeys) {
@@ -253,22 +257,39 @@ struct SSHServerTransport {
             return actions
         }
         self.negotiated = (cipherIn, cipherOut, inMAC, outMAC)
+        self.kex = kex
         self.phase = .kexReply
         return actions
     }
 
     private mutating func receivedECDHInit(_ payload: [UInt8]) throws -> [Action] {
         var reader = SSHReader(Array(payload.dropFirst()))
-        let clientPublic = try reader.string(maximum: 64)
-        guard clientPublic.count == 32,
-            let peer = try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: clientPublic)
+        let hybrid = self.kex.hasPrefix("sntrup761x25519")
+        let clientPublic = try reader.string(maximum: 2048)
+        // curve25519-sha256: Q_C is an X25519 key. sntrup761x25519-sha512: an sntrup761 public key, then one.
+        let keyLength = hybrid ? SNTRUP761.publicKeyBytes + 32 : 32
+        guard clientPublic.count == keyLength,
+            let peer = try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: clientPublic.suffix(32))
         else { return self.disconnect(.keyExchangeFailed, "bad client public key") }
         let ephemeral = Curve25519.KeyAgreement.PrivateKey()
         let shared = try ephemeral.sharedSecretFromKeyAgreement(with: peer).withUnsafeBytes { Array($0) }
         guard shared.contains(where: { $0 != 0 }) else {
             return self.disconnect(.keyExchangeFailed, "bad shared secret")
         }
-        let serverPublic = Array(ephemeral.publicKey.rawRepresentation)
+        var serverPublic = Array(ephemeral.publicKey.rawRepresentation)
+        // K as it enters the exchange hash and the key derivation: an mpint for curve25519-sha256, a string
+        // of SHA-512(sntrup761 secret ‖ X25519 secret) for the hybrid (OpenSSH's PROTOCOL).
+        var secret = SSHWriter()
+        let digest: ([UInt8]) -> [UInt8]
+        if hybrid {
+            let encapsulated = try SNTRUP761.encapsulate(to: Array(clientPublic.prefix(SNTRUP761.publicKeyBytes)))
+            serverPublic = encapsulated.ciphertext + serverPublic
+            secret.string(Array(SHA512.hash(data: encapsulated.secret + shared)))
+            digest = { Array(SHA512.hash(data: $0)) }
+        } else {
+            secret.mpint(unsigned: shared)
+            digest = { Array(SHA256.hash(data: $0)) }
+        }
         let hostKeyBlob = self.hostKeys.ed25519Blob
         var exchange = SSHWriter()
         exchange.string(self.clientIdentification ?? "")
@@ -278,8 +299,7 @@ struct SSHServerTransport {
         exchange.string(hostKeyBlob)
         exchange.string(clientPublic)
         exchange.string(serverPublic)
-        exchange.mpint(unsigned: shared)
-        let hash = Array(SHA256.hash(data: exchange.bytes))
+        let hash = digest(exchange.bytes + secret.bytes)
         if self.sessionID == nil { self.sessionID = hash }
 
         var reply = SSHWriter()
@@ -291,13 +311,11 @@ struct SSHServerTransport {
         actions.append(.send(try self.packet([21])))
         if self.strict { self.outboundSequence = 0 }
 
-        // RFC 4253 §7.2: keys from K, H and the session id.
-        var secret = SSHWriter()
-        secret.mpint(unsigned: shared)
+        // RFC 4253 §7.2: keys from K, H and the session id, with the key exchange's hash.
         let sessionID = self.sessionID ?? hash
         func derive(_ letter: UInt8, _ length: Int) -> [UInt8] {
-            var key = Array(SHA256.hash(data: secret.bytes + hash + [letter] + sessionID))
-            while key.count < length { key += Array(SHA256.hash(data: secret.bytes + hash + key)) }
+            var key = digest(secret.bytes + hash + [letter] + sessionID)
+            while key.count < length { key += digest(secret.bytes + hash + key) }
             return Array(key.prefix(length))
         }
         guard let negotiated = self.negotiated,
