@@ -103,6 +103,27 @@ import Testing
         #expect(logins.allSatisfy { $0[field: "password"] == "chacha-pass" })
     }
 
+    /// A client that asks for the ECDSA host key gets one, signed as RFC 5656 says.
+    @Test(.enabled(if: ssh.isUsable, "needs Debian's ssh client (required under CI)"))
+    func theECDSAHostKeyWorks() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let service = try await LiveService.start("ssh", registry: [SSHService.self])
+        let result = try await Self.client(
+            service,
+            ["-o", "HostKeyAlgorithms=ecdsa-sha2-nistp256"],
+            password: "ecdsa-pass",
+            directory: directory
+        )
+        #expect(
+            result.standardError.contains("Server host key: ecdsa-sha2-nistp256 SHA256:"),
+            "\(result.standardError)"
+        )
+        let logins = await service.capture.wait(for: .loginFailed, count: 2)
+        await service.stop()
+        #expect(logins.count == 2 && logins.allSatisfy { $0[field: "password"] == "ecdsa-pass" })
+    }
+
     /// Debian 12's client with its defaults: sntrup761x25519-sha512, chacha20-poly1305, Ed25519 (its first
     /// choices against the Debian 12 profile), fingerprinted and its passwords captured.
     @Test(.enabled(if: ssh.isUsable, "needs Debian's ssh client (required under CI)"))

@@ -5,29 +5,75 @@ import Foundation
 /// `known_hosts`) sees the same keys after the engine restarts. Without a directory they are made per start.
 struct SSHHostKeys: Sendable {
     static let ed25519File = "ssh-host-ed25519.key"
+    static let ecdsaFile = "ssh-host-ecdsa-nistp256.key"
 
     let ed25519: Curve25519.Signing.PrivateKey
+    let ecdsa: P256.Signing.PrivateKey
 
     init(directory: String?) throws {
-        guard let directory else {
-            self.ed25519 = Curve25519.Signing.PrivateKey()
-            return
+        self.ed25519 = try Self.kept(directory, Self.ed25519File, make: { Curve25519.Signing.PrivateKey() }) {
+            try Curve25519.Signing.PrivateKey(rawRepresentation: $0)
+        } raw: {
+            $0.rawRepresentation
         }
-        let path = (directory as NSString).appendingPathComponent(Self.ed25519File)
-        if let data = FileManager.default.contents(atPath: path) {
-            self.ed25519 = try Curve25519.Signing.PrivateKey(rawRepresentation: data)
-            return
+        self.ecdsa = try Self.kept(directory, Self.ecdsaFile, make: { P256.Signing.PrivateKey() }) {
+            try P256.Signing.PrivateKey(rawRepresentation: $0)
+        } raw: {
+            $0.rawRepresentation
         }
-        let key = Curve25519.Signing.PrivateKey()
+    }
+
+    /// The key kept in `directory/file`, or a new one written there (mode 0600); a new one each time without
+    /// a directory.
+    private static func kept<Key>(
+        _ directory: String?,
+        _ file: String,
+        make: () -> Key,
+        load: (Data) throws -> Key,
+        raw: (Key) -> Data
+    ) throws -> Key {
+        guard let directory else { return make() }
+        let path = (directory as NSString).appendingPathComponent(file)
+        if let data = FileManager.default.contents(atPath: path) { return try load(data) }
+        let key = make()
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        guard
-            FileManager.default.createFile(
-                atPath: path,
-                contents: key.rawRepresentation,
-                attributes: [.posixPermissions: 0o600]
-            )
+        guard FileManager.default.createFile(atPath: path, contents: raw(key), attributes: [.posixPermissions: 0o600])
         else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path]) }
-        self.ed25519 = key
+        return key
+    }
+
+    /// The host key algorithms these keys can sign for.
+    static let algorithms: Set<String> = ["ssh-ed25519", "ecdsa-sha2-nistp256"]
+
+    /// The public key blob for `algorithm`.
+    func blob(_ algorithm: String) -> [UInt8] {
+        algorithm == "ecdsa-sha2-nistp256" ? self.ecdsaBlob : self.ed25519Blob
+    }
+
+    /// A signature blob over the exchange hash for `algorithm`.
+    func sign(_ data: [UInt8], algorithm: String) throws -> [UInt8] {
+        algorithm == "ecdsa-sha2-nistp256" ? try self.signECDSA(data) : try self.signEd25519(data)
+    }
+
+    /// RFC 5656 §3.1: string "ecdsa-sha2-nistp256", string "nistp256", string Q (uncompressed point).
+    var ecdsaBlob: [UInt8] {
+        var writer = SSHWriter()
+        writer.string("ecdsa-sha2-nistp256")
+        writer.string("nistp256")
+        writer.string(Array(self.ecdsa.publicKey.x963Representation))
+        return writer.bytes
+    }
+
+    /// RFC 5656 §3.1.2: the signature (ECDSA over SHA-256 of the data) as string(mpint r ‖ mpint s).
+    func signECDSA(_ data: [UInt8]) throws -> [UInt8] {
+        let raw = Array(try self.ecdsa.signature(for: data).rawRepresentation)
+        var inner = SSHWriter()
+        inner.mpint(unsigned: Array(raw.prefix(32)))
+        inner.mpint(unsigned: Array(raw.suffix(32)))
+        var writer = SSHWriter()
+        writer.string("ecdsa-sha2-nistp256")
+        writer.string(inner.bytes)
+        return writer.bytes
     }
 
     /// The public key blob (RFC 8709): string "ssh-ed25519", string key.

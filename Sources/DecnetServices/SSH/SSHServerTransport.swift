@@ -9,7 +9,7 @@ import NIOCore
 /// honours strict KEX, and records every authentication attempt.
 ///
 /// What it does not do yet (issue 4): UMAC and the finite-field groups, so a client that picks them is
-/// disconnected; RSA and ECDSA host keys; accepting a
+/// disconnected; RSA host keys; accepting a
 /// login and the connection protocol. It is therefore not registered as a service.
 struct SSHServerTransport {
     enum Action: Equatable {
@@ -31,7 +31,7 @@ struct SSHServerTransport {
         "curve25519-sha256", "curve25519-sha256@libssh.org", "sntrup761x25519-sha512",
         "sntrup761x25519-sha512@openssh.com",
     ]
-    static let hostKeyImplemented: Set<String> = ["ssh-ed25519"]
+    static let hostKeyImplemented = SSHHostKeys.algorithms
     /// OpenSSH's MaxAuthTries default.
     static let maximumAuthAttempts = 6
 
@@ -62,6 +62,7 @@ struct SSHServerTransport {
     private var pendingInbound: SSHPacketProtection?
     private var negotiated: (cipherIn: String, cipherOut: String, macIn: SSHMAC?, macOut: SSHMAC?)?
     private var kex = "curve25519-sha256"
+    private var hostKeyAlgorithm = "ssh-ed25519"
     private var authAttempts = 0
 
     init(profile: OpenSSHProfile, hostKeys: SSHHostKeys) {
@@ -258,6 +259,7 @@ struct SSHServerTransport {
         }
         self.negotiated = (cipherIn, cipherOut, inMAC, outMAC)
         self.kex = kex
+        self.hostKeyAlgorithm = hostKey
         self.phase = .kexReply
         return actions
     }
@@ -290,7 +292,7 @@ struct SSHServerTransport {
             secret.mpint(unsigned: shared)
             digest = { Array(SHA256.hash(data: $0)) }
         }
-        let hostKeyBlob = self.hostKeys.ed25519Blob
+        let hostKeyBlob = self.hostKeys.blob(self.hostKeyAlgorithm)
         var exchange = SSHWriter()
         exchange.string(self.clientIdentification ?? "")
         exchange.string(self.profile.identification)
@@ -306,7 +308,7 @@ struct SSHServerTransport {
         reply.byte(31)
         reply.string(hostKeyBlob)
         reply.string(serverPublic)
-        reply.string(try self.hostKeys.signEd25519(hash))
+        reply.string(try self.hostKeys.sign(hash, algorithm: self.hostKeyAlgorithm))
         var actions: [Action] = [.send(try self.packet(reply.bytes))]
         actions.append(.send(try self.packet([21])))
         if self.strict { self.outboundSequence = 0 }
