@@ -301,7 +301,7 @@ struct DeployCommand: AsyncParsableCommand {
                 let gone = previous.fleet.deckies.map(\.name).filter { name in
                     !fleet.deckies.contains { $0.name == name }
                 }
-                await FleetNetwork.remove(gone, attachment: FleetStateLoading.attachment(previous))
+                await FleetNetwork.remove(gone, attachment: FleetNetwork.attachment(for: previous))
             }
             try state.write(toDirectory: directory)
             if self.foreground {

@@ -44,9 +44,6 @@ enum FleetStateLoading {
         }
     }
 
-    /// The attachment the state's deckies hang from, for removing them without an engine.
-    static func attachment(_ state: FleetState) -> FleetNetwork.Attachment? { FleetNetwork.attachment(for: state) }
-
     static func requireRoot(for native: NativeDeployment?) throws {
         guard let native, native.network != .loopback, getuid() != 0 else { return }
         throw CommandFailure(
@@ -94,7 +91,7 @@ struct TeardownCommand: AsyncParsableCommand {
                 )
                 for line in response.report ?? [] { print(line) }
             } else {
-                await FleetNetwork.remove([id], attachment: FleetStateLoading.attachment(state))
+                await FleetNetwork.remove([id], attachment: FleetNetwork.attachment(for: state))
                 var updated = state
                 updated.fleet.deckies.removeAll { $0.name == id }
                 updated.native?.stopped.removeAll { $0 == id }
@@ -109,7 +106,7 @@ struct TeardownCommand: AsyncParsableCommand {
             await EngineProcess.waitExit(pid)
         }
         // Whatever the engine left (or a killed engine never removed).
-        await FleetNetwork.remove(state.fleet.deckies.map(\.name), attachment: FleetStateLoading.attachment(state))
+        await FleetNetwork.remove(state.fleet.deckies.map(\.name), attachment: FleetNetwork.attachment(for: state))
         await FleetNetwork.cleanUpHost(hairpin: state.native?.hairpin ?? false)
         let keys = state.fleet.deckies.map { EngineFiles.keys(directory, decky: $0.name) }
         for path in [FleetState.path(in: directory), EngineFiles.socket(directory)] + keys {

@@ -88,18 +88,7 @@ public enum NamespaceSocket {
         guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))", code: errno) }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address: sockaddr_in
-        do {
-            address = try self.address(host, port)
-        } catch {
-            close(fd)
-            throw error
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
+        let bound = try self.call(fd, host, port) { bind($0, $1, $2) }
         guard bound == 0, listen(fd, backlog) == 0 else {
             let code = errno
             close(fd)
@@ -108,14 +97,26 @@ public enum NamespaceSocket {
         return fd
     }
 
-    static func address(_ host: String, _ port: Int) throws -> sockaddr_in {
+    /// Calls `body` (bind or connect) on `fd` with the address `host:port`; closes `fd` when `host` is not an
+    /// IPv4 address.
+    static func call(
+        _ fd: Int32,
+        _ host: String,
+        _ port: Int,
+        _ body: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Int32
+    ) throws -> Int32 {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(truncatingIfNeeded: port).bigEndian)
         guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
+            close(fd)
             throw Failure(description: "\(host) is not an IPv4 address", code: EINVAL)
         }
-        return address
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                body(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
     }
 
     /// A TCP socket connected to `host:port` from the calling thread's namespace, waiting at most `timeout`
@@ -125,18 +126,7 @@ public enum NamespaceSocket {
         guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))", code: errno) }
         var limit = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-        var address: sockaddr_in
-        do {
-            address = try self.address(host, port)
-        } catch {
-            close(fd)
-            throw error
-        }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
+        let connected = try self.call(fd, host, port) { connect($0, $1, $2) }
         guard connected == 0 else {
             let code = errno
             close(fd)

@@ -116,12 +116,12 @@ final class LazyCertificate: Sendable {
     }
 
     /// A server context that presents this certificate (through the override; the context's own certificate,
-    /// a process-wide P-256 placeholder, is replaced before any ServerHello is sent).
+    /// a process-wide P-256 stand-in, is replaced before any ServerHello is sent).
     func serverContext(applicationProtocols: [String]) throws -> NIOSSLContext {
-        let placeholder = try Self.placeholder.get()
+        let standIn = try Self.standIn.get()
         var configuration = TLSConfiguration.makeServerConfiguration(
-            certificateChain: [.certificate(placeholder.certificate)],
-            privateKey: .privateKey(placeholder.key)
+            certificateChain: [.certificate(standIn.certificate)],
+            privateKey: .privateKey(standIn.key)
         )
         configuration.applicationProtocols = applicationProtocols
         configuration.sslContextCallback = { [self] _, promise in self.provide(promise) }
@@ -129,7 +129,7 @@ final class LazyCertificate: Sendable {
     }
 
     /// Made once per process: NIOSSL needs some certificate to build a server context.
-    private static let placeholder: Result<(certificate: NIOSSLCertificate, key: NIOSSLPrivateKey), any Error> =
+    private static let standIn: Result<(certificate: NIOSSLCertificate, key: NIOSSLPrivateKey), any Error> =
         Result {
             let key = P256.Signing.PrivateKey()
             let name = try DistinguishedName { CommonName("localhost") }
