@@ -1,4 +1,5 @@
 import Crypto
+import DecnetCore
 import Foundation
 
 /// Where captured files go: named by their SHA-256 under the artifact directory, written once (the same file
@@ -28,5 +29,18 @@ public struct ArtifactStore: Sendable {
         } catch {
             return (digest, nil)
         }
+    }
+}
+
+extension ArtifactStore {
+    /// Stores `bytes` and raises `id` with `size`, `sha256` and `path` (when stored) after `fields`: an upload
+    /// (`file.upload`, with its `filename`) or a session recording (`session.recorded`).
+    public func keep(_ bytes: [UInt8], as id: EventID, fields: EventFields, session: SessionEvents) {
+        let stored = self.store(bytes)
+        var fields = fields
+        fields.add("size", String(bytes.count))
+        fields.add("sha256", stored.sha256)
+        if let location = stored.path { fields.add("path", location) }
+        session.emit(id, fields)
     }
 }

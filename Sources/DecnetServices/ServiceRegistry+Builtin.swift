@@ -12,5 +12,6 @@ extension ServiceRegistry {
         FTPService.self,
         HTTPService.self,
         TelnetService.self,
+        SSHService.self,
     ]
 }

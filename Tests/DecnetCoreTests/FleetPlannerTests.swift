@@ -129,7 +129,7 @@ import Testing
             )
         ]
         let fleet = try FleetPlanner().plan(request)
-        #expect(fleet.deckies[0].services[0].persona["ssh_version"] == "OpenSSH_9.2p1 Debian-2+deb12u3")
+        #expect(fleet.deckies[0].services[0].persona["ssh_version"] == "OpenSSH_9.2p1 Debian-2+deb12u10")
         #expect(fleet.deckies[1].services[0].persona["ssh_version"] == "OpenSSH_8.9p1 Ubuntu-3ubuntu0.6")
         #expect(fleet.deckies[1].services[1].persona["server_header"] == "Apache/2.4.41")
     }

@@ -15,6 +15,9 @@ import Testing
         "-o", "MACs=hmac-sha2-256-etm@openssh.com", "-o", "HostKeyAlgorithms=ssh-ed25519",
     ]
 
+    /// No failure delay, for tests that only count attempts.
+    static let fast = ["password_delay_ms": "0"]
+
     static func client(
         _ service: LiveService,
         _ options: [String],
@@ -29,11 +32,13 @@ import Testing
         return try await ProcessRunner.run(
             "/usr/bin/setsid",
             [
-                "--wait", ssh, "-v", "-p", "\(service.port)", "-o", "StrictHostKeyChecking=no", "-o",
-                "UserKnownHostsFile=/dev/null",
+                // The caller's options first: ssh keeps the first value it reads for each.
+                "--wait", ssh, "-v", "-p", "\(service.port)",
+            ] + options + [
+                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                 "-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password", "-o",
-                "NumberOfPasswordPrompts=2", "-o", "ConnectTimeout=5",
-            ] + options + ["root@127.0.0.1", "true"],
+                "NumberOfPasswordPrompts=2", "-o", "ConnectTimeout=5", "root@127.0.0.1", "true",
+            ],
             environment: ["SSH_ASKPASS": askpass.path, "SSH_ASKPASS_REQUIRE": "force", "DISPLAY": ":0"]
         )
     }
@@ -44,6 +49,7 @@ import Testing
         defer { directory.remove() }
         let service = try await LiveService.start(
             "ssh",
+            persona: Self.fast,
             registry: [SSHService.self],
             keyDirectory: directory.url.appendingPathComponent("keys").path
         )
@@ -71,6 +77,7 @@ import Testing
         await service.stop()
         let again = try await LiveService.start(
             "ssh",
+            persona: Self.fast,
             registry: [SSHService.self],
             keyDirectory: directory.url.appendingPathComponent("keys").path
         )
@@ -88,7 +95,7 @@ import Testing
     func theClientsOwnChaCha20Poly1305Works() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let service = try await LiveService.start("ssh", registry: [SSHService.self])
+        let service = try await LiveService.start("ssh", persona: Self.fast, registry: [SSHService.self])
         let result = try await Self.client(
             service,
             ["-o", "KexAlgorithms=curve25519-sha256"],
@@ -108,7 +115,7 @@ import Testing
     func theECDSAHostKeyWorks() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let service = try await LiveService.start("ssh", registry: [SSHService.self])
+        let service = try await LiveService.start("ssh", persona: Self.fast, registry: [SSHService.self])
         let result = try await Self.client(
             service,
             ["-o", "HostKeyAlgorithms=ecdsa-sha2-nistp256"],
@@ -141,5 +148,40 @@ import Testing
         #expect(logins.count == 2 && logins.allSatisfy { $0[field: "password"] == "default-pass" })
         let fingerprint = try #require(service.capture.events(.clientFingerprint).first)
         #expect(fingerprint[field: "hassh"] == "472b5de333ad665af5cbf10ff892c4df")
+        // PAM's failure delay (2 s ± 25 %) separates the two attempts, as on a real Debian host.
+        let gap = logins[1].time.timeIntervalSince(logins[0].time)
+        #expect(gap >= 1.4, "\(gap) s between attempts")
+    }
+
+    /// Each algorithm the profile offers, picked by the client one at a time: the login prompt is reached and
+    /// the password captured.
+    @Test(
+        .enabled(if: ssh.isUsable, "needs Debian's ssh client (required under CI)"),
+        arguments: [
+            ["KexAlgorithms=ecdh-sha2-nistp256"], ["KexAlgorithms=ecdh-sha2-nistp384"],
+            ["KexAlgorithms=ecdh-sha2-nistp521"], ["KexAlgorithms=curve25519-sha256@libssh.org"],
+            ["Ciphers=aes128-gcm@openssh.com"], ["Ciphers=aes256-gcm@openssh.com"],
+            ["Ciphers=aes192-ctr", "MACs=hmac-sha2-512"], ["Ciphers=aes256-ctr", "MACs=hmac-sha2-256"],
+            ["Ciphers=aes128-ctr", "MACs=hmac-sha1"], ["Ciphers=aes128-ctr", "MACs=hmac-sha1-etm@openssh.com"],
+            ["Ciphers=aes256-ctr", "MACs=hmac-sha2-512-etm@openssh.com"],
+        ]
+    )
+    func eachOfferedAlgorithmWorks(_ choice: [String]) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let service = try await LiveService.start("ssh", persona: Self.fast, registry: [SSHService.self])
+        let result = try await Self.client(
+            service,
+            choice.flatMap { ["-o", $0] },
+            password: "pick",
+            directory: directory
+        )
+        let logins = await service.capture.wait(for: .loginFailed, count: 2)
+        await service.stop()
+        #expect(logins.count == 2 && logins.allSatisfy { $0[field: "password"] == "pick" }, "\(result.standardError)")
+        for option in choice {
+            let name = String(option.split(separator: "=")[1])
+            #expect(result.standardError.contains(name), "\(option) negotiated")
+        }
     }
 }

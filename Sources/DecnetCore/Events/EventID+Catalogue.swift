@@ -17,6 +17,9 @@ extension EventID {
     public static let payloadReceived: EventID = "payload.received"
     /// A file the client uploaded, stored as an artifact. Fields: `filename`, `size`, `sha256`, `path`.
     public static let fileUpload: EventID = "file.upload"
+    /// A terminal session, recorded so it can be replayed, stored as an artifact when the session ends. Fields:
+    /// `format` (`asciicast-v2`), `size`, `sha256`, `path`, `duration_ms`, `inputs`.
+    public static let sessionRecorded: EventID = "session.recorded"
     /// A file the client asked to download. Fields: `filename`, `url`.
     public static let fileDownload: EventID = "file.download"
     /// What the client says it is (banner, user agent, client name, TLS/SSH fingerprints). Fields: `client`, and
@@ -30,6 +33,6 @@ extension EventID {
     /// The whole catalogue, in documentation order.
     public static let catalogue: [EventID] = [
         .connectionOpen, .connectionClose, .connectionRefused, .loginSuccess, .loginFailed, .commandInput,
-        .payloadReceived, .fileUpload, .fileDownload, .clientFingerprint, .clientMalformed,
+        .payloadReceived, .fileUpload, .sessionRecorded, .fileDownload, .clientFingerprint, .clientMalformed,
     ]
 }

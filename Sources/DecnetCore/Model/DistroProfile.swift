@@ -47,7 +47,7 @@ public enum DistroCatalogue {
             image: "debian:bookworm-slim",
             displayName: "Debian 12 (Bookworm)",
             hostnameStyle: .corporate,
-            sshVersion: "OpenSSH_9.2p1 Debian-2+deb12u3",
+            sshVersion: "OpenSSH_9.2p1 Debian-2+deb12u10",
             kernelVersion: "6.1.0-18-amd64"
         ),
         DistroProfile(

@@ -12,6 +12,18 @@ public enum ServiceCatalogue {
                 ),
                 PersonaKey("kernel_version", "kernel release shown by uname, e.g. 5.15.0-91-generic"),
                 PersonaKey("users", .credentials, "accounts that log in successfully"),
+                PersonaKey(
+                    "keyboard_interactive",
+                    .oneOf(["yes", "no"]),
+                    origin: .decnetSwift,
+                    "whether keyboard-interactive login is offered; default no, as Debian's sshd_config"
+                ),
+                PersonaKey(
+                    "password_delay_ms",
+                    .integer(0...10000),
+                    origin: .decnetSwift,
+                    "delay before a failed password is answered; default PAM's 2000 ± 25 %"
+                ),
             ]
         ),
         ServiceDefinition(

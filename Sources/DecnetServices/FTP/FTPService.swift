@@ -77,13 +77,9 @@ public struct FTPService: HoneypotService {
                     passive = nil
                     active = nil
                     if case .receive(let path) = transfer, connected {
-                        let stored = self.artifacts.store(received)
                         var fields = EventFields()
                         fields.add("filename", attackerText: path)
-                        fields.add("size", String(received.count))
-                        fields.add("sha256", stored.sha256)
-                        if let location = stored.path { fields.add("path", location) }
-                        session.emit(.fileUpload, fields)
+                        self.artifacts.keep(received, as: .fileUpload, fields: fields, session: session)
                     }
                     pending.insert(
                         contentsOf: machine.transferFinished(connected: connected, received: received),

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What a given OpenSSH release sends as a server with its packaged default configuration, so a decky claiming
 /// that release sends exactly that. Lists captured on the wire or read from the release's `myproposal.h`; see
 /// docs/research/ssh-transport.md for each source.
@@ -63,5 +65,19 @@ struct OpenSSHProfile: Equatable {
             mac: self.mac,
             compression: self.compression
         )
+    }
+}
+
+extension OpenSSHProfile {
+    /// The lists of the release `version` names (`OpenSSH_9.2p1 Debian-2+deb12u3`): 8.9 sends Ubuntu 22.04's,
+    /// anything else Debian 12's as each package update changed them: the unsuffixed sntrup761 name came with
+    /// deb12u4, the strict-kex marker (Terrapin) with deb12u2 (docs/research/ssh-transport.md).
+    init(claiming version: String) {
+        self = version.contains("OpenSSH_8.9") ? .ubuntu2204 : .debian12
+        if let range = version.range(of: "+deb12u"), let update = Int(version[range.upperBound...]) {
+            if update < 4 { self.kex.removeAll { $0 == "sntrup761x25519-sha512" } }
+            if update < 2 { self.kex.removeAll { $0 == "kex-strict-s-v00@openssh.com" } }
+        }
+        self.identification = version.hasPrefix("SSH-") ? version : "SSH-2.0-" + version
     }
 }

@@ -107,6 +107,9 @@ struct SSHWriter {
     mutating func uint32(_ value: UInt32) {
         self.bytes.append(contentsOf: withUnsafeBytes(of: value.bigEndian, Array.init))
     }
+    mutating func uint64(_ value: UInt64) {
+        self.bytes.append(contentsOf: withUnsafeBytes(of: value.bigEndian, Array.init))
+    }
     mutating func string(_ value: [UInt8]) {
         self.uint32(UInt32(value.count))
         self.bytes.append(contentsOf: value)
@@ -140,6 +143,11 @@ struct SSHReader {
         let value = self.bytes.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
         self.bytes = self.bytes.dropFirst(4)
         return value
+    }
+
+    mutating func uint64() throws -> UInt64 {
+        let high = UInt64(try self.uint32())
+        return high << 32 | UInt64(try self.uint32())
     }
 
     mutating func string(maximum: Int = 65_536) throws -> [UInt8] {

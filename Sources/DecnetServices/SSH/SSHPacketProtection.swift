@@ -1,27 +1,32 @@
 import CSodium
 import Crypto
+import Foundation
 import NIOCore
 import _CryptoExtras
 
 /// Encryption and integrity of one direction after NEWKEYS.
 enum SSHPacketProtection {
     case ctr(SSHCTRProtection)
+    case gcm(SSHGCMProtection)
     case chacha(SSHChaChaPolyProtection)
 
     /// The ciphers implemented, with their key and IV lengths.
     static let ciphers: [String: (key: Int, iv: Int)] = [
         "aes128-ctr": (16, 16), "aes192-ctr": (24, 16), "aes256-ctr": (32, 16),
+        "aes128-gcm@openssh.com": (16, 12), "aes256-gcm@openssh.com": (32, 12),
         SSHChaChaPolyProtection.name: (64, 0),
     ]
 
     /// Ciphers that authenticate by themselves (the negotiated MAC is not used).
-    static func isAEAD(_ cipher: String) -> Bool { cipher == SSHChaChaPolyProtection.name }
+    static func isAEAD(_ cipher: String) -> Bool { cipher == SSHChaChaPolyProtection.name || cipher.contains("-gcm@") }
 
     init(cipher: String, key: [UInt8], iv: [UInt8], macKey: [UInt8], mac: SSHMAC?) {
-        if let mac, !Self.isAEAD(cipher) {
-            self = .ctr(SSHCTRProtection(cipherKey: key, iv: iv, macKey: macKey, mac: mac))
-        } else {
+        if cipher == SSHChaChaPolyProtection.name {
             self = .chacha(SSHChaChaPolyProtection(key: key))
+        } else if cipher.contains("-gcm@") {
+            self = .gcm(SSHGCMProtection(key: key, iv: iv))
+        } else {
+            self = .ctr(SSHCTRProtection(cipherKey: key, iv: iv, macKey: macKey, mac: mac ?? .sha256ETM))
         }
     }
 
@@ -30,6 +35,9 @@ enum SSHPacketProtection {
         case .ctr(var protection):
             defer { self = .ctr(protection) }
             return try protection.seal(payload, sequence: sequence)
+        case .gcm(var protection):
+            defer { self = .gcm(protection) }
+            return try protection.seal(payload)
         case .chacha(let protection):
             return protection.seal(payload, sequence: sequence)
         }
@@ -40,30 +48,73 @@ enum SSHPacketProtection {
         case .ctr(var protection):
             defer { self = .ctr(protection) }
             return try protection.open(&buffer, sequence: sequence)
+        case .gcm(var protection):
+            defer { self = .gcm(protection) }
+            return try protection.open(&buffer)
         case .chacha(let protection):
             return try protection.open(&buffer, sequence: sequence)
         }
     }
+
+    /// OpenSSH's own limit on a packet once keys are in use.
+    static let maximumPacket: UInt32 = 256 * 1024
+
+    /// Padding of at least 4 bytes so that `covered` plus the padding is a multiple of `block`.
+    static func padding(_ covered: Int, block: Int) -> Int {
+        var padding = block - covered % block
+        if padding < 4 { padding += block }
+        return padding
+    }
+
+    /// Strips the padding of a decrypted `padding_length ‖ payload ‖ padding`.
+    static func payload(_ plaintext: [UInt8]) throws -> [UInt8] {
+        let padding = Int(plaintext[0])
+        guard padding >= 4, padding < plaintext.count else {
+            throw SSHWire.ProtocolError("bad padding length \(padding)")
+        }
+        return Array(plaintext[1..<(plaintext.count - padding)])
+    }
+
+    /// Compares in constant time: every byte whatever the first difference.
+    static func same(_ expected: [UInt8], _ received: [UInt8]) -> Bool {
+        expected.count == received.count && zip(expected, received).reduce(UInt8(0), { $0 | ($1.0 ^ $1.1) }) == 0
+    }
 }
 
-/// The encrypt-then-MAC HMACs (OpenSSH's PROTOCOL, "etm" MACs).
+/// The HMACs OpenSSH 9.2 offers besides UMAC: encrypt-then-MAC (`-etm@openssh.com`, over the ciphertext with
+/// the length in clear) and the original encrypt-and-MAC (RFC 4253 §6.4, over the plaintext packet).
 enum SSHMAC: String {
-    case sha256 = "hmac-sha2-256-etm@openssh.com"
-    case sha512 = "hmac-sha2-512-etm@openssh.com"
+    case sha256ETM = "hmac-sha2-256-etm@openssh.com"
+    case sha512ETM = "hmac-sha2-512-etm@openssh.com"
+    case sha1ETM = "hmac-sha1-etm@openssh.com"
+    case sha256 = "hmac-sha2-256"
+    case sha512 = "hmac-sha2-512"
+    case sha1 = "hmac-sha1"
 
-    var keyLength: Int { self == .sha256 ? 32 : 64 }
-    var length: Int { self == .sha256 ? 32 : 64 }
+    var isETM: Bool { self.rawValue.hasSuffix("-etm@openssh.com") }
+
+    var keyLength: Int {
+        switch self {
+        case .sha256ETM, .sha256: 32
+        case .sha512ETM, .sha512: 64
+        case .sha1ETM, .sha1: 20
+        }
+    }
+
+    var length: Int { self.keyLength }
 
     func authenticate(_ data: [UInt8], key: SymmetricKey) -> [UInt8] {
         switch self {
-        case .sha256: return Array(HMAC<SHA256>.authenticationCode(for: data, using: key))
-        case .sha512: return Array(HMAC<SHA512>.authenticationCode(for: data, using: key))
+        case .sha256ETM, .sha256: Array(HMAC<SHA256>.authenticationCode(for: data, using: key))
+        case .sha512ETM, .sha512: Array(HMAC<SHA512>.authenticationCode(for: data, using: key))
+        case .sha1ETM, .sha1: Array(HMAC<Insecure.SHA1>.authenticationCode(for: data, using: key))
         }
     }
 }
 
-/// AES-CTR with an encrypt-then-MAC HMAC. The packet length stays in clear; the MAC covers the sequence
-/// number, the length and the ciphertext.
+/// AES-CTR with an HMAC. Encrypt-then-MAC keeps the packet length in clear and authenticates the sequence
+/// number, the length and the ciphertext; encrypt-and-MAC encrypts the length too and authenticates the
+/// sequence number and the plaintext packet.
 struct SSHCTRProtection {
     static let blockSize = 16
 
@@ -72,6 +123,8 @@ struct SSHCTRProtection {
     let mac: SSHMAC
     /// The 128-bit big-endian CTR counter block, carried across packets.
     private(set) var counter: [UInt8]
+    /// Encrypt-and-MAC: the first block of a packet, already decrypted to read its length.
+    private var firstBlock: [UInt8]?
 
     init(cipherKey: [UInt8], iv: [UInt8], macKey: [UInt8], mac: SSHMAC) {
         self.key = SymmetricKey(data: cipherKey)
@@ -82,6 +135,7 @@ struct SSHCTRProtection {
 
     /// Encrypts and advances the counter by the blocks used.
     private mutating func crypt(_ bytes: [UInt8]) throws -> [UInt8] {
+        guard !bytes.isEmpty else { return [] }
         let output = try AES._CTR.encrypt(bytes, using: self.key, nonce: AES._CTR.Nonce(nonceBytes: self.counter))
         var blocks = UInt64((bytes.count + Self.blockSize - 1) / Self.blockSize)
         var index = 15
@@ -94,46 +148,133 @@ struct SSHCTRProtection {
         return Array(output)
     }
 
+    private static func checkLength(_ length: UInt32, covering: Int) throws {
+        guard length >= UInt32(Self.blockSize - covering), length <= SSHPacketProtection.maximumPacket,
+            (length + UInt32(covering)) % UInt32(Self.blockSize) == 0
+        else {
+            throw SSHWire.ProtocolError("bad packet length \(length)")
+        }
+    }
+
     /// A whole protected packet for `payload`.
     mutating func seal(_ payload: [UInt8], sequence: UInt32) throws -> [UInt8] {
-        var padding = Self.blockSize - (1 + payload.count) % Self.blockSize
-        if padding < 4 { padding += Self.blockSize }
-        let plaintext = [UInt8(padding)] + payload + SSHWire.randomBytes(padding)
-        let ciphertext = try self.crypt(plaintext)
+        // ETM pads `padding_length ‖ payload ‖ padding`; encrypt-and-MAC the length field too.
+        let covered = (self.mac.isETM ? 1 : 5) + payload.count
+        let padding = SSHPacketProtection.padding(covered, block: Self.blockSize)
+        let body = [UInt8(padding)] + payload + SSHWire.randomBytes(padding)
         var header = SSHWriter()
-        header.uint32(UInt32(ciphertext.count))
-        var authenticated = SSHWriter()
-        authenticated.uint32(sequence)
-        authenticated.uint32(UInt32(ciphertext.count))
-        return header.bytes + ciphertext + self.mac.authenticate(authenticated.bytes + ciphertext, key: self.macKey)
+        header.uint32(UInt32(body.count))
+        var sequenced = SSHWriter()
+        sequenced.uint32(sequence)
+        if self.mac.isETM {
+            let ciphertext = try self.crypt(body)
+            return header.bytes + ciphertext
+                + self.mac.authenticate(sequenced.bytes + header.bytes + ciphertext, key: self.macKey)
+        }
+        let packet = header.bytes + body
+        return try self.crypt(packet) + self.mac.authenticate(sequenced.bytes + packet, key: self.macKey)
     }
 
     /// Reads one protected packet from `buffer`: nil when more bytes are needed; throws on a bad length or MAC.
     mutating func open(_ buffer: inout ByteBuffer, sequence: UInt32) throws -> [UInt8]? {
+        if !self.mac.isETM { return try self.openEncryptAndMAC(&buffer, sequence: sequence) }
         guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return nil }
-        // OpenSSH's own limit on a packet, once keys are in use.
-        guard length >= UInt32(Self.blockSize), length <= 256 * 1024, length % UInt32(Self.blockSize) == 0 else {
-            throw SSHWire.ProtocolError("bad packet length \(length)")
-        }
+        try Self.checkLength(length, covering: 0)
         let total = 4 + Int(length) + self.mac.length
         guard buffer.readableBytes >= total else { return nil }
-        buffer.moveReaderIndex(forwardBy: 4)
+        let header = buffer.readBytes(length: 4)!
         let ciphertext = buffer.readBytes(length: Int(length))!
         let received = buffer.readBytes(length: self.mac.length)!
-        var authenticated = SSHWriter()
-        authenticated.uint32(sequence)
-        authenticated.uint32(length)
-        let expected = self.mac.authenticate(authenticated.bytes + ciphertext, key: self.macKey)
-        // Constant time: every byte is compared whatever the first difference.
-        guard zip(expected, received).reduce(UInt8(0), { $0 | ($1.0 ^ $1.1) }) == 0 else {
+        var sequenced = SSHWriter()
+        sequenced.uint32(sequence)
+        let expected = self.mac.authenticate(sequenced.bytes + header + ciphertext, key: self.macKey)
+        guard SSHPacketProtection.same(expected, received) else {
             throw SSHWire.ProtocolError("corrupted MAC on input")
         }
-        let plaintext = try self.crypt(ciphertext)
-        let padding = Int(plaintext[0])
-        guard padding >= 4, padding < plaintext.count else {
-            throw SSHWire.ProtocolError("bad padding length \(padding)")
+        return try SSHPacketProtection.payload(try self.crypt(ciphertext))
+    }
+
+    private mutating func openEncryptAndMAC(_ buffer: inout ByteBuffer, sequence: UInt32) throws -> [UInt8]? {
+        if self.firstBlock == nil {
+            guard let block = buffer.readBytes(length: Self.blockSize) else { return nil }
+            self.firstBlock = try self.crypt(block)
         }
-        return Array(plaintext[1..<(plaintext.count - padding)])
+        let first = self.firstBlock!
+        let length = first.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        try Self.checkLength(length, covering: 4)
+        let rest = 4 + Int(length) - Self.blockSize
+        guard buffer.readableBytes >= rest + self.mac.length else { return nil }
+        let packet = first + (try self.crypt(buffer.readBytes(length: rest)!))
+        self.firstBlock = nil
+        let received = buffer.readBytes(length: self.mac.length)!
+        var sequenced = SSHWriter()
+        sequenced.uint32(sequence)
+        guard SSHPacketProtection.same(self.mac.authenticate(sequenced.bytes + packet, key: self.macKey), received)
+        else {
+            throw SSHWire.ProtocolError("corrupted MAC on input")
+        }
+        return try SSHPacketProtection.payload(Array(packet.dropFirst(4)))
+    }
+}
+
+/// aes128-gcm@openssh.com and aes256-gcm@openssh.com (RFC 5647 as OpenSSH's PROTOCOL amends it): the length in
+/// clear as associated data, a 12-byte nonce whose last 8 bytes count packets, a 16-byte tag.
+struct SSHGCMProtection {
+    static let blockSize = 16
+    static let tagLength = 16
+
+    let key: SymmetricKey
+    private var nonce: [UInt8]
+
+    init(key: [UInt8], iv: [UInt8]) {
+        self.key = SymmetricKey(data: key)
+        self.nonce = Array(iv.prefix(12))
+    }
+
+    private mutating func advance() {
+        var index = 11
+        while index >= 4 {
+            self.nonce[index] &+= 1
+            if self.nonce[index] != 0 { break }
+            index -= 1
+        }
+    }
+
+    mutating func seal(_ payload: [UInt8]) throws -> [UInt8] {
+        let padding = SSHPacketProtection.padding(1 + payload.count, block: Self.blockSize)
+        let body = [UInt8(padding)] + payload + SSHWire.randomBytes(padding)
+        var header = SSHWriter()
+        header.uint32(UInt32(body.count))
+        let box = try AES.GCM.seal(
+            body,
+            using: self.key,
+            nonce: AES.GCM.Nonce(data: self.nonce),
+            authenticating: header.bytes
+        )
+        self.advance()
+        return header.bytes + Array(box.ciphertext) + Array(box.tag)
+    }
+
+    mutating func open(_ buffer: inout ByteBuffer) throws -> [UInt8]? {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return nil }
+        guard length >= UInt32(Self.blockSize), length <= SSHPacketProtection.maximumPacket,
+            length % UInt32(Self.blockSize) == 0
+        else {
+            throw SSHWire.ProtocolError("bad packet length \(length)")
+        }
+        guard buffer.readableBytes >= 4 + Int(length) + Self.tagLength else { return nil }
+        let header = buffer.readBytes(length: 4)!
+        let ciphertext = buffer.readBytes(length: Int(length))!
+        let tag = buffer.readBytes(length: Self.tagLength)!
+        let plaintext: Data
+        do {
+            let box = try AES.GCM.SealedBox(nonce: AES.GCM.Nonce(data: self.nonce), ciphertext: ciphertext, tag: tag)
+            plaintext = try AES.GCM.open(box, using: self.key, authenticating: header)
+        } catch {
+            throw SSHWire.ProtocolError("corrupted MAC on input")
+        }
+        self.advance()
+        return try SSHPacketProtection.payload(Array(plaintext))
     }
 }
 
@@ -178,8 +319,7 @@ struct SSHChaChaPolyProtection {
     }
 
     func seal(_ payload: [UInt8], sequence: UInt32) -> [UInt8] {
-        var padding = Self.blockSize - (1 + payload.count) % Self.blockSize
-        if padding < 4 { padding += Self.blockSize }
+        let padding = SSHPacketProtection.padding(1 + payload.count, block: Self.blockSize)
         let plaintext = [UInt8(padding)] + payload + SSHWire.randomBytes(padding)
         let nonce = Self.nonce(sequence)
         let length = withUnsafeBytes(of: UInt32(plaintext.count).bigEndian, Array.init)
@@ -194,7 +334,9 @@ struct SSHChaChaPolyProtection {
         let nonce = Self.nonce(sequence)
         let lengthBytes = Self.chacha(encryptedLength, key: self.headerKey, nonce: nonce, counter: 0)
         let length = lengthBytes.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-        guard length >= UInt32(Self.blockSize), length <= 256 * 1024, length % UInt32(Self.blockSize) == 0 else {
+        guard length >= UInt32(Self.blockSize), length <= SSHPacketProtection.maximumPacket,
+            length % UInt32(Self.blockSize) == 0
+        else {
             throw SSHWire.ProtocolError("bad packet length \(length)")
         }
         let total = 4 + Int(length) + Self.tagLength
@@ -202,14 +344,11 @@ struct SSHChaChaPolyProtection {
         let sealed = buffer.readBytes(length: 4 + Int(length))!
         let received = buffer.readBytes(length: Self.tagLength)!
         let expected = self.tag(sealed, nonce: nonce)
-        guard zip(expected, received).reduce(UInt8(0), { $0 | ($1.0 ^ $1.1) }) == 0 else {
+        guard SSHPacketProtection.same(expected, received) else {
             throw SSHWire.ProtocolError("corrupted MAC on input")
         }
-        let plaintext = Self.chacha(Array(sealed.dropFirst(4)), key: self.mainKey, nonce: nonce, counter: 1)
-        let padding = Int(plaintext[0])
-        guard padding >= 4, padding < plaintext.count else {
-            throw SSHWire.ProtocolError("bad padding length \(padding)")
-        }
-        return Array(plaintext[1..<(plaintext.count - padding)])
+        return try SSHPacketProtection.payload(
+            Self.chacha(Array(sealed.dropFirst(4)), key: self.mainKey, nonce: nonce, counter: 1)
+        )
     }
 }

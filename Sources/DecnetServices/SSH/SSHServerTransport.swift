@@ -1,5 +1,6 @@
 import Crypto
 import DecnetCore
+import DecnetServiceKit
 import NIOCore
 
 /// The server side of the SSH transport and user authentication as a state machine: bytes in, bytes and events
@@ -8,14 +9,48 @@ import NIOCore
 /// AES-CTR and an ETM HMAC,
 /// honours strict KEX, and records every authentication attempt.
 ///
-/// What it does not do yet (issue 4): UMAC and the finite-field groups, so a client that picks them is
-/// disconnected; RSA host keys; accepting a
-/// login and the connection protocol. It is therefore not registered as a service.
+/// Logins the persona accepts go on to the connection protocol (`SSHConnection`); the others are refused after
+/// PAM's failure delay. Password and keyboard-interactive answers are recorded, offered public keys with their
+/// fingerprints.
+///
+/// What it does not do yet (issue 4): UMAC, the non-ETM MACs, the finite-field groups and ECDH on NIST curves, so
+/// a client that picks them is disconnected; RSA host keys.
 struct SSHServerTransport {
     enum Action: Equatable {
         case send([UInt8])
         case emit(EventID, EventFields)
+        /// Wait this long before the next action (a failed login's delay).
+        case pause(milliseconds: Int)
+        /// Store as an artifact and raise its event.
+        case keep(SSHArtifact)
         case close
+    }
+
+    /// Who the server is beyond its transport: the shell behind a login and which logins work.
+    struct Configuration: Sendable {
+        var openSSH: OpenSSHProfile
+        var shell: ShellProfile
+        var users: AcceptedCredentials
+        /// Whether keyboard-interactive is offered (Debian's and Ubuntu's sshd_config turn it off).
+        var keyboardInteractive = false
+        /// Milliseconds before a failed password is answered: pam_unix's 2 s, which PAM varies by ±25 %.
+        var failureDelay: ClosedRange<Int> = 1500...2500
+
+        init(
+            openSSH: OpenSSHProfile,
+            shell: ShellProfile = ShellProfile(
+                hostname: "srv-01",
+                distro: DistroCatalogue.all[0],
+                osFamily: .linux,
+                ip: "10.0.0.5",
+                mac: "00:0c:29:4f:8e:35"
+            ),
+            users: AcceptedCredentials = AcceptedCredentials(nil)
+        ) {
+            self.openSSH = openSSH
+            self.shell = shell
+            self.users = users
+        }
     }
 
     /// Disconnect reasons (RFC 4253 §11.1).
@@ -29,7 +64,7 @@ struct SSHServerTransport {
 
     static let kexImplemented: Set<String> = [
         "curve25519-sha256", "curve25519-sha256@libssh.org", "sntrup761x25519-sha512",
-        "sntrup761x25519-sha512@openssh.com",
+        "sntrup761x25519-sha512@openssh.com", "ecdh-sha2-nistp256", "ecdh-sha2-nistp384", "ecdh-sha2-nistp521",
     ]
     static let hostKeyImplemented = SSHHostKeys.algorithms
     /// OpenSSH's MaxAuthTries default.
@@ -42,12 +77,21 @@ struct SSHServerTransport {
         case newKeys
         case service
         case authentication
+        /// Waiting for the answer to the keyboard-interactive password prompt.
+        case keyboardInteractive
+        case connection
         case closed
     }
 
-    let profile: OpenSSHProfile
+    let configuration: Configuration
+    var profile: OpenSSHProfile { self.configuration.openSSH }
     let hostKeys: SSHHostKeys
-    let serverKexInit: SSHKexInit
+    private(set) var serverKexInit: SSHKexInit
+    /// Where a key exchange returns to: the service request after the first, where it was for a rekey.
+    private var afterKex = Phase.service
+    private var connection: SSHConnection?
+    private var promptedUser: [UInt8] = []
+    private let started = ContinuousClock.now
     private var phase = Phase.identification
     private var buffer = ByteBuffer()
     private var clientIdentification: String?
@@ -65,10 +109,27 @@ struct SSHServerTransport {
     private var hostKeyAlgorithm = "ssh-ed25519"
     private var authAttempts = 0
 
-    init(profile: OpenSSHProfile, hostKeys: SSHHostKeys) {
-        self.profile = profile
+    init(configuration: Configuration, hostKeys: SSHHostKeys) {
+        self.configuration = configuration
         self.hostKeys = hostKeys
-        self.serverKexInit = profile.kexInit()
+        self.serverKexInit = configuration.openSSH.kexInit()
+    }
+
+    init(profile: OpenSSHProfile, hostKeys: SSHHostKeys) {
+        self.init(configuration: Configuration(openSSH: profile), hostKeys: hostKeys)
+    }
+
+    /// The connection ended: what the session still holds (a shell's recording, an unfinished upload).
+    mutating func finish() -> [Action] {
+        guard var connection = self.connection else { return [] }
+        self.connection = nil
+        return connection.finish().compactMap { action in
+            switch action {
+            case .keep(let artifact): .keep(artifact)
+            case .emit(let id, let fields): .emit(id, fields)
+            case .send: nil
+            }
+        }
     }
 
     /// The identification line, sent as soon as the client connects.
@@ -179,13 +240,20 @@ struct SSHServerTransport {
             return []
         case 20 where self.phase == .kexInit:
             return try self.receivedKexInit(payload)
+        case 20 where self.sessionID != nil && [.service, .authentication, .connection].contains(self.phase):
+            // The client rekeys: our KEXINIT, then the exchange as the first time, then back to where it was.
+            self.afterKex = self.phase
+            self.serverKexInit = self.profile.kexInit()
+            let ours = try self.packet(self.serverKexInit.payload)
+            self.phase = .kexInit
+            return [.send(ours)] + (try self.receivedKexInit(payload))
         case 30 where self.phase == .kexReply:
             return try self.receivedECDHInit(payload)
         case 21 where self.phase == .newKeys:
             self.inbound = self.pendingInbound
             self.pendingInbound = nil
             if self.strict { self.inboundSequence = 0 }
-            self.phase = .service
+            self.phase = self.afterKex
             return []
         case 5 where self.phase == .service:
             var reader = SSHReader(Array(payload.dropFirst()))
@@ -200,6 +268,25 @@ struct SSHServerTransport {
             return [.send(try self.packet(writer.bytes))]
         case 50 where self.phase == .authentication:
             return try self.receivedAuthRequest(payload)
+        case 50 where self.phase == .connection:
+            return []  // sshd ignores a request after success
+        case 61 where self.phase == .keyboardInteractive:
+            var reader = SSHReader(Array(payload.dropFirst()))
+            let count = try reader.uint32()
+            let answer = count > 0 ? try reader.string(maximum: 4096) : []
+            self.phase = .authentication
+            return try self.judge(user: self.promptedUser, password: answer, method: "keyboard-interactive")
+        case 80...100 where self.phase == .connection:
+            guard var connection = self.connection else { return [] }
+            let actions = try connection.receive(payload)
+            self.connection = connection
+            return try actions.map { action in
+                switch action {
+                case .send(let payload): .send(try self.packet(payload))
+                case .emit(let id, let fields): .emit(id, fields)
+                case .keep(let artifact): .keep(artifact)
+                }
+            }
         default:
             if self.sessionID == nil || [20, 21, 30].contains(message) {
                 return self.disconnect(.protocolError, "protocol error: unexpected message \(message)")
@@ -214,11 +301,13 @@ struct SSHServerTransport {
     private mutating func receivedKexInit(_ payload: [UInt8]) throws -> [Action] {
         let client = try SSHKexInit(payload: payload)
         self.clientKexInit = payload
-        self.clientOffersExtInfo = client.kexAlgorithms.contains("ext-info-c")
-        self.strict =
-            client.kexAlgorithms.contains("kex-strict-c-v00@openssh.com")
-            && self.serverKexInit.kexAlgorithms.contains("kex-strict-s-v00@openssh.com")
-        if self.strict && self.inboundSequence != 1 {
+        self.clientOffersExtInfo = self.sessionID == nil && client.kexAlgorithms.contains("ext-info-c")
+        if self.sessionID == nil {
+            self.strict =
+                client.kexAlgorithms.contains("kex-strict-c-v00@openssh.com")
+                && self.serverKexInit.kexAlgorithms.contains("kex-strict-s-v00@openssh.com")
+        }
+        if self.strict && self.sessionID == nil && self.inboundSequence != 1 {
             return self.disconnect(.protocolError, "strict KEX violation: KEXINIT was not the first packet")
         }
         var fields = EventFields()
@@ -264,34 +353,88 @@ struct SSHServerTransport {
         return actions
     }
 
-    private mutating func receivedECDHInit(_ payload: [UInt8]) throws -> [Action] {
-        var reader = SSHReader(Array(payload.dropFirst()))
+    /// The server's half of the key agreement: its public value, K as it enters the hash and the key
+    /// derivation, and the exchange's hash function; nil for a client value that is not a valid key.
+    private struct Agreement {
+        var serverPublic: [UInt8]
+        var secret: [UInt8]
+        var digest: ([UInt8]) -> [UInt8]
+    }
+
+    private func agree(_ clientPublic: [UInt8]) throws -> Agreement? {
+        /// K as an mpint (RFC 4253 §8, RFC 5656 §4, RFC 8731 §3).
+        func mpint(_ shared: [UInt8]) -> [UInt8] {
+            var writer = SSHWriter()
+            writer.mpint(unsigned: shared)
+            return writer.bytes
+        }
+        func bytes(_ secret: SharedSecret) -> [UInt8] { secret.withUnsafeBytes { Array($0) } }
+        switch self.kex {
+        case "ecdh-sha2-nistp256":
+            guard let peer = try? P256.KeyAgreement.PublicKey(x963Representation: clientPublic) else { return nil }
+            let ephemeral = P256.KeyAgreement.PrivateKey()
+            return Agreement(
+                serverPublic: Array(ephemeral.publicKey.x963Representation),
+                secret: mpint(bytes(try ephemeral.sharedSecretFromKeyAgreement(with: peer))),
+                digest: { Array(SHA256.hash(data: $0)) }
+            )
+        case "ecdh-sha2-nistp384":
+            guard let peer = try? P384.KeyAgreement.PublicKey(x963Representation: clientPublic) else { return nil }
+            let ephemeral = P384.KeyAgreement.PrivateKey()
+            return Agreement(
+                serverPublic: Array(ephemeral.publicKey.x963Representation),
+                secret: mpint(bytes(try ephemeral.sharedSecretFromKeyAgreement(with: peer))),
+                digest: { Array(SHA384.hash(data: $0)) }
+            )
+        case "ecdh-sha2-nistp521":
+            guard let peer = try? P521.KeyAgreement.PublicKey(x963Representation: clientPublic) else { return nil }
+            let ephemeral = P521.KeyAgreement.PrivateKey()
+            return Agreement(
+                serverPublic: Array(ephemeral.publicKey.x963Representation),
+                secret: mpint(bytes(try ephemeral.sharedSecretFromKeyAgreement(with: peer))),
+                digest: { Array(SHA512.hash(data: $0)) }
+            )
+        default:
+            break
+        }
         let hybrid = self.kex.hasPrefix("sntrup761x25519")
-        let clientPublic = try reader.string(maximum: 2048)
         // curve25519-sha256: Q_C is an X25519 key. sntrup761x25519-sha512: an sntrup761 public key, then one.
         let keyLength = hybrid ? SNTRUP761.publicKeyBytes + 32 : 32
         guard clientPublic.count == keyLength,
             let peer = try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: clientPublic.suffix(32))
-        else { return self.disconnect(.keyExchangeFailed, "bad client public key") }
+        else { return nil }
         let ephemeral = Curve25519.KeyAgreement.PrivateKey()
-        let shared = try ephemeral.sharedSecretFromKeyAgreement(with: peer).withUnsafeBytes { Array($0) }
-        guard shared.contains(where: { $0 != 0 }) else {
-            return self.disconnect(.keyExchangeFailed, "bad shared secret")
+        let shared = bytes(try ephemeral.sharedSecretFromKeyAgreement(with: peer))
+        guard shared.contains(where: { $0 != 0 }) else { return nil }
+        let serverPublic = Array(ephemeral.publicKey.rawRepresentation)
+        guard hybrid else {
+            return Agreement(
+                serverPublic: serverPublic,
+                secret: mpint(shared),
+                digest: { Array(SHA256.hash(data: $0)) }
+            )
         }
-        var serverPublic = Array(ephemeral.publicKey.rawRepresentation)
-        // K as it enters the exchange hash and the key derivation: an mpint for curve25519-sha256, a string
-        // of SHA-512(sntrup761 secret ‖ X25519 secret) for the hybrid (OpenSSH's PROTOCOL).
+        // The hybrid's K: a string of SHA-512(sntrup761 secret ‖ X25519 secret) (OpenSSH's PROTOCOL).
+        let encapsulated = try SNTRUP761.encapsulate(to: Array(clientPublic.prefix(SNTRUP761.publicKeyBytes)))
         var secret = SSHWriter()
-        let digest: ([UInt8]) -> [UInt8]
-        if hybrid {
-            let encapsulated = try SNTRUP761.encapsulate(to: Array(clientPublic.prefix(SNTRUP761.publicKeyBytes)))
-            serverPublic = encapsulated.ciphertext + serverPublic
-            secret.string(Array(SHA512.hash(data: encapsulated.secret + shared)))
-            digest = { Array(SHA512.hash(data: $0)) }
-        } else {
-            secret.mpint(unsigned: shared)
-            digest = { Array(SHA256.hash(data: $0)) }
+        secret.string(Array(SHA512.hash(data: encapsulated.secret + shared)))
+        return Agreement(
+            serverPublic: encapsulated.ciphertext + serverPublic,
+            secret: secret.bytes,
+            digest: { Array(SHA512.hash(data: $0)) }
+        )
+    }
+
+    private mutating func receivedECDHInit(_ payload: [UInt8]) throws -> [Action] {
+        var reader = SSHReader(Array(payload.dropFirst()))
+        let clientPublic = try reader.string(maximum: 2048)
+        guard let agreement = try self.agree(clientPublic) else {
+            return self.disconnect(.keyExchangeFailed, "bad client public key")
         }
+        let serverPublic = agreement.serverPublic
+        let digest = agreement.digest
+        var secret = SSHWriter()
+        secret.bytes = agreement.secret
         let hostKeyBlob = self.hostKeys.blob(self.hostKeyAlgorithm)
         var exchange = SSHWriter()
         exchange.string(self.clientIdentification ?? "")
@@ -355,6 +498,11 @@ struct SSHServerTransport {
         return actions
     }
 
+    /// The methods sshd lists as able to continue.
+    private var methods: String {
+        self.configuration.keyboardInteractive ? "publickey,password,keyboard-interactive" : "publickey,password"
+    }
+
     private mutating func receivedAuthRequest(_ payload: [UInt8]) throws -> [Action] {
         var reader = SSHReader(Array(payload.dropFirst()))
         let user = try reader.string(maximum: 1024)
@@ -363,12 +511,30 @@ struct SSHServerTransport {
         var actions: [Action] = []
         switch method {
         case "password":
-            _ = try reader.bool()
+            let changing = try reader.bool()
             let password = try reader.string(maximum: 4096)
-            self.authAttempts += 1
-            actions.append(
-                .emit(.loginFailed, EventFields.login(username: user, password: password, method: "password"))
-            )
+            if changing {
+                // A password change request: recorded as a failed login, never honoured.
+                self.authAttempts += 1
+                actions.append(
+                    .emit(.loginFailed, EventFields.login(username: user, password: password, method: "password"))
+                )
+                return actions + (try self.failure())
+            }
+            return try self.judge(user: user, password: password, method: "password")
+        case "keyboard-interactive" where self.configuration.keyboardInteractive:
+            // PAM's one prompt, as sshd sends it.
+            self.promptedUser = user
+            self.phase = .keyboardInteractive
+            var writer = SSHWriter()
+            writer.byte(60)
+            writer.string("")
+            writer.string("")
+            writer.string("")
+            writer.uint32(1)
+            writer.string("Password: ")
+            writer.bool(false)
+            return [.send(try self.packet(writer.bytes))]
         case "publickey":
             let signed = try reader.bool()
             let algorithm = try reader.text(maximum: 256)
@@ -380,18 +546,43 @@ struct SSHServerTransport {
             fields.add("fingerprint", SSHHostKeys.fingerprint(blob))
             fields.add("signed", signed ? "true" : "false")
             actions.append(.emit(.loginFailed, fields))
-            if signed { self.authAttempts += 1 }
-        default:
+            self.authAttempts += 1
+        case "none":
             break
+        default:
+            self.authAttempts += 1
         }
+        return actions + (try self.failure())
+    }
+
+    /// A password (or the answer to the password prompt) against the persona's users.
+    private mutating func judge(user: [UInt8], password: [UInt8], method: String) throws -> [Action] {
+        let fields = EventFields.login(username: user, password: password, method: method)
+        guard self.configuration.users.accepts(user: user, password: password) else {
+            self.authAttempts += 1
+            let delay = self.configuration.failureDelay
+            return [.emit(.loginFailed, fields), .pause(milliseconds: Int.random(in: delay))]
+                + (try self.failure())
+        }
+        self.phase = .connection
+        self.connection = SSHConnection(
+            profile: self.configuration.shell,
+            user: String(decoding: user, as: UTF8.self),
+            clientIsOpenSSH: self.clientIdentification?.contains("OpenSSH") ?? false,
+            started: self.started
+        )
+        return [.emit(.loginSuccess, fields), .send(try self.packet([52]))]
+    }
+
+    /// USERAUTH_FAILURE, or sshd's disconnect once MaxAuthTries is reached.
+    private mutating func failure() throws -> [Action] {
         if self.authAttempts >= Self.maximumAuthAttempts {
-            return actions + self.disconnect(.protocolError, "Too many authentication failures")
+            return self.disconnect(.protocolError, "Too many authentication failures")
         }
         var writer = SSHWriter()
         writer.byte(51)
-        writer.string("publickey,password")
+        writer.string(self.methods)
         writer.bool(false)
-        actions.append(.send(try self.packet(writer.bytes)))
-        return actions
+        return [.send(try self.packet(writer.bytes))]
     }
 }

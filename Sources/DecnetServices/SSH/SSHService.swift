@@ -2,36 +2,74 @@ import DecnetCore
 import DecnetServiceKit
 import NIOCore
 
-/// The `ssh` honeypot as far as it goes today (see `SSHServerTransport`): the claimed OpenSSH's identification
-/// and KEXINIT, HASSH of every client, curve25519-sha256 with AES-CTR and ETM MACs, and every authentication
-/// attempt recorded and refused. Not in `ServiceRegistry.builtin` until a default client can log in (issue 4).
+/// The `ssh` honeypot (22): what the claimed OpenSSH release says on the wire (`SSHServerTransport`), logins
+/// the persona's `users` accept going on to a session with the fake shell, exec, sftp and scp
+/// (`SSHConnection`); every attempt, command, forwarding request and upload recorded.
+///
+/// Persona keys: `ssh_version` (default: the distro's), `users`, and DECNET-Swift's `keyboard_interactive`
+/// (yes/no) and `password_delay_ms`.
 public struct SSHService: HoneypotService {
     public static let kind: ServiceKind = "ssh"
 
-    let profile: OpenSSHProfile
+    let configuration: SSHServerTransport.Configuration
     let hostKeys: SSHHostKeys
 
     public init(context: ServiceContext) throws {
-        let version = context.persona["ssh_version"] ?? "OpenSSH_9.2p1 Debian-2+deb12u10"
-        var profile = version.contains("OpenSSH_8.9") ? OpenSSHProfile.ubuntu2204 : OpenSSHProfile.debian12
-        profile.identification = version.hasPrefix("SSH-") ? version : "SSH-2.0-" + version
-        self.profile = profile
+        let distro = context.distro.flatMap(DistroCatalogue.profile(for:)) ?? DistroCatalogue.all[0]
+        let version = context.persona["ssh_version"] ?? distro.sshVersion
+        let profile = OpenSSHProfile(claiming: version)
+        var shell = ShellProfile(
+            hostname: context.hostname,
+            distro: distro,
+            osFamily: context.osFamily,
+            ip: "0.0.0.0",
+            mac: context.macAddress ?? "00:0c:29:4f:8e:35"
+        )
+        shell.kernelOverride = context.persona["kernel_version"] ?? context.kernelVersion
+        var configuration = SSHServerTransport.Configuration(
+            openSSH: profile,
+            shell: shell,
+            users: AcceptedCredentials(context.persona["users"])
+        )
+        configuration.keyboardInteractive = context.persona["keyboard_interactive"] == "yes"
+        if let delay = context.persona["password_delay_ms"].flatMap(Int.init), delay >= 0 {
+            configuration.failureDelay = delay...delay
+        }
+        self.configuration = configuration
         self.hostKeys = try SSHHostKeys(directory: context.keyDirectory)
     }
 
     public func configure(_ channel: any Channel, port: Int) throws {}
 
     public func handle(_ connection: Connection<ByteBuffer, ByteBuffer>, session: SessionEvents) async throws {
-        var transport = SSHServerTransport(profile: self.profile, hostKeys: self.hostKeys)
+        var configuration = self.configuration
+        configuration.shell.ip = session.destination.ip
+        var transport = SSHServerTransport(configuration: configuration, hostKeys: self.hostKeys)
+        let artifacts = ArtifactStore(directory: session.context.artifactDirectory)
+        defer {
+            for case .keep(let artifact) in transport.finish() {
+                artifacts.keep(artifact.bytes, as: artifact.id, fields: artifact.fields, session: session)
+            }
+        }
         try await connection.outbound.write(ByteBuffer(bytes: transport.greeting()))
         for try await chunk in connection.inbound {
+            var output = ByteBuffer()
             for action in transport.receive(chunk) {
                 switch action {
-                case .send(let bytes): try await connection.outbound.write(ByteBuffer(bytes: bytes))
+                case .send(let bytes): output.writeBytes(bytes)
                 case .emit(let id, let fields): session.emit(id, fields)
-                case .close: return
+                case .keep(let artifact):
+                    artifacts.keep(artifact.bytes, as: artifact.id, fields: artifact.fields, session: session)
+                case .pause(let milliseconds):
+                    if output.readableBytes > 0 { try await connection.outbound.write(output) }
+                    output.clear()
+                    try await Task.sleep(for: .milliseconds(milliseconds))
+                case .close:
+                    if output.readableBytes > 0 { try await connection.outbound.write(output) }
+                    return
                 }
             }
+            if output.readableBytes > 0 { try await connection.outbound.write(output) }
         }
     }
 }

@@ -141,11 +141,9 @@ struct SSHKexInit: Equatable {
                 throw SSHWire.ProtocolError("KEXINIT name-list has invalid characters")
             }
             if bytes.isEmpty { return [] }
-            let names = String(decoding: bytes, as: UTF8.self).split(separator: ",", omittingEmptySubsequences: false)
-            guard names.allSatisfy({ !$0.isEmpty }) else {
-                throw SSHWire.ProtocolError("KEXINIT name-list has an empty name")
-            }
-            return names.map(String.init)
+            // Empty names are kept (so the HASSH text is the list as sent); they match nothing.
+            return String(decoding: bytes, as: UTF8.self).split(separator: ",", omittingEmptySubsequences: false)
+                .map(String.init)
         }
         self.kexAlgorithms = try list()
         self.serverHostKeyAlgorithms = try list()

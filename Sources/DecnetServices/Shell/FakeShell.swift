@@ -9,10 +9,12 @@ struct ShellProfile: Sendable, Equatable {
     var osFamily: OSFamily
     var ip: String
     var mac: String
+    /// The kernel release the decky's configuration names (`kernel_version`), over the distro's own.
+    var kernelOverride: String?
 
     /// Embedded devices answer from BusyBox's ash, everything else from bash.
     var isBusyBox: Bool { self.osFamily == .embedded }
-    var kernel: String { self.osFamily == .embedded ? "4.14.180" : self.distro.kernelVersion }
+    var kernel: String { self.kernelOverride ?? (self.osFamily == .embedded ? "4.14.180" : self.distro.kernelVersion) }
     var machine: String { self.osFamily == .embedded ? "armv7l" : "x86_64" }
 
     /// The `#…` build string of `uname -v`, as each distro's kernel package writes it.
@@ -51,6 +53,8 @@ struct FakeShell {
         var output: String
         var exit = false
         var events: [(EventID, EventFields)] = []
+        /// The exit status of the last command (127: not found).
+        var status: Int32 = 0
 
         static func == (lhs: Result, rhs: Result) -> Bool {
             lhs.output == rhs.output && lhs.exit == rhs.exit && lhs.events.count == rhs.events.count
@@ -115,6 +119,7 @@ struct FakeShell {
             let step = self.run(name, Array(words.dropFirst()))
             result.output += step.output
             result.events += step.events
+            result.status = step.status
             if step.exit {
                 result.exit = true
                 return result
@@ -220,13 +225,13 @@ struct FakeShell {
                         output:
                             "BusyBox v1.30.1 (2021-03-11 09:52:11 UTC) multi-call binary.\nBusyBox is copyrighted by many authors between 1998-2015.\n"
                     )
-                    : Result(output: self.notFound(command))
+                    : Result(output: self.notFound(command), status: 127)
             }
             return self.run(arguments[0], Array(arguments.dropFirst()))
         case "sudo":
             return Result(output: "\(self.user) is not in the sudoers file.  This incident will be reported.\n")
         default:
-            return Result(output: self.notFound(command))
+            return Result(output: self.notFound(command), status: 127)
         }
     }
 
@@ -281,7 +286,14 @@ struct FakeShell {
         fields.add("tool", command)
         let host = url.split(separator: "/").dropFirst(url.contains("://") ? 1 : 0).first.map(String.init) ?? url
         let output: String
+        let address = host.split(separator: ":").first.map(String.init) ?? host
+        let isAddress = address.split(separator: ".").count == 4 && address.allSatisfy { $0.isNumber || $0 == "." }
         switch command {
+        case "curl" where isAddress:
+            output = "curl: (7) Failed to connect to \(address) port 80 after 3 ms: Couldn't connect to server\n"
+        case "wget" where isAddress && !self.profile.isBusyBox:
+            output =
+                "--\(self.timestamp)--  \(url)\nConnecting to \(host):80... failed: Connection refused.\n"
         case "curl": output = "curl: (6) Could not resolve host: \(host)\n"
         case "wget":
             output =

@@ -59,25 +59,42 @@ struct ShellFileSystem {
         return self.files[path]
     }
 
-    /// `ls` output, or nil when the path does not exist.
-    func list(_ path: String, long: Bool, all: Bool) -> String? {
-        if self.files[path] != nil { return (path.split(separator: "/").last.map(String.init) ?? path) + "\n" }
+    /// One name in a directory.
+    struct Entry: Equatable {
+        var name: String
+        var isDirectory: Bool
+        var size: Int
+    }
+
+    /// The size of a file, or nil when there is none at `path`.
+    func size(_ path: String) -> Int? { self.files[path]?.utf8.count }
+
+    /// What a directory holds, sorted by name; nil when `path` is not a directory.
+    func entries(_ path: String) -> [Entry]? {
         guard self.directories.contains(path) else { return nil }
         let prefix = path == "/" ? "/" : path + "/"
         var names = Set<String>()
         for entry in self.directories.union(self.files.keys) where entry.hasPrefix(prefix) && entry != path {
             if let first = entry.dropFirst(prefix.count).split(separator: "/").first { names.insert(String(first)) }
         }
-        let shown = names.sorted().filter { all || !$0.hasPrefix(".") }
-        if !long { return shown.isEmpty ? "" : shown.joined(separator: "  ") + "\n" }
-        var lines = ["total \(shown.count * 4)"]
-        for name in shown {
+        return names.sorted().map { name in
             let full = prefix + name
             let isDirectory = self.directories.contains(full)
-            let size = isDirectory ? 4096 : self.files[full]?.utf8.count ?? 0
-            let sizeText = String(size)
+            return Entry(name: name, isDirectory: isDirectory, size: isDirectory ? 4096 : self.size(full) ?? 0)
+        }
+    }
+
+    /// `ls` output, or nil when the path does not exist.
+    func list(_ path: String, long: Bool, all: Bool) -> String? {
+        if self.files[path] != nil { return (path.split(separator: "/").last.map(String.init) ?? path) + "\n" }
+        guard let entries = self.entries(path) else { return nil }
+        let shown = entries.filter { all || !$0.name.hasPrefix(".") }
+        if !long { return shown.isEmpty ? "" : shown.map(\.name).joined(separator: "  ") + "\n" }
+        var lines = ["total \(shown.count * 4)"]
+        for entry in shown {
+            let sizeText = String(entry.size)
             lines.append(
-                "\(isDirectory ? "drwxr-xr-x" : "-rw-r--r--") 1 root root \(String(repeating: " ", count: max(0, 5 - sizeText.count)))\(sizeText) Sep  9  2024 \(name)"
+                "\(entry.isDirectory ? "drwxr-xr-x" : "-rw-r--r--") 1 root root \(String(repeating: " ", count: max(0, 5 - sizeText.count)))\(sizeText) Sep  9  2024 \(entry.name)"
             )
         }
         return lines.joined(separator: "\n") + "\n"

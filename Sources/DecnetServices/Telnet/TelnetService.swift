@@ -20,13 +20,14 @@ public struct TelnetService: HoneypotService {
 
     public init(context: ServiceContext) throws {
         let distro = context.distro.flatMap(DistroCatalogue.profile(for:)) ?? DistroCatalogue.all[0]
-        let profile = ShellProfile(
+        var profile = ShellProfile(
             hostname: context.hostname,
             distro: distro,
             osFamily: context.osFamily,
             ip: "0.0.0.0",
             mac: context.macAddress ?? "00:0c:29:4f:8e:35"
         )
+        profile.kernelOverride = context.kernelVersion
         let issue: String
         switch distro.slug {
         case "debian": issue = "Debian GNU/Linux 12"
@@ -51,6 +52,8 @@ public struct TelnetService: HoneypotService {
         var configuration = self.configuration
         configuration.profile.ip = session.destination.ip
         var machine = TelnetStateMachine(configuration: configuration)
+        let artifacts = ArtifactStore(directory: session.context.artifactDirectory)
+        defer { machine.shell?.recording.keep(in: artifacts, session: session) }
         try await ProtocolLoop.serve(connection, session: session, greeting: machine.greeting()) {
             machine.received($0)
         }

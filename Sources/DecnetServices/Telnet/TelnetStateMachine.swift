@@ -27,7 +27,8 @@ struct TelnetStateMachine {
     private var line: [UInt8] = []
     private var previous: UInt8 = 0
     private var failures = 0
-    private var shell: FakeShell?
+    /// The logged-in shell; its recording is kept when the connection ends.
+    private(set) var shell: TerminalShell?
     private var terminal: String?
     private let started: ContinuousClock.Instant
 
@@ -82,7 +83,13 @@ struct TelnetStateMachine {
             if code == 244 || code == 245 { return actions + self.interrupt() }
             return actions
         case .data(let bytes):
-            for byte in bytes { actions += self.character(byte) }
+            for (index, byte) in bytes.enumerated() {
+                if case .shell = self.phase {
+                    // The rest goes to the shell's line discipline.
+                    return actions + self.shellInput(bytes.dropFirst(index))
+                }
+                actions += self.character(byte)
+            }
             return actions
         }
     }
@@ -124,10 +131,6 @@ struct TelnetStateMachine {
         case 0x03:
             return self.interrupt()
         case 0x04:
-            if self.line.isEmpty, case .shell = self.phase {
-                self.phase = .closed
-                return [.send(Array("logout\r\n".utf8)), .close]
-            }
             return []
         default:
             guard self.line.count < Self.maximumLine else { return [] }
@@ -138,10 +141,25 @@ struct TelnetStateMachine {
 
     private mutating func interrupt() -> [Action] {
         self.line = []
-        switch self.phase {
-        case .shell: return [.send(Array("^C\r\n\(self.shell?.prompt ?? "$ ")".utf8))]
-        default: return []
+        guard case .shell = self.phase, var shell = self.shell else { return [] }
+        defer { self.shell = shell }
+        return self.actions(shell.interrupt())
+    }
+
+    private mutating func shellInput(_ bytes: some Sequence<UInt8>) -> [Action] {
+        guard var shell = self.shell else { return [] }
+        defer { self.shell = shell }
+        return self.actions(shell.receive(bytes))
+    }
+
+    private mutating func actions(_ output: TerminalShell.Output) -> [Action] {
+        var actions: [Action] = output.events.map { .emit($0.0, $0.1) }
+        if !output.bytes.isEmpty { actions.append(.send(output.bytes)) }
+        if output.exit {
+            self.phase = .closed
+            actions.append(.close)
         }
+        return actions
     }
 
     private mutating func endOfLine() -> [Action] {
@@ -170,43 +188,20 @@ struct TelnetStateMachine {
                     .send(Array("\r\nLogin incorrect\r\n\(self.configuration.profile.hostname) login: ".utf8)),
                 ]
             }
-            let shell = FakeShell(profile: self.configuration.profile, user: user)
+            var shell = TerminalShell(
+                shell: FakeShell(profile: self.configuration.profile, user: user),
+                terminal: self.terminal ?? "xterm",
+                started: self.started
+            )
+            let greeting = shell.start()
             self.shell = shell
             self.phase = .shell
-            return [.emit(.loginSuccess, fields), .send(Array(("\r\n" + shell.banner + shell.prompt).crlf.utf8))]
+            return [.emit(.loginSuccess, fields), .send(Array("\r\n".utf8) + greeting.bytes)]
         case .shell:
-            guard var shell = self.shell else { return [] }
-            shell.timestamp = Self.timestamp(Date())
-            var result = shell.execute(text)
-            self.shell = shell
-            let elapsed = ContinuousClock.now - self.started
-            for index in result.events.indices where result.events[index].0 == .commandInput {
-                result.events[index].1.add(
-                    "elapsed_ms",
-                    String(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
-                )
-            }
-            var actions: [Action] = result.events.map { .emit($0.0, $0.1) }
-            if result.exit {
-                self.phase = .closed
-                return actions + [.send(Array("\r\nlogout\r\n".utf8)), .close]
-            }
-            actions.append(.send(Array((("\r\n" + result.output).crlf + shell.prompt).utf8)))
-            return actions
+            return []
         case .closed:
             return []
         }
-    }
-}
-
-extension TelnetStateMachine {
-    /// `2026-11-21 13:05:24`, as wget prints the time.
-    static func timestamp(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        return formatter.string(from: date)
     }
 }
 

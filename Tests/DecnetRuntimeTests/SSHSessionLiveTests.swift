@@ -1,0 +1,254 @@
+import DecnetCore
+import DecnetServiceKit
+import DecnetServices
+import DecnetTesting
+import Foundation
+import Testing
+
+/// Logins the persona accepts, and what comes after them, against real clients: Debian's ssh (through a pty,
+/// through sshpass, as sftp and scp), paramiko and hydra.
+@Suite struct SSHSessionLiveTests {
+    static let sshpass = ExternalTool("sshpass", package: "sshpass")
+    static let hydra = ExternalTool("hydra", package: "hydra")
+    /// Debian's interpreter, which has python3-pexpect and python3-paramiko from apt.
+    static let python = "/usr/bin/python3"
+    static var usable: Bool { (sshpass.path != nil && SSHLiveTests.ssh.path != nil) || ExternalTool.isCI }
+
+    static let persona = ["users": "root:toor,admin:admin123", "password_delay_ms": "0"]
+    static let options = [
+        "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "PubkeyAuthentication=no",
+        "-o", "PreferredAuthentications=password", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR",
+    ]
+
+    static func start(
+        _ persona: [String: String] = persona,
+        artifacts: TemporaryDirectory? = nil
+    ) async throws
+        -> LiveService
+    {
+        try await LiveService.start(
+            "ssh",
+            persona: persona,
+            artifactDirectory: artifacts?.url.path,
+            registry: [SSHService.self]
+        )
+    }
+
+    static func withPassword(_ password: String, _ tool: String, _ arguments: [String]) async throws -> ProcessResult {
+        let sshpass = try #require(Self.sshpass.path, "\(Self.sshpass.missingMessage)")
+        return try await ProcessRunner.run(sshpass, ["-p", password, tool] + arguments)
+    }
+
+    static func python(_ script: String, _ arguments: [String], module: String) async throws -> ProcessResult {
+        let probe = try await ProcessRunner.run(Self.python, ["-c", "import \(module)"])
+        try #require(probe.status == 0, "\(Self.python) cannot import \(module) (apt-get install python3-\(module))")
+        let path = PackageLayout.root.appendingPathComponent("Tests/DecnetRuntimeTests/Scripts/\(script)").path
+        return try await ProcessRunner.run(Self.python, [path] + arguments)
+    }
+
+    /// The session: through a pty, `uname -a; id`, `cat /etc/os-release`, a download; each command and
+    /// its output captured, the answers those of the decky's persona, the session kept as a recording.
+    @Test(.enabled(if: usable, "needs ssh, python3-pexpect (required under CI)"))
+    func anInteractiveSessionIsCapturedAndAgreesWithThePersona() async throws {
+        let artifacts = try TemporaryDirectory()
+        defer { artifacts.remove() }
+        let service = try await Self.start(artifacts: artifacts)
+        let result = try await Self.python(
+            "ssh_session.py",
+            ["127.0.0.1", String(service.port), "root", "toor"],
+            module: "pexpect"
+        )
+        #expect(result.status == 0, "\(result.standardOutput)\(result.standardError)")
+        let shown = result.standardOutput
+        #expect(shown.contains("Linux db-01 6.1.0-18-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 (2024-02-01) x86_64"))
+        #expect(shown.contains("uid=0(root) gid=0(root) groups=0(root)"))
+        #expect(shown.contains("PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\""))
+        #expect(shown.contains("wget: unable to resolve host address ‘example.invalid’"))
+        #expect(shown.contains("root@db-01:/tmp# ") || shown.contains("/tmp\r\n"))
+        await service.capture.wait { $0.contains { $0.id == .sessionRecorded } }
+        await service.stop()
+
+        let login = try #require(service.capture.events(.loginSuccess).first)
+        #expect(login[field: "username"] == "root" && login[field: "password"] == "toor")
+        let commands = service.capture.events(.commandInput).compactMap { $0[field: "command"] }
+        #expect(commands == ["uname", "id", "cat", "wget", "cd", "pwd", "exit"], "\(commands)")
+        #expect(service.capture.events(.commandInput).allSatisfy { $0[field: "elapsed_ms"] != nil })
+        #expect(service.capture.events(.fileDownload).first?[field: "url"] == "http://example.invalid/x.sh")
+        let session = try #require(service.capture.events(.clientFingerprint).first { $0[field: "program"] == "shell" })
+        #expect(session[field: "terminal"] != nil && session[field: "window"] != nil)
+        let recorded = try #require(service.capture.events(.sessionRecorded).first)
+        let recording = try String(contentsOfFile: try #require(recorded[field: "path"]), encoding: .utf8)
+        #expect(recording.contains("\"i\",\"cat /etc/os-release\\r\""), "\(recording.prefix(400))")
+        #expect(recording.contains("bookworm"))
+    }
+
+    /// `ssh host 'cmd'` through sshpass: the output exactly as the persona's shell prints it, bash's exit
+    /// statuses, the commands captured.
+    @Test(.enabled(if: usable, "needs ssh and sshpass (required under CI)"))
+    func execAnswersAsThePersonasShell() async throws {
+        let service = try await Self.start()
+        let port = ["-p", String(service.port)]
+        let ran = try await Self.withPassword("toor", "ssh", port + Self.options + ["root@127.0.0.1", "uname -a; id"])
+        let missing = try await Self.withPassword("toor", "ssh", port + Self.options + ["root@127.0.0.1", "nmap -V"])
+        let refused = try await Self.withPassword("wrong", "ssh", port + Self.options + ["root@127.0.0.1", "id"])
+        await service.capture.wait { $0.filter { $0.id == .commandInput }.count >= 3 }
+        await service.stop()
+        #expect(ran.status == 0, "\(ran.standardError)")
+        #expect(
+            ran.standardOutput
+                == "Linux db-01 6.1.0-18-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 (2024-02-01) x86_64 GNU/Linux\nuid=0(root) gid=0(root) groups=0(root)\n"
+        )
+        #expect(missing.status == 127)
+        #expect(refused.status == 5 && refused.standardError.contains("Permission denied"), "\(refused)")
+        let commands = service.capture.events(.commandInput).compactMap { $0[field: "command"] }
+        #expect(commands == ["uname", "id", "nmap"])
+        #expect(service.capture.events(.loginSuccess).count == 2)
+        #expect(service.capture.events(.loginFailed).contains { $0[field: "password"] == "wrong" })
+    }
+
+    /// Uploads by sftp, by scp (which speaks SFTP since OpenSSH 9.0) and by legacy scp (`-O`) are kept as
+    /// artifacts under their SHA-256.
+    @Test(.enabled(if: usable, "needs ssh, sftp, scp and sshpass (required under CI)"))
+    func uploadsBySFTPAndSCPAreKept() async throws {
+        let artifacts = try TemporaryDirectory()
+        defer { artifacts.remove() }
+        let work = try TemporaryDirectory()
+        defer { work.remove() }
+        let payload = Data((0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) })
+        let file = work.url.appendingPathComponent("x.sh")
+        try payload.write(to: file)
+        let batch = work.url.appendingPathComponent("batch")
+        try "cd /tmp\nput \(file.path) bot.sh\nls -l\nmkdir .cache\n".write(
+            to: batch,
+            atomically: true,
+            encoding: .utf8
+        )
+        let service = try await Self.start(artifacts: artifacts)
+        let sftp = try await Self.withPassword(
+            "toor",
+            "sftp",
+            // Our options before `-b`, whose BatchMode=yes would otherwise turn password logins off.
+            ["-P", String(service.port), "-o", "BatchMode=no"] + Self.options + ["-b", batch.path, "root@127.0.0.1"]
+        )
+        let scp = try await Self.withPassword(
+            "toor",
+            "scp",
+            ["-P", String(service.port)] + Self.options + [file.path, "root@127.0.0.1:/tmp/"]
+        )
+        let legacy = try await Self.withPassword(
+            "toor",
+            "scp",
+            ["-O", "-P", String(service.port)] + Self.options + [file.path, "root@127.0.0.1:/var/tmp.sh"]
+        )
+        await service.capture.wait { $0.filter { $0.id == .fileUpload }.count >= 3 }
+        await service.stop()
+        #expect(sftp.status == 0, "\(sftp.standardOutput)\(sftp.standardError)")
+        #expect(sftp.standardOutput.contains("bot.sh"), "the listing shows the upload: \(sftp.standardOutput)")
+        #expect(scp.status == 0 && legacy.status == 0, "\(scp.standardError)\(legacy.standardError)")
+        let uploads = service.capture.events(.fileUpload)
+        #expect(uploads.compactMap { $0[field: "filename"] } == ["/tmp/bot.sh", "/tmp/x.sh", "/var/tmp.sh"])
+        let digest = ArtifactStore.sha256(payload)
+        #expect(uploads.allSatisfy { $0[field: "sha256"] == digest && $0[field: "size"] == "70000" })
+        let stored = try #require(uploads.first?[field: "path"])
+        #expect(FileManager.default.contents(atPath: stored) == payload)
+        #expect(service.capture.events(.commandInput).contains { $0[field: "command"] == "mkdir" })
+    }
+
+    /// paramiko (its own transport: curve25519, aes-ctr or chacha, ETM MACs) logs in and runs a command.
+    @Test(.enabled(if: ExternalTool.isCI || FileManager.default.fileExists(atPath: python), "needs python3-paramiko"))
+    func paramikoLogsInAndRunsACommand() async throws {
+        let service = try await Self.start()
+        let result = try await Self.python(
+            "ssh_paramiko.py",
+            ["127.0.0.1", String(service.port), "admin", "admin123", "id; whoami"],
+            module: "paramiko"
+        )
+        await service.stop()
+        #expect(result.status == 0, "\(result.standardOutput)\(result.standardError)")
+        #expect(result.standardOutput.contains("transport: SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u10"))
+        #expect(result.standardOutput.contains("uid=1000(admin) gid=1000(admin) groups=1000(admin),27(sudo)\nadmin\n"))
+        #expect(result.standardOutput.contains("status: 0"))
+        let fingerprint = try #require(service.capture.events(.clientFingerprint).first { $0[field: "hassh"] != nil })
+        #expect(fingerprint[field: "client_version"]?.contains("paramiko") == true)
+    }
+
+    /// hydra with 4 tasks: it finds the persona's password, and every password it tried is captured (its
+    /// attempt count equals ours).
+    @Test(.enabled(if: hydra.isUsable, "needs hydra (required under CI)"))
+    func hydraFindsThePasswordAndEveryAttemptIsCaptured() async throws {
+        let hydra = try #require(Self.hydra.path, "\(Self.hydra.missingMessage)")
+        let work = try TemporaryDirectory()
+        defer { work.remove() }
+        let wrong = ["123456", "password", "admin", "qwerty", "letmein", "dragon", "111111", "baseball"]
+        let list = work.url.appendingPathComponent("passwords")
+        try (wrong + ["toor"]).joined(separator: "\n").appending("\n").write(
+            to: list,
+            atomically: true,
+            encoding: .utf8
+        )
+        let service = try await Self.start()
+        let result = try await ProcessRunner.run(
+            hydra,
+            [
+                "-t", "4", "-l", "root", "-P", list.path, "-I", "-o", work.url.appendingPathComponent("found").path,
+                "ssh://127.0.0.1:\(service.port)",
+            ]
+        )
+        await service.capture.wait { $0.filter { $0.id == .loginFailed }.count >= wrong.count }
+        await service.stop()
+        #expect(result.standardOutput.contains("password: toor"), "\(result.standardOutput)\(result.standardError)")
+        #expect(result.standardOutput.contains("1 valid password found"))
+        let tried = service.capture.events(.loginFailed).filter { $0[field: "method"] == "password" }
+        #expect(tried.count == wrong.count, "hydra tried \(wrong.count) wrong passwords; \(tried.count) captured")
+        #expect(Set(tried.compactMap { $0[field: "password"] }) == Set(wrong))
+        #expect(service.capture.events(.loginSuccess).contains { $0[field: "password"] == "toor" })
+    }
+
+    /// With `keyboard_interactive = yes`, the PAM-style prompt is offered, answered and captured.
+    @Test(.enabled(if: SSHLiveTests.ssh.isUsable, "needs Debian's ssh client (required under CI)"))
+    func keyboardInteractiveAnswersAreCaptured() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var persona = Self.persona
+        persona["keyboard_interactive"] = "yes"
+        let service = try await Self.start(persona)
+        let result = try await SSHLiveTests.client(
+            service,
+            ["-o", "PreferredAuthentications=keyboard-interactive", "-o", "KbdInteractiveAuthentication=yes"],
+            password: "toor",
+            directory: directory
+        )
+        await service.capture.wait { $0.contains { $0.id == .connectionClose } }
+        await service.stop()
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(
+            result.standardError.contains("Authentications that can continue: publickey,password,keyboard-interactive")
+        )
+        let login = try #require(service.capture.events(.loginSuccess).first)
+        #expect(login[field: "method"] == "keyboard-interactive" && login[field: "password"] == "toor")
+    }
+
+    /// Forwarding through the decky is recorded and refused as sshd with forwarding disabled refuses it.
+    @Test(.enabled(if: usable, "needs ssh and sshpass (required under CI)"))
+    func forwardingIsRecordedAndRefused() async throws {
+        let service = try await Self.start()
+        let result = try await Self.withPassword(
+            "toor",
+            "ssh",
+            // LogLevel=INFO (before ours) shows the refusal sshd sent.
+            ["-p", String(service.port), "-o", "LogLevel=INFO"] + Self.options
+                + ["-W", "198.51.100.7:3389", "root@127.0.0.1"]
+        )
+        await service.capture.wait { $0.contains { $0[field: "command"] == "direct-tcpip" } }
+        await service.stop()
+        #expect(result.status != 0)
+        #expect(
+            result.standardError.contains("open failed: administratively prohibited: open failed"),
+            "\(result.standardError)"
+        )
+        let request = try #require(
+            service.capture.events(.commandInput).first { $0[field: "command"] == "direct-tcpip" }
+        )
+        #expect(request[field: "args"] == "198.51.100.7:3389")
+    }
+}
