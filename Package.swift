@@ -56,7 +56,7 @@ let package = Package(
         .target(
             name: "DecnetServices",
             dependencies: [
-                "DecnetCore", "DecnetServiceKit", "CSodium",
+                "DecnetCore", "DecnetServiceKit", "CSodium", "CNettle",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -72,6 +72,14 @@ let package = Package(
             path: "Sources/CSodium",
             pkgConfig: "libsodium",
             providers: [.apt(["libsodium-dev"])]
+        ),
+        // nettle and GMP from Debian: UMAC (umac-64/128@openssh.com) and modular exponentiation for the
+        // finite-field Diffie-Hellman groups, neither of which swift-crypto exposes.
+        .systemLibrary(
+            name: "CNettle",
+            path: "Sources/CNettle",
+            pkgConfig: "nettle",
+            providers: [.apt(["nettle-dev", "libgmp-dev"])]
         ),
         // setns(2) for entering a decky's network namespace (Swift's Glibc module lacks _GNU_SOURCE calls).
         .target(name: "CDecnetLinux"),
@@ -135,6 +143,7 @@ let package = Package(
                 "DecnetRuntime", "DecnetServices", "DecnetServiceKit", "DecnetCore", "DecnetTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             exclude: ["Scripts"],
             swiftSettings: swiftSettings

@@ -1,3 +1,4 @@
+import Crypto
 import DecnetCore
 import DecnetServiceKit
 import DecnetServices
@@ -160,10 +161,16 @@ import Testing
         arguments: [
             ["KexAlgorithms=ecdh-sha2-nistp256"], ["KexAlgorithms=ecdh-sha2-nistp384"],
             ["KexAlgorithms=ecdh-sha2-nistp521"], ["KexAlgorithms=curve25519-sha256@libssh.org"],
+            ["KexAlgorithms=diffie-hellman-group14-sha256"], ["KexAlgorithms=diffie-hellman-group16-sha512"],
+            ["KexAlgorithms=diffie-hellman-group18-sha512"], ["KexAlgorithms=diffie-hellman-group-exchange-sha256"],
             ["Ciphers=aes128-gcm@openssh.com"], ["Ciphers=aes256-gcm@openssh.com"],
             ["Ciphers=aes192-ctr", "MACs=hmac-sha2-512"], ["Ciphers=aes256-ctr", "MACs=hmac-sha2-256"],
             ["Ciphers=aes128-ctr", "MACs=hmac-sha1"], ["Ciphers=aes128-ctr", "MACs=hmac-sha1-etm@openssh.com"],
             ["Ciphers=aes256-ctr", "MACs=hmac-sha2-512-etm@openssh.com"],
+            ["HostKeyAlgorithms=rsa-sha2-512"], ["HostKeyAlgorithms=rsa-sha2-256"],
+            ["Ciphers=aes128-ctr", "MACs=umac-64-etm@openssh.com"],
+            ["Ciphers=aes256-ctr", "MACs=umac-128-etm@openssh.com"],
+            ["Ciphers=aes128-ctr", "MACs=umac-64@openssh.com"], ["Ciphers=aes192-ctr", "MACs=umac-128@openssh.com"],
         ]
     )
     func eachOfferedAlgorithmWorks(_ choice: [String]) async throws {
@@ -183,5 +190,110 @@ import Testing
             let name = String(option.split(separator: "=")[1])
             #expect(result.standardError.contains(name), "\(option) negotiated")
         }
+    }
+
+    /// The RSA host key is made when first needed (the client waits), kept, and the same after a restart.
+    @Test(.enabled(if: ssh.isUsable, "needs Debian's ssh client (required under CI)"))
+    func theRSAHostKeyIsMadeOnceAndKept() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let keys = directory.url.appendingPathComponent("keys").path
+        var seen: [String] = []
+        for _ in 0..<2 {
+            let service = try await LiveService.start(
+                "ssh",
+                persona: Self.fast,
+                registry: [SSHService.self],
+                keyDirectory: keys
+            )
+            let result = try await Self.client(
+                service,
+                ["-o", "HostKeyAlgorithms=rsa-sha2-512"],
+                password: "x",
+                directory: directory
+            )
+            await service.capture.wait(for: .loginFailed, count: 2)
+            await service.stop()
+            let line = result.standardError.split(whereSeparator: \.isNewline).first {
+                $0.contains("Server host key: ssh-rsa SHA256:")
+            }
+            seen.append(line.map(String.init) ?? "none: \(result.standardError)")
+        }
+        #expect(seen[0].contains("ssh-rsa") && seen[0] == seen[1], "\(seen)")
+        let attributes = try FileManager.default.attributesOfItem(atPath: keys + "/ssh-host-rsa.key")
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+    }
+
+    /// What nmap sees: the claimed version from `-sV`, the claimed release's exact lists from
+    /// `ssh2-enum-algos` (their HASSH-server is the real server's), and the host keys `ssh-hostkey` can fetch.
+    @Test(
+        .enabled(if: ExternalTool.nmap.isUsable, "needs nmap (required under CI)"),
+        arguments: [
+            ("debian", "127.77.1.16", "9.2p1 Debian 2+deb12u10", "425d29fe50d8e4f5e37efb6e24bcf660"),
+            ("ubuntu22", "127.77.1.17", "8.9p1 Ubuntu 3ubuntu0.6", "41ff3ecd1458b0bf86e1b4891636213e"),
+        ]
+    )
+    func nmapSeesTheClaimedOpenSSH(
+        _ distro: String,
+        _ host: String,
+        _ version: String,
+        _ hasshServer: String
+    )
+        async throws
+    {
+        let nmap = try #require(ExternalTool.nmap.path, "\(ExternalTool.nmap.missingMessage)")
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let service = try await LiveService.start(
+            "ssh",
+            host: host,
+            port: 22,
+            distro: distro,
+            registry: [SSHService.self],
+            keyDirectory: directory.url.path
+        )
+        let result = try await ProcessRunner.run(
+            nmap,
+            ["-sV", "-Pn", "-n", "-p", "22", "--script", "ssh2-enum-algos,ssh-hostkey", host]
+        )
+        await service.stop()
+        let output = result.standardOutput
+        #expect(output.contains("22/tcp open  ssh     OpenSSH \(version) ("), "\(output)")
+        // The lists as nmap prints them, one name per line under each heading.
+        var lists: [String: [String]] = [:]
+        var current: String?
+        for line in output.split(whereSeparator: \.isNewline) {
+            let text = line.drop { $0 == "|" || $0 == "_" || $0 == " " }
+            if let heading = text.split(separator: ":").first, text.hasSuffix(")"), text.contains(": (") {
+                current = String(heading)
+                lists[String(heading)] = []
+            } else if let name = current, line.hasPrefix("|       ") || line.hasPrefix("|_      ") {
+                lists[name, default: []].append(String(text))
+            } else {
+                current = nil
+            }
+        }
+        let text = ["kex_algorithms", "encryption_algorithms", "mac_algorithms", "compression_algorithms"]
+            .map { (lists[$0] ?? []).joined(separator: ",") }.joined(separator: ";")
+        #expect(SSHHASSH.md5(text) == hasshServer, "\(lists)")
+        #expect(
+            lists["server_host_key_algorithms"] == [
+                "rsa-sha2-512", "rsa-sha2-256", "ecdsa-sha2-nistp256", "ssh-ed25519",
+            ]
+        )
+        let keys = output.split(whereSeparator: \.isNewline).filter {
+            $0.hasSuffix("(RSA)") || $0.hasSuffix("(ECDSA)") || $0.hasSuffix("(ED25519)")
+        }
+        // nmap 7.93 asks for `ssh-rsa` (SHA-1), which OpenSSH 8.8 and later no longer offer: a real 9.2 or 8.9
+        // shows it the ECDSA and Ed25519 keys only, and so does a decky.
+        #expect(keys.count == 2 && keys[0].hasPrefix("|   256 ") && keys[0].hasSuffix("(ECDSA)"), "\(output)")
+        #expect(keys.last?.hasSuffix("(ED25519)") == true)
+    }
+}
+
+/// HASSH's MD5, computed here from what nmap printed, independently of the service's own code.
+enum SSHHASSH {
+    static func md5(_ text: String) -> String {
+        Insecure.MD5.hash(data: Array(text.utf8)).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
     }
 }

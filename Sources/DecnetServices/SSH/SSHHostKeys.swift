@@ -1,14 +1,19 @@
 import Crypto
 import Foundation
+import _CryptoExtras
 
 /// A decky's SSH host keys, made once and kept in its key directory, so a returning attacker (and their
 /// `known_hosts`) sees the same keys after the engine restarts. Without a directory they are made per start.
 struct SSHHostKeys: Sendable {
     static let ed25519File = "ssh-host-ed25519.key"
     static let ecdsaFile = "ssh-host-ecdsa-nistp256.key"
+    static let rsaFile = "ssh-host-rsa.key"
 
     let ed25519: Curve25519.Signing.PrivateKey
     let ecdsa: P256.Signing.PrivateKey
+    /// RSA 3072 (ssh-keygen's default size): too slow to make for every decky at start, so made in the
+    /// background or when a client first asks for it (`BackgroundMade`), then kept like the others.
+    let rsa: BackgroundMade<_RSA.Signing.PrivateKey>
 
     init(directory: String?) throws {
         self.ed25519 = try Self.kept(directory, Self.ed25519File, make: { Curve25519.Signing.PrivateKey() }) {
@@ -20,6 +25,14 @@ struct SSHHostKeys: Sendable {
             try P256.Signing.PrivateKey(rawRepresentation: $0)
         } raw: {
             $0.rawRepresentation
+        }
+        let kept = directory.flatMap {
+            FileManager.default.contents(atPath: ($0 as NSString).appendingPathComponent(Self.rsaFile))
+        }
+        self.rsa = BackgroundMade(kept: try kept.map { try _RSA.Signing.PrivateKey(derRepresentation: $0) }) {
+            let key = try _RSA.Signing.PrivateKey(keySize: .bits3072)
+            if let directory { try Self.write(key.derRepresentation, directory, Self.rsaFile) }
+            return key
         }
     }
 
@@ -36,23 +49,60 @@ struct SSHHostKeys: Sendable {
         let path = (directory as NSString).appendingPathComponent(file)
         if let data = FileManager.default.contents(atPath: path) { return try load(data) }
         let key = make()
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        guard FileManager.default.createFile(atPath: path, contents: raw(key), attributes: [.posixPermissions: 0o600])
-        else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path]) }
+        try Self.write(raw(key), directory, file)
         return key
     }
 
+    /// Writes a key file, readable by its owner only.
+    private static func write(_ data: Data, _ directory: String, _ file: String) throws {
+        let path = (directory as NSString).appendingPathComponent(file)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: 0o600])
+        else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path]) }
+    }
+
     /// The host key algorithms these keys can sign for.
-    static let algorithms: Set<String> = ["ssh-ed25519", "ecdsa-sha2-nistp256"]
+    static let algorithms: Set<String> = ["ssh-ed25519", "ecdsa-sha2-nistp256", "rsa-sha2-512", "rsa-sha2-256"]
+
+    static func isRSA(_ algorithm: String) -> Bool { algorithm.hasPrefix("rsa-sha2-") }
+
+    /// Thrown when an RSA signature is asked for before the key is made (the transport waits for it first).
+    struct NotReady: Error {}
 
     /// The public key blob for `algorithm`.
-    func blob(_ algorithm: String) -> [UInt8] {
-        algorithm == "ecdsa-sha2-nistp256" ? self.ecdsaBlob : self.ed25519Blob
+    func blob(_ algorithm: String) throws -> [UInt8] {
+        if Self.isRSA(algorithm) { return try self.rsaBlob() }
+        return algorithm == "ecdsa-sha2-nistp256" ? self.ecdsaBlob : self.ed25519Blob
     }
 
     /// A signature blob over the exchange hash for `algorithm`.
     func sign(_ data: [UInt8], algorithm: String) throws -> [UInt8] {
-        algorithm == "ecdsa-sha2-nistp256" ? try self.signECDSA(data) : try self.signEd25519(data)
+        if Self.isRSA(algorithm) { return try self.signRSA(data, algorithm: algorithm) }
+        return algorithm == "ecdsa-sha2-nistp256" ? try self.signECDSA(data) : try self.signEd25519(data)
+    }
+
+    /// RFC 4253 §6.6: string "ssh-rsa", mpint e, mpint n.
+    func rsaBlob() throws -> [UInt8] {
+        guard let key = self.rsa.value else { throw NotReady() }
+        let primitives = try key.publicKey.getKeyPrimitives()
+        var writer = SSHWriter()
+        writer.string("ssh-rsa")
+        writer.mpint(unsigned: Array(primitives.publicExponent))
+        writer.mpint(unsigned: Array(primitives.modulus))
+        return writer.bytes
+    }
+
+    /// RFC 8332: PKCS #1 v1.5 over SHA-512 or SHA-256 of the data, named by the algorithm.
+    func signRSA(_ data: [UInt8], algorithm: String) throws -> [UInt8] {
+        guard let key = self.rsa.value else { throw NotReady() }
+        let signature =
+            algorithm == "rsa-sha2-512"
+            ? try key.signature(for: SHA512.hash(data: data), padding: .insecurePKCS1v1_5)
+            : try key.signature(for: SHA256.hash(data: data), padding: .insecurePKCS1v1_5)
+        var writer = SSHWriter()
+        writer.string(algorithm)
+        writer.string(Array(signature.rawRepresentation))
+        return writer.bytes
     }
 
     /// RFC 5656 §3.1: string "ecdsa-sha2-nistp256", string "nistp256", string Q (uncompressed point).

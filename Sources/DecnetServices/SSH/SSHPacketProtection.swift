@@ -1,7 +1,9 @@
+import CNettle
 import CSodium
 import Crypto
 import Foundation
 import NIOCore
+import Synchronization
 import _CryptoExtras
 
 /// Encryption and integrity of one direction after NEWKEYS.
@@ -81,12 +83,17 @@ enum SSHPacketProtection {
     }
 }
 
-/// The HMACs OpenSSH 9.2 offers besides UMAC: encrypt-then-MAC (`-etm@openssh.com`, over the ciphertext with
-/// the length in clear) and the original encrypt-and-MAC (RFC 4253 §6.4, over the plaintext packet).
+/// The MACs OpenSSH 9.2 offers: HMAC and UMAC (RFC 4418), each encrypt-then-MAC (`-etm@openssh.com`, over the
+/// ciphertext with the length in clear) or the original encrypt-and-MAC (RFC 4253 §6.4, over the plaintext
+/// packet).
 enum SSHMAC: String {
+    case umac64ETM = "umac-64-etm@openssh.com"
+    case umac128ETM = "umac-128-etm@openssh.com"
     case sha256ETM = "hmac-sha2-256-etm@openssh.com"
     case sha512ETM = "hmac-sha2-512-etm@openssh.com"
     case sha1ETM = "hmac-sha1-etm@openssh.com"
+    case umac64 = "umac-64@openssh.com"
+    case umac128 = "umac-128@openssh.com"
     case sha256 = "hmac-sha2-256"
     case sha512 = "hmac-sha2-512"
     case sha1 = "hmac-sha1"
@@ -98,17 +105,89 @@ enum SSHMAC: String {
         case .sha256ETM, .sha256: 32
         case .sha512ETM, .sha512: 64
         case .sha1ETM, .sha1: 20
+        case .umac64ETM, .umac64, .umac128ETM, .umac128: 16
         }
     }
 
-    var length: Int { self.keyLength }
-
-    func authenticate(_ data: [UInt8], key: SymmetricKey) -> [UInt8] {
+    var length: Int {
         switch self {
-        case .sha256ETM, .sha256: Array(HMAC<SHA256>.authenticationCode(for: data, using: key))
-        case .sha512ETM, .sha512: Array(HMAC<SHA512>.authenticationCode(for: data, using: key))
-        case .sha1ETM, .sha1: Array(HMAC<Insecure.SHA1>.authenticationCode(for: data, using: key))
+        case .umac64ETM, .umac64: 8
+        case .umac128ETM, .umac128: 16
+        default: self.keyLength
         }
+    }
+}
+
+/// One direction's MAC with its key. HMAC covers the sequence number and then the data; UMAC takes the
+/// sequence number as its 64-bit nonce (OpenSSH's mac.c).
+struct SSHMACKey {
+    let algorithm: SSHMAC
+    private let key: SymmetricKey
+    private let umac: SSHUMAC?
+
+    init(_ algorithm: SSHMAC, key: [UInt8]) {
+        self.algorithm = algorithm
+        self.key = SymmetricKey(data: key)
+        switch algorithm {
+        case .umac64ETM, .umac64: self.umac = SSHUMAC(key: key, wide: false)
+        case .umac128ETM, .umac128: self.umac = SSHUMAC(key: key, wide: true)
+        default: self.umac = nil
+        }
+    }
+
+    func tag(sequence: UInt32, _ data: [UInt8]) -> [UInt8] {
+        if let umac = self.umac { return umac.tag(nonce: UInt64(sequence), data) }
+        let sequenced = withUnsafeBytes(of: sequence.bigEndian, Array.init) + data
+        switch self.algorithm {
+        case .sha256ETM, .sha256: return Array(HMAC<SHA256>.authenticationCode(for: sequenced, using: self.key))
+        case .sha512ETM, .sha512: return Array(HMAC<SHA512>.authenticationCode(for: sequenced, using: self.key))
+        default: return Array(HMAC<Insecure.SHA1>.authenticationCode(for: sequenced, using: self.key))
+        }
+    }
+}
+
+/// nettle's UMAC-64 or UMAC-128, keyed once per direction. The context is scratch space for each tag, so a
+/// lock keeps copies of a protection that share it apart.
+final class SSHUMAC: @unchecked Sendable {
+    private let narrow: UnsafeMutablePointer<umac64_ctx>?
+    private let wide: UnsafeMutablePointer<umac128_ctx>?
+    private let lock = Mutex(())
+
+    init(key: [UInt8], wide: Bool) {
+        if wide {
+            self.narrow = nil
+            self.wide = .allocate(capacity: 1)
+            nettle_umac128_set_key(self.wide, key)
+        } else {
+            self.wide = nil
+            self.narrow = .allocate(capacity: 1)
+            nettle_umac64_set_key(self.narrow, key)
+        }
+    }
+
+    deinit {
+        self.narrow?.deallocate()
+        self.wide?.deallocate()
+    }
+
+    func tag(nonce: UInt64, _ data: [UInt8]) -> [UInt8] {
+        let nonce = withUnsafeBytes(of: nonce.bigEndian, Array.init)
+        return self.lock.withLock { _ in self.compute(nonce, data) }
+    }
+
+    private func compute(_ nonce: [UInt8], _ data: [UInt8]) -> [UInt8] {
+        if let context = self.narrow {
+            var tag = [UInt8](repeating: 0, count: 8)
+            nettle_umac64_set_nonce(context, 8, nonce)
+            nettle_umac64_update(context, data.count, data)
+            nettle_umac64_digest(context, 8, &tag)
+            return tag
+        }
+        var tag = [UInt8](repeating: 0, count: 16)
+        nettle_umac128_set_nonce(self.wide, 8, nonce)
+        nettle_umac128_update(self.wide, data.count, data)
+        nettle_umac128_digest(self.wide, 16, &tag)
+        return tag
     }
 }
 
@@ -119,8 +198,8 @@ struct SSHCTRProtection {
     static let blockSize = 16
 
     let key: SymmetricKey
-    let macKey: SymmetricKey
-    let mac: SSHMAC
+    let macKey: SSHMACKey
+    var mac: SSHMAC { self.macKey.algorithm }
     /// The 128-bit big-endian CTR counter block, carried across packets.
     private(set) var counter: [UInt8]
     /// Encrypt-and-MAC: the first block of a packet, already decrypted to read its length.
@@ -128,8 +207,7 @@ struct SSHCTRProtection {
 
     init(cipherKey: [UInt8], iv: [UInt8], macKey: [UInt8], mac: SSHMAC) {
         self.key = SymmetricKey(data: cipherKey)
-        self.macKey = SymmetricKey(data: macKey)
-        self.mac = mac
+        self.macKey = SSHMACKey(mac, key: macKey)
         self.counter = Array(iv.prefix(16))
     }
 
@@ -164,15 +242,12 @@ struct SSHCTRProtection {
         let body = [UInt8(padding)] + payload + SSHWire.randomBytes(padding)
         var header = SSHWriter()
         header.uint32(UInt32(body.count))
-        var sequenced = SSHWriter()
-        sequenced.uint32(sequence)
         if self.mac.isETM {
             let ciphertext = try self.crypt(body)
-            return header.bytes + ciphertext
-                + self.mac.authenticate(sequenced.bytes + header.bytes + ciphertext, key: self.macKey)
+            return header.bytes + ciphertext + self.macKey.tag(sequence: sequence, header.bytes + ciphertext)
         }
         let packet = header.bytes + body
-        return try self.crypt(packet) + self.mac.authenticate(sequenced.bytes + packet, key: self.macKey)
+        return try self.crypt(packet) + self.macKey.tag(sequence: sequence, packet)
     }
 
     /// Reads one protected packet from `buffer`: nil when more bytes are needed; throws on a bad length or MAC.
@@ -185,9 +260,7 @@ struct SSHCTRProtection {
         let header = buffer.readBytes(length: 4)!
         let ciphertext = buffer.readBytes(length: Int(length))!
         let received = buffer.readBytes(length: self.mac.length)!
-        var sequenced = SSHWriter()
-        sequenced.uint32(sequence)
-        let expected = self.mac.authenticate(sequenced.bytes + header + ciphertext, key: self.macKey)
+        let expected = self.macKey.tag(sequence: sequence, header + ciphertext)
         guard SSHPacketProtection.same(expected, received) else {
             throw SSHWire.ProtocolError("corrupted MAC on input")
         }
@@ -207,10 +280,7 @@ struct SSHCTRProtection {
         let packet = first + (try self.crypt(buffer.readBytes(length: rest)!))
         self.firstBlock = nil
         let received = buffer.readBytes(length: self.mac.length)!
-        var sequenced = SSHWriter()
-        sequenced.uint32(sequence)
-        guard SSHPacketProtection.same(self.mac.authenticate(sequenced.bytes + packet, key: self.macKey), received)
-        else {
+        guard SSHPacketProtection.same(self.macKey.tag(sequence: sequence, packet), received) else {
             throw SSHWire.ProtocolError("corrupted MAC on input")
         }
         return try SSHPacketProtection.payload(Array(packet.dropFirst(4)))

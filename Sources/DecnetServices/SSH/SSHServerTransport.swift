@@ -23,6 +23,8 @@ struct SSHServerTransport {
         case pause(milliseconds: Int)
         /// Store as an artifact and raise its event.
         case keep(SSHArtifact)
+        /// The RSA host key is still being made: wait for it, then call `hostKeyReady()`.
+        case awaitHostKey
         case close
     }
 
@@ -65,6 +67,8 @@ struct SSHServerTransport {
     static let kexImplemented: Set<String> = [
         "curve25519-sha256", "curve25519-sha256@libssh.org", "sntrup761x25519-sha512",
         "sntrup761x25519-sha512@openssh.com", "ecdh-sha2-nistp256", "ecdh-sha2-nistp384", "ecdh-sha2-nistp521",
+        "diffie-hellman-group-exchange-sha256", "diffie-hellman-group16-sha512", "diffie-hellman-group18-sha512",
+        "diffie-hellman-group14-sha256",
     ]
     static let hostKeyImplemented = SSHHostKeys.algorithms
     /// OpenSSH's MaxAuthTries default.
@@ -106,6 +110,14 @@ struct SSHServerTransport {
     private var pendingInbound: SSHPacketProtection?
     private var negotiated: (cipherIn: String, cipherOut: String, macIn: SSHMAC?, macOut: SSHMAC?)?
     private var kex = "curve25519-sha256"
+    /// Reading stops until the negotiated RSA host key is made.
+    private var awaitingHostKey = false
+    /// Group exchange (RFC 4419): the client's min, n, max and the group sent for them.
+    private var exchangeGroup: (request: [UInt8], group: SSHDiffieHellmanGroup)?
+    private var isGroupExchange: Bool { self.kex == "diffie-hellman-group-exchange-sha256" }
+
+    /// Messages of a key exchange: KEXINIT, NEWKEYS, and the method-specific 30 to 34.
+    static let keyExchangeMessages: Set<UInt8> = [20, 21, 30, 31, 32, 33, 34]
     private var hostKeyAlgorithm = "ssh-ed25519"
     private var authAttempts = 0
 
@@ -118,6 +130,9 @@ struct SSHServerTransport {
     init(profile: OpenSSHProfile, hostKeys: SSHHostKeys) {
         self.init(configuration: Configuration(openSSH: profile), hostKeys: hostKeys)
     }
+
+    /// The RSA host key the exchange waits for is made: reading goes on (call `receive` with no bytes).
+    mutating func hostKeyReady() { self.awaitingHostKey = false }
 
     /// The connection ended: what the session still holds (a shell's recording, an unfinished upload).
     mutating func finish() -> [Action] {
@@ -149,7 +164,7 @@ struct SSHServerTransport {
                 self.phase = .kexInit
                 actions.append(.send(try self.packet(self.serverKexInit.payload)))
             }
-            while self.phase != .closed, let payload = try self.readPacket() {
+            while self.phase != .closed, !self.awaitingHostKey, let payload = try self.readPacket() {
                 actions += try self.handle(payload)
             }
         } catch let error as SSHWire.ProtocolError {
@@ -227,7 +242,7 @@ struct SSHServerTransport {
     private mutating func handle(_ payload: [UInt8]) throws -> [Action] {
         let message = payload[0]
         // Strict KEX (Terrapin): nothing but the key exchange before the first NEWKEYS.
-        if self.strict && self.sessionID == nil && ![20, 21, 30].contains(message) {
+        if self.strict && self.sessionID == nil && !Self.keyExchangeMessages.contains(message) {
             return self.disconnect(.protocolError, "strict KEX violation: unexpected message \(message)")
         }
         switch message {
@@ -247,7 +262,11 @@ struct SSHServerTransport {
             let ours = try self.packet(self.serverKexInit.payload)
             self.phase = .kexInit
             return [.send(ours)] + (try self.receivedKexInit(payload))
-        case 30 where self.phase == .kexReply:
+        case 30 where self.phase == .kexReply && !self.isGroupExchange:
+            return try self.receivedECDHInit(payload)
+        case 34 where self.phase == .kexReply && self.isGroupExchange && self.exchangeGroup == nil:
+            return try self.receivedGroupRequest(payload)
+        case 32 where self.phase == .kexReply && self.exchangeGroup != nil:
             return try self.receivedECDHInit(payload)
         case 21 where self.phase == .newKeys:
             self.inbound = self.pendingInbound
@@ -288,7 +307,7 @@ struct SSHServerTransport {
                 }
             }
         default:
-            if self.sessionID == nil || [20, 21, 30].contains(message) {
+            if self.sessionID == nil || Self.keyExchangeMessages.contains(message) {
                 return self.disconnect(.protocolError, "protocol error: unexpected message \(message)")
             }
             var writer = SSHWriter()
@@ -350,6 +369,10 @@ struct SSHServerTransport {
         self.kex = kex
         self.hostKeyAlgorithm = hostKey
         self.phase = .kexReply
+        if SSHHostKeys.isRSA(hostKey) && self.hostKeys.rsa.value == nil {
+            self.awaitingHostKey = true
+            actions.append(.awaitHostKey)
+        }
         return actions
     }
 
@@ -397,6 +420,9 @@ struct SSHServerTransport {
         default:
             break
         }
+        if let group = self.exchangeGroup?.group ?? SSHDiffieHellmanGroup.named(self.kex) {
+            return try Self.diffieHellman(clientPublic, group: group, kex: self.kex)
+        }
         let hybrid = self.kex.hasPrefix("sntrup761x25519")
         // curve25519-sha256: Q_C is an X25519 key. sntrup761x25519-sha512: an sntrup761 public key, then one.
         let keyLength = hybrid ? SNTRUP761.publicKeyBytes + 32 : 32
@@ -425,6 +451,65 @@ struct SSHServerTransport {
         )
     }
 
+    /// RFC 4253 §8 over one of the MODP groups: e must lie in (1, p - 1); y has 512 bits, as sshd picks for
+    /// these ciphers; f = g^y, K = e^y mod p, both as mpints.
+    private static func diffieHellman(
+        _ clientPublic: [UInt8],
+        group: SSHDiffieHellmanGroup,
+        kex: String
+    ) throws
+        -> Agreement?
+    {
+        // e arrives as an mpint: positive, at most one leading zero.
+        guard let first = clientPublic.first, first & 0x80 == 0 else { return nil }
+        let e = Array(clientPublic.drop { $0 == 0 })
+        var pMinusOne = group.prime
+        pMinusOne[pMinusOne.count - 1] -= 1  // the primes end in 0xFF
+        guard e.count > 1 || (e.first ?? 0) > 1, Self.less(e, than: pMinusOne) else { return nil }
+        let y = SSHWire.randomBytes(64)
+        guard let f = SSHModularArithmetic.power(group.generator, y, modulus: group.prime),
+            let k = SSHModularArithmetic.power(e, y, modulus: group.prime)
+        else { return nil }
+        func mpint(_ value: [UInt8]) -> [UInt8] {
+            var writer = SSHWriter()
+            writer.mpint(unsigned: value)
+            return writer.bytes
+        }
+        let sha512 = kex.hasSuffix("sha512")
+        return Agreement(
+            serverPublic: Array(mpint(f).dropFirst(4)),
+            secret: mpint(k),
+            digest: sha512 ? { Array(SHA512.hash(data: $0)) } : { Array(SHA256.hash(data: $0)) }
+        )
+    }
+
+    /// Whether big-endian `a` (no leading zeros) is less than big-endian `b` (no leading zeros).
+    private static func less(_ a: [UInt8], than b: [UInt8]) -> Bool {
+        a.count != b.count ? a.count < b.count : a.lexicographicallyPrecedes(b)
+    }
+
+    /// KEX_DH_GEX_REQUEST: min, n, max bits; answered with the group (KEX_DH_GEX_GROUP).
+    private mutating func receivedGroupRequest(_ payload: [UInt8]) throws -> [Action] {
+        var reader = SSHReader(Array(payload.dropFirst()))
+        let minimum = try reader.uint32()
+        let preferred = try reader.uint32()
+        let maximum = try reader.uint32()
+        // sshd's checks (kexgexs.c): 1024 <= min <= n <= max <= 8192, after clamping.
+        guard minimum <= preferred, preferred <= maximum, maximum >= 2048, minimum <= 8192 else {
+            return self.disconnect(
+                .keyExchangeFailed,
+                "DH_GEX_REQUEST, bad parameters: \(minimum) !< \(preferred) !< \(maximum)"
+            )
+        }
+        let group = SSHDiffieHellmanGroup.fallback(maximum: maximum)
+        self.exchangeGroup = (Array(payload.dropFirst()), group)
+        var writer = SSHWriter()
+        writer.byte(31)
+        writer.mpint(unsigned: group.prime)
+        writer.mpint(unsigned: group.generator)
+        return [.send(try self.packet(writer.bytes))]
+    }
+
     private mutating func receivedECDHInit(_ payload: [UInt8]) throws -> [Action] {
         var reader = SSHReader(Array(payload.dropFirst()))
         let clientPublic = try reader.string(maximum: 2048)
@@ -435,20 +520,27 @@ struct SSHServerTransport {
         let digest = agreement.digest
         var secret = SSHWriter()
         secret.bytes = agreement.secret
-        let hostKeyBlob = self.hostKeys.blob(self.hostKeyAlgorithm)
+        let hostKeyBlob = try self.hostKeys.blob(self.hostKeyAlgorithm)
         var exchange = SSHWriter()
         exchange.string(self.clientIdentification ?? "")
         exchange.string(self.profile.identification)
         exchange.string(self.clientKexInit)
         exchange.string(self.serverKexInit.payload)
         exchange.string(hostKeyBlob)
+        if let (request, group) = self.exchangeGroup {
+            // RFC 4419 §3: min, n, max, p, g between K_S and e.
+            exchange.bytes += request
+            exchange.mpint(unsigned: group.prime)
+            exchange.mpint(unsigned: group.generator)
+        }
         exchange.string(clientPublic)
         exchange.string(serverPublic)
         let hash = digest(exchange.bytes + secret.bytes)
         if self.sessionID == nil { self.sessionID = hash }
 
         var reply = SSHWriter()
-        reply.byte(31)
+        reply.byte(self.exchangeGroup == nil ? 31 : 33)
+        self.exchangeGroup = nil
         reply.string(hostKeyBlob)
         reply.string(serverPublic)
         reply.string(try self.hostKeys.sign(hash, algorithm: self.hostKeyAlgorithm))

@@ -37,6 +37,7 @@ public struct SSHService: HoneypotService {
         }
         self.configuration = configuration
         self.hostKeys = try SSHHostKeys(directory: context.keyDirectory)
+        self.hostKeys.rsa.prewarm()
     }
 
     public func configure(_ channel: any Channel, port: Int) throws {}
@@ -53,23 +54,33 @@ public struct SSHService: HoneypotService {
         }
         try await connection.outbound.write(ByteBuffer(bytes: transport.greeting()))
         for try await chunk in connection.inbound {
-            var output = ByteBuffer()
-            for action in transport.receive(chunk) {
-                switch action {
-                case .send(let bytes): output.writeBytes(bytes)
-                case .emit(let id, let fields): session.emit(id, fields)
-                case .keep(let artifact):
-                    artifacts.keep(artifact.bytes, as: artifact.id, fields: artifact.fields, session: session)
-                case .pause(let milliseconds):
-                    if output.readableBytes > 0 { try await connection.outbound.write(output) }
-                    output.clear()
-                    try await Task.sleep(for: .milliseconds(milliseconds))
-                case .close:
-                    if output.readableBytes > 0 { try await connection.outbound.write(output) }
-                    return
+            var actions = transport.receive(chunk)
+            while true {
+                var output = ByteBuffer()
+                var waitForKey = false
+                for action in actions {
+                    switch action {
+                    case .send(let bytes): output.writeBytes(bytes)
+                    case .emit(let id, let fields): session.emit(id, fields)
+                    case .keep(let artifact):
+                        artifacts.keep(artifact.bytes, as: artifact.id, fields: artifact.fields, session: session)
+                    case .pause(let milliseconds):
+                        if output.readableBytes > 0 { try await connection.outbound.write(output) }
+                        output.clear()
+                        try await Task.sleep(for: .milliseconds(milliseconds))
+                    case .awaitHostKey:
+                        waitForKey = true
+                    case .close:
+                        if output.readableBytes > 0 { try await connection.outbound.write(output) }
+                        return
+                    }
                 }
+                if output.readableBytes > 0 { try await connection.outbound.write(output) }
+                guard waitForKey else { break }
+                _ = try await self.hostKeys.rsa.get()
+                transport.hostKeyReady()
+                actions = transport.receive(ByteBuffer())
             }
-            if output.readableBytes > 0 { try await connection.outbound.write(output) }
         }
     }
 }

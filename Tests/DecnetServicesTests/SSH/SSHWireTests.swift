@@ -268,6 +268,26 @@ import Testing
             )
         ),
         (
+            "aes128-ctr + umac-64-etm",
+            SSHPacketProtection(
+                cipher: "aes128-ctr",
+                key: Array(0..<16),
+                iv: Array(0..<16),
+                macKey: Array(0..<16),
+                mac: .umac64ETM
+            )
+        ),
+        (
+            "aes256-ctr + umac-128 (encrypt-and-MAC)",
+            SSHPacketProtection(
+                cipher: "aes256-ctr",
+                key: Array(0..<32),
+                iv: Array(0..<16),
+                macKey: Array(0..<16),
+                mac: .umac128
+            )
+        ),
+        (
             "aes128-gcm",
             SSHPacketProtection(
                 cipher: "aes128-gcm@openssh.com",
