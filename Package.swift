@@ -56,7 +56,7 @@ let package = Package(
         .target(
             name: "DecnetServices",
             dependencies: [
-                "DecnetCore", "DecnetServiceKit", "CSodium", "CNettle",
+                "DecnetCore", "DecnetServiceKit", "CSodium", "CNettle", "CZlib",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -81,6 +81,8 @@ let package = Package(
             pkgConfig: "nettle",
             providers: [.apt(["nettle-dev", "libgmp-dev"])]
         ),
+        // zlib from Debian: zlib@openssh.com compression (`ssh -C`).
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // setns(2) for entering a decky's network namespace (Swift's Glibc module lacks _GNU_SOURCE calls).
         .target(name: "CDecnetLinux"),
         // Listeners (NIOPosix), connection limits, event sinks: what runs services on sockets.

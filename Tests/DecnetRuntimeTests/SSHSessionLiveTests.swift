@@ -88,7 +88,12 @@ import Testing
     func execAnswersAsThePersonasShell() async throws {
         let service = try await Self.start()
         let port = ["-p", String(service.port)]
-        let ran = try await Self.withPassword("toor", "ssh", port + Self.options + ["root@127.0.0.1", "uname -a; id"])
+        // -C: zlib@openssh.com, which starts once the login succeeded.
+        let ran = try await Self.withPassword(
+            "toor",
+            "ssh",
+            port + ["-C"] + Self.options + ["root@127.0.0.1", "uname -a; id"]
+        )
         let missing = try await Self.withPassword("toor", "ssh", port + Self.options + ["root@127.0.0.1", "nmap -V"])
         let refused = try await Self.withPassword("wrong", "ssh", port + Self.options + ["root@127.0.0.1", "id"])
         await service.capture.wait { $0.filter { $0.id == .commandInput }.count >= 3 }

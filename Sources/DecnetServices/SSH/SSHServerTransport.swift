@@ -110,6 +110,10 @@ struct SSHServerTransport {
     private var pendingInbound: SSHPacketProtection?
     private var negotiated: (cipherIn: String, cipherOut: String, macIn: SSHMAC?, macOut: SSHMAC?)?
     private var kex = "curve25519-sha256"
+    /// zlib@openssh.com per direction (inbound, outbound), switched on after a successful login.
+    private var delayedCompression = (false, false)
+    private var inboundCompression: SSHCompression?
+    private var outboundCompression: SSHCompression?
     /// Reading stops until the negotiated RSA host key is made.
     private var awaitingHostKey = false
     /// Group exchange (RFC 4419): the client's min, n, max and the group sent for them.
@@ -204,10 +208,12 @@ struct SSHServerTransport {
         guard let payload else { return nil }
         guard !payload.isEmpty else { throw SSHWire.ProtocolError("empty packet") }
         self.inboundSequence &+= 1
+        if let compression = self.inboundCompression { return try compression.decompress(payload) }
         return payload
     }
 
     private mutating func packet(_ payload: [UInt8]) throws -> [UInt8] {
+        let payload = self.outboundCompression?.compress(payload) ?? payload
         let bytes: [UInt8]
         if var protection = self.outbound {
             bytes = try protection.seal(payload, sequence: self.outboundSequence)
@@ -346,7 +352,8 @@ struct SSHServerTransport {
             let cipherOut = choose(client.encryptionServerToClient, server.encryptionServerToClient),
             let macIn = choose(client.macClientToServer, server.macClientToServer),
             let macOut = choose(client.macServerToClient, server.macServerToClient),
-            choose(client.compressionClientToServer, server.compressionClientToServer) != nil
+            let compressIn = choose(client.compressionClientToServer, server.compressionClientToServer),
+            let compressOut = choose(client.compressionServerToClient, server.compressionServerToClient)
         else {
             actions += self.disconnect(.keyExchangeFailed, "no matching algorithm")
             return actions
@@ -368,6 +375,7 @@ struct SSHServerTransport {
         self.negotiated = (cipherIn, cipherOut, inMAC, outMAC)
         self.kex = kex
         self.hostKeyAlgorithm = hostKey
+        self.delayedCompression = (compressIn == "zlib@openssh.com", compressOut == "zlib@openssh.com")
         self.phase = .kexReply
         if SSHHostKeys.isRSA(hostKey) && self.hostKeys.rsa.value == nil {
             self.awaitingHostKey = true
@@ -663,7 +671,11 @@ struct SSHServerTransport {
             clientIsOpenSSH: self.clientIdentification?.contains("OpenSSH") ?? false,
             started: self.started
         )
-        return [.emit(.loginSuccess, fields), .send(try self.packet([52]))]
+        let success = try self.packet([52])
+        // zlib@openssh.com starts after USERAUTH_SUCCESS, in both directions.
+        if self.delayedCompression.0 { self.inboundCompression = SSHCompression(deflating: false) }
+        if self.delayedCompression.1 { self.outboundCompression = SSHCompression(deflating: true) }
+        return [.emit(.loginSuccess, fields), .send(success)]
     }
 
     /// USERAUTH_FAILURE, or sshd's disconnect once MaxAuthTries is reached.

@@ -15,17 +15,8 @@ public struct SSHService: HoneypotService {
     let hostKeys: SSHHostKeys
 
     public init(context: ServiceContext) throws {
-        let distro = context.distro.flatMap(DistroCatalogue.profile(for:)) ?? DistroCatalogue.all[0]
-        let version = context.persona["ssh_version"] ?? distro.sshVersion
-        let profile = OpenSSHProfile(claiming: version)
-        var shell = ShellProfile(
-            hostname: context.hostname,
-            distro: distro,
-            osFamily: context.osFamily,
-            ip: "0.0.0.0",
-            mac: context.macAddress ?? "00:0c:29:4f:8e:35"
-        )
-        shell.kernelOverride = context.persona["kernel_version"] ?? context.kernelVersion
+        let shell = ShellProfile(context: context)
+        let profile = OpenSSHProfile(claiming: context.persona["ssh_version"] ?? shell.distro.sshVersion)
         var configuration = SSHServerTransport.Configuration(
             openSSH: profile,
             shell: shell,

@@ -44,6 +44,21 @@ struct ShellProfile: Sendable, Equatable {
     }
 }
 
+extension ShellProfile {
+    /// The profile of the decky a service runs on: its hostname, distro, OS family, MAC and kernel release (the
+    /// service's `kernel_version`, else the decky's); the address is the connection's, set per session.
+    init(context: ServiceContext) {
+        self.init(
+            hostname: context.hostname,
+            distro: context.distro.flatMap(DistroCatalogue.profile(for:)) ?? DistroCatalogue.all[0],
+            osFamily: context.osFamily,
+            ip: "0.0.0.0",
+            mac: context.macAddress ?? "00:0c:29:4f:8e:35",
+            kernelOverride: context.persona["kernel_version"] ?? context.kernelVersion
+        )
+    }
+}
+
 /// A small interactive shell in the spirit of Cowrie: the usual recon and persistence commands answered
 /// consistently with the profile, downloads recorded but never fetched, unknown commands answered as bash (or
 /// BusyBox's ash) does. Pure: each line in, output and events out.

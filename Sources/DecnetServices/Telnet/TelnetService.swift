@@ -19,17 +19,9 @@ public struct TelnetService: HoneypotService {
     let configuration: Configuration
 
     public init(context: ServiceContext) throws {
-        let distro = context.distro.flatMap(DistroCatalogue.profile(for:)) ?? DistroCatalogue.all[0]
-        var profile = ShellProfile(
-            hostname: context.hostname,
-            distro: distro,
-            osFamily: context.osFamily,
-            ip: "0.0.0.0",
-            mac: context.macAddress ?? "00:0c:29:4f:8e:35"
-        )
-        profile.kernelOverride = context.kernelVersion
+        let profile = ShellProfile(context: context)
         let issue: String
-        switch distro.slug {
+        switch profile.distro.slug {
         case "debian": issue = "Debian GNU/Linux 12"
         case "ubuntu22": issue = "Ubuntu 22.04.4 LTS"
         case "ubuntu20": issue = "Ubuntu 20.04.6 LTS"

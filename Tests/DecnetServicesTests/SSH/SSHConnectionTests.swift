@@ -204,4 +204,17 @@ import Testing
         #expect(partial.first?.bytes == Array("abc".utf8))
         #expect(partial.first?.fields.fields.contains(EventField("complete", "false")) == true)
     }
+
+    @Test func compressionRoundTripsAndRefusesABomb() throws {
+        let deflater = SSHCompression(deflating: true)
+        let inflater = SSHCompression(deflating: false)
+        for payload in [Array("first".utf8), [UInt8](repeating: 7, count: 70_000), Array("third".utf8)] {
+            #expect(try inflater.decompress(deflater.compress(payload)) == payload)
+        }
+        // 1 MiB of zeros deflates to about a kilobyte; inflated it is past the packet limit.
+        let bomb = SSHCompression(deflating: true).compress([UInt8](repeating: 0, count: 1 << 20))
+        #expect(bomb.count < 4096)
+        #expect(throws: SSHWire.ProtocolError.self) { try SSHCompression(deflating: false).decompress(bomb) }
+        #expect(throws: SSHWire.ProtocolError.self) { try SSHCompression(deflating: false).decompress([1, 2, 3, 4]) }
+    }
 }
