@@ -256,4 +256,44 @@ import Testing
         )
         #expect(request[field: "args"] == "198.51.100.7:3389")
     }
+
+    /// After a login the decky announces all its host keys as sshd does, and proves it holds them: a client with
+    /// UpdateHostKeys adds the RSA and ECDSA keys to its known_hosts beside the Ed25519 key it met.
+    @Test(.enabled(if: usable, "needs ssh and sshpass (required under CI)"))
+    func aClientWithUpdateHostKeysLearnsEveryKey() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let keys = directory.url.appendingPathComponent("keys")
+        let service = try await LiveService.start(
+            "ssh",
+            persona: Self.persona,
+            registry: [SSHService.self],
+            keyDirectory: keys.path
+        )
+        // The RSA key is made in the background at start; announce it only once it exists.
+        for _ in 0..<300
+        where !FileManager.default.fileExists(atPath: keys.appendingPathComponent("ssh-host-rsa.key").path) {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let knownHosts = directory.url.appendingPathComponent("known_hosts").path
+        // The first login meets the Ed25519 key (a client only updates keys of a host it already knows); the
+        // second learns the others.
+        var result: ProcessResult?
+        for _ in 0..<2 {
+            result = try await Self.withPassword(
+                "toor",
+                "ssh",
+                [
+                    "-p", String(service.port), "-o", "StrictHostKeyChecking=accept-new", "-o",
+                    "UserKnownHostsFile=\(knownHosts)", "-o", "UpdateHostKeys=yes", "-o", "PubkeyAuthentication=no",
+                    "-o", "PreferredAuthentications=password", "-o", "LogLevel=ERROR", "root@127.0.0.1", "true",
+                ]
+            )
+        }
+        await service.stop()
+        #expect(result?.status == 0, "\(result?.standardError ?? "")")
+        let lines = try String(contentsOfFile: knownHosts, encoding: .utf8).split(whereSeparator: \.isNewline)
+        let types = Set(lines.compactMap { $0.split(separator: " ").dropFirst().first.map(String.init) })
+        #expect(types == ["ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa"], "\(lines)")
+    }
 }

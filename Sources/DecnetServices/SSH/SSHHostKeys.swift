@@ -64,7 +64,7 @@ struct SSHHostKeys: Sendable {
     /// The host key algorithms these keys can sign for.
     static let algorithms: Set<String> = ["ssh-ed25519", "ecdsa-sha2-nistp256", "rsa-sha2-512", "rsa-sha2-256"]
 
-    static func isRSA(_ algorithm: String) -> Bool { algorithm.hasPrefix("rsa-sha2-") }
+    static func isRSA(_ algorithm: String) -> Bool { algorithm.hasPrefix("rsa-sha2-") || algorithm == "ssh-rsa" }
 
     /// Thrown when an RSA signature is asked for before the key is made (the transport waits for it first).
     struct NotReady: Error {}
@@ -96,9 +96,12 @@ struct SSHHostKeys: Sendable {
     func signRSA(_ data: [UInt8], algorithm: String) throws -> [UInt8] {
         guard let key = self.rsa.value else { throw NotReady() }
         let signature =
-            algorithm == "rsa-sha2-512"
-            ? try key.signature(for: SHA512.hash(data: data), padding: .insecurePKCS1v1_5)
-            : try key.signature(for: SHA256.hash(data: data), padding: .insecurePKCS1v1_5)
+            switch algorithm {
+            case "rsa-sha2-512": try key.signature(for: SHA512.hash(data: data), padding: .insecurePKCS1v1_5)
+            case "rsa-sha2-256": try key.signature(for: SHA256.hash(data: data), padding: .insecurePKCS1v1_5)
+            // Only for proving the key to a client (hostkeys-prove-00), as sshd signs it by default.
+            default: try key.signature(for: Insecure.SHA1.hash(data: data), padding: .insecurePKCS1v1_5)
+            }
         var writer = SSHWriter()
         writer.string(algorithm)
         writer.string(Array(signature.rawRepresentation))

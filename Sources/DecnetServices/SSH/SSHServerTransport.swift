@@ -110,6 +110,8 @@ struct SSHServerTransport {
     private var pendingInbound: SSHPacketProtection?
     private var negotiated: (cipherIn: String, cipherOut: String, macIn: SSHMAC?, macOut: SSHMAC?)?
     private var kex = "curve25519-sha256"
+    /// The host key algorithms the client listed, for the RSA signature type of a host key proof.
+    private var clientHostKeyAlgorithms: [String] = []
     /// zlib@openssh.com per direction (inbound, outbound), switched on after a successful login.
     private var delayedCompression = (false, false)
     private var inboundCompression: SSHCompression?
@@ -301,6 +303,8 @@ struct SSHServerTransport {
             let answer = count > 0 ? try reader.string(maximum: 4096) : []
             self.phase = .authentication
             return try self.judge(user: self.promptedUser, password: answer, method: "keyboard-interactive")
+        case 80 where self.phase == .connection && Self.isProofRequest(payload):
+            return [.send(try self.packet(try self.proveHostKeys(payload)))]
         case 80...100 where self.phase == .connection:
             guard var connection = self.connection else { return [] }
             let actions = try connection.receive(payload)
@@ -327,6 +331,7 @@ struct SSHServerTransport {
         let client = try SSHKexInit(payload: payload)
         self.clientKexInit = payload
         self.clientOffersExtInfo = self.sessionID == nil && client.kexAlgorithms.contains("ext-info-c")
+        self.clientHostKeyAlgorithms = client.serverHostKeyAlgorithms
         if self.sessionID == nil {
             self.strict =
                 client.kexAlgorithms.contains("kex-strict-c-v00@openssh.com")
@@ -675,7 +680,7 @@ struct SSHServerTransport {
         // zlib@openssh.com starts after USERAUTH_SUCCESS, in both directions.
         if self.delayedCompression.0 { self.inboundCompression = SSHCompression(deflating: false) }
         if self.delayedCompression.1 { self.outboundCompression = SSHCompression(deflating: true) }
-        return [.emit(.loginSuccess, fields), .send(success)]
+        return [.emit(.loginSuccess, fields), .send(success), .send(try self.packet(self.hostKeysNotice()))]
     }
 
     /// USERAUTH_FAILURE, or sshd's disconnect once MaxAuthTries is reached.
@@ -688,5 +693,65 @@ struct SSHServerTransport {
         writer.string(self.methods)
         writer.bool(false)
         return [.send(try self.packet(writer.bytes))]
+    }
+
+    // MARK: host key rotation (OpenSSH's PROTOCOL, "hostkeys-00@openssh.com")
+
+    /// The host keys of this server, in sshd's default HostKey order (RSA while it is still being made is left
+    /// out).
+    private var hostKeyBlobs: [[UInt8]] {
+        ["rsa-sha2-512", "ecdsa-sha2-nistp256", "ssh-ed25519"].compactMap { try? self.hostKeys.blob($0) }
+    }
+
+    /// What sshd sends once a login succeeded: every host key, so a client with UpdateHostKeys learns them.
+    private func hostKeysNotice() -> [UInt8] {
+        var writer = SSHWriter()
+        writer.byte(80)
+        writer.string("hostkeys-00@openssh.com")
+        writer.bool(false)
+        for blob in self.hostKeyBlobs { writer.string(blob) }
+        return writer.bytes
+    }
+
+    private static func isProofRequest(_ payload: [UInt8]) -> Bool {
+        var reader = SSHReader(payload)
+        _ = try? reader.byte()
+        return (try? reader.text(maximum: 64)) == "hostkeys-prove-00@openssh.com"
+    }
+
+    /// A client asks the server to prove it holds keys it announced: a signature per key over the request name,
+    /// the session id and the key (RSA with the key exchange's RSA signature type, else the strongest the client
+    /// listed, as sshd does); a key this server does not hold gets REQUEST_FAILURE.
+    private func proveHostKeys(_ payload: [UInt8]) throws -> [UInt8] {
+        var reader = SSHReader(payload)
+        _ = try reader.byte()
+        _ = try reader.text(maximum: 64)
+        let wantReply = try reader.bool()
+        var signatures = SSHWriter()
+        signatures.byte(81)
+        let ours = self.hostKeyBlobs
+        var count = 0
+        while !reader.isEmpty, count < 16 {
+            let blob = try reader.string(maximum: 16_384)
+            count += 1
+            guard ours.contains(blob) else { return [82] }
+            var signed = SSHWriter()
+            signed.string("hostkeys-prove-00@openssh.com")
+            signed.string(self.sessionID ?? [])
+            signed.string(blob)
+            var blobReader = SSHReader(blob)
+            let type = try blobReader.text(maximum: 64)
+            let algorithm: String
+            switch type {
+            case "ssh-rsa" where SSHHostKeys.isRSA(self.hostKeyAlgorithm):
+                algorithm = self.hostKeyAlgorithm
+            case "ssh-rsa":
+                algorithm =
+                    ["rsa-sha2-512", "rsa-sha2-256"].first { self.clientHostKeyAlgorithms.contains($0) } ?? "ssh-rsa"
+            default: algorithm = type
+            }
+            signatures.string(try self.hostKeys.sign(signed.bytes, algorithm: algorithm))
+        }
+        return wantReply ? signatures.bytes : []
     }
 }
