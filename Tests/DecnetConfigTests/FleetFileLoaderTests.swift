@@ -80,7 +80,7 @@ import Testing
         Self.expectSingle(
             Self.general + "[decky-01]\nservices = ssh\n[decky-01.ssh]\nssh_version = OpenSSH_9.2p1\nbanner = hi\n",
             "bad.ini:8: [decky-01.ssh] banner: unknown persona key for ssh",
-            "expected one of ssh_version, kernel_version, users, keyboard_interactive, password_delay_ms"
+            "expected one of ssh_version, kernel_version, users, keyboard_interactive, password_delay_ms, login_grace_time"
         )
     }
 

@@ -3,6 +3,7 @@ import DecnetServiceKit
 import DecnetServices
 import DecnetTesting
 import Foundation
+import NIOCore
 import Testing
 
 /// Logins the persona accepts, and what comes after them, against real clients: Debian's ssh (through a pty,
@@ -295,5 +296,25 @@ import Testing
         let lines = try String(contentsOfFile: knownHosts, encoding: .utf8).split(whereSeparator: \.isNewline)
         let types = Set(lines.compactMap { $0.split(separator: " ").dropFirst().first.map(String.init) })
         #expect(types == ["ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa"], "\(lines)")
+    }
+
+    /// A connection that has not logged in within the grace time is closed, as sshd's LoginGraceTime does; one
+    /// that logged in stays.
+    @Test func aConnectionThatDoesNotLogInIsClosedAfterTheGraceTime() async throws {
+        var persona = Self.persona
+        persona["login_grace_time"] = "1"
+        let service = try await Self.start(persona)
+        // Only the client's identification line, then silence.
+        let started = ContinuousClock.now
+        let exchange = try await RawTCP.exchange(
+            port: service.port,
+            send: Array("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u6\r\n".utf8),
+            timeout: .seconds(10)
+        )
+        let waited = ContinuousClock.now - started
+        await service.stop()
+        let closed = exchange.closedByServer && waited >= .seconds(1)
+        #expect(String(decoding: exchange.bytes.prefix(21), as: UTF8.self) == "SSH-2.0-OpenSSH_9.2p1")
+        #expect(closed, "closed after the grace time")
     }
 }

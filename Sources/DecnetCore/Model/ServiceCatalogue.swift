@@ -24,6 +24,12 @@ public enum ServiceCatalogue {
                     origin: .decnetSwift,
                     "delay before a failed password is answered; default PAM's 2000 ± 25 %"
                 ),
+                PersonaKey(
+                    "login_grace_time",
+                    .integer(1...3600),
+                    origin: .decnetSwift,
+                    "seconds a connection may take to log in before it is closed; default sshd's 120"
+                ),
             ]
         ),
         ServiceDefinition(

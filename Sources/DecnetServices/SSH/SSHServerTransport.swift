@@ -37,6 +37,8 @@ struct SSHServerTransport {
         var keyboardInteractive = false
         /// Milliseconds before a failed password is answered: pam_unix's 2 s, which PAM varies by ±25 %.
         var failureDelay: ClosedRange<Int> = 1500...2500
+        /// sshd's LoginGraceTime (120 s): how long a connection may take to log in.
+        var loginGraceTime: Duration = .seconds(120)
 
         init(
             openSSH: OpenSSHProfile,

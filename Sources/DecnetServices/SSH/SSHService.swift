@@ -1,13 +1,14 @@
 import DecnetCore
 import DecnetServiceKit
 import NIOCore
+import Synchronization
 
 /// The `ssh` honeypot (22): what the claimed OpenSSH release says on the wire (`SSHServerTransport`), logins
 /// the persona's `users` accept going on to a session with the fake shell, exec, sftp and scp
 /// (`SSHConnection`); every attempt, command, forwarding request and upload recorded.
 ///
 /// Persona keys: `ssh_version` (default: the distro's), `users`, and DECNET-Swift's `keyboard_interactive`
-/// (yes/no) and `password_delay_ms`.
+/// (yes/no), `password_delay_ms` and `login_grace_time`.
 public struct SSHService: HoneypotService {
     public static let kind: ServiceKind = "ssh"
 
@@ -23,6 +24,9 @@ public struct SSHService: HoneypotService {
             users: AcceptedCredentials(context.persona["users"])
         )
         configuration.keyboardInteractive = context.persona["keyboard_interactive"] == "yes"
+        if let seconds = context.persona["login_grace_time"].flatMap(Int.init), seconds > 0 {
+            configuration.loginGraceTime = .seconds(seconds)
+        }
         if let delay = context.persona["password_delay_ms"].flatMap(Int.init), delay >= 0 {
             configuration.failureDelay = delay...delay
         }
@@ -43,6 +47,14 @@ public struct SSHService: HoneypotService {
                 artifacts.keep(artifact.bytes, as: artifact.id, fields: artifact.fields, session: session)
             }
         }
+        // sshd's LoginGraceTime: a connection that has not logged in by then is closed without a word.
+        let loggedIn = Atomic<Bool>(false)
+        let channel = connection.channel
+        let grace = Task { [loginGraceTime = configuration.loginGraceTime] in
+            try await Task.sleep(for: loginGraceTime)
+            if !loggedIn.load(ordering: .relaxed) { channel.close(promise: nil) }
+        }
+        defer { grace.cancel() }
         try await connection.outbound.write(ByteBuffer(bytes: transport.greeting()))
         for try await chunk in connection.inbound {
             var actions = transport.receive(chunk)
@@ -52,7 +64,9 @@ public struct SSHService: HoneypotService {
                 for action in actions {
                     switch action {
                     case .send(let bytes): output.writeBytes(bytes)
-                    case .emit(let id, let fields): session.emit(id, fields)
+                    case .emit(let id, let fields):
+                        if id == .loginSuccess { loggedIn.store(true, ordering: .relaxed) }
+                        session.emit(id, fields)
                     case .keep(let artifact):
                         artifacts.keep(artifact.bytes, as: artifact.id, fields: artifact.fields, session: session)
                     case .pause(let milliseconds):
