@@ -29,6 +29,8 @@ let package = Package(
         // TLS for https (and later imaps, pop3s, syslog over TLS, agents) and the per-decky certificates it presents.
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.30.0"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.10.0"),
+        // The embedded event store (SQLite, WAL, migrations) over Debian's libsqlite3.
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // The model: services, archetypes, distros, OS families, fleets and how a fleet is planned. Foundation only.
@@ -96,6 +98,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The event store: logs, bounty, attackers (SQLite now, PostgreSQL next) and the ingester that fills it.
+        .target(
+            name: "DecnetStore",
+            dependencies: ["DecnetCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
         // The Docker driver: the seed's docker-compose container model.
         .target(
             name: "DecnetDocker",
@@ -121,6 +129,11 @@ let package = Package(
         .testTarget(
             name: "DecnetCoreTests",
             dependencies: ["DecnetCore", "DecnetTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DecnetStoreTests",
+            dependencies: ["DecnetStore", "DecnetCore", "DecnetTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -70,8 +70,8 @@ public enum RFC5424Parser {
         )
     }
 
-    /// `2026-11-21T17:57:07.608993Z` (the formatter's shape: UTC, up to six fraction digits).
-    static func time(_ text: String) -> Date? {
+    /// `2026-11-21T17:57:07.608993Z` (the formatter's shape: UTC, up to nine fraction digits).
+    public static func time(_ text: String) -> Date? {
         let bytes = Array(text.utf8)
         guard bytes.count >= 20, bytes.last == 0x5A else { return nil }
         func digits(_ range: Range<Int>) -> Int? {

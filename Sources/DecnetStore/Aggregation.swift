@@ -1,0 +1,131 @@
+import DecnetCore
+import Foundation
+
+/// A harvested item (the seed's `bounty` table): a credential, a fingerprint, an uploaded artifact, a download.
+public struct Bounty: Sendable, Equatable {
+    public var eventUUID: UUID
+    public var time: Date
+    public var kind: String
+    public var attackerIP: String
+    public var decky: String
+    public var service: String
+    public var payload: [String: String]
+
+    /// What an event yields, if anything.
+    public static func from(_ event: HoneypotEvent) -> Bounty? {
+        let kind: String
+        let keys: [String]
+        switch event.id {
+        case .loginSuccess, .loginFailed:
+            guard event[field: "username"] != nil || event[field: "password"] != nil else { return nil }
+            kind = "credential"
+            keys = ["username", "password", "password_b64", "method", "key_type", "fingerprint"]
+        case .clientFingerprint:
+            keys = Self.fingerprintKinds
+            guard keys.contains(where: { event[field: $0] != nil }) else { return nil }
+            kind = "fingerprint"
+        case .fileUpload, .sessionRecorded:
+            kind = "artifact"
+            keys = ["filename", "format", "size", "sha256", "path"]
+        case .fileDownload:
+            kind = "download"
+            keys = ["url", "tool", "filename"]
+        default:
+            return nil
+        }
+        var payload: [String: String] = [:]
+        for key in keys { if let value = event[field: key] { payload[key] = value } }
+        if event.id == .loginSuccess { payload["success"] = "true" }
+        payload["event_type"] = event.id.rawValue
+        return Bounty(
+            eventUUID: event.uuid,
+            time: event.time,
+            kind: kind,
+            attackerIP: event.source.ip,
+            decky: event.decky,
+            service: event.service.rawValue,
+            payload: payload
+        )
+    }
+
+    static let fingerprintKinds = ["hassh", "ja3", "ja4", "user_agent", "client_version", "terminal"]
+}
+
+extension AttackerProfile {
+    /// A profile from its first event.
+    init(first event: HoneypotEvent) {
+        self.init(
+            ip: event.source.ip,
+            firstSeen: event.time,
+            lastSeen: event.time,
+            eventCount: 0,
+            loginAttempts: 0,
+            credentialCount: 0,
+            commandCount: 0,
+            deckies: [],
+            services: [],
+            traversalPath: "",
+            fingerprints: [:],
+            commands: []
+        )
+    }
+
+    /// Adds one event (events come in time order within a batch; the path follows arrival order).
+    mutating func absorb(_ event: HoneypotEvent) {
+        self.firstSeen = min(self.firstSeen, event.time)
+        self.lastSeen = max(self.lastSeen, event.time)
+        self.eventCount += 1
+        if !self.deckies.contains(event.decky) { self.deckies.append(event.decky) }
+        if !self.services.contains(event.service.rawValue) { self.services.append(event.service.rawValue) }
+        let hops = self.traversalPath.components(separatedBy: " -> ")
+        if self.traversalPath.isEmpty {
+            self.traversalPath = event.decky
+        } else if hops.last != event.decky {
+            self.traversalPath += " -> " + event.decky
+        }
+        switch event.id {
+        case .loginSuccess, .loginFailed:
+            self.loginAttempts += 1
+            if event[field: "password"] != nil { self.credentialCount += 1 }
+        case .commandInput:
+            self.commandCount += 1
+            let command = [event[field: "command"], event[field: "args"]].compactMap { $0 }.joined(separator: " ")
+            self.commands.append(command)
+            if self.commands.count > Self.maximumCommands {
+                self.commands.removeFirst(self.commands.count - Self.maximumCommands)
+            }
+        case .clientFingerprint:
+            for kind in Bounty.fingerprintKinds {
+                guard let value = event[field: kind] else { continue }
+                var values = self.fingerprints[kind, default: []]
+                if !values.contains(value), values.count < 32 { values.append(value) }
+                self.fingerprints[kind] = values
+            }
+        default:
+            break
+        }
+    }
+}
+
+extension HoneypotEvent {
+    /// The event's fields as one JSON object (the `logs.fields` column; a repeated name keeps its first value).
+    var fieldsJSON: String {
+        var object: [String: String] = [:]
+        for field in self.fields where object[field.name] == nil { object[field.name] = field.value }
+        return JSONText.encode(object)
+    }
+}
+
+/// JSON text for the store's JSON columns (sorted keys, so equal values are equal text).
+enum JSONText {
+    static func encode(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+    }
+
+    static func decode<Value: Decodable>(_ type: Value.Type, _ text: String?) -> Value? {
+        guard let text else { return nil }
+        return try? JSONDecoder().decode(type, from: Data(text.utf8))
+    }
+}

@@ -1,0 +1,282 @@
+import DecnetCore
+import Foundation
+import GRDB
+
+/// The embedded store: one SQLite file (WAL, so readers never wait for the ingester) under the state directory,
+/// through GRDB.
+public final class SQLiteEventStore: EventStore {
+    public let path: String
+    private let pool: DatabasePool
+
+    public init(path: String) throws {
+        self.path = path
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            // WAL (DatabasePool's mode) with NORMAL sync: a committed batch survives a crash of the process;
+            // a power loss may lose the last batches, which the cursor then reads again.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        self.pool = try DatabasePool(path: path, configuration: configuration)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: logs, bounty, attackers, ingest cursor") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE logs (
+                        id INTEGER PRIMARY KEY,
+                        uuid TEXT NOT NULL UNIQUE,
+                        timestamp TEXT NOT NULL,
+                        decky TEXT NOT NULL,
+                        hostname TEXT NOT NULL,
+                        service TEXT NOT NULL,
+                        event_type TEXT NOT NULL,
+                        session TEXT NOT NULL,
+                        attacker_ip TEXT NOT NULL,
+                        attacker_port INTEGER NOT NULL,
+                        decky_ip TEXT NOT NULL,
+                        decky_port INTEGER NOT NULL,
+                        fields TEXT NOT NULL,
+                        raw TEXT NOT NULL
+                    );
+                    CREATE INDEX logs_timestamp ON logs (timestamp);
+                    CREATE INDEX logs_attacker ON logs (attacker_ip, timestamp);
+                    CREATE INDEX logs_event_type ON logs (event_type, timestamp);
+                    CREATE TABLE bounty (
+                        id INTEGER PRIMARY KEY,
+                        log_uuid TEXT NOT NULL UNIQUE REFERENCES logs (uuid),
+                        timestamp TEXT NOT NULL,
+                        bounty_type TEXT NOT NULL,
+                        attacker_ip TEXT NOT NULL,
+                        decky TEXT NOT NULL,
+                        service TEXT NOT NULL,
+                        payload TEXT NOT NULL
+                    );
+                    CREATE INDEX bounty_attacker ON bounty (attacker_ip);
+                    CREATE TABLE attackers (
+                        ip TEXT PRIMARY KEY,
+                        uuid TEXT NOT NULL UNIQUE,
+                        first_seen TEXT NOT NULL,
+                        last_seen TEXT NOT NULL,
+                        event_count INTEGER NOT NULL,
+                        login_attempts INTEGER NOT NULL,
+                        credential_count INTEGER NOT NULL,
+                        command_count INTEGER NOT NULL,
+                        is_traversal INTEGER NOT NULL,
+                        traversal_path TEXT NOT NULL,
+                        deckies TEXT NOT NULL,
+                        services TEXT NOT NULL,
+                        fingerprints TEXT NOT NULL,
+                        commands TEXT NOT NULL
+                    );
+                    CREATE TABLE ingest_cursor (
+                        path TEXT PRIMARY KEY,
+                        inode INTEGER NOT NULL,
+                        offset INTEGER NOT NULL
+                    );
+                    """
+            )
+        }
+        return migrator
+    }
+
+    public func migrate() async throws { try Self.migrator.migrate(self.pool) }
+
+    public func reset() async throws {
+        try await self.pool.write { db in
+            for table in ["bounty", "logs", "attackers", "ingest_cursor", "grdb_migrations"] {
+                try db.execute(sql: "DROP TABLE IF EXISTS \(table)")
+            }
+        }
+        try await self.migrate()
+    }
+
+    public func ingest(_ entries: [LogEntry], cursor: IngestCursor?) async throws -> IngestResult {
+        try await self.pool.write { db in
+            var result = IngestResult()
+            var fresh: [HoneypotEvent] = []
+            let insertLog = try db.cachedStatement(
+                sql: """
+                    INSERT OR IGNORE INTO logs (uuid, timestamp, decky, hostname, service, event_type, session,
+                        attacker_ip, attacker_port, decky_ip, decky_port, fields, raw)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            )
+            for entry in entries {
+                let event = entry.event
+                try insertLog.execute(arguments: [
+                    event.uuid.uuidString.lowercased(), RFC5424Formatter.timestamp(event.time), event.decky,
+                    event.hostname, event.service.rawValue, event.id.rawValue, event.session, event.source.ip,
+                    event.source.port, event.destination.ip, event.destination.port, event.fieldsJSON, entry.line,
+                ])
+                if db.changesCount == 1 {
+                    result.inserted += 1
+                    fresh.append(event)
+                } else {
+                    result.duplicates += 1
+                }
+            }
+            let insertBounty = try db.cachedStatement(
+                sql: """
+                    INSERT OR IGNORE INTO bounty (log_uuid, timestamp, bounty_type, attacker_ip, decky, service,
+                        payload) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """
+            )
+            for event in fresh {
+                guard let bounty = Bounty.from(event) else { continue }
+                try insertBounty.execute(arguments: [
+                    bounty.eventUUID.uuidString.lowercased(), RFC5424Formatter.timestamp(bounty.time), bounty.kind,
+                    bounty.attackerIP, bounty.decky, bounty.service, JSONText.encode(bounty.payload),
+                ])
+            }
+            try Self.upsertAttackers(fresh, db)
+            if let cursor {
+                try db.execute(
+                    sql: """
+                        INSERT INTO ingest_cursor (path, inode, offset) VALUES (?, ?, ?)
+                        ON CONFLICT (path) DO UPDATE SET inode = excluded.inode, offset = excluded.offset
+                        """,
+                    arguments: [cursor.path, Int64(bitPattern: cursor.inode), Int64(cursor.offset)]
+                )
+            }
+            return result
+        }
+    }
+
+    /// Reads each touched attacker once, folds the batch's events in, writes each once.
+    private static func upsertAttackers(_ events: [HoneypotEvent], _ db: Database) throws {
+        guard !events.isEmpty else { return }
+        var profiles: [String: (uuid: String, profile: AttackerProfile)] = [:]
+        for event in events.sorted(by: { $0.time < $1.time }) {
+            let ip = event.source.ip
+            if profiles[ip] == nil {
+                if let row = try Row.fetchOne(db, sql: "SELECT * FROM attackers WHERE ip = ?", arguments: [ip]),
+                    let profile = Self.profile(row)
+                {
+                    profiles[ip] = (row["uuid"], profile)
+                } else {
+                    profiles[ip] = (UUID().uuidString.lowercased(), AttackerProfile(first: event))
+                }
+            }
+            profiles[ip]?.profile.absorb(event)
+        }
+        let upsert = try db.cachedStatement(
+            sql: """
+                INSERT INTO attackers (ip, uuid, first_seen, last_seen, event_count, login_attempts,
+                    credential_count, command_count, is_traversal, traversal_path, deckies, services, fingerprints,
+                    commands)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (ip) DO UPDATE SET first_seen = excluded.first_seen, last_seen = excluded.last_seen,
+                    event_count = excluded.event_count, login_attempts = excluded.login_attempts,
+                    credential_count = excluded.credential_count, command_count = excluded.command_count,
+                    is_traversal = excluded.is_traversal, traversal_path = excluded.traversal_path,
+                    deckies = excluded.deckies, services = excluded.services, fingerprints = excluded.fingerprints,
+                    commands = excluded.commands
+                """
+        )
+        for (ip, entry) in profiles {
+            let profile = entry.profile
+            try upsert.execute(arguments: [
+                ip, entry.uuid, RFC5424Formatter.timestamp(profile.firstSeen),
+                RFC5424Formatter.timestamp(profile.lastSeen), profile.eventCount, profile.loginAttempts,
+                profile.credentialCount, profile.commandCount, profile.isTraversal, profile.traversalPath,
+                JSONText.encode(profile.deckies), JSONText.encode(profile.services),
+                JSONText.encode(profile.fingerprints), JSONText.encode(profile.commands),
+            ])
+        }
+    }
+
+    private static func profile(_ row: Row) -> AttackerProfile? {
+        guard let first = RFC5424Parser.time(row["first_seen"]), let last = RFC5424Parser.time(row["last_seen"])
+        else { return nil }
+        return AttackerProfile(
+            ip: row["ip"],
+            firstSeen: first,
+            lastSeen: last,
+            eventCount: row["event_count"],
+            loginAttempts: row["login_attempts"],
+            credentialCount: row["credential_count"],
+            commandCount: row["command_count"],
+            deckies: JSONText.decode([String].self, row["deckies"]) ?? [],
+            services: JSONText.decode([String].self, row["services"]) ?? [],
+            traversalPath: row["traversal_path"],
+            fingerprints: JSONText.decode([String: [String]].self, row["fingerprints"]) ?? [:],
+            commands: JSONText.decode([String].self, row["commands"]) ?? []
+        )
+    }
+
+    public func cursor(for path: String) async throws -> IngestCursor? {
+        try await self.pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM ingest_cursor WHERE path = ?", arguments: [path])
+            else { return nil }
+            let inode: Int64 = row["inode"]
+            let offset: Int64 = row["offset"]
+            return IngestCursor(path: path, inode: UInt64(bitPattern: inode), offset: UInt64(offset))
+        }
+    }
+
+    public func logs(_ query: LogQuery) async throws -> [HoneypotEvent] {
+        var conditions: [String] = []
+        // Every bound value is text or a number, kept as text or Int until the statement is made.
+        var arguments: [DatabaseValue] = []
+        if let type = query.eventType {
+            conditions.append("event_type = ?")
+            arguments.append(type.rawValue.databaseValue)
+        }
+        if let ip = query.attackerIP {
+            conditions.append("attacker_ip = ?")
+            arguments.append(ip.databaseValue)
+        }
+        if let decky = query.decky {
+            conditions.append("decky = ?")
+            arguments.append(decky.databaseValue)
+        }
+        if let service = query.service {
+            conditions.append("service = ?")
+            arguments.append(service.rawValue.databaseValue)
+        }
+        for (name, value) in query.fields.sorted(by: { $0.key < $1.key }) {
+            // The seed's JSON_EXTRACT filter; the path is bound, never spliced.
+            conditions.append("json_extract(fields, ?) = ?")
+            arguments.append("$.\"\(name.replacingOccurrences(of: "\"", with: ""))\"".databaseValue)
+            arguments.append(value.databaseValue)
+        }
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        arguments.append(max(0, min(query.limit, 10_000)).databaseValue)
+        arguments.append(max(0, query.offset).databaseValue)
+        let bound = arguments
+        let sql = "SELECT raw FROM logs \(filter) ORDER BY timestamp DESC, id DESC LIMIT ? OFFSET ?"
+        return try await self.pool.read { db in
+            try String.fetchAll(db, sql: sql, arguments: StatementArguments(bound)).compactMap {
+                try? RFC5424Parser.event(from: $0)
+            }
+        }
+    }
+
+    public func attackers() async throws -> [AttackerProfile] {
+        try await self.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM attackers ORDER BY last_seen DESC").compactMap(Self.profile)
+        }
+    }
+
+    public func attacker(ip: String) async throws -> AttackerProfile? {
+        try await self.pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM attackers WHERE ip = ?", arguments: [ip]).flatMap(Self.profile)
+        }
+    }
+
+    public func counts() async throws -> [String: Int] {
+        try await self.pool.read { db in
+            var counts: [String: Int] = [:]
+            for table in ["logs", "bounty", "attackers"] {
+                counts[table] = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0
+            }
+            return counts
+        }
+    }
+}
