@@ -115,7 +115,7 @@ let package = Package(
             name: "DecnetCLI",
             dependencies: [
                 "DecnetCore", "DecnetConfig", "DecnetDocker", "DecnetServiceKit", "DecnetServices", "DecnetRuntime",
-                "CDecnetLinux",
+                "DecnetStore", "CDecnetLinux",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -172,7 +172,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DecnetCLITests",
-            dependencies: ["DecnetCLI", "DecnetCore", "DecnetConfig", "DecnetTesting"],
+            dependencies: ["DecnetCLI", "DecnetCore", "DecnetConfig", "DecnetStore", "DecnetTesting"],
             swiftSettings: swiftSettings
         ),
     ]

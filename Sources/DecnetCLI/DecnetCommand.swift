@@ -22,6 +22,8 @@ public struct DecnetCommand: AsyncParsableCommand {
             ServiceCommand.self,
             LabCommand.self,
             EngineCommand.self,
+            DatabaseCommand.self,
+            WorkersCommand.self,
         ]
     )
 
