@@ -178,11 +178,7 @@ public struct HTTPService: HoneypotService {
 
     /// IMF-fixdate: `Sat, 21 Nov 2026 13:05:24 GMT`.
     static func httpDate(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        return formatter.string(from: date)
+        PosixDate.string(date, format: "EEE, dd MMM yyyy HH:mm:ss 'GMT'", timeZone: "GMT")
     }
 }
 

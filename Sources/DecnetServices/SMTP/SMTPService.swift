@@ -96,10 +96,6 @@ public struct SMTPService: HoneypotService {
 
     /// `Sat, 21 Nov 2026 13:05:24 +0000`, as Exim and Sendmail put in their banners.
     static func rfc5322Date(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
-        return formatter.string(from: date)
+        PosixDate.string(date, format: "EEE, dd MMM yyyy HH:mm:ss Z")
     }
 }

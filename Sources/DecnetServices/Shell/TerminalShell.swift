@@ -175,13 +175,7 @@ struct TerminalShell {
     }
 
     /// `2026-11-21 13:05:24`, as wget prints the time.
-    static func timestamp(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        return formatter.string(from: date)
-    }
+    static func timestamp(_ date: Date) -> String { PosixDate.string(date, format: "yyyy-MM-dd HH:mm:ss") }
 }
 
 /// A terminal session as an asciicast v2 recording (the format `asciinema play` replays): a JSON header, then
