@@ -31,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.10.0"),
         // The embedded event store (SQLite, WAL, migrations) over Debian's libsqlite3.
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        // The shared store for many hosts (DECNET_DB_BACKEND=postgres): PostgreSQL's wire protocol on SwiftNIO.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.21.0"),
     ],
     targets: [
         // The model: services, archetypes, distros, OS families, fleets and how a fleet is planned. Foundation only.
@@ -101,7 +103,10 @@ let package = Package(
         // The event store: logs, bounty, attackers (SQLite now, PostgreSQL next) and the ingester that fills it.
         .target(
             name: "DecnetStore",
-            dependencies: ["DecnetCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "DecnetCore", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The Docker driver: the seed's docker-compose container model.

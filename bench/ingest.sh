@@ -4,19 +4,26 @@
 # written to a log, then `decnet workers start --once` stores them in a fresh SQLite file. Prints events/s and
 # checks that every line was stored and none rejected.
 #
-#   bench/ingest.sh                 # N=200000, batches of 5000
+#   bench/ingest.sh                 # N=200000, batches of 5000, into SQLite
 #   N=1000000 BATCH=20000 bench/ingest.sh
+#   BACKEND=postgres bench/ingest.sh   # into a private PostgreSQL 15 server (root: it runs as `postgres`)
 #
 # Builds a release binary in .build-release/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-200000}
 BATCH=${BATCH:-5000}
+BACKEND=${BACKEND:-sqlite}
 
 swift build -c release --product decnet --scratch-path .build-release >/dev/null
 BIN=.build-release/release/decnet
 WORK=$(mktemp -d /tmp/decnet-bench.XXXXXX)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
+PGPID=
+cleanup() {
+    if [ -n "$PGPID" ]; then kill -TERM "$PGPID" 2>/dev/null || true; wait "$PGPID" 2>/dev/null || true; fi
+    [ -n "${KEEP:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
 python3 - "$N" "$WORK/decnet.log" <<'PY'
 import sys, uuid, datetime
 n, path = int(sys.argv[1]), sys.argv[2]
@@ -32,12 +39,27 @@ with open(path, "w") as out:
                   f'dst_ip="10.77.0.10" dst_port="22" {extra}] {kind} from 198.51.100.{i % 200}\n')
 PY
 SIZE=$(du -m "$WORK/decnet.log" | cut -f1)
-export DECNET_STATE_DIR="$WORK" DECNET_DB_PATH="$WORK/decnet.db"
+export DECNET_STATE_DIR="$WORK" DECNET_DB_PATH="$WORK/decnet.db" DECNET_DB_BACKEND="$BACKEND"
+if [ "$BACKEND" = postgres ]; then
+    PG=/usr/lib/postgresql/15/bin
+    PORT=${PGPORT:-25432}
+    mkdir -p "$WORK/pg" && chown postgres:postgres "$WORK/pg" && chmod 755 "$WORK"
+    runuser -u postgres -- "$PG/initdb" -D "$WORK/pg/data" -U decnet --auth=trust -E UTF8 >/dev/null
+    runuser -u postgres -- "$PG/postgres" -D "$WORK/pg/data" -h 127.0.0.1 -p "$PORT" -k "$WORK/pg" >"$WORK/pg.log" 2>&1 &
+    PGPID=$!
+    for _ in $(seq 100); do "$PG/pg_isready" -q -h 127.0.0.1 -p "$PORT" && break; sleep 0.1; done
+    "$PG/createdb" -h 127.0.0.1 -p "$PORT" -U decnet decnet
+    export DECNET_DB_HOST=127.0.0.1 DECNET_DB_PORT="$PORT" DECNET_DB_USER=decnet DECNET_DB_NAME=decnet
+fi
 TIMEFORMAT='%R %U %S'
 { time "$BIN" workers start --once --log-file "$WORK/decnet.log" --batch-size "$BATCH" >"$WORK/out" 2>"$WORK/err"; } 2>"$WORK/time"
 read -r WALL USER SYS <"$WORK/time"
 cat "$WORK/out"
-echo "log: $N lines, ${SIZE} MiB; database: $(du -m "$WORK/decnet.db" | cut -f1) MiB"
+if [ "$BACKEND" = postgres ]; then
+    echo "log: $N lines, ${SIZE} MiB; database: $(du -sm "$WORK/pg/data" | cut -f1) MiB (PostgreSQL data directory)"
+else
+    echo "log: $N lines, ${SIZE} MiB; database: $(du -m "$WORK/decnet.db" | cut -f1) MiB"
+fi
 awk -v n="$N" -v w="$WALL" -v u="$USER" -v s="$SYS" \
     'BEGIN { printf "wall %.2f s, %.0f events/s (CPU user %.2f s, sys %.2f s)\n", w, n / w, u, s }'
 grep -q "^ingested $N event(s).* 0 rejected line(s)" "$WORK/out"

@@ -107,6 +107,45 @@ extension AttackerProfile {
     }
 }
 
+/// An attacker row: its stable uuid and the profile.
+struct StoredAttacker {
+    var uuid: String
+    var profile: AttackerProfile
+
+    /// Folds a batch of events (in time order) into the profiles already stored; returns every profile the
+    /// batch touched.
+    static func fold(_ events: [HoneypotEvent], into known: [String: StoredAttacker]) -> [StoredAttacker] {
+        var touched = known.filter { _ in false }
+        for event in events.sorted(by: { $0.time < $1.time }) {
+            let ip = event.source.ip
+            var attacker =
+                touched[ip] ?? known[ip]
+                ?? StoredAttacker(uuid: UUID().uuidString.lowercased(), profile: AttackerProfile(first: event))
+            attacker.profile.absorb(event)
+            touched[ip] = attacker
+        }
+        return touched.values.sorted { $0.profile.ip < $1.profile.ip }
+    }
+
+    /// The row's column values as both stores write them (times as RFC 3339 text, lists as JSON text).
+    var columns:
+        (
+            ip: String, uuid: String, firstSeen: String, lastSeen: String, eventCount: Int, loginAttempts: Int,
+            credentialCount: Int, commandCount: Int, isTraversal: Bool, traversalPath: String, deckies: String,
+            services: String, fingerprints: String, commands: String
+        )
+    {
+        let profile = self.profile
+        return (
+            profile.ip, self.uuid, RFC5424Formatter.timestamp(profile.firstSeen),
+            RFC5424Formatter.timestamp(profile.lastSeen), profile.eventCount, profile.loginAttempts,
+            profile.credentialCount, profile.commandCount, profile.isTraversal, profile.traversalPath,
+            JSONText.encode(profile.deckies), JSONText.encode(profile.services), JSONText.encode(profile.fingerprints),
+            JSONText.encode(profile.commands)
+        )
+    }
+}
+
 extension HoneypotEvent {
     /// The event's fields as one JSON object (the `logs.fields` column; a repeated name keeps its first value).
     var fieldsJSON: String {

@@ -151,19 +151,13 @@ public final class SQLiteEventStore: EventStore {
     /// Reads each touched attacker once, folds the batch's events in, writes each once.
     private static func upsertAttackers(_ events: [HoneypotEvent], _ db: Database) throws {
         guard !events.isEmpty else { return }
-        var profiles: [String: (uuid: String, profile: AttackerProfile)] = [:]
-        for event in events.sorted(by: { $0.time < $1.time }) {
-            let ip = event.source.ip
-            if profiles[ip] == nil {
-                if let row = try Row.fetchOne(db, sql: "SELECT * FROM attackers WHERE ip = ?", arguments: [ip]),
-                    let profile = Self.profile(row)
-                {
-                    profiles[ip] = (row["uuid"], profile)
-                } else {
-                    profiles[ip] = (UUID().uuidString.lowercased(), AttackerProfile(first: event))
-                }
+        var known: [String: StoredAttacker] = [:]
+        for ip in Set(events.map(\.source.ip)) {
+            if let row = try Row.fetchOne(db, sql: "SELECT * FROM attackers WHERE ip = ?", arguments: [ip]),
+                let profile = Self.profile(row)
+            {
+                known[ip] = StoredAttacker(uuid: row["uuid"], profile: profile)
             }
-            profiles[ip]?.profile.absorb(event)
         }
         let upsert = try db.cachedStatement(
             sql: """
@@ -179,14 +173,12 @@ public final class SQLiteEventStore: EventStore {
                     commands = excluded.commands
                 """
         )
-        for (ip, entry) in profiles {
-            let profile = entry.profile
+        for attacker in StoredAttacker.fold(events, into: known) {
+            let row = attacker.columns
             try upsert.execute(arguments: [
-                ip, entry.uuid, RFC5424Formatter.timestamp(profile.firstSeen),
-                RFC5424Formatter.timestamp(profile.lastSeen), profile.eventCount, profile.loginAttempts,
-                profile.credentialCount, profile.commandCount, profile.isTraversal, profile.traversalPath,
-                JSONText.encode(profile.deckies), JSONText.encode(profile.services),
-                JSONText.encode(profile.fingerprints), JSONText.encode(profile.commands),
+                row.ip, row.uuid, row.firstSeen, row.lastSeen, row.eventCount, row.loginAttempts,
+                row.credentialCount, row.commandCount, row.isTraversal, row.traversalPath, row.deckies, row.services,
+                row.fingerprints, row.commands,
             ])
         }
     }

@@ -10,7 +10,7 @@ import Testing
     static func lines(_ count: Int, from: Int = 0) -> [String] {
         (from..<from + count).map { index in
             RFC5424Formatter.line(
-                for: SQLiteEventStoreTests.event(
+                for: EventStoreTests.event(
                     .loginFailed,
                     from: "10.77.0.\(index % 7 + 1)",
                     at: "decky-\(index % 3)",

@@ -5,7 +5,8 @@ import DecnetRuntime
 import DecnetStore
 import Foundation
 
-/// Opens the store the environment names: SQLite at `DECNET_DB_PATH` (default `<state dir>/decnet.db`).
+/// Opens the store the environment names: SQLite at `DECNET_DB_PATH` (default `<state dir>/decnet.db`), or
+/// PostgreSQL at `DECNET_DB_HOST`/`_PORT`/`_NAME` as `DECNET_DB_USER` (`DECNET_DB_BACKEND=postgres`).
 enum StoreOpening {
     static func open(_ environment: DecnetEnvironment) throws -> any EventStore {
         switch environment.databaseBackend {
@@ -18,8 +19,14 @@ enum StoreOpening {
                 throw CommandFailure("SQLite store \(path): \(error) (DECNET_DB_PATH)")
             }
         case .postgres:
-            throw CommandFailure(
-                "DECNET_DB_BACKEND=postgres: the PostgreSQL store is not built yet (issue 6); use sqlite"
+            return PostgresEventStore(
+                PostgresEventStore.Settings(
+                    host: environment.databaseHost,
+                    port: environment.databasePort,
+                    user: environment.databaseUser,
+                    password: environment.databasePassword,
+                    database: environment.databaseName
+                )
             )
         }
     }
@@ -37,11 +44,14 @@ struct DatabaseCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create or upgrade the schema.")
 
         func run() async throws {
-            let store = try StoreOpening.open(try await EnvironmentLoading.load())
+            let environment = try await EnvironmentLoading.load()
+            let store = try StoreOpening.open(environment)
             do {
                 try await store.migrate()
             } catch {
-                throw CommandFailure("migration failed: \(error)")
+                throw CommandFailure(
+                    "migration failed (\(environment.databaseBackend.rawValue) store): \(String(reflecting: error))"
+                )
             }
             print("schema up to date; rows: \(try await Self.describe(store))")
         }

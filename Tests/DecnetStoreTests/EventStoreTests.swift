@@ -4,9 +4,59 @@ import DecnetTesting
 import Foundation
 import Testing
 
-/// The store against a real SQLite file: events stored exactly once, bounty and attacker aggregates as the seed
-/// describes them, queries on fields inside an event, the cursor kept with the events.
-@Suite struct SQLiteEventStoreTests {
+/// A fresh store of one backend for one test: a SQLite file in a temporary directory, or a private PostgreSQL
+/// server (`PostgresServer`).
+struct StoreHarness {
+    enum Backend: String, CaseIterable, CustomTestStringConvertible {
+        case sqlite
+        case postgres
+        var testDescription: String { self.rawValue }
+        /// SQLite always; PostgreSQL where a server can be started, and always under CI (where it must).
+        static var available: [Backend] { PostgresServer.isUsable ? [.sqlite, .postgres] : [.sqlite] }
+    }
+
+    let backend: Backend
+    let directory: TemporaryDirectory
+    let server: PostgresServer?
+
+    static func with(_ backend: Backend, _ body: (StoreHarness) async throws -> Void) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let server = backend == .postgres ? try await PostgresServer.start() : nil
+        let harness = StoreHarness(backend: backend, directory: directory, server: server)
+        do {
+            try await body(harness)
+        } catch {
+            await server?.stop()
+            throw error
+        }
+        await server?.stop()
+    }
+
+    /// A store on this backend's database; each call is a new client (as another process would be).
+    func open() throws -> any EventStore {
+        switch self.backend {
+        case .sqlite:
+            return try SQLiteEventStore(path: self.directory.url.appendingPathComponent("decnet.db").path)
+        case .postgres:
+            let server = self.server!
+            return PostgresEventStore(
+                PostgresEventStore.Settings(
+                    host: server.host,
+                    port: server.port,
+                    user: server.user,
+                    password: nil,
+                    database: server.database
+                )
+            )
+        }
+    }
+}
+
+/// One store test suite for both backends (a real SQLite file, a real PostgreSQL server): events stored exactly
+/// once, bounty and attacker aggregates as the seed describes them, queries on fields inside an event, the
+/// cursor kept with the events.
+@Suite struct EventStoreTests {
     static let start = Date(timeIntervalSince1970: 1_795_283_508)
 
     static func event(
@@ -88,10 +138,12 @@ import Testing
         ]
     }
 
-    @Test func eventsAreStoredOnceWithTheirBountyAndAttackers() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        let store = try SQLiteEventStore(path: directory.url.appendingPathComponent("decnet.db").path)
+    @Test(arguments: StoreHarness.Backend.available)
+    func eventsAreStoredOnceWithTheirBountyAndAttackers(_ backend: StoreHarness.Backend) async throws {
+        try await StoreHarness.with(backend) { try await Self.storedOnce(try $0.open()) }
+    }
+
+    static func storedOnce(_ store: any EventStore) async throws {
         try await store.migrate()
         try await store.migrate()  // idempotent
         let entries = Self.scenario().map(LogEntry.init)
@@ -122,10 +174,12 @@ import Testing
         #expect(later.traversalPath == "web-01 -> db-01 -> web-01 -> db-01" && later.commands == ["uname -a", "id"])
     }
 
-    @Test func logsAreQueriedByFieldsInsideTheEvent() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        let store = try SQLiteEventStore(path: directory.url.appendingPathComponent("decnet.db").path)
+    @Test(arguments: StoreHarness.Backend.available)
+    func logsAreQueriedByFieldsInsideTheEvent(_ backend: StoreHarness.Backend) async throws {
+        try await StoreHarness.with(backend) { try await Self.queried(try $0.open()) }
+    }
+
+    static func queried(_ store: any EventStore) async throws {
         try await store.migrate()
         let events = Self.scenario()
         _ = try await store.ingest(events.map(LogEntry.init), cursor: nil)
@@ -141,16 +195,19 @@ import Testing
         #expect(page.count == 2 && page[0].time == Self.start.addingTimeInterval(10))
     }
 
-    @Test func theCursorIsKeptWithItsEventsAndResetEmptiesTheStore() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        let path = directory.url.appendingPathComponent("decnet.db").path
-        let store = try SQLiteEventStore(path: path)
+    @Test(arguments: StoreHarness.Backend.available)
+    func theCursorIsKeptWithItsEventsAndResetEmptiesTheStore(_ backend: StoreHarness.Backend) async throws {
+        try await StoreHarness.with(backend) { harness in
+            let store = try harness.open()
+            try await Self.cursorKept(store, reopened: try harness.open())
+        }
+    }
+
+    static func cursorKept(_ store: any EventStore, reopened: any EventStore) async throws {
         try await store.migrate()
         let cursor = IngestCursor(path: "/var/log/decnet/decnet.log", inode: 1234, offset: 5678)
         _ = try await store.ingest(Self.scenario().map(LogEntry.init), cursor: cursor)
-        // Another process opening the same file sees both.
-        let reopened = try SQLiteEventStore(path: path)
+        // Another client of the same database sees both.
         #expect(try await reopened.cursor(for: cursor.path) == cursor)
         #expect(try await reopened.counts()["logs"] == 9)
         try await reopened.reset()
