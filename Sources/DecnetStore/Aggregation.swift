@@ -127,6 +127,16 @@ struct StoredAttacker {
         return touched.values.sorted { $0.profile.ip < $1.profile.ip }
     }
 
+    /// The upsert's conflict clause, the same SQL in both stores: every column but the key and the uuid.
+    static let upsertClause = """
+        ON CONFLICT (ip) DO UPDATE SET first_seen = excluded.first_seen, last_seen = excluded.last_seen,
+            event_count = excluded.event_count, login_attempts = excluded.login_attempts,
+            credential_count = excluded.credential_count, command_count = excluded.command_count,
+            is_traversal = excluded.is_traversal, traversal_path = excluded.traversal_path,
+            deckies = excluded.deckies, services = excluded.services, fingerprints = excluded.fingerprints,
+            commands = excluded.commands
+        """
+
     /// The row's column values as both stores write them (times as RFC 3339 text, lists as JSON text).
     var columns:
         (

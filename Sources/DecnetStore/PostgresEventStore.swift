@@ -313,12 +313,7 @@ public final class PostgresEventStore: EventStore {
                 \(rowsOut.map(\.traversalPath))::text[], \(rowsOut.map(\.deckies))::text[],
                 \(rowsOut.map(\.services))::text[], \(rowsOut.map(\.fingerprints))::text[],
                 \(rowsOut.map(\.commands))::text[]) AS x(ip, u, f, l, ec, la, cc, co, tr, tp, d, s, fp, c)
-            ON CONFLICT (ip) DO UPDATE SET first_seen = excluded.first_seen, last_seen = excluded.last_seen,
-                event_count = excluded.event_count, login_attempts = excluded.login_attempts,
-                credential_count = excluded.credential_count, command_count = excluded.command_count,
-                is_traversal = excluded.is_traversal, traversal_path = excluded.traversal_path,
-                deckies = excluded.deckies, services = excluded.services, fingerprints = excluded.fingerprints,
-                commands = excluded.commands
+            \(unescaped: StoredAttacker.upsertClause)
             """,
             logger: logger
         )

@@ -165,12 +165,7 @@ public final class SQLiteEventStore: EventStore {
                     credential_count, command_count, is_traversal, traversal_path, deckies, services, fingerprints,
                     commands)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (ip) DO UPDATE SET first_seen = excluded.first_seen, last_seen = excluded.last_seen,
-                    event_count = excluded.event_count, login_attempts = excluded.login_attempts,
-                    credential_count = excluded.credential_count, command_count = excluded.command_count,
-                    is_traversal = excluded.is_traversal, traversal_path = excluded.traversal_path,
-                    deckies = excluded.deckies, services = excluded.services, fingerprints = excluded.fingerprints,
-                    commands = excluded.commands
+                \(StoredAttacker.upsertClause)
                 """
         )
         for attacker in StoredAttacker.fold(events, into: known) {
