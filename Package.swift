@@ -109,6 +109,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Moving events between processes and hosts: syslog over mutual TLS (forwarder, listener), the CA that
+        // issues their certificates, and the service bus's broker.
+        .target(
+            name: "DecnetPipeline",
+            dependencies: [
+                "DecnetCore", "DecnetRuntime",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The Docker driver: the seed's docker-compose container model.
         .target(
             name: "DecnetDocker",
@@ -120,7 +134,7 @@ let package = Package(
             name: "DecnetCLI",
             dependencies: [
                 "DecnetCore", "DecnetConfig", "DecnetDocker", "DecnetServiceKit", "DecnetServices", "DecnetRuntime",
-                "DecnetStore", "CDecnetLinux",
+                "DecnetStore", "DecnetPipeline", "CDecnetLinux",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -172,6 +186,16 @@ let package = Package(
             name: "DecnetDockerTests",
             dependencies: [
                 "DecnetDocker", "DecnetConfig", "DecnetCore", "DecnetTesting", .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DecnetPipelineTests",
+            dependencies: [
+                "DecnetPipeline", "DecnetCore", "DecnetTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: swiftSettings
         ),

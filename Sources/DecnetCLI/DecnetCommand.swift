@@ -24,6 +24,9 @@ public struct DecnetCommand: AsyncParsableCommand {
             EngineCommand.self,
             DatabaseCommand.self,
             WorkersCommand.self,
+            ForwarderCommand.self,
+            ListenerCommand.self,
+            CACommand.self,
         ]
     )
 
@@ -40,7 +43,9 @@ public struct DecnetCommand: AsyncParsableCommand {
                 try command.run()
             }
         } catch let failure as CommandFailure {
-            FileHandle.standardError.write(Data(("error: " + failure.description + "\n").utf8))
+            if !failure.description.isEmpty {
+                FileHandle.standardError.write(Data(("error: " + failure.description + "\n").utf8))
+            }
             Foundation.exit(failure.exitCode.rawValue)
         } catch {
             self.exit(withError: error)

@@ -18,6 +18,7 @@ import SystemPackage
 /// | `DECNET_DB_HOST` / `_PORT` / `_NAME` / `_USER` / `_PASSWORD` | `127.0.0.1` / `5432` / `decnet` / `decnet` / none | PostgreSQL |
 /// | `DECNET_DB_PATH` | `<state dir>/decnet.db` | SQLite file |
 /// | `DECNET_INGEST_LOG_FILE` | `/var/log/decnet/decnet.log` | RFC 5424 event log |
+/// | `DECNET_LOG_MAX_BYTES` / `DECNET_LOG_GENERATIONS` | `104857600` / `10` | the log's rotation (0: never / keep all) |
 /// | `DECNET_TRACING` / `DECNET_EMBED_PROFILER` | `false` / `false` | |
 /// | `DECNET_STATE_DIR` | `.` | where `decnet-state.json` and `docker-compose.yml` live |
 /// | `DECNET_SOURCE_DIR` | current directory | checkout whose Dockerfile the Docker driver builds `decnet-swift:latest` from |
@@ -43,6 +44,9 @@ public struct DecnetEnvironment: Sendable, Equatable {
     public var databasePassword: String?
     public var databasePath: String?
     public var ingestLogFile = "/var/log/decnet/decnet.log"
+    /// The event log rotates past this size (0: never), keeping this many full generations (0: all).
+    public var logMaxBytes: UInt64 = 100 << 20
+    public var logGenerations = 10
     public var tracing = false
     public var embedProfiler = false
     public var stateDirectory = "."
@@ -58,7 +62,8 @@ public struct DecnetEnvironment: Sendable, Equatable {
         "DECNET_MODE", "DECNET_API_HOST", "DECNET_API_PORT", "DECNET_WEB_HOST", "DECNET_WEB_PORT",
         "DECNET_JWT_SECRET", "DECNET_ADMIN_USER", "DECNET_ADMIN_PASSWORD", "DECNET_DB_BACKEND",
         "DECNET_DB_POOL_SIZE", "DECNET_DB_MAX_OVERFLOW", "DECNET_DB_HOST", "DECNET_DB_PORT", "DECNET_DB_NAME",
-        "DECNET_DB_USER", "DECNET_DB_PASSWORD", "DECNET_DB_PATH", "DECNET_INGEST_LOG_FILE", "DECNET_TRACING",
+        "DECNET_DB_USER", "DECNET_DB_PASSWORD", "DECNET_DB_PATH", "DECNET_INGEST_LOG_FILE", "DECNET_LOG_MAX_BYTES",
+        "DECNET_LOG_GENERATIONS", "DECNET_TRACING",
         "DECNET_EMBED_PROFILER", "DECNET_STATE_DIR", "DECNET_SOURCE_DIR",
     ]
 
@@ -115,12 +120,25 @@ public struct DecnetEnvironment: Sendable, Equatable {
         result.databasePassword = parser.text("db.password", secret: true)
         result.databasePath = parser.text("db.path")
         result.ingestLogFile = parser.text("ingest.log.file") ?? result.ingestLogFile
+        result.logMaxBytes = UInt64(parser.integer("log.max.bytes", range: 0...(1 << 50), default: Int(result.logMaxBytes)))
+        result.logGenerations = parser.integer("log.generations", range: 0...100_000, default: result.logGenerations)
         result.tracing = parser.flag("tracing", default: result.tracing)
         result.embedProfiler = parser.flag("embed.profiler", default: result.embedProfiler)
         result.stateDirectory = parser.text("state.dir") ?? result.stateDirectory
         result.sourceDirectory = parser.text("source.dir")
         if !parser.diagnostics.isEmpty { throw ConfigurationError(parser.diagnostics) }
         self = result
+    }
+
+    /// Where `decnet listener` writes the events it receives (beside the event log), for the workers to ingest.
+    public var receivedLogFile: String {
+        guard let slash = self.ingestLogFile.lastIndex(of: "/") else { return "decnet-received.log" }
+        return self.ingestLogFile[...slash] + "decnet-received.log"
+    }
+
+    /// How the event log rotates.
+    public var logRotation: RotatingLogFile.Policy {
+        RotatingLogFile.Policy(maxBytes: self.logMaxBytes, generations: self.logGenerations)
     }
 
     /// The SQLite file: `DECNET_DB_PATH`, else `decnet.db` in the state directory.

@@ -49,44 +49,29 @@ public final class EventDispatcher: EventSink, Sendable {
     public func finish() { self.continuation.finish() }
 }
 
-/// Appends lines to a file (created if needed, opened `O_APPEND` so concurrent writers never interleave
-/// within a line).
+/// Appends lines to the event log (created if needed), rotating it by size (`RotatingLogFile`). A write that
+/// fails is counted, not retried: the dispatcher must go on serving the other outputs.
 public final class LogFileOutput: EventOutput {
-    private let descriptor: Int32
+    private let file: Mutex<RotatingLogFile>
+    private let failedCount = Atomic<Int>(0)
     public let path: String
 
-    public init(path: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        }
-        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
-        guard descriptor >= 0 else {
-            throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
-        }
-        self.descriptor = descriptor
+    public init(path: String, rotation: RotatingLogFile.Policy = .never) throws {
+        self.file = Mutex(try RotatingLogFile(path: path, policy: rotation))
         self.path = path
     }
 
-    deinit { close(self.descriptor) }
+    /// Lines that could not be written.
+    public var failed: Int { self.failedCount.load(ordering: .relaxed) }
 
     public func write(_ event: HoneypotEvent, line: String) {
         var bytes = Array(line.utf8)
         bytes.append(0x0A)
-        bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = Glibc.write(self.descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                offset += written
-            }
-        }
+        let written: Bool = self.file.withLock { file in (try? file.append(bytes)) != nil }
+        if !written { self.failedCount.add(1, ordering: .relaxed) }
     }
 
-    public func flush() { fsync(self.descriptor) }
+    public func flush() { self.file.withLock { $0.sync() } }
 }
 
 /// Prints each line to standard output.

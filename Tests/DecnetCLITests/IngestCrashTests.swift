@@ -10,7 +10,7 @@ import Glibc
 
 /// `decnet workers start` (the ingester) and `decnet db`, run as a user runs them; the crash test of issue 6:
 /// the ingester is SIGKILLed again and again while events are produced at 10,000 per second, and afterwards
-/// every produced event is in the store exactly once.
+/// every produced event is in the store exactly once, while the writer rotates the log under it.
 @Suite struct IngestCrashTests {
     static func environment(_ directory: TemporaryDirectory) -> [String: String] {
         ["DECNET_STATE_DIR": directory.path, "DECNET_DB_PATH": directory.path + "/decnet.db"]
@@ -37,28 +37,28 @@ import Glibc
         defer { directory.remove() }
         let log = directory.path + "/decnet.log"
         #expect(FileManager.default.createFile(atPath: log, contents: nil))
-        // The producer: 100 lines every 10 ms (10,000 events/s) for three seconds, appended as the engine does.
-        let producer = Task.detached { () -> Int in
-            let handle = FileHandle(forWritingAtPath: log)!
+        // The producer: 100 lines every 10 ms (10,000 events/s) for three seconds, appended as the engine does,
+        // and rotated by it every 1 MB (about every 4,000 events), so the kills also land across rotations.
+        let producer = Task.detached { () -> (written: Int, rotations: Int) in
+            let file = try! RotatingLogFile(path: log, policy: .init(maxBytes: 1 << 20, generations: 0))
             var written = 0
             let clock = ContinuousClock()
             var next = clock.now
             for _ in 0..<300 {
                 let lines = (written..<written + 100).map { Self.event($0) + "\n" }.joined()
-                handle.write(Data(lines.utf8))
+                try! file.append(Array(lines.utf8))
                 written += 100
                 next = next.advanced(by: .milliseconds(10))
                 try? await Task.sleep(until: next, clock: clock)
             }
-            try? handle.close()
-            return written
+            return (written, file.rotations)
         }
         // The ingester, killed with SIGKILL five times at random moments.
         var kills = 0
         for _ in 0..<5 {
             let process = Process()
             process.executableURL = binary
-            process.arguments = ["workers", "start", "--log-file", log, "--batch-size", "500"]
+            process.arguments = ["workers", "start", "--foreground", "--log-file", log, "--batch-size", "500"]
             process.environment = ProcessInfo.processInfo.environment.merging(Self.environment(directory)) { $1 }
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
@@ -68,8 +68,9 @@ import Glibc
             process.waitUntilExit()
             if process.terminationReason == .uncaughtSignal { kills += 1 }
         }
-        let produced = await producer.value
+        let (produced, rotations) = await producer.value
         #expect(kills == 5)
+        #expect(rotations >= 5, "the log was rotated \(rotations) time(s)")
         // A last run catches up; then the store holds each produced event once.
         let result = try await ProcessRunner.run(
             binary.path,

@@ -68,12 +68,12 @@ import Glibc
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         #expect(EngineLock.runningPID(stateDirectory: directory.path) == nil)
-        var lock: EngineLock? = try EngineLock(stateDirectory: directory.path)
+        var lock: PIDLock? = try EngineLock.take(stateDirectory: directory.path)
         #expect(EngineLock.runningPID(stateDirectory: directory.path) == getpid())
         #expect {
-            _ = try EngineLock(stateDirectory: directory.path)
+            _ = try EngineLock.take(stateDirectory: directory.path)
         } throws: { error in
-            "\(error)".contains("an engine is already running for \(directory.path) (pid \(getpid()))")
+            "\(error)".contains("an engine for \(directory.path) is already running (pid \(getpid()))")
         }
         _ = lock
         lock = nil

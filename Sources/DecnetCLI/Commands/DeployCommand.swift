@@ -305,7 +305,11 @@ struct DeployCommand: AsyncParsableCommand {
             }
             try state.write(toDirectory: directory)
             if self.foreground {
-                return try await EngineHost.serve(stateDirectory: directory, ingestLogFile: environment.ingestLogFile)
+                return try await EngineHost.serve(
+                    stateDirectory: directory,
+                    ingestLogFile: environment.ingestLogFile,
+                    rotation: environment.logRotation
+                )
             }
             let pid = try EngineProcess.spawn(stateDirectory: directory)
             status = try await EngineProcess.waitReady(stateDirectory: directory, pid: pid)

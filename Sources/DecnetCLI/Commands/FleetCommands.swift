@@ -29,7 +29,8 @@ struct EngineRunCommand: AsyncParsableCommand {
         let environment = try await EnvironmentLoading.load()
         try await EngineHost.serve(
             stateDirectory: environment.stateDirectory,
-            ingestLogFile: environment.ingestLogFile
+            ingestLogFile: environment.ingestLogFile,
+            rotation: environment.logRotation
         )
     }
 }

@@ -4,6 +4,7 @@ import DecnetCore
 import DecnetRuntime
 import DecnetStore
 import Foundation
+import Synchronization
 
 /// Opens the store the environment names: SQLite at `DECNET_DB_PATH` (default `<state dir>/decnet.db`), or
 /// PostgreSQL at `DECNET_DB_HOST`/`_PORT`/`_NAME` as `DECNET_DB_USER` (`DECNET_DB_BACKEND=postgres`).
@@ -76,53 +77,122 @@ struct DatabaseCommand: AsyncParsableCommand {
     }
 }
 
-/// `decnet workers start`: the background workers; today the ingester (event log → store).
+/// `decnet workers start|stop|status`: the background workers; today the ingester (event logs → store).
 struct WorkersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workers",
-        abstract: "Manage background workers.",
-        subcommands: [Start.self]
+        abstract: "Manage background workers (the ingester: event logs into the store).",
+        subcommands: [Start.self, Stop.self, Status.self]
     )
+
+    static let name = "workers"
 
     struct Start: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run the ingester in the foreground: the event log into the store, until SIGINT/SIGTERM."
+            abstract: "Ingest the event logs into the store, as a daemon (or in the foreground until SIGINT/SIGTERM).",
+            discussion:
+                "By default it reads DECNET_INGEST_LOG_FILE and, when it exists, the listener's decnet-received.log beside it."
         )
 
-        @Option(help: "The event log to read (default: DECNET_INGEST_LOG_FILE).") var logFile: String?
-        @Flag(help: "Ingest what the log holds now, then exit.") var once = false
+        @Option(help: "An event log to read (repeatable; default: DECNET_INGEST_LOG_FILE and the listener's log).")
+        var logFile: [String] = []
+        @Flag(help: "Ingest what the logs hold now, then exit (in the foreground).") var once = false
+        @Flag(help: "Stay in the foreground.") var foreground = false
         @Option(help: "Events per transaction.") var batchSize = 5000
 
         func run() async throws {
             let environment = try await EnvironmentLoading.load()
-            let store = try StoreOpening.open(environment)
-            try await store.migrate()
-            let path = self.logFile ?? environment.ingestLogFile
-            guard FileManager.default.fileExists(atPath: path) else {
+            var paths = self.logFile
+            if paths.isEmpty {
+                paths = [environment.ingestLogFile]
+                if FileManager.default.fileExists(atPath: environment.receivedLogFile) {
+                    paths.append(environment.receivedLogFile)
+                }
+            }
+            for path in paths where LogTail.generations(of: path).isEmpty {
                 throw CommandFailure("event log \(path) does not exist (DECNET_INGEST_LOG_FILE, --log-file)")
             }
-            var ingester = LogIngester(path: path, store: store)
-            ingester.batchSize = max(1, self.batchSize)
-            ingester.report = { FileHandle.standardError.write(Data(("ingester: " + $0 + "\n").utf8)) }
+            let store = try StoreOpening.open(environment)
+            do {
+                try await store.migrate()
+            } catch {
+                throw CommandFailure("\(environment.databaseBackend.rawValue) store: \(String(reflecting: error))")
+            }
+            let daemon = Daemon(WorkersCommand.name, stateDirectory: environment.stateDirectory)
+            guard self.foreground || self.once else {
+                let pid = try await daemon.spawn(commandPath: ["workers", "start"], arguments: Daemon.argumentsAfter("start"))
+                print("workers started (pid \(pid)): \(paths.joined(separator: ", ")) into the \(environment.databaseBackend.rawValue) store")
+                return
+            }
+            let lock = self.once ? nil : try daemon.lock()
             let follow = !self.once
             let started = ContinuousClock.now
-            let work = Task(executorPreference: BlockingIOExecutor.shared) { [ingester] in
-                try await ingester.run(follow: follow)
+            let startedAt = Date()
+            let progress = ProgressBoard()
+            let batchSize = self.batchSize
+            let work = Task(executorPreference: BlockingIOExecutor.shared) {
+                try await withThrowingTaskGroup(of: (String, LogIngester.Progress).self) { group in
+                    for path in paths {
+                        var ingester = LogIngester(path: path, store: store)
+                        ingester.batchSize = max(1, batchSize)
+                        ingester.report = { FileHandle.standardError.write(Data(("ingester: " + $0 + "\n").utf8)) }
+                        ingester.progress = { current in progress.logs.withLock { $0[path] = current } }
+                        group.addTask(executorPreference: BlockingIOExecutor.shared) { [ingester] in
+                            (path, try await ingester.run(follow: follow))
+                        }
+                    }
+                    var total = LogIngester.Progress()
+                    for try await (_, done) in group { total.add(done) }
+                    return total
+                }
             }
             let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) { work.cancel() }
             defer { signals.cancel() }
-            let progress: LogIngester.Progress
+            let reporting = Task {
+                guard !self.once else { return }
+                while !Task.isCancelled {
+                    daemon.writeStatus(
+                        WorkersStatus(pid: getpid(), started: startedAt, store: environment.databaseBackend.rawValue, logs: progress.logs.withLock { $0 })
+                    )
+                    try? await Task.sleep(for: .seconds(1))
+                }
+            }
+            let total: LogIngester.Progress
             do {
-                progress = try await work.value
+                total = try await work.value
             } catch {
+                reporting.cancel()
                 throw CommandFailure("ingester: \(error)")
             }
-            let seconds =
-                Double((ContinuousClock.now - started).components.attoseconds) / 1e18
-                + Double((ContinuousClock.now - started).components.seconds)
+            reporting.cancel()
+            withExtendedLifetime(lock) {}
+            let elapsed = ContinuousClock.now - started
+            let seconds = Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds)
             print(
-                "ingested \(progress.inserted) event(s) in \(progress.batches) batch(es), \(progress.duplicates) already stored, \(progress.rejected) rejected line(s), \(String(format: "%.2f", seconds)) s"
+                "ingested \(total.inserted) event(s) in \(total.batches) batch(es), \(total.duplicates) already stored, \(total.rejected) rejected line(s), \(String(format: "%.2f", seconds)) s"
             )
         }
     }
+
+    struct Stop: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop the workers.")
+        func run() async throws { try await DaemonCommands.stop(WorkersCommand.name) }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the workers' progress per event log.")
+        func run() async throws { try await DaemonCommands.status(WorkersCommand.name) }
+    }
+}
+
+/// Each event log's progress, for `workers status`.
+final class ProgressBoard: Sendable {
+    let logs = Mutex([String: LogIngester.Progress]())
+}
+
+struct WorkersStatus: Codable {
+    var pid: Int32
+    var started: Date
+    var store: String
+    var logs: [String: LogIngester.Progress]
 }

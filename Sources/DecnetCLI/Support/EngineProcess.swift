@@ -12,10 +12,10 @@ import Glibc
 /// Runs the native engine in this process (`decnet engine run`, `deploy --foreground`): takes the pid lock,
 /// opens the control socket, reconciles the fleet and serves it until SIGTERM/SIGINT or a `shutdown` request.
 enum EngineHost {
-    static func serve(stateDirectory: String, ingestLogFile: String) async throws {
-        let lock: EngineLock
+    static func serve(stateDirectory: String, ingestLogFile: String, rotation: RotatingLogFile.Policy) async throws {
+        let lock: PIDLock
         do {
-            lock = try EngineLock(stateDirectory: stateDirectory)
+            lock = try EngineLock.take(stateDirectory: stateDirectory)
         } catch {
             throw CommandFailure("\(error)")
         }
@@ -34,7 +34,7 @@ enum EngineHost {
         }
         let output: LogFileOutput
         do {
-            output = try LogFileOutput(path: ingestLogFile)
+            output = try LogFileOutput(path: ingestLogFile, rotation: rotation)
         } catch {
             throw CommandFailure("event log \(ingestLogFile): cannot be opened for appending (DECNET_INGEST_LOG_FILE)")
         }

@@ -63,22 +63,26 @@ public enum EngineFiles {
     }
 }
 
-/// The engine's pid file, locked (`flock`) for as long as the engine lives: a crashed or killed engine leaves
-/// the file but not the lock, so "is an engine running" never trusts a stale pid.
-public final class EngineLock: Sendable {
+/// A daemon's pid file, locked (`flock`) for as long as the daemon lives: a crashed or killed daemon leaves the
+/// file but not the lock, so "is it running" never trusts a stale pid. The engine, the workers, the forwarder,
+/// the listener and the bus each hold one.
+public final class PIDLock: Sendable {
+    public struct Held: Error, CustomStringConvertible {
+        public let description: String
+    }
+
     let descriptor: Int32
 
-    /// Takes the lock and writes our pid; throws with the running engine's pid when it is held.
-    public init(stateDirectory: String) throws {
-        let path = EngineFiles.pid(stateDirectory)
+    /// Takes the lock and writes our pid; throws, naming `what` and the running pid, when it is held.
+    public init(path: String, what: String) throws {
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
-            throw Engine.Failure("\(path): cannot be opened (\(String(cString: strerror(errno))))")
+            throw Held(description: "\(path): cannot be opened (\(String(cString: strerror(errno))))")
         }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             close(descriptor)
-            let pid = Self.runningPID(stateDirectory: stateDirectory).map { " (pid \($0))" } ?? ""
-            throw Engine.Failure("an engine is already running for \(stateDirectory)\(pid)")
+            let pid = Self.runningPID(path: path).map { " (pid \($0))" } ?? ""
+            throw Held(description: "\(what) is already running\(pid)")
         }
         _ = ftruncate(descriptor, 0)
         let text = Array("\(getpid())\n".utf8)
@@ -88,9 +92,8 @@ public final class EngineLock: Sendable {
 
     deinit { close(self.descriptor) }
 
-    /// The pid of the engine serving `stateDirectory`, or nil when none is (the lock is free).
-    public static func runningPID(stateDirectory: String) -> Int32? {
-        let path = EngineFiles.pid(stateDirectory)
+    /// The pid holding the lock at `path`, or nil when none does.
+    public static func runningPID(path: String) -> Int32? {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }
@@ -100,6 +103,22 @@ public final class EngineLock: Sendable {
         }
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
         return Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+}
+
+/// The engine's pid lock.
+public enum EngineLock {
+    public static func take(stateDirectory: String) throws -> PIDLock {
+        do {
+            return try PIDLock(path: EngineFiles.pid(stateDirectory), what: "an engine for \(stateDirectory)")
+        } catch {
+            throw Engine.Failure("\(error)")
+        }
+    }
+
+    /// The pid of the engine serving `stateDirectory`, or nil when none is (the lock is free).
+    public static func runningPID(stateDirectory: String) -> Int32? {
+        PIDLock.runningPID(path: EngineFiles.pid(stateDirectory))
     }
 }
 
