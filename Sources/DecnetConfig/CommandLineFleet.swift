@@ -145,10 +145,10 @@ public enum CommandLineFleet {
             }
         }
         if let target = flags.logTarget {
-            if InputSyntax.isHostPort(target) {
-                request.logTarget = Located(target, at: .commandLine, key: "--log-target")
+            if let problem = InputSyntax.logTargetProblem(target) {
+                fail("--log-target", problem)
             } else {
-                fail("--log-target", "'\(target)' is not ip:port; expected e.g. 192.168.1.200:5140")
+                request.logTarget = Located(target, at: .commandLine, key: "--log-target")
             }
         }
         if let text = flags.distro {

@@ -357,6 +357,51 @@ struct NativeFleetHarness {
         }
     }
 
+    /// `--log-target`: the engine's events also go, in the clear, to a syslog receiver on loopback (a real
+    /// rsyslogd here), byte for byte as the event log holds them.
+    @Test(.enabled(if: RsyslogServer.tool.isUsable))
+    func theLogTargetOnLoopbackGetsEveryEventAsLogged() async throws {
+        let curl = try #require(ExternalTool.curl.path, "\(ExternalTool.curl.missingMessage)")
+        try await NativeFleetHarness.with { harness in
+            let port = LoopbackPort.unused()
+            let received = harness.directory.path + "/rsyslog-received.log"
+            let rsyslog = try await RsyslogServer.start(
+                rules: """
+                    module(load="imtcp")
+                    input(type="imtcp" address="127.0.0.1" port="\(port)" ruleset="in")
+                    template(name="RawLine" type="string" string="%rawmsg%\\n")
+                    ruleset(name="in") { action(type="omfile" file="\(received)" template="RawLine") stop }
+                    """,
+                listening: port
+            )
+            defer { rsyslog.remove() }
+            let subnet = "127.79.\(Int.random(in: 1...250))"
+            let deploy = try await harness.decnet([
+                "deploy", "--loopback", "-n", "1", "--services", "http", "--subnet", "\(subnet).0/24", "--ip-start",
+                "\(subnet).10", "--log-target", "127.0.0.1:\(port)",
+            ])
+            try #require(deploy.status == 0, "\(deploy.standardOutput)\(deploy.standardError)")
+            for attempt in 0..<5 {
+                _ = try await ProcessRunner.run(
+                    curl,
+                    ["-s", "-m", "5", "-o", "/dev/null", "-u", "admin:try-\(attempt)", "http://\(subnet).10/"]
+                )
+            }
+            let logged = await harness.waitForEvent(["password=\"try-4\""])
+            #expect(logged != nil)
+            var forwarded: [String] = []
+            for _ in 0..<200 {
+                forwarded = ((try? String(contentsOfFile: received, encoding: .utf8)) ?? "").split(separator: "\n")
+                    .map(String.init)
+                if forwarded.count >= harness.eventLines().count, !forwarded.isEmpty { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(forwarded == harness.eventLines(), "rsyslog says: \(rsyslog.messages)")
+            #expect(forwarded.contains { $0.contains("password=\"try-4\"") })
+            _ = try await harness.decnet(["teardown", "--all"])
+        }
+    }
+
     /// On a host NIC (here a veth inside a stand-in host namespace, never the machine's own): macvlan deckies
     /// with their own MACs, and the host reaching them through the decnet_macvlan0 hairpin.
     @Test(.enabled(if: rootOrCI, "needs root to make network namespaces (CI runs as root)"))

@@ -43,6 +43,23 @@ import Testing
         )
     }
 
+    @Test func plainSyslogOnlyGoesToLoopback() {
+        var flags = DeployFlags()
+        flags.logTarget = "192.168.1.200:5140"
+        let refused = CommandLineFleet.request(flags: flags, detected: nil).diagnostics.map(\.description)
+        #expect(
+            refused.contains {
+                $0.hasPrefix("command line: --log-target: '192.168.1.200:5140' is not on loopback")
+                    && $0.contains("decnet forwarder start --target 192.168.1.200:6514")
+            },
+            "\(refused)"
+        )
+        flags.logTarget = "127.0.0.1:5140"
+        let accepted = CommandLineFleet.request(flags: flags, detected: nil)
+        #expect(accepted.logTarget?.value == "127.0.0.1:5140")
+        #expect(!accepted.diagnostics.map(\.description).contains { $0.contains("--log-target") })
+    }
+
     @Test func flagProblemsAreAllReported() {
         var flags = DeployFlags()
         flags.services = nil

@@ -1,5 +1,6 @@
 import CDecnetLinux
 import DecnetCore
+import DecnetPipeline
 import DecnetRuntime
 import DecnetServices
 import Foundation
@@ -40,6 +41,25 @@ enum EngineHost {
         }
         let dispatcher = EventDispatcher(outputs: [output])
         let delivery = Task(executorPreference: BlockingIOExecutor.shared) { await dispatcher.run() }
+        // `--log-target`: the log also goes, in the clear, to a syslog receiver on loopback.
+        var logTarget: Task<Void, Never>?
+        if let target = state.fleet.logTarget, let (host, port) = InputSyntax.hostPort(target) {
+            do {
+                var forwarder = try SyslogForwarder(
+                    SyslogForwarder.Settings(
+                        logPath: ingestLogFile,
+                        host: "\(host)",
+                        port: Int(port),
+                        identity: nil,
+                        cursorPath: (stateDirectory as NSString).appendingPathComponent("decnet-log-target.cursor")
+                    )
+                )
+                forwarder.log = { Self.log("log target \(target): \($0)") }
+                logTarget = Task(executorPreference: BlockingIOExecutor.shared) { [forwarder] in await forwarder.run() }
+            } catch {
+                Self.log("log target \(target) refused: \(error)")
+            }
+        }
         let engine = Engine(
             settings: Engine.Settings(
                 stateDirectory: stateDirectory,
@@ -75,6 +95,8 @@ enum EngineHost {
         await engine.shutdown(removeNetwork: false)
         dispatcher.finish()
         await delivery.value
+        logTarget?.cancel()
+        await logTarget?.value
         try? FileManager.default.removeItem(atPath: EngineFiles.socket(stateDirectory))
         Self.log("engine \(getpid()) stopped")
         withExtendedLifetime(lock) {}

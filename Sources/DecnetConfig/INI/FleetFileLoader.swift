@@ -186,10 +186,10 @@ private struct SectionReader {
             }
         }
         if let entry = section.entry("log_target") {
-            if InputSyntax.isHostPort(entry.value) {
-                request.logTarget = self.located(entry.value, section, entry)
+            if let problem = InputSyntax.logTargetProblem(entry.value) {
+                self.problem(section, entry, problem)
             } else {
-                self.problem(section, entry, "'\(entry.value)' is not ip:port; expected e.g. 192.168.1.200:5140")
+                request.logTarget = self.located(entry.value, section, entry)
             }
         }
     }

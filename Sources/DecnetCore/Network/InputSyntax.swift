@@ -26,6 +26,20 @@ public enum InputSyntax {
         self.hostPort(text) != nil
     }
 
+    /// What is wrong with a `log_target` / `--log-target` value, or nil. Plain syslog leaves the host only
+    /// through loopback (the seed's rule); another host is reached over RFC 5425 with `decnet forwarder`.
+    public static func logTargetProblem(_ text: String) -> String? {
+        guard let (host, port) = self.hostPort(text) else {
+            return "'\(text)' is not ip:port; expected e.g. 127.0.0.1:5140"
+        }
+        guard host.isLoopback else {
+            return
+                "'\(text)' is not on loopback: plain syslog only goes to 127.0.0.0/8; for another host run `decnet forwarder start --target \(host):6514` (RFC 5425, mutual TLS)"
+        }
+        _ = port
+        return nil
+    }
+
     /// Splits `ip:port`.
     public static func hostPort(_ text: String) -> (host: IPv4Address, port: UInt16)? {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
