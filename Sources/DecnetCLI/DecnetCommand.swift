@@ -24,6 +24,7 @@ public struct DecnetCommand: AsyncParsableCommand {
             EngineCommand.self,
             DatabaseCommand.self,
             WorkersCommand.self,
+            BusCommand.self,
             ForwarderCommand.self,
             ListenerCommand.self,
             CACommand.self,

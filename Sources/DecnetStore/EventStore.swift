@@ -40,10 +40,13 @@ public struct IngestResult: Sendable, Equatable {
     public var inserted = 0
     /// Events already stored (the same uuid), left as they were.
     public var duplicates = 0
+    /// The events stored for the first time, in order (what the ingester publishes on the bus).
+    public var fresh: [HoneypotEvent] = []
 
-    public init(inserted: Int = 0, duplicates: Int = 0) {
+    public init(inserted: Int = 0, duplicates: Int = 0, fresh: [HoneypotEvent] = []) {
         self.inserted = inserted
         self.duplicates = duplicates
+        self.fresh = fresh
     }
 }
 

@@ -37,6 +37,8 @@ public struct LogIngester: Sendable {
     public var report: @Sendable (String) -> Void = { _ in }
     /// Called after each committed batch with the totals so far.
     public var progress: @Sendable (Progress) -> Void = { _ in }
+    /// Called after each committed batch with the events it stored for the first time (for the bus).
+    public var stored: @Sendable ([HoneypotEvent]) -> Void = { _ in }
 
     public init(path: String, store: any EventStore) {
         self.path = path
@@ -110,6 +112,7 @@ public struct LogIngester: Sendable {
             entries,
             cursor: IngestCursor(path: self.path, inode: position.inode, offset: position.offset)
         )
+        if !result.fresh.isEmpty { self.stored(result.fresh) }
         progress.inserted += result.inserted
         progress.duplicates += result.duplicates
         progress.batches += 1

@@ -249,7 +249,7 @@ public final class PostgresEventStore: EventStore {
                     logger: self.logger
                 )
             }
-            return IngestResult(inserted: fresh.count, duplicates: entries.count - fresh.count)
+            return IngestResult(inserted: fresh.count, duplicates: entries.count - fresh.count, fresh: fresh)
         }
     }
 

@@ -135,6 +135,7 @@ public final class SQLiteEventStore: EventStore {
                 ])
             }
             try Self.upsertAttackers(fresh, db)
+            result.fresh = fresh
             if let cursor {
                 try db.execute(
                     sql: """

@@ -4,6 +4,7 @@ import DecnetCore
 import DecnetPipeline
 import DecnetRuntime
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -191,6 +192,17 @@ struct ListenerCommand: AsyncParsableCommand {
                 "listener \(getpid()) on \(host):\(listener.port) (\(identity == nil ? "plain TCP" : "mutual TLS")), events to \(logFile)"
             )
             let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) { Task { await listener.close() } }
+            let bus = BusPublisher(socketPath: BusTopics.socket(stateDirectory: daemon.stateDirectory), name: "listener")
+            let publishing = Task { await bus.run() }
+            let heartbeat = Task {
+                await BusTopics.heartbeat("listener", on: bus) {
+                    let statistics = listener.statistics
+                    return [
+                        "accepted": String(statistics.accepted), "refused": String(statistics.refused),
+                        "open": String(statistics.open),
+                    ]
+                }
+            }
             let started = Date()
             let reporting = Task {
                 while !Task.isCancelled {
@@ -209,6 +221,8 @@ struct ListenerCommand: AsyncParsableCommand {
             }
             await listener.run()
             reporting.cancel()
+            heartbeat.cancel()
+            await bus.close(running: publishing, grace: .seconds(1))
             signals.cancel()
             Daemon.log("listener \(getpid()) stopped: \(listener.statistics.accepted) event(s) received")
             withExtendedLifetime(lock) {}
@@ -297,14 +311,29 @@ struct ForwarderCommand: AsyncParsableCommand {
             }
             let lock = try daemon.lock()
             let started = Date()
+            let latest = LatestStatus()
             forwarder.log = { Daemon.log($0) }
             forwarder.report = { status in
+                latest.value.withLock { $0 = status }
                 daemon.writeStatus(ForwarderStatus(pid: getpid(), started: started, log: logFile, forwarding: status))
+            }
+            let bus = BusPublisher(socketPath: BusTopics.socket(stateDirectory: daemon.stateDirectory), name: "forwarder")
+            let publishing = Task { await bus.run() }
+            let heartbeat = Task {
+                await BusTopics.heartbeat("forwarder", on: bus) {
+                    guard let status = latest.value.withLock({ $0 }) else { return [:] }
+                    return [
+                        "connected": String(status.connected), "sent": String(status.sent),
+                        "spooled_bytes": String(status.spooledBytes),
+                    ]
+                }
             }
             Daemon.log("forwarder \(getpid()): \(logFile) to \(host):\(port) (\(identity == nil ? "plain TCP" : "mutual TLS"))")
             let work = Task(executorPreference: BlockingIOExecutor.shared) { [forwarder] in await forwarder.run() }
             let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) { work.cancel() }
             await work.value
+            heartbeat.cancel()
+            await bus.close(running: publishing, grace: .seconds(1))
             signals.cancel()
             Daemon.log("forwarder \(getpid()) stopped")
             withExtendedLifetime(lock) {}
@@ -331,6 +360,11 @@ struct ForwarderCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show the forwarder's connection and spool.")
         func run() async throws { try await DaemonCommands.status(ForwarderCommand.name) }
     }
+}
+
+/// The forwarder's last reported status, for its heartbeat.
+final class LatestStatus: Sendable {
+    let value = Mutex<SyslogForwarder.Status?>(nil)
 }
 
 struct ForwarderStatus: Codable {

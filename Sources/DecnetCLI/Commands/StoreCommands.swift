@@ -1,6 +1,7 @@
 import ArgumentParser
 import DecnetConfig
 import DecnetCore
+import DecnetPipeline
 import DecnetRuntime
 import DecnetStore
 import Foundation
@@ -130,6 +131,18 @@ struct WorkersCommand: AsyncParsableCommand {
             let startedAt = Date()
             let progress = ProgressBoard()
             let batchSize = self.batchSize
+            // What is stored goes out on the bus (when a broker runs; the publisher never waits for one).
+            let bus = BusPublisher(socketPath: BusTopics.socket(stateDirectory: daemon.stateDirectory), name: "workers")
+            let publishing = Task { await bus.run() }
+            let heartbeat = Task {
+                await BusTopics.heartbeat("ingester", on: bus) {
+                    let logs = progress.logs.withLock { $0 }
+                    return [
+                        "inserted": String(logs.values.reduce(0) { $0 + $1.inserted }),
+                        "rejected": String(logs.values.reduce(0) { $0 + $1.rejected }),
+                    ]
+                }
+            }
             let work = Task(executorPreference: BlockingIOExecutor.shared) {
                 try await withThrowingTaskGroup(of: (String, LogIngester.Progress).self) { group in
                     for path in paths {
@@ -137,6 +150,7 @@ struct WorkersCommand: AsyncParsableCommand {
                         ingester.batchSize = max(1, batchSize)
                         ingester.report = { FileHandle.standardError.write(Data(("ingester: " + $0 + "\n").utf8)) }
                         ingester.progress = { current in progress.logs.withLock { $0[path] = current } }
+                        ingester.stored = { BusTopics.publish($0, on: bus) }
                         group.addTask(executorPreference: BlockingIOExecutor.shared) { [ingester] in
                             (path, try await ingester.run(follow: follow))
                         }
@@ -162,9 +176,13 @@ struct WorkersCommand: AsyncParsableCommand {
                 total = try await work.value
             } catch {
                 reporting.cancel()
+                heartbeat.cancel()
+                publishing.cancel()
                 throw CommandFailure("ingester: \(error)")
             }
             reporting.cancel()
+            heartbeat.cancel()
+            await bus.close(running: publishing)
             withExtendedLifetime(lock) {}
             let elapsed = ContinuousClock.now - started
             let seconds = Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds)

@@ -77,6 +77,13 @@ enum EngineHost {
             await delivery.value
             throw CommandFailure("control socket \(EngineFiles.socket(stateDirectory)): \(error)")
         }
+        // Decky states and the engine's health go out on the bus (when a broker runs).
+        let bus = BusPublisher(socketPath: BusTopics.socket(stateDirectory: stateDirectory), name: "engine")
+        let publishing = Task { await bus.run() }
+        let states = DeckyStatePublisher(bus: bus)
+        let heartbeat = Task {
+            await BusTopics.heartbeat("engine", on: bus) { ["dropped_events": String(dispatcher.dropped)] }
+        }
         Self.log("engine \(getpid()) up: \(state.fleet.deckies.count) decky(s), events to \(ingestLogFile)")
         let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) {
             Self.log("signal received: closing listeners (namespaces stay; `decnet teardown` removes them)")
@@ -84,12 +91,15 @@ enum EngineHost {
         }
         let serving = Task {
             if let error = await server.run({ request in
-                await Self.handle(request, engine: engine, server: server, dispatcher: dispatcher)
+                let response = await Self.handle(request, engine: engine, server: server, dispatcher: dispatcher)
+                if request.op != .status && request.op != .shutdown { states.publish(await engine.status(inspect: false)) }
+                return response
             }) {
                 Self.log("control socket failed: \(error)")
             }
         }
         for line in await engine.reconcile() { Self.log(line) }
+        states.publish(await engine.status(inspect: false))
         await serving.value
         signals.cancel()
         await engine.shutdown(removeNetwork: false)
@@ -97,6 +107,10 @@ enum EngineHost {
         await delivery.value
         logTarget?.cancel()
         await logTarget?.value
+        // The engine is gone: nothing it served is up.
+        states.publishAll("stopped")
+        heartbeat.cancel()
+        await bus.close(running: publishing, grace: .seconds(1))
         try? FileManager.default.removeItem(atPath: EngineFiles.socket(stateDirectory))
         Self.log("engine \(getpid()) stopped")
         withExtendedLifetime(lock) {}
@@ -271,5 +285,53 @@ enum EngineProcess {
         }
         guard response.ok else { throw CommandFailure(response.error ?? "the engine refused") }
         return response
+    }
+}
+
+/// Publishes `decky.{name}.state` whenever a decky's state differs from what was last published.
+final class DeckyStatePublisher: Sendable {
+    let bus: BusPublisher
+    private let last = Mutex<[String: String]>([:])
+
+    init(bus: BusPublisher) { self.bus = bus }
+
+    func publish(_ status: EngineStatus) {
+        var seen = Set<String>()
+        for decky in status.deckies {
+            seen.insert(decky.name)
+            let state = decky.state.rawValue
+            let changed = self.last.withLock { last in
+                defer { last[decky.name] = state }
+                return last[decky.name] != state
+            }
+            if changed {
+                self.bus.publish("decky.\(decky.name).state", json: BusTopics.DeckyState(decky: decky.name, state: state))
+            }
+        }
+        self.forget(Array(seen))
+    }
+
+    /// Publishes `state` for every decky last published, and forgets them.
+    func publishAll(_ state: String) {
+        let names = self.last.withLock { last in
+            defer { last.removeAll() }
+            return last.keys.sorted()
+        }
+        for name in names {
+            self.bus.publish("decky.\(name).state", json: BusTopics.DeckyState(decky: name, state: state))
+        }
+    }
+
+    /// Publishes `removed` for deckies no longer in the fleet.
+    private func forget(_ present: [String]) {
+        let seen = Set(present)
+        let removed = self.last.withLock { last in
+            let gone = last.keys.filter { !seen.contains($0) }
+            for name in gone { last[name] = nil }
+            return gone
+        }
+        for name in removed {
+            self.bus.publish("decky.\(name).state", json: BusTopics.DeckyState(decky: name, state: "removed"))
+        }
     }
 }

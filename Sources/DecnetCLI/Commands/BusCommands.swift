@@ -1,0 +1,143 @@
+import ArgumentParser
+import DecnetConfig
+import DecnetCore
+import DecnetPipeline
+import DecnetRuntime
+import Foundation
+import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `decnet bus start|stop|status|sub|pub`: the service bus broker on `<state>/decnet-bus.sock`.
+struct BusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bus",
+        abstract: "Manage the service bus broker (NATS protocol on a UNIX socket; wildcards * and >).",
+        subcommands: [Start.self, Stop.self, Status.self, Subscribe.self, Publish.self]
+    )
+
+    static let name = "bus"
+
+    struct Start: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Start the broker.")
+
+        @Option(help: "Messages each subscription may have waiting; past that they are dropped and counted.")
+        var queue = 10_000
+        @Flag(help: "Stay in the foreground.") var foreground = false
+
+        func run() async throws {
+            let environment = try await EnvironmentLoading.load()
+            let daemon = Daemon(BusCommand.name, stateDirectory: environment.stateDirectory)
+            let socket = BusTopics.socket(stateDirectory: daemon.stateDirectory)
+            guard self.foreground else {
+                let pid = try await daemon.spawn(commandPath: ["bus", "start"], arguments: Daemon.argumentsAfter("start"))
+                print("bus started (pid \(pid)) on \(socket)")
+                return
+            }
+            let lock = try daemon.lock()
+            let broker: BusBroker
+            do {
+                broker = try await BusBroker.start(socketPath: socket, queueCapacity: max(1, self.queue)) {
+                    Daemon.log($0)
+                }
+            } catch {
+                throw CommandFailure("bus socket \(socket): \(error)")
+            }
+            Daemon.log("bus \(getpid()) on \(socket)")
+            let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) { Task { await broker.close() } }
+            let started = Date()
+            let reporting = Task {
+                while !Task.isCancelled {
+                    daemon.writeStatus(BusStatus(pid: getpid(), started: started, socket: socket, bus: broker.status))
+                    try? await Task.sleep(for: .seconds(1))
+                }
+            }
+            await broker.run()
+            reporting.cancel()
+            daemon.writeStatus(BusStatus(pid: getpid(), started: started, socket: socket, bus: broker.status))
+            signals.cancel()
+            Daemon.log("bus \(getpid()) stopped")
+            withExtendedLifetime(lock) {}
+        }
+    }
+
+    struct Stop: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop the broker.")
+        func run() async throws { try await DaemonCommands.stop(BusCommand.name) }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show what the broker carried and what each subscriber lost to a full queue."
+        )
+        func run() async throws { try await DaemonCommands.status(BusCommand.name) }
+    }
+
+    struct Subscribe: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "sub",
+            abstract: "Print messages on a subject pattern (e.g. 'attacker.>' or 'decky.*.state'), one per line."
+        )
+
+        @Argument(help: "Subject pattern; * is one token, > the rest.") var pattern: String
+        @Option(help: "Exit after this many messages.") var count: Int?
+
+        func run() async throws {
+            let environment = try await EnvironmentLoading.load()
+            let socket = BusTopics.socket(stateDirectory: environment.stateDirectory)
+            do {
+                _ = try Subject.pattern(self.pattern)
+            } catch {
+                throw CommandFailure("\(self.pattern): \(error)", exitCode: .validationFailure)
+            }
+            var seen = 0
+            let limit = self.count
+            do {
+                try await BusConnection.subscribe(socket, pattern: self.pattern) { subject, payload in
+                    FileHandle.standardOutput.write(Data("\(subject) \(String(buffer: payload))\n".utf8))
+                    seen += 1
+                    return limit.map { seen < $0 } ?? true
+                }
+            } catch {
+                throw CommandFailure("bus \(socket): \(error) (is `decnet bus start` running?)")
+            }
+        }
+    }
+
+    struct Publish: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "pub", abstract: "Publish one message.")
+
+        @Argument(help: "Subject (no wildcards).") var subject: String
+        @Argument(help: "Payload.") var payload: String
+
+        func run() async throws {
+            let environment = try await EnvironmentLoading.load()
+            let socket = BusTopics.socket(stateDirectory: environment.stateDirectory)
+            let subject: Subject
+            do {
+                subject = try Subject(self.subject)
+            } catch {
+                throw CommandFailure("\(self.subject): \(error)", exitCode: .validationFailure)
+            }
+            let publisher = BusPublisher(socketPath: socket, name: "decnet-bus-pub")
+            publisher.publish(subject, Array(self.payload.utf8))
+            publisher.finish()
+            let running = Task { await publisher.run() }
+            // Up to a second for the broker to take it.
+            for _ in 0..<50 where publisher.statistics.published == 0 { try await Task.sleep(for: .milliseconds(20)) }
+            running.cancel()
+            guard publisher.statistics.published == 1 else {
+                throw CommandFailure("bus \(socket): no broker answered (is `decnet bus start` running?)")
+            }
+        }
+    }
+}
+
+struct BusStatus: Codable {
+    var pid: Int32
+    var started: Date
+    var socket: String
+    var bus: BusBroker.Status
+}

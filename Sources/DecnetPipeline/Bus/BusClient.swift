@@ -1,0 +1,170 @@
+import DecnetCore
+import DecnetRuntime
+import Foundation
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// Publishes to the bus without ever waiting: `publish` queues (a bounded queue; past it messages are dropped
+/// and counted) and `run()` writes the queue to the broker, connecting and reconnecting as the broker comes and
+/// goes. While no broker runs, the queue holds the latest `capacity` messages' worth of the oldest and the rest
+/// are counted as dropped: the bus is for live reactions, the store keeps the record.
+public final class BusPublisher: Sendable {
+    public let socketPath: String
+    public let name: String
+    private let stream: AsyncStream<BusMessage>
+    private let continuation: AsyncStream<BusMessage>.Continuation
+    private let counts = Mutex((published: 0, dropped: 0, connected: false))
+
+    public init(socketPath: String, name: String, capacity: Int = 10_000) {
+        self.socketPath = socketPath
+        self.name = name
+        (self.stream, self.continuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingOldest(capacity))
+    }
+
+    /// Queues a message; never blocks.
+    public func publish(_ subject: Subject, _ payload: [UInt8]) {
+        if case .dropped = self.continuation.yield(BusMessage(subject: subject, payload: payload)) {
+            self.counts.withLock { $0.dropped += 1 }
+        }
+    }
+
+    /// Queues `value` as JSON on `subject` (an invalid subject is dropped and counted).
+    public func publish(_ subject: String, json value: some Encodable) {
+        guard let subject = try? Subject(subject), let data = try? BusPublisher.encoder.encode(value) else {
+            self.counts.withLock { $0.dropped += 1 }
+            return
+        }
+        self.publish(subject, Array(data))
+    }
+
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }()
+
+    public var statistics: (published: Int, dropped: Int, connected: Bool) { self.counts.withLock { $0 } }
+
+    /// No more messages; `run()` returns once the queue is written (or the broker is gone).
+    public func finish() { self.continuation.finish() }
+
+    /// Finishes, gives `running` (the task of `run()`) up to `grace` to write what is queued when a broker is
+    /// connected, then cancels it: a missing broker never holds up an exit.
+    public func close(running: Task<Void, Never>, grace: Duration = .seconds(2)) async {
+        self.finish()
+        if self.statistics.connected {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await running.value }
+                group.addTask { try? await Task.sleep(for: grace) }
+                await group.next()
+                group.cancelAll()
+            }
+        }
+        running.cancel()
+        await running.value
+    }
+
+    /// Writes queued messages to the broker until `finish()` (or cancellation).
+    public func run(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async {
+        var iterator = self.stream.makeAsyncIterator()
+        var pending: BusMessage?
+        while !Task.isCancelled {
+            let connection: NIOAsyncChannel<BusWire.ServerOperation, ByteBuffer>
+            do {
+                connection = try await BusConnection.connect(self.socketPath, name: self.name, group: group)
+            } catch {
+                // No broker: keep queueing (and dropping past the limit) and try again shortly.
+                do { try await Task.sleep(for: .milliseconds(500)) } catch { return }
+                continue
+            }
+            self.counts.withLock { $0.connected = true }
+            let finished: Bool
+            do {
+                finished = try await connection.executeThenClose { inbound, outbound in
+                    var buffer = ByteBuffer()
+                    while true {
+                        let message: BusMessage
+                        if let waiting = pending {
+                            message = waiting
+                        } else if let next = await iterator.next() {
+                            message = next
+                        } else {
+                            return true
+                        }
+                        pending = message
+                        buffer.clear()
+                        BusWire.write(
+                            .publish(subject: message.subject.text, reply: nil, payload: ByteBuffer(bytes: message.payload)),
+                            into: &buffer
+                        )
+                        try await outbound.write(buffer)
+                        pending = nil
+                        self.counts.withLock { $0.published += 1 }
+                    }
+                }
+            } catch {
+                finished = false
+            }
+            self.counts.withLock { $0.connected = false }
+            if finished { return }
+        }
+    }
+}
+
+/// Connecting to the broker and listening.
+public enum BusConnection {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    static func connect(
+        _ socketPath: String,
+        name: String,
+        group: any EventLoopGroup
+    ) async throws -> NIOAsyncChannel<BusWire.ServerOperation, ByteBuffer> {
+        let connection = try await ClientBootstrap(group: group).connect(unixDomainSocketPath: socketPath) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(BusServerDecoder()))
+                return try NIOAsyncChannel<BusWire.ServerOperation, ByteBuffer>(wrappingChannelSynchronously: channel)
+            }
+        }
+        var buffer = ByteBuffer()
+        BusWire.write(.connect(#"{"verbose":false,"pedantic":false,"name":"\#(name)","lang":"swift","version":"0.1.0"}"#), into: &buffer)
+        try await connection.channel.writeAndFlush(buffer)
+        return connection
+    }
+
+    /// Messages on `pattern`, as they come, until the broker goes away or the task is cancelled.
+    public static func subscribe(
+        _ socketPath: String,
+        pattern: String,
+        name: String = "decnet-bus-sub",
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        _ body: (String, ByteBuffer) async throws -> Bool
+    ) async throws {
+        _ = try Subject.pattern(pattern)
+        let connection = try await Self.connect(socketPath, name: name, group: group)
+        try await connection.executeThenClose { inbound, outbound in
+            var buffer = ByteBuffer()
+            BusWire.write(.subscribe(subject: pattern, queue: nil, sid: "1"), into: &buffer)
+            BusWire.write(BusWire.ClientOperation.ping, into: &buffer)
+            try await outbound.write(buffer)
+            for try await operation in inbound {
+                switch operation {
+                case .message(let subject, _, _, let payload):
+                    guard try await body(subject, payload) else { return }
+                case .ping:
+                    var pong = ByteBuffer()
+                    BusWire.write(BusWire.ClientOperation.pong, into: &pong)
+                    try await outbound.write(pong)
+                case .error(let message):
+                    throw Failure(description: "the broker says: \(message)")
+                case .info, .pong, .ok:
+                    break
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import DecnetCore
+import DecnetTesting
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `decnet bus` as an operator runs it: the broker daemon, `bus sub` with wildcards, and the seed's topics
+/// published by the workers (what they store) and the engine (decky states).
+@Suite(.serialized) struct BusCommandTests {
+    /// Starts `decnet bus sub` in the background; its output lands in a file.
+    static func subscriber(_ binary: URL, _ arguments: [String], environment: [String: String], output: String) throws
+        -> Process
+    {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["bus", "sub"] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    static func waitForExit(_ process: Process, seconds: Int = 20) async throws {
+        for _ in 0..<(seconds * 50) where process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    @Test func theWorkersAndTheEnginePublishTheSeedsTopics() async throws {
+        let binary = try #require(PackageLayout.decnetBinary, "build the decnet product first (swift build)")
+        let directory = try TemporaryDirectory()
+        let environment = [
+            "DECNET_STATE_DIR": directory.path, "DECNET_DB_PATH": directory.path + "/decnet.db",
+            "DECNET_INGEST_LOG_FILE": directory.path + "/decnet.log",
+        ]
+        let started = try await ProcessRunner.run(binary.path, ["bus", "start"], environment: environment)
+        #expect(started.status == 0, "\(started.standardError)")
+        defer {
+            if let text = try? String(contentsOfFile: directory.path + "/decnet-bus.pid", encoding: .utf8),
+                let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            {
+                kill(pid, SIGKILL)
+            }
+            directory.remove()
+        }
+        let credentials = try Self.subscriber(
+            binary,
+            ["credential.*", "--count", "30"],
+            environment: environment,
+            output: directory.path + "/credentials.out"
+        )
+        let everything = try Self.subscriber(
+            binary,
+            [">", "--count", "61"],
+            environment: environment,
+            output: directory.path + "/everything.out"
+        )
+        for _ in 0..<250 {
+            let status = try await ProcessRunner.run(binary.path, ["bus", "status"], environment: environment)
+            if status.standardOutput.contains("pattern=credential.*"), status.standardOutput.contains("pattern=>") {
+                break
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        // Thirty login events in the log; the workers store them and publish what they stored.
+        let lines = (0..<30).map { IngestCrashTests.event($0) + "\n" }.joined()
+        try lines.write(toFile: directory.path + "/decnet.log", atomically: true, encoding: .utf8)
+        let ingest = try await ProcessRunner.run(binary.path, ["workers", "start", "--once"], environment: environment)
+        #expect(ingest.standardOutput.hasPrefix("ingested 30 event(s)"), "\(ingest.standardOutput)\(ingest.standardError)")
+        try await Self.waitForExit(credentials)
+        let captured = try String(contentsOfFile: directory.path + "/credentials.out", encoding: .utf8)
+            .split(separator: "\n")
+        #expect(captured.count == 30)
+        #expect(captured.allSatisfy { $0.hasPrefix("credential.captured {") })
+        let first = try #require(captured.first.map { String($0.dropFirst("credential.captured ".count)) })
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any])
+        #expect(object["attacker_ip"] as? String == "198.51.100.0")
+        #expect((object["fields"] as? [String: String])?["password"] == "pw-0")
+
+        // `>` saw each event as attacker.observed and as credential.captured, then the ingester's heartbeat.
+        try await Self.waitForExit(everything)
+        let all = try String(contentsOfFile: directory.path + "/everything.out", encoding: .utf8).split(separator: "\n")
+        #expect(all.filter { $0.hasPrefix("attacker.observed ") }.count == 30)
+        #expect(all.filter { $0.hasPrefix("credential.captured ") }.count == 30)
+        #expect(all.contains { $0.hasPrefix("system.ingester.health ") }, "\(all.map { $0.prefix(30) })")
+
+        let status = try await ProcessRunner.run(binary.path, ["bus", "status"], environment: environment)
+        #expect(status.standardOutput.contains("bus: running"), "\(status.standardOutput)")
+        let stopped = try await ProcessRunner.run(binary.path, ["bus", "stop"], environment: environment)
+        #expect(stopped.standardOutput.contains("stopped"))
+        let after = try await ProcessRunner.run(binary.path, ["bus", "status"], environment: environment)
+        #expect(after.status == 3 && after.standardOutput.contains("bus: not running"))
+    }
+
+    @Test(.enabled(if: getuid() == 0 || ExternalTool.isCI, "a loopback fleet on port 6379 needs root"))
+    func theEnginePublishesDeckyStates() async throws {
+        try #require(getuid() == 0)
+        try await NativeFleetHarness.with { harness in
+            let binary = try #require(PackageLayout.decnetBinary)
+            let started = try await harness.decnet(["bus", "start"])
+            #expect(started.status == 0, "\(started.standardError)")
+            defer { _ = kill(Int32((try? String(contentsOfFile: harness.directory.path + "/decnet-bus.pid", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0, SIGKILL) }
+            let states = try Self.subscriber(
+                binary,
+                ["decky.*.state", "--count", "3"],
+                environment: harness.environment,
+                output: harness.directory.path + "/states.out"
+            )
+            try await Task.sleep(for: .milliseconds(300))
+            let subnet = "127.80.\(Int.random(in: 1...250))"
+            let deploy = try await harness.decnet([
+                "deploy", "--loopback", "-n", "1", "--services", "redis", "--subnet", "\(subnet).0/24", "--ip-start",
+                "\(subnet).10",
+            ])
+            try #require(deploy.status == 0, "\(deploy.standardOutput)\(deploy.standardError)")
+            let stop = try await harness.decnet(["lifecycle", "stop", "--id", "decky-01"])
+            #expect(stop.status == 0, "\(stop.standardError)")
+            _ = try await harness.decnet(["teardown", "--all"])
+            try await Self.waitForExit(states)
+            let lines = try String(contentsOfFile: harness.directory.path + "/states.out", encoding: .utf8)
+                .split(separator: "\n")
+            let published = lines.compactMap { line -> String? in
+                guard line.hasPrefix("decky.decky-01.state "),
+                    let object = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(21).utf8)) as? [String: Any]
+                else { return nil }
+                return object["state"] as? String
+            }
+            #expect(published.first == "running", "\(lines)")
+            #expect(published.contains("stopped"), "\(lines)")
+        }
+    }
+}
