@@ -38,7 +38,7 @@ import Testing
             ] + options + [
                 "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                 "-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password", "-o",
-                "NumberOfPasswordPrompts=2", "-o", "ConnectTimeout=5", "root@127.0.0.1", "true",
+                "NumberOfPasswordPrompts=2", "-o", "ConnectTimeout=30", "root@127.0.0.1", "true",
             ],
             environment: ["SSH_ASKPASS": askpass.path, "SSH_ASKPASS_REQUIRE": "force", "DISPLAY": ":0"]
         )

@@ -14,7 +14,7 @@ public final class BusPublisher: Sendable {
     public let name: String
     private let stream: AsyncStream<BusMessage>
     private let continuation: AsyncStream<BusMessage>.Continuation
-    private let counts = Mutex((published: 0, dropped: 0, connected: false))
+    private let counts = Mutex((published: 0, dropped: 0, connected: false, absent: false, finishing: false))
 
     public init(socketPath: String, name: String, capacity: Int = 10_000) {
         self.socketPath = socketPath
@@ -45,16 +45,22 @@ public final class BusPublisher: Sendable {
         return encoder
     }()
 
-    public var statistics: (published: Int, dropped: Int, connected: Bool) { self.counts.withLock { $0 } }
+    public var statistics: (published: Int, dropped: Int, connected: Bool) {
+        self.counts.withLock { ($0.published, $0.dropped, $0.connected) }
+    }
 
     /// No more messages; `run()` returns once the queue is written (or the broker is gone).
-    public func finish() { self.continuation.finish() }
+    public func finish() {
+        self.counts.withLock { $0.finishing = true }
+        self.continuation.finish()
+    }
 
-    /// Finishes, gives `running` (the task of `run()`) up to `grace` to write what is queued when a broker is
-    /// connected, then cancels it: a missing broker never holds up an exit.
+    /// Finishes, gives `running` (the task of `run()`) up to `grace` to connect and write what is queued, then
+    /// cancels it. When the last attempt found no broker, it cancels at once: a missing broker never holds up
+    /// an exit.
     public func close(running: Task<Void, Never>, grace: Duration = .seconds(2)) async {
         self.finish()
-        if self.statistics.connected {
+        if !self.counts.withLock({ $0.absent }) {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await running.value }
                 group.addTask { try? await Task.sleep(for: grace) }
@@ -76,10 +82,18 @@ public final class BusPublisher: Sendable {
                 connection = try await BusConnection.connect(self.socketPath, name: self.name, group: group)
             } catch {
                 // No broker: keep queueing (and dropping past the limit) and try again shortly.
+                let finishing = self.counts.withLock {
+                    $0.absent = true
+                    return $0.finishing
+                }
+                if finishing { return }  // nothing more will come, and nobody is there to take what is queued
                 do { try await Task.sleep(for: .milliseconds(500)) } catch { return }
                 continue
             }
-            self.counts.withLock { $0.connected = true }
+            self.counts.withLock {
+                $0.connected = true
+                $0.absent = false
+            }
             let finished: Bool
             do {
                 finished = try await connection.executeThenClose { inbound, outbound in
