@@ -152,7 +152,8 @@ import Glibc
         for _ in 0..<250 where !publisher.statistics.connected { try await Task.sleep(for: .milliseconds(20)) }
         publisher.publish(try Subject("a.b"), [1])
         await publisher.close(running: running, grace: .seconds(5))
-        #expect(broker.status.published >= 1)
+        for _ in 0..<250 where broker.status.published == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(publisher.statistics.published == 1 && broker.status.published == 1)
         await broker.close()
     }
 }
