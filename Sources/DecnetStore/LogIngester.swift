@@ -71,52 +71,76 @@ public struct LogIngester: Sendable {
         var entries: [LogEntry] = []
         entries.reserveCapacity(self.batchSize)
         var end: LogTail.Position?
-        while !Task.isCancelled {
-            let line: LogTail.Line?
-            do { line = try tail.next() } catch { throw IngestError("\(error)") }
-            if let line {
-                if !line.bytes.isEmpty {
-                    let text = String(decoding: line.bytes, as: UTF8.self)
-                    do {
-                        entries.append(LogEntry(event: try RFC5424Parser.event(from: text), line: text))
-                    } catch {
-                        progress.rejected += 1
-                        self.report("\(self.path) (inode \(line.start.inode)) at byte \(line.start.offset): not an event (\(error))")
+        // One batch is written while the next is read and parsed (the store writes on its own thread); batches
+        // are committed in order, so the cursor only ever moves forward.
+        var writing: Task<Progress, any Error>?
+        func commit(_ batch: [LogEntry], through position: LogTail.Position) async throws {
+            if let previous = writing {
+                progress.add(try await previous.value)
+                self.progress(progress)
+            }
+            writing = Task { [self] in try await self.store(batch, through: position) }
+        }
+        do {
+            while !Task.isCancelled {
+                let line: LogTail.Line?
+                do { line = try tail.next() } catch { throw IngestError("\(error)") }
+                if let line {
+                    if !line.bytes.isEmpty {
+                        let text = String(decoding: line.bytes, as: UTF8.self)
+                        do {
+                            entries.append(LogEntry(event: try RFC5424Parser.event(from: text), line: text))
+                        } catch {
+                            progress.rejected += 1
+                            self.report(
+                                "\(self.path) (inode \(line.start.inode)) at byte \(line.start.offset): not an event (\(error))"
+                            )
+                        }
                     }
+                    end = line.end
+                    if entries.count >= self.batchSize {
+                        try await commit(entries, through: line.end)
+                        entries.removeAll(keepingCapacity: true)
+                        end = nil
+                    }
+                    continue
                 }
-                end = line.end
-                if entries.count >= self.batchSize {
-                    try await self.commit(&entries, through: line.end, &progress)
+                // Everything written so far has been read.
+                if let through = end {
+                    try await commit(entries, through: through)
+                    entries.removeAll(keepingCapacity: true)
                     end = nil
                 }
-                continue
+                if let previous = writing {
+                    progress.add(try await previous.value)
+                    writing = nil
+                    self.progress(progress)
+                }
+                guard follow else { break }
+                do { try await Task.sleep(for: self.pollInterval) } catch { break }  // cancelled: stop here
             }
-            // Everything written so far has been read.
-            if let through = end {
-                try await self.commit(&entries, through: through, &progress)
-                end = nil
-            }
-            guard follow else { break }
-            do { try await Task.sleep(for: self.pollInterval) } catch { break }  // cancelled: stop here
+            if let previous = writing { progress.add(try await previous.value) }
+        } catch {
+            // A batch being written when reading failed is still finished, or fails on its own.
+            _ = try? await writing?.value
+            throw error
         }
         progress.rejected += tail.skippedLines
         return progress
     }
 
-    /// Stores the entries with the cursor at `position`.
-    private func commit(_ entries: inout [LogEntry], through position: LogTail.Position, _ progress: inout Progress)
-        async throws
-    {
-        defer { self.progress(progress) }
+    /// Stores one batch with the cursor at `position`; returns what it did.
+    private func store(_ entries: [LogEntry], through position: LogTail.Position) async throws -> Progress {
         let result = try await self.store.ingest(
             entries,
             cursor: IngestCursor(path: self.path, inode: position.inode, offset: position.offset)
         )
         if !result.fresh.isEmpty { self.stored(result.fresh) }
-        progress.inserted += result.inserted
-        progress.duplicates += result.duplicates
-        progress.batches += 1
-        entries.removeAll(keepingCapacity: true)
+        var done = Progress()
+        done.inserted = result.inserted
+        done.duplicates = result.duplicates
+        done.batches = 1
+        return done
     }
 }
 

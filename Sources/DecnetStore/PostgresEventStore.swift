@@ -231,7 +231,7 @@ public final class PostgresEventStore: EventStore {
                     FROM unnest(\(bounty.map { $0.eventUUID.uuidString.lowercased() })::text[],
                         \(bounty.map { RFC5424Formatter.timestamp($0.time) })::text[], \(bounty.map(\.kind))::text[],
                         \(bounty.map(\.attackerIP))::text[], \(bounty.map(\.decky))::text[],
-                        \(bounty.map(\.service))::text[], \(bounty.map { JSONText.encode($0.payload) })::text[])
+                        \(bounty.map(\.service))::text[], \(bounty.map { JSONText.object($0.payload) })::text[])
                         AS x(u, t, k, ip, d, s, p)
                     ON CONFLICT (log_uuid) DO NOTHING
                     """,

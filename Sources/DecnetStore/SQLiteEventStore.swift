@@ -131,7 +131,7 @@ public final class SQLiteEventStore: EventStore {
                 guard let bounty = Bounty.from(event) else { continue }
                 try insertBounty.execute(arguments: [
                     bounty.eventUUID.uuidString.lowercased(), RFC5424Formatter.timestamp(bounty.time), bounty.kind,
-                    bounty.attackerIP, bounty.decky, bounty.service, JSONText.encode(bounty.payload),
+                    bounty.attackerIP, bounty.decky, bounty.service, JSONText.object(bounty.payload),
                 ])
             }
             try Self.upsertAttackers(fresh, db)
