@@ -34,22 +34,9 @@ import Glibc
         #expect(issued.status == 0, "\(issued.standardError)")
         let port = LoopbackPort.unused()
 
-        // The producer: 100 events every 10 ms (10,000/s) for four seconds into a log rotated every 1 MB.
+        // The producer: 10,000 events/s for four seconds into a log rotated every 1 MB.
         let log = agent + "/log/decnet.log"
-        let producer = Task.detached { () -> Int in
-            let file = try! RotatingLogFile(path: log, policy: .init(maxBytes: 1 << 20, generations: 0))
-            var written = 0
-            let clock = ContinuousClock()
-            var next = clock.now
-            for _ in 0..<400 {
-                let lines = (written..<written + 100).map { IngestCrashTests.event($0) + "\n" }.joined()
-                try! file.append(Array(lines.utf8))
-                written += 100
-                next = next.advanced(by: .milliseconds(10))
-                try? await Task.sleep(until: next, clock: clock)
-            }
-            return written
-        }
+        let producer = Task.detached { await IngestCrashTests.produce(into: log, tenMilliseconds: 400).written }
         func forwarder() throws -> Process {
             let process = Process()
             process.executableURL = binary

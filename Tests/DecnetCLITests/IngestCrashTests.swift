@@ -31,28 +31,32 @@ import Glibc
         )
     }
 
+    /// Appends 100 events every 10 ms (10,000 events/s) to `log` as the engine does, rotating it every 1 MB;
+    /// returns how many were written and how often the log was rotated.
+    static func produce(into log: String, tenMilliseconds ticks: Int) async -> (written: Int, rotations: Int) {
+        let file = try! RotatingLogFile(path: log, policy: .init(maxBytes: 1 << 20, generations: 0))
+        var written = 0
+        let clock = ContinuousClock()
+        var next = clock.now
+        for _ in 0..<ticks {
+            let lines = (written..<written + 100).map { Self.event($0) + "\n" }.joined()
+            try! file.append(Array(lines.utf8))
+            written += 100
+            next = next.advanced(by: .milliseconds(10))
+            try? await Task.sleep(until: next, clock: clock)
+        }
+        return (written, file.rotations)
+    }
+
     @Test func theIngesterKilledAgainAndAgainStoresEveryEventOnce() async throws {
         let binary = try #require(PackageLayout.decnetBinary, "build the decnet product first (swift build)")
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let log = directory.path + "/decnet.log"
         #expect(FileManager.default.createFile(atPath: log, contents: nil))
-        // The producer: 100 lines every 10 ms (10,000 events/s) for three seconds, appended as the engine does,
-        // and rotated by it every 1 MB (about every 4,000 events), so the kills also land across rotations.
-        let producer = Task.detached { () -> (written: Int, rotations: Int) in
-            let file = try! RotatingLogFile(path: log, policy: .init(maxBytes: 1 << 20, generations: 0))
-            var written = 0
-            let clock = ContinuousClock()
-            var next = clock.now
-            for _ in 0..<300 {
-                let lines = (written..<written + 100).map { Self.event($0) + "\n" }.joined()
-                try! file.append(Array(lines.utf8))
-                written += 100
-                next = next.advanced(by: .milliseconds(10))
-                try? await Task.sleep(until: next, clock: clock)
-            }
-            return (written, file.rotations)
-        }
+        // The producer: 10,000 events/s for three seconds, rotated every 1 MB (about every 4,000 events), so the
+        // kills also land across rotations.
+        let producer = Task.detached { await Self.produce(into: log, tenMilliseconds: 300) }
         // The ingester, killed with SIGKILL five times at random moments.
         var kills = 0
         for _ in 0..<5 {
