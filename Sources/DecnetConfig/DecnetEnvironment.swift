@@ -120,7 +120,9 @@ public struct DecnetEnvironment: Sendable, Equatable {
         result.databasePassword = parser.text("db.password", secret: true)
         result.databasePath = parser.text("db.path")
         result.ingestLogFile = parser.text("ingest.log.file") ?? result.ingestLogFile
-        result.logMaxBytes = UInt64(parser.integer("log.max.bytes", range: 0...(1 << 50), default: Int(result.logMaxBytes)))
+        result.logMaxBytes = UInt64(
+            parser.integer("log.max.bytes", range: 0...(1 << 50), default: Int(result.logMaxBytes))
+        )
         result.logGenerations = parser.integer("log.generations", range: 0...100_000, default: result.logGenerations)
         result.tracing = parser.flag("tracing", default: result.tracing)
         result.embedProfiler = parser.flag("embed.profiler", default: result.embedProfiler)

@@ -61,12 +61,16 @@ public struct LogIngester: Sendable {
             throw IngestError("\(error)")
         }
         if let lost = tail.lostPosition {
-            self.report("\(self.path): the file of the saved position (inode \(lost.inode)) is gone; reading what is left")
+            self.report(
+                "\(self.path): the file of the saved position (inode \(lost.inode)) is gone; reading what is left"
+            )
         }
         let report = self.report
         let path = self.path
         tail.skipped = { start, length in
-            report("\(path) (inode \(start.inode)) at byte \(start.offset): line of \(length) bytes, longer than an event")
+            report(
+                "\(path) (inode \(start.inode)) at byte \(start.offset): line of \(length) bytes, longer than an event"
+            )
         }
         var entries: [LogEntry] = []
         entries.reserveCapacity(self.batchSize)

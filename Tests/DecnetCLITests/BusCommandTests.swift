@@ -11,7 +11,12 @@ import Glibc
 /// published by the workers (what they store) and the engine (decky states).
 @Suite(.serialized) struct BusCommandTests {
     /// Starts `decnet bus sub` in the background; its output lands in a file.
-    static func subscriber(_ binary: URL, _ arguments: [String], environment: [String: String], output: String) throws
+    static func subscriber(
+        _ binary: URL,
+        _ arguments: [String],
+        environment: [String: String],
+        output: String
+    ) throws
         -> Process
     {
         let process = Process()
@@ -60,18 +65,45 @@ import Glibc
             environment: environment,
             output: directory.path + "/everything.out"
         )
+        let reused = try Self.subscriber(
+            binary,
+            ["credential.reuse.detected", "--count", "1"],
+            environment: environment,
+            output: directory.path + "/reused.out"
+        )
+        // Thirty login events in the log, then one credential tried in two sessions on two deckies; the workers
+        // store them and publish what they stored.
+        var lines = (0..<30).map { IngestCrashTests.event($0) + "\n" }.joined()
+        for (index, decky) in ["decky-a", "decky-b"].enumerated() {
+            lines +=
+                RFC5424Formatter.line(
+                    for: HoneypotEvent(
+                        id: .loginFailed,
+                        decky: decky,
+                        hostname: decky,
+                        service: "ssh",
+                        session: "reuse-\(index)",
+                        source: Endpoint(ip: "203.0.113.\(index + 1)", port: 50000),
+                        destination: Endpoint(ip: "10.77.0.\(index + 20)", port: 22),
+                        fields: [EventField("username", "admin"), EventField("password", "hunter2")]
+                    )
+                ) + "\n"
+        }
         for _ in 0..<250 {
             let status = try await ProcessRunner.run(binary.path, ["bus", "status"], environment: environment)
-            if status.standardOutput.contains("pattern=credential.*"), status.standardOutput.contains("pattern=>") {
+            if status.standardOutput.contains("pattern=credential.*"), status.standardOutput.contains("pattern=>"),
+                status.standardOutput.contains("pattern=credential.reuse.detected")
+            {
                 break
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        // Thirty login events in the log; the workers store them and publish what they stored.
-        let lines = (0..<30).map { IngestCrashTests.event($0) + "\n" }.joined()
         try lines.write(toFile: directory.path + "/decnet.log", atomically: true, encoding: .utf8)
         let ingest = try await ProcessRunner.run(binary.path, ["workers", "start", "--once"], environment: environment)
-        #expect(ingest.standardOutput.hasPrefix("ingested 30 event(s)"), "\(ingest.standardOutput)\(ingest.standardError)")
+        #expect(
+            ingest.standardOutput.hasPrefix("ingested 32 event(s)"),
+            "\(ingest.standardOutput)\(ingest.standardError)"
+        )
         try await Self.waitForExit(credentials)
         let captured = try String(contentsOfFile: directory.path + "/credentials.out", encoding: .utf8)
             .split(separator: "\n")
@@ -89,6 +121,16 @@ import Glibc
         #expect(all.filter { $0.hasPrefix("credential.captured ") }.count == 30)
         #expect(all.contains { $0.hasPrefix("system.ingester.health ") }, "\(all.map { $0.prefix(30) })")
 
+        // The credential tried on two deckies from two addresses: one reuse, naming both sightings.
+        try await Self.waitForExit(reused)
+        let reuse = try String(contentsOfFile: directory.path + "/reused.out", encoding: .utf8).split(separator: "\n")
+        #expect(reuse.count == 1)
+        let reuseJSON = try #require(reuse.first.map { String($0.dropFirst("credential.reuse.detected ".count)) })
+        let reuseObject = try #require(try JSONSerialization.jsonObject(with: Data(reuseJSON.utf8)) as? [String: Any])
+        #expect(reuseObject["password"] as? String == "hunter2" && reuseObject["sessions"] as? Int == 2)
+        #expect(reuseObject["deckies"] as? [String] == ["decky-a", "decky-b"])
+        #expect((reuseObject["first"] as? [String: Any])?["attacker_ip"] as? String == "203.0.113.1")
+
         let status = try await ProcessRunner.run(binary.path, ["bus", "status"], environment: environment)
         #expect(status.standardOutput.contains("bus: running"), "\(status.standardOutput)")
         let stopped = try await ProcessRunner.run(binary.path, ["bus", "stop"], environment: environment)
@@ -104,7 +146,15 @@ import Glibc
             let binary = try #require(PackageLayout.decnetBinary)
             let started = try await harness.decnet(["bus", "start"])
             #expect(started.status == 0, "\(started.standardError)")
-            defer { _ = kill(Int32((try? String(contentsOfFile: harness.directory.path + "/decnet-bus.pid", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0, SIGKILL) }
+            defer {
+                _ = kill(
+                    Int32(
+                        (try? String(contentsOfFile: harness.directory.path + "/decnet-bus.pid", encoding: .utf8))?
+                            .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+                    ) ?? 0,
+                    SIGKILL
+                )
+            }
             let states = try Self.subscriber(
                 binary,
                 ["decky.*.state", "--count", "3"],
@@ -126,7 +176,8 @@ import Glibc
                 .split(separator: "\n")
             let published = lines.compactMap { line -> String? in
                 guard line.hasPrefix("decky.decky-01.state "),
-                    let object = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(21).utf8)) as? [String: Any]
+                    let object = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(21).utf8))
+                        as? [String: Any]
                 else { return nil }
                 return object["state"] as? String
             }

@@ -69,8 +69,10 @@ import Glibc
 
         // 20,000 messages over five subjects in bursts of 500, each burst queued at once; between bursts the
         // test waits for the fast subscribers only. The stalled one holds nobody up.
-        let subjects = ["attacker.observed", "attacker.session.started", "decky.web-01.state", "credential.captured",
-                        "system.ingester.health"]
+        let subjects = [
+            "attacker.observed", "attacker.session.started", "decky.web-01.state", "credential.captured",
+            "system.ingester.health",
+        ]
         let publisher = BusPublisher(socketPath: socketPath, name: "test-publisher", capacity: 30_000)
         let publishing = Task { await publisher.run() }
         for _ in 0..<250 where !publisher.statistics.connected { try await Task.sleep(for: .milliseconds(20)) }
@@ -144,7 +146,10 @@ import Glibc
                 guard count > 0 else { break }
                 reply += chunk[..<count]
             }
-            #expect(String(decoding: reply, as: UTF8.self).contains(answer), "\(input.prefix(30)): \(reply.count) bytes")
+            #expect(
+                String(decoding: reply, as: UTF8.self).contains(answer),
+                "\(input.prefix(30)): \(reply.count) bytes"
+            )
         }
         // It still serves well-behaved clients.
         let publisher = BusPublisher(socketPath: socketPath, name: "after")

@@ -113,7 +113,10 @@ import Glibc
         try writer.append(Array(sent[1800...].map { $0 + "\n" }.joined().utf8))
         let lines = try await Self.waitForLines(in: received, count: sent.count)
         #expect(lines.count == sent.count, "rsyslog says: \(rsyslog.messages)")
-        #expect(lines == sent, "the first difference: \(zip(lines, sent).first { $0 != $1 }.map { "\($0)\n\($1)" } ?? "-")")
+        #expect(
+            lines == sent,
+            "the first difference: \(zip(lines, sent).first { $0 != $1 }.map { "\($0)\n\($1)" } ?? "-")"
+        )
     }
 
     @Test func ourListenerAcceptsRsyslogsForwardingAndRefusesStrangers() async throws {

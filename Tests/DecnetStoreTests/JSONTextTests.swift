@@ -6,8 +6,10 @@ import Testing
 /// The store's hand-written JSON objects read back as the same values, whatever an attacker typed.
 @Suite struct JSONTextTests {
     @Test func hostileStringsRoundTrip() throws {
-        var hostile = ["plain", "", "quote\"", "back\\slash", "new\nline", "tab\t", "ctl\u{01}\u{1F}\u{7F}", "slash/",
-                       "ünïcødé 🐍", "\u{08}\u{0C}\r", "}{\":,"]
+        var hostile = [
+            "plain", "", "quote\"", "back\\slash", "new\nline", "tab\t", "ctl\u{01}\u{1F}\u{7F}", "slash/",
+            "ünïcødé 🐍", "\u{08}\u{0C}\r", "}{\":,",
+        ]
         hostile += (0..<32).map { String(UnicodeScalar(UInt8($0))) }
         var object: [String: String] = [:]
         for (index, value) in hostile.enumerated() { object["k\(index)\(value)"] = value }

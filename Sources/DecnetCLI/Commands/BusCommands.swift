@@ -32,7 +32,10 @@ struct BusCommand: AsyncParsableCommand {
             let daemon = Daemon(BusCommand.name, stateDirectory: environment.stateDirectory)
             let socket = BusTopics.socket(stateDirectory: daemon.stateDirectory)
             guard self.foreground else {
-                let pid = try await daemon.spawn(commandPath: ["bus", "start"], arguments: Daemon.argumentsAfter("start"))
+                let pid = try await daemon.spawn(
+                    commandPath: ["bus", "start"],
+                    arguments: Daemon.argumentsAfter("start")
+                )
                 print("bus started (pid \(pid)) on \(socket)")
                 return
             }

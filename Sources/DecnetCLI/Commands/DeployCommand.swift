@@ -44,7 +44,10 @@ struct DeployCommand: AsyncParsableCommand {
     @Option(help: "Distro slugs to cycle through, comma-separated (default: all, round-robin).") var distro: String?
     @Flag(name: .customLong("randomize-distros"), help: "Random distro per decky.") var randomizeDistros = false
     @Option(name: [.customLong("archetype"), .customShort("a")], help: "Machine archetype slug.") var archetype: String?
-    @Option(name: .customLong("log-target"), help: "ip:port of a syslog receiver on loopback (RFC 5424 over TCP; other hosts: decnet forwarder).")
+    @Option(
+        name: .customLong("log-target"),
+        help: "ip:port of a syslog receiver on loopback (RFC 5424 over TCP; other hosts: decnet forwarder)."
+    )
     var logTarget: String?
     @Option(name: .customLong("log-file"), help: "Log path inside containers.") var logFile: String?
     @Flag(help: "IPvlan L2 instead of MACVLAN.") var ipvlan = false

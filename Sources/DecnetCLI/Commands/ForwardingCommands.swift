@@ -109,7 +109,9 @@ struct CACommand: AsyncParsableCommand {
 
         func run() async throws {
             let authority = PKILayout.authority(try await EnvironmentLoading.load())
-            guard authority.exists else { throw CommandFailure("no CA in \(authority.directory) (run `decnet ca init`)") }
+            guard authority.exists else {
+                throw CommandFailure("no CA in \(authority.directory) (run `decnet ca init`)")
+            }
             var table = TextTable("NAME", "EXPIRES", "VALID FOR")
             for entry in authority.list() {
                 table.add(
@@ -192,7 +194,10 @@ struct ListenerCommand: AsyncParsableCommand {
                 "listener \(getpid()) on \(host):\(listener.port) (\(identity == nil ? "plain TCP" : "mutual TLS")), events to \(logFile)"
             )
             let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) { Task { await listener.close() } }
-            let bus = BusPublisher(socketPath: BusTopics.socket(stateDirectory: daemon.stateDirectory), name: "listener")
+            let bus = BusPublisher(
+                socketPath: BusTopics.socket(stateDirectory: daemon.stateDirectory),
+                name: "listener"
+            )
             let publishing = Task { await bus.run() }
             let heartbeat = Task {
                 await BusTopics.heartbeat("listener", on: bus) {
@@ -228,11 +233,7 @@ struct ListenerCommand: AsyncParsableCommand {
             withExtendedLifetime(lock) {}
         }
 
-        static func hostName() -> String {
-            var buffer = [CChar](repeating: 0, count: 256)
-            gethostname(&buffer, buffer.count)
-            return String(cString: buffer)
-        }
+        static func hostName() -> String { ProcessInfo.processInfo.hostName }
     }
 
     struct Stop: AsyncParsableCommand {
@@ -292,7 +293,7 @@ struct ForwarderCommand: AsyncParsableCommand {
                     environment: environment
                 )
             let logFile = self.logFile ?? environment.ingestLogFile
-            var settings = SyslogForwarder.Settings(
+            let settings = SyslogForwarder.Settings(
                 logPath: logFile,
                 host: host,
                 port: port,
@@ -317,7 +318,10 @@ struct ForwarderCommand: AsyncParsableCommand {
                 latest.value.withLock { $0 = status }
                 daemon.writeStatus(ForwarderStatus(pid: getpid(), started: started, log: logFile, forwarding: status))
             }
-            let bus = BusPublisher(socketPath: BusTopics.socket(stateDirectory: daemon.stateDirectory), name: "forwarder")
+            let bus = BusPublisher(
+                socketPath: BusTopics.socket(stateDirectory: daemon.stateDirectory),
+                name: "forwarder"
+            )
             let publishing = Task { await bus.run() }
             let heartbeat = Task {
                 await BusTopics.heartbeat("forwarder", on: bus) {
@@ -328,7 +332,9 @@ struct ForwarderCommand: AsyncParsableCommand {
                     ]
                 }
             }
-            Daemon.log("forwarder \(getpid()): \(logFile) to \(host):\(port) (\(identity == nil ? "plain TCP" : "mutual TLS"))")
+            Daemon.log(
+                "forwarder \(getpid()): \(logFile) to \(host):\(port) (\(identity == nil ? "plain TCP" : "mutual TLS"))"
+            )
             let work = Task(executorPreference: BlockingIOExecutor.shared) { [forwarder] in await forwarder.run() }
             let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) { work.cancel() }
             await work.value
@@ -345,7 +351,10 @@ struct ForwarderCommand: AsyncParsableCommand {
             guard (1...2).contains(parts.count), !parts[0].isEmpty,
                 let port = parts.count == 2 ? Int(parts[1]) : 6514, (1...65535).contains(port)
             else {
-                throw CommandFailure("--target \(text): expected host:port, e.g. 10.0.0.5:6514", exitCode: .validationFailure)
+                throw CommandFailure(
+                    "--target \(text): expected host:port, e.g. 10.0.0.5:6514",
+                    exitCode: .validationFailure
+                )
             }
             return (String(parts[0]), port)
         }

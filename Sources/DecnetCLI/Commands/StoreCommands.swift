@@ -121,8 +121,13 @@ struct WorkersCommand: AsyncParsableCommand {
             }
             let daemon = Daemon(WorkersCommand.name, stateDirectory: environment.stateDirectory)
             guard self.foreground || self.once else {
-                let pid = try await daemon.spawn(commandPath: ["workers", "start"], arguments: Daemon.argumentsAfter("start"))
-                print("workers started (pid \(pid)): \(paths.joined(separator: ", ")) into the \(environment.databaseBackend.rawValue) store")
+                let pid = try await daemon.spawn(
+                    commandPath: ["workers", "start"],
+                    arguments: Daemon.argumentsAfter("start")
+                )
+                print(
+                    "workers started (pid \(pid)): \(paths.joined(separator: ", ")) into the \(environment.databaseBackend.rawValue) store"
+                )
                 return
             }
             let lock = self.once ? nil : try daemon.lock()
@@ -134,6 +139,7 @@ struct WorkersCommand: AsyncParsableCommand {
             // What is stored goes out on the bus (when a broker runs; the publisher never waits for one).
             let bus = BusPublisher(socketPath: BusTopics.socket(stateDirectory: daemon.stateDirectory), name: "workers")
             let publishing = Task { await bus.run() }
+            let reuse = CredentialReuseDetector()
             let heartbeat = Task {
                 await BusTopics.heartbeat("ingester", on: bus) {
                     let logs = progress.logs.withLock { $0 }
@@ -150,7 +156,10 @@ struct WorkersCommand: AsyncParsableCommand {
                         ingester.batchSize = max(1, batchSize)
                         ingester.report = { FileHandle.standardError.write(Data(("ingester: " + $0 + "\n").utf8)) }
                         ingester.progress = { current in progress.logs.withLock { $0[path] = current } }
-                        ingester.stored = { BusTopics.publish($0, on: bus) }
+                        ingester.stored = { events in
+                            BusTopics.publish(events, on: bus)
+                            reuse.publish(events, on: bus)
+                        }
                         group.addTask(executorPreference: BlockingIOExecutor.shared) { [ingester] in
                             (path, try await ingester.run(follow: follow))
                         }
@@ -166,7 +175,12 @@ struct WorkersCommand: AsyncParsableCommand {
                 guard !self.once else { return }
                 while !Task.isCancelled {
                     daemon.writeStatus(
-                        WorkersStatus(pid: getpid(), started: startedAt, store: environment.databaseBackend.rawValue, logs: progress.logs.withLock { $0 })
+                        WorkersStatus(
+                            pid: getpid(),
+                            started: startedAt,
+                            store: environment.databaseBackend.rawValue,
+                            logs: progress.logs.withLock { $0 }
+                        )
                     )
                     try? await Task.sleep(for: .seconds(1))
                 }

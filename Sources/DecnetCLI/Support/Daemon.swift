@@ -1,7 +1,7 @@
+import ArgumentParser
 import CDecnetLinux
 import DecnetConfig
 import DecnetRuntime
-import ArgumentParser
 import Foundation
 
 #if canImport(Glibc)

@@ -92,7 +92,9 @@ enum EngineHost {
         let serving = Task {
             if let error = await server.run({ request in
                 let response = await Self.handle(request, engine: engine, server: server, dispatcher: dispatcher)
-                if request.op != .status && request.op != .shutdown { states.publish(await engine.status(inspect: false)) }
+                if request.op != .status && request.op != .shutdown {
+                    states.publish(await engine.status(inspect: false))
+                }
                 return response
             }) {
                 Self.log("control socket failed: \(error)")
@@ -305,7 +307,10 @@ final class DeckyStatePublisher: Sendable {
                 return last[decky.name] != state
             }
             if changed {
-                self.bus.publish("decky.\(decky.name).state", json: BusTopics.DeckyState(decky: decky.name, state: state))
+                self.bus.publish(
+                    "decky.\(decky.name).state",
+                    json: BusTopics.DeckyState(decky: decky.name, state: state)
+                )
             }
         }
         self.forget(Array(seen))

@@ -67,7 +67,12 @@ public final class BusBroker: Sendable {
                 }
             }
         chmod(socketPath, 0o600)
-        return BusBroker(socketPath: socketPath, bus: MessageBus(queueCapacity: queueCapacity), channel: channel, log: log)
+        return BusBroker(
+            socketPath: socketPath,
+            bus: MessageBus(queueCapacity: queueCapacity),
+            channel: channel,
+            log: log
+        )
     }
 
     /// Serves connections until `close()`.
@@ -137,9 +142,12 @@ public final class BusBroker: Sendable {
                         for try await operation in inbound {
                             switch operation {
                             case .connect(let json):
-                                let options = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any]
+                                let options =
+                                    (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any]
                                 verbose = options?["verbose"] as? Bool ?? false
-                                if let name = options?["name"] as? String, !name.isEmpty { client = "\(name)#\(number)" }
+                                if let name = options?["name"] as? String, !name.isEmpty {
+                                    client = "\(name)#\(number)"
+                                }
                                 if verbose { try await send(.ok) }
                             case .ping:
                                 try await send(.pong)
@@ -150,7 +158,9 @@ public final class BusBroker: Sendable {
                                     try await send(.error("Invalid Publish Subject"))
                                     continue
                                 }
-                                self.bus.publish(BusMessage(subject: subject, payload: Array(payload.readableBytesView)))
+                                self.bus.publish(
+                                    BusMessage(subject: subject, payload: Array(payload.readableBytesView))
+                                )
                                 if verbose { try await send(.ok) }
                             case .subscribe(let text, _, let sid):
                                 guard let pattern = try? Subject.pattern(text) else {

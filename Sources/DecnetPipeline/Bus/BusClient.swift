@@ -110,7 +110,11 @@ public final class BusPublisher: Sendable {
                         pending = message
                         buffer.clear()
                         BusWire.write(
-                            .publish(subject: message.subject.text, reply: nil, payload: ByteBuffer(bytes: message.payload)),
+                            .publish(
+                                subject: message.subject.text,
+                                reply: nil,
+                                payload: ByteBuffer(bytes: message.payload)
+                            ),
                             into: &buffer
                         )
                         try await outbound.write(buffer)
@@ -145,7 +149,10 @@ public enum BusConnection {
             }
         }
         var buffer = ByteBuffer()
-        BusWire.write(.connect(#"{"verbose":false,"pedantic":false,"name":"\#(name)","lang":"swift","version":"0.1.0"}"#), into: &buffer)
+        BusWire.write(
+            .connect(#"{"verbose":false,"pedantic":false,"name":"\#(name)","lang":"swift","version":"0.1.0"}"#),
+            into: &buffer
+        )
         try await connection.channel.writeAndFlush(buffer)
         return connection
     }

@@ -8,6 +8,7 @@ import Foundation
 /// | `attacker.observed` | workers (ingester) | every event stored for the first time |
 /// | `attacker.session.started` / `.ended` | workers | a connection opened / closed |
 /// | `credential.captured` | workers | an event carrying a username or password |
+/// | `credential.reuse.detected` | workers | the same username and password in another session (`CredentialReuseDetector`) |
 /// | `decky.{name}.state` | engine | a decky started, stopped, restarted or removed |
 /// | `system.{worker}.health` | every daemon | every 10 s |
 public enum BusTopics {
@@ -116,7 +117,10 @@ public enum BusTopics {
     ) async {
         let started = Date()
         while !Task.isCancelled {
-            publisher.publish("system.\(worker).health", json: Health(worker: worker, started: started, details: details()))
+            publisher.publish(
+                "system.\(worker).health",
+                json: Health(worker: worker, started: started, details: details())
+            )
             do { try await Task.sleep(for: interval) } catch { return }
         }
     }

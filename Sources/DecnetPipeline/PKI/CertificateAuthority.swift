@@ -178,8 +178,12 @@ public struct CertificateAuthority: Sendable {
     private func load() throws -> (Certificate, P256.Signing.PrivateKey) {
         guard self.exists else { throw Failure("no CA in \(self.directory) (run `decnet ca init`)") }
         do {
-            let certificate = try Certificate(pemEncoded: try String(contentsOfFile: self.certificatePath, encoding: .utf8))
-            let key = try P256.Signing.PrivateKey(pemRepresentation: try String(contentsOfFile: self.keyPath, encoding: .utf8))
+            let certificate = try Certificate(
+                pemEncoded: try String(contentsOfFile: self.certificatePath, encoding: .utf8)
+            )
+            let key = try P256.Signing.PrivateKey(
+                pemRepresentation: try String(contentsOfFile: self.keyPath, encoding: .utf8)
+            )
             return (certificate, key)
         } catch {
             throw Failure("the CA in \(self.directory) cannot be read: \(error)")

@@ -117,8 +117,9 @@ public struct SyslogForwarder: Sendable {
         let clock = ContinuousClock()
         while !Task.isCancelled {
             status.spooledBytes = LogTail.bytes(of: self.settings.logPath, after: status.cursor)
-            guard FileManager.default.fileExists(atPath: self.settings.logPath)
-                || !LogTail.generations(of: self.settings.logPath).isEmpty
+            guard
+                FileManager.default.fileExists(atPath: self.settings.logPath)
+                    || !LogTail.generations(of: self.settings.logPath).isEmpty
             else {
                 status.lastError = "\(self.settings.logPath) does not exist yet"
                 self.report(status)
@@ -176,8 +177,14 @@ public struct SyslogForwarder: Sendable {
 
     /// Sends from the cursor until the connection fails or the task is cancelled.
     private func send(on channel: any Channel, status: inout Status, clock: ContinuousClock) async throws {
-        var tail = try LogTail(path: self.settings.logPath, from: status.cursor, maximumLineLength: SyslogFraming.maximumMessage)
-        if let lost = tail.lostPosition { self.log("the cursor's file (inode \(lost.inode)) is gone; sending what is left") }
+        var tail = try LogTail(
+            path: self.settings.logPath,
+            from: status.cursor,
+            maximumLineLength: SyslogFraming.maximumMessage
+        )
+        if let lost = tail.lostPosition {
+            self.log("the cursor's file (inode \(lost.inode)) is gone; sending what is left")
+        }
         // Batch starts still inside the resend window, oldest first; the first is what the saved cursor holds.
         var window: [(at: ContinuousClock.Instant, position: LogTail.Position)] = []
         var lastSaved = clock.now

@@ -87,7 +87,9 @@ public struct SyslogFrameDecoder: NIOSingleStepByteToMessageDecoder {
         }
         var message = buffer.readSlice(length: length)!
         buffer.moveReaderIndex(forwardBy: 1)
-        if message.readableBytesView.last == UInt8(ascii: "\r") { message = message.getSlice(at: message.readerIndex, length: length - 1)! }
+        if message.readableBytesView.last == UInt8(ascii: "\r") {
+            message = message.getSlice(at: message.readerIndex, length: length - 1)!
+        }
         return message
     }
 

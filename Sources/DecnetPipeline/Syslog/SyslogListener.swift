@@ -4,8 +4,8 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import NIOTLS
-import Synchronization
 import SwiftASN1
+import Synchronization
 import X509
 
 /// `decnet listener`: receives syslog over TLS (RFC 5425, mutual TLS on 6514) from agents' forwarders and from
