@@ -44,15 +44,7 @@ struct Daemon {
     func spawn(commandPath: [String], arguments: [String]) async throws -> pid_t {
         if let pid = self.running { throw CommandFailure("the \(self.name) is already running (pid \(pid))") }
         try FileManager.default.createDirectory(atPath: self.stateDirectory, withIntermediateDirectories: true)
-        setenv("DECNET_STATE_DIR", self.stateDirectory, 1)
-        let executable =
-            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        let argv = [executable] + commandPath + ["--foreground"] + arguments
-        var pid: pid_t = 0
-        let result = EngineProcess.withCStrings(argv) { decnet_spawn_daemon(executable, $0, self.logPath, &pid) }
-        guard result == 0 else {
-            throw CommandFailure("cannot start the \(self.name): \(String(cString: strerror(result)))")
-        }
+        let pid = try self.launch(commandPath + ["--foreground"] + arguments)
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(30)
         while clock.now < deadline {
@@ -63,6 +55,22 @@ struct Daemon {
             try await Task.sleep(for: .milliseconds(20))
         }
         throw CommandFailure("the \(self.name) did not start in 30 s; its log:\n\(self.logTail())")
+    }
+
+    /// Starts `decnet <arguments>` (this binary) in a session of its own, its output appended to the daemon's
+    /// log, with `DECNET_STATE_DIR` set so it finds this state directory whatever the environment file says.
+    func launch(_ arguments: [String]) throws -> pid_t {
+        setenv("DECNET_STATE_DIR", self.stateDirectory, 1)
+        let executable =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var pid: pid_t = 0
+        let result = EngineProcess.withCStrings([executable] + arguments) {
+            decnet_spawn_daemon(executable, $0, self.logPath, &pid)
+        }
+        guard result == 0 else {
+            throw CommandFailure("cannot start the \(self.name) (\(executable)): \(String(cString: strerror(result)))")
+        }
+        return pid
     }
 
     /// SIGTERM, then SIGKILL after `timeout`; returns the pid stopped, nil when none ran.

@@ -158,10 +158,7 @@ enum EngineHost {
     }
 
     /// One line of the engine's log (its standard output, which the daemon writes to `decnet-engine.log`).
-    static func log(_ message: String) {
-        let stamp = ISO8601DateFormatter().string(from: Date())
-        FileHandle.standardOutput.write(Data("\(stamp) \(message)\n".utf8))
-    }
+    static func log(_ message: String) { Daemon.log(message) }
 }
 
 /// Starting, finding and waiting for the engine daemon from the CLI.
@@ -171,20 +168,7 @@ enum EngineProcess {
 
     /// Starts `decnet engine run` as a daemon (own session, output to `decnet-engine.log`) and returns its pid.
     static func spawn(stateDirectory: String) throws -> pid_t {
-        let directory = URL(fileURLWithPath: stateDirectory).standardizedFileURL.path
-        // The daemon finds the same state directory whatever the environment file says.
-        setenv("DECNET_STATE_DIR", directory, 1)
-        let executable =
-            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-            ?? CommandLine.arguments[0]
-        let arguments = [executable, "engine", "run"]
-        var pid: pid_t = 0
-        let log = EngineFiles.log(directory)
-        let result = Self.withCStrings(arguments) { argv in decnet_spawn_daemon(executable, argv, log, &pid) }
-        guard result == 0 else {
-            throw CommandFailure("cannot start the engine (\(executable)): \(String(cString: strerror(result)))")
-        }
-        return pid
+        try Daemon("engine", stateDirectory: stateDirectory).launch(["engine", "run"])
     }
 
     static func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
@@ -259,8 +243,7 @@ enum EngineProcess {
 
     /// The last lines of the engine's log.
     static func logTail(_ stateDirectory: String, lines: Int = 20) -> String {
-        let text = (try? String(contentsOfFile: EngineFiles.log(stateDirectory), encoding: .utf8)) ?? "(empty)"
-        return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+        Daemon("engine", stateDirectory: stateDirectory).logTail(lines: lines)
     }
 
     /// Makes sure an engine serves the state directory: starts one when none runs, then waits for it.

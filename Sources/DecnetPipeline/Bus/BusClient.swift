@@ -31,11 +31,22 @@ public final class BusPublisher: Sendable {
 
     /// Queues `value` as JSON on `subject` (an invalid subject is dropped and counted).
     public func publish(_ subject: String, json value: some Encodable) {
-        guard let subject = try? Subject(subject), let data = try? BusPublisher.encoder.encode(value) else {
+        guard let subject = try? Subject(subject) else {
             self.counts.withLock { $0.dropped += 1 }
             return
         }
-        self.publish(subject, Array(data))
+        guard let payload = self.encoded(value) else { return }
+        self.publish(subject, payload)
+    }
+
+    /// `value` as the JSON payload the bus carries (sorted keys, ISO 8601 dates); nil, counted as dropped,
+    /// when it cannot be encoded.
+    public func encoded(_ value: some Encodable) -> [UInt8]? {
+        guard let data = try? BusPublisher.encoder.encode(value) else {
+            self.counts.withLock { $0.dropped += 1 }
+            return nil
+        }
+        return Array(data)
     }
 
     private static let encoder: JSONEncoder = {

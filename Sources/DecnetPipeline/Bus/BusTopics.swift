@@ -56,16 +56,22 @@ public enum BusTopics {
         }
     }
 
+    // The fixed subjects, parsed once rather than per event.
+    static let observed = try! Subject("attacker.observed")
+    static let sessionStarted = try! Subject("attacker.session.started")
+    static let sessionEnded = try! Subject("attacker.session.ended")
+    static let credentialCaptured = try! Subject("credential.captured")
+
     /// The subjects an event stored for the first time is published on.
-    public static func subjects(for event: HoneypotEvent) -> [String] {
-        var subjects = ["attacker.observed"]
+    public static func subjects(for event: HoneypotEvent) -> [Subject] {
+        var subjects = [Self.observed]
         switch event.id {
-        case .connectionOpen: subjects.append("attacker.session.started")
-        case .connectionClose: subjects.append("attacker.session.ended")
+        case .connectionOpen: subjects.append(Self.sessionStarted)
+        case .connectionClose: subjects.append(Self.sessionEnded)
         default: break
         }
         if event.fields.contains(where: { $0.name == "password" || $0.name == "username" }) {
-            subjects.append("credential.captured")
+            subjects.append(Self.credentialCaptured)
         }
         return subjects
     }
@@ -73,8 +79,9 @@ public enum BusTopics {
     /// Publishes what the ingester stored.
     public static func publish(_ events: [HoneypotEvent], on publisher: BusPublisher) {
         for event in events {
-            let observation = Observation(event)
-            for subject in Self.subjects(for: event) { publisher.publish(subject, json: observation) }
+            // One payload per event, whatever number of subjects carry it.
+            guard let payload = publisher.encoded(Observation(event)) else { continue }
+            for subject in Self.subjects(for: event) { publisher.publish(subject, payload) }
         }
     }
 
