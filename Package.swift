@@ -192,7 +192,7 @@ let package = Package(
         .testTarget(
             name: "DecnetPipelineTests",
             dependencies: [
-                "DecnetPipeline", "DecnetCore", "DecnetTesting",
+                "DecnetPipeline", "DecnetCore", "DecnetRuntime", "DecnetTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

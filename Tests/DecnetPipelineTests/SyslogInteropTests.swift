@@ -1,5 +1,6 @@
 import DecnetCore
 import DecnetPipeline
+import DecnetRuntime
 import DecnetTesting
 import Foundation
 import Testing
@@ -106,7 +107,7 @@ import Glibc
                 cursorPath: fixture.directory.path + "/forwarder.cursor"
             )
         )
-        let running = Task { await forwarder.run() }
+        let running = Task(executorPreference: BlockingIOExecutor.shared) { await forwarder.run() }
         defer { running.cancel() }
         _ = try await Self.waitForLines(in: received, count: 1800)
         try writer.rotate()
@@ -179,7 +180,7 @@ import Glibc
             )
         )
         let refusedBefore = listener.statistics.refused
-        let impostorRun = Task { await impostor.run() }
+        let impostorRun = Task(executorPreference: BlockingIOExecutor.shared) { await impostor.run() }
         var refusal: String?
         for _ in 0..<200 where listener.statistics.refused == refusedBefore {
             try await Task.sleep(for: .milliseconds(25))

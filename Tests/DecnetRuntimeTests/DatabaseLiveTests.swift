@@ -52,13 +52,13 @@ import Testing
         let good = try await ProcessRunner.run(
             client,
             ["-h", "127.0.0.1", "-p", port, "-U", "app", "-d", "shop", "-tA", "-c", "select version()"],
-            environment: ["PGPASSWORD": "s3cret", "PGCONNECT_TIMEOUT": "5"]
+            environment: ["PGPASSWORD": "s3cret", "PGCONNECT_TIMEOUT": "15"]
         )
         #expect(good.standardOutput.hasPrefix("PostgreSQL 15.6 (Debian 15.6-0+deb12u1)"), "\(good.standardError)")
         let bad = try await ProcessRunner.run(
             client,
             ["-h", "127.0.0.1", "-p", port, "-U", "postgres", "-c", "select 1"],
-            environment: ["PGPASSWORD": "postgres", "PGCONNECT_TIMEOUT": "5"]
+            environment: ["PGPASSWORD": "postgres", "PGCONNECT_TIMEOUT": "15"]
         )
         #expect(bad.standardError.contains("password authentication failed for user \"postgres\""))
         await service.capture.wait { $0.filter { $0.id == .connectionClose }.count >= 2 }
