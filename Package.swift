@@ -33,6 +33,12 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         // The shared store for many hosts (DECNET_DB_BACKEND=postgres): PostgreSQL's wire protocol on SwiftNIO.
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.21.0"),
+        // The REST API and dashboard (issue 7): HTTP/1.1 server, router, request contexts on SwiftNIO.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.20.0", traits: []),
+        // bcrypt for the API users' password hashes (HummingbirdBcrypt has no Hummingbird dependency).
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.0.0"),
+        // Signing and verifying the API's bearer tokens (HS256).
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.0.0"),
     ],
     targets: [
         // The model: services, archetypes, distros, OS families, fleets and how a fleet is planned. Foundation only.
@@ -123,6 +129,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The REST API under /api/v1, its OpenAPI document, the live event stream and the dashboard pages.
+        .target(
+            name: "DecnetAPI",
+            dependencies: [
+                "DecnetCore", "DecnetConfig", "DecnetStore", "DecnetRuntime", "DecnetPipeline",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The Docker driver: the seed's docker-compose container model.
         .target(
             name: "DecnetDocker",
@@ -134,7 +156,7 @@ let package = Package(
             name: "DecnetCLI",
             dependencies: [
                 "DecnetCore", "DecnetConfig", "DecnetDocker", "DecnetServiceKit", "DecnetServices", "DecnetRuntime",
-                "DecnetStore", "DecnetPipeline", "CDecnetLinux",
+                "DecnetStore", "DecnetPipeline", "DecnetAPI", "CDecnetLinux",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -200,8 +222,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "DecnetAPITests",
+            dependencies: [
+                "DecnetAPI", "DecnetStore", "DecnetCore", "DecnetConfig", "DecnetPipeline", "DecnetTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "DecnetCLITests",
             dependencies: ["DecnetCLI", "DecnetCore", "DecnetConfig", "DecnetStore", "DecnetTesting"],
+            exclude: ["Scripts"],
             swiftSettings: swiftSettings
         ),
     ]

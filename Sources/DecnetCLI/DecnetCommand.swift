@@ -28,6 +28,8 @@ public struct DecnetCommand: AsyncParsableCommand {
             ForwarderCommand.self,
             ListenerCommand.self,
             CACommand.self,
+            APICommand.self,
+            WebCommand.self,
         ]
     )
 

@@ -22,6 +22,7 @@ import SystemPackage
 /// | `DECNET_TRACING` / `DECNET_EMBED_PROFILER` | `false` / `false` | |
 /// | `DECNET_STATE_DIR` | `.` | where `decnet-state.json` and `docker-compose.yml` live |
 /// | `DECNET_SOURCE_DIR` | current directory | checkout whose Dockerfile the Docker driver builds `decnet-swift:latest` from |
+/// | `DECNET_DEVELOPER` | `false` | lets the API start without a JWT secret (a random one per process) |
 public struct DecnetEnvironment: Sendable, Equatable {
     public enum Mode: String, Sendable, CaseIterable { case master, agent }
     public enum DatabaseBackend: String, Sendable, CaseIterable { case sqlite, postgres }
@@ -51,6 +52,8 @@ public struct DecnetEnvironment: Sendable, Equatable {
     public var embedProfiler = false
     public var stateDirectory = "."
     public var sourceDirectory: String?
+    /// Developer mode: the API starts without `DECNET_JWT_SECRET` (a random key per process) instead of refusing.
+    public var developer = false
 
     /// The seed's example secret, refused wherever a real secret is needed.
     public static let exampleJWTSecret = "supersecretkey12345"
@@ -64,7 +67,7 @@ public struct DecnetEnvironment: Sendable, Equatable {
         "DECNET_DB_POOL_SIZE", "DECNET_DB_MAX_OVERFLOW", "DECNET_DB_HOST", "DECNET_DB_PORT", "DECNET_DB_NAME",
         "DECNET_DB_USER", "DECNET_DB_PASSWORD", "DECNET_DB_PATH", "DECNET_INGEST_LOG_FILE", "DECNET_LOG_MAX_BYTES",
         "DECNET_LOG_GENERATIONS", "DECNET_TRACING",
-        "DECNET_EMBED_PROFILER", "DECNET_STATE_DIR", "DECNET_SOURCE_DIR",
+        "DECNET_EMBED_PROFILER", "DECNET_STATE_DIR", "DECNET_SOURCE_DIR", "DECNET_DEVELOPER",
     ]
 
     /// Loads from `environment` (the process's by default) and the `.env.local` file beside it, if any.
@@ -128,6 +131,7 @@ public struct DecnetEnvironment: Sendable, Equatable {
         result.embedProfiler = parser.flag("embed.profiler", default: result.embedProfiler)
         result.stateDirectory = parser.text("state.dir") ?? result.stateDirectory
         result.sourceDirectory = parser.text("source.dir")
+        result.developer = parser.flag("developer", default: result.developer)
         if !parser.diagnostics.isEmpty { throw ConfigurationError(parser.diagnostics) }
         self = result
     }

@@ -59,6 +59,10 @@ public struct LogQuery: Sendable {
     public var service: ServiceKind?
     /// Event fields that must have exactly these values (`user_agent`, `username`, `hassh` …).
     public var fields: [String: String] = [:]
+    /// Events at or after this time.
+    public var since: Date?
+    /// Events before this time.
+    public var until: Date?
     public var limit = 100
     public var offset = 0
 
@@ -68,6 +72,8 @@ public struct LogQuery: Sendable {
         decky: String? = nil,
         service: ServiceKind? = nil,
         fields: [String: String] = [:],
+        since: Date? = nil,
+        until: Date? = nil,
         limit: Int = 100,
         offset: Int = 0
     ) {
@@ -76,8 +82,30 @@ public struct LogQuery: Sendable {
         self.decky = decky
         self.service = service
         self.fields = fields
+        self.since = since
+        self.until = until
         self.limit = limit
         self.offset = offset
+    }
+
+    /// The largest page a query returns.
+    public static let maximumLimit = 10_000
+
+    /// The conditions of the query, each with its bound values in order: the same filter for every backend's
+    /// statement (values are bound, never spliced). `jsonField` renders one field condition for the backend.
+    func conditions(jsonField: (_ name: String) -> String) -> [(sql: String, values: [String])] {
+        var conditions: [(sql: String, values: [String])] = []
+        if let type = self.eventType { conditions.append(("event_type = ?", [type.rawValue])) }
+        if let ip = self.attackerIP { conditions.append(("attacker_ip = ?", [ip])) }
+        if let decky = self.decky { conditions.append(("decky = ?", [decky])) }
+        if let service = self.service { conditions.append(("service = ?", [service.rawValue])) }
+        // Timestamps are stored as fixed-width RFC 3339 UTC text, so text order is time order.
+        if let since = self.since { conditions.append(("timestamp >= ?", [RFC5424Formatter.timestamp(since)])) }
+        if let until = self.until { conditions.append(("timestamp < ?", [RFC5424Formatter.timestamp(until)])) }
+        for (name, value) in self.fields.sorted(by: { $0.key < $1.key }) {
+            conditions.append((jsonField(name), [name, value]))
+        }
+        return conditions
     }
 }
 
@@ -121,4 +149,25 @@ public protocol EventStore: Sendable {
     func attacker(ip: String) async throws -> AttackerProfile?
     /// Rows per table: `logs`, `bounty`, `attackers`.
     func counts() async throws -> [String: Int]
+
+    /// How many events the query matches (its limit and offset aside).
+    func countLogs(_ query: LogQuery) async throws -> Int
+    /// Events the query matches per `interval` seconds, oldest bucket first; empty buckets are left out.
+    func histogram(_ query: LogQuery, interval: Int) async throws -> [HistogramBucket]
+    /// A page of attackers, filtered and sorted.
+    func attackers(_ query: AttackerQuery) async throws -> AttackerPage
+    /// What was harvested from one attacker (credentials, fingerprints, artifacts), newest first.
+    func bounty(attackerIP: String, limit: Int) async throws -> [StoredBounty]
+    /// Totals for the overview.
+    func statistics(now: Date) async throws -> StoreStatistics
+
+    /// The API's users.
+    func users() async throws -> [APIUser]
+    func user(named username: String) async throws -> APIUser?
+    /// Adds a user; false when the name is taken.
+    func createUser(_ user: APIUser) async throws -> Bool
+    /// Replaces a user's hash, role and flags (by username).
+    func updateUser(_ user: APIUser) async throws
+    /// False when there was no such user.
+    func deleteUser(named username: String) async throws -> Bool
 }

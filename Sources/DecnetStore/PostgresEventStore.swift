@@ -23,10 +23,10 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
-    private let client: PostgresClient
+    let client: PostgresClient
     private let settings: Settings
     private let running: Task<Void, Never>
-    private let logger = Logger(label: "decnet.store.postgres")
+    let logger = Logger(label: "decnet.store.postgres")
 
     public init(_ settings: Settings) {
         self.settings = settings
@@ -109,7 +109,22 @@ public final class PostgresEventStore: EventStore {
                 """,
                 "CREATE TABLE ingest_cursor (path TEXT PRIMARY KEY, inode BIGINT NOT NULL, \"offset\" BIGINT NOT NULL)",
             ]
-        )
+        ),
+        (
+            2,
+            [
+                """
+                CREATE TABLE users (
+                    username TEXT PRIMARY KEY,
+                    password_hash TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    must_change_password BOOLEAN NOT NULL,
+                    token_version INTEGER NOT NULL,
+                    created_at TEXT NOT NULL
+                )
+                """
+            ]
+        ),
     ]
 
     /// How long the first statement may wait for the server: the pool would otherwise keep retrying a server
@@ -172,7 +187,7 @@ public final class PostgresEventStore: EventStore {
 
     public func reset() async throws {
         try await self.client.query(
-            "DROP TABLE IF EXISTS bounty, logs, attackers, ingest_cursor, decnet_migrations CASCADE",
+            "DROP TABLE IF EXISTS bounty, logs, attackers, ingest_cursor, users, decnet_migrations CASCADE",
             logger: self.logger
         )
         try await self.migrate()
@@ -253,16 +268,16 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
-    private static let attackerColumns = """
+    static let attackerColumns = """
         ip, uuid::text, first_seen, last_seen, event_count, login_attempts, credential_count, command_count,
         traversal_path, deckies::text, services::text, fingerprints::text, commands::text
         """
 
-    private typealias AttackerRow = (
+    typealias AttackerRow = (
         String, String, String, String, Int, Int, Int, Int, String, String, String, String, String
     )
 
-    private static func attacker(_ row: AttackerRow) -> StoredAttacker? {
+    static func attacker(_ row: AttackerRow) -> StoredAttacker? {
         guard let first = RFC5424Parser.time(row.2), let last = RFC5424Parser.time(row.3) else { return nil }
         return StoredAttacker(
             uuid: row.1,
@@ -331,29 +346,44 @@ public final class PostgresEventStore: EventStore {
     }
 
     public func logs(_ query: LogQuery) async throws -> [HoneypotEvent] {
-        var sql = PostgresQuery(unsafeSQL: "SELECT raw FROM logs WHERE TRUE")
-        var bindings = PostgresBindings()
-        func bind(_ value: String) -> String {
-            bindings.append(value)
-            return "$\(bindings.count)"
-        }
-        var text = "SELECT raw FROM logs WHERE TRUE"
-        if let type = query.eventType { text += " AND event_type = \(bind(type.rawValue))" }
-        if let ip = query.attackerIP { text += " AND attacker_ip = \(bind(ip))" }
-        if let decky = query.decky { text += " AND decky = \(bind(decky))" }
-        if let service = query.service { text += " AND service = \(bind(service.rawValue))" }
-        for (name, value) in query.fields.sorted(by: { $0.key < $1.key }) {
-            // The seed's JSON_EXTRACT filter as JSONB's ->>; name and value are bound, never spliced.
-            text += " AND fields ->> \(bind(name)) = \(bind(value))"
-        }
-        text +=
-            " ORDER BY timestamp DESC, id DESC LIMIT \(max(0, min(query.limit, 10_000))) OFFSET \(max(0, query.offset))"
-        sql = PostgresQuery(unsafeSQL: text, binds: bindings)
+        let (filter, bindings) = Self.filter(query)
+        let limit = max(0, min(query.limit, LogQuery.maximumLimit))
+        let sql = PostgresQuery(
+            unsafeSQL:
+                "SELECT raw FROM logs \(filter) ORDER BY timestamp DESC, id DESC LIMIT \(limit) OFFSET \(max(0, query.offset))",
+            binds: bindings
+        )
         var events: [HoneypotEvent] = []
         for try await raw in try await self.client.query(sql, logger: self.logger).decode(String.self) {
             if let event = try? RFC5424Parser.event(from: raw) { events.append(event) }
         }
         return events
+    }
+
+    /// The WHERE clause of a log query and its bindings.
+    static func filter(_ query: LogQuery) -> (String, PostgresBindings) {
+        // The seed's JSON_EXTRACT filter as JSONB's ->>; name and value are bound, never spliced.
+        Self.whereClause(query.conditions { _ in "fields ->> ? = ?" })
+    }
+
+    /// Conditions written with `?` placeholders, numbered for PostgreSQL in order.
+    static func whereClause(_ conditions: [(sql: String, values: [String])]) -> (String, PostgresBindings) {
+        guard !conditions.isEmpty else { return ("", PostgresBindings()) }
+        var bindings = PostgresBindings()
+        var text = "WHERE "
+        for (index, condition) in conditions.enumerated() {
+            if index > 0 { text += " AND " }
+            var values = condition.values.makeIterator()
+            for character in condition.sql {
+                if character == "?", let value = values.next() {
+                    bindings.append(value)
+                    text += "$\(bindings.count)"
+                } else {
+                    text.append(character)
+                }
+            }
+        }
+        return (text, bindings)
     }
 
     public func attackers() async throws -> [AttackerProfile] {
@@ -364,7 +394,7 @@ public final class PostgresEventStore: EventStore {
         try await self.attackerRows("SELECT \(unescaped: Self.attackerColumns) FROM attackers WHERE ip = \(ip)").first
     }
 
-    private func attackerRows(_ query: PostgresQuery) async throws -> [AttackerProfile] {
+    func attackerRows(_ query: PostgresQuery) async throws -> [AttackerProfile] {
         var profiles: [AttackerProfile] = []
         for try await row in try await self.client.query(query, logger: self.logger).decode(AttackerRow.self) {
             if let attacker = Self.attacker(row) { profiles.append(attacker.profile) }

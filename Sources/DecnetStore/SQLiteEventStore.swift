@@ -6,7 +6,7 @@ import GRDB
 /// through GRDB.
 public final class SQLiteEventStore: EventStore {
     public let path: String
-    private let pool: DatabasePool
+    let pool: DatabasePool
 
     public init(path: String) throws {
         self.path = path
@@ -87,6 +87,20 @@ public final class SQLiteEventStore: EventStore {
                     """
             )
         }
+        migrator.registerMigration("v2: API users") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE users (
+                        username TEXT PRIMARY KEY,
+                        password_hash TEXT NOT NULL,
+                        role TEXT NOT NULL,
+                        must_change_password INTEGER NOT NULL,
+                        token_version INTEGER NOT NULL,
+                        created_at TEXT NOT NULL
+                    )
+                    """
+            )
+        }
         return migrator
     }
 
@@ -94,7 +108,7 @@ public final class SQLiteEventStore: EventStore {
 
     public func reset() async throws {
         try await self.pool.write { db in
-            for table in ["bounty", "logs", "attackers", "ingest_cursor", "grdb_migrations"] {
+            for table in ["bounty", "logs", "attackers", "ingest_cursor", "users", "grdb_migrations"] {
                 try db.execute(sql: "DROP TABLE IF EXISTS \(table)")
             }
         }
@@ -184,7 +198,7 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
-    private static func profile(_ row: Row) -> AttackerProfile? {
+    static func profile(_ row: Row) -> AttackerProfile? {
         guard let first = RFC5424Parser.time(row["first_seen"]), let last = RFC5424Parser.time(row["last_seen"])
         else { return nil }
         return AttackerProfile(
@@ -214,33 +228,8 @@ public final class SQLiteEventStore: EventStore {
     }
 
     public func logs(_ query: LogQuery) async throws -> [HoneypotEvent] {
-        var conditions: [String] = []
-        // Every bound value is text or a number, kept as text or Int until the statement is made.
-        var arguments: [DatabaseValue] = []
-        if let type = query.eventType {
-            conditions.append("event_type = ?")
-            arguments.append(type.rawValue.databaseValue)
-        }
-        if let ip = query.attackerIP {
-            conditions.append("attacker_ip = ?")
-            arguments.append(ip.databaseValue)
-        }
-        if let decky = query.decky {
-            conditions.append("decky = ?")
-            arguments.append(decky.databaseValue)
-        }
-        if let service = query.service {
-            conditions.append("service = ?")
-            arguments.append(service.rawValue.databaseValue)
-        }
-        for (name, value) in query.fields.sorted(by: { $0.key < $1.key }) {
-            // The seed's JSON_EXTRACT filter; the path is bound, never spliced.
-            conditions.append("json_extract(fields, ?) = ?")
-            arguments.append("$.\"\(name.replacingOccurrences(of: "\"", with: ""))\"".databaseValue)
-            arguments.append(value.databaseValue)
-        }
-        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        arguments.append(max(0, min(query.limit, 10_000)).databaseValue)
+        var (filter, arguments) = Self.filter(query)
+        arguments.append(max(0, min(query.limit, LogQuery.maximumLimit)).databaseValue)
         arguments.append(max(0, query.offset).databaseValue)
         let bound = arguments
         let sql = "SELECT raw FROM logs \(filter) ORDER BY timestamp DESC, id DESC LIMIT ? OFFSET ?"
@@ -249,6 +238,18 @@ public final class SQLiteEventStore: EventStore {
                 try? RFC5424Parser.event(from: $0)
             }
         }
+    }
+
+    /// The WHERE clause of a log query and its arguments.
+    static func filter(_ query: LogQuery) -> (String, [DatabaseValue]) {
+        // The seed's JSON_EXTRACT filter; the name goes into the path as a bound value, quotes removed.
+        let conditions = query.conditions { _ in "json_extract(fields, '$.\"' || replace(?, '\"', '') || '\"') = ?" }
+        return Self.whereClause(conditions)
+    }
+
+    static func whereClause(_ conditions: [(sql: String, values: [String])]) -> (String, [DatabaseValue]) {
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.map(\.sql).joined(separator: " AND ")
+        return (filter, conditions.flatMap(\.values).map(\.databaseValue))
     }
 
     public func attackers() async throws -> [AttackerProfile] {

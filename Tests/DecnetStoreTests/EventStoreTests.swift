@@ -215,3 +215,82 @@ struct StoreHarness {
         #expect(try await reopened.cursor(for: cursor.path) == nil)
     }
 }
+
+/// What the API reads, on both backends: counts and histograms under the same filters, pages of attackers,
+/// bounty, totals, and the API's users.
+@Suite struct APIQueryStoreTests {
+    @Test(arguments: StoreHarness.Backend.available)
+    func theAPIQueriesAgreeOnBothBackends(_ backend: StoreHarness.Backend) async throws {
+        try await StoreHarness.with(backend) { try await Self.queries(try $0.open()) }
+    }
+
+    static func queries(_ store: any EventStore) async throws {
+        try await store.migrate()
+        let start = EventStoreTests.start
+        _ = try await store.ingest(EventStoreTests.scenario().map(LogEntry.init), cursor: nil)
+
+        #expect(try await store.countLogs(LogQuery()) == 9)
+        #expect(try await store.countLogs(LogQuery(fields: ["username": "root"])) == 2)
+        #expect(try await store.countLogs(LogQuery(since: start.addingTimeInterval(10))) == 3)
+        #expect(try await store.countLogs(LogQuery(until: start.addingTimeInterval(2))) == 3)
+        #expect(try await store.countLogs(LogQuery(decky: "db-01", service: "mysql")) == 1)
+        let window = try await store.logs(
+            LogQuery(since: start.addingTimeInterval(1), until: start.addingTimeInterval(4), limit: 10)
+        )
+        #expect(window.map(\.id) == [.commandInput, .loginSuccess, .loginFailed])
+
+        let buckets = try await store.histogram(LogQuery(), interval: 10)
+        let base = (start.timeIntervalSince1970 / 10).rounded(.down) * 10
+        let expected = Dictionary(grouping: EventStoreTests.scenario()) {
+            (($0.time.timeIntervalSince1970 / 10).rounded(.down) * 10)
+        }.mapValues(\.count)
+        #expect(buckets.map(\.time.timeIntervalSince1970) == expected.keys.sorted())
+        #expect(buckets.map(\.count) == expected.keys.sorted().map { expected[$0]! })
+        #expect(buckets.first?.time.timeIntervalSince1970 == base)
+        #expect(try await store.histogram(LogQuery(eventType: .loginFailed), interval: 3600).map(\.count) == [2])
+
+        let all = try await store.attackers(AttackerQuery())
+        #expect(all.total == 2 && all.items.map(\.ip) == ["10.77.0.254", "10.77.0.99"])
+        #expect(try await store.attackers(AttackerQuery(search: ".99")).items.map(\.ip) == ["10.77.0.99"])
+        #expect(try await store.attackers(AttackerQuery(search: "_")).total == 0)
+        #expect(try await store.attackers(AttackerQuery(service: "mysql")).items.map(\.ip) == ["10.77.0.254"])
+        #expect(try await store.attackers(AttackerQuery(decky: "db-01")).total == 2)
+        #expect(try await store.attackers(AttackerQuery(traversalOnly: true)).items.map(\.ip) == ["10.77.0.254"])
+        let paged = try await store.attackers(AttackerQuery(sort: .events, limit: 1, offset: 1))
+        #expect(paged.total == 2 && paged.items.map(\.ip) == ["10.77.0.99"])
+
+        let bounty = try await store.bounty(attackerIP: "10.77.0.254", limit: 100)
+        #expect(bounty.count == 5)
+        #expect(bounty.first?.kind == "credential" && bounty.first?.payload["username"] == "sa")
+        #expect(bounty.contains { $0.kind == "download" && $0.payload["tool"] == "wget" })
+        #expect(
+            Set(bounty.filter { $0.kind == "credential" }.compactMap { $0.payload["password"] }) == ["123456", "toor"]
+        )
+
+        let statistics = try await store.statistics(now: start.addingTimeInterval(60))
+        #expect(statistics.events == 9 && statistics.attackers == 2 && statistics.credentials == 3)
+        #expect(statistics.eventsLastHour == 9 && statistics.attackersToday == 2 && statistics.traversals == 1)
+        let later = try await store.statistics(now: start.addingTimeInterval(2 * 86_400))
+        #expect(later.eventsLastHour == 0 && later.attackersToday == 0 && later.events == 9)
+
+        let admin = APIUser(username: "admin", passwordHash: "$2b$04$hash", role: .admin, mustChangePassword: true)
+        #expect(try await store.createUser(admin))
+        #expect(!(try await store.createUser(admin)))
+        var changed = try #require(try await store.user(named: "admin"))
+        #expect(changed.role == .admin && changed.mustChangePassword && changed.tokenVersion == 1)
+        changed.passwordHash = "$2b$04$other"
+        changed.mustChangePassword = false
+        changed.tokenVersion = 2
+        try await store.updateUser(changed)
+        #expect(try await store.user(named: "admin") == changed)
+        #expect(
+            try await store.createUser(
+                APIUser(username: "ana", passwordHash: "h", role: .viewer, mustChangePassword: true)
+            )
+        )
+        #expect(try await store.users().map(\.username) == ["admin", "ana"])
+        #expect(try await store.deleteUser(named: "ana"))
+        #expect(!(try await store.deleteUser(named: "ana")))
+        #expect(try await store.user(named: "ana") == nil)
+    }
+}

@@ -1,0 +1,321 @@
+import DecnetCore
+import DecnetRuntime
+import DecnetStore
+import Foundation
+import Hummingbird
+
+// The JSON the API answers with. Field names are the seed's (snake_case); every type here has a schema of the same
+// name in the OpenAPI document (OpenAPI/OpenAPIDocument.swift), which a test keeps in step.
+
+struct LoginRequest: Codable {
+    var username: String
+    var password: String
+}
+
+struct LoginResponse: Codable, ResponseEncodable {
+    var accessToken: String
+    var tokenType = "bearer"
+    var expiresAt: Date
+    var username: String
+    var role: String
+    var mustChangePassword: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case accessToken = "access_token"
+        case tokenType = "token_type"
+        case expiresAt = "expires_at"
+        case username, role
+        case mustChangePassword = "must_change_password"
+    }
+}
+
+struct ChangePasswordRequest: Codable {
+    var oldPassword: String
+    var newPassword: String
+
+    enum CodingKeys: String, CodingKey {
+        case oldPassword = "old_password"
+        case newPassword = "new_password"
+    }
+}
+
+struct UserBody: Codable, ResponseEncodable {
+    var username: String
+    var role: String
+    var mustChangePassword: Bool
+    var createdAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case username, role
+        case mustChangePassword = "must_change_password"
+        case createdAt = "created_at"
+    }
+
+    init(_ user: APIUser) {
+        self.username = user.username
+        self.role = user.role.rawValue
+        self.mustChangePassword = user.mustChangePassword
+        self.createdAt = user.createdAt
+    }
+}
+
+struct NewUserRequest: Codable {
+    var username: String
+    var password: String
+    var role: String
+}
+
+struct Message: Codable, ResponseEncodable {
+    var detail: String
+}
+
+struct Page<Item: Codable & Sendable>: Codable, ResponseEncodable, Sendable {
+    var total: Int
+    var limit: Int
+    var offset: Int
+    var items: [Item]
+}
+
+struct AttackerBody: Codable, Sendable {
+    var ip: String
+    var firstSeen: Date
+    var lastSeen: Date
+    var eventCount: Int
+    var loginAttempts: Int
+    var credentialCount: Int
+    var commandCount: Int
+    var deckies: [String]
+    var services: [String]
+    var traversalPath: String
+    var isTraversal: Bool
+    var fingerprints: [String: [String]]
+    var commands: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case ip, deckies, services, fingerprints, commands
+        case firstSeen = "first_seen"
+        case lastSeen = "last_seen"
+        case eventCount = "event_count"
+        case loginAttempts = "login_attempts"
+        case credentialCount = "credential_count"
+        case commandCount = "command_count"
+        case traversalPath = "traversal_path"
+        case isTraversal = "is_traversal"
+    }
+
+    init(_ profile: AttackerProfile) {
+        self.ip = profile.ip
+        self.firstSeen = profile.firstSeen
+        self.lastSeen = profile.lastSeen
+        self.eventCount = profile.eventCount
+        self.loginAttempts = profile.loginAttempts
+        self.credentialCount = profile.credentialCount
+        self.commandCount = profile.commandCount
+        self.deckies = profile.deckies
+        self.services = profile.services
+        self.traversalPath = profile.traversalPath
+        self.isTraversal = profile.isTraversal
+        self.fingerprints = profile.fingerprints
+        self.commands = profile.commands
+    }
+}
+
+struct BountyBody: Codable, Sendable {
+    var time: Date
+    var kind: String
+    var decky: String
+    var service: String
+    var payload: [String: String]
+
+    init(_ bounty: StoredBounty) {
+        self.time = bounty.time
+        self.kind = bounty.kind
+        self.decky = bounty.decky
+        self.service = bounty.service
+        self.payload = bounty.payload
+    }
+}
+
+struct AttackerDetail: Codable, ResponseEncodable {
+    var attacker: AttackerBody
+    var bounty: [BountyBody]
+    /// One hop per move between deckies, in time order (the traversal path as data, for drawing it).
+    var hops: [Hop]
+
+    struct Hop: Codable {
+        var from: String
+        var to: String
+    }
+}
+
+struct EventBody: Codable, Sendable {
+    var uuid: String
+    var timestamp: Date
+    var eventType: String
+    var decky: String
+    var hostname: String
+    var service: String
+    var session: String
+    var attackerIP: String
+    var attackerPort: Int
+    var deckyIP: String
+    var deckyPort: Int
+    var fields: [String: String]
+
+    enum CodingKeys: String, CodingKey {
+        case uuid, timestamp, decky, hostname, service, session, fields
+        case eventType = "event_type"
+        case attackerIP = "attacker_ip"
+        case attackerPort = "attacker_port"
+        case deckyIP = "decky_ip"
+        case deckyPort = "decky_port"
+    }
+
+    init(_ event: HoneypotEvent) {
+        self.uuid = event.uuid.uuidString.lowercased()
+        self.timestamp = event.time
+        self.eventType = event.id.rawValue
+        self.decky = event.decky
+        self.hostname = event.hostname
+        self.service = event.service.rawValue
+        self.session = event.session
+        self.attackerIP = event.source.ip
+        self.attackerPort = event.source.port
+        self.deckyIP = event.destination.ip
+        self.deckyPort = event.destination.port
+        var fields: [String: String] = [:]
+        for field in event.fields where fields[field.name] == nil { fields[field.name] = field.value }
+        self.fields = fields
+    }
+}
+
+struct Transcript: Codable, Sendable {
+    var session: String
+    var decky: String
+    var service: String
+    var started: Date
+    var ended: Date
+    var commands: [Line]
+
+    struct Line: Codable, Sendable {
+        var time: Date
+        var command: String
+    }
+}
+
+struct TranscriptList: Codable, ResponseEncodable {
+    var ip: String
+    var sessions: [Transcript]
+}
+
+struct HistogramBody: Codable, ResponseEncodable {
+    var interval: Int
+    var buckets: [HistogramBucket]
+}
+
+struct StatsBody: Codable, ResponseEncodable {
+    var events: Int
+    var attackers: Int
+    var credentials: Int
+    var eventsLastHour: Int
+    var attackersToday: Int
+    var traversals: Int
+    var deckiesTotal: Int
+    var deckiesRunning: Int
+
+    enum CodingKeys: String, CodingKey {
+        case events, attackers, credentials, traversals
+        case eventsLastHour = "events_last_hour"
+        case attackersToday = "attackers_today"
+        case deckiesTotal = "deckies_total"
+        case deckiesRunning = "deckies_running"
+    }
+}
+
+struct ServiceBody: Codable, Sendable {
+    var service: String
+    var port: Int
+    var listening: Bool
+    var openConnections: Int
+    var totalConnections: Int
+    var note: String?
+
+    enum CodingKeys: String, CodingKey {
+        case service, port, listening, note
+        case openConnections = "open_connections"
+        case totalConnections = "total_connections"
+    }
+}
+
+struct DeckyBody: Codable, Sendable, ResponseEncodable {
+    var name: String
+    /// `running`, `stopped`, `starting`, `failed`, or `planned` when no engine serves the fleet.
+    var state: String
+    var ip: String
+    var mac: String
+    var hostname: String
+    var osFamily: String
+    var distro: String
+    var archetype: String?
+    var services: [ServiceBody]
+    var error: String?
+
+    enum CodingKeys: String, CodingKey {
+        case name, state, ip, mac, hostname, distro, archetype, services, error
+        case osFamily = "os_family"
+    }
+}
+
+struct FleetBody: Codable, ResponseEncodable {
+    var deployed: Bool
+    var driver: String?
+    var engineRunning: Bool
+    var deckies: [DeckyBody]
+
+    enum CodingKeys: String, CodingKey {
+        case deployed, driver, deckies
+        case engineRunning = "engine_running"
+    }
+}
+
+struct ActionBody: Codable, ResponseEncodable {
+    var ok: Bool
+    var report: [String]
+    var decky: DeckyBody?
+}
+
+struct DeployRequest: Codable {
+    /// The fleet file, INI as `decnet deploy --config` reads it.
+    var config: String
+}
+
+struct ComponentBody: Codable, Sendable {
+    var name: String
+    var running: Bool
+    var pid: Int32?
+    var detail: String?
+}
+
+struct HealthBody: Codable, ResponseEncodable {
+    var status: String
+    var version: String
+    var uptimeSeconds: Int
+    var store: StoreHealth
+    var components: [ComponentBody]
+
+    struct StoreHealth: Codable {
+        var backend: String
+        var ok: Bool
+        var error: String?
+        var counts: [String: Int]
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case status, version, store, components
+        case uptimeSeconds = "uptime_seconds"
+    }
+}
+
+struct ConfigBody: Codable, ResponseEncodable {
+    var settings: [String: String]
+}

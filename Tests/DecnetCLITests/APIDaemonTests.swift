@@ -1,0 +1,205 @@
+import DecnetCore
+import DecnetTesting
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `decnet api` and `decnet web` as an operator runs them: the refusals before start, a live API checked by
+/// curl and by schemathesis against its own OpenAPI document, and the dashboard in a real browser.
+@Suite(.serialized) struct APIDaemonTests {
+    static let schemathesis = ExternalTool("schemathesis", package: "schemathesis (PyPI; .ci/run pip-installs it)")
+    static let chromium = ExternalTool("chromium", package: "chromium chromium-driver")
+    static let sshpass = ExternalTool("sshpass", package: "sshpass")
+    static let secret = "3f0c1b5e9d7a2c4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e"
+
+    static func environment(_ directory: TemporaryDirectory, secret: String?) -> [String: String] {
+        var environment = [
+            "DECNET_STATE_DIR": directory.path, "DECNET_DB_PATH": directory.path + "/decnet.db",
+            "DECNET_INGEST_LOG_FILE": directory.path + "/events.log", "DECNET_ADMIN_PASSWORD": "first-login-pw",
+        ]
+        environment["DECNET_JWT_SECRET"] = secret ?? ""
+        return environment
+    }
+
+    static func curl(_ arguments: [String]) async throws -> (status: Int, body: String) {
+        let curl = try #require(ExternalTool.curl.path, "\(ExternalTool.curl.missingMessage)")
+        let result = try await ProcessRunner.run(curl, ["-s", "-m", "20", "-w", "\n%{http_code}"] + arguments)
+        let lines = result.standardOutput.split(separator: "\n", omittingEmptySubsequences: false)
+        return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+    }
+
+    static func json(_ text: String) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]) ?? [:]
+    }
+
+    /// Logs in with the first password, changes it, logs in again: the token of a ready admin.
+    static func readyAdmin(_ base: String) async throws -> String {
+        let first = try await Self.curl([
+            "-X", "POST", "\(base)/api/v1/auth/login", "-H", "Content-Type: application/json",
+            "-d", #"{"username":"admin","password":"first-login-pw"}"#,
+        ])
+        #expect(first.status == 200, "\(first.body)")
+        let firstToken = try #require(Self.json(first.body)["access_token"] as? String)
+        #expect(Self.json(first.body)["must_change_password"] as? Bool == true)
+        let changed = try await Self.curl([
+            "-X", "POST", "\(base)/api/v1/auth/change-password", "-H", "Content-Type: application/json",
+            "-H", "Authorization: Bearer \(firstToken)",
+            "-d", #"{"old_password":"first-login-pw","new_password":"second-login-pw"}"#,
+        ])
+        #expect(changed.status == 200, "\(changed.body)")
+        let second = try await Self.curl([
+            "-X", "POST", "\(base)/api/v1/auth/login", "-H", "Content-Type: application/json",
+            "-d", #"{"username":"admin","password":"second-login-pw"}"#,
+        ])
+        return try #require(Self.json(second.body)["access_token"] as? String)
+    }
+
+    /// Ends the daemons a test started (by their pid files), also when an expectation failed on the way.
+    static func kill(_ names: [String], in directory: String) {
+        for name in names {
+            if let text = try? String(contentsOfFile: "\(directory)/decnet-\(name).pid", encoding: .utf8),
+                let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0,
+                Glibc.kill(pid, 0) == 0
+            {
+                Glibc.kill(pid, SIGKILL)
+            }
+        }
+    }
+
+    @Test func theAPIRefusesToStartWithoutARealSecret() async throws {
+        let binary = try #require(PackageLayout.decnetBinary, "build the decnet product first (swift build)")
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let port = String(LoopbackPort.unused())
+        for (secret, message) in [
+            (nil, "DECNET_JWT_SECRET is not set"), ("supersecretkey12345", "published example"),
+            ("change-me-to-64-hex-chars", "published example"), ("short-secret", "at least 32"),
+        ] as [(String?, String)] {
+            let result = try await ProcessRunner.run(
+                binary.path,
+                ["api", "start", "--port", port],
+                environment: Self.environment(directory, secret: secret)
+            )
+            #expect(result.status != 0)
+            #expect(result.standardError.contains(message), "\(secret ?? "none"): \(result.standardError)")
+        }
+        #expect(!LoopbackPort.accepts(Int(port)!))
+    }
+
+    /// The served OpenAPI document against the live server: schemathesis generates requests for every operation
+    /// (the endless event stream aside, which `liveStream` and the browser test cover) and checks that no answer
+    /// is a server error or strays from the document.
+    @Test(.enabled(if: schemathesis.isUsable && ExternalTool.curl.isUsable))
+    func aLiveAPIPassesSchemathesis() async throws {
+        let binary = try #require(PackageLayout.decnetBinary, "build the decnet product first (swift build)")
+        let schemathesis = try #require(Self.schemathesis.path, "\(Self.schemathesis.missingMessage)")
+        let directory = try TemporaryDirectory()
+        let environment = Self.environment(directory, secret: Self.secret)
+        defer { directory.remove() }
+        let port = LoopbackPort.unused()
+        let started = try await ProcessRunner.run(
+            binary.path,
+            ["api", "start", "--port", String(port), "--no-deploy"],
+            environment: environment
+        )
+        #expect(started.status == 0, "\(started.standardOutput)\(started.standardError)")
+        defer { Self.kill(["api"], in: directory.path) }
+        #expect(started.standardOutput.contains("http://127.0.0.1:\(port)/api/v1/"))
+        let base = "http://127.0.0.1:\(port)"
+        #expect(try await Self.curl(["\(base)/api/v1/health"]).status == 401)
+        let token = try await Self.readyAdmin(base)
+        let health = try await Self.curl(["-H", "Authorization: Bearer \(token)", "\(base)/api/v1/health"])
+        #expect(health.status == 200 && Self.json(health.body)["version"] != nil, "\(health.body)")
+        let status = try await ProcessRunner.run(binary.path, ["api", "status"], environment: environment)
+        #expect(status.status == 0 && status.standardOutput.contains("api: running"), "\(status.standardOutput)")
+
+        let schema = directory.path + "/openapi.json"
+        let fetched = try await Self.curl([
+            "-H", "Authorization: Bearer \(token)", "-o", schema, "\(base)/api/v1/openapi.json",
+        ])
+        #expect(fetched.status == 200)
+        let run = try await ProcessRunner.run(
+            schemathesis,
+            [
+                "run", schema, "--url", base, "-H", "Authorization: Bearer \(token)",
+                "--checks",
+                "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance",
+                "--exclude-operation-id", "stream", "--max-examples", "40", "--seed", "7",
+                "--suppress-health-check", "all", "--no-color",
+            ],
+            in: directory.url,
+            environment: ["SCHEMATHESIS_HOOKS": "", "HOME": directory.path]
+        )
+        #expect(run.status == 0, "schemathesis:\n\(run.standardOutput.suffix(6000))\n\(run.standardError.suffix(2000))")
+        #expect(run.standardOutput.contains("passed"), "\(run.standardOutput.suffix(3000))")
+
+        let stopped = try await ProcessRunner.run(binary.path, ["api", "stop"], environment: environment)
+        #expect(stopped.standardOutput.contains("stopped"))
+        #expect(!LoopbackPort.accepts(port))
+    }
+
+    /// The issue's browser run: `decnet web` with the bus, the workers and a loopback decky serving SSH; headless
+    /// Chromium logs in (changing the first password), sees the fleet, and the SSH login of a real client shows
+    /// up in the live feed of the same page. Screenshots of every page go to `.build/dashboard-screenshots`.
+    @Test(.enabled(if: (getuid() == 0 && chromium.path != nil && sshpass.path != nil) || ExternalTool.isCI))
+    func theDashboardShowsALoginAsItHappens() async throws {
+        try #require(getuid() == 0, "the loopback decky binds port 22: needs root")
+        _ = try #require(Self.chromium.path, "\(Self.chromium.missingMessage)")
+        let sshpass = try #require(Self.sshpass.path, "\(Self.sshpass.missingMessage)")
+        let python = try #require(ExternalTool.python3.path)
+        let binary = try #require(PackageLayout.decnetBinary, "build the decnet product first (swift build)")
+        try await NativeFleetHarness.with { harness in
+            var environment = harness.environment
+            environment["DECNET_JWT_SECRET"] = Self.secret
+            environment["DECNET_ADMIN_PASSWORD"] = "first-login-pw"
+            environment["DECNET_DB_PATH"] = harness.directory.path + "/decnet.db"
+            func decnet(_ arguments: [String]) async throws -> ProcessResult {
+                try await ProcessRunner.run(binary.path, arguments, in: harness.directory.url, environment: environment)
+            }
+            defer { Self.kill(["web", "workers", "bus"], in: harness.directory.path) }
+            let subnet = "127.81.\(Int.random(in: 1...250))"
+            let deploy = try await decnet([
+                "deploy", "--loopback", "-n", "1", "--services", "ssh", "--subnet", "\(subnet).0/24", "--ip-start",
+                "\(subnet).10",
+            ])
+            try #require(deploy.status == 0, "\(deploy.standardOutput)\(deploy.standardError)")
+            for daemon in [["bus", "start"], ["workers", "start"]] {
+                let result = try await decnet(daemon)
+                try #require(result.status == 0, "\(daemon): \(result.standardOutput)\(result.standardError)")
+            }
+            let port = LoopbackPort.unused()
+            let web = try await decnet(["web", "start", "--port", String(port)])
+            try #require(web.status == 0, "\(web.standardOutput)\(web.standardError)")
+            let shots = PackageLayout.root.appendingPathComponent(".build/dashboard-screenshots").path
+            try? FileManager.default.removeItem(atPath: shots)
+            let browser = try await ProcessRunner.run(
+                python,
+                [
+                    PackageLayout.root.appendingPathComponent("Tests/DecnetCLITests/Scripts/dashboard_browser.py").path,
+                    "http://127.0.0.1:\(port)", "first-login-pw", "second-login-pw", "decky-01", shots, "--",
+                    sshpass, "-p", "toor", "ssh", "-o", "StrictHostKeyChecking=no", "-o",
+                    "UserKnownHostsFile=/dev/null",
+                    "-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password", "-o",
+                    "ConnectTimeout=10",
+                    "-o", "LogLevel=ERROR", "root@\(subnet).10", "uname -a",
+                ]
+            )
+            let seen = Self.json(browser.standardOutput.split(separator: "\n").last.map(String.init) ?? "")
+            #expect(browser.status == 0, "\(browser.standardOutput)\(browser.standardError.suffix(3000))")
+            #expect(seen["fleet_lists_decky"] as? Bool == true && seen["fleet_running"] as? Bool == true, "\(seen)")
+            #expect((seen["feed_row"] as? String)?.contains("decky-01") == true, "\(seen)")
+            #expect(seen["same_page"] as? Bool == true, "the event arrived without a reload")
+            #expect(
+                seen["attacker"] as? String == "127.0.0.1" || (seen["attacker"] as? String)?.hasPrefix("127.") == true
+            )
+            #expect((seen["credentials"] as? String)?.contains("toor") == true, "\(seen)")
+            for page in ["login", "password", "deckies", "overview", "attackers", "attacker", "logs"] {
+                #expect(FileManager.default.fileExists(atPath: "\(shots)/\(page).png"), "screenshot \(page)")
+            }
+            _ = try await decnet(["teardown", "--all"])
+        }
+    }
+}

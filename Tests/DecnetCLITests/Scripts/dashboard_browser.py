@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Drives the dashboard in headless Chromium (Debian's chromium and chromedriver, through Selenium) as an operator
+would: first login and the forced password change, the fleet, then a real SSH client logs in to a decky and the
+event must appear in the live feed without a reload. Writes a screenshot of every page.
+
+usage: dashboard_browser.py BASE_URL FIRST_PASSWORD NEW_PASSWORD DECKY_NAME SCREENSHOT_DIR -- SSH COMMAND...
+Prints one JSON line of what it saw; exits non-zero (with the reason) when a step fails.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+
+def main():
+    separator = sys.argv.index("--")
+    base, first, new, decky, shots = sys.argv[1:separator]
+    ssh_command = sys.argv[separator + 1:]
+    os.makedirs(shots, exist_ok=True)
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000",
+                     "--disable-gpu", "--no-first-run", "--disable-extensions"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    wait = WebDriverWait(driver, 30)
+    seen = {}
+
+    def shot(name):
+        driver.save_screenshot(os.path.join(shots, name + ".png"))
+
+    def log_in(password):
+        driver.get(base + "/login")
+        wait.until(EC.presence_of_element_located((By.ID, "login-form")))
+        driver.find_element(By.ID, "username").send_keys("admin")
+        driver.find_element(By.ID, "password").send_keys(password)
+        driver.find_element(By.CSS_SELECTOR, "#login-form button").click()
+
+    try:
+        driver.get(base + "/overview")
+        wait.until(EC.url_contains("/login"))
+        shot("login")
+        log_in(first)
+        wait.until(EC.url_contains("/password"))
+        shot("password")
+        driver.find_element(By.ID, "old-password").send_keys(first)
+        driver.find_element(By.ID, "new-password").send_keys(new)
+        driver.find_element(By.CSS_SELECTOR, "#password-form button").click()
+        wait.until(EC.url_contains("/login"))
+        log_in(new)
+        wait.until(EC.url_contains("/overview"))
+
+        driver.get(base + "/deckies")
+        fleet = wait.until(EC.presence_of_element_located((By.ID, "fleet"))).text
+        seen["fleet_lists_decky"] = decky in fleet
+        seen["fleet_running"] = "running" in fleet
+        shot("deckies")
+
+        driver.get(base + "/overview")
+        wait.until(EC.text_to_be_present_in_element((By.ID, "feed-state"), "live"))
+        # A marker that a reload would erase: the event must arrive in this same page.
+        driver.execute_script("window.decnetMarker = 'same-page';")
+        client = subprocess.run(ssh_command, capture_output=True, text=True, timeout=60)
+        seen["ssh_exit"] = client.returncode
+
+        def feed_row_with_root(d):
+            rows = d.find_elements(By.CSS_SELECTOR, "#live-feed tbody tr:not(.empty)")
+            return [r.text for r in rows if "root" in r.text] or False
+
+        rows = WebDriverWait(driver, 40).until(feed_row_with_root)
+        seen["feed_row"] = rows[0]
+        seen["same_page"] = driver.execute_script("return window.decnetMarker") == "same-page"
+        time.sleep(1)
+        shot("overview")
+
+        driver.get(base + "/attackers")
+        link = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#attackers a")))
+        seen["attacker"] = link.text
+        shot("attackers")
+        link.click()
+        wait.until(EC.presence_of_element_located((By.ID, "traversal")))
+        seen["credentials"] = driver.find_element(By.ID, "credentials").text
+        shot("attacker")
+
+        driver.get(base + "/logs?field=username:root")
+        seen["logs"] = wait.until(EC.presence_of_element_located((By.ID, "logs"))).text.count("\n")
+        shot("logs")
+    except Exception as error:  # the test prints what was seen up to the failure
+        seen["error"] = f"{type(error).__name__}: {error}"
+        try:
+            shot("failure")
+            seen["page"] = driver.current_url
+        except Exception:
+            pass
+        print(json.dumps(seen))
+        driver.quit()
+        return 1
+    driver.quit()
+    print(json.dumps(seen))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
