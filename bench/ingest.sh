@@ -24,20 +24,7 @@ cleanup() {
     [ -n "${KEEP:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
-python3 - "$N" "$WORK/decnet.log" <<'PY'
-import sys, uuid, datetime
-n, path = int(sys.argv[1]), sys.argv[2]
-start = datetime.datetime(2026, 11, 21, 18, 0, 0, tzinfo=datetime.timezone.utc)
-with open(path, "w") as out:
-    for i in range(n):
-        t = (start + datetime.timedelta(microseconds=i * 100)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        decky = f"decky-{i % 5}"
-        kind, extra = ("command.input", f'command="uname" args="-a"') if i % 10 == 0 else \
-            ("login.failed", f'username="root" password="pw-{i}" password_b64="x" method="password"')
-        out.write(f'<133>1 {t} {decky} ssh - {kind} [decnet@32473 uuid="{uuid.uuid4()}" decky="{decky}" '
-                  f'service="ssh" session="s{i // 10}" src_ip="198.51.100.{i % 200}" src_port="{40000 + i % 1000}" '
-                  f'dst_ip="10.77.0.10" dst_port="22" {extra}] {kind} from 198.51.100.{i % 200}\n')
-PY
+python3 bench/lib/make_events.py "$N" "$WORK/decnet.log"
 SIZE=$(du -m "$WORK/decnet.log" | cut -f1)
 export DECNET_STATE_DIR="$WORK" DECNET_DB_PATH="$WORK/decnet.db" DECNET_DB_BACKEND="$BACKEND"
 if [ "$BACKEND" = postgres ]; then

@@ -183,9 +183,7 @@ struct EventBody: Codable, Sendable {
         self.attackerPort = event.source.port
         self.deckyIP = event.destination.ip
         self.deckyPort = event.destination.port
-        var fields: [String: String] = [:]
-        for field in event.fields where fields[field.name] == nil { fields[field.name] = field.value }
-        self.fields = fields
+        self.fields = event.fieldValues
     }
 }
 

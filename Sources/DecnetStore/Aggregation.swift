@@ -158,11 +158,7 @@ struct StoredAttacker {
 
 extension HoneypotEvent {
     /// The event's fields as one JSON object (the `logs.fields` column; a repeated name keeps its first value).
-    var fieldsJSON: String {
-        var object: [String: String] = [:]
-        for field in self.fields where object[field.name] == nil { object[field.name] = field.value }
-        return JSONText.object(object)
-    }
+    var fieldsJSON: String { JSONText.object(self.fieldValues) }
 }
 
 /// JSON text for the store's JSON columns (sorted keys, so equal values are equal text).

@@ -91,7 +91,7 @@ struct DashboardPageTests {
             let logs = try await page("/logs?field=username:root")
             #expect(logs.contains("(2 matching)"))
             let other = try await page("/attackers/10.77.0.9")
-            #expect(other.contains("=cmd|&#39; /C calc&#39;!A0"))
+            #expect(other.contains("=cmd|&#039; /C calc&#039;!A0"))
             let fleet = try await page("/deckies")
             #expect(fleet.contains("No fleet is deployed"))
         }

@@ -271,11 +271,13 @@ import Testing
             registry: [SSHService.self],
             keyDirectory: keys.path
         )
-        // The RSA key is made in the background at start; announce it only once it exists.
-        for _ in 0..<300
-        where !FileManager.default.fileExists(atPath: keys.appendingPathComponent("ssh-host-rsa.key").path) {
+        // The RSA key is made in the background at start; announce it only once it exists. A debug build on two
+        // loaded cores (the whole suite in parallel) has taken more than 30 s to make it.
+        let rsaKey = keys.appendingPathComponent("ssh-host-rsa.key").path
+        for _ in 0..<1200 where !FileManager.default.fileExists(atPath: rsaKey) {
             try await Task.sleep(for: .milliseconds(100))
         }
+        try #require(FileManager.default.fileExists(atPath: rsaKey), "the RSA host key was not made within 120 s")
         let knownHosts = directory.url.appendingPathComponent("known_hosts").path
         // The first login meets the Ed25519 key (a client only updates keys of a host it already knows); the
         // second learns the others.

@@ -1,24 +1,11 @@
+import DecnetCore
 import DecnetStore
 import Foundation
 
 /// Server-rendered pages: every value that may hold attacker text goes through `escape`, and pages carry no
 /// inline script or style (the Content-Security-Policy forbids both), so nothing an attacker typed can run here.
 enum HTML {
-    static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
+    static func escape(_ text: String) -> String { HTMLText.escape(text) }
 
     /// A query-string or path component.
     static func component(_ text: String) -> String {

@@ -61,6 +61,13 @@ public struct HoneypotEvent: Sendable, Codable, Equatable {
 
     /// The value of a field, if present.
     public subscript(field name: String) -> String? { self.fields.first { $0.name == name }?.value }
+
+    /// The fields as a dictionary (the first value of a repeated name), as JSON consumers want them.
+    public var fieldValues: [String: String] {
+        var values: [String: String] = [:]
+        for field in self.fields where values[field.name] == nil { values[field.name] = field.value }
+        return values
+    }
 }
 
 /// One name/value pair of an event.

@@ -50,9 +50,7 @@ public enum BusTopics {
             self.attackerPort = event.source.port
             self.deckyIP = event.destination.ip
             self.deckyPort = event.destination.port
-            var fields: [String: String] = [:]
-            for field in event.fields where fields[field.name] == nil { fields[field.name] = field.value }
-            self.fields = fields
+            self.fields = event.fieldValues
         }
     }
 

@@ -224,18 +224,5 @@ struct HTTPResponder {
         return values
     }
 
-    static func escapeHTML(_ text: String) -> String {
-        var output = ""
-        for character in text {
-            switch character {
-            case "<": output += "&lt;"
-            case ">": output += "&gt;"
-            case "&": output += "&amp;"
-            case "\"": output += "&quot;"
-            case "'": output += "&#039;"
-            default: output.append(character)
-            }
-        }
-        return output
-    }
+    static func escapeHTML(_ text: String) -> String { HTMLText.escape(text) }
 }
