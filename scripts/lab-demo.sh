@@ -6,8 +6,11 @@
 #
 #   sudo ./scripts/lab-demo.sh
 #
+# It also starts the service bus, the workers (events into ./demo-state/decnet.db), the REST API on
+# 127.0.0.1:8000 and the dashboard on 127.0.0.1:8080, and prints their address and the first login.
+#
 # Afterwards: `decnet status`, `decnet lab exec -- ssh root@10.77.0.10` (password toor), the events in
-# ./demo-state/events.log, and `decnet teardown --all && decnet lab down` to remove everything
+# ./demo-state/events.log and on the dashboard, and the removal commands printed at the end
 # (with DECNET_STATE_DIR=./demo-state, which this script uses).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +33,16 @@ swift build --product decnet
 BIN=$(swift build --show-bin-path)/decnet
 export DECNET_STATE_DIR="$PWD/demo-state" DECNET_INGEST_LOG_FILE="$PWD/demo-state/events.log"
 mkdir -p "$DECNET_STATE_DIR"
+# The API's signing key: made once for this demo, kept beside its state (mode 600).
+if [ ! -s "$DECNET_STATE_DIR/jwt-secret" ]; then
+    (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$DECNET_STATE_DIR/jwt-secret")
+fi
+DECNET_JWT_SECRET=$(cat "$DECNET_STATE_DIR/jwt-secret")
+export DECNET_JWT_SECRET
 "$BIN" deploy --lab --config demo.ini
+for daemon in bus workers api web; do
+    "$BIN" "$daemon" status >/dev/null 2>&1 || "$BIN" "$daemon" start
+done
 echo
 echo "== nmap -sV from the lab's attacker (10.77.0.254) =="
 "$BIN" lab exec -- nmap -sV -n -T4 10.77.0.10-14
@@ -46,5 +58,7 @@ echo "== an SSH login with the decky's weak root password, a command, and the ev
 sleep 0.5
 grep -E ' ssh - (login\.success|command\.input|file\.download) ' "$DECNET_INGEST_LOG_FILE" | tail -4
 echo
+echo "dashboard:        http://127.0.0.1:8080/   (API: http://127.0.0.1:8000/api/v1/)"
+echo "first login:      admin / ${DECNET_ADMIN_PASSWORD:-admin}   (you choose a new password at the first login)"
 echo "state and events: $DECNET_STATE_DIR    (DECNET_STATE_DIR=$DECNET_STATE_DIR $BIN status)"
-echo "remove it all:    DECNET_STATE_DIR=$DECNET_STATE_DIR $BIN teardown --all && DECNET_STATE_DIR=$DECNET_STATE_DIR $BIN lab down"
+echo "remove it all:    export DECNET_STATE_DIR=$DECNET_STATE_DIR; for d in web api workers bus; do $BIN \$d stop; done; $BIN teardown --all && $BIN lab down"
