@@ -7,6 +7,7 @@
 #   bench/api-load.sh                       # N=200000 events, A=2000 attackers, C=500, D=20
 #   C=100 D=10 bench/api-load.sh
 #   BACKEND=postgres bench/api-load.sh      # the store in a private PostgreSQL 15 (root: it runs as postgres)
+#   CACHE=0 bench/api-load.sh               # without the read routes' 1 s micro-cache: every request queries
 #
 # Needs wrk (apt-get install wrk). Builds a release binary in .build-release/.
 set -euo pipefail
@@ -17,6 +18,7 @@ C=${C:-500}
 D=${D:-20}
 THREADS=${THREADS:-2}
 BACKEND=${BACKEND:-sqlite}
+CACHE=${CACHE:-1}
 command -v wrk >/dev/null || { echo "api-load: needs wrk (apt-get install wrk)" >&2; exit 1; }
 
 swift build -c release --product decnet --scratch-path .build-release >/dev/null
@@ -45,7 +47,7 @@ if [ "$BACKEND" = postgres ]; then
 fi
 "$BIN" workers start --once --log-file "$WORK/decnet.log" --batch-size 5000 | head -1
 PORT_API=${PORT_API:-18000}
-"$BIN" api start --port "$PORT_API" --no-deploy >/dev/null
+"$BIN" api start --port "$PORT_API" --no-deploy --response-cache "$CACHE" >/dev/null
 BASE=http://127.0.0.1:$PORT_API/api/v1
 login() { curl -s -X POST "$BASE/auth/login" -H 'Content-Type: application/json' -d "{\"username\":\"admin\",\"password\":\"$1\"}" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'; }
@@ -56,7 +58,7 @@ TOKEN=$(login bench-second-pw)
 API_PID=$(cat "$WORK/decnet-api.pid")
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime, in clock ticks
 TICKS=$(getconf CLK_TCK)
-echo "store: $BACKEND, $N events, $(curl -s -H "Authorization: Bearer $TOKEN" "$BASE/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["attackers"])') attackers; wrk: $THREADS threads, $C connections, ${D}s per endpoint"
+echo "store: $BACKEND, $N events, $(curl -s -H "Authorization: Bearer $TOKEN" "$BASE/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["attackers"])') attackers; micro-cache ${CACHE}s; wrk: $THREADS threads, $C connections, ${D}s per endpoint"
 for ENDPOINT in "attackers?limit=50" "stats"; do
     BEFORE=$(cpu "$API_PID")
     START=$(date +%s.%N)

@@ -27,10 +27,13 @@ public struct APISettings: Sendable {
     /// Failed logins per client address (and per username) within `loginWindow` before 429.
     public var loginAttempts = 5
     public var loginWindow: TimeInterval = 60
+    /// How long the read routes the dashboard polls may answer from the micro-cache (0: never).
+    public var responseCacheLifetime: Duration = .seconds(1)
     /// The bus broker's socket the live stream listens to (default: the state directory's).
     public var busSocket: String?
-    /// Runs `decnet deploy --config FILE` for `POST /deckies/deploy`; nil answers 501.
-    public var deployer: (@Sendable (_ configFile: String) async throws -> (ok: Bool, output: [String]))?
+    /// Runs `decnet deploy` with these arguments (`--config FILE`, and `--lab` or `--loopback` when asked) for
+    /// `POST /deckies/deploy`; nil answers 403.
+    public var deployer: (@Sendable (_ arguments: [String]) async throws -> (ok: Bool, output: [String]))?
 
     public init(
         host: String,
@@ -65,6 +68,7 @@ public final class APIServer: Sendable {
     let limiter: LoginLimiter
     let fleet: FleetAccess
     public let feed: LiveFeed
+    let cache: ResponseCache
     let started = Date()
     static let version = "0.7.0"
 
@@ -77,6 +81,7 @@ public final class APIServer: Sendable {
         self.users = UserDirectory(store: store, cost: settings.bcryptCost)
         self.limiter = LoginLimiter(attempts: settings.loginAttempts, window: settings.loginWindow)
         self.fleet = FleetAccess(stateDirectory: settings.stateDirectory, deployer: settings.deployer)
+        self.cache = ResponseCache(lifetime: settings.responseCacheLifetime)
         self.feed = LiveFeed(
             socketPath: settings.busSocket ?? BusTopics.socket(stateDirectory: settings.stateDirectory)
         )

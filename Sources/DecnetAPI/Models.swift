@@ -283,8 +283,18 @@ struct ActionBody: Codable, ResponseEncodable {
 }
 
 struct DeployRequest: Codable {
+    enum Network: String, Codable {
+        /// As the fleet file (or the host's default route) says: macvlan on a host NIC.
+        case config
+        /// On the lab LAN of namespaces (`--lab`).
+        case lab
+        /// On 127.x addresses (`--loopback`).
+        case loopback
+    }
+
     /// The fleet file, INI as `decnet deploy --config` reads it.
     var config: String
+    var network: Network?
 }
 
 struct ComponentBody: Codable, Sendable {

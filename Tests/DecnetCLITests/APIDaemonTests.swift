@@ -141,6 +141,78 @@ import Glibc
         #expect(!LoopbackPort.accepts(port))
     }
 
+    /// Fleet actions through the API on a real engine: deploy from an INI file (on loopback addresses), then stop
+    /// and start the decky, each answer carrying the decky's new state.
+    @Test(.enabled(if: getuid() == 0 || ExternalTool.isCI, "a loopback decky on port 6379 needs root"))
+    func theAPIDeploysAndActsOnTheFleet() async throws {
+        try #require(getuid() == 0, "a loopback decky on port 6379 needs root")
+        let binary = try #require(PackageLayout.decnetBinary, "build the decnet product first (swift build)")
+        try await NativeFleetHarness.with { harness in
+            var environment = harness.environment
+            environment["DECNET_JWT_SECRET"] = Self.secret
+            environment["DECNET_ADMIN_PASSWORD"] = "first-login-pw"
+            environment["DECNET_DB_PATH"] = harness.directory.path + "/decnet.db"
+            defer { Self.kill(["api"], in: harness.directory.path) }
+            let port = LoopbackPort.unused()
+            let started = try await ProcessRunner.run(
+                binary.path,
+                ["api", "start", "--port", String(port)],
+                in: harness.directory.url,
+                environment: environment
+            )
+            try #require(started.status == 0, "\(started.standardOutput)\(started.standardError)")
+            let base = "http://127.0.0.1:\(port)"
+            let token = try await Self.readyAdmin(base)
+            let subnet = "127.82.\(Int.random(in: 1...250))"
+            let ini = "[general]\nnet = \(subnet).0/24\n\n[api-decky]\nip = \(subnet).10\nservices = redis\n"
+            let body = harness.directory.path + "/deploy.json"
+            try JSONSerialization.data(withJSONObject: ["config": ini, "network": "loopback"]).write(
+                to: URL(fileURLWithPath: body)
+            )
+            let auth = ["-H", "Authorization: Bearer \(token)", "-H", "Content-Type: application/json"]
+            let deploy = try await Self.curl(
+                auth + ["-X", "POST", "--data-binary", "@\(body)", "\(base)/api/v1/deckies/deploy"]
+            )
+            #expect(deploy.status == 200, "\(deploy.body)")
+            #expect(Self.json(deploy.body)["ok"] as? Bool == true)
+            let fleet = Self.json(try await Self.curl(auth + ["\(base)/api/v1/deckies"]).body)
+            #expect(fleet["engine_running"] as? Bool == true, "\(fleet)")
+            let decky = (fleet["deckies"] as? [[String: Any]])?.first
+            #expect(decky?["name"] as? String == "api-decky" && decky?["state"] as? String == "running", "\(fleet)")
+            #expect(decky?["ip"] as? String == "\(subnet).10")
+
+            // Another API on the decky's own address is refused.
+            let onDecky = try await ProcessRunner.run(
+                binary.path,
+                ["web", "start", "--host", "\(subnet).10", "--port", String(LoopbackPort.unused())],
+                in: harness.directory.url,
+                environment: environment
+            )
+            #expect(
+                onDecky.status != 0 && onDecky.standardError.contains("decky api-decky"),
+                "\(onDecky.standardError)"
+            )
+
+            let stop = try await Self.curl(auth + ["-X", "POST", "\(base)/api/v1/deckies/api-decky/stop"])
+            #expect(stop.status == 200, "\(stop.body)")
+            #expect((Self.json(stop.body)["decky"] as? [String: Any])?["state"] as? String == "stopped", "\(stop.body)")
+            let start = try await Self.curl(auth + ["-X", "POST", "\(base)/api/v1/deckies/api-decky/start"])
+            #expect(start.status == 200, "\(start.body)")
+            #expect(
+                (Self.json(start.body)["decky"] as? [String: Any])?["state"] as? String == "running",
+                "\(start.body)"
+            )
+            let unknown = try await Self.curl(auth + ["-X", "POST", "\(base)/api/v1/deckies/nope/stop"])
+            #expect(unknown.status == 404, "\(unknown.body)")
+            _ = try await ProcessRunner.run(
+                binary.path,
+                ["teardown", "--all"],
+                in: harness.directory.url,
+                environment: environment
+            )
+        }
+    }
+
     /// The browser run: `decnet web` with the bus, the workers and a loopback decky serving SSH; headless
     /// Chromium logs in (changing the first password), sees the fleet, and the SSH login of a real client shows
     /// up in the live feed of the same page. Screenshots of every page go to `.build/dashboard-screenshots`.

@@ -409,7 +409,10 @@ enum OpenAPIDocument {
                 ["ok": boolean, "report": array(string), "decky": ref("Decky")],
                 required: ["ok", "report"]
             ),
-            "DeployRequest": object(["config": string]),
+            "DeployRequest": object(
+                ["config": string, "network": ["type": "string", "enum": ["config", "lab", "loopback"]]],
+                required: ["config"]
+            ),
             "Health": object([
                 "status": ["type": "string", "enum": ["ok", "degraded", "failing"]], "version": string,
                 "uptime_seconds": integer,

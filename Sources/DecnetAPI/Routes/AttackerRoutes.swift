@@ -6,15 +6,17 @@ import Hummingbird
 extension APIServer {
     /// `/attackers`: the list with filters and paging, one attacker, its events, its shell transcripts, exports.
     func addAttackers(to group: RouterGroup<APIRequestContext>) {
-        group.get("attackers") { request, _ -> Page<AttackerBody> in
+        group.get("attackers") { request, _ -> Response in
             let query = try Self.attackerQuery(QueryReader(request))
-            let page = try await self.store.attackers(query)
-            return Page(
-                total: page.total,
-                limit: query.limit,
-                offset: query.offset,
-                items: page.items.map(AttackerBody.init)
-            )
+            return try await self.cache.json(request.uri.description) {
+                let page = try await self.store.attackers(query)
+                return Page(
+                    total: page.total,
+                    limit: query.limit,
+                    offset: query.offset,
+                    items: page.items.map(AttackerBody.init)
+                )
+            }
         }
         group.get("attackers/export") { request, _ -> Response in
             let reader = QueryReader(request)

@@ -6,7 +6,7 @@ import Hummingbird
 /// The fleet as the API sees it: the state file (what was planned) and, when the engine runs, what it serves.
 struct FleetAccess: Sendable {
     let stateDirectory: String
-    let deployer: (@Sendable (_ configFile: String) async throws -> (ok: Bool, output: [String]))?
+    let deployer: (@Sendable (_ arguments: [String]) async throws -> (ok: Bool, output: [String]))?
 
     enum Action: String, CaseIterable { case start, stop, restart }
 
@@ -128,7 +128,9 @@ struct FleetAccess: Sendable {
 extension APIServer {
     /// `/deckies`: fleet state for everyone; deploy and lifecycle actions for admins.
     func addDeckies(to group: RouterGroup<APIRequestContext>) {
-        group.get("deckies") { _, _ -> FleetBody in try await self.fleet.snapshot() }
+        group.get("deckies") { request, _ -> Response in
+            try await self.cache.json(request.uri.description) { try await self.fleet.snapshot() }
+        }
         group.get("deckies/:name") { _, context -> DeckyBody in
             let name = try context.parameters.require("name")
             guard let decky = try await self.fleet.snapshot().deckies.first(where: { $0.name == name }) else {
@@ -151,7 +153,13 @@ extension APIServer {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let file = (directory as NSString).appendingPathComponent("deploy-\(UUID().uuidString.lowercased()).ini")
             try Data(deploy.config.utf8).write(to: URL(fileURLWithPath: file))
-            let (ok, output) = try await deployer(file)
+            var arguments = ["--config", file]
+            switch deploy.network ?? .config {
+            case .config: break
+            case .lab: arguments.append("--lab")
+            case .loopback: arguments.append("--loopback")
+            }
+            let (ok, output) = try await deployer(arguments)
             guard ok else { throw APIError.badRequest(output.suffix(20).joined(separator: "\n")) }
             return ActionBody(ok: true, report: output, decky: nil)
         }

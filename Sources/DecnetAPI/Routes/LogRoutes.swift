@@ -6,18 +6,20 @@ import Hummingbird
 extension APIServer {
     /// `/logs`: stored events with filters (fields inside the event too: `field=username:root`) and a histogram.
     func addLogs(to group: RouterGroup<APIRequestContext>) {
-        group.get("logs") { request, _ -> Page<EventBody> in
+        group.get("logs") { request, _ -> Response in
             let query = try Self.logQuery(QueryReader(request))
-            async let total = self.store.countLogs(query)
-            let events = try await self.store.logs(query)
-            return Page(
-                total: try await total,
-                limit: query.limit,
-                offset: query.offset,
-                items: events.map(EventBody.init)
-            )
+            return try await self.cache.json(request.uri.description) {
+                async let total = self.store.countLogs(query)
+                let events = try await self.store.logs(query)
+                return Page(
+                    total: try await total,
+                    limit: query.limit,
+                    offset: query.offset,
+                    items: events.map(EventBody.init)
+                )
+            }
         }
-        group.get("logs/histogram") { request, _ -> HistogramBody in
+        group.get("logs/histogram") { request, _ -> Response in
             let reader = QueryReader(request)
             var query = try Self.logQuery(reader)
             let interval = try reader.integer("interval", in: 1...86_400, default: 60)
@@ -25,7 +27,10 @@ extension APIServer {
                 // The last 24 hours unless told otherwise: a chart, not a full-table scan.
                 query.since = Date().addingTimeInterval(-86_400)
             }
-            return HistogramBody(interval: interval, buckets: try await self.store.histogram(query, interval: interval))
+            let bounded = query
+            return try await self.cache.json(request.uri.description) {
+                HistogramBody(interval: interval, buckets: try await self.store.histogram(bounded, interval: interval))
+            }
         }
     }
 

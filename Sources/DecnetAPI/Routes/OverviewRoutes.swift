@@ -7,22 +7,29 @@ import Hummingbird
 extension APIServer {
     /// `/stats`, `/health`, `/config`.
     func addOverview(to group: RouterGroup<APIRequestContext>) {
-        group.get("stats") { _, _ -> StatsBody in
-            let statistics = try await self.store.statistics(now: Date())
-            let fleet = try await self.fleet.snapshot()
-            return StatsBody(
-                events: statistics.events,
-                attackers: statistics.attackers,
-                credentials: statistics.credentials,
-                eventsLastHour: statistics.eventsLastHour,
-                attackersToday: statistics.attackersToday,
-                traversals: statistics.traversals,
-                deckiesTotal: fleet.deckies.count,
-                deckiesRunning: fleet.deckies.filter { $0.state == "running" }.count
-            )
+        group.get("stats") { request, _ -> Response in
+            try await self.cache.json(request.uri.description) { try await self.statistics() }
         }
-        group.get("health") { _, _ -> HealthBody in await self.health() }
+        group.get("health") { request, _ -> Response in
+            try await self.cache.json(request.uri.description) { await self.health() }
+        }
         group.get("config") { _, _ -> ConfigBody in ConfigBody(settings: self.settings.configuration) }
+    }
+
+    /// The overview's totals: the store's and the fleet's.
+    func statistics() async throws -> StatsBody {
+        let statistics = try await self.store.statistics(now: Date())
+        let fleet = try await self.fleet.snapshot()
+        return StatsBody(
+            events: statistics.events,
+            attackers: statistics.attackers,
+            credentials: statistics.credentials,
+            eventsLastHour: statistics.eventsLastHour,
+            attackersToday: statistics.attackersToday,
+            traversals: statistics.traversals,
+            deckiesTotal: fleet.deckies.count,
+            deckiesRunning: fleet.deckies.filter { $0.state == "running" }.count
+        )
     }
 
     /// The API, its store and the daemons of this state directory.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DecnetAPI
 import DecnetConfig
+import DecnetCore
 import DecnetStore
 import Foundation
 
@@ -15,6 +16,8 @@ enum APIDaemon {
         @Option(help: "Address to listen on (default: DECNET_API_HOST / DECNET_WEB_HOST).") var host: String?
         @Option(help: "Port (default: DECNET_API_PORT / DECNET_WEB_PORT).") var port: Int?
         @Flag(help: "Refuse POST /deckies/deploy (fleet changes only from the host's CLI).") var noDeploy = false
+        @Option(help: "Seconds the polled read routes may answer from the micro-cache (0: off).")
+        var responseCache: Double = 1
         @Flag(help: "Stay in the foreground.") var foreground = false
     }
 
@@ -31,6 +34,15 @@ enum APIDaemon {
             throw CommandFailure("\(error)")
         }
         guard (1...65535).contains(port) else { throw CommandFailure("--port must be 1-65535") }
+        // The management plane never answers on a decky's address: an attacker there would find the deception.
+        if let state = try? FleetState.read(fromDirectory: environment.stateDirectory),
+            let decky = state.fleet.deckies.first(where: { $0.ip.description == host })
+        {
+            throw CommandFailure(
+                "\(host) is the address of decky \(decky.name); the \(name) listens on a management address "
+                    + "(DECNET_\(dashboard ? "WEB" : "API")_HOST or --host)"
+            )
+        }
         guard options.foreground else {
             let pid = try await daemon.spawn(commandPath: [name, "start"], arguments: Daemon.argumentsAfter("start"))
             let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)/"
@@ -51,6 +63,10 @@ enum APIDaemon {
             databaseBackend: environment.databaseBackend.rawValue
         )
         if !options.noDeploy { settings.deployer = Self.deploy }
+        guard options.responseCache >= 0, options.responseCache <= 3600 else {
+            throw CommandFailure("--response-cache must be 0 to 3600 seconds")
+        }
+        settings.responseCacheLifetime = .milliseconds(Int(options.responseCache * 1000))
         let store = try StoreOpening.open(environment)
         let server: APIServer
         do {
@@ -115,13 +131,13 @@ enum APIDaemon {
         ]
     }
 
-    /// `POST /deckies/deploy`: `decnet deploy --config FILE` as a child of this process, its output returned.
-    @Sendable static func deploy(_ file: String) async throws -> (ok: Bool, output: [String]) {
+    /// `POST /deckies/deploy`: `decnet deploy --config FILE …` as a child of this process, its output returned.
+    @Sendable static func deploy(_ arguments: [String]) async throws -> (ok: Bool, output: [String]) {
         let executable =
             (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["deploy", "--config", file]
+        process.arguments = ["deploy"] + arguments
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
