@@ -209,7 +209,8 @@ struct DeployCommand: AsyncParsableCommand {
         }
         if network == .loopback {
             detected = nil
-            if flags.subnet == nil { flags.subnet = Self.loopbackSubnet }
+            // A fleet file's own `net` (which must then be a 127.x subnet) wins over the default loopback subnet.
+            if flags.subnet == nil && flags.config == nil { flags.subnet = Self.loopbackSubnet }
         }
         var request = CommandLineFleet.request(flags: flags, detected: detected)
         if network == .lab || network == .loopback {
