@@ -152,7 +152,7 @@ import Glibc
             environment["DECNET_JWT_SECRET"] = Self.secret
             environment["DECNET_ADMIN_PASSWORD"] = "first-login-pw"
             environment["DECNET_DB_PATH"] = harness.directory.path + "/decnet.db"
-            defer { Self.kill(["api"], in: harness.directory.path) }
+            defer { Self.kill(["api", "web"], in: harness.directory.path) }
             let port = LoopbackPort.unused()
             let started = try await ProcessRunner.run(
                 binary.path,
