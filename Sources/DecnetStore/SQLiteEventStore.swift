@@ -8,7 +8,12 @@ public final class SQLiteEventStore: EventStore {
     public let path: String
     let pool: DatabasePool
 
-    public init(path: String) throws {
+    /// The ingester's page cache per connection: see `init`.
+    public static let ingestPageCache = 64 << 20
+
+    /// - Parameter pageCacheBytes: SQLite's page cache per connection. The ingester wants the hot pages of the
+    ///   uuid index at hand (64 MiB); a reader such as the API, with a pool of connections, does well with less.
+    public init(path: String, pageCacheBytes: Int = SQLiteEventStore.ingestPageCache) throws {
         self.path = path
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
@@ -20,9 +25,9 @@ public final class SQLiteEventStore: EventStore {
             // a power loss may lose the last batches, which the cursor then reads again.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             // The uuid index takes inserts at random places: with SQLite's default 2 MiB page cache most of
-            // them read their page back from the kernel. A 64 MiB cache and the file mapped (reads without a
+            // them read their page back from the kernel. The ingester's 64 MiB cache and the file mapped (reads without a
             // copy) keep the hot pages at hand.
-            try db.execute(sql: "PRAGMA cache_size = -65536")
+            try db.execute(sql: "PRAGMA cache_size = -\(max(1, pageCacheBytes >> 10))")
             try db.execute(sql: "PRAGMA mmap_size = 1073741824")
         }
         self.pool = try DatabasePool(path: path, configuration: configuration)

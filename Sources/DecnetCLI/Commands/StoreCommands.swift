@@ -10,13 +10,18 @@ import Synchronization
 /// Opens the store the environment names: SQLite at `DECNET_DB_PATH` (default `<state dir>/decnet.db`), or
 /// PostgreSQL at `DECNET_DB_HOST`/`_PORT`/`_NAME` as `DECNET_DB_USER` (`DECNET_DB_BACKEND=postgres`).
 enum StoreOpening {
-    static func open(_ environment: DecnetEnvironment) throws -> any EventStore {
+    /// - Parameter pageCacheBytes: SQLite's page cache per connection (the ingester's default; the API asks for
+    ///   less, having several reader connections).
+    static func open(
+        _ environment: DecnetEnvironment,
+        pageCacheBytes: Int = SQLiteEventStore.ingestPageCache
+    ) throws -> any EventStore {
         switch environment.databaseBackend {
         case .sqlite:
             let path =
                 environment.databasePath ?? (environment.stateDirectory as NSString).appendingPathComponent("decnet.db")
             do {
-                return try SQLiteEventStore(path: path)
+                return try SQLiteEventStore(path: path, pageCacheBytes: pageCacheBytes)
             } catch {
                 throw CommandFailure("SQLite store \(path): \(error) (DECNET_DB_PATH)")
             }
