@@ -80,4 +80,5 @@ print(f"API CPU: {(after - before) / ticks:.1f} s over {wall:.1f} s ({(after - b
 PY
 done
 echo
-echo "API RSS after the runs: $(awk '/VmRSS/{print $2, $3}' /proc/$API_PID/status)"
+# RSS counts the store's file once per mapping (each SQLite reader maps it); Anonymous is the process's own heap.
+awk '/^(Rss|Pss|Anonymous):/{printf "API %s %d MiB  ", $1, $2 / 1024} END {print ""}' "/proc/$API_PID/smaps_rollup"
