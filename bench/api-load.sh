@@ -35,15 +35,8 @@ cleanup() {
 trap cleanup EXIT
 python3 bench/lib/make_events.py "$N" "$WORK/decnet.log" "$A" recent
 if [ "$BACKEND" = postgres ]; then
-    PG=/usr/lib/postgresql/15/bin
-    PORT=${PGPORT:-25433}
-    mkdir -p "$WORK/pg" && chown postgres:postgres "$WORK/pg" && chmod 755 "$WORK"
-    runuser -u postgres -- "$PG/initdb" -D "$WORK/pg/data" -U decnet --auth=trust -E UTF8 >/dev/null
-    runuser -u postgres -- "$PG/postgres" -D "$WORK/pg/data" -h 127.0.0.1 -p "$PORT" -k "$WORK/pg" >"$WORK/pg.log" 2>&1 &
-    PGPID=$!
-    for _ in $(seq 100); do "$PG/pg_isready" -q -h 127.0.0.1 -p "$PORT" && break; sleep 0.1; done
-    "$PG/createdb" -h 127.0.0.1 -p "$PORT" -U decnet decnet
-    export DECNET_DB_HOST=127.0.0.1 DECNET_DB_PORT="$PORT" DECNET_DB_USER=decnet DECNET_DB_NAME=decnet
+    . bench/lib/postgres.sh
+    start_private_postgres "${PGPORT:-25433}"
 fi
 "$BIN" workers start --once --log-file "$WORK/decnet.log" --batch-size 5000 | head -1
 PORT_API=${PORT_API:-18000}
