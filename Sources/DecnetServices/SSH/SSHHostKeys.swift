@@ -31,7 +31,9 @@ struct SSHHostKeys: Sendable {
         }
         self.rsa = BackgroundMade(kept: try kept.map { try _RSA.Signing.PrivateKey(derRepresentation: $0) }) {
             let key = try _RSA.Signing.PrivateKey(keySize: .bits3072)
-            if let directory { try Self.write(key.derRepresentation, directory, Self.rsaFile) }
+            // Made in the background: if the key folder was removed meanwhile (the decky torn down), it stays
+            // removed rather than coming back with one key in it.
+            if let directory { try Self.write(key.derRepresentation, directory, Self.rsaFile, creating: false) }
             return key
         }
     }
@@ -53,10 +55,15 @@ struct SSHHostKeys: Sendable {
         return key
     }
 
-    /// Writes a key file, readable by its owner only.
-    private static func write(_ data: Data, _ directory: String, _ file: String) throws {
+    /// Writes a key file, readable by its owner only, making its folder first unless told not to (then a
+    /// missing folder means the key is not kept).
+    private static func write(_ data: Data, _ directory: String, _ file: String, creating: Bool = true) throws {
         let path = (directory as NSString).appendingPathComponent(file)
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if creating {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } else if !FileManager.default.fileExists(atPath: directory) {
+            return
+        }
         guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: 0o600])
         else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path]) }
     }
