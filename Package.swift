@@ -39,6 +39,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.0.0"),
         // Signing and verifying the API's bearer tokens (HS256).
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.0.0"),
+        // Hummingbird's header types (already in the graph through it), named for header names made once.
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         // The model: services, archetypes, distros, OS families, fleets and how a fleet is planned. Foundation only.
@@ -136,6 +138,7 @@ let package = Package(
                 "DecnetCore", "DecnetConfig", "DecnetStore", "DecnetRuntime", "DecnetPipeline",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -3,6 +3,7 @@ import DecnetPipeline
 import DecnetRuntime
 import DecnetStore
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
@@ -141,6 +142,14 @@ public final class APIServer: Sendable {
     }
 }
 
+/// Header names HTTPTypes does not predefine, made once rather than per request.
+enum APIHeaders {
+    static let requestedWith = HTTPField.Name("X-Requested-With")!
+    static let frameOptions = HTTPField.Name("X-Frame-Options")!
+    static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
+    static let accelBuffering = HTTPField.Name("X-Accel-Buffering")!
+}
+
 /// Headers every answer carries: no sniffing, no framing, no referrer leaks; pages only run our own scripts.
 struct SecurityHeadersMiddleware: RouterMiddleware {
     typealias Context = APIRequestContext
@@ -152,8 +161,8 @@ struct SecurityHeadersMiddleware: RouterMiddleware {
     ) async throws -> Response {
         var response = try await next(request, context)
         response.headers[.xContentTypeOptions] = "nosniff"
-        response.headers[.init("X-Frame-Options")!] = "DENY"
-        response.headers[.init("Referrer-Policy")!] = "no-referrer"
+        response.headers[APIHeaders.frameOptions] = "DENY"
+        response.headers[APIHeaders.referrerPolicy] = "no-referrer"
         if response.headers[.cacheControl] == nil { response.headers[.cacheControl] = "no-store" }
         if response.headers[.contentType]?.hasPrefix("text/html") == true {
             response.headers[.contentSecurityPolicy] =

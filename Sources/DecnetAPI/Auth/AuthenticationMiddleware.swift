@@ -1,5 +1,6 @@
 import DecnetStore
 import Foundation
+import HTTPTypes
 import Hummingbird
 import JWTKit
 
@@ -24,14 +25,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
         var context = context
         let (token, viaCookie) = Self.token(in: request)
         guard let token else { throw APIError.unauthorized("a bearer token is required (POST /api/v1/auth/login)") }
-        guard let claims = await self.tokens.verify(token) else {
-            throw APIError.unauthorized("the token is invalid or has expired; log in again")
-        }
-        guard let user = try await self.users.user(claims.sub.value), user.tokenVersion == claims.ver else {
-            throw APIError.unauthorized("the token is no longer valid (the user changed or was removed); log in again")
-        }
+        let user = try await Self.user(of: token, tokens: self.tokens, users: self.users)
         if viaCookie && request.method != .get && request.method != .head
-            && request.headers[.init("X-Requested-With")!] != "decnet"
+            && request.headers[APIHeaders.requestedWith] != "decnet"
         {
             throw APIError.forbidden("a state-changing request with the session cookie needs X-Requested-With: decnet")
         }
@@ -45,6 +41,18 @@ struct AuthenticationMiddleware: RouterMiddleware {
         )
         context.viaCookie = viaCookie
         return try await next(request, context)
+    }
+
+    /// The user a token names, or 401 saying why not: invalid, expired, or older than the user's last password
+    /// change (or the user is gone). The API's middleware and the dashboard's pages both ask here.
+    static func user(of token: String, tokens: TokenService, users: UserDirectory) async throws -> APIUser {
+        guard let claims = await tokens.verify(token) else {
+            throw APIError.unauthorized("the token is invalid or has expired; log in again")
+        }
+        guard let user = try await users.user(claims.sub.value), user.tokenVersion == claims.ver else {
+            throw APIError.unauthorized("the token is no longer valid (the user changed or was removed); log in again")
+        }
+        return user
     }
 
     /// The bearer token of the Authorization header, else the session cookie's.

@@ -100,8 +100,7 @@ extension APIServer {
     /// The identity of the session cookie (or a bearer header), nil when there is none or it is no longer valid.
     func pageIdentity(_ request: Request) async -> Identity? {
         guard case (let token?, _) = AuthenticationMiddleware.token(in: request),
-            let claims = await self.tokens.verify(token),
-            let user = try? await self.users.user(claims.sub.value), user.tokenVersion == claims.ver
+            let user = try? await AuthenticationMiddleware.user(of: token, tokens: self.tokens, users: self.users)
         else { return nil }
         return Identity(username: user.username, role: user.role, mustChangePassword: user.mustChangePassword)
     }

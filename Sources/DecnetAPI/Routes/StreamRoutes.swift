@@ -1,6 +1,7 @@
 import DecnetCore
 import DecnetRuntime
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 
@@ -46,7 +47,7 @@ extension APIServer {
             return Response(
                 status: .ok,
                 headers: [
-                    .contentType: "text/event-stream", .cacheControl: "no-cache", .init("X-Accel-Buffering")!: "no",
+                    .contentType: "text/event-stream", .cacheControl: "no-cache", APIHeaders.accelBuffering: "no",
                 ],
                 body: ResponseBody { writer in
                     defer {
