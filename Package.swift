@@ -113,6 +113,8 @@ let package = Package(
             name: "DecnetStore",
             dependencies: [
                 "DecnetCore", .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's C API, for the ingester's statement binding (GRDB's own module of the system library).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -177,7 +179,10 @@ let package = Package(
         ),
         .testTarget(
             name: "DecnetStoreTests",
-            dependencies: ["DecnetStore", "DecnetCore", "DecnetTesting"],
+            // GRDB: to look into the SQLite file the store wrote, and to make one of an older schema.
+            dependencies: [
+                "DecnetStore", "DecnetCore", "DecnetTesting", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -4,15 +4,15 @@
 # written to a log, then `decnet workers start --once` stores them in a fresh SQLite file. Prints events/s and
 # checks that every line was stored and none rejected.
 #
-#   bench/ingest.sh                 # N=200000, batches of 5000, into SQLite
-#   N=1000000 BATCH=20000 bench/ingest.sh
+#   bench/ingest.sh                 # N=200000, batches of 20000 (the default), into SQLite
+#   N=1000000 BATCH=50000 bench/ingest.sh
 #   BACKEND=postgres bench/ingest.sh   # into a private PostgreSQL 15 server (root: it runs as `postgres`)
 #
 # Builds a release binary in .build-release/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-200000}
-BATCH=${BATCH:-5000}
+BATCH=${BATCH:-20000}
 BACKEND=${BACKEND:-sqlite}
 
 swift build -c release --product decnet --scratch-path .build-release >/dev/null

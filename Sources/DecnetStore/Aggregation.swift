@@ -13,30 +13,9 @@ public struct Bounty: Sendable, Equatable {
 
     /// What an event yields, if anything.
     public static func from(_ event: HoneypotEvent) -> Bounty? {
-        let kind: String
-        let keys: [String]
-        switch event.id {
-        case .loginSuccess, .loginFailed:
-            guard event[field: "username"] != nil || event[field: "password"] != nil else { return nil }
-            kind = "credential"
-            keys = ["username", "password", "password_b64", "method", "key_type", "fingerprint"]
-        case .clientFingerprint:
-            keys = Self.fingerprintKinds
-            guard keys.contains(where: { event[field: $0] != nil }) else { return nil }
-            kind = "fingerprint"
-        case .fileUpload, .sessionRecorded:
-            kind = "artifact"
-            keys = ["filename", "format", "size", "sha256", "path"]
-        case .fileDownload:
-            kind = "download"
-            keys = ["url", "tool", "filename"]
-        default:
-            return nil
-        }
+        guard let (kind, keys) = Self.kind(of: event) else { return nil }
         var payload: [String: String] = [:]
-        for key in keys { if let value = event[field: key] { payload[key] = value } }
-        if event.id == .loginSuccess { payload["success"] = "true" }
-        payload["event_type"] = event.id.rawValue
+        for key in keys { if let value = Self.value(key, of: event) { payload[key] = value } }
         return Bounty(
             eventUUID: event.uuid,
             time: event.time,
@@ -47,6 +26,55 @@ public struct Bounty: Sendable, Equatable {
             payload: payload
         )
     }
+
+    /// The kind and payload JSON of what an event yields (`JSONText.object(from(event).payload)`, written
+    /// without the dictionary: the ingester makes one per login).
+    static func row(for event: HoneypotEvent) -> (kind: String, payload: String)? {
+        guard let (kind, keys) = Self.kind(of: event) else { return nil }
+        var out: [UInt8] = [0x7B]
+        for key in keys {
+            guard let value = Self.value(key, of: event) else { continue }
+            if out.count > 1 { out.append(0x2C) }
+            JSONText.append(string: key, to: &out)
+            out.append(0x3A)
+            JSONText.append(string: value, to: &out)
+        }
+        out.append(0x7D)
+        return (kind, String(decoding: out, as: UTF8.self))
+    }
+
+    /// The bounty's kind and the payload keys it may hold, sorted; nil when the event yields none.
+    private static func kind(of event: HoneypotEvent) -> (String, [String])? {
+        switch event.id {
+        case .loginSuccess, .loginFailed:
+            guard event[field: "username"] != nil || event[field: "password"] != nil else { return nil }
+            return ("credential", Self.credentialKeys)
+        case .clientFingerprint:
+            guard Self.fingerprintKinds.contains(where: { event[field: $0] != nil }) else { return nil }
+            return ("fingerprint", Self.fingerprintKeys)
+        case .fileUpload, .sessionRecorded: return ("artifact", Self.artifactKeys)
+        case .fileDownload: return ("download", Self.downloadKeys)
+        default: return nil
+        }
+    }
+
+    /// A payload value: the event's field, or the two the payload adds (`event_type`, and `success` on a
+    /// successful login).
+    private static func value(_ key: String, of event: HoneypotEvent) -> String? {
+        switch key {
+        case "event_type": event.id.rawValue
+        case "success": event.id == .loginSuccess ? "true" : nil
+        default: event[field: key]
+        }
+    }
+
+    private static func keys(_ fields: [String]) -> [String] { (fields + ["event_type", "success"]).sorted() }
+    private static let credentialKeys = Self.keys([
+        "username", "password", "password_b64", "method", "key_type", "fingerprint",
+    ])
+    private static let fingerprintKeys = Self.keys(Self.fingerprintKinds)
+    private static let artifactKeys = Self.keys(["filename", "format", "size", "sha256", "path"])
+    private static let downloadKeys = Self.keys(["url", "tool", "filename"])
 
     static let fingerprintKinds = ["hassh", "ja3", "ja4", "user_agent", "client_version", "terminal"]
 }
@@ -70,6 +98,13 @@ extension AttackerProfile {
         )
     }
 
+    /// Whether the path's last hop is `decky` (the path alone, or its tail after " -> ").
+    static func path(_ path: String, endsAt decky: String) -> Bool {
+        guard path.hasSuffix(decky) else { return false }
+        let head = path.utf8.dropLast(decky.utf8.count)
+        return head.isEmpty || head.suffix(4).elementsEqual(" -> ".utf8)
+    }
+
     /// Adds one event (events come in time order within a batch; the path follows arrival order).
     mutating func absorb(_ event: HoneypotEvent) {
         self.firstSeen = min(self.firstSeen, event.time)
@@ -77,10 +112,11 @@ extension AttackerProfile {
         self.eventCount += 1
         if !self.deckies.contains(event.decky) { self.deckies.append(event.decky) }
         if !self.services.contains(event.service.rawValue) { self.services.append(event.service.rawValue) }
-        let hops = self.traversalPath.components(separatedBy: " -> ")
+        // A new hop unless the path already ends at this decky (looked up at the end, not by splitting the
+        // whole path, which grows with every hop).
         if self.traversalPath.isEmpty {
             self.traversalPath = event.decky
-        } else if hops.last != event.decky {
+        } else if !Self.path(self.traversalPath, endsAt: event.decky) {
             self.traversalPath += " -> " + event.decky
         }
         switch event.id {
@@ -115,8 +151,10 @@ struct StoredAttacker {
     /// Folds a batch of events (in time order) into the profiles already stored; returns every profile the
     /// batch touched.
     static func fold(_ events: [HoneypotEvent], into known: [String: StoredAttacker]) -> [StoredAttacker] {
-        var touched = known.filter { _ in false }
-        for event in events.sorted(by: { $0.time < $1.time }) {
+        var touched: [String: StoredAttacker] = [:]
+        // A batch read from the log is in time order already: sorted only when it is not.
+        let inOrder = zip(events, events.dropFirst()).allSatisfy { $0.time <= $1.time }
+        for event in inOrder ? events : events.sorted(by: { $0.time < $1.time }) {
             let ip = event.source.ip
             var attacker =
                 touched[ip] ?? known[ip]
@@ -150,72 +188,19 @@ struct StoredAttacker {
             profile.ip, self.uuid, RFC5424Formatter.timestamp(profile.firstSeen),
             RFC5424Formatter.timestamp(profile.lastSeen), profile.eventCount, profile.loginAttempts,
             profile.credentialCount, profile.commandCount, profile.isTraversal, profile.traversalPath,
-            JSONText.encode(profile.deckies), JSONText.encode(profile.services), JSONText.encode(profile.fingerprints),
-            JSONText.encode(profile.commands)
+            JSONText.array(profile.deckies), JSONText.array(profile.services), JSONText.object(profile.fingerprints),
+            JSONText.array(profile.commands)
         )
     }
 }
 
 extension HoneypotEvent {
-    /// The event's fields as one JSON object (the `logs.fields` column; a repeated name keeps its first value).
-    var fieldsJSON: String { JSONText.object(self.fieldValues) }
+    /// The event's fields as one JSON object in their order (the `logs.fields` column; a repeated name keeps
+    /// its first value).
+    var fieldsJSON: String { JSONText.object(self.fields) }
 }
 
-/// JSON text for the store's JSON columns (sorted keys, so equal values are equal text).
-enum JSONText {
-    /// A string-to-string object, written directly: the ingester writes two per event, and JSONEncoder (one
-    /// made per call, through Codable) was a large share of its time. Same text as `encode` gives.
-    static func object(_ object: [String: String]) -> String {
-        var out = "{"
-        out.reserveCapacity(object.count * 32)
-        var first = true
-        for key in object.keys.sorted() {
-            if !first { out.append(",") }
-            first = false
-            self.append(string: key, to: &out)
-            out.append(":")
-            self.append(string: object[key]!, to: &out)
-        }
-        out.append("}")
-        return out
-    }
-
-    /// A JSON string literal (RFC 8259 §7: quote, backslash and control characters escaped).
-    static func append(string: String, to out: inout String) {
-        out.append("\"")
-        var plain = true
-        for byte in string.utf8 where byte < 0x20 || byte == 0x22 || byte == 0x5C {
-            plain = false
-            break
-        }
-        if plain {
-            out.append(string)
-        } else {
-            for scalar in string.unicodeScalars {
-                switch scalar {
-                case "\"": out.append("\\\"")
-                case "\\": out.append("\\\\")
-                case "\n": out.append("\\n")
-                case "\r": out.append("\\r")
-                case "\t": out.append("\\t")
-                case "\u{08}": out.append("\\b")
-                case "\u{0C}": out.append("\\f")
-                case _ where scalar.value < 0x20:
-                    let hex = String(scalar.value, radix: 16)
-                    out.append("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
-                default: out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out.append("\"")
-    }
-
-    static func encode(_ value: some Encodable) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
-    }
-
+extension JSONText {
     static func decode<Value: Decodable>(_ type: Value.Type, _ text: String?) -> Value? {
         guard let text else { return nil }
         return try? JSONDecoder().decode(type, from: Data(text.utf8))

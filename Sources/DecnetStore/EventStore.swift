@@ -17,20 +17,68 @@ public struct IngestCursor: Sendable, Equatable {
     }
 }
 
-/// An event with its RFC 5424 line, as the log holds it (the store keeps both: the line for export, the fields
-/// for queries).
+/// An event with its RFC 5424 line, as the log holds it.
 public struct LogEntry: Sendable {
-    public var event: HoneypotEvent
-    public var line: String
+    public let event: HoneypotEvent
+    /// The values the stores write for it, made where the entry is made (the ingester's reading thread), so the
+    /// store's writer only binds them.
+    let row: LogRow
+
+    /// The line: kept when the event does not render it again byte for byte, rendered otherwise.
+    public var line: String { self.row.raw ?? RFC5424Formatter.line(for: self.event) }
 
     public init(event: HoneypotEvent, line: String) {
+        var line = line
         self.event = event
-        self.line = line
+        self.row = line.withUTF8 { LogRow(event, line: $0) }
+    }
+
+    /// From the log's bytes: the line is made a string only when it must be kept.
+    public init(event: HoneypotEvent, line: ArraySlice<UInt8>) {
+        self.event = event
+        self.row = line.withUnsafeBufferPointer { LogRow(event, line: $0) }
     }
 
     /// An event not read from a log: its line is rendered.
     public init(_ event: HoneypotEvent) {
         self.init(event: event, line: RFC5424Formatter.line(for: event))
+    }
+}
+
+/// The text columns of an event's `logs` row and its `bounty` row, if it yields one.
+struct LogRow: Sendable {
+    let uuid: String
+    let timestamp: String
+    /// The fields as one JSON object, in their order.
+    let fields: String
+    /// The line, when the row's columns would not render it again byte for byte (SQLite keeps only these; see
+    /// `SQLiteEventStore`): a late event (no column holds the flag), a repeated field name (the JSON keeps the
+    /// first), or a line not in the formatter's exact shape.
+    let raw: String?
+    let bounty: (kind: String, payload: String)?
+
+    init(_ event: HoneypotEvent, line: UnsafeBufferPointer<UInt8>) {
+        self.uuid = event.uuid.lowercasedText
+        self.timestamp = RFC5424Formatter.timestamp(event.time)
+        self.fields = event.fieldsJSON
+        self.raw = !event.late && Self.renders(event, as: line) ? nil : String(decoding: line, as: UTF8.self)
+        self.bounty = Bounty.row(for: event)
+    }
+
+    /// Whether the formatter writes exactly `line` for the event, and its fields have no repeated name (the
+    /// line would hold every value, the JSON only the first).
+    static func renders(_ event: HoneypotEvent, as line: UnsafeBufferPointer<UInt8>) -> Bool {
+        var rendered: [UInt8] = []
+        RFC5424Formatter.write(event, to: &rendered)
+        guard line.count == rendered.count, memcmp(line.baseAddress!, rendered, rendered.count) == 0 else {
+            return false
+        }
+        let fields = event.fields
+        guard fields.count <= 16 else { return Set(fields.map(\.name)).count == fields.count }
+        for index in fields.indices where fields[..<index].contains(where: { $0.name == fields[index].name }) {
+            return false
+        }
+        return true
     }
 }
 

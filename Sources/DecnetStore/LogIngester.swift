@@ -31,7 +31,7 @@ public struct LogIngester: Sendable {
 
     public let path: String
     public let store: any EventStore
-    public var batchSize = 5000
+    public var batchSize = 20000
     public var pollInterval: Duration = .milliseconds(100)
     /// Called for each rejected line and on rotation, for the operator's log.
     public var report: @Sendable (String) -> Void = { _ in }
@@ -75,14 +75,22 @@ public struct LogIngester: Sendable {
         var entries: [LogEntry] = []
         entries.reserveCapacity(self.batchSize)
         var end: LogTail.Position?
-        // One batch is written while the next is read and parsed (the store writes on its own thread); batches
-        // are committed in order, so the cursor only ever moves forward.
-        var writing: Task<Progress, any Error>?
+        // One batch is written while the next is read and parsed (the store writes on its own thread), and the
+        // batch written before it is handed to `stored` (the bus) beside both: batches are committed in order,
+        // so the cursor only ever moves forward, and handed on in order, at most one behind.
+        var writing: Task<(Progress, [HoneypotEvent]), any Error>?
+        var handing: Task<Void, Never>?
+        func finishWriting() async throws {
+            guard let previous = writing else { return }
+            writing = nil
+            let (done, fresh) = try await previous.value
+            progress.add(done)
+            self.progress(progress)
+            await handing?.value
+            handing = fresh.isEmpty ? nil : Task { [stored = self.stored] in stored(fresh) }
+        }
         func commit(_ batch: [LogEntry], through position: LogTail.Position) async throws {
-            if let previous = writing {
-                progress.add(try await previous.value)
-                self.progress(progress)
-            }
+            try await finishWriting()
             writing = Task { [self] in try await self.store(batch, through: position) }
         }
         do {
@@ -91,9 +99,9 @@ public struct LogIngester: Sendable {
                 do { line = try tail.next() } catch { throw IngestError("\(error)") }
                 if let line {
                     if !line.bytes.isEmpty {
-                        let text = String(decoding: line.bytes, as: UTF8.self)
                         do {
-                            entries.append(LogEntry(event: try RFC5424Parser.event(from: text), line: text))
+                            let event = try RFC5424Parser.event(from: line.bytes)
+                            entries.append(LogEntry(event: event, line: line.bytes))
                         } catch {
                             progress.rejected += 1
                             self.report(
@@ -115,36 +123,40 @@ public struct LogIngester: Sendable {
                     entries.removeAll(keepingCapacity: true)
                     end = nil
                 }
-                if let previous = writing {
-                    progress.add(try await previous.value)
-                    writing = nil
-                    self.progress(progress)
-                }
+                try await finishWriting()
+                await handing?.value
+                handing = nil
                 guard follow else { break }
                 do { try await Task.sleep(for: self.pollInterval) } catch { break }  // cancelled: stop here
             }
-            if let previous = writing { progress.add(try await previous.value) }
+            try await finishWriting()
+            await handing?.value
         } catch {
             // A batch being written when reading failed is still finished, or fails on its own.
             _ = try? await writing?.value
+            await handing?.value
             throw error
         }
         progress.rejected += tail.skippedLines
         return progress
     }
 
-    /// Stores one batch with the cursor at `position`; returns what it did.
-    private func store(_ entries: [LogEntry], through position: LogTail.Position) async throws -> Progress {
+    /// Stores one batch with the cursor at `position`; returns what it did and the events it stored first.
+    private func store(
+        _ entries: [LogEntry],
+        through position: LogTail.Position
+    ) async throws -> (
+        Progress, [HoneypotEvent]
+    ) {
         let result = try await self.store.ingest(
             entries,
             cursor: IngestCursor(path: self.path, inode: position.inode, offset: position.offset)
         )
-        if !result.fresh.isEmpty { self.stored(result.fresh) }
         var done = Progress()
         done.inserted = result.inserted
         done.duplicates = result.duplicates
         done.batches = 1
-        return done
+        return (done, result.fresh)
     }
 }
 

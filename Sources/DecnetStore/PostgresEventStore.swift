@@ -125,6 +125,15 @@ public final class PostgresEventStore: EventStore {
                 """
             ]
         ),
+        (
+            3,
+            [
+                // A bounty row is written only with its event's first storing, in the same transaction: the
+                // unique index and foreign key on its event's uuid checked what cannot happen.
+                "ALTER TABLE bounty DROP CONSTRAINT IF EXISTS bounty_log_uuid_fkey",
+                "ALTER TABLE bounty DROP CONSTRAINT IF EXISTS bounty_log_uuid_key",
+            ]
+        ),
     ]
 
     /// How long the first statement may wait for the server: the pool would otherwise keep retrying a server
@@ -203,8 +212,8 @@ public final class PostgresEventStore: EventStore {
             )
             for entry in entries {
                 let event = entry.event
-                columns.uuid.append(event.uuid.uuidString.lowercased())
-                columns.time.append(RFC5424Formatter.timestamp(event.time))
+                columns.uuid.append(entry.row.uuid)
+                columns.time.append(entry.row.timestamp)
                 columns.decky.append(event.decky)
                 columns.hostname.append(event.hostname)
                 columns.service.append(event.service.rawValue)
@@ -214,7 +223,7 @@ public final class PostgresEventStore: EventStore {
                 columns.port.append(event.source.port)
                 columns.deckyIP.append(event.destination.ip)
                 columns.deckyPort.append(event.destination.port)
-                columns.fields.append(event.fieldsJSON)
+                columns.fields.append(entry.row.fields)
                 columns.raw.append(entry.line)
             }
             var inserted = Set<String>()
@@ -236,19 +245,19 @@ public final class PostgresEventStore: EventStore {
                 )
                 for try await uuid in rows.decode(String.self) { inserted.insert(uuid) }
             }
-            let fresh = entries.map(\.event).filter { inserted.contains($0.uuid.uuidString.lowercased()) }
-            let bounty = fresh.compactMap(Bounty.from)
+            let stored = entries.filter { inserted.contains($0.row.uuid) }
+            let fresh = stored.map(\.event)
+            let bounty = stored.compactMap { entry in entry.row.bounty.map { (entry, $0) } }
             if !bounty.isEmpty {
                 try await connection.query(
                     """
                     INSERT INTO bounty (log_uuid, timestamp, bounty_type, attacker_ip, decky, service, payload)
                     SELECT u::uuid, t, k, ip, d, s, p::jsonb
-                    FROM unnest(\(bounty.map { $0.eventUUID.uuidString.lowercased() })::text[],
-                        \(bounty.map { RFC5424Formatter.timestamp($0.time) })::text[], \(bounty.map(\.kind))::text[],
-                        \(bounty.map(\.attackerIP))::text[], \(bounty.map(\.decky))::text[],
-                        \(bounty.map(\.service))::text[], \(bounty.map { JSONText.object($0.payload) })::text[])
+                    FROM unnest(\(bounty.map(\.0.row.uuid))::text[], \(bounty.map(\.0.row.timestamp))::text[],
+                        \(bounty.map(\.1.kind))::text[], \(bounty.map(\.0.event.source.ip))::text[],
+                        \(bounty.map(\.0.event.decky))::text[], \(bounty.map(\.0.event.service.rawValue))::text[],
+                        \(bounty.map(\.1.payload))::text[])
                         AS x(u, t, k, ip, d, s, p)
-                    ON CONFLICT (log_uuid) DO NOTHING
                     """,
                     logger: self.logger
                 )

@@ -1,12 +1,15 @@
 import DecnetCore
 import Foundation
 import GRDB
+import Synchronization
 
 /// The embedded store: one SQLite file (WAL, so readers never wait for the ingester) under the state directory,
 /// through GRDB.
 public final class SQLiteEventStore: EventStore {
     public let path: String
     let pool: DatabasePool
+    /// The attacker profiles this store last wrote, by address (see `upsertAttackers`).
+    private let attackerCache = Mutex<[String: StoredAttacker]>([:])
 
     /// The ingester's page cache per connection: see `init`.
     public static let ingestPageCache = 64 << 20
@@ -106,6 +109,54 @@ public final class SQLiteEventStore: EventStore {
                     """
             )
         }
+        migrator.registerMigration("v3: lines kept only when needed, bounty without its uuid index") { db in
+            // `raw` may be NULL: the row's columns render the line again (see `LogRow.raw`); the log file keeps
+            // every line as written. A bounty row is written only with its event's first storing, in the same
+            // transaction, so its unique index and foreign key checked what cannot happen, at two index
+            // operations per event. SQLite alters neither in place: both tables are copied.
+            try db.execute(
+                sql: """
+                    CREATE TABLE bounty_v3 (
+                        id INTEGER PRIMARY KEY,
+                        log_uuid TEXT NOT NULL,
+                        timestamp TEXT NOT NULL,
+                        bounty_type TEXT NOT NULL,
+                        attacker_ip TEXT NOT NULL,
+                        decky TEXT NOT NULL,
+                        service TEXT NOT NULL,
+                        payload TEXT NOT NULL
+                    );
+                    INSERT INTO bounty_v3 SELECT id, log_uuid, timestamp, bounty_type, attacker_ip, decky, service,
+                        payload FROM bounty;
+                    DROP TABLE bounty;
+                    ALTER TABLE bounty_v3 RENAME TO bounty;
+                    CREATE INDEX bounty_attacker ON bounty (attacker_ip);
+                    CREATE TABLE logs_v3 (
+                        id INTEGER PRIMARY KEY,
+                        uuid TEXT NOT NULL UNIQUE,
+                        timestamp TEXT NOT NULL,
+                        decky TEXT NOT NULL,
+                        hostname TEXT NOT NULL,
+                        service TEXT NOT NULL,
+                        event_type TEXT NOT NULL,
+                        session TEXT NOT NULL,
+                        attacker_ip TEXT NOT NULL,
+                        attacker_port INTEGER NOT NULL,
+                        decky_ip TEXT NOT NULL,
+                        decky_port INTEGER NOT NULL,
+                        fields TEXT NOT NULL,
+                        raw TEXT
+                    );
+                    INSERT INTO logs_v3 SELECT id, uuid, timestamp, decky, hostname, service, event_type, session,
+                        attacker_ip, attacker_port, decky_ip, decky_port, fields, raw FROM logs;
+                    DROP TABLE logs;
+                    ALTER TABLE logs_v3 RENAME TO logs;
+                    CREATE INDEX logs_timestamp ON logs (timestamp);
+                    CREATE INDEX logs_attacker ON logs (attacker_ip, timestamp);
+                    CREATE INDEX logs_event_type ON logs (event_type, timestamp);
+                    """
+            )
+        }
         return migrator
     }
 
@@ -124,41 +175,57 @@ public final class SQLiteEventStore: EventStore {
         try await self.pool.write { db in
             var result = IngestResult()
             var fresh: [HoneypotEvent] = []
-            let insertLog = try db.cachedStatement(
+            fresh.reserveCapacity(entries.count)
+            let insertLog = try BoundStatement(
+                db,
                 sql: """
                     INSERT OR IGNORE INTO logs (uuid, timestamp, decky, hostname, service, event_type, session,
                         attacker_ip, attacker_port, decky_ip, decky_port, fields, raw)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """
             )
-            for entry in entries {
-                let event = entry.event
-                try insertLog.execute(arguments: [
-                    event.uuid.uuidString.lowercased(), RFC5424Formatter.timestamp(event.time), event.decky,
-                    event.hostname, event.service.rawValue, event.id.rawValue, event.session, event.source.ip,
-                    event.source.port, event.destination.ip, event.destination.port, event.fieldsJSON, entry.line,
-                ])
-                if db.changesCount == 1 {
-                    result.inserted += 1
-                    fresh.append(event)
-                } else {
-                    result.duplicates += 1
-                }
-            }
-            let insertBounty = try db.cachedStatement(
+            let insertBounty = try BoundStatement(
+                db,
                 sql: """
-                    INSERT OR IGNORE INTO bounty (log_uuid, timestamp, bounty_type, attacker_ip, decky, service,
-                        payload) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO bounty (log_uuid, timestamp, bounty_type, attacker_ip, decky, service, payload)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
                     """
             )
-            for event in fresh {
-                guard let bounty = Bounty.from(event) else { continue }
-                try insertBounty.execute(arguments: [
-                    bounty.eventUUID.uuidString.lowercased(), RFC5424Formatter.timestamp(bounty.time), bounty.kind,
-                    bounty.attackerIP, bounty.decky, bounty.service, JSONText.object(bounty.payload),
-                ])
+            for entry in entries {
+                let event = entry.event
+                let row = entry.row
+                insertLog.bind(1, row.uuid)
+                insertLog.bind(2, row.timestamp)
+                insertLog.bind(3, event.decky)
+                insertLog.bind(4, event.hostname)
+                insertLog.bind(5, event.service.rawValue)
+                insertLog.bind(6, event.id.rawValue)
+                insertLog.bind(7, event.session)
+                insertLog.bind(8, event.source.ip)
+                insertLog.bind(9, event.source.port)
+                insertLog.bind(10, event.destination.ip)
+                insertLog.bind(11, event.destination.port)
+                insertLog.bind(12, row.fields)
+                if let raw = row.raw { insertLog.bind(13, raw) } else { insertLog.bindNull(13) }
+                guard try insertLog.run() == 1 else {
+                    result.duplicates += 1
+                    continue
+                }
+                result.inserted += 1
+                fresh.append(event)
+                // Only an event stored just now yields its bounty row, so a bounty is never written twice.
+                if let bounty = row.bounty {
+                    insertBounty.bind(1, row.uuid)
+                    insertBounty.bind(2, row.timestamp)
+                    insertBounty.bind(3, bounty.kind)
+                    insertBounty.bind(4, event.source.ip)
+                    insertBounty.bind(5, event.decky)
+                    insertBounty.bind(6, event.service.rawValue)
+                    insertBounty.bind(7, bounty.payload)
+                    try insertBounty.run()
+                }
             }
-            try Self.upsertAttackers(fresh, db)
+            try self.upsertAttackers(fresh, db)
             result.fresh = fresh
             if let cursor {
                 try db.execute(
@@ -173,14 +240,24 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
-    /// Reads each touched attacker once, folds the batch's events in, writes each once.
-    private static func upsertAttackers(_ events: [HoneypotEvent], _ db: Database) throws {
+    /// Reads each touched attacker once, folds the batch's events in, writes each once. A profile this store
+    /// wrote last time is taken from `attackerCache` when the row still holds it (same uuid and event count:
+    /// every write of a profile changes its count), which spares decoding its JSON columns batch after batch.
+    private func upsertAttackers(_ events: [HoneypotEvent], _ db: Database) throws {
         guard !events.isEmpty else { return }
+        let addresses = Set(events.map(\.source.ip))
+        let cached = self.attackerCache.withLock { cache in addresses.compactMap { cache[$0] } }
         var known: [String: StoredAttacker] = [:]
-        for ip in Set(events.map(\.source.ip)) {
-            if let row = try Row.fetchOne(db, sql: "SELECT * FROM attackers WHERE ip = ?", arguments: [ip]),
-                let profile = Self.profile(row)
-            {
+        let check = try db.cachedStatement(sql: "SELECT uuid, event_count FROM attackers WHERE ip = ?")
+        for attacker in cached {
+            guard let row = try Row.fetchOne(check, arguments: [attacker.profile.ip]),
+                row["uuid"] == attacker.uuid, row["event_count"] == attacker.profile.eventCount
+            else { continue }
+            known[attacker.profile.ip] = attacker
+        }
+        let read = try db.cachedStatement(sql: "SELECT * FROM attackers WHERE ip = ?")
+        for ip in addresses where known[ip] == nil {
+            if let row = try Row.fetchOne(read, arguments: [ip]), let profile = Self.profile(row) {
                 known[ip] = StoredAttacker(uuid: row["uuid"], profile: profile)
             }
         }
@@ -193,7 +270,8 @@ public final class SQLiteEventStore: EventStore {
                 \(StoredAttacker.upsertClause)
                 """
         )
-        for attacker in StoredAttacker.fold(events, into: known) {
+        let written = StoredAttacker.fold(events, into: known)
+        for attacker in written {
             let row = attacker.columns
             try upsert.execute(arguments: [
                 row.ip, row.uuid, row.firstSeen, row.lastSeen, row.eventCount, row.loginAttempts,
@@ -201,7 +279,14 @@ public final class SQLiteEventStore: EventStore {
                 row.fingerprints, row.commands,
             ])
         }
+        self.attackerCache.withLock { cache in
+            if cache.count + written.count > Self.attackerCacheLimit { cache.removeAll(keepingCapacity: true) }
+            for attacker in written { cache[attacker.profile.ip] = attacker }
+        }
     }
+
+    /// Profiles kept by `attackerCache` at most (about 2 KiB each at their largest).
+    static let attackerCacheLimit = 20_000
 
     static func profile(_ row: Row) -> AttackerProfile? {
         guard let first = RFC5424Parser.time(row["first_seen"]), let last = RFC5424Parser.time(row["last_seen"])
@@ -237,12 +322,35 @@ public final class SQLiteEventStore: EventStore {
         arguments.append(max(0, min(query.limit, LogQuery.maximumLimit)).databaseValue)
         arguments.append(max(0, query.offset).databaseValue)
         let bound = arguments
-        let sql = "SELECT raw FROM logs \(filter) ORDER BY timestamp DESC, id DESC LIMIT ? OFFSET ?"
+        let sql = """
+            SELECT uuid, timestamp, decky, hostname, service, event_type, session, attacker_ip, attacker_port,
+                decky_ip, decky_port, fields, raw
+            FROM logs \(filter) ORDER BY timestamp DESC, id DESC LIMIT ? OFFSET ?
+            """
         return try await self.pool.read { db in
-            try String.fetchAll(db, sql: sql, arguments: StatementArguments(bound)).compactMap {
-                try? RFC5424Parser.event(from: $0)
-            }
+            try Row.fetchAll(db, sql: sql, arguments: StatementArguments(bound)).compactMap(Self.event)
         }
+    }
+
+    /// The event of a `logs` row: parsed from its line when the line was kept, made from the columns otherwise
+    /// (they render that line byte for byte).
+    static func event(_ row: Row) -> HoneypotEvent? {
+        if let raw: String = row["raw"] { return try? RFC5424Parser.event(from: raw) }
+        guard let uuid = (row["uuid"] as String?).flatMap({ UUID(canonicalText: $0.utf8) }),
+            let time = RFC5424Parser.time(row["timestamp"])
+        else { return nil }
+        return HoneypotEvent(
+            uuid: uuid,
+            time: time,
+            id: EventID(rawValue: row["event_type"]),
+            decky: row["decky"],
+            hostname: row["hostname"],
+            service: ServiceKind(rawValue: row["service"]),
+            session: row["session"],
+            source: Endpoint(ip: row["attacker_ip"], port: row["attacker_port"]),
+            destination: Endpoint(ip: row["decky_ip"], port: row["decky_port"]),
+            fields: JSONText.fields(row["fields"]) ?? []
+        )
     }
 
     /// The WHERE clause of a log query and its arguments.

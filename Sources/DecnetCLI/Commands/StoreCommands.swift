@@ -104,7 +104,11 @@ struct WorkersCommand: AsyncParsableCommand {
         var logFile: [String] = []
         @Flag(help: "Ingest what the logs hold now, then exit (in the foreground).") var once = false
         @Flag(help: "Stay in the foreground.") var foreground = false
-        @Option(help: "Events per transaction.") var batchSize = 5000
+        @Option(
+            help:
+                "Events per transaction, at most (a backlog is stored in batches this large; a live log commits as soon as it is read)."
+        )
+        var batchSize = 20000
 
         func run() async throws {
             let environment = try await EnvironmentLoading.load()

@@ -15,7 +15,7 @@ public struct Endpoint: Hashable, Sendable, Codable, CustomStringConvertible {
 
 /// One thing an attacker did, bound to where it happened. Rendered as one RFC 5424 line (`RFC5424Formatter`).
 public struct HoneypotEvent: Sendable, Codable, Equatable {
-    /// Unique per event: the store's idempotency key.
+    /// Unique per event: the store's idempotency key. Minted time-ordered (version 7, `UUID.timeOrdered`).
     public var uuid: UUID
     public var time: Date
     public var id: EventID
@@ -34,7 +34,7 @@ public struct HoneypotEvent: Sendable, Codable, Equatable {
     public var late: Bool
 
     public init(
-        uuid: UUID = UUID(),
+        uuid: UUID? = nil,
         time: Date = Date(),
         id: EventID,
         decky: String,
@@ -46,7 +46,7 @@ public struct HoneypotEvent: Sendable, Codable, Equatable {
         fields: [EventField] = [],
         late: Bool = false
     ) {
-        self.uuid = uuid
+        self.uuid = uuid ?? .timeOrdered(at: time)
         self.time = time
         self.id = id
         self.decky = decky

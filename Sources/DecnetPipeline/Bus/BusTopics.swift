@@ -40,7 +40,7 @@ public enum BusTopics {
         }
 
         public init(_ event: HoneypotEvent) {
-            self.uuid = event.uuid.uuidString.lowercased()
+            self.uuid = event.uuid.lowercasedText
             self.time = event.time
             self.eventType = event.id.rawValue
             self.decky = event.decky
@@ -54,6 +54,44 @@ public enum BusTopics {
         }
     }
 
+    /// An event's `Observation` as the bus carries it (sorted keys; the fields in their order, a repeated name's
+    /// first value), written directly since the ingester publishes every event it stores; the time is RFC 3339
+    /// with microseconds, as the store keeps it.
+    public static func payload(_ event: HoneypotEvent) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(400)
+        func key(_ name: StaticString) {
+            out.append(out.isEmpty ? 0x7B : 0x2C)
+            out.append(0x22)
+            out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+            out.append(contentsOf: [0x22, 0x3A])
+        }
+        key("attacker_ip")
+        JSONText.append(string: event.source.ip, to: &out)
+        key("attacker_port")
+        out.append(contentsOf: String(event.source.port).utf8)
+        key("decky")
+        JSONText.append(string: event.decky, to: &out)
+        key("decky_ip")
+        JSONText.append(string: event.destination.ip, to: &out)
+        key("decky_port")
+        out.append(contentsOf: String(event.destination.port).utf8)
+        key("event_type")
+        JSONText.append(string: event.id.rawValue, to: &out)
+        key("fields")
+        JSONText.append(fields: event.fields, to: &out)
+        key("service")
+        JSONText.append(string: event.service.rawValue, to: &out)
+        key("session")
+        JSONText.append(string: event.session, to: &out)
+        key("time")
+        JSONText.append(string: RFC5424Formatter.timestamp(event.time), to: &out)
+        key("uuid")
+        JSONText.append(string: event.uuid.lowercasedText, to: &out)
+        out.append(0x7D)
+        return out
+    }
+
     // The fixed subjects, parsed once rather than per event.
     static let observed = try! Subject("attacker.observed")
     static let sessionStarted = try! Subject("attacker.session.started")
@@ -62,23 +100,27 @@ public enum BusTopics {
 
     /// The subjects an event stored for the first time is published on.
     public static func subjects(for event: HoneypotEvent) -> [Subject] {
-        var subjects = [Self.observed]
+        let credential = event.fields.contains { $0.name == "password" || $0.name == "username" }
         switch event.id {
-        case .connectionOpen: subjects.append(Self.sessionStarted)
-        case .connectionClose: subjects.append(Self.sessionEnded)
-        default: break
+        case .connectionOpen: return credential ? Self.openedWithCredential : Self.opened
+        case .connectionClose: return credential ? Self.endedWithCredential : Self.ended
+        default: return credential ? Self.observedWithCredential : Self.observedOnly
         }
-        if event.fields.contains(where: { $0.name == "password" || $0.name == "username" }) {
-            subjects.append(Self.credentialCaptured)
-        }
-        return subjects
     }
+
+    // Every list `subjects(for:)` gives, made once.
+    private static let observedOnly = [Self.observed]
+    private static let observedWithCredential = [Self.observed, Self.credentialCaptured]
+    private static let opened = [Self.observed, Self.sessionStarted]
+    private static let openedWithCredential = [Self.observed, Self.sessionStarted, Self.credentialCaptured]
+    private static let ended = [Self.observed, Self.sessionEnded]
+    private static let endedWithCredential = [Self.observed, Self.sessionEnded, Self.credentialCaptured]
 
     /// Publishes what the ingester stored.
     public static func publish(_ events: [HoneypotEvent], on publisher: BusPublisher) {
         for event in events {
             // One payload per event, whatever number of subjects carry it.
-            guard let payload = publisher.encoded(Observation(event)) else { continue }
+            let payload = Self.payload(event)
             for subject in Self.subjects(for: event) { publisher.publish(subject, payload) }
         }
     }

@@ -47,9 +47,10 @@ public final class CredentialReuseDetector: Sendable {
 
     private struct Known {
         var first: Sighting
-        var sessions: Set<String>
-        var attackers: Set<String>
-        var deckies: Set<String>
+        /// The first session, and (from the second on) every session, address and decky: most credentials are
+        /// seen once, so the sets are made only when one comes back.
+        var firstSession: String
+        var seen: (sessions: Set<String>, attackers: Set<String>, deckies: Set<String>)?
     }
 
     private let known = Mutex<[String: Known]>([:])
@@ -72,17 +73,16 @@ public final class CredentialReuseDetector: Sendable {
                 let session = event.decky + "/" + event.session
                 guard var entry = known[key] else {
                     if known.count >= self.capacity { known.removeAll(keepingCapacity: true) }
-                    known[key] = Known(
-                        first: sighting,
-                        sessions: [session],
-                        attackers: [sighting.attackerIP],
-                        deckies: [sighting.decky]
-                    )
+                    known[key] = Known(first: sighting, firstSession: session)
                     continue
                 }
-                guard entry.sessions.insert(session).inserted else { continue }
-                entry.attackers.insert(sighting.attackerIP)
-                entry.deckies.insert(sighting.decky)
+                var seen =
+                    entry.seen
+                    ?? ([entry.firstSession], [entry.first.attackerIP], [entry.first.decky])
+                guard seen.sessions.insert(session).inserted else { continue }
+                seen.attackers.insert(sighting.attackerIP)
+                seen.deckies.insert(sighting.decky)
+                entry.seen = seen
                 known[key] = entry
                 found.append(
                     Reuse(
@@ -90,9 +90,9 @@ public final class CredentialReuseDetector: Sendable {
                         password: password,
                         first: entry.first,
                         now: sighting,
-                        sessions: entry.sessions.count,
-                        attackers: entry.attackers.sorted(),
-                        deckies: entry.deckies.sorted()
+                        sessions: seen.sessions.count,
+                        attackers: seen.attackers.sorted(),
+                        deckies: seen.deckies.sorted()
                     )
                 )
             }
