@@ -6,15 +6,12 @@ import Foundation
 public enum JSONText {
     /// A string-to-string object (sorted keys).
     public static func object(_ object: [String: String]) -> String {
-        var out: [UInt8] = [0x7B]
-        for key in object.keys.sorted() {
-            if out.count > 1 { out.append(0x2C) }
-            self.append(string: key, to: &out)
-            out.append(0x3A)
-            self.append(string: object[key]!, to: &out)
-        }
-        out.append(0x7D)
-        return String(decoding: out, as: UTF8.self)
+        self.sortedObject(object) { value, out in self.append(string: value, to: &out) }
+    }
+
+    /// An object of string lists (sorted keys).
+    public static func object(_ object: [String: [String]]) -> String {
+        self.sortedObject(object) { values, out in self.append(array: values, to: &out) }
     }
 
     /// A list of strings (the attacker rows hold three per profile).
@@ -24,14 +21,16 @@ public enum JSONText {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// An object of string lists (sorted keys).
-    public static func object(_ object: [String: [String]]) -> String {
+    private static func sortedObject<Value>(
+        _ object: [String: Value],
+        _ appendValue: (Value, inout [UInt8]) -> Void
+    ) -> String {
         var out: [UInt8] = [0x7B]
         for key in object.keys.sorted() {
             if out.count > 1 { out.append(0x2C) }
             self.append(string: key, to: &out)
             out.append(0x3A)
-            self.append(array: object[key]!, to: &out)
+            appendValue(object[key]!, &out)
         }
         out.append(0x7D)
         return String(decoding: out, as: UTF8.self)
