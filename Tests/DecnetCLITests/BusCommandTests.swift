@@ -131,6 +131,51 @@ import Glibc
         #expect(reuseObject["deckies"] as? [String] == ["decky-a", "decky-b"])
         #expect((reuseObject["first"] as? [String: Any])?["attacker_ip"] as? String == "203.0.113.1")
 
+        // The workers start again (a new process, as after a restart) and the credential comes back in a third
+        // session: still matched against the first sighting, which only the store remembers now.
+        let again = try Self.subscriber(
+            binary,
+            ["credential.reuse.detected", "--count", "1"],
+            environment: environment,
+            output: directory.path + "/reused-again.out"
+        )
+        for _ in 0..<250 {
+            let status = try await ProcessRunner.run(binary.path, ["bus", "status"], environment: environment)
+            if status.standardOutput.contains("pattern=credential.reuse.detected") { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let third = RFC5424Formatter.line(
+            for: HoneypotEvent(
+                id: .loginFailed,
+                decky: "decky-c",
+                hostname: "decky-c",
+                service: "ftp",
+                session: "reuse-2",
+                source: Endpoint(ip: "203.0.113.3", port: 50001),
+                destination: Endpoint(ip: "10.77.0.22", port: 21),
+                fields: [EventField("username", "admin"), EventField("password", "hunter2")]
+            )
+        )
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: directory.path + "/decnet.log"))
+        try log.seekToEnd()
+        try log.write(contentsOf: Data((third + "\n").utf8))
+        try log.close()
+        let restarted = try await ProcessRunner.run(
+            binary.path,
+            ["workers", "start", "--once"],
+            environment: environment
+        )
+        #expect(restarted.standardOutput.hasPrefix("ingested 1 event(s)"), "\(restarted.standardOutput)")
+        try await Self.waitForExit(again)
+        let later = try String(contentsOfFile: directory.path + "/reused-again.out", encoding: .utf8)
+            .split(separator: "\n")
+        #expect(later.count == 1)
+        let laterJSON = try #require(later.first.map { String($0.dropFirst("credential.reuse.detected ".count)) })
+        let laterObject = try #require(try JSONSerialization.jsonObject(with: Data(laterJSON.utf8)) as? [String: Any])
+        #expect(laterObject["sessions"] as? Int == 3)
+        #expect(laterObject["deckies"] as? [String] == ["decky-a", "decky-b", "decky-c"])
+        #expect((laterObject["first"] as? [String: Any])?["attacker_ip"] as? String == "203.0.113.1")
+
         let status = try await ProcessRunner.run(binary.path, ["bus", "status"], environment: environment)
         #expect(status.standardOutput.contains("bus: running"), "\(status.standardOutput)")
         let stopped = try await ProcessRunner.run(binary.path, ["bus", "stop"], environment: environment)

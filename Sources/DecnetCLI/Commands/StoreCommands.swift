@@ -149,6 +149,12 @@ struct WorkersCommand: AsyncParsableCommand {
             let bus = BusPublisher(socketPath: BusTopics.socket(stateDirectory: daemon.stateDirectory), name: "workers")
             let publishing = Task { await bus.run() }
             let reuse = CredentialReuseDetector()
+            // A credential first seen before this start is still matched when it comes back.
+            do {
+                try await reuse.remember(from: store)
+            } catch {
+                FileHandle.standardError.write(Data("workers: stored credentials not read back: \(error)\n".utf8))
+            }
             let heartbeat = Task {
                 await BusTopics.heartbeat("ingester", on: bus) {
                     let logs = progress.logs.withLock { $0 }

@@ -7,9 +7,9 @@ import Synchronization
 /// one stolen credential tried in more places.
 ///
 /// It remembers the first sighting of each credential the ingester stores, up to `capacity` credentials (past
-/// that it starts again from empty, so memory stays bounded); a reuse is reported once per new session. What it
-/// remembers does not survive a restart of the workers: a reuse whose first sighting came before the restart is
-/// not reported.
+/// that it starts again from empty, so memory stays bounded); a reuse is reported once per new session. The
+/// workers give it back the newest stored logins when they start, so a first sighting from before a restart is
+/// still matched.
 public final class CredentialReuseDetector: Sendable {
     public struct Sighting: Codable, Sendable, Equatable {
         public var attackerIP: String
