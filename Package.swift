@@ -116,6 +116,8 @@ let package = Package(
                 // SQLite's C API, for the ingester's statement binding (GRDB's own module of the system library).
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
+                // TLS to PostgreSQL (postgres-nio's own TLS library, already in the graph).
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -179,9 +181,11 @@ let package = Package(
         ),
         .testTarget(
             name: "DecnetStoreTests",
-            // GRDB: to look into the SQLite file the store wrote, and to make one of an older schema.
+            // GRDB: to look into the SQLite file the store wrote, and to make one of an older schema;
+            // DecnetPipeline: the project's CA, for PostgreSQL's certificates.
             dependencies: [
-                "DecnetStore", "DecnetCore", "DecnetTesting", .product(name: "GRDB", package: "GRDB.swift"),
+                "DecnetStore", "DecnetCore", "DecnetTesting", "DecnetPipeline",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -16,6 +16,8 @@ import SystemPackage
 /// | `DECNET_DB_BACKEND` | `sqlite` | `sqlite` or `postgres` |
 /// | `DECNET_DB_POOL_SIZE` / `DECNET_DB_MAX_OVERFLOW` | `20` / `40` | connection pool |
 /// | `DECNET_DB_HOST` / `_PORT` / `_NAME` / `_USER` / `_PASSWORD` | `127.0.0.1` / `5432` / `decnet` / `decnet` / none | PostgreSQL |
+/// | `DECNET_DB_SSLMODE` | `auto` | TLS to PostgreSQL: `disable`, `require` (encrypted, not verified), `verify-ca`, `verify-full`; `auto` is `verify-full`, or `disable` for a loopback host |
+/// | `DECNET_DB_SSLROOTCERT` / `_SSLCERT` / `_SSLKEY` | system roots / none / none | CA file to verify the server; client certificate and key (PEM) |
 /// | `DECNET_DB_PATH` | `<state dir>/decnet.db` | SQLite file |
 /// | `DECNET_INGEST_LOG_FILE` | `/var/log/decnet/decnet.log` | RFC 5424 event log |
 /// | `DECNET_LOG_MAX_BYTES` / `DECNET_LOG_GENERATIONS` | `104857600` / `10` | the log's rotation (0: never / keep all) |
@@ -26,6 +28,13 @@ import SystemPackage
 public struct DecnetEnvironment: Sendable, Equatable {
     public enum Mode: String, Sendable, CaseIterable { case master, agent }
     public enum DatabaseBackend: String, Sendable, CaseIterable { case sqlite, postgres }
+    /// TLS to PostgreSQL, named as libpq's `sslmode` names them (less `allow` and `prefer`, which fall back to a
+    /// connection in the clear without saying so).
+    public enum DatabaseTLSMode: String, Sendable, CaseIterable {
+        case auto, disable, require
+        case verifyCA = "verify-ca"
+        case verifyFull = "verify-full"
+    }
 
     public var mode: Mode = .master
     public var apiHost = "127.0.0.1"
@@ -43,6 +52,12 @@ public struct DecnetEnvironment: Sendable, Equatable {
     public var databaseName = "decnet"
     public var databaseUser = "decnet"
     public var databasePassword: String?
+    public var databaseTLSMode: DatabaseTLSMode = .auto
+    /// PEM files: the CA that signed the server's certificate (else the system's roots), and a client
+    /// certificate with its key for a server that asks for one.
+    public var databaseTLSRootCertificates: String?
+    public var databaseTLSCertificate: String?
+    public var databaseTLSKey: String?
     public var databasePath: String?
     public var ingestLogFile = "/var/log/decnet/decnet.log"
     /// The event log rotates past this size (0: never), keeping this many full generations (0: all).
@@ -65,7 +80,8 @@ public struct DecnetEnvironment: Sendable, Equatable {
         "DECNET_MODE", "DECNET_API_HOST", "DECNET_API_PORT", "DECNET_WEB_HOST", "DECNET_WEB_PORT",
         "DECNET_JWT_SECRET", "DECNET_ADMIN_USER", "DECNET_ADMIN_PASSWORD", "DECNET_DB_BACKEND",
         "DECNET_DB_POOL_SIZE", "DECNET_DB_MAX_OVERFLOW", "DECNET_DB_HOST", "DECNET_DB_PORT", "DECNET_DB_NAME",
-        "DECNET_DB_USER", "DECNET_DB_PASSWORD", "DECNET_DB_PATH", "DECNET_INGEST_LOG_FILE", "DECNET_LOG_MAX_BYTES",
+        "DECNET_DB_USER", "DECNET_DB_PASSWORD", "DECNET_DB_SSLMODE", "DECNET_DB_SSLROOTCERT", "DECNET_DB_SSLCERT",
+        "DECNET_DB_SSLKEY", "DECNET_DB_PATH", "DECNET_INGEST_LOG_FILE", "DECNET_LOG_MAX_BYTES",
         "DECNET_LOG_GENERATIONS", "DECNET_TRACING",
         "DECNET_EMBED_PROFILER", "DECNET_STATE_DIR", "DECNET_SOURCE_DIR", "DECNET_DEVELOPER",
     ]
@@ -121,6 +137,16 @@ public struct DecnetEnvironment: Sendable, Equatable {
         result.databaseName = parser.text("db.name") ?? result.databaseName
         result.databaseUser = parser.text("db.user") ?? result.databaseUser
         result.databasePassword = parser.text("db.password", secret: true)
+        result.databaseTLSMode = parser.choice("db.sslmode", default: result.databaseTLSMode)
+        result.databaseTLSRootCertificates = parser.text("db.sslrootcert")
+        result.databaseTLSCertificate = parser.text("db.sslcert")
+        result.databaseTLSKey = parser.text("db.sslkey")
+        if (result.databaseTLSCertificate == nil) != (result.databaseTLSKey == nil) {
+            parser.fail(
+                result.databaseTLSKey == nil ? "db.sslkey" : "db.sslcert",
+                "a client certificate needs its key: set both DECNET_DB_SSLCERT and DECNET_DB_SSLKEY, or neither"
+            )
+        }
         result.databasePath = parser.text("db.path")
         result.ingestLogFile = parser.text("ingest.log.file") ?? result.ingestLogFile
         result.logMaxBytes = UInt64(
@@ -145,6 +171,14 @@ public struct DecnetEnvironment: Sendable, Equatable {
     /// How the event log rotates.
     public var logRotation: RotatingLogFile.Policy {
         RotatingLogFile.Policy(maxBytes: self.logMaxBytes, generations: self.logGenerations)
+    }
+
+    /// `DECNET_DB_SSLMODE` with `auto` decided: `verify-full`, or `disable` for a loopback host (the connection
+    /// never leaves the machine).
+    public var resolvedDatabaseTLSMode: DatabaseTLSMode {
+        guard self.databaseTLSMode == .auto else { return self.databaseTLSMode }
+        let loopback = self.databaseHost == "localhost" || self.databaseHost.hasPrefix("127.")
+        return loopback ? .disable : .verifyFull
     }
 
     /// The SQLite file: `DECNET_DB_PATH`, else `decnet.db` in the state directory.

@@ -1,6 +1,7 @@
 import DecnetCore
 import Foundation
 import Logging
+import NIOSSL
 import PostgresNIO
 
 /// The shared store for many hosts: PostgreSQL through postgres-nio, the same tables as SQLite with the event
@@ -13,14 +14,89 @@ public final class PostgresEventStore: EventStore {
         public var user: String
         public var password: String?
         public var database: String
+        public var tls: TLS
 
-        public init(host: String, port: Int, user: String, password: String?, database: String) {
+        public init(host: String, port: Int, user: String, password: String?, database: String, tls: TLS = .disabled) {
             self.host = host
             self.port = port
             self.user = user
             self.password = password
             self.database = database
+            self.tls = tls
         }
+    }
+
+    /// TLS to the server (libpq's `sslmode` and its files).
+    public struct TLS: Sendable {
+        public enum Verification: Sendable {
+            /// Encrypted, the certificate not checked (`require`).
+            case none
+            /// Signed by a trusted CA (`verify-ca`).
+            case chain
+            /// Signed by a trusted CA and for the host connected to (`verify-full`).
+            case full
+        }
+
+        /// nil: no TLS (`disable`).
+        public var verification: Verification?
+        /// PEM file of the CA to trust; the system's roots when nil.
+        public var rootCertificates: String?
+        /// PEM client certificate and key, for a server that asks for one.
+        public var certificate: String?
+        public var key: String?
+
+        public static let disabled = TLS(verification: nil)
+
+        public init(
+            verification: Verification?,
+            rootCertificates: String? = nil,
+            certificate: String? = nil,
+            key: String? = nil
+        ) {
+            self.verification = verification
+            self.rootCertificates = rootCertificates
+            self.certificate = certificate
+            self.key = key
+        }
+
+        /// NIOSSL's client configuration, nil for no TLS.
+        func configuration() throws -> TLSConfiguration? {
+            guard let verification = self.verification else { return nil }
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.certificateVerification =
+                switch verification {
+                case .none: .none
+                case .chain: .noHostnameVerification
+                case .full: .fullVerification
+                }
+            if let roots = self.rootCertificates {
+                guard FileManager.default.isReadableFile(atPath: roots) else {
+                    throw ConfigurationFailure("DECNET_DB_SSLROOTCERT: \(roots) cannot be read")
+                }
+                configuration.trustRoots = .file(roots)
+            }
+            if let certificate = self.certificate, let key = self.key {
+                do {
+                    configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(certificate).map {
+                        .certificate($0)
+                    }
+                } catch {
+                    throw ConfigurationFailure("DECNET_DB_SSLCERT: \(certificate) is not a PEM certificate (\(error))")
+                }
+                do {
+                    configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+                } catch {
+                    throw ConfigurationFailure("DECNET_DB_SSLKEY: \(key) is not a PEM private key (\(error))")
+                }
+            }
+            return configuration
+        }
+    }
+
+    /// A TLS setting that cannot be used (a file missing or not PEM).
+    public struct ConfigurationFailure: Error, CustomStringConvertible {
+        public let description: String
+        init(_ description: String) { self.description = description }
     }
 
     let client: PostgresClient
@@ -28,7 +104,8 @@ public final class PostgresEventStore: EventStore {
     private let running: Task<Void, Never>
     let logger = Logger(label: "decnet.store.postgres")
 
-    public init(_ settings: Settings) {
+    /// - Throws: `ConfigurationFailure` when a TLS file cannot be used; reaching the server is tried later.
+    public init(_ settings: Settings) throws {
         self.settings = settings
         var configuration = PostgresClient.Configuration(
             host: settings.host,
@@ -36,7 +113,8 @@ public final class PostgresEventStore: EventStore {
             username: settings.user,
             password: settings.password,
             database: settings.database,
-            tls: .disable
+            // Required when asked for: never a silent fall-back to the clear.
+            tls: try settings.tls.configuration().map { .require($0) } ?? .disable
         )
         configuration.options.connectTimeout = .seconds(5)
         self.client = PostgresClient(configuration: configuration)
@@ -166,7 +244,56 @@ public final class PostgresEventStore: EventStore {
     }
 
     public func migrate() async throws {
+        try await self.probe()
         try await self.reaching { try await self.applyMigrations() }
+    }
+
+    /// Connects once outside the pool, which would only retry, to say why the server cannot be used: nothing
+    /// listening, no TLS offered, a certificate that fails its check, a login refused.
+    func probe() async throws {
+        let settings = self.settings
+        let tls: PostgresConnection.Configuration.TLS
+        if let configuration = try settings.tls.configuration() {
+            tls = .require(try NIOSSLContext(configuration: configuration))
+        } else {
+            tls = .disable
+        }
+        var configuration = PostgresConnection.Configuration(
+            host: settings.host,
+            port: settings.port,
+            username: settings.user,
+            password: settings.password,
+            database: settings.database,
+            tls: tls
+        )
+        configuration.options.connectTimeout = .seconds(10)
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: self.logger)
+        } catch {
+            throw Unreachable(
+                description:
+                    "PostgreSQL at \(settings.host):\(settings.port): \(Self.reason(error, host: settings.host))"
+            )
+        }
+        try? await connection.close()
+    }
+
+    /// What went wrong in words an operator can act on (postgres-nio's own description hides the details).
+    static func reason(_ error: any Error, host: String) -> String {
+        guard let error = error as? PSQLError else { return String(describing: error) }
+        if error.code == .sslUnsupported {
+            return "the server offers no TLS (DECNET_DB_SSLMODE=disable connects in the clear: a trusted network only)"
+        }
+        if let message = error.serverInfo?[.message] { return "refused by the server: \(message)" }
+        if let underlying = error.underlying {
+            if underlying is NIOSSLError || "\(type(of: underlying))".contains("SSL") {
+                return "TLS failed (\(underlying)): the server's certificate must be signed by the CA in "
+                    + "DECNET_DB_SSLROOTCERT (or a system root) and name \(host), the DECNET_DB_HOST connected to"
+            }
+            return "\(underlying)"
+        }
+        return String(reflecting: error)
     }
 
     private func applyMigrations() async throws {

@@ -23,7 +23,24 @@ public final class PostgresServer: @unchecked Sendable {
         self.process = process
     }
 
-    public static func start() async throws -> PostgresServer {
+    /// What a server with TLS uses (PEM files, copied into the cluster), and whether it asks every client for a
+    /// certificate (`hostssl … clientcert=verify-full`: signed by `authority`, its CN the user's name).
+    public struct TLSFiles: Sendable {
+        public var certificate: String
+        public var key: String
+        public var authority: String
+        public var requireClientCertificate: Bool
+
+        public init(certificate: String, key: String, authority: String, requireClientCertificate: Bool) {
+            self.certificate = certificate
+            self.key = key
+            self.authority = authority
+            self.requireClientCertificate = requireClientCertificate
+        }
+    }
+
+    /// - Parameter tls: TLS on, and only TLS over TCP (`hostssl`); nil: no TLS.
+    public static func start(tls: TLSFiles? = nil) async throws -> PostgresServer {
         guard Self.isInstalled else {
             throw Failure("PostgreSQL 15 is not installed (apt-get install postgresql; .ci/run does)")
         }
@@ -39,13 +56,32 @@ public final class PostgresServer: @unchecked Sendable {
             ]
         )
         guard initialized.status == 0 else { throw Failure("initdb: \(initialized.standardError)") }
+        var settings: [String] = []
+        if let tls {
+            for (source, name) in [(tls.certificate, "server.crt"), (tls.key, "server.key"), (tls.authority, "ca.crt")]
+            {
+                let target = data + "/" + name
+                try FileManager.default.copyItem(atPath: source, toPath: target)
+                // The server refuses a key others can read.
+                try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: target)
+                _ = try await ProcessRunner.run("/bin/chown", ["postgres:postgres", target])
+            }
+            let clientCertificate = tls.requireClientCertificate ? " clientcert=verify-full" : ""
+            try "local all all trust\nhostssl all all 127.0.0.1/32 trust\(clientCertificate)\n"
+                .write(toFile: data + "/pg_hba.conf", atomically: false, encoding: .utf8)
+            settings = [
+                "-c", "ssl=on", "-c", "ssl_cert_file=server.crt", "-c", "ssl_key_file=server.key", "-c",
+                "ssl_ca_file=ca.crt",
+            ]
+        }
         let port = Int.random(in: 20_000...29_999)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-        process.arguments = [
-            "-u", "postgres", "--", Self.binaries + "/postgres", "-D", data, "-h", "127.0.0.1", "-p", String(port),
-            "-k", directory, "-c", "fsync=off", "-c", "max_connections=50",
-        ]
+        process.arguments =
+            [
+                "-u", "postgres", "--", Self.binaries + "/postgres", "-D", data, "-h", "127.0.0.1", "-p", String(port),
+                "-k", directory, "-c", "fsync=off", "-c", "max_connections=50",
+            ] + settings
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
@@ -56,9 +92,10 @@ public final class PostgresServer: @unchecked Sendable {
                 ["-h", "127.0.0.1", "-p", String(port), "-U", "decnet"]
             )
             if ready.status == 0 {
+                // Through the UNIX socket, which needs no TLS.
                 let created = try await ProcessRunner.run(
                     Self.binaries + "/createdb",
-                    ["-h", "127.0.0.1", "-p", String(port), "-U", "decnet", "decnet"]
+                    ["-h", directory, "-p", String(port), "-U", "decnet", "decnet"]
                 )
                 guard created.status == 0 else { throw Failure("createdb: \(created.standardError)") }
                 return server

@@ -65,6 +65,32 @@ import Testing
         }
     }
 
+    @Test func tlsToPostgreSQLIsOnUnlessTheHostIsLoopback() async throws {
+        func load(_ variables: [String: String]) async throws -> DecnetEnvironment {
+            try await DecnetEnvironment.load(environment: variables, environmentFile: nil)
+        }
+        #expect(try await load([:]).resolvedDatabaseTLSMode == .disable, "127.0.0.1 by default")
+        #expect(try await load(["DECNET_DB_HOST": "localhost"]).resolvedDatabaseTLSMode == .disable)
+        #expect(try await load(["DECNET_DB_HOST": "10.0.0.5"]).resolvedDatabaseTLSMode == .verifyFull)
+        #expect(try await load(["DECNET_DB_HOST": "db.lab"]).resolvedDatabaseTLSMode == .verifyFull)
+        let chosen = try await load([
+            "DECNET_DB_HOST": "10.0.0.5", "DECNET_DB_SSLMODE": "verify-ca", "DECNET_DB_SSLROOTCERT": "/etc/ca.crt",
+            "DECNET_DB_SSLCERT": "/etc/c.crt", "DECNET_DB_SSLKEY": "/etc/c.key",
+        ])
+        #expect(chosen.resolvedDatabaseTLSMode == .verifyCA && chosen.databaseTLSRootCertificates == "/etc/ca.crt")
+        #expect(chosen.databaseTLSCertificate == "/etc/c.crt" && chosen.databaseTLSKey == "/etc/c.key")
+        await #expect {
+            _ = try await load(["DECNET_DB_SSLMODE": "prefer", "DECNET_DB_SSLCERT": "/etc/c.crt"])
+        } throws: { error in
+            let text = (error as? ConfigurationError)?.diagnostics.map(\.description) ?? []
+            return text.count == 2
+                && text.contains {
+                    $0.hasPrefix("environment: DECNET_DB_SSLMODE: 'prefer' is not recognised; expected auto or disable")
+                }
+                && text.contains { $0.hasPrefix("environment: DECNET_DB_SSLKEY: a client certificate needs its key") }
+        }
+    }
+
     @Test func everyDocumentedVariableIsInEnvExample() throws {
         let example = try String(
             contentsOf: PackageLayout.root.appendingPathComponent(".env.example"),

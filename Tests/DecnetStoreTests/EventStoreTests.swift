@@ -40,7 +40,7 @@ struct StoreHarness {
             return try SQLiteEventStore(path: self.directory.url.appendingPathComponent("decnet.db").path)
         case .postgres:
             let server = self.server!
-            return PostgresEventStore(
+            return try PostgresEventStore(
                 PostgresEventStore.Settings(
                     host: server.host,
                     port: server.port,

@@ -26,15 +26,32 @@ enum StoreOpening {
                 throw CommandFailure("SQLite store \(path): \(error) (DECNET_DB_PATH)")
             }
         case .postgres:
-            return PostgresEventStore(
-                PostgresEventStore.Settings(
-                    host: environment.databaseHost,
-                    port: environment.databasePort,
-                    user: environment.databaseUser,
-                    password: environment.databasePassword,
-                    database: environment.databaseName
+            let verification: PostgresEventStore.TLS.Verification? =
+                switch environment.resolvedDatabaseTLSMode {
+                case .disable: nil
+                case .require: PostgresEventStore.TLS.Verification.none
+                case .verifyCA: .chain
+                case .verifyFull, .auto: .full
+                }
+            do {
+                return try PostgresEventStore(
+                    PostgresEventStore.Settings(
+                        host: environment.databaseHost,
+                        port: environment.databasePort,
+                        user: environment.databaseUser,
+                        password: environment.databasePassword,
+                        database: environment.databaseName,
+                        tls: PostgresEventStore.TLS(
+                            verification: verification,
+                            rootCertificates: environment.databaseTLSRootCertificates,
+                            certificate: environment.databaseTLSCertificate,
+                            key: environment.databaseTLSKey
+                        )
+                    )
                 )
-            )
+            } catch {
+                throw CommandFailure("PostgreSQL store: \(error)")
+            }
         }
     }
 }
