@@ -398,6 +398,46 @@ struct NativeFleetHarness {
             }
             #expect(forwarded == harness.eventLines(), "rsyslog says: \(rsyslog.messages)")
             #expect(forwarded.contains { $0.contains("password=\"try-4\"") })
+
+            // The same fleet deployed again with another target: the running engine moves the forwarding
+            // (no restart); what follows goes to the new receiver only, nothing twice.
+            let port2 = LoopbackPort.unused()
+            let received2 = harness.directory.path + "/rsyslog-received-2.log"
+            let rsyslog2 = try await RsyslogServer.start(
+                rules: """
+                    module(load="imtcp")
+                    input(type="imtcp" address="127.0.0.1" port="\(port2)" ruleset="in")
+                    template(name="RawLine" type="string" string="%rawmsg%\\n")
+                    ruleset(name="in") { action(type="omfile" file="\(received2)" template="RawLine") stop }
+                    """,
+                listening: port2
+            )
+            defer { rsyslog2.remove() }
+            let before = harness.eventLines()
+            let redeploy = try await harness.decnet([
+                "deploy", "--loopback", "-n", "1", "--services", "http", "--subnet", "\(subnet).0/24", "--ip-start",
+                "\(subnet).10", "--log-target", "127.0.0.1:\(port2)",
+            ])
+            try #require(redeploy.status == 0, "\(redeploy.standardOutput)\(redeploy.standardError)")
+            for attempt in 5..<8 {
+                _ = try await ProcessRunner.run(
+                    curl,
+                    ["-s", "-m", "5", "-o", "/dev/null", "-u", "admin:try-\(attempt)", "http://\(subnet).10/"]
+                )
+            }
+            #expect(await harness.waitForEvent(["password=\"try-7\""]) != nil)
+            var moved: [String] = []
+            let after = harness.eventLines().filter { !before.contains($0) }
+            for _ in 0..<200 {
+                moved = ((try? String(contentsOfFile: received2, encoding: .utf8)) ?? "").split(separator: "\n")
+                    .map(String.init)
+                if moved.count >= after.count, !moved.isEmpty { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(moved == after, "rsyslog 2 says: \(rsyslog2.messages)")
+            #expect(moved.contains { $0.contains("password=\"try-7\"") })
+            let first = ((try? String(contentsOfFile: received, encoding: .utf8)) ?? "").split(separator: "\n")
+            #expect(first.count == forwarded.count, "the first receiver got nothing after the move")
             _ = try await harness.decnet(["teardown", "--all"])
         }
     }

@@ -42,24 +42,8 @@ enum EngineHost {
         let dispatcher = EventDispatcher(outputs: [output])
         let delivery = Task(executorPreference: BlockingIOExecutor.shared) { await dispatcher.run() }
         // `--log-target`: the log also goes, in the clear, to a syslog receiver on loopback.
-        var logTarget: Task<Void, Never>?
-        if let target = state.fleet.logTarget, let (host, port) = InputSyntax.hostPort(target) {
-            do {
-                var forwarder = try SyslogForwarder(
-                    SyslogForwarder.Settings(
-                        logPath: ingestLogFile,
-                        host: "\(host)",
-                        port: Int(port),
-                        identity: nil,
-                        cursorPath: (stateDirectory as NSString).appendingPathComponent("decnet-log-target.cursor")
-                    )
-                )
-                forwarder.log = { Self.log("log target \(target): \($0)") }
-                logTarget = Task(executorPreference: BlockingIOExecutor.shared) { [forwarder] in await forwarder.run() }
-            } catch {
-                Self.log("log target \(target) refused: \(error)")
-            }
-        }
+        let logTarget = LogTargetForwarding(logPath: ingestLogFile, stateDirectory: stateDirectory)
+        if let line = await logTarget.apply(state.fleet.logTarget) { Self.log(line) }
         let engine = Engine(
             settings: Engine.Settings(
                 stateDirectory: stateDirectory,
@@ -91,7 +75,13 @@ enum EngineHost {
         }
         let serving = Task {
             if let error = await server.run({ request in
-                let response = await Self.handle(request, engine: engine, server: server, dispatcher: dispatcher)
+                let response = await Self.handle(
+                    request,
+                    engine: engine,
+                    server: server,
+                    dispatcher: dispatcher,
+                    logTarget: logTarget
+                )
                 if request.op != .status && request.op != .shutdown {
                     states.publish(await engine.status(inspect: false))
                 }
@@ -107,8 +97,7 @@ enum EngineHost {
         await engine.shutdown(removeNetwork: false)
         dispatcher.finish()
         await delivery.value
-        logTarget?.cancel()
-        await logTarget?.value
+        await logTarget.apply(nil)
         // The engine is gone: nothing it served is up.
         states.publishAll("stopped")
         heartbeat.cancel()
@@ -122,7 +111,8 @@ enum EngineHost {
         _ request: EngineRequest,
         engine: Engine,
         server: EngineControlServer,
-        dispatcher: EventDispatcher
+        dispatcher: EventDispatcher,
+        logTarget: LogTargetForwarding
     ) async -> EngineResponse {
         do {
             var report: [String] = []
@@ -141,6 +131,12 @@ enum EngineHost {
                 }
             case .reload:
                 report = try await engine.reload()
+                // A deploy that changed `--log-target` moves the forwarding now, not at the next restart.
+                if let state = try FleetState.read(fromDirectory: logTarget.stateDirectory),
+                    let line = await logTarget.apply(state.fleet.logTarget)
+                {
+                    report.append(line)
+                }
             case .shutdown:
                 await engine.shutdown(removeNetwork: request.removeNetwork ?? false)
                 Task { await server.close() }
@@ -159,6 +155,55 @@ enum EngineHost {
 
     /// One line of the engine's log (its standard output, which the daemon writes to `decnet-engine.log`).
     static func log(_ message: String) { Daemon.log(message) }
+}
+
+/// `--log-target`: the event log also goes, in the clear, to a syslog receiver on loopback, from a cursor of its
+/// own (`decnet-log-target.cursor`). A new target takes over from where the last one stopped, so each event goes
+/// to one receiver, in order, even across a change.
+actor LogTargetForwarding {
+    let logPath: String
+    nonisolated let stateDirectory: String
+    private var target: String?
+    private var running: Task<Void, Never>?
+
+    init(logPath: String, stateDirectory: String) {
+        self.logPath = logPath
+        self.stateDirectory = stateDirectory
+    }
+
+    /// Forwards to `target` (nil: nowhere) from now on; returns a line for the engine's log when it changed.
+    @discardableResult
+    func apply(_ target: String?) async -> String? {
+        guard target != self.target || (target != nil && self.running == nil) else { return nil }
+        let previous = self.target
+        if let running = self.running {
+            running.cancel()
+            await running.value
+            self.running = nil
+        }
+        self.target = target
+        guard let target else { return previous.map { "log target \($0): stopped" } }
+        guard let (host, port) = InputSyntax.hostPort(target) else {
+            return "log target \(target) refused: not host:port"
+        }
+        do {
+            var forwarder = try SyslogForwarder(
+                SyslogForwarder.Settings(
+                    logPath: self.logPath,
+                    host: "\(host)",
+                    port: Int(port),
+                    identity: nil,
+                    cursorPath: (self.stateDirectory as NSString).appendingPathComponent("decnet-log-target.cursor")
+                )
+            )
+            forwarder.log = { EngineHost.log("log target \(target): \($0)") }
+            self.running = Task(executorPreference: BlockingIOExecutor.shared) { [forwarder] in await forwarder.run() }
+        } catch {
+            self.target = nil
+            return "log target \(target) refused: \(error)"
+        }
+        return previous.map { "log target moved from \($0) to \(target)" } ?? "log target \(target): forwarding"
+    }
 }
 
 /// Starting, finding and waiting for the engine daemon from the CLI.

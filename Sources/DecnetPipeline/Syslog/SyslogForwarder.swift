@@ -16,7 +16,8 @@ import Glibc
 /// order, across any rotations meanwhile. Syslog over TLS has no acknowledgements, so what was written to a
 /// connection that then failed may not have arrived: the cursor kept on disk trails what was sent by
 /// `resendWindow`, and after a failure or a crash that window is sent again. Delivery is at least once; DECNET's
-/// store keeps each event once by its id, and other receivers may see a few repeated lines after a failure.
+/// store keeps each event once by its id, and other receivers may see a few repeated lines after a failure. A
+/// deliberate stop on a healthy connection saves the cursor at the end of what was sent: nothing is repeated.
 public struct SyslogForwarder: Sendable {
     public struct Settings: Sendable {
         public var logPath: String
@@ -223,8 +224,19 @@ public struct SyslogForwarder: Sendable {
             }
             if lines == 0 {
                 guard channel.isActive else { throw Failure(description: "the receiver closed the connection") }
-                try await Task.sleep(for: self.settings.pollInterval)
+                do {
+                    try await Task.sleep(for: self.settings.pollInterval)
+                } catch {
+                    break  // cancelled: stopping
+                }
             }
+        }
+        // A deliberate stop on a healthy connection: everything read was written and flushed to it, so the
+        // cursor moves to the end of it (the resend window is for connections that fail, not for a stop, where
+        // it would send the last seconds again to the next run, or to the next target).
+        if channel.isActive, tail.position != status.cursor {
+            Self.writeCursor(tail.position, to: self.settings.cursorPath)
+            status.cursor = tail.position
         }
     }
 }
