@@ -23,11 +23,14 @@ public struct ExternalTool: Sendable {
     public static let telnet = ExternalTool("telnet", package: "telnet")
     public static let python3 = ExternalTool("python3", package: "python3")
     /// Whether python3 can import pexpect (PyPI `pexpect`, Debian `python3-pexpect`), for expect-style scripts.
-    public static var pexpectInstalled: Bool {
+    public static var pexpectInstalled: Bool { Self.pythonCanImport("pexpect") }
+
+    /// Whether python3 can import `module` (a PyPI client a test drives; `.ci/run` installs them).
+    public static func pythonCanImport(_ module: String) -> Bool {
         guard let python = ExternalTool.python3.path else { return false }
         let probe = Process()
         probe.executableURL = URL(fileURLWithPath: python)
-        probe.arguments = ["-c", "import pexpect"]
+        probe.arguments = ["-c", "import \(module)"]
         probe.standardOutput = FileHandle.nullDevice
         probe.standardError = FileHandle.nullDevice
         guard (try? probe.run()) != nil else { return false }

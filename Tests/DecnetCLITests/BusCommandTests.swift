@@ -230,4 +230,98 @@ import Glibc
             #expect(published.contains("stopped"), "\(lines)")
         }
     }
+
+    /// nats-py, the NATS project's Python client, on `bus start --listen`: its wildcard subscriptions get what
+    /// they match of what our side publishes, and what it publishes reaches a `bus sub` on the UNIX socket.
+    @Test(
+        .enabled(
+            if: ExternalTool.isCI || ExternalTool.pythonCanImport("nats"),
+            "needs nats-py (pip install nats-py; .ci/run installs it)"
+        )
+    )
+    func aNATSClientLibraryOnTheLoopbackListener() async throws {
+        let binary = try #require(PackageLayout.decnetBinary, "build the decnet product first (swift build)")
+        let python = try #require(ExternalTool.python3.path, "\(ExternalTool.python3.missingMessage)")
+        try #require(ExternalTool.pythonCanImport("nats"), "nats-py is not installed (pip install nats-py)")
+        let directory = try TemporaryDirectory()
+        let environment = ["DECNET_STATE_DIR": directory.path]
+        let refused = try await ProcessRunner.run(
+            binary.path,
+            ["bus", "start", "--foreground", "--listen", "10.0.0.1:4222"],
+            environment: environment
+        )
+        #expect(refused.status != 0 && refused.standardError.contains("expected a loopback host:port"))
+        let port = LoopbackPort.unused()
+        let started = try await ProcessRunner.run(
+            binary.path,
+            ["bus", "start", "--listen", "127.0.0.1:\(port)"],
+            environment: environment
+        )
+        #expect(started.status == 0, "\(started.standardError)")
+        defer {
+            if let text = try? String(contentsOfFile: directory.path + "/decnet-bus.pid", encoding: .utf8),
+                let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            {
+                kill(pid, SIGKILL)
+            }
+            directory.remove()
+        }
+        let fromNATS = try Self.subscriber(
+            binary,
+            ["credential.captured", "--count", "1"],
+            environment: environment,
+            output: directory.path + "/from-nats.out"
+        )
+        for _ in 0..<250 {
+            let status = try await ProcessRunner.run(binary.path, ["bus", "status"], environment: environment)
+            if status.standardOutput.contains("pattern=credential.captured") { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let script = PackageLayout.root.appendingPathComponent("Tests/DecnetCLITests/Scripts/nats_client.py").path
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: python)
+        client.arguments = [script, String(port), "3"]
+        let output = directory.path + "/nats-client.out"
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
+        client.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        client.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        try client.run()
+        defer { if client.isRunning { kill(client.processIdentifier, SIGKILL) } }
+        var ready = false
+        for _ in 0..<500 where !ready {
+            ready = ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").hasPrefix("ready\n")
+            if !ready { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        try #require(
+            ready,
+            "nats-py did not subscribe: \((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")"
+        )
+        // Two match `attacker.>`, one `decky.*.state`; the other two match neither.
+        for (subject, payload) in [
+            ("attacker.observed", "{\"n\":1}"), ("system.engine.health", "{\"n\":2}"),
+            ("decky.web-01.state", "{\"n\":3}"), ("decky.web-01.extra.state", "{\"n\":4}"),
+            ("attacker.session.started", "{\"n\":5}"),
+        ] {
+            let published = try await ProcessRunner.run(
+                binary.path,
+                ["bus", "pub", subject, payload],
+                environment: environment
+            )
+            #expect(published.status == 0, "\(published.standardError)")
+        }
+        try await Self.waitForExit(client, seconds: 30)
+        #expect(client.terminationStatus == 0)
+        let lines = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(
+            lines == [
+                "ready", "attacker.observed {\"n\":1}", "decky.web-01.state {\"n\":3}",
+                "attacker.session.started {\"n\":5}",
+            ]
+        )
+        try await Self.waitForExit(fromNATS)
+        let got = try String(contentsOfFile: directory.path + "/from-nats.out", encoding: .utf8)
+        #expect(got == "credential.captured {\"from\":\"nats-py\"}\n", "\(got)")
+        let stopped = try await ProcessRunner.run(binary.path, ["bus", "stop"], environment: environment)
+        #expect(stopped.standardOutput.contains("stopped"))
+    }
 }

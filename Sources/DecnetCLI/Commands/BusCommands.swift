@@ -25,10 +25,27 @@ struct BusCommand: AsyncParsableCommand {
 
         @Option(help: "Messages each subscription may have waiting; past that they are dropped and counted.")
         var queue = 10_000
+        @Option(
+            help: """
+                Also take NATS clients over TCP at this loopback address (host:port, e.g. 127.0.0.1:4222), for \
+                client libraries without UNIX sockets. Any local user can reach it; it is never bound off loopback.
+                """
+        )
+        var listen: String?
         @Flag(help: "Stay in the foreground.") var foreground = false
 
         func run() async throws {
             let environment = try await EnvironmentLoading.load()
+            var tcp: (host: String, port: Int)?
+            if let listen = self.listen {
+                guard let (host, port) = InputSyntax.hostPort(listen), "\(host)".hasPrefix("127.") else {
+                    throw CommandFailure(
+                        "--listen \(listen): expected a loopback host:port such as 127.0.0.1:4222 (the bus has no "
+                            + "authentication of its own; off this machine, events go by `decnet forwarder`)"
+                    )
+                }
+                tcp = ("\(host)", Int(port))
+            }
             let daemon = Daemon(BusCommand.name, stateDirectory: environment.stateDirectory)
             let socket = BusTopics.socket(stateDirectory: daemon.stateDirectory)
             guard self.foreground else {
@@ -36,19 +53,19 @@ struct BusCommand: AsyncParsableCommand {
                     commandPath: ["bus", "start"],
                     arguments: Daemon.argumentsAfter("start")
                 )
-                print("bus started (pid \(pid)) on \(socket)")
+                print("bus started (pid \(pid)) on \(socket)\(self.listen.map { " and \($0)" } ?? "")")
                 return
             }
             let lock = try daemon.lock()
             let broker: BusBroker
             do {
-                broker = try await BusBroker.start(socketPath: socket, queueCapacity: max(1, self.queue)) {
+                broker = try await BusBroker.start(socketPath: socket, tcp: tcp, queueCapacity: max(1, self.queue)) {
                     Daemon.log($0)
                 }
             } catch {
-                throw CommandFailure("bus socket \(socket): \(error)")
+                throw CommandFailure("bus socket \(socket)\(self.listen.map { " or \($0)" } ?? ""): \(error)")
             }
-            Daemon.log("bus \(getpid()) on \(socket)")
+            Daemon.log("bus \(getpid()) on \(socket)\(broker.tcpAddress.map { " and \($0)" } ?? "")")
             let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) { Task { await broker.close() } }
             let started = Date()
             let reporting = Task {

@@ -30,8 +30,12 @@ public final class BusBroker: Sendable {
     }
 
     public let socketPath: String
+    /// The loopback TCP address it also listens on, if asked to (for NATS clients that speak TCP only).
+    public let tcpAddress: SocketAddress?
     let bus: MessageBus
-    let channel: NIOAsyncChannel<NIOAsyncChannel<BusWire.ClientOperation, ByteBuffer>, Never>
+    typealias Listener = NIOAsyncChannel<NIOAsyncChannel<BusWire.ClientOperation, ByteBuffer>, Never>
+    let channel: Listener
+    let tcpChannel: Listener?
     let registry = Mutex<(next: Int, open: Int, subscriptions: [Int: (client: String, pattern: String)])>(
         (0, 0, [:])
     )
@@ -40,59 +44,95 @@ public final class BusBroker: Sendable {
     private init(
         socketPath: String,
         bus: MessageBus,
-        channel: NIOAsyncChannel<NIOAsyncChannel<BusWire.ClientOperation, ByteBuffer>, Never>,
+        channel: Listener,
+        tcpChannel: Listener?,
         log: @escaping @Sendable (String) -> Void
     ) {
         self.socketPath = socketPath
         self.bus = bus
         self.channel = channel
+        self.tcpChannel = tcpChannel
+        self.tcpAddress = tcpChannel?.channel.localAddress
         self.log = log
     }
 
-    /// Binds the socket (replacing one a killed broker left; the caller holds the pid lock).
+    public struct Refused: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Binds the socket (replacing one a killed broker left; the caller holds the pid lock) and, when `tcp` is
+    /// given, a TCP port on a loopback address as well (port 0: any free one). The UNIX socket is closed to
+    /// other users (mode 0600); a TCP port is open to every local user, so it is never bound off loopback: the
+    /// bus has no authentication of its own.
     public static func start(
         socketPath: String,
+        tcp: (host: String, port: Int)? = nil,
         queueCapacity: Int = 10_000,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         log: @escaping @Sendable (String) -> Void = { _ in }
     ) async throws -> BusBroker {
+        if let tcp, !tcp.host.hasPrefix("127.") {
+            throw Refused(description: "\(tcp.host): the bus listens on TCP only on loopback (127.0.0.0/8)")
+        }
         try? FileManager.default.removeItem(atPath: socketPath)
-        let channel = try await ServerBootstrap(group: group)
-            .bind(unixDomainSocketPath: socketPath) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(BusClientDecoder()))
-                    return try NIOAsyncChannel<BusWire.ClientOperation, ByteBuffer>(
-                        wrappingChannelSynchronously: channel
-                    )
-                }
+        func bootstrap() -> ServerBootstrap {
+            ServerBootstrap(group: group).serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+        }
+        @Sendable func client(
+            _ channel: any Channel
+        ) -> EventLoopFuture<
+            NIOAsyncChannel<BusWire.ClientOperation, ByteBuffer>
+        > {
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(BusClientDecoder()))
+                return try NIOAsyncChannel<BusWire.ClientOperation, ByteBuffer>(wrappingChannelSynchronously: channel)
             }
+        }
+        let channel = try await bootstrap().bind(unixDomainSocketPath: socketPath, childChannelInitializer: client)
         chmod(socketPath, 0o600)
+        var tcpChannel: Listener?
+        if let tcp {
+            do {
+                tcpChannel = try await bootstrap().bind(host: tcp.host, port: tcp.port, childChannelInitializer: client)
+            } catch {
+                try? await channel.channel.close()
+                throw error
+            }
+        }
         return BusBroker(
             socketPath: socketPath,
             bus: MessageBus(queueCapacity: queueCapacity),
             channel: channel,
+            tcpChannel: tcpChannel,
             log: log
         )
     }
 
     /// Serves connections until `close()`.
     public func run() async {
-        do {
-            try await withThrowingDiscardingTaskGroup { group in
-                try await self.channel.executeThenClose { inbound in
-                    for try await connection in inbound {
-                        group.addTask { await self.serve(connection) }
+        await withDiscardingTaskGroup { listeners in
+            for listener in [self.channel] + (self.tcpChannel.map { [$0] } ?? []) {
+                listeners.addTask {
+                    do {
+                        try await withThrowingDiscardingTaskGroup { group in
+                            try await listener.executeThenClose { inbound in
+                                for try await connection in inbound {
+                                    group.addTask { await self.serve(connection) }
+                                }
+                            }
+                        }
+                    } catch {
+                        self.log("bus socket closed: \(error)")
                     }
                 }
             }
-        } catch {
-            self.log("bus socket closed: \(error)")
         }
         try? FileManager.default.removeItem(atPath: self.socketPath)
     }
 
     public func close() async {
         try? await self.channel.channel.close()
+        try? await self.tcpChannel?.channel.close()
     }
 
     public var status: Status {
