@@ -232,7 +232,15 @@ public enum MutualTLS {
         return try NIOSSLContext(configuration: configuration)
     }
 
-    public static func client(_ identity: CertificateAuthority.Identity) throws -> NIOSSLContext {
+    /// - Parameter verifyingName: check the server's certificate names the host connected to (give the host to
+    ///   `NIOSSLClientHandler` as `serverHostname`). A target given by name is checked; one given as an address
+    ///   is trusted by our CA alone, since a listener's certificate often names no address it is reached by.
+    public static func client(
+        _ identity: CertificateAuthority.Identity,
+        verifyingName: Bool = false
+    ) throws
+        -> NIOSSLContext
+    {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(identity.certificatePath).map {
             .certificate($0)
@@ -242,7 +250,7 @@ public enum MutualTLS {
         configuration.trustRoots = .file(identity.caPath)
         // Only our CA issues certificates this link trusts; the server's name is checked against its SANs
         // when the target is given by name (see SyslogForwarder).
-        configuration.certificateVerification = .noHostnameVerification
+        configuration.certificateVerification = verifyingName ? .fullVerification : .noHostnameVerification
         return try NIOSSLContext(configuration: configuration)
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -104,7 +105,9 @@ public struct SyslogForwarder: Sendable {
     public func run(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async {
         let context: NIOSSLContext?
         do {
-            context = try self.settings.identity.map { try MutualTLS.client($0) }
+            // A target given by name must be named by the listener's certificate, not only signed by our CA.
+            let byName = IPv4Address(self.settings.host) == nil
+            context = try self.settings.identity.map { try MutualTLS.client($0, verifyingName: byName) }
         } catch {
             self.log("TLS settings: \(error)")
             return
@@ -128,8 +131,9 @@ public struct SyslogForwarder: Sendable {
                 continue
             }
             let channel: any Channel
+            let inbound = DiscardInbound()
             do {
-                channel = try await self.connect(context: context, group: group)
+                channel = try await self.connect(context: context, inbound: inbound, group: group)
             } catch {
                 status.connected = false
                 status.lastError = "connect: \(error)"
@@ -147,6 +151,7 @@ public struct SyslogForwarder: Sendable {
             do {
                 try await self.send(on: channel, status: &status, clock: clock)
             } catch {
+                let error: any Error = inbound.firstError.withLock { $0 } ?? error
                 status.lastError = "\(error)"
                 self.log("connection to \(status.target) lost: \(error); sending again from the saved cursor")
             }
@@ -156,7 +161,11 @@ public struct SyslogForwarder: Sendable {
         }
     }
 
-    private func connect(context: NIOSSLContext?, group: any EventLoopGroup) async throws -> any Channel {
+    private func connect(
+        context: NIOSSLContext?,
+        inbound: DiscardInbound,
+        group: any EventLoopGroup
+    ) async throws -> any Channel {
         let host = self.settings.host
         return try await ClientBootstrap(group: group)
             .connectTimeout(self.settings.connectTimeout)
@@ -170,7 +179,7 @@ public struct SyslogForwarder: Sendable {
                         )
                     }
                     // A receiver sends nothing; anything it does send is dropped, an error closes.
-                    try channel.pipeline.syncOperations.addHandler(DiscardInbound())
+                    try channel.pipeline.syncOperations.addHandler(inbound)
                 }
             }
             .connect(host: host, port: self.settings.port).get()
@@ -241,9 +250,15 @@ public struct SyslogForwarder: Sendable {
     }
 }
 
-/// Drops what a syslog receiver sends back (it should send nothing).
+/// Drops what a syslog receiver sends back (it should send nothing), and keeps the first error the connection
+/// met (a TLS refusal: an unknown CA, a certificate for another name), which a write only reports as
+/// "I/O on closed channel".
 private final class DiscardInbound: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
+    let firstError = Mutex<(any Error)?>(nil)
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
-    func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.firstError.withLock { if $0 == nil { $0 = error } }
+        context.close(promise: nil)
+    }
 }
