@@ -27,9 +27,17 @@ import Testing
     ) async throws -> ProcessResult {
         let ssh = try #require(Self.ssh.path, "\(Self.ssh.missingMessage)")
         // The password comes from an askpass program, as for a user at a terminal with no tty here.
+        // A child process writes it: a file this (many-threaded) process had open for writing could be
+        // inherited by a child another test forks meanwhile, and exec then fails with "Text file busy".
         let askpass = directory.url.appendingPathComponent("askpass.sh")
-        try "#!/bin/sh\necho '\(password)'\n".write(to: askpass, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: askpass.path)
+        let written = try await ProcessRunner.run(
+            "/bin/sh",
+            [
+                "-c", "printf '%s\\n' '#!/bin/sh' \"echo '$1'\" >\"$2\" && chmod 700 \"$2\"", "sh", password,
+                askpass.path,
+            ]
+        )
+        try #require(written.status == 0, "askpass: \(written.standardError)")
         return try await ProcessRunner.run(
             "/usr/bin/setsid",
             [
