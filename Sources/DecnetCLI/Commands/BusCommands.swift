@@ -143,11 +143,10 @@ struct BusCommand: AsyncParsableCommand {
             }
             let publisher = BusPublisher(socketPath: socket, name: "decnet-bus-pub")
             publisher.publish(subject, Array(self.payload.utf8))
-            publisher.finish()
             let running = Task { await publisher.run() }
-            // Up to a second for the broker to take it.
-            for _ in 0..<50 where publisher.statistics.published == 0 { try await Task.sleep(for: .milliseconds(20)) }
-            running.cancel()
+            // Up to a second for the broker to take it, and the connection closed after it has gone out (a
+            // cancelled writer could close the connection with the message still in it).
+            await publisher.close(running: running, grace: .seconds(1))
             guard publisher.statistics.published == 1 else {
                 throw CommandFailure("bus \(socket): no broker answered (is `decnet bus start` running?)")
             }
