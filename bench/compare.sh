@@ -67,18 +67,23 @@ record() { # peer, concurrency, authload line, captured, memory
     echo "$1 $2 $3 captured=$4 mem=$5" >>"$RESULTS"
 }
 
+# The load on the peer started as $PID (on this machine's loopback), its memory after it, then its capture.
+load_and_stop() { # peer, concurrency, log
+    wait_port "$PORT"
+    local line memory
+    line=$("$WORK/authload" 127.0.0.1 "$PORT" "$N" "$2" redis)
+    memory=$(tree_memory "$PID")
+    sleep 0.5  # the last events reach the log
+    stop_peer
+    record "$1" "$2" "$line" "$(captured "$3")" "$memory"
+}
+
 run_decnet() { # concurrency
     local log="$WORK/decnet-$1.log"
     "$BIN" service run redis --bind "127.0.0.1:$PORT" --quiet --log-file "$log" \
         --persona redis_password=bench-secret --max-per-source 1024 2>"$WORK/decnet.err" &
     PID=$!
-    wait_port "$PORT"
-    local line memory
-    line=$("$WORK/authload" 127.0.0.1 "$PORT" "$N" "$1" redis)
-    memory=$(tree_memory "$PID")
-    sleep 0.5
-    stop_peer
-    record decnet "$1" "$line" "$(captured "$log")" "$memory"
+    load_and_stop decnet "$1" "$log"
 }
 
 run_opencanary() { # concurrency
@@ -99,13 +104,7 @@ JSON
     (cd "$dir" && exec "$PEERS/opencanary/bin/twistd" -noy "$PEERS/opencanary/bin/opencanary.tac" \
         --pidfile "$dir/twistd.pid" >"$dir/stdout" 2>&1) &
     PID=$!
-    wait_port "$PORT"
-    local line memory
-    line=$("$WORK/authload" 127.0.0.1 "$PORT" "$N" "$1" redis)
-    memory=$(tree_memory "$PID")
-    sleep 0.5
-    stop_peer
-    record opencanary "$1" "$line" "$(captured "$dir/opencanary.log")" "$memory"
+    load_and_stop opencanary "$1" "$dir/opencanary.log"
 }
 
 run_qeeqbox() { # concurrency

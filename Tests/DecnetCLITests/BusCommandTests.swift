@@ -30,6 +30,22 @@ import Glibc
         return process
     }
 
+    /// `decnet bus start` (a daemon) in the test's state directory.
+    static func startBus(_ binary: URL, _ arguments: [String], environment: [String: String]) async throws {
+        let started = try await ProcessRunner.run(binary.path, ["bus", "start"] + arguments, environment: environment)
+        #expect(started.status == 0, "\(started.standardError)")
+    }
+
+    /// Ends the broker a test started (by the pid it wrote) and removes the test's directory.
+    static func killBus(_ directory: TemporaryDirectory) {
+        if let text = try? String(contentsOfFile: directory.path + "/decnet-bus.pid", encoding: .utf8),
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        {
+            kill(pid, SIGKILL)
+        }
+        directory.remove()
+    }
+
     static func waitForExit(_ process: Process, seconds: Int = 20) async throws {
         for _ in 0..<(seconds * 50) where process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
@@ -43,16 +59,8 @@ import Glibc
             "DECNET_STATE_DIR": directory.path, "DECNET_DB_PATH": directory.path + "/decnet.db",
             "DECNET_INGEST_LOG_FILE": directory.path + "/decnet.log",
         ]
-        let started = try await ProcessRunner.run(binary.path, ["bus", "start"], environment: environment)
-        #expect(started.status == 0, "\(started.standardError)")
-        defer {
-            if let text = try? String(contentsOfFile: directory.path + "/decnet-bus.pid", encoding: .utf8),
-                let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
-            {
-                kill(pid, SIGKILL)
-            }
-            directory.remove()
-        }
+        try await Self.startBus(binary, [], environment: environment)
+        defer { Self.killBus(directory) }
         let credentials = try Self.subscriber(
             binary,
             ["credential.*", "--count", "30"],
@@ -252,20 +260,8 @@ import Glibc
         )
         #expect(refused.status != 0 && refused.standardError.contains("expected a loopback host:port"))
         let port = LoopbackPort.unused()
-        let started = try await ProcessRunner.run(
-            binary.path,
-            ["bus", "start", "--listen", "127.0.0.1:\(port)"],
-            environment: environment
-        )
-        #expect(started.status == 0, "\(started.standardError)")
-        defer {
-            if let text = try? String(contentsOfFile: directory.path + "/decnet-bus.pid", encoding: .utf8),
-                let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
-            {
-                kill(pid, SIGKILL)
-            }
-            directory.remove()
-        }
+        try await Self.startBus(binary, ["--listen", "127.0.0.1:\(port)"], environment: environment)
+        defer { Self.killBus(directory) }
         let fromNATS = try Self.subscriber(
             binary,
             ["credential.captured", "--count", "1"],

@@ -357,6 +357,19 @@ struct NativeFleetHarness {
         }
     }
 
+    /// An rsyslogd taking plain TCP syslog on loopback `port` and writing each message's raw text to `file`.
+    static func syslogReceiver(port: Int, file: String) async throws -> RsyslogServer {
+        try await RsyslogServer.start(
+            rules: """
+                module(load="imtcp")
+                input(type="imtcp" address="127.0.0.1" port="\(port)" ruleset="in")
+                template(name="RawLine" type="string" string="%rawmsg%\\n")
+                ruleset(name="in") { action(type="omfile" file="\(file)" template="RawLine") stop }
+                """,
+            listening: port
+        )
+    }
+
     /// `--log-target`: the engine's events also go, in the clear, to a syslog receiver on loopback (a real
     /// rsyslogd here), byte for byte as the event log holds them.
     @Test(.enabled(if: RsyslogServer.tool.isUsable))
@@ -365,15 +378,7 @@ struct NativeFleetHarness {
         try await NativeFleetHarness.with { harness in
             let port = LoopbackPort.unused()
             let received = harness.directory.path + "/rsyslog-received.log"
-            let rsyslog = try await RsyslogServer.start(
-                rules: """
-                    module(load="imtcp")
-                    input(type="imtcp" address="127.0.0.1" port="\(port)" ruleset="in")
-                    template(name="RawLine" type="string" string="%rawmsg%\\n")
-                    ruleset(name="in") { action(type="omfile" file="\(received)" template="RawLine") stop }
-                    """,
-                listening: port
-            )
+            let rsyslog = try await Self.syslogReceiver(port: port, file: received)
             defer { rsyslog.remove() }
             let subnet = "127.79.\(Int.random(in: 1...250))"
             let deploy = try await harness.decnet([
@@ -403,15 +408,7 @@ struct NativeFleetHarness {
             // (no restart); what follows goes to the new receiver only, nothing twice.
             let port2 = LoopbackPort.unused()
             let received2 = harness.directory.path + "/rsyslog-received-2.log"
-            let rsyslog2 = try await RsyslogServer.start(
-                rules: """
-                    module(load="imtcp")
-                    input(type="imtcp" address="127.0.0.1" port="\(port2)" ruleset="in")
-                    template(name="RawLine" type="string" string="%rawmsg%\\n")
-                    ruleset(name="in") { action(type="omfile" file="\(received2)" template="RawLine") stop }
-                    """,
-                listening: port2
-            )
+            let rsyslog2 = try await Self.syslogReceiver(port: port2, file: received2)
             defer { rsyslog2.remove() }
             let before = harness.eventLines()
             let redeploy = try await harness.decnet([
