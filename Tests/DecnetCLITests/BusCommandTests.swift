@@ -46,6 +46,15 @@ import Glibc
         directory.remove()
     }
 
+    /// Waits (up to 5 s) until `bus status` lists a subscriber for each pattern.
+    static func waitForSubscribers(_ patterns: [String], _ binary: URL, _ environment: [String: String]) async throws {
+        for _ in 0..<250 {
+            let status = try await ProcessRunner.run(binary.path, ["bus", "status"], environment: environment)
+            if patterns.allSatisfy({ status.standardOutput.contains("pattern=\($0)") }) { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     static func waitForExit(_ process: Process, seconds: Int = 20) async throws {
         for _ in 0..<(seconds * 50) where process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
@@ -97,15 +106,7 @@ import Glibc
                     )
                 ) + "\n"
         }
-        for _ in 0..<250 {
-            let status = try await ProcessRunner.run(binary.path, ["bus", "status"], environment: environment)
-            if status.standardOutput.contains("pattern=credential.*"), status.standardOutput.contains("pattern=>"),
-                status.standardOutput.contains("pattern=credential.reuse.detected")
-            {
-                break
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        try await Self.waitForSubscribers(["credential.*", ">", "credential.reuse.detected"], binary, environment)
         try lines.write(toFile: directory.path + "/decnet.log", atomically: true, encoding: .utf8)
         let ingest = try await ProcessRunner.run(binary.path, ["workers", "start", "--once"], environment: environment)
         #expect(
@@ -147,11 +148,7 @@ import Glibc
             environment: environment,
             output: directory.path + "/reused-again.out"
         )
-        for _ in 0..<250 {
-            let status = try await ProcessRunner.run(binary.path, ["bus", "status"], environment: environment)
-            if status.standardOutput.contains("pattern=credential.reuse.detected") { break }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        try await Self.waitForSubscribers(["credential.reuse.detected"], binary, environment)
         let third = RFC5424Formatter.line(
             for: HoneypotEvent(
                 id: .loginFailed,
@@ -268,11 +265,7 @@ import Glibc
             environment: environment,
             output: directory.path + "/from-nats.out"
         )
-        for _ in 0..<250 {
-            let status = try await ProcessRunner.run(binary.path, ["bus", "status"], environment: environment)
-            if status.standardOutput.contains("pattern=credential.captured") { break }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        try await Self.waitForSubscribers(["credential.captured"], binary, environment)
         let script = PackageLayout.root.appendingPathComponent("Tests/DecnetCLITests/Scripts/nats_client.py").path
         let client = Process()
         client.executableURL = URL(fileURLWithPath: python)

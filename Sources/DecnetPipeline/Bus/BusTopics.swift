@@ -16,47 +16,11 @@ public enum BusTopics {
         (stateDirectory as NSString).appendingPathComponent("decnet-bus.sock")
     }
 
-    /// What `attacker.*` and `credential.*` messages carry: the event, its fields as an object.
-    public struct Observation: Codable, Sendable, Equatable {
-        public var uuid: String
-        public var time: Date
-        public var eventType: String
-        public var decky: String
-        public var service: String
-        public var session: String
-        public var attackerIP: String
-        public var attackerPort: Int
-        public var deckyIP: String
-        public var deckyPort: Int
-        public var fields: [String: String]
-
-        enum CodingKeys: String, CodingKey {
-            case uuid, time, decky, service, session, fields
-            case eventType = "event_type"
-            case attackerIP = "attacker_ip"
-            case attackerPort = "attacker_port"
-            case deckyIP = "decky_ip"
-            case deckyPort = "decky_port"
-        }
-
-        public init(_ event: HoneypotEvent) {
-            self.uuid = event.uuid.lowercasedText
-            self.time = event.time
-            self.eventType = event.id.rawValue
-            self.decky = event.decky
-            self.service = event.service.rawValue
-            self.session = event.session
-            self.attackerIP = event.source.ip
-            self.attackerPort = event.source.port
-            self.deckyIP = event.destination.ip
-            self.deckyPort = event.destination.port
-            self.fields = event.fieldValues
-        }
-    }
-
-    /// An event's `Observation` as the bus carries it (sorted keys; the fields in their order, a repeated name's
-    /// first value), written directly since the ingester publishes every event it stores; the time is RFC 3339
-    /// with microseconds, as the store keeps it.
+    /// What `attacker.*` and `credential.captured` messages carry: the event's columns (`attacker_ip`,
+    /// `attacker_port`, `decky`, `decky_ip`, `decky_port`, `event_type`, `service`, `session`, `time`, `uuid`;
+    /// sorted keys) and its `fields` object (in their order, a repeated name's first value). Written directly,
+    /// since the ingester publishes every event it stores; the time is RFC 3339 with microseconds, as the store
+    /// keeps it.
     public static func payload(_ event: HoneypotEvent) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(400)
