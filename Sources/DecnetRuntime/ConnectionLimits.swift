@@ -25,40 +25,83 @@ public struct ConnectionLimits: Sendable {
     }
 }
 
-/// Counts open connections per source and in total; `acquire` says which limit, if any, refuses a new one.
+/// Counts open connections per source and in total, and decides whether a new one is admitted.
+///
+/// When every slot of the listener is taken, a newcomer is not simply turned away: the oldest connection of the
+/// source holding the most is closed to make room, as long as that source holds more than the newcomer's would
+/// after admission. One address (or a few) holding thousands of idle or slow-loris connections therefore cannot
+/// lock out an attacker who arrives later, which is the one a honeypot exists to see; a cap reached by many
+/// addresses holding one connection each still refuses, since no source is heavier than the newcomer.
 final class ConnectionTracker: Sendable {
-    private struct Counts {
-        var total = 0
-        var accepted = 0
-        var perSource: [String: Int] = [:]
+    /// One open connection: its id and how to close it.
+    private struct Slot {
+        let id: Int
+        let close: @Sendable () -> Void
     }
 
-    private let counts = Mutex(Counts())
+    private struct State {
+        var total = 0
+        var accepted = 0
+        var nextID = 0
+        /// Open connections per source, oldest first.
+        var perSource: [String: [Slot]] = [:]
+        /// Connections closed to make room, whose slot was handed on before they ended.
+        var evicted: Set<Int> = []
+    }
+
+    enum Admission: Equatable {
+        /// Admitted: release `slot` when the connection ends.
+        case admitted(slot: Int)
+        /// Refused by this limit.
+        case refused(limit: String)
+    }
+
+    private let state = Mutex(State())
     let limits: ConnectionLimits
 
     init(limits: ConnectionLimits) { self.limits = limits }
 
-    /// Takes a slot for `source`, or returns the name of the limit that refused it.
-    func acquire(_ source: String) -> String? {
-        self.counts.withLock { counts in
-            if counts.total >= self.limits.maximumConnections { return "maximum_connections" }
-            if counts.perSource[source, default: 0] >= self.limits.maximumPerSource { return "maximum_per_source" }
-            counts.total += 1
-            counts.accepted += 1
-            counts.perSource[source, default: 0] += 1
-            return nil
+    /// Takes a slot for a connection from `source`, closing (with `close` of another slot, called outside the
+    /// lock) the connection it evicts, if any.
+    func acquire(_ source: String, close: @escaping @Sendable () -> Void = {}) -> Admission {
+        let (admission, victim) = self.state.withLock { state -> (Admission, (@Sendable () -> Void)?) in
+            let held = state.perSource[source]?.count ?? 0
+            if held >= self.limits.maximumPerSource { return (.refused(limit: "maximum_per_source"), nil) }
+            var victim: (@Sendable () -> Void)?
+            if state.total >= self.limits.maximumConnections {
+                guard let heaviest = state.perSource.max(by: { $0.value.count < $1.value.count }),
+                    heaviest.value.count > held + 1
+                else { return (.refused(limit: "maximum_connections"), nil) }
+                let oldest = state.perSource[heaviest.key]!.removeFirst()
+                state.evicted.insert(oldest.id)
+                state.total -= 1
+                victim = oldest.close
+            }
+            let id = state.nextID
+            state.nextID += 1
+            state.total += 1
+            state.accepted += 1
+            state.perSource[source, default: []].append(Slot(id: id, close: close))
+            return (.admitted(slot: id), victim)
+        }
+        victim?()
+        return admission
+    }
+
+    /// Gives back `slot`; true when the connection had been evicted (its slot was handed on already).
+    @discardableResult
+    func release(_ source: String, slot: Int) -> Bool {
+        self.state.withLock { state in
+            if state.evicted.remove(slot) != nil { return true }
+            state.total -= 1
+            var slots = state.perSource[source, default: []]
+            slots.removeAll { $0.id == slot }
+            state.perSource[source] = slots.isEmpty ? nil : slots
+            return false
         }
     }
 
-    func release(_ source: String) {
-        self.counts.withLock { counts in
-            counts.total -= 1
-            let left = counts.perSource[source, default: 1] - 1
-            counts.perSource[source] = left > 0 ? left : nil
-        }
-    }
+    var open: Int { self.state.withLock { $0.total } }
 
-    var open: Int { self.counts.withLock { $0.total } }
-
-    var accepted: Int { self.counts.withLock { $0.accepted } }
+    var accepted: Int { self.state.withLock { $0.accepted } }
 }

@@ -109,14 +109,16 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
                         let source = accepted.source
                         let destination = accepted.destination
                         let session = SessionEvents(context: self.context, source: source, destination: destination)
-                        if let limit = self.tracker.acquire(source.ip) {
+                        let channel = accepted.channel.channel
+                        switch self.tracker.acquire(source.ip, close: { channel.close(promise: nil) }) {
+                        case .refused(let limit):
                             session.emit(.connectionRefused, ["limit": limit, "reason": "connection limit reached"])
                             // Closed through its async wrapper, which must be finished before it goes away.
                             group.addTask { try? await accepted.channel.executeThenClose { _, _ in } }
-                            continue
-                        }
-                        group.addTask {
-                            await self.serve(accepted, session: session, source: source.ip)
+                        case .admitted(let slot):
+                            group.addTask {
+                                await self.serve(accepted, session: session, source: source.ip, slot: slot)
+                            }
                         }
                     }
                 }
@@ -126,7 +128,12 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
         }
     }
 
-    private func serve(_ accepted: AcceptedConnection<Service>, session: SessionEvents, source: String) async {
+    private func serve(
+        _ accepted: AcceptedConnection<Service>,
+        session: SessionEvents,
+        source: String,
+        slot: Int
+    ) async {
         let started = ContinuousClock.now
         session.emit(.connectionOpen)
         var reason = "closed"
@@ -142,7 +149,7 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
             // A reset, a timeout-close mid-write, cancellation: the connection is over either way.
             reason = "error"
         }
-        self.tracker.release(source)
+        if self.tracker.release(source, slot: slot) { reason = "evicted" }
         let elapsed = ContinuousClock.now - started
         let milliseconds = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
         session.emit(

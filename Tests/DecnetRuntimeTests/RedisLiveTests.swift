@@ -75,6 +75,43 @@ import Testing
         #expect(service.capture.events(.connectionOpen).count == 2)
     }
 
+    /// A full listener makes room for a newcomer by closing the oldest connection of the heaviest source, so a
+    /// slow-loris flood from one address does not lock a later visitor out.
+    @Test func aFullListenerEvictsTheFloodersOldestConnectionForANewcomer() async throws {
+        let service = try await LiveService.start(
+            "redis",
+            limits: ConnectionLimits(maximumPerSource: 10, maximumConnections: 3)
+        )
+        var flood: [any Channel] = []
+        for _ in 0..<3 {
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .bind(to: try SocketAddress(ipAddress: "127.0.0.2", port: 0))
+                .connect(host: "127.0.0.1", port: service.port).get()
+            // A request begun and never finished.
+            try await channel.writeAndFlush(ByteBuffer(string: "*2\r\n$4\r\nAU"))
+            flood.append(channel)
+        }
+        #expect(await service.capture.wait(timeout: .seconds(10)) { $0.filter { $0.id == .connectionOpen }.count == 3 })
+        let reply = try await RawTCP.exchange(
+            port: service.port,
+            send: Array("*2\r\n$4\r\nAUTH\r\n$7\r\nlate-pw\r\n*1\r\n$4\r\nQUIT\r\n".utf8)
+        )
+        #expect(reply.closedByServer)
+        #expect(String(decoding: reply.bytes, as: UTF8.self).hasPrefix("-"), "\(reply)")
+        // The flood's first connection was the one closed.
+        try await flood[0].closeFuture.get()
+        #expect(flood[1].isActive && flood[2].isActive)
+        #expect(
+            await service.capture.wait(timeout: .seconds(10)) { $0.contains { $0[field: "password"] == "late-pw" } }
+        )
+        for channel in flood { try? await channel.close() }
+        await service.stop()
+        let evicted = service.capture.events(.connectionClose).filter { $0[field: "reason"] == "evicted" }
+        #expect(evicted.count == 1)
+        #expect(evicted.first?.source.ip == "127.0.0.2")
+        #expect(service.capture.events(.connectionRefused).isEmpty)
+    }
+
     @Test func idleConnectionsAreClosed() async throws {
         let service = try await LiveService.start("redis", limits: ConnectionLimits(idleTimeout: .milliseconds(200)))
         let socket = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(
