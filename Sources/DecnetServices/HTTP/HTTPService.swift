@@ -36,20 +36,11 @@ public struct HTTPService: HoneypotService {
     }
 
     let configuration: Configuration
-    /// TLS for the context's `tlsPorts`, with the decky's own certificate; nil when it serves none.
-    let tls: NIOSSLContext?
-    let tlsPorts: Set<Int>
+    /// TLS on the context's `tlsPorts` (443), with the decky's own certificate.
+    let tls: ImplicitTLS
 
     public init(context: ServiceContext) throws {
-        self.tlsPorts = context.tlsPorts
-        if context.tlsPorts.isEmpty {
-            self.tls = nil
-        } else {
-            // The certificate is made on first use (or in the background), not here: see LazyCertificate.
-            let certificate = LazyCertificate(hostname: context.hostname, directory: context.keyDirectory)
-            self.tls = try certificate.serverContext(applicationProtocols: ["http/1.1"])
-            certificate.prewarm()
-        }
+        self.tls = try ImplicitTLS(context: context, applicationProtocols: ["http/1.1"])
         let app = (context.persona["fake_app"] ?? "").lowercased()
         self.configuration = Configuration(
             server: context.persona["server_header"] ?? "nginx/1.22.1",
@@ -63,11 +54,8 @@ public struct HTTPService: HoneypotService {
     }
 
     public func configure(_ channel: any Channel, port: Int) throws {
+        try self.tls.configure(channel, port: port)
         let sync = channel.pipeline.syncOperations
-        if let tls = self.tls, self.tlsPorts.contains(port) {
-            try sync.addHandler(ClientHelloSniffer())
-            try sync.addHandler(NIOSSLServerHandler(context: tls))
-        }
         try sync.addHandler(HTTPResponseEncoder())
         try sync.addHandler(
             ByteToMessageHandler(
@@ -87,19 +75,10 @@ public struct HTTPService: HoneypotService {
     ) async throws {
         let responder = HTTPResponder(configuration: self.configuration, port: session.destination.port)
         let observer = try? await connection.channel.pipeline.handler(type: ParserErrorObserver.self).get()
-        let sniffer = try? await connection.channel.pipeline.handler(type: ClientHelloSniffer.self).get()
+        let sniffer = await ImplicitTLS.sniffer(connection.channel)
         var fingerprinted = false
         func fingerprint() {
-            guard !fingerprinted, let hello = sniffer?.hello else { return }
-            fingerprinted = true
-            let ja3 = ClientFingerprint.ja3(hello)
-            var fields = EventFields()
-            fields.add("ja3", ja3.hash)
-            fields.add("ja3_full", ja3.text)
-            fields.add("ja4", ClientFingerprint.ja4(hello))
-            if let name = hello.serverName { fields.add("sni", attackerText: name) }
-            if !hello.alpn.isEmpty { fields.add("alpn", attackerText: hello.alpn.joined(separator: ",")) }
-            session.emit(.clientFingerprint, fields)
+            if !fingerprinted { fingerprinted = ImplicitTLS.reportFingerprint(sniffer, session: session) }
         }
         defer {
             fingerprint()
