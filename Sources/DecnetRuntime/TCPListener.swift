@@ -102,6 +102,13 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
 
     /// Accepts until the task is cancelled or `close()` is called; returns when every connection has ended.
     public func run() async {
+        // The accept loop runs on the listening socket's event loop, as each connection's task runs on its own.
+        await withTaskExecutorPreference(EventLoopTaskExecutor(self.serverChannel.channel.eventLoop)) {
+            await self.acceptUntilClosed()
+        }
+    }
+
+    private func acceptUntilClosed() async {
         do {
             try await self.serverChannel.executeThenClose { inbound in
                 try await withThrowingDiscardingTaskGroup { group in
@@ -116,7 +123,8 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
                             // Closed through its async wrapper, which must be finished before it goes away.
                             group.addTask { try? await accepted.channel.executeThenClose { _, _ in } }
                         case .admitted(let slot):
-                            group.addTask {
+                            // The connection's task runs on its channel's event loop (see EventLoopTaskExecutor).
+                            group.addTask(executorPreference: EventLoopTaskExecutor(channel.eventLoop)) {
                                 await self.serve(accepted, session: session, source: source.ip, slot: slot)
                             }
                         }
