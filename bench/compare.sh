@@ -1,47 +1,124 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark (issue 8): the same login workload against DECNET-Swift and the honeypots people run
-# today, one after another on this machine, each on loopback, with a compiled load client
-# (bench/compare/authload.c) whose own CPU is reported beside every figure.
+# Side-by-side benchmark (issue 8): the same login workloads against DECNET-Swift and the honeypots people run
+# today, one after another on this machine, each on loopback, driven by a compiled load client
+# (bench/compare/authload.c) whose own CPU is reported beside every figure. Then memory (each peer with all its
+# services, DECNET-Swift with the same services in one decky and in 100 deckies), a slow-loris flood, and
+# bench/detect (nmap against a fleet). Needs root (network namespaces, and Cowrie is run as nobody).
 #
-#   bench/compare.sh                 # redis AUTH, N=3000 per run, concurrency 1, 50 and 500
-#   N=10000 CONCURRENCY="50 500" bench/compare.sh
+#   sudo bench/compare.sh                          # everything, about half an hour; the tables on stdout
+#   sudo WORKLOADS="redis ssh" CONCURRENCY="1 50" FLOOD_WORKLOADS= MEMORY=0 DETECT=0 bench/compare.sh
+#
+# Settings (environment): N logins per run (default 3000; ssh 1000), MAX_SECONDS per run (default 30: a slow
+# peer makes fewer attempts, and "captured / attempts" counts what it was given), CONCURRENCY ("1 50 500"),
+# WORKLOADS ("redis ssh http ftp mysql"), FLOOD (10000 connections held, spread over FLOOD_SOURCES=50 source
+# addresses so that no per-source cap refuses them simply), FLOOD_N (200 logins at concurrency 1 during the
+# flood), FLOOD_WORKLOADS (default: WORKLOADS), MEMORY (1), DECKIES (100), DETECT (1).
 #
 # The peers are installed into their own virtual environments under .bench-peers/ (built with
-# /usr/bin/python3, pinned versions): OpenCanary 0.9.10 and qeeqbox honeypots 0.66 (Cowrie 3.1.4 has no redis;
-# it joins with the ssh workload). qeeqbox's servers kill whatever holds their port on the machine, so it runs
-# inside a fresh network namespace of its own (`unshare -n`, loopback only), with its load client.
-# "captured" is how many of the N distinct passwords (bench-0 … bench-N-1) the peer's log holds.
+# /usr/bin/python3, pinned versions): OpenCanary 0.9.10, qeeqbox honeypots 0.66 and Cowrie 3.1.4 (ssh only).
+# qeeqbox's servers kill whatever holds their port on the machine, so it runs inside a fresh network namespace
+# of its own (`unshare -n`, loopback only), with its load client; Cowrie refuses to run as root and runs as
+# nobody. "captured" is how many of the distinct credentials sent (bench-0 … bench-K) the peer's log holds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N=${N:-3000}
-CONCURRENCY=${CONCURRENCY:-"1 50 500"}
-PEERS=${PEERS_DIR:-$PWD/.bench-peers}
-PORT=${PORT:-26379}
+REPO=$PWD
 
-swift build -c release --product decnet --scratch-path .build-release >/dev/null
-BIN=$PWD/.build-release/release/decnet
-WORK=$(mktemp -d /tmp/decnet-compare.XXXXXX)
-PID=
+PORT=${PORT:-27300}
+# The HTTP path each peer records a POST login on.
+http_path() {
+    case $1 in
+    opencanary) echo /index.html ;;
+    qeeqbox) echo /login.html ;;
+    *) echo /login ;;
+    esac
+}
+peers_for() {
+    case $1 in
+    ssh) echo "decnet opencanary qeeqbox cowrie" ;;
+    *) echo "decnet opencanary qeeqbox" ;;
+    esac
+}
+
+# --- Each peer started with the services listed (SERVICES, space-separated), the first on $PORT and the next on
+# the ports after it; sets PID (the process whose tree is measured and stopped) and LOG (where captures land).
+start_decnet() { # services, dir
+    local extra=()
+    [ "$1" = ssh ] && extra=(--persona password_delay_ms=0 --artifact-dir "$2/artifacts")
+    LOG="$2/decnet.log"
+    "$BIN" service run "$1" --bind "127.0.0.1:$PORT" --quiet --log-file "$LOG" --max-per-source 1024 \
+        "${extra[@]}" 2>"$2/stderr" &
+    PID=$!
+}
+
+start_opencanary() { # services, dir
+    local dir=$2 port=$PORT settings="" service
+    mkdir -p "$dir/keys"
+    for service in $1; do
+        case $service in
+        ssh) settings+="\"ssh.enabled\": true, \"ssh.port\": $port, \"ssh.key_path\": \"$dir/keys\"," ;;
+        http) settings+="\"http.enabled\": true, \"http.port\": $port, \"http.skin\": \"basicLogin\"," ;;
+        ftp) settings+="\"ftp.enabled\": true, \"ftp.port\": $port," ;;
+        redis) settings+="\"redis.enabled\": true, \"redis.port\": $port, \"redis.max_connections\": 1024," ;;
+        mysql) settings+="\"mysql.enabled\": true, \"mysql.port\": $port," ;;
+        esac
+        port=$((port + 1))
+    done
+    # OpenCanary reads ./opencanary.conf when neither /etc/opencanaryd nor ~ has one.
+    cat >"$dir/opencanary.conf" <<JSON
+{
+    "device.node_id": "bench", "device.listen_addr": "127.0.0.1", "ip.ignorelist": [], "logtype.ignorelist": [],
+    "https.enabled": false, $settings
+    "logger": {"class": "PyLogger", "kwargs": {
+        "formatters": {"plain": {"format": "%(message)s"}},
+        "handlers": {"file": {"class": "logging.FileHandler", "filename": "$dir/opencanary.log"}}}}
+}
+JSON
+    LOG="$dir/opencanary.log"
+    (cd "$dir" && exec "$PEERS/opencanary/bin/twistd" -noy "$PEERS/opencanary/bin/opencanary.tac" \
+        --pidfile "$dir/twistd.pid" >"$dir/stdout" 2>&1) &
+    PID=$!
+}
+
+start_qeeqbox() { # services, dir (inside its own network namespace)
+    local setup="" port=$PORT service
+    for service in $1; do
+        setup+="${setup:+,}$service:$port"
+        port=$((port + 1))
+    done
+    # JSON lines on standard output; its own log file rotates at 10 kB and would lose captures.
+    LOG="$2/honeypots.log"
+    (cd "$2" && exec "$PEERS/qeeqbox/bin/python" -m honeypots --setup "$setup" --ip 127.0.0.1 \
+        --termination-strategy signal >"$LOG" 2>&1) &
+    PID=$!
+}
+
+start_cowrie() { # services (ssh), dir: run as nobody, which Cowrie requires
+    local dir=$2
+    mkdir -p "$dir/etc" "$dir/var/log/cowrie" "$dir/var/lib/cowrie/downloads" "$dir/var/lib/cowrie/tty" "$dir/var/run"
+    cat >"$dir/etc/cowrie.cfg" <<CFG
+[honeypot]
+hostname = bench
+[ssh]
+listen_endpoints = tcp:$PORT:interface=127.0.0.1:backlog=1024
+[telnet]
+enabled = false
+CFG
+    chown -R 65534:65534 "$dir"
+    LOG="$dir/var/log/cowrie/cowrie.json"
+    (cd "$dir" && exec setpriv --reuid=65534 --regid=65534 --clear-groups "$PEERS/cowrie/bin/twistd" --umask=0022 \
+        -n --pidfile "$dir/var/run/cowrie.pid" --logger cowrie.python.logfile.stdoutLogger cowrie \
+        >"$dir/stdout" 2>&1) &
+    PID=$!
+}
+
 stop_peer() {
-    if [ -n "$PID" ]; then
+    if [ -n "${PID:-}" ]; then
         pkill -TERM -P "$PID" 2>/dev/null || true
         kill -TERM "$PID" 2>/dev/null || true
         wait "$PID" 2>/dev/null || true
         PID=
     fi
 }
-cleanup() { stop_peer; [ -n "${KEEP:-}" ] || rm -rf "$WORK"; }
-trap cleanup EXIT
-cc -O2 -pthread -o "$WORK/authload" bench/compare/authload.c
-
-install_peer() { # name, pip requirement
-    if [ ! -x "$PEERS/$1/bin/python" ]; then
-        /usr/bin/python3 -m venv "$PEERS/$1"
-    fi
-    "$PEERS/$1/bin/pip" install -q --disable-pip-version-check "$2"
-}
-install_peer opencanary "opencanary==0.9.10"
-install_peer qeeqbox "honeypots==0.66"
 
 # Memory of a process and its children: "rss_mib pss_mib".
 tree_memory() {
@@ -51,7 +128,7 @@ tree_memory() {
         awk '/^Rss:/ { r += $2 } /^Pss:/ { p += $2 } END { printf "%.1f %.1f", r / 1024, p / 1024 }'
 }
 wait_port() { # port
-    for _ in $(seq 100); do
+    for _ in $(seq 150); do
         (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
         sleep 0.1
     done
@@ -61,101 +138,168 @@ captured() { # log file
     grep -ao 'bench-[0-9]\+' "$1" 2>/dev/null | sort -u | wc -l
 }
 
-RESULTS="$WORK/results"
-: >"$RESULTS"
-record() { # peer, concurrency, authload line, captured, memory
-    echo "$1 $2 $3 captured=$4 mem=$5" >>"$RESULTS"
-}
-
-# The load on the peer started as $PID (on this machine's loopback), its memory after it, then its capture.
-load_and_stop() { # peer, concurrency, log
-    wait_port "$PORT"
-    local line memory
-    line=$("$WORK/authload" 127.0.0.1 "$PORT" "$N" "$2" redis)
+# One run: the peer started fresh with one service, the load (or the flood, then the load), its memory, its
+# capture; one line appended to $RESULTS.
+measure() { # kind (load|flood), workload, peer, concurrency
+    local kind=$1 workload=$2 peer=$3 c=$4 n line memory
+    local dir="$WORK/$kind-$workload-$peer-$c"
+    mkdir -p "$dir"
+    n=$([ "$workload" = ssh ] && echo "${N_SSH:-1000}" || echo "${N:-3000}")
+    "start_$peer" "$workload" "$dir"
+    if ! wait_port "$PORT"; then
+        stop_peer
+        echo "$kind $workload $peer $c did-not-start" >>"$RESULTS"
+        return
+    fi
+    if [ "$kind" = flood ]; then
+        line=$(HOLD=$FLOOD HOLD_SOURCES=$FLOOD_SOURCES MAX_SECONDS=$MAX_SECONDS \
+            "$AUTHLOAD" 127.0.0.1 "$PORT" "$FLOOD_N" 1 "$workload" "$(http_path "$peer")")
+    else
+        line=$(MAX_SECONDS=$MAX_SECONDS "$AUTHLOAD" 127.0.0.1 "$PORT" "$n" "$c" "$workload" "$(http_path "$peer")")
+    fi
     memory=$(tree_memory "$PID")
-    sleep 0.5  # the last events reach the log
+    sleep 1 # the last events reach the log
     stop_peer
-    record "$1" "$2" "$line" "$(captured "$3")" "$memory"
+    echo "$kind $workload $peer $c $line captured=$(captured "$LOG") mem=${memory/ /,}" >>"$RESULTS"
 }
 
-run_decnet() { # concurrency
-    local log="$WORK/decnet-$1.log"
-    "$BIN" service run redis --bind "127.0.0.1:$PORT" --quiet --log-file "$log" \
-        --persona redis_password=bench-secret --max-per-source 1024 2>"$WORK/decnet.err" &
-    PID=$!
-    load_and_stop decnet "$1" "$log"
-}
-
-run_opencanary() { # concurrency
-    local dir="$WORK/opencanary-$1"
+# Memory of a peer serving every service it has, after a few logins to each.
+measure_memory() { # peer
+    local peer=$1 dir="$WORK/memory-$1" services="" port=$PORT workload memory
     mkdir -p "$dir"
-    # OpenCanary reads ./opencanary.conf when neither /etc/opencanaryd nor ~ has one.
-    cat >"$dir/opencanary.conf" <<JSON
-{
-    "device.node_id": "bench", "device.listen_addr": "127.0.0.1",
-    "ip.ignorelist": [], "logtype.ignorelist": [],
-    "ftp.enabled": false, "http.enabled": false, "https.enabled": false, "ssh.enabled": false,
-    "redis.enabled": true, "redis.port": $PORT, "redis.max_connections": 1024,
-    "logger": {"class": "PyLogger", "kwargs": {
-        "formatters": {"plain": {"format": "%(message)s"}},
-        "handlers": {"file": {"class": "logging.FileHandler", "filename": "$dir/opencanary.log"}}}}
-}
-JSON
-    (cd "$dir" && exec "$PEERS/opencanary/bin/twistd" -noy "$PEERS/opencanary/bin/opencanary.tac" \
-        --pidfile "$dir/twistd.pid" >"$dir/stdout" 2>&1) &
-    PID=$!
-    load_and_stop opencanary "$1" "$dir/opencanary.log"
+    for workload in redis ssh http ftp mysql; do
+        [[ " $(peers_for "$workload") " == *" $peer "* ]] && services+="${services:+ }$workload"
+    done
+    "start_$peer" "$services" "$dir"
+    for workload in $services; do
+        wait_port "$port" && "$AUTHLOAD" 127.0.0.1 "$port" 5 1 "$workload" "$(http_path "$peer")" >/dev/null
+        port=$((port + 1))
+    done
+    memory=$(tree_memory "$PID")
+    stop_peer
+    echo "memory - $peer ${services// /,} mem=${memory/ /,}" >>"$RESULTS"
 }
 
-run_qeeqbox() { # concurrency
-    local dir="$WORK/qeeqbox-$1"
-    mkdir -p "$dir"
-    # In a network namespace of its own: the server, the client and the measurements all inside it.
-    unshare -n bash -c "
-        ip link set lo up
-        cd '$dir'
-        '$PEERS/qeeqbox/bin/python' -m honeypots --setup redis --ip 127.0.0.1 --port $PORT \
-            --termination-strategy signal >'$dir/honeypots.log' 2>&1 &
-        pid=\$!
-        for _ in \$(seq 150); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
-        '$WORK/authload' 127.0.0.1 $PORT $N $1 redis >'$dir/load'
-        pids=\"\$pid \$(pgrep -P \$pid | tr '\n' ' ')\"
-        for p in \$pids; do cat /proc/\$p/smaps_rollup 2>/dev/null; done |
-            awk '/^Rss:/ { r += \$2 } /^Pss:/ { p += \$2 } END { printf \"%.1f %.1f\", r / 1024, p / 1024 }' >'$dir/memory'
-        sleep 0.5
-        pkill -TERM -P \$pid 2>/dev/null; kill -TERM \$pid 2>/dev/null; wait \$pid 2>/dev/null
-        true
-    "
-    record qeeqbox "$1" "$(cat "$dir/load")" "$(captured "$dir/honeypots.log")" "$(cat "$dir/memory")"
+# In qeeqbox's namespace: this script again, with the loopback up, for one step.
+if [ "${1:-}" = --inside ]; then
+    shift
+    ip link set lo up
+    "$@"
+    exit 0
+fi
+in_place() { # peer, step…: qeeqbox's steps run in a network namespace of their own
+    if [ "$1" = qeeqbox ]; then unshare -n "$0" --inside "${@:2}"; else "${@:2}"; fi
 }
 
-for c in $CONCURRENCY; do
-    for peer in decnet opencanary qeeqbox; do
-        echo "redis AUTH, N=$N, C=$c: $peer" >&2
-        "run_$peer" "$c"
+export N N_SSH PORT
+MAX_SECONDS=${MAX_SECONDS:-30}
+CONCURRENCY=${CONCURRENCY:-"1 50 500"}
+WORKLOADS=${WORKLOADS:-"redis ssh http ftp mysql"}
+FLOOD=${FLOOD:-10000}
+FLOOD_SOURCES=${FLOOD_SOURCES:-50}
+FLOOD_N=${FLOOD_N:-200}
+FLOOD_WORKLOADS=${FLOOD_WORKLOADS-$WORKLOADS}
+MEMORY=${MEMORY:-1}
+DECKIES=${DECKIES:-100}
+DETECT=${DETECT:-1}
+PEERS=${PEERS_DIR:-$PWD/.bench-peers}
+export MAX_SECONDS FLOOD FLOOD_SOURCES FLOOD_N PEERS
+
+[ "$(id -u)" = 0 ] || { echo "bench/compare.sh needs root (network namespaces; Cowrie runs as nobody)" >&2; exit 1; }
+if [ ! -f /usr/include/libssh/libssh.h ] || [ ! -f /usr/include/openssl/evp.h ]; then
+    apt-get install -y -q libssh-dev libssl-dev >/dev/null
+fi
+swift build -c release --product decnet --scratch-path .build-release >/dev/null
+BIN=$PWD/.build-release/release/decnet
+WORK=$(mktemp -d /tmp/decnet-compare.XXXXXX)
+chmod 755 "$WORK" # Cowrie, as nobody, works in a folder under it
+RESULTS="$WORK/results"
+AUTHLOAD="$WORK/authload"
+export BIN WORK RESULTS AUTHLOAD
+LAB="cmp$$"
+PID=
+cleanup() {
+    stop_peer
+    if [ -f "$WORK/fleet/decnet-engine.pid" ]; then kill -9 "$(cat "$WORK/fleet/decnet-engine.pid")" 2>/dev/null || true; fi
+    if [ -d "$WORK/fleet" ]; then
+        (cd "$WORK/fleet" && DECNET_STATE_DIR=. "$BIN" teardown --all >/dev/null 2>&1) || true
+        (cd "$WORK/fleet" && DECNET_STATE_DIR=. "$BIN" lab down >/dev/null 2>&1) || true
+    fi
+    [ -n "${KEEP:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+cc -O2 -pthread -o "$AUTHLOAD" bench/compare/authload.c -lssh -lcrypto
+: >"$RESULTS"
+
+install_peer() { # name, pip requirement
+    if [ ! -x "$PEERS/$1/bin/python" ]; then
+        /usr/bin/python3 -m venv "$PEERS/$1"
+    fi
+    "$PEERS/$1/bin/pip" install -q --disable-pip-version-check "$2"
+}
+install_peer opencanary "opencanary==0.9.10"
+install_peer qeeqbox "honeypots==0.66"
+install_peer cowrie "cowrie==3.1.4"
+# Twisted's plugin cache, written once as root: Cowrie (as nobody) cannot write it and would warn on every start.
+(cd "$WORK" && "$PEERS/cowrie/bin/python" -c 'from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))')
+chmod -R a+rX "$PEERS"
+
+for workload in $WORKLOADS; do
+    for c in $CONCURRENCY; do
+        for peer in $(peers_for "$workload"); do
+            echo "$workload, C=$c: $peer" >&2
+            in_place "$peer" measure load "$workload" "$peer" "$c"
+        done
+    done
+done
+for workload in $FLOOD_WORKLOADS; do
+    for peer in $(peers_for "$workload"); do
+        echo "$workload under a flood of $FLOOD connections: $peer" >&2
+        in_place "$peer" measure flood "$workload" "$peer" 1
     done
 done
 
-# The table: every figure from this run; ratios are DECNET-Swift's connections/s over the peer's.
+# DECNET-Swift's memory for the same services: one engine serving them in one decky, then in $DECKIES deckies,
+# on a lab LAN of namespaces, after a few logins to each service of the first decky from the lab's attacker.
+measure_fleet() { # deckies
+    local state="$WORK/fleet" pid first memory port workload
+    mkdir -p "$state"
+    (
+        cd "$state"
+        export DECNET_STATE_DIR=. DECNET_DB_PATH="$state/decnet.db" DECNET_INGEST_LOG_FILE="$state/events.log"
+        "$BIN" lab up --name "$LAB" --subnet 10.96.0.0/22 >/dev/null
+        "$BIN" deploy --lab --lab-name "$LAB" --deckies "$1" --services ssh,http,ftp,redis,mysql \
+            --ip-start 10.96.0.10 --seed 1 >deploy.out 2>&1 || { tail -5 deploy.out >&2; exit 1; }
+        for port in 6379:redis 22:ssh 80:http 21:ftp 3306:mysql; do
+            "$BIN" lab exec -- "$AUTHLOAD" 10.96.0.10 "${port%%:*}" 5 1 "${port##*:}" /login >/dev/null
+        done
+        pid=$(cat decnet-engine.pid)
+        memory=$(tree_memory "$pid")
+        echo "memory - decnet-$1 ssh,http,ftp,redis,mysql mem=${memory/ /,}" >>"$RESULTS"
+        "$BIN" teardown --all >/dev/null
+        "$BIN" lab down >/dev/null
+    )
+    rm -rf "$state"
+}
+if [ "$MEMORY" = 1 ]; then
+    for peer in opencanary qeeqbox cowrie; do
+        echo "memory: $peer" >&2
+        in_place "$peer" measure_memory "$peer"
+    done
+    for deckies in 1 "$DECKIES"; do
+        echo "memory: DECNET-Swift, $deckies decky(s)" >&2
+        measure_fleet "$deckies"
+    done
+fi
+
+# --- The tables: every figure from this run.
 echo
-echo "redis AUTH, a new connection per login, N=$N per run ($(date -u +%Y-%m-%d), $(nproc) cores, client and server on the same cores)"
-echo
-echo "| peer | C | conn/s | p50 ms | p99 ms | max ms | failures | captured / attempts | client CPU s | RSS MiB | PSS MiB | DECNET-Swift ÷ peer (conn/s) |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
-awk -v n="$N" '
-    function field(line, name,    parts, i) {
-        split(line, parts, " ")
-        for (i in parts) if (index(parts[i], name "=") == 1) return substr(parts[i], length(name) + 2)
-        return ""
-    }
-    {
-        peer = $1; c = $2
-        rate = field($0, "conn_per_s")
-        if (peer == "decnet") base[c] = rate
-        split(substr($0, index($0, "mem=") + 4), memory, " ")
-        ratio = (peer == "decnet" || rate == 0) ? (peer == "decnet" ? "1" : "—") : sprintf("%.1f×", base[c] / rate)
-        printf "| %s | %s | %s | %s | %s | %s | %s | %s / %d | %s | %s | %s | %s |\n", \
-            (peer == "decnet" ? "DECNET-Swift" : peer == "opencanary" ? "OpenCanary 0.9.10" : "qeeqbox honeypots 0.66"), \
-            c, rate, field($0, "p50_ms"), field($0, "p99_ms"), field($0, "max_ms"), field($0, "failed"), \
-            field($0, "captured"), n, field($0, "client_cpu_s"), memory[1], memory[2], ratio
-    }' "$RESULTS"
+echo "Run of $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($(uname -r)), client and servers on the same cores;"
+echo "at most N=${N:-3000} logins per run (ssh ${N_SSH:-1000}), or $MAX_SECONDS s of them; a new connection per login."
+python3 "$REPO/bench/lib/compare_tables.py" "$RESULTS"
+if [ "$DETECT" = 1 ]; then
+    echo
+    echo "### Detectability: bench/detect"
+    echo
+    bench/detect
+fi

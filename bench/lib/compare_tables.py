@@ -1,0 +1,95 @@
+"""Prints bench/compare.sh's results as Markdown tables (every figure from the one run).
+
+    python3 compare_tables.py RESULTS
+
+Each line of RESULTS is `load|flood WORKLOAD PEER C key=value …` (authload's line, then captured= and
+mem=RSS,PSS), `load|flood WORKLOAD PEER C did-not-start`, or `memory - PEER SERVICES mem=RSS,PSS`.
+"""
+
+import sys
+
+NAMES = {
+    "decnet": "DECNET-Swift",
+    "opencanary": "OpenCanary 0.9.10",
+    "qeeqbox": "qeeqbox honeypots 0.66",
+    "cowrie": "Cowrie 3.1.4",
+}
+WORKLOADS = {
+    "redis": "redis AUTH",
+    "ssh": "ssh password login (libssh, curve25519)",
+    "http": "http POST login form",
+    "ftp": "ftp USER/PASS",
+    "mysql": "mysql login (mysql_native_password)",
+}
+
+
+def parse(line):
+    words = line.split()
+    fields = dict(word.split("=", 1) for word in words[4:] if "=" in word)
+    return words[0], words[1], words[2], words[3], fields, "did-not-start" in words
+
+
+def name(peer):
+    if peer.startswith("decnet-"):
+        count = peer.split("-", 1)[1]
+        return f"DECNET-Swift, {count} " + ("decky" if count == "1" else "deckies")
+    return NAMES.get(peer, peer)
+
+
+def memory(fields):
+    rss, pss = fields.get("mem", "?,?").split(",")
+    return rss, pss
+
+
+def main():
+    rows = [parse(line) for line in open(sys.argv[1]) if line.strip()]
+    loads = [r for r in rows if r[0] == "load"]
+    floods = [r for r in rows if r[0] == "flood"]
+    memories = [r for r in rows if r[0] == "memory"]
+
+    for workload in [w for w in WORKLOADS if any(r[1] == w for r in loads)]:
+        print(f"\n### {WORKLOADS[workload]}\n")
+        print("| peer | C | conn/s | p50 ms | p99 ms | max ms | failures | captured / attempts | client CPU s | "
+              "PSS MiB | DECNET-Swift ÷ peer (conn/s) |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        base = {}
+        for kind, w, peer, c, fields, failed in loads:
+            if w != workload:
+                continue
+            if failed:
+                print(f"| {name(peer)} | {c} | did not start | | | | all | 0 | | | |")
+                continue
+            rate = float(fields["conn_per_s"])
+            if peer == "decnet":
+                base[c] = rate
+            attempts = int(fields["ok"]) + int(fields["failed"])
+            ratio = "1" if peer == "decnet" else (f"{base[c] / rate:.1f}×" if rate and c in base else "—")
+            print(f"| {name(peer)} | {c} | {fields['conn_per_s']} | {fields['p50_ms']} | {fields['p99_ms']} | "
+                  f"{fields['max_ms']} | {fields['failed']} | {fields['captured']} / {attempts} | "
+                  f"{fields['client_cpu_s']} | {memory(fields)[1]} | {ratio} |")
+
+    if memories:
+        print("\n### Memory: each peer serving all its services (after 5 logins to each)\n")
+        print("| peer | services | RSS MiB | PSS MiB |")
+        print("|---|---|---|---|")
+        for kind, _, peer, services, fields, _ in memories:
+            rss, pss = memory(fields)
+            print(f"| {name(peer)} | {services.replace(',', ', ')} | {rss} | {pss} |")
+
+    if floods:
+        print("\n### Flood: new logins while slow-loris connections are held open\n")
+        print("| workload | peer | flood connections opened / still open after | logins ok / attempted | p50 ms | "
+              "p99 ms | max ms | captured | PSS MiB under the flood |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for kind, workload, peer, c, fields, failed in floods:
+            if failed:
+                print(f"| {workload} | {name(peer)} | did not start | | | | | | |")
+                continue
+            attempts = int(fields["ok"]) + int(fields["failed"])
+            print(f"| {workload} | {name(peer)} | {fields.get('held', '?')} / {fields.get('held_open', '?')} | "
+                  f"{fields['ok']} / {attempts} | {fields['p50_ms']} | {fields['p99_ms']} | {fields['max_ms']} | "
+                  f"{fields['captured']} | {memory(fields)[1]} |")
+
+
+if __name__ == "__main__":
+    main()
