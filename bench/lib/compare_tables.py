@@ -79,16 +79,16 @@ def main():
     if floods:
         print("\n### Flood: new logins while slow-loris connections are held open\n")
         print("| workload | peer | flood connections opened / still open after | logins ok / attempted | p50 ms | "
-              "p99 ms | max ms | captured | PSS MiB under the flood |")
-        print("|---|---|---|---|---|---|---|---|---|")
+              "p99 ms | max ms | captured | client CPU s | PSS MiB under the flood |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for kind, workload, peer, c, fields, failed in floods:
             if failed:
-                print(f"| {workload} | {name(peer)} | did not start | | | | | | |")
+                print(f"| {workload} | {name(peer)} | did not start | | | | | | | |")
                 continue
             attempts = int(fields["ok"]) + int(fields["failed"])
             print(f"| {workload} | {name(peer)} | {fields.get('held', '?')} / {fields.get('held_open', '?')} | "
                   f"{fields['ok']} / {attempts} | {fields['p50_ms']} | {fields['p99_ms']} | {fields['max_ms']} | "
-                  f"{fields['captured']} | {memory(fields)[1]} |")
+                  f"{fields['captured']} | {fields['client_cpu_s']} | {memory(fields)[1]} |")
 
 
 if __name__ == "__main__":
