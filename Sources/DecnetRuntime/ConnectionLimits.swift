@@ -94,9 +94,9 @@ final class ConnectionTracker: Sendable {
         self.state.withLock { state in
             if state.evicted.remove(slot) != nil { return true }
             state.total -= 1
-            var slots = state.perSource[source, default: []]
-            slots.removeAll { $0.id == slot }
-            state.perSource[source] = slots.isEmpty ? nil : slots
+            // In place, so that closing a connection does not copy the list of its source's slots.
+            state.perSource[source]?.removeAll { $0.id == slot }
+            if state.perSource[source]?.isEmpty == true { state.perSource[source] = nil }
             return false
         }
     }
