@@ -381,26 +381,37 @@ struct NativeFleetHarness {
             let rsyslog = try await Self.syslogReceiver(port: port, file: received)
             defer { rsyslog.remove() }
             let subnet = "127.79.\(Int.random(in: 1...250))"
-            let deploy = try await harness.decnet([
-                "deploy", "--loopback", "-n", "1", "--services", "http", "--subnet", "\(subnet).0/24", "--ip-start",
-                "\(subnet).10", "--log-target", "127.0.0.1:\(port)",
-            ])
-            try #require(deploy.status == 0, "\(deploy.standardOutput)\(deploy.standardError)")
-            for attempt in 0..<5 {
-                _ = try await ProcessRunner.run(
-                    curl,
-                    ["-s", "-m", "5", "-o", "/dev/null", "-u", "admin:try-\(attempt)", "http://\(subnet).10/"]
-                )
+            // The one-decky fleet deployed (again) with its log target on `targetPort`, then a failed login per
+            // attempt number.
+            func deploy(to targetPort: Int, thenLogIn attempts: Range<Int>) async throws {
+                let deploy = try await harness.decnet([
+                    "deploy", "--loopback", "-n", "1", "--services", "http", "--subnet", "\(subnet).0/24",
+                    "--ip-start", "\(subnet).10", "--log-target", "127.0.0.1:\(targetPort)",
+                ])
+                try #require(deploy.status == 0, "\(deploy.standardOutput)\(deploy.standardError)")
+                for attempt in attempts {
+                    _ = try await ProcessRunner.run(
+                        curl,
+                        ["-s", "-m", "5", "-o", "/dev/null", "-u", "admin:try-\(attempt)", "http://\(subnet).10/"]
+                    )
+                }
             }
+            // The lines a receiver wrote, once it has at least `count()` of them (asked again each time: events
+            // may still be arriving), or after 10 s.
+            func lines(of file: String, atLeast count: () -> Int) async throws -> [String] {
+                var lines: [String] = []
+                for _ in 0..<200 {
+                    lines = ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").split(separator: "\n")
+                        .map(String.init)
+                    if lines.count >= count(), !lines.isEmpty { break }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                return lines
+            }
+            try await deploy(to: port, thenLogIn: 0..<5)
             let logged = await harness.waitForEvent(["password=\"try-4\""])
             #expect(logged != nil)
-            var forwarded: [String] = []
-            for _ in 0..<200 {
-                forwarded = ((try? String(contentsOfFile: received, encoding: .utf8)) ?? "").split(separator: "\n")
-                    .map(String.init)
-                if forwarded.count >= harness.eventLines().count, !forwarded.isEmpty { break }
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            let forwarded = try await lines(of: received) { harness.eventLines().count }
             #expect(forwarded == harness.eventLines(), "rsyslog says: \(rsyslog.messages)")
             #expect(forwarded.contains { $0.contains("password=\"try-4\"") })
 
@@ -411,26 +422,10 @@ struct NativeFleetHarness {
             let rsyslog2 = try await Self.syslogReceiver(port: port2, file: received2)
             defer { rsyslog2.remove() }
             let before = harness.eventLines()
-            let redeploy = try await harness.decnet([
-                "deploy", "--loopback", "-n", "1", "--services", "http", "--subnet", "\(subnet).0/24", "--ip-start",
-                "\(subnet).10", "--log-target", "127.0.0.1:\(port2)",
-            ])
-            try #require(redeploy.status == 0, "\(redeploy.standardOutput)\(redeploy.standardError)")
-            for attempt in 5..<8 {
-                _ = try await ProcessRunner.run(
-                    curl,
-                    ["-s", "-m", "5", "-o", "/dev/null", "-u", "admin:try-\(attempt)", "http://\(subnet).10/"]
-                )
-            }
+            try await deploy(to: port2, thenLogIn: 5..<8)
             #expect(await harness.waitForEvent(["password=\"try-7\""]) != nil)
-            var moved: [String] = []
             let after = harness.eventLines().filter { !before.contains($0) }
-            for _ in 0..<200 {
-                moved = ((try? String(contentsOfFile: received2, encoding: .utf8)) ?? "").split(separator: "\n")
-                    .map(String.init)
-                if moved.count >= after.count, !moved.isEmpty { break }
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            let moved = try await lines(of: received2) { after.count }
             #expect(moved == after, "rsyslog 2 says: \(rsyslog2.messages)")
             #expect(moved.contains { $0.contains("password=\"try-7\"") })
             let first = ((try? String(contentsOfFile: received, encoding: .utf8)) ?? "").split(separator: "\n")
