@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: builds decnet, puts the demo fleet (demo.ini: five deckies of three OS
 # families) on a lab LAN made of network namespaces, and scans it from the lab's attacker. Nothing touches the
-# machine's own network. Needs root (network namespaces) and Swift 6.1+; installs nmap and iproute2 with apt
-# when they are missing.
+# machine's own network. Needs root (network namespaces) and Swift 6.1+; installs what it needs with apt when
+# it is missing (scripts/deps.sh, groups build and demo: the C libraries decnet links, iproute2, nmap,
+# redis-cli, ssh and sshpass).
 #
 #   sudo ./scripts/lab-demo.sh
 #
@@ -18,17 +19,9 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "lab-demo: network namespaces need root; run: sudo $0" >&2
     exit 1
 fi
-need=()
-command -v ip >/dev/null || need+=(iproute2)
-command -v nmap >/dev/null || need+=(nmap)
-command -v redis-cli >/dev/null || need+=(redis-tools)
-command -v sshpass >/dev/null || need+=(sshpass)
-command -v ssh >/dev/null || need+=(openssh-client)
-if [ "${#need[@]}" -gt 0 ]; then
-    echo "lab-demo: installing ${need[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
-fi
+# What building needs and what the demo runs (scripts/deps.sh lists both; it says what it installs).
+source scripts/deps.sh
+deps_install build demo
 swift build --product decnet
 BIN=$(swift build --show-bin-path)/decnet
 export DECNET_STATE_DIR="$PWD/demo-state" DECNET_INGEST_LOG_FILE="$PWD/demo-state/events.log"

@@ -36,10 +36,20 @@ public struct DecnetCommand: AsyncParsableCommand {
     public init() {}
 
     /// Parses the process arguments and runs the chosen command; a `CommandFailure` prints its message alone
-    /// (no usage text) and exits with its code.
+    /// (no usage text) and exits with its code. A word that names no subcommand is an error even beside `--help`.
     public static func runMain() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if let unknown = CommandTree.unknownSubcommand(in: arguments) {
+            FileHandle.standardError.write(
+                Data(
+                    "error: '\(unknown.word)' is not a subcommand of '\(unknown.parent)'; see '\(unknown.parent) --help'\n"
+                        .utf8
+                )
+            )
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        }
         do {
-            var command = try self.parseAsRoot()
+            var command = try self.parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

@@ -135,22 +135,43 @@ struct LabExecCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "exec",
         abstract: "Run a command as the lab's attacker (nmap, ssh, curl …).",
-        discussion: "Example: decnet lab exec -- nmap -sV 10.77.0.10"
+        discussion: """
+            The command follows `--`, so that its own options are never taken for this command's.
+              decnet lab exec -- nmap -sV 10.77.0.10
+              decnet lab exec --name bench -- ip addr      # the attacker of the lab named bench
+            """
     )
 
-    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments.") var command: [String] = []
+    @Option(help: "The lab to use, by the name given to `lab up --name` (default: the lab recorded here).")
+    var name: String?
+    @Argument(parsing: .postTerminator, help: "The command and its arguments, after `--`.") var command: [String] = []
 
     func run() async throws {
         try LabCommand.requireRoot()
-        let environment = try await EnvironmentLoading.load()
-        let lab = try LabCommand.load(environment)
-        let arguments = self.command.first == "--" ? Array(self.command.dropFirst()) : self.command
-        guard !arguments.isEmpty else {
-            throw CommandFailure("expected a command, e.g. decnet lab exec -- ip addr", exitCode: .validationFailure)
+        let namespace: String
+        if let name = self.name {
+            guard InputSyntax.isName(name) else {
+                throw CommandFailure(
+                    "--name \(name): expected letters, digits, '-' or '_'",
+                    exitCode: .validationFailure
+                )
+            }
+            namespace = LabNetwork.attackerNamespace(name: name)
+            guard NamespaceThread.exists(namespace) else {
+                throw CommandFailure("no lab named \(name) is up (no namespace \(namespace))")
+            }
+        } else {
+            namespace = try LabCommand.load(try await EnvironmentLoading.load()).attackerNamespace
+        }
+        guard !self.command.isEmpty else {
+            throw CommandFailure(
+                "expected a command after --, e.g. decnet lab exec -- ip addr",
+                exitCode: .validationFailure
+            )
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        process.arguments = ["netns", "exec", lab.attackerNamespace] + arguments
+        process.arguments = ["netns", "exec", namespace] + self.command
         try process.run()
         process.waitUntilExit()
         if process.terminationStatus != 0 { throw ExitCode(process.terminationStatus) }

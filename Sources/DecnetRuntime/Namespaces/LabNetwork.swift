@@ -14,7 +14,9 @@ public struct LabNetwork: Sendable {
     }
 
     public var switchNamespace: String { "decnet-\(self.name)-switch" }
-    public var attackerNamespace: String { "decnet-\(self.name)-attacker" }
+    public var attackerNamespace: String { Self.attackerNamespace(name: self.name) }
+    /// The attacker namespace of the lab called `name`.
+    public static func attackerNamespace(name: String) -> String { "decnet-\(name)-attacker" }
     public static let bridge = "br0"
     /// The attacker's address: the last usable host of the subnet.
     public var attackerAddress: IPv4Address { self.subnet.usableRange.upperBound }

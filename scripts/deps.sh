@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The one list of the system packages DECNET-Swift needs, by what needs them. Every script that needs packages
+# (the demo, the tests and CI, the benchmarks, the Debian package, the Docker driver's test) installs its groups
+# through this file, and prints what it installs; nothing is installed that is already there.
+#
+#   sudo scripts/deps.sh build demo        # install what is missing from these groups
+#   scripts/deps.sh --list test            # print a group's packages, one a line (no root needed)
+#   source scripts/deps.sh && deps_install build   # from another script
+#
+# Groups (Debian 12 package names):
+#   toolchain  what the Swift toolchain itself needs to compile and link on Debian 12 (swift.org's list for
+#              bookworm, less what only the REPL and lldb use); present on any machine where Swift already builds
+#   build      the C libraries and headers our system-library targets link: libsodium, nettle + GMP, zlib, SQLite
+#   demo       what scripts/lab-demo.sh runs: namespaces (iproute2), the attacker's tools (nmap, redis-cli, ssh)
+#   test       every real tool the tests drive (CI installs it all), on top of build and demo
+#   bench      what bench/ adds: the load client's libraries, wrk, debootstrap for the fresh-machine check
+#   docker     the Docker driver's end-to-end test: the engine and its compose, debootstrap for the base image
+#   package    building and checking the Debian package: dpkg-dev, systemd-analyze
+# PyPI clients (pinned) are listed as the `pip-test` group and installed with pip for /usr/bin/python3.
+
+deps_group() {
+    case $1 in
+    toolchain)
+        echo binutils gcc git libc6-dev libcurl4 libedit2 libgcc-12-dev libncurses6 libpython3.11 libsqlite3-0 \
+            libstdc++-12-dev libxml2 libz3-4 pkg-config tzdata ca-certificates
+        ;;
+    build)
+        echo libsodium-dev nettle-dev libgmp-dev zlib1g-dev libsqlite3-dev pkg-config
+        ;;
+    demo)
+        echo iproute2 nmap redis-tools openssh-client sshpass procps
+        ;;
+    test)
+        # docker-compose validates the compose files we write; ieee-data is the OUI registry our MAC vendors are
+        # checked against; curl drives smtp/pop3/imap/http/ftp; mariadb-client, postgresql-client and telnet
+        # drive their honeypots (telnet through python3-pexpect); iputils-ping reads TTLs; openssl reads decky
+        # certificates; util-linux's setpriv runs the loopback fleet as nobody; hydra brute-forces ssh;
+        # python3-paramiko is a second SSH client; postgresql and rsyslog (+ both TLS drivers) are the store's and
+        # syslog's real peers; chromium and its driver run the dashboard's browser test; man-db reads the
+        # generated man pages; systemd gives systemd-analyze for the units' check.
+        echo docker-compose ieee-data curl mariadb-client postgresql-client telnet python3-pexpect iputils-ping \
+            openssl util-linux bc hydra python3-paramiko postgresql rsyslog rsyslog-openssl rsyslog-gnutls \
+            chromium chromium-driver python3-pip man-db systemd dpkg-dev
+        ;;
+    pip-test)
+        # schemathesis checks the served OpenAPI document; Selenium drives Chromium; nats-py is a real NATS client.
+        echo "schemathesis==4.32.5" "selenium==4.51.0" "nats-py==2.16.0"
+        ;;
+    bench)
+        echo libssh-dev libssl-dev wrk debootstrap python3-venv
+        ;;
+    docker)
+        echo docker.io docker-compose debootstrap
+        ;;
+    package)
+        echo dpkg-dev systemd man-db
+        ;;
+    *)
+        echo "deps: unknown group '$1' (toolchain build demo test pip-test bench docker package)" >&2
+        return 2
+        ;;
+    esac
+}
+
+# Installs whatever is missing from the named groups with apt (and pip for pip-test), saying what it installs.
+deps_install() {
+    local group package missing=() pip=()
+    for group in "$@"; do
+        if [ "$group" = pip-test ]; then
+            read -r -a pip <<<"$(deps_group pip-test)"
+            continue
+        fi
+        for package in $(deps_group "$group"); do
+            dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+        done
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        # One package may be in two groups.
+        mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+        echo "deps: installing with apt-get (groups: $*): ${missing[*]}"
+        if [ "$(id -u)" -ne 0 ]; then
+            echo "deps: installing packages needs root; run: sudo $0 $*" >&2
+            return 1
+        fi
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    fi
+    if [ "${#pip[@]}" -gt 0 ]; then
+        echo "deps: pip install for python3 (group pip-test): ${pip[*]}"
+        python3 -m pip install -q --disable-pip-version-check --break-system-packages "${pip[@]}" 2>/dev/null ||
+            python3 -m pip install -q --disable-pip-version-check "${pip[@]}"
+    fi
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    set -euo pipefail
+    if [ "${1:-}" = "--list" ]; then
+        shift
+        for group in "$@"; do deps_group "$group" | tr ' ' '\n'; done
+        exit 0
+    fi
+    [ "$#" -gt 0 ] || { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+    deps_install "$@"
+fi
