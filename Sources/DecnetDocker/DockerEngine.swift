@@ -93,6 +93,64 @@ public enum DockerEngine {
         guard status == 0 else { throw Unavailable(description: "docker build of \(tag) failed with status \(status)") }
     }
 
+    /// Whether the engine already has `tag` (`docker image inspect`).
+    public static func imageExists(_ tag: String) -> Bool {
+        guard let docker = self.which("docker") else { return false }
+        return (try? self.run(docker, ["image", "inspect", tag], quiet: true)) == 0
+    }
+
+    /// One container of a fleet, as the engine reports it.
+    public struct Container: Sendable, Equatable {
+        /// `web-01` or `web-01-ssh`.
+        public var name: String
+        /// The decky it belongs to (label `org.decnet.decky`).
+        public var decky: String
+        /// `base` or `service`.
+        public var role: String
+        /// The service slug of a service container; empty for a base container.
+        public var service: String
+        /// `running`, `exited`, `created` …
+        public var state: String
+        /// Docker's own words: `Up 3 minutes`, `Exited (0) 2 seconds ago`.
+        public var status: String
+    }
+
+    /// Every container labelled as a decky's (`org.decnet.decky`), running or not, sorted by name.
+    public static func containers() throws(Unavailable) -> [Container] {
+        guard let docker = self.which("docker") else {
+            throw Unavailable(description: "the docker client is not installed")
+        }
+        let format =
+            #"{{.Names}}\t{{.Label "org.decnet.decky"}}\t{{.Label "org.decnet.role"}}\t{{.Label "org.decnet.service"}}\t{{.State}}\t{{.Status}}"#
+        let (status, output): (Int32, String)
+        do {
+            (status, output) = try self.output(
+                docker,
+                ["ps", "-a", "--filter", "label=org.decnet.decky", "--format", format]
+            )
+        } catch {
+            throw Unavailable(description: "docker ps could not run: \(error)")
+        }
+        guard status == 0 else { throw Unavailable(description: "docker ps failed with status \(status)") }
+        return Self.parseContainers(output)
+    }
+
+    /// The rows of `docker ps --format` with the fields `containers()` asks for, tab-separated.
+    static func parseContainers(_ output: String) -> [Container] {
+        output.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            guard fields.count == 6 else { return nil }
+            return Container(
+                name: fields[0],
+                decky: fields[1],
+                role: fields[2],
+                service: fields[3],
+                state: fields[4],
+                status: fields[5]
+            )
+        }.sorted { $0.name < $1.name }
+    }
+
     static func which(_ name: String) -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         for directory in path.split(separator: ":") {
@@ -113,5 +171,18 @@ public enum DockerEngine {
         try process.run()
         process.waitUntilExit()
         return process.terminationStatus
+    }
+
+    /// Runs `executable` and returns its status and standard output (standard error is passed through).
+    static func output(_ executable: String, _ arguments: [String]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }

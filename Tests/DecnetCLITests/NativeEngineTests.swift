@@ -14,6 +14,8 @@ struct NativeFleetHarness {
     let tag: String
     let directory: TemporaryDirectory
     let events: String
+    /// Set on top of the state directory and the event log (DOCKER_HOST for the Docker driver's test).
+    var extraEnvironment: [String: String] = [:]
 
     init() throws {
         self.tag = "e\(UInt16.random(in: 1000...9999))"
@@ -22,7 +24,9 @@ struct NativeFleetHarness {
     }
 
     var environment: [String: String] {
-        ["DECNET_STATE_DIR": self.directory.path, "DECNET_INGEST_LOG_FILE": self.events]
+        ["DECNET_STATE_DIR": self.directory.path, "DECNET_INGEST_LOG_FILE": self.events].merging(
+            self.extraEnvironment
+        ) { $1 }
     }
 
     func decnet(_ arguments: [String], prefix: [String] = []) async throws -> ProcessResult {

@@ -111,8 +111,12 @@ struct DeployCommand: AsyncParsableCommand {
         print(FleetSummary.render(fleet))
         let directory = environment.stateDirectory
         let composePath = (directory as NSString).appendingPathComponent("docker-compose.yml")
+        // Service containers append to the host's event log (the directory is mounted), so the workers ingest
+        // the Docker driver's events exactly as the native engine's.
+        let hostLog = URL(fileURLWithPath: self.logFile ?? environment.ingestLogFile).standardizedFileURL
         var options = ComposeWriter.Options()
-        if let logFile = self.logFile { options.containerLogFile = logFile }
+        options.logDirectory = hostLog.deletingLastPathComponent().path
+        options.containerLogFile = "/var/log/decnet/" + hostLog.lastPathComponent
         let yaml = try ComposeWriter(options: options).yaml(for: fleet)
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -142,11 +146,25 @@ struct DeployCommand: AsyncParsableCommand {
 
         do {
             try DockerEngine.checkReachable(environment: ProcessInfo.processInfo.environment)
-            let source =
-                environment.sourceDirectory ?? FileManager.default.currentDirectoryPath
-            if FileManager.default.fileExists(atPath: (source as NSString).appendingPathComponent("Dockerfile")) {
+        } catch {
+            throw CommandFailure("the Docker driver cannot deploy: \(error)")
+        }
+        let source = environment.sourceDirectory ?? FileManager.default.currentDirectoryPath
+        let build = self.noCache || !DockerEngine.imageExists(options.serviceImage)
+        guard
+            !build || FileManager.default.fileExists(atPath: (source as NSString).appendingPathComponent("Dockerfile"))
+        else {
+            throw CommandFailure(
+                "the Docker driver cannot deploy: no image \(options.serviceImage) and no Dockerfile in \(source) to build it from (set DECNET_SOURCE_DIR to a checkout, or build it with scripts/docker-image.sh)"
+            )
+        }
+        do {
+            if build {
                 try DockerEngine.buildImage(tag: options.serviceImage, context: source, noCache: self.noCache)
+            } else {
+                print("using image \(options.serviceImage) (--no-cache rebuilds it)")
             }
+            try FileManager.default.createDirectory(atPath: options.logDirectory, withIntermediateDirectories: true)
             try DockerEngine.compose(["up", "-d"], composeFile: composePath)
         } catch {
             throw CommandFailure("the Docker driver cannot deploy: \(error)")

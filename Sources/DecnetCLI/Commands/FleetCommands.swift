@@ -149,13 +149,14 @@ struct LifecycleCommand: AsyncParsableCommand {
     func run() async throws {
         let environment = try await EnvironmentLoading.load()
         let directory = environment.stateDirectory
-        guard let state = try FleetStateLoading.load(environment), state.driver == "native" else {
-            throw CommandFailure("no native fleet is deployed here; run `decnet deploy` first")
+        guard let state = try FleetStateLoading.load(environment), state.deployed || state.driver == "native" else {
+            throw CommandFailure("no fleet is deployed here; run `decnet deploy` first")
         }
-        guard state.fleet.deckies.contains(where: { $0.name == self.id }) else {
+        guard let decky = state.fleet.deckies.first(where: { $0.name == self.id }) else {
             let known = state.fleet.deckies.map(\.name).joined(separator: ", ")
             throw CommandFailure("no decky named '\(self.id)'; known: \(known)")
         }
+        if state.driver == "docker" { return try self.docker(decky, state: state) }
         try FleetStateLoading.requireRoot(for: state.native)
         let operation: EngineRequest.Operation
         switch self.action {
@@ -177,6 +178,26 @@ struct LifecycleCommand: AsyncParsableCommand {
         for line in response.report ?? [] where line.hasPrefix(self.id + ":") { print(line) }
         if let decky = response.status?.deckies.first(where: { $0.name == self.id }) {
             print(StatusTable.render([decky]))
+        }
+    }
+}
+
+extension LifecycleCommand {
+    /// The Docker driver: the decky's base container and its service containers, through compose (which stops
+    /// the services before the base whose network they share, and starts the base first).
+    func docker(_ decky: Decky, state: FleetState) throws {
+        guard let compose = state.composeFile else { throw CommandFailure("the state names no compose file") }
+        let containers = [decky.name] + decky.services.map { ComposeWriter.containerName(decky, $0.kind) }
+        do {
+            try DockerEngine.checkReachable(environment: ProcessInfo.processInfo.environment)
+            if self.action != .status {
+                try DockerEngine.compose([self.action.rawValue] + containers, composeFile: compose)
+            }
+            var fleet = state.fleet
+            fleet.deckies = [decky]
+            print(DockerFleetTable.render(fleet, containers: try DockerEngine.containers()))
+        } catch {
+            throw CommandFailure("the Docker driver cannot \(self.action.rawValue) \(decky.name): \(error)")
         }
     }
 }

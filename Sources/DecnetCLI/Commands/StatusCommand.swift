@@ -1,6 +1,7 @@
 import ArgumentParser
 import DecnetConfig
 import DecnetCore
+import DecnetDocker
 import DecnetRuntime
 import Foundation
 
@@ -26,6 +27,9 @@ struct StatusCommand: AsyncParsableCommand {
         }
         if state.driver == "native", state.deployed {
             return try await self.nativeStatus(state, directory: environment.stateDirectory)
+        }
+        if state.driver == "docker", state.deployed, !self.json {
+            return try self.dockerStatus(state)
         }
         if self.json { return try JSONOutput.print(state) }
         let how = state.deployed ? "deployed" : "planned only (dry run)"
@@ -54,5 +58,17 @@ struct StatusCommand: AsyncParsableCommand {
         let running = status.deckies.filter { $0.state == .running }.count
         print("\(running)/\(status.deckies.count) decky(s) running\n")
         print(StatusTable.render(status.deckies))
+    }
+
+    /// The Docker driver's fleet: each decky's containers as the engine reports them.
+    func dockerStatus(_ state: FleetState) throws {
+        let containers: [DockerEngine.Container]
+        do {
+            containers = try DockerEngine.containers()
+        } catch {
+            throw CommandFailure("the Docker driver cannot read the fleet's containers: \(error)")
+        }
+        print("docker fleet, \(state.mode) mode, compose file \(state.composeFile ?? "?")")
+        print(DockerFleetTable.render(state.fleet, containers: containers))
     }
 }
