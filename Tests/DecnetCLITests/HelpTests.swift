@@ -28,6 +28,8 @@ import Testing
         #expect(CommandTree.unknownSubcommand(in: ["help", "lab"]) == nil)
         #expect(CommandTree.unknownSubcommand(in: ["--help"]) == nil)
         #expect(CommandTree.unknownSubcommand(in: []) == nil)
+        #expect(CommandTree.unknownSubcommand(in: ["--generate-completion-script", "bash"]) == nil)
+        #expect(CommandTree.unknownSubcommand(in: ["---completion", "lab", "--", "x"]) == nil)
     }
 
     @Test func labExecTakesItsOptionsBeforeTheTerminatorAndTheCommandAfter() throws {

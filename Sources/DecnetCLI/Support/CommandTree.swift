@@ -25,6 +25,11 @@ enum CommandTree {
         in arguments: [String],
         root: any ParsableCommand.Type = DecnetCommand.self
     ) -> (word: String, parent: String)? {
+        // argument-parser's own entry points, whose words are values rather than commands: completion scripts
+        // (`--generate-completion-script bash`) and the calls those scripts make (`---completion …`).
+        if arguments.contains(where: { $0.hasPrefix("---") || $0.hasPrefix("--generate-completion-script") }) {
+            return nil
+        }
         var command = root
         var path = [root.configuration.commandName ?? root._commandName]
         for word in arguments {
