@@ -19,9 +19,10 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "lab-demo: network namespaces need root; run: sudo $0" >&2
     exit 1
 fi
-# What building needs and what the demo runs (scripts/deps.sh lists both; it says what it installs).
+# What the Swift toolchain and our build need, and what the demo runs (scripts/deps.sh lists them; it says what
+# it installs).
 source scripts/deps.sh
-deps_install build demo
+deps_install toolchain build demo
 swift build --product decnet
 BIN=$(swift build --show-bin-path)/decnet
 export DECNET_STATE_DIR="$PWD/demo-state" DECNET_INGEST_LOG_FILE="$PWD/demo-state/events.log"

@@ -1,9 +1,28 @@
 #!/usr/bin/env bash
-# The test command (README and .ci/run): formatting check, one debug build of everything with warnings as
-# errors, then every test. Tests that drive real tools (docker-compose, ieee-data …) skip on a machine without
-# them, but under CI=true a missing tool fails; `.ci/run` installs them first.
+# The test command (README and .ci/run): installs what the tests need when it is missing (scripts/deps.sh:
+# the C libraries decnet links, every real tool the tests drive, Docker, the packaging tools and the pinned PyPI
+# clients; it prints what it installs), checks formatting, builds everything once (debug, warnings as errors),
+# then runs every test.
+#
+#   sudo ./scripts/test.sh                 # as root: installs what is missing, runs everything
+#   ./scripts/test.sh --filter HelpTests   # arguments go to `swift test`
+#
+# Without root nothing is installed: tests needing a missing tool, or root, are skipped (and named); under
+# CI=true (.ci/run) a missing tool or missing root fails instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/deps.sh
+if [ "$(id -u)" -eq 0 ]; then
+    deps_install toolchain build demo test docker package pip-test
+else
+    missing=$(for package in $(deps_group build); do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || echo "$package"
+    done)
+    if [ -n "$missing" ]; then
+        echo "test.sh: building needs $(echo $missing); run: sudo $0 (it installs them)" >&2
+        exit 1
+    fi
+fi
 
 ./scripts/validate.sh
 swift build --build-tests -Xswiftc -warnings-as-errors
