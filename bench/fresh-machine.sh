@@ -59,6 +59,7 @@ mount -t tmpfs tmpfs "$ROOT/run/netns" && mount --make-shared "$ROOT/run/netns"
 mount --bind "$SWIFT_ROOT" "$ROOT$SWIFT_ROOT" && mount -o remount,bind,ro "$ROOT$SWIFT_ROOT"
 mount --bind "$PACKAGES" "$ROOT$PACKAGES" && mount -o remount,bind,ro "$ROOT$PACKAGES"
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+cp /etc/hosts "$ROOT/etc/hosts"
 # How this workplace reaches GitHub addresses (git's url.insteadOf to the mirror).
 git config --system --get-regexp '^url\.' | while read -r key value; do
     git config --file "$ROOT/etc/gitconfig" --add "$key" "$value"

@@ -88,9 +88,31 @@ deps_install() {
     fi
     if [ "${#pip[@]}" -gt 0 ]; then
         echo "deps: pip install for python3 (group pip-test): ${pip[*]}"
-        python3 -m pip install -q --disable-pip-version-check --break-system-packages "${pip[@]}" 2>/dev/null ||
-            python3 -m pip install -q --disable-pip-version-check "${pip[@]}"
+        # Debian's own python3 is "externally managed" (PEP 668): pip needs to be told that installing into it
+        # is meant (these are test clients on a test machine).
+        local managed=()
+        python3 -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")))' &&
+            managed=(--break-system-packages)
+        python3 -m pip install -q --disable-pip-version-check "${managed[@]}" "${pip[@]}"
     fi
+}
+
+# Puts the Swift toolchain on PATH when it is not there: `sudo` resets PATH to its secure_path, which does not
+# hold a toolchain installed under /opt or by swiftly. Fails with a clear message when none is found.
+deps_find_swift() {
+    command -v swift >/dev/null && return 0
+    local candidate home
+    home=$(getent passwd "${SUDO_USER:-root}" | cut -d: -f6)
+    for candidate in "${SWIFT_BIN:-}" /opt/swift/usr/bin /usr/share/swift/usr/bin "$home/.local/share/swiftly/bin" \
+        "$home/.swiftly/bin" /usr/local/swift/usr/bin; do
+        if [ -n "$candidate" ] && [ -x "$candidate/swift" ]; then
+            echo "deps: using the Swift toolchain in $candidate (it was not on PATH)"
+            export PATH="$candidate:$PATH"
+            return 0
+        fi
+    done
+    echo "deps: swift is not on PATH; install Swift 6.1 or newer, or name its bin directory: sudo SWIFT_BIN=/path/to/usr/bin $0" >&2
+    return 1
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

@@ -44,8 +44,9 @@ base() {
 
 project() {
     local binary=${1:-} tag=${TAG:-decnet-swift:latest} context
+    source scripts/deps.sh
+    deps_find_swift
     if [ -z "$binary" ]; then
-        source scripts/deps.sh
         deps_install build
         swift build -c release --product decnet --static-swift-stdlib --scratch-path .build-release
         binary=$REPO/.build-release/release/decnet

@@ -52,8 +52,9 @@ if [ "$UNINSTALL" = 1 ]; then
 fi
 
 # --- The binary: a release build with the Swift runtime linked in, so it runs where no Swift is installed.
+source scripts/deps.sh
+deps_find_swift # the man pages' generator is built with it too
 if [ -z "$BINARY" ]; then
-    source scripts/deps.sh
     deps_install build
     echo "install: building decnet (release, static Swift runtime) in .build-release/"
     swift build -c release --product decnet --static-swift-stdlib --scratch-path .build-release

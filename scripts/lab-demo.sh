@@ -23,6 +23,7 @@ fi
 # it installs).
 source scripts/deps.sh
 deps_install toolchain build demo
+deps_find_swift
 swift build --product decnet
 BIN=$(swift build --show-bin-path)/decnet
 export DECNET_STATE_DIR="$PWD/demo-state" DECNET_INGEST_LOG_FILE="$PWD/demo-state/events.log"

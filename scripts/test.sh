@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
+deps_find_swift
 if [ "$(id -u)" -eq 0 ]; then
     deps_install toolchain build demo test docker package pip-test
 else
