@@ -19,6 +19,14 @@ for dir in /var/lib/decnet /var/log/decnet; do
     install -d -o root -g decnet -m 2770 "$dir"
 done
 install -d -o root -g decnet -m 0750 "$etc"
+# The fleet's seed: every random choice of `decnet deploy` (MACs, hostnames, distros …) comes from it, so the
+# engine unit plans the same deckies on every start and reload instead of new identities (a tell).
+if [ ! -s "$etc/fleet.env" ]; then
+    seed=$(od -An -tu8 -N8 /dev/urandom | tr -d ' ')
+    printf '# Made by decnet setup on %s: the seed the engine unit plans /etc/decnet/decnet.ini with.\nDECNET_FLEET_SEED=%s\n' \
+        "$(date -u +%Y-%m-%d)" "$seed" >"$etc/fleet.env"
+    chmod 0644 "$etc/fleet.env"
+fi
 # The API's JWT signing key: 32 random bytes in hex, made once; the units read it as an EnvironmentFile.
 if [ ! -s "$etc/secret.env" ]; then
     umask 027
