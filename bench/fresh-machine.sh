@@ -51,6 +51,8 @@ debootstrap --include=sudo bookworm "$ROOT" "$MIRROR" >"$WORK/debootstrap.log" 2
 echo "$(chroot "$ROOT" dpkg -l | grep -c '^ii') packages installed"
 
 step "mounts: /proc /sys /dev /dev/pts, the toolchain $SWIFT_ROOT and $PACKAGES (read-only)"
+# The root a mount point of its own, as on a machine (ip netns exec makes / a slave mount, which needs one).
+mount --bind "$ROOT" "$ROOT"
 mount -t proc proc "$ROOT/proc"
 mount --rbind /sys "$ROOT/sys" && mount --make-rslave "$ROOT/sys"
 mount --rbind /dev "$ROOT/dev" && mount --make-rslave "$ROOT/dev"
@@ -60,6 +62,13 @@ mount --bind "$SWIFT_ROOT" "$ROOT$SWIFT_ROOT" && mount -o remount,bind,ro "$ROOT
 mount --bind "$PACKAGES" "$ROOT$PACKAGES" && mount -o remount,bind,ro "$ROOT$PACKAGES"
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
 cp /etc/hosts "$ROOT/etc/hosts"
+# This workplace reaches Debian's archive and PyPI through a TLS proxy whose CA the machine trusts; a machine
+# with its own network would not need it, so it is the environment, not something the scripts install.
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+    mkdir -p "$ROOT/usr/local/share/ca-certificates"
+    cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/"
+    chroot "$ROOT" sh -c 'command -v update-ca-certificates >/dev/null && update-ca-certificates >/dev/null' || true
+fi
 # How this workplace reaches GitHub addresses (git's url.insteadOf to the mirror).
 git config --system --get-regexp '^url\.' | while read -r key value; do
     git config --file "$ROOT/etc/gitconfig" --add "$key" "$value"
