@@ -18,18 +18,17 @@ import Testing
         }
     }
 
-    /// Sends `count` datagrams from one socket and collects replies for `wait`, or until `expected` have come.
-    /// Waiting for a number of replies allows a long wait (the whole suite on two cores may hold a reply back
-    /// for seconds; a passing run stops at the last reply); collecting everything means waiting out a window
-    /// of silence, which stays short.
+    /// Sends `count` datagrams from one socket and collects replies until `expected` have come (waiting up to
+    /// 30 s: the whole suite on two cores may hold a reply back for seconds), then for `settle` more, so that a
+    /// reply beyond the expected ones is still seen. Without `expected`, it collects for 3 s.
     static func exchange(
         port: Int,
         payload: [UInt8],
         count: Int,
         expected: Int = .max,
-        wait: TimeAmount? = nil
+        settle: TimeAmount = .zero
     ) async throws -> [[UInt8]] {
-        let wait = wait ?? (expected == .max ? .seconds(3) : .seconds(30))
+        let wait: TimeAmount = expected == .max ? .seconds(3) : .seconds(30)
         let client = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .bind(host: "127.0.0.1", port: 0) { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -39,7 +38,7 @@ import Testing
                 }
             }
         let server = try SocketAddress(ipAddress: "127.0.0.1", port: port)
-        let deadline = client.channel.eventLoop.scheduleTask(in: wait) { client.channel.close(promise: nil) }
+        var deadline = client.channel.eventLoop.scheduleTask(in: wait) { client.channel.close(promise: nil) }
         var replies: [[UInt8]] = []
         try? await client.executeThenClose { inbound, outbound in
             for _ in 0..<count {
@@ -47,7 +46,10 @@ import Testing
             }
             for try await envelope in inbound {
                 replies.append(Array(envelope.data.readableBytesView))
-                if replies.count >= expected { break }
+                guard replies.count == expected else { continue }
+                if settle == .zero { break }
+                deadline.cancel()
+                deadline = client.channel.eventLoop.scheduleTask(in: settle) { client.channel.close(promise: nil) }
             }
         }
         deadline.cancel()
@@ -76,7 +78,13 @@ import Testing
             limits: UDPLimits(datagramsPerSecond: 0.001, burst: 5)
         )
         let port = try #require(listener.localAddress?.port)
-        let replies = try await Self.exchange(port: port, payload: Array("hello".utf8), count: 20)
+        let replies = try await Self.exchange(
+            port: port,
+            payload: Array("hello".utf8),
+            count: 20,
+            expected: 5,
+            settle: .seconds(2)
+        )
         #expect(replies.count == 5, "the burst, then silence")
         #expect(replies.allSatisfy { $0 == Array("hello".utf8) })
         await listener.close()
