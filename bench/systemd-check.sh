@@ -43,10 +43,18 @@ ExecStart=/usr/local/sbin/decnet-check
 WantedBy=multi-user.target
 UNIT
 ln -s /etc/systemd/system/decnet-check.service "$ROOT/etc/systemd/system/multi-user.target.wants/"
-# A debug binary finds the Swift runtime of the toolchain it was built with, at the same path.
-swiftroot=$(dirname "$(dirname "$(dirname "$(readlink -f "$(command -v swift)")")")")
+# A binary linked against the toolchain's Swift runtime (a debug build) finds it at the same path; a release
+# build with the runtime linked in runs on the bare system, as on a machine without Swift.
+bind=()
+if ldd "$ROOT/usr/bin/decnet" | grep -q 'libswiftCore.so => /'; then
+    deps_find_swift
+    bind=(--bind-ro="$(dirname "$(dirname "$(dirname "$(readlink -f "$(command -v swift)")")")")")
+    echo "== the binary links the toolchain's Swift runtime: ${bind[*]}"
+else
+    echo "== the binary carries its Swift runtime: no toolchain in the container"
+fi
 echo "== boot (systemd-nspawn, private network)"
-timeout 300 systemd-nspawn -q -D "$ROOT" -b --private-network --bind-ro="$swiftroot" --register=no --keep-unit \
+timeout 300 systemd-nspawn -q -D "$ROOT" -b --private-network "${bind[@]}" --register=no --keep-unit \
     --console=pipe --machine="decnet-sd$$" >"$WORK/boot.log" 2>&1 || true
 grep -E '^(UNIT|API|WEB|DECKY|EVENTS|AFTER-RELOAD|RELOAD-REBUILT|NETNS-AFTER-STOP|CHECK-DONE)' "$ROOT/root/check.log" || true
 grep -q '^CHECK-DONE' "$ROOT/root/check.log" || { echo "the check did not finish; $ROOT/root/check.log"; exit 1; }

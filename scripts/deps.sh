@@ -16,7 +16,9 @@
 #   bench      what bench/ adds: the load client's libraries, wrk, debootstrap for the fresh-machine check
 #   docker     the Docker driver's end-to-end test: the engine and its compose, debootstrap for the base image
 #   package    building and checking the Debian package: dpkg-dev, systemd-analyze
-# PyPI clients (pinned) are listed as the `pip-test` group and installed with pip for /usr/bin/python3.
+# PyPI clients (pinned) are listed as the `pip-test` group and installed with pip into .venv-test/ (a venv on
+# /usr/bin/python3 that sees the system's packages), which `source scripts/deps.sh; deps_install pip-test` puts
+# first on PATH.
 
 deps_group() {
     case $1 in
@@ -40,7 +42,7 @@ deps_group() {
         # generated man pages; systemd gives systemd-analyze for the units' check.
         echo docker-compose ieee-data curl mariadb-client postgresql-client telnet python3-pexpect iputils-ping \
             openssl util-linux bc hydra python3-paramiko postgresql rsyslog rsyslog-openssl rsyslog-gnutls \
-            chromium chromium-driver python3-pip man-db systemd dpkg-dev
+            chromium chromium-driver python3-pip python3-venv man-db systemd dpkg-dev
         ;;
     pip-test)
         # schemathesis checks the served OpenAPI document; Selenium drives Chromium; nats-py is a real NATS client.
@@ -87,13 +89,20 @@ deps_install() {
         apt-get install -y -qq --no-install-recommends "${missing[@]}"
     fi
     if [ "${#pip[@]}" -gt 0 ]; then
-        echo "deps: pip install for python3 (group pip-test): ${pip[*]}"
-        # Debian's own python3 is "externally managed" (PEP 668): pip needs to be told that installing into it
-        # is meant (these are test clients on a test machine).
-        local managed=()
-        python3 -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")))' &&
-            managed=(--break-system-packages)
-        python3 -m pip install -q --disable-pip-version-check "${managed[@]}" "${pip[@]}"
+        # The PyPI clients go into a virtual environment of their own, never into the system's python: pip would
+        # replace Debian's own packages there (urllib3 2.x breaks Debian's docker-compose). The system's packages
+        # stay visible in it (python3-pexpect, python3-paramiko). Sourcing this file puts it first on PATH.
+        local venv=${DECNET_TEST_VENV:-$PWD/.venv-test} base=/usr/bin/python3
+        [ -x "$base" ] || base=$(command -v python3)
+        if [ ! -x "$venv/bin/python3" ]; then
+            echo "deps: making $venv (a python venv on $base, the system's packages visible) for the PyPI clients"
+            "$base" -m venv --system-site-packages "$venv"
+        fi
+        if ! "$venv/bin/python3" -m pip show -q "${pip[@]%%==*}" >/dev/null 2>&1; then
+            echo "deps: pip install into $venv (group pip-test): ${pip[*]}"
+            "$venv/bin/python3" -m pip install -q --disable-pip-version-check "${pip[@]}"
+        fi
+        export PATH="$venv/bin:$PATH"
     fi
 }
 

@@ -29,8 +29,9 @@ struct NativeFleetHarness {
         ) { $1 }
     }
 
-    func decnet(_ arguments: [String], prefix: [String] = []) async throws -> ProcessResult {
-        let binary = try #require(PackageLayout.decnetBinary, "build the decnet product first (swift build)")
+    /// Runs the built binary (or `binary`) with the harness's environment, after `prefix` (setpriv …) when given.
+    func decnet(_ arguments: [String], prefix: [String] = [], binary: URL? = nil) async throws -> ProcessResult {
+        let binary = try #require(binary ?? PackageLayout.decnetBinary, "build the decnet product first (swift build)")
         if prefix.isEmpty {
             return try await ProcessRunner.run(
                 binary.path,
@@ -322,9 +323,18 @@ struct NativeFleetHarness {
         try await NativeFleetHarness.with { harness in
             chmod(harness.directory.path, 0o777)
             let asNobody = ["/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+            // The binary as nobody can reach it wherever the checkout is (a root's checkout in /root is not).
+            let built = try #require(PackageLayout.decnetBinary, "build the decnet product first (swift build)")
+            let binary = harness.directory.url.appendingPathComponent("decnet")
+            try FileManager.default.copyItem(at: built, to: binary)
+            chmod(binary.path, 0o755)
             let subnet = "127.78.\(Int.random(in: 1...250))"
 
-            let refused = try await harness.decnet(["deploy", "-n", "2", "--services", "http"], prefix: asNobody)
+            let refused = try await harness.decnet(
+                ["deploy", "-n", "2", "--services", "http"],
+                prefix: asNobody,
+                binary: binary
+            )
             #expect(refused.status != 0)
             #expect(refused.standardError.contains("need root"), "\(refused.standardError)")
             #expect(refused.standardError.contains("decnet deploy --loopback"), "it offers the loopback mode")
@@ -334,7 +344,8 @@ struct NativeFleetHarness {
                     "deploy", "--loopback", "-n", "2", "--services", "http", "--subnet", "\(subnet).0/24", "--ip-start",
                     "\(subnet).10",
                 ],
-                prefix: asNobody
+                prefix: asNobody,
+                binary: binary
             )
             try #require(deploy.status == 0, "\(deploy.standardOutput)\(deploy.standardError)")
             #expect(deploy.standardOutput.contains("http:10080(80)"), "\(deploy.standardOutput)")
@@ -355,7 +366,7 @@ struct NativeFleetHarness {
             let pid = try #require(harness.enginePID)
             let owner = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
             #expect(owner.contains("Uid:\t65534"), "the engine runs without root")
-            let teardown = try await harness.decnet(["teardown", "--all"], prefix: asNobody)
+            let teardown = try await harness.decnet(["teardown", "--all"], prefix: asNobody, binary: binary)
             #expect(teardown.status == 0, "\(teardown.standardError)")
             #expect(!NativeFleetHarness.isRunning(pid), "the engine is gone")
         }
