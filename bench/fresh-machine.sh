@@ -25,7 +25,7 @@ MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 [ "$(id -u)" = 0 ] || { echo "fresh-machine.sh needs root (debootstrap, chroot, mounts)" >&2; exit 1; }
 source scripts/deps.sh
 deps_install bench
-SWIFT_ROOT=$(dirname "$(dirname "$(dirname "$(readlink -f "$(command -v swift)")")")")
+SWIFT_ROOT=$(deps_swift_root)
 PACKAGES=/opt/swift-packages
 WORK=${WORK:-$(mktemp -d /var/tmp/decnet-fresh.XXXXXX)}
 ROOT=$WORK/rootfs

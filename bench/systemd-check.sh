@@ -47,8 +47,7 @@ ln -s /etc/systemd/system/decnet-check.service "$ROOT/etc/systemd/system/multi-u
 # build with the runtime linked in runs on the bare system, as on a machine without Swift.
 bind=()
 if ldd "$ROOT/usr/bin/decnet" | grep -q 'libswiftCore.so => /'; then
-    deps_find_swift
-    bind=(--bind-ro="$(dirname "$(dirname "$(dirname "$(readlink -f "$(command -v swift)")")")")")
+    bind=(--bind-ro="$(deps_swift_root)")
     echo "== the binary links the toolchain's Swift runtime: ${bind[*]}"
 else
     echo "== the binary carries its Swift runtime: no toolchain in the container"

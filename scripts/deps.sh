@@ -124,6 +124,12 @@ deps_find_swift() {
     return 1
 }
 
+# The toolchain's root (the folder holding usr/bin/swift), for scripts that mount it or copy its runtime.
+deps_swift_root() {
+    deps_find_swift >/dev/null
+    dirname "$(dirname "$(dirname "$(readlink -f "$(command -v swift)")")")"
+}
+
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     set -euo pipefail
     if [ "${1:-}" = "--list" ]; then

@@ -59,7 +59,7 @@ project() {
     cp "$binary" "$context/prebuilt/decnet"
     # A debug or non-static build links the toolchain's Swift runtime: it travels with the binary.
     local swiftlib
-    swiftlib=$(dirname "$(readlink -f "$(command -v swift)")")/../lib/swift/linux
+    swiftlib=$(deps_swift_root)/usr/lib/swift/linux
     ldd "$binary" | awk '$3 ~ /^\// { print $3 }' | while read -r library; do
         case $(readlink -f "$library") in "$(readlink -f "$swiftlib")"/*) cp "$library" "$context/prebuilt/lib/" ;; esac
     done
