@@ -13,6 +13,8 @@ public final class SQLiteEventStore: EventStore {
 
     /// The ingester's page cache per connection: see `init`.
     public static let ingestPageCache = 64 << 20
+    /// Seconds a connection waits for another process's write lock before it reports the store busy.
+    public static let busyTimeout: TimeInterval = 15
 
     /// - Parameter pageCacheBytes: SQLite's page cache per connection. The ingester wants the hot pages of the
     ///   uuid index at hand (64 MiB); a reader such as the API, with a pool of connections, does well with less.
@@ -23,6 +25,10 @@ public final class SQLiteEventStore: EventStore {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
         var configuration = Configuration()
+        // Processes that share the file (the workers, the API, the dashboard) wait for each other's write lock
+        // instead of failing at once: at a first start the API met "database is locked" while the workers made
+        // the schema.
+        configuration.busyMode = .timeout(SQLiteEventStore.busyTimeout)
         configuration.prepareDatabase { db in
             // WAL (DatabasePool's mode) with NORMAL sync: a committed batch survives a crash of the process;
             // a power loss may lose the last batches, which the cursor then reads again.
