@@ -108,11 +108,21 @@ import Glibc
             )
         )
         let running = Task(executorPreference: BlockingIOExecutor.shared) { await forwarder.run() }
-        defer { running.cancel() }
-        _ = try await Self.waitForLines(in: received, count: 1800)
-        try writer.rotate()
-        try writer.append(Array(sent[1800...].map { $0 + "\n" }.joined().utf8))
-        let lines = try await Self.waitForLines(in: received, count: sent.count)
+        let lines: [String]
+        do {
+            _ = try await Self.waitForLines(in: received, count: 1800)
+            try writer.rotate()
+            try writer.append(Array(sent[1800...].map { $0 + "\n" }.joined().utf8))
+            lines = try await Self.waitForLines(in: received, count: sent.count)
+        } catch {
+            running.cancel()
+            await running.value
+            throw error
+        }
+        // The forwarder saves its cursor when it stops: it must be gone before its folder is removed, or the
+        // cursor file comes back in a folder nobody removes.
+        running.cancel()
+        await running.value
         #expect(lines.count == sent.count, "rsyslog says: \(rsyslog.messages)")
         #expect(
             lines == sent,
