@@ -37,7 +37,8 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: false)
         let initializer: @Sendable (any Channel) -> EventLoopFuture<AcceptedConnection<Service>> = { channel in
-            channel.eventLoop.makeCompletedFuture {
+            // The source as accept(2) saw it: a scanner that connects and resets at once is still attributed.
+            AcceptedPeer.source(of: channel).flatMapThrowing { source in
                 let counts = ByteCounts()
                 try channel.pipeline.syncOperations.addHandler(ByteCountingHandler(counts: counts))
                 try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: limits.idleTimeout))
@@ -52,12 +53,10 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
                 let wrapped = try NIOAsyncChannel<Service.Inbound, Service.Outbound>(
                     wrappingChannelSynchronously: channel
                 )
-                // Addresses are read now, while the socket is surely open: a scanner that connects, sends
-                // and closes at once must still be attributed to its source.
                 return AcceptedConnection<Service>(
                     channel: wrapped,
                     counts: counts,
-                    source: Endpoint(address: channel.remoteAddress),
+                    source: source,
                     destination: Endpoint(address: channel.localAddress)
                 )
             }
