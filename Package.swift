@@ -108,6 +108,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // libpcap from Debian: a capture handle per decky namespace, its kernel BPF filter and bounded ring.
+        .systemLibrary(name: "CPcap", path: "Sources/CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+        // The packet layer: what reaches each decky below its sockets (libpcap in the decky's namespace),
+        // decoded, classified and aggregated into scans and attacker fingerprints. Below the API, beside Runtime.
+        .target(
+            name: "DecnetPacket",
+            dependencies: [
+                "DecnetCore", "DecnetServiceKit", "DecnetRuntime", "CPcap",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The event store: logs, bounty, attackers (SQLite now, PostgreSQL next) and the ingester that fills it.
         .target(
             name: "DecnetStore",
@@ -163,7 +175,7 @@ let package = Package(
             name: "DecnetCLI",
             dependencies: [
                 "DecnetCore", "DecnetConfig", "DecnetDocker", "DecnetServiceKit", "DecnetServices", "DecnetRuntime",
-                "DecnetStore", "DecnetPipeline", "DecnetAPI", "CDecnetLinux",
+                "DecnetStore", "DecnetPipeline", "DecnetAPI", "DecnetPacket", "CDecnetLinux",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -203,6 +215,11 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ],
             exclude: ["Replays"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DecnetPacketTests",
+            dependencies: ["DecnetPacket", "DecnetCore", "DecnetRuntime", "DecnetTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -10,7 +10,8 @@
 # Groups (Debian 12 package names):
 #   toolchain  what the Swift toolchain itself needs to compile and link on Debian 12 (swift.org's list for
 #              bookworm, less what only the REPL and lldb use); present on any machine where Swift already builds
-#   build      the C libraries and headers our system-library targets link: libsodium, nettle + GMP, zlib, SQLite
+#   build      the C libraries and headers our system-library targets link: libsodium, nettle + GMP, zlib, SQLite,
+#              libpcap
 #   demo       what scripts/lab-demo.sh runs: namespaces (iproute2), the attacker's tools (nmap, redis-cli, ssh)
 #   test       every real tool the tests drive (CI installs it all), on top of build and demo
 #   bench      what bench/ adds: the load client's libraries, wrk, debootstrap for the fresh-machine check
@@ -27,7 +28,7 @@ deps_group() {
             libstdc++-12-dev libxml2 libz3-4 pkg-config tzdata ca-certificates
         ;;
     build)
-        echo libsodium-dev nettle-dev libgmp-dev zlib1g-dev libsqlite3-dev pkg-config
+        echo libsodium-dev nettle-dev libgmp-dev zlib1g-dev libsqlite3-dev libpcap-dev pkg-config
         ;;
     demo)
         echo iproute2 nmap redis-tools openssh-client sshpass procps
@@ -39,10 +40,12 @@ deps_group() {
         # certificates; util-linux's setpriv runs the loopback fleet as nobody; hydra brute-forces ssh;
         # python3-paramiko is a second SSH client; postgresql and rsyslog (+ both TLS drivers) are the store's and
         # syslog's real peers; chromium and its driver run the dashboard's browser test; man-db reads the
-        # generated man pages; systemd gives systemd-analyze for the units' check.
+        # generated man pages; systemd gives systemd-analyze for the units' check; masscan, zmap, hping3 and
+        # arp-scan are the scanners the packet layer must recognise, p0f the fingerprint it must agree with.
         echo docker-compose ieee-data curl mariadb-client postgresql-client telnet python3-pexpect iputils-ping \
             openssl util-linux bc hydra python3-paramiko postgresql rsyslog rsyslog-openssl rsyslog-gnutls \
-            chromium chromium-driver python3-pip python3-venv man-db systemd dpkg-dev
+            chromium chromium-driver python3-pip python3-venv man-db systemd dpkg-dev masscan zmap hping3 arp-scan p0f \
+            tcpdump
         ;;
     pip-test)
         # schemathesis checks the served OpenAPI document; Selenium drives Chromium; nats-py is a real NATS client.

@@ -24,6 +24,8 @@ import SystemPackage
 /// | `DECNET_TRACING` / `DECNET_EMBED_PROFILER` | `false` / `false` | |
 /// | `DECNET_STATE_DIR` | `.` | where `decnet-state.json` and `docker-compose.yml` live |
 /// | `DECNET_SOURCE_DIR` | current directory | checkout whose Dockerfile the Docker driver builds `decnet-swift:latest` from |
+/// | `DECNET_SNIFFER` | `true` | the engine's packet layer (scan detection, attacker fingerprints) |
+/// | `DECNET_SNIFFER_BUFFER_KB` | `256` | its capture ring per decky, in KiB (64 to 65536) |
 /// | `DECNET_DEVELOPER` | `false` | lets the API start without a JWT secret (a random one per process) |
 public struct DecnetEnvironment: Sendable, Equatable {
     public enum Mode: String, Sendable, CaseIterable { case master, agent }
@@ -67,6 +69,10 @@ public struct DecnetEnvironment: Sendable, Equatable {
     public var embedProfiler = false
     public var stateDirectory = "."
     public var sourceDirectory: String?
+    /// The engine's packet layer on namespace deckies.
+    public var sniffer = true
+    /// Its capture ring per decky, in KiB.
+    public var snifferBufferKB = 256
     /// Developer mode: the API starts without `DECNET_JWT_SECRET` (a random key per process) instead of refusing.
     public var developer = false
 
@@ -83,7 +89,8 @@ public struct DecnetEnvironment: Sendable, Equatable {
         "DECNET_DB_USER", "DECNET_DB_PASSWORD", "DECNET_DB_SSLMODE", "DECNET_DB_SSLROOTCERT", "DECNET_DB_SSLCERT",
         "DECNET_DB_SSLKEY", "DECNET_DB_PATH", "DECNET_INGEST_LOG_FILE", "DECNET_LOG_MAX_BYTES",
         "DECNET_LOG_GENERATIONS", "DECNET_TRACING",
-        "DECNET_EMBED_PROFILER", "DECNET_STATE_DIR", "DECNET_SOURCE_DIR", "DECNET_DEVELOPER",
+        "DECNET_EMBED_PROFILER", "DECNET_STATE_DIR", "DECNET_SOURCE_DIR", "DECNET_DEVELOPER", "DECNET_SNIFFER",
+        "DECNET_SNIFFER_BUFFER_KB",
     ]
 
     /// Loads from `environment` (the process's by default) and the `.env.local` file beside it, if any.
@@ -158,6 +165,8 @@ public struct DecnetEnvironment: Sendable, Equatable {
         result.stateDirectory = parser.text("state.dir") ?? result.stateDirectory
         result.sourceDirectory = parser.text("source.dir")
         result.developer = parser.flag("developer", default: result.developer)
+        result.sniffer = parser.flag("sniffer", default: result.sniffer)
+        result.snifferBufferKB = parser.integer("sniffer.buffer.kb", range: 64...65536, default: result.snifferBufferKB)
         if !parser.diagnostics.isEmpty { throw ConfigurationError(parser.diagnostics) }
         self = result
     }

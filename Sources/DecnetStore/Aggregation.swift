@@ -76,7 +76,9 @@ public struct Bounty: Sendable, Equatable {
     private static let artifactKeys = Self.keys(["filename", "format", "size", "sha256", "path"])
     private static let downloadKeys = Self.keys(["url", "tool", "filename"])
 
-    static let fingerprintKinds = ["hassh", "ja3", "ja4", "user_agent", "client_version", "terminal"]
+    static let fingerprintKinds = [
+        "hassh", "ja3", "ja4", "user_agent", "client_version", "terminal", "ja4t", "tcp_signature", "os_guess",
+    ]
 }
 
 extension AttackerProfile {

@@ -331,7 +331,8 @@ struct DeployCommand: AsyncParsableCommand {
                 return try await EngineHost.serve(
                     stateDirectory: directory,
                     ingestLogFile: environment.ingestLogFile,
-                    rotation: environment.logRotation
+                    rotation: environment.logRotation,
+                    sniffer: SnifferSettings.from(environment)
                 )
             }
             let pid = try EngineProcess.spawn(stateDirectory: directory)

@@ -30,7 +30,8 @@ struct EngineRunCommand: AsyncParsableCommand {
         try await EngineHost.serve(
             stateDirectory: environment.stateDirectory,
             ingestLogFile: environment.ingestLogFile,
-            rotation: environment.logRotation
+            rotation: environment.logRotation,
+            sniffer: SnifferSettings.from(environment)
         )
     }
 }

@@ -1,5 +1,6 @@
 import CDecnetLinux
 import DecnetCore
+import DecnetPacket
 import DecnetPipeline
 import DecnetRuntime
 import DecnetServices
@@ -13,7 +14,12 @@ import Glibc
 /// Runs the native engine in this process (`decnet engine run`, `deploy --foreground`): takes the pid lock,
 /// opens the control socket, reconciles the fleet and serves it until SIGTERM/SIGINT or a `shutdown` request.
 enum EngineHost {
-    static func serve(stateDirectory: String, ingestLogFile: String, rotation: RotatingLogFile.Policy) async throws {
+    static func serve(
+        stateDirectory: String,
+        ingestLogFile: String,
+        rotation: RotatingLogFile.Policy,
+        sniffer: PacketLayer.Settings? = nil
+    ) async throws {
         let lock: PIDLock
         do {
             lock = try EngineLock.take(stateDirectory: stateDirectory)
@@ -44,15 +50,24 @@ enum EngineHost {
         // `--log-target`: the log also goes, in the clear, to a syslog receiver on loopback.
         let logTarget = LogTargetForwarding(logPath: ingestLogFile, stateDirectory: stateDirectory)
         if let line = await logTarget.apply(state.fleet.logTarget) { Self.log(line) }
+        // The packet layer follows the namespace deckies (there are none in the loopback network).
+        let packets = SnifferControl(
+            settings: state.native?.network == .loopback ? nil : sniffer,
+            stateDirectory: stateDirectory,
+            state: state,
+            sink: dispatcher
+        )
         let engine = Engine(
             settings: Engine.Settings(
                 stateDirectory: stateDirectory,
                 registry: .builtin,
                 sink: dispatcher,
+                watchers: packets.layer.map { [$0] } ?? [],
                 log: { Self.log($0) }
             ),
             state: state
         )
+        if let line = packets.startIfWanted() { Self.log(line) }
         let server: EngineControlServer
         do {
             server = try await EngineControlServer.bind(path: EngineFiles.socket(stateDirectory))
@@ -80,7 +95,8 @@ enum EngineHost {
                     engine: engine,
                     server: server,
                     dispatcher: dispatcher,
-                    logTarget: logTarget
+                    logTarget: logTarget,
+                    packets: packets
                 )
                 if request.op != .status && request.op != .shutdown {
                     states.publish(await engine.status(inspect: false))
@@ -95,6 +111,7 @@ enum EngineHost {
         await serving.value
         signals.cancel()
         await engine.shutdown(removeNetwork: false)
+        await packets.layer?.stop()
         dispatcher.finish()
         await delivery.value
         await logTarget.apply(nil)
@@ -112,7 +129,8 @@ enum EngineHost {
         engine: Engine,
         server: EngineControlServer,
         dispatcher: EventDispatcher,
-        logTarget: LogTargetForwarding
+        logTarget: LogTargetForwarding,
+        packets: SnifferControl
     ) async -> EngineResponse {
         do {
             var report: [String] = []
@@ -139,15 +157,18 @@ enum EngineHost {
                 }
             case .shutdown:
                 await engine.shutdown(removeNetwork: request.removeNetwork ?? false)
+                await packets.layer?.stop()
                 Task { await server.close() }
                 return EngineResponse(ok: true, report: ["engine \(getpid()) stopping"])
+            case .snifferStart:
+                report = try await packets.start(serving: await engine.servedNamespaceDeckies())
+            case .snifferStop:
+                report = try await packets.stop()
             }
             for line in report { Self.log(line) }
-            return EngineResponse(
-                ok: true,
-                report: report,
-                status: await engine.status(droppedEvents: dispatcher.dropped, inspect: !(request.brief ?? false))
-            )
+            var status = await engine.status(droppedEvents: dispatcher.dropped, inspect: !(request.brief ?? false))
+            status.sniffer = packets.status
+            return EngineResponse(ok: true, report: report, status: status)
         } catch {
             return EngineResponse(ok: false, error: "\(error)")
         }

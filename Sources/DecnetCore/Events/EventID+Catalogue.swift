@@ -27,6 +27,14 @@ extension EventID {
     public static let clientFingerprint: EventID = "client.fingerprint"
     /// The client broke the protocol (bad framing, oversized input, garbage). Fields: `error`, `preview`.
     public static let clientMalformed: EventID = "client.malformed"
+    /// A source was recognised as scanning (raised for every decky the scan reaches, and again on each new
+    /// type). Fields: `scan_id`, `scan_type`, `scan_types`, `tool`, `tool_basis`, `deckies`, `decky_count`,
+    /// `ports`, `port_sample`, `targets`, `packets`, `peak_pps`, `first_seen`, `last_seen`, `duration_ms`.
+    public static let scanDetected: EventID = "scan.detected"
+    /// A scan goes on (every ten seconds while it does). Fields as `scan.detected`.
+    public static let scanProgress: EventID = "scan.progress"
+    /// A scan went quiet: its totals. Fields as `scan.detected`.
+    public static let scanEnded: EventID = "scan.ended"
 }
 
 extension EventID {
@@ -34,5 +42,6 @@ extension EventID {
     public static let catalogue: [EventID] = [
         .connectionOpen, .connectionClose, .connectionRefused, .loginSuccess, .loginFailed, .commandInput,
         .payloadReceived, .fileUpload, .sessionRecorded, .fileDownload, .clientFingerprint, .clientMalformed,
+        .scanDetected, .scanProgress, .scanEnded,
     ]
 }

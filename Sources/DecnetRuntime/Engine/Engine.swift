@@ -24,6 +24,8 @@ public actor Engine {
         public var artifactDirectory: String
         /// Progress and repairs, for the engine's log.
         public var log: @Sendable (String) -> Void
+        /// Told as namespace deckies go on and off the wire (the packet layer).
+        public var watchers: [any DeckyWatcher]
 
         public init(
             stateDirectory: String,
@@ -31,8 +33,10 @@ public actor Engine {
             sink: any EventSink,
             limits: ConnectionLimits = ConnectionLimits(),
             artifactDirectory: String? = nil,
+            watchers: [any DeckyWatcher] = [],
             log: @escaping @Sendable (String) -> Void
         ) {
+            self.watchers = watchers
             self.stateDirectory = stateDirectory
             self.registry = registry
             self.sink = sink
@@ -172,6 +176,7 @@ public actor Engine {
             for decky in desired {
                 let seen = facts[decky.name] ?? FleetNetwork.Facts(namespacePresent: false, interface: nil)
                 if seen.matches(decky, checkMAC: checkMAC) { continue }
+                for watcher in self.settings.watchers { await watcher.removed(decky) }
                 if let listeners = self.served.removeValue(forKey: decky.name) {
                     await Self.closeAll(listeners)
                 }
@@ -225,6 +230,11 @@ public actor Engine {
                 let listeners = try await self.openListeners(decky)
                 self.served[decky.name] = listeners
                 self.failures[decky.name] = nil
+                if self.network != nil {
+                    for watcher in self.settings.watchers {
+                        await watcher.served(decky, namespace: FleetNetwork.namespace(of: decky))
+                    }
+                }
                 count += 1
                 if count % 100 == 0 { self.settings.log("serving \(count)/\(deckies.count) deckies") }
             } catch {
@@ -352,6 +362,7 @@ public actor Engine {
 
     /// Closes a decky's listeners and removes its namespace.
     func takeDown(_ decky: Decky) async {
+        for watcher in self.settings.watchers { await watcher.removed(decky) }
         if let listeners = self.served.removeValue(forKey: decky.name) { await Self.closeAll(listeners) }
         self.failures[decky.name] = nil
         if let network = self.network { await network.remove([decky]) }
@@ -406,6 +417,9 @@ public actor Engine {
         await self.acquire()
         defer { self.release() }
         let listeners = self.served.values.flatMap { $0 }
+        for decky in self.state.fleet.deckies where self.served[decky.name] != nil {
+            for watcher in self.settings.watchers { await watcher.removed(decky) }
+        }
         self.served = [:]
         let lingering = await Self.closeAll(listeners)
         if lingering > 0 { self.settings.log("\(lingering) listener(s) still closing after 2 s") }
@@ -428,6 +442,14 @@ public actor Engine {
     }
 
     // MARK: status
+
+    /// The deckies served in namespaces now, with their namespace (for a watcher that starts late).
+    public func servedNamespaceDeckies() -> [(Decky, String)] {
+        guard self.network != nil else { return [] }
+        return self.state.fleet.deckies.filter { self.served[$0.name] != nil }.map {
+            ($0, FleetNetwork.namespace(of: $0))
+        }
+    }
 
     /// Every decky, live: the wire as seen from inside its namespace, and its listeners.
     /// - Parameter inspect: look inside every namespace (false: the listeners only, for progress polling).

@@ -11,6 +11,9 @@ import Glibc
 public struct EngineRequest: Codable, Sendable, Equatable {
     public enum Operation: String, Codable, Sendable {
         case status, start, stop, restart, remove, reload, shutdown
+        /// `decnet sniffer start|stop`: the engine's packet layer on or off (kept across restarts).
+        case snifferStart = "sniffer-start"
+        case snifferStop = "sniffer-stop"
     }
 
     public var op: Operation

@@ -56,6 +56,8 @@ public struct EngineStatus: Codable, Sendable, Equatable {
     /// What the last reconciliation repaired.
     public var lastReport: [String]
     public var deckies: [DeckyStatus]
+    /// The packet layer, when it runs in this engine.
+    public var sniffer: SnifferStatus?
 
     /// The engine's resident set size, from /proc/self/status.
     public static func residentBytes() -> Int {
