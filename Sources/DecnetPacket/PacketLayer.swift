@@ -32,6 +32,8 @@ public final class PacketLayer: DeckyWatcher, Sendable {
         var pending: [Change] = []
         var status = SnifferStatus(running: false)
         var hostnames: [String: String] = [:]
+        /// Deckies with a handle open or on its way to the capture thread.
+        var capturing: Set<String> = []
     }
 
     private enum Change: @unchecked Sendable {
@@ -92,6 +94,7 @@ public final class PacketLayer: DeckyWatcher, Sendable {
             self.shared.withLock {
                 $0.hostnames[target.name] = target.hostname
                 $0.status.failures[target.name] = nil
+                $0.capturing.insert(target.name)
             }
             self.submit(.add(handle))
         } catch {
@@ -104,7 +107,10 @@ public final class PacketLayer: DeckyWatcher, Sendable {
     public func remove(_ name: String) async {
         guard self.started.load(ordering: .acquiring) else { return }
         await withCheckedContinuation { continuation in self.submit(.remove(name, continuation)) }
-        self.shared.withLock { $0.status.failures[name] = nil }
+        self.shared.withLock {
+            $0.status.failures[name] = nil
+            $0.capturing.remove(name)
+        }
     }
 
     /// Ends every scan (their `scan.ended` events go out), closes every handle and stops the thread.
@@ -113,7 +119,13 @@ public final class PacketLayer: DeckyWatcher, Sendable {
         await withCheckedContinuation { continuation in self.submit(.stop(continuation)) }
     }
 
-    public var status: SnifferStatus { self.shared.withLock { $0.status } }
+    public var status: SnifferStatus {
+        self.shared.withLock { shared in
+            var status = shared.status
+            status.deckies = status.running ? shared.capturing.count : 0
+            return status
+        }
+    }
 
     // MARK: DeckyWatcher
 
@@ -230,7 +242,6 @@ public final class PacketLayer: DeckyWatcher, Sendable {
                 let followed = detector.sourceCount
                 let active = detector.activeScanCount
                 self.shared.withLock { shared in
-                    shared.status.deckies = handles.count
                     shared.status.frames = counters.frames
                     shared.status.probes = counters.probes
                     shared.status.reports = counters.reports
@@ -245,7 +256,7 @@ public final class PacketLayer: DeckyWatcher, Sendable {
                 for handle in handles.values { handle.close() }
                 self.shared.withLock {
                     $0.status.running = false
-                    $0.status.deckies = 0
+                    $0.capturing = []
                 }
                 self.started.store(false, ordering: .releasing)
                 stopping.resume()

@@ -22,6 +22,11 @@ public struct ExternalTool: Sendable {
     public static let psql = ExternalTool("psql", package: "postgresql-client")
     public static let telnet = ExternalTool("telnet", package: "telnet")
     public static let python3 = ExternalTool("python3", package: "python3")
+    public static let masscan = ExternalTool("masscan", package: "masscan")
+    public static let zmap = ExternalTool("zmap", package: "zmap")
+    public static let hping3 = ExternalTool("hping3", package: "hping3")
+    public static let arpScan = ExternalTool("arp-scan", package: "arp-scan")
+    public static let p0f = ExternalTool("p0f", package: "p0f")
     /// Whether python3 can import pexpect (PyPI `pexpect`, Debian `python3-pexpect`), for expect-style scripts.
     public static var pexpectInstalled: Bool { Self.pythonCanImport("pexpect") }
 

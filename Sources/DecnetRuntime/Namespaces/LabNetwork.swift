@@ -38,6 +38,19 @@ public struct LabNetwork: Sendable {
             Self.bridge
         )
         try await IPRoute.ip("-n", self.switchNamespace, "link", "set", Self.bridge, "up")
+        // The lab's router forwards, as a LAN's gateway does: masscan and zmap send every probe to the router's
+        // MAC, even for on-link targets, and rely on it to pass them on. Only within the switch namespace.
+        try await IPRoute.setSysctl(namespace: self.switchNamespace, key: "net.ipv4.ip_forward", value: "1")
+        try await IPRoute.setSysctl(
+            namespace: self.switchNamespace,
+            key: "net.ipv4.conf.all.send_redirects",
+            value: "0"
+        )
+        try await IPRoute.setSysctl(
+            namespace: self.switchNamespace,
+            key: "net.ipv4.conf.\(Self.bridge).send_redirects",
+            value: "0"
+        )
         try await IPRoute.ip("netns", "add", self.attackerNamespace)
         try await IPRoute.ip("-n", self.attackerNamespace, "link", "set", "lo", "up")
         try await self.plug(namespace: self.attackerNamespace, port: "lab-attacker")
