@@ -141,6 +141,8 @@ struct AttackerDetail: Codable, ResponseEncodable {
     var bounty: [BountyBody]
     /// One hop per move between deckies, in time order (the traversal path as data, for drawing it).
     var hops: [Hop]
+    /// The path collapsed for reading: a scan is one step, repeats are folded (from the latest 5,000 events).
+    var steps: [TraversalStep]
 
     struct Hop: Codable {
         var from: String

@@ -75,12 +75,9 @@ public enum ScanEvents {
         )
     }
 
-    /// RFC 3339 UTC with milliseconds.
+    /// RFC 3339 UTC, as the event's own timestamp is written.
     static func timestamp(_ seconds: Double) -> String {
-        let date = Date(timeIntervalSince1970: seconds)
-        return date.formatted(
-            .iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted)
-        )
+        RFC5424Formatter.timestamp(Date(timeIntervalSince1970: seconds))
     }
 
     /// A session id for a packet-layer event outside any scan: the source and port, hashed to 12 hex digits.

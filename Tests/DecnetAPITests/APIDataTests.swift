@@ -40,6 +40,10 @@ struct APIDataTests {
             #expect(attacker["is_traversal"] as? Bool == true)
             let hops = try #require(detail["hops"] as? [[String: String]])
             #expect(hops == [["from": "web01", "to": "files"], ["from": "files", "to": "web01"]])
+            // The same path collapsed for reading: here three visits, no scan.
+            let steps = try #require(detail["steps"] as? [[String: Any]])
+            #expect(steps.compactMap { $0["kind"] as? String } == ["visit", "visit", "visit"])
+            #expect(steps.compactMap { ($0["deckies"] as? [String])?.first } == ["web01", "files", "web01"])
             let bounty = try #require(detail["bounty"] as? [[String: Any]])
             let passwords = bounty.compactMap { ($0["payload"] as? [String: String])?["password"] }
             #expect(Set(passwords) == ["123456", "toor"])

@@ -259,6 +259,10 @@ extension APIServer {
             ]
         }
         let hops = profile.traversalPath.components(separatedBy: " -> ")
+        let steps = try await TraversalStep.load(self.store, ip: ip)
+        let stepItems = steps.map { step in
+            "<li class=\"step \(step.kind.rawValue)\">\(HTML.escape(step.label)) <span class=\"muted\">\(HTML.time(step.first))</span></li>"
+        }.joined()
         let cards = [
             HTML.card("events", String(profile.eventCount), id: "attacker-events"),
             HTML.card("login attempts", String(profile.loginAttempts), id: "attacker-logins"),
@@ -273,7 +277,8 @@ extension APIServer {
             <h1>Attacker <code>\(HTML.escape(ip))</code></h1>
             <p class="muted">First seen \(HTML.time(profile.firstSeen)), last seen \(HTML.time(profile.lastSeen)); services \(HTML.escape(profile.services.joined(separator: ", "))).</p>
             <section class="cards">\(cards)</section>
-            <section class="panel"><h2>Traversal path</h2><p><code id="traversal-path">\(HTML.escape(profile.traversalPath))</code></p>\(TraversalDrawing.svg(hops))</section>
+            <section class="panel"><h2>Movement</h2>\(TraversalDrawing.svg(steps: steps))<ol id="traversal-steps">\(stepItems)</ol>
+            <details><summary>Traversal path, hop by hop (\(hops.count) decky visits)</summary><p><code id="traversal-path">\(HTML.escape(profile.traversalPath))</code></p></details></section>
             <section class="panel"><h2>Credentials</h2>\(HTML.table(["Time", "Decky", "Service", "Username", "Password", ""], credentials, id: "credentials", empty: "None tried."))</section>
             <section class="panel"><h2>Commands</h2>\(sessions.isEmpty ? "<p class=\"muted\">No shell session.</p>" : sessions)</section>
             <section class="panel"><h2>Fingerprints</h2>\(HTML.table(["Kind", "Values"], fingerprints, id: "fingerprints", empty: "None."))</section>

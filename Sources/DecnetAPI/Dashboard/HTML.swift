@@ -74,6 +74,69 @@ enum HTML {
 
 /// The traversal path drawn: each decky once, in the order first touched, with a numbered arrow per hop.
 enum TraversalDrawing {
+    /// The collapsed path as a movement graph: one node per step in time order, six to a row (a scan of fifty
+    /// deckies is one node, so fifty deckies draw as legibly as five). At most the last 36 steps are drawn.
+    static func svg(steps allSteps: [TraversalStep]) -> String {
+        guard !allSteps.isEmpty else { return "<p class=\"muted\">No decky touched.</p>" }
+        let steps = Array(allSteps.suffix(36))
+        let skipped = allSteps.count - steps.count
+        let perRow = 6
+        let spacingX = 175
+        let spacingY = 120
+        let rows = (steps.count + perRow - 1) / perRow
+        let width = min(steps.count, perRow) * spacingX
+        let height = rows * spacingY + 20
+        // A snake: left to right, then right to left, so each arrow is short.
+        func point(_ index: Int) -> (x: Int, y: Int) {
+            let row = index / perRow
+            let column = row % 2 == 0 ? index % perRow : perRow - 1 - index % perRow
+            return (column * spacingX + spacingX / 2, row * spacingY + 50)
+        }
+        var out = """
+            <svg id="traversal" class="traversal" viewBox="0 0 \(width) \(height)" width="\(width)" height="\(height)" \
+            role="img" aria-label="movement between deckies, collapsed">
+            <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" \
+            orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#e5534b"/></marker></defs>
+            """
+        for index in steps.indices.dropLast() {
+            let (from, to) = (point(index), point(index + 1))
+            let dx = to.x - from.x
+            let dy = to.y - from.y
+            let length = max(1.0, Double(dx * dx + dy * dy).squareRoot())
+            let trim = 30.0
+            let x1 = Double(from.x) + Double(dx) * trim / length
+            let y1 = Double(from.y) + Double(dy) * trim / length
+            let x2 = Double(to.x) - Double(dx) * trim / length
+            let y2 = Double(to.y) - Double(dy) * trim / length
+            out +=
+                "<line class=\"hop\" x1=\"\(Int(x1))\" y1=\"\(Int(y1))\" x2=\"\(Int(x2))\" y2=\"\(Int(y2))\" "
+                + "stroke=\"#e5534b\" stroke-width=\"2\" marker-end=\"url(#arrow)\"/>"
+        }
+        for (index, step) in steps.enumerated() {
+            let (x, y) = point(index)
+            let number = index + 1 + skipped
+            let title = HTML.escape(step.label)
+            switch step.kind {
+            case .scan:
+                out +=
+                    "<g class=\"node scan\"><title>\(title)</title><rect x=\"\(x - 34)\" y=\"\(y - 22)\" width=\"68\" "
+                    + "height=\"44\" rx=\"10\" fill=\"#d29922\"/><text x=\"\(x)\" y=\"\(y + 5)\" text-anchor=\"middle\" "
+                    + "fill=\"#0d1117\">scan ×\(step.deckies.count)</text>"
+            case .visit, .repeated:
+                let dashed =
+                    step.kind == .repeated ? " stroke=\"#e6edf3\" stroke-dasharray=\"4 3\" stroke-width=\"2\"" : ""
+                out +=
+                    "<g class=\"node \(step.kind.rawValue)\"><title>\(title)</title><circle cx=\"\(x)\" cy=\"\(y)\" r=\"22\" "
+                    + "fill=\"\(number == 1 ? "#e5534b" : "#2f81f7")\"\(dashed)/>"
+            }
+            let caption =
+                step.kind == .scan ? (step.tool ?? step.scanTypes?.first ?? "") : step.deckies.joined(separator: " ⇄ ")
+            out +=
+                "<text x=\"\(x)\" y=\"\(y + 40)\" text-anchor=\"middle\">\(number). \(HTML.escape(String(caption.prefix(24))))</text></g>"
+        }
+        return out + "</svg>"
+    }
+
     static func svg(_ hops: [String]) -> String {
         var order: [String] = []
         for decky in hops where !order.contains(decky) { order.append(decky) }

@@ -383,6 +383,16 @@ enum OpenAPIDocument {
             "AttackerDetail": object([
                 "attacker": ref("Attacker"), "bounty": array(ref("Bounty")),
                 "hops": array(object(["from": string, "to": string])),
+                "steps": array(
+                    object(
+                        [
+                            "kind": ["type": "string", "enum": ["scan", "visit", "repeated"]], "label": string,
+                            "deckies": array(string), "events": integer, "first": dateTime, "last": dateTime,
+                            "scan_id": string, "scan_types": array(string), "tool": string, "moves": integer,
+                        ],
+                        required: ["kind", "label", "deckies", "events", "first", "last"]
+                    )
+                ),
             ]),
             "Event": event,
             "EventPage": page("Event"),

@@ -61,7 +61,8 @@ extension APIServer {
             return AttackerDetail(
                 attacker: AttackerBody(profile),
                 bounty: try await self.store.bounty(attackerIP: ip, limit: 500).map(BountyBody.init),
-                hops: zip(hops, hops.dropFirst()).map { AttackerDetail.Hop(from: $0, to: $1) }
+                hops: zip(hops, hops.dropFirst()).map { AttackerDetail.Hop(from: $0, to: $1) },
+                steps: try await TraversalStep.load(self.store, ip: ip)
             )
         }
         group.get("attackers/:ip/events") { request, context -> Page<EventBody> in
