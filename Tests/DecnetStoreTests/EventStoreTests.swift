@@ -143,6 +143,37 @@ struct StoreHarness {
         try await StoreHarness.with(backend) { try await Self.storedOnce(try $0.open()) }
     }
 
+    /// The packet layer's scan reports and SYN fingerprint land on the attacker like any event: its TCP
+    /// fingerprint beside its TLS and SSH ones, the scan in its path.
+    @Test(arguments: StoreHarness.Backend.available)
+    func theAttackersTCPFingerprintAndScansAreStored(_ backend: StoreHarness.Backend) async throws {
+        try await StoreHarness.with(backend) { harness in
+            let store = try harness.open()
+            try await store.migrate()
+            let events = [
+                Self.event(
+                    .clientFingerprint, from: "10.77.0.66", at: "web-01", second: 0, service: "sniffer",
+                    [
+                        ("client", "Linux"), ("ja4t", "64240_2-4-8-1-3_1460_10"),
+                        ("tcp_signature", "4:64+0:0:1460:mss*44,10:mss,sok,ts,nop,ws:df,id+:0"), ("os_guess", "Linux"),
+                    ]
+                ),
+                Self.event(.scanDetected, from: "10.77.0.66", at: "web-01", second: 1, service: "sniffer",
+                    [("scan_id", "0123456789ab"), ("scan_type", "tcp_syn")]),
+                Self.event(.scanDetected, from: "10.77.0.66", at: "db-01", second: 1.5, service: "sniffer",
+                    [("scan_id", "0123456789ab"), ("scan_type", "tcp_syn")]),
+            ]
+            _ = try await store.ingest(events.map(LogEntry.init), cursor: nil)
+            let attacker = try #require(try await store.attacker(ip: "10.77.0.66"))
+            #expect(attacker.fingerprints["ja4t"] == ["64240_2-4-8-1-3_1460_10"])
+            #expect(attacker.fingerprints["os_guess"] == ["Linux"])
+            #expect(attacker.fingerprints["tcp_signature"]?.count == 1)
+            #expect(attacker.traversalPath == "web-01 -> db-01")
+            let bounty = try await store.bounty(attackerIP: "10.77.0.66", limit: 10)
+            #expect(bounty.map(\.kind) == ["fingerprint"])
+        }
+    }
+
     static func storedOnce(_ store: any EventStore) async throws {
         try await store.migrate()
         try await store.migrate()  // idempotent
