@@ -195,7 +195,7 @@ public final class PacketLayer: DeckyWatcher, Sendable {
                     let name = handle.decky.name
                     _ = handle.drain(limit: 4096) { bytes, time in
                         counters.frames += 1
-                        guard let frame = Frame(ethernet: bytes),
+                        guard let frame = Frame(raw: bytes),
                             let probe = classifier.classify(frame, deckyAddress: address)
                         else { return }
                         counters.probes += 1

@@ -1,10 +1,6 @@
 import DecnetCore
 import NIOCore
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The source of an accepted connection, even when the peer reset it before it was accepted.
 ///
 /// NIO learns a new connection's peer with `getpeername(2)`, which fails with `ENOTCONN` once the connection
@@ -23,13 +19,13 @@ enum AcceptedPeer {
         }
         // The kernel refuses a buffer longer than the address (EINVAL), so ask for the listener's family's size.
         let unknown = Endpoint(ip: "?", port: 0)
-        let level = SocketOptionLevel(SOL_SOCKET)
-        let name = SocketOptionName(SO_PEERNAME)
+        let level = SocketOptionLevel(PeerNameOption.level)
+        let name = SocketOptionName(PeerNameOption.name)
         if case .v6 = channel.localAddress {
-            let peer: EventLoopFuture<sockaddr_in6> = provider.unsafeGetSocketOption(level: level, name: name)
+            let peer: EventLoopFuture<SocketAddress6Bytes> = provider.unsafeGetSocketOption(level: level, name: name)
             return peer.map { Endpoint(socketAddress: $0) }.recover { _ in unknown }
         }
-        let peer: EventLoopFuture<sockaddr_in> = provider.unsafeGetSocketOption(level: level, name: name)
+        let peer: EventLoopFuture<SocketAddress4Bytes> = provider.unsafeGetSocketOption(level: level, name: name)
         return peer.map { Endpoint(socketAddress: $0) }.recover { _ in unknown }
     }
 }

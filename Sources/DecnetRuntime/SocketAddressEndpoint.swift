@@ -4,17 +4,32 @@ import DecnetCore
 import Glibc
 #endif
 
+/// The bytes of a `sockaddr_in` (family 2, port 2, address 4, padding 8), as `getsockopt` fills them. Our own
+/// type, not the C struct: which C module owns `sockaddr_in` differs per build, and a file that imports NIO
+/// must not name it.
+struct SocketAddress4Bytes: Sendable {
+    var raw: (UInt64, UInt64) = (0, 0)
+}
+
+/// The bytes of a `sockaddr_in6` (family 2, port 2, flow info 4, address 16, scope 4): 28.
+struct SocketAddress6Bytes: Sendable {
+    var raw: (UInt64, UInt64, UInt64, UInt32) = (0, 0, 0, 0)
+}
+
+/// `SOL_SOCKET`/`SO_PEERNAME`, named here so that no file importing NIO also imports Glibc: in a whole-module
+/// build such a file makes NIO's C module own `sockaddr_in`, and the files that use its fields stop compiling.
+enum PeerNameOption {
+    static let level = Int32(SOL_SOCKET)
+    static let name = Int32(SO_PEERNAME)
+}
+
 extension Endpoint {
-    /// An IPv4 socket address as an endpoint.
-    init(socketAddress address: sockaddr_in) {
-        // Read by layout (family 2 bytes, port 2, address 4): the members' owning C module differs per build.
-        self = withUnsafeBytes(of: address) { Self.endpoint(raw: $0, family: AF_INET, addressOffset: 4) }
+    init(socketAddress address: SocketAddress4Bytes) {
+        self = withUnsafeBytes(of: address.raw) { Self.endpoint(raw: $0, family: AF_INET, addressOffset: 4) }
     }
 
-    /// An IPv6 socket address as an endpoint.
-    init(socketAddress address: sockaddr_in6) {
-        // family 2, port 2, flow info 4, address 16.
-        self = withUnsafeBytes(of: address) { Self.endpoint(raw: $0, family: AF_INET6, addressOffset: 8) }
+    init(socketAddress address: SocketAddress6Bytes) {
+        self = withUnsafeBytes(of: address.raw) { Self.endpoint(raw: $0, family: AF_INET6, addressOffset: 8) }
     }
 
     private static func endpoint(raw: UnsafeRawBufferPointer, family: Int32, addressOffset: Int) -> Endpoint {

@@ -19,6 +19,9 @@ final class CaptureHandle: @unchecked Sendable {
     let descriptor: Int32
     let decky: DeckyTarget
 
+    /// How long a frame may wait in a block before the kernel hands the block over.
+    static let blockTimeoutMilliseconds: Int32 = 50
+
     /// Enough for Ethernet (+VLAN), the longest IPv4 and TCP headers and the first 64 payload bytes.
     static let snapLength: Int32 = 200
 
@@ -46,8 +49,11 @@ final class CaptureHandle: @unchecked Sendable {
         }
         pcap_set_snaplen(pcap, Self.snapLength)
         pcap_set_promisc(pcap, 0)
-        // Frames are handed over as they come (no block timeout): detection latency is the kernel's, not ours.
-        pcap_set_immediate_mode(pcap, 1)
+        // Frames are handed over in blocks (TPACKET_V3) that the kernel passes on when full or after
+        // `blockTimeout`: one wakeup per block instead of one per frame, which is what a flood costs. Detection
+        // waits at most that long.
+        pcap_set_immediate_mode(pcap, 0)
+        pcap_set_timeout(pcap, Self.blockTimeoutMilliseconds)
         pcap_set_buffer_size(pcap, bufferBytes)
         let activated = pcap_activate(pcap)
         guard activated >= 0 else { throw fail("pcap_activate (\(activated))") }

@@ -1,16 +1,17 @@
-/// Reads big-endian fields from captured bytes; every read is bounds-checked and returns nil past the end.
+/// Reads big-endian fields from captured bytes; every read is bounds-checked and returns nil past the end. It
+/// reads the capture buffer in place (no copy per frame) and lives only while a `Frame` is being decoded.
 struct ByteReader {
-    private let bytes: [UInt8]
+    private let bytes: UnsafeRawBufferPointer
     private(set) var offset: Int
     private let end: Int
 
-    init(_ bytes: some RandomAccessCollection<UInt8>) {
-        self.bytes = Array(bytes)
+    init(_ bytes: UnsafeRawBufferPointer) {
+        self.bytes = bytes
         self.offset = 0
-        self.end = self.bytes.count
+        self.end = bytes.count
     }
 
-    private init(bytes: [UInt8], offset: Int, end: Int) {
+    private init(bytes: UnsafeRawBufferPointer, offset: Int, end: Int) {
         self.bytes = bytes
         self.offset = offset
         self.end = end
@@ -48,7 +49,7 @@ struct ByteReader {
         return true
     }
 
-    /// A reader over the next `limit` bytes (at most what remains), sharing the storage; this one does not move.
+    /// A reader over the next `limit` bytes (at most what remains); this one does not move.
     func sub(limit: Int) -> ByteReader {
         ByteReader(bytes: self.bytes, offset: self.offset, end: self.offset + max(0, min(limit, self.remaining)))
     }

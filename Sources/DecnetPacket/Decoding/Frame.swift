@@ -16,6 +16,12 @@ public struct Frame: Sendable, Equatable {
 
     /// Decodes `bytes` (an Ethernet II frame, optionally with one 802.1Q tag).
     public init?(ethernet bytes: some RandomAccessCollection<UInt8>) {
+        guard let frame = Array(bytes).withUnsafeBytes({ Frame(raw: $0) }) else { return nil }
+        self = frame
+    }
+
+    /// Decodes a frame in place (the capture ring's bytes, valid for the call).
+    public init?(raw bytes: UnsafeRawBufferPointer) {
         var reader = ByteReader(bytes)
         guard let destination = reader.bytes(6), let source = reader.bytes(6), var type = reader.u16() else {
             return nil

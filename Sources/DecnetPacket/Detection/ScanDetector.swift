@@ -80,14 +80,23 @@ public struct ScanDetector: Sendable {
                 )
             )
         }
-        let types = self.sources[probe.source]!.scanTypes(settings)
-        guard !types.isEmpty else { return outputs }
+        let mask = self.sources[probe.source]!.scanTypes(settings)
+        guard !mask.isEmpty else { return outputs }
+        // Most packets of a scan change nothing that is reported: only the tool check below may apply.
+        if let scan = self.sources[probe.source]!.scan, scan.mask == mask,
+            self.sources[probe.source]!.touches[decky]!.reported,
+            !(self.sources[probe.source]!.packets % 16 == 0 || self.sources[probe.source]!.packets < 64)
+        {
+            return outputs
+        }
+        let types = mask.types
         var state = self.sources[probe.source]!
         if state.scan == nil {
             self.scanCounter += 1
             state.scan = ActiveScan(
                 id: Self.scanID(self.scanSalt, self.scanCounter),
                 types: types,
+                mask: mask,
                 lastReport: time,
                 tool: state.tool?.name
             )
@@ -100,6 +109,7 @@ public struct ScanDetector: Sendable {
             let fresh = types.subtracting(state.scan!.types)
             if !fresh.isEmpty {
                 state.scan!.types.formUnion(fresh)
+                state.scan!.mask = mask
                 state.scan!.tool = state.tool?.name
                 state.touches[decky]!.reported = true
                 outputs.append(.scan(state.report(.detected, type: fresh.max()!, decky: decky, source: probe.source)))
@@ -182,6 +192,8 @@ public struct ScanDetector: Sendable {
 struct ActiveScan: Sendable {
     var id: String
     var types: Set<ScanType>
+    /// `types` as bits, to compare with each packet's cheaply.
+    var mask: ScanTypeSet
     var lastReport: Double
     var reportedPackets = 0
     /// The tool named in the last report.
@@ -253,7 +265,7 @@ struct SourceState: Sendable {
     var packets = 0
     var touches: [Int: DeckyTouch] = [:]
     var touchOrder: [Int] = []
-    var kinds = [Int](repeating: 0, count: Probe.Kind.allCases.count)
+    var kinds = [Int](repeating: 0, count: SourceState.kindOrder.count)
     /// SYNs by builder trait.
     var synTraits: [UInt16: Int] = [:]
     var syns = 0
@@ -277,7 +289,7 @@ struct SourceState: Sendable {
     var secondTargets = 0
     var peakRate = 0
     var secondKinds = [Int](repeating: 0, count: 3)
-    var floodKinds: Set<ScanType> = []
+    var floodKinds: ScanTypeSet = []
     var fingerprints: Set<TCPFingerprint.Key> = []
     var scan: ActiveScan?
 
@@ -290,7 +302,13 @@ struct SourceState: Sendable {
 
     func count(_ kind: Probe.Kind) -> Int { self.kinds[Self.index(kind)] }
 
-    static func index(_ kind: Probe.Kind) -> Int { Probe.Kind.allCases.firstIndex(of: kind)! }
+    /// The kinds in a fixed order, made once (`allCases` builds a new array at every use).
+    static let kindOrder = Probe.Kind.allCases
+    static let kindIndex: [Probe.Kind: Int] = Dictionary(
+        uniqueKeysWithValues: SourceState.kindOrder.enumerated().map { ($1, $0) }
+    )
+
+    static func index(_ kind: Probe.Kind) -> Int { Self.kindIndex[kind]! }
 
     /// Adds a probe; returns the SYN to fingerprint when it is the first of its shape.
     mutating func absorb(
@@ -392,7 +410,7 @@ struct SourceState: Sendable {
     }
 
     /// The scan types this source's activity amounts to (empty: not a scanner, yet).
-    func scanTypes(_ settings: ScanDetector.Settings) -> Set<ScanType> {
+    func scanTypes(_ settings: ScanDetector.Settings) -> ScanTypeSet {
         var types = self.floodKinds
         if self.tcpTargets >= settings.portThreshold || self.tcpDeckies >= settings.sweepThreshold,
             self.syns > 0

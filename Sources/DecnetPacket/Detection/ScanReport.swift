@@ -19,9 +19,44 @@ public enum ScanType: String, Sendable, CaseIterable, Comparable {
     case udpFlood = "udp_flood"
     case icmpFlood = "icmp_flood"
 
-    public static func < (lhs: ScanType, rhs: ScanType) -> Bool {
-        Self.allCases.firstIndex(of: lhs)! < Self.allCases.firstIndex(of: rhs)!
+    public static func < (lhs: ScanType, rhs: ScanType) -> Bool { lhs.order < rhs.order }
+
+    /// Its place in the list above (stable, and the bit it takes in a `ScanTypeSet`).
+    var order: Int {
+        switch self {
+        case .tcpSYN: 0
+        case .tcpConnect: 1
+        case .tcpNull: 2
+        case .tcpFIN: 3
+        case .tcpXmas: 4
+        case .tcpACK: 5
+        case .tcpMaimon: 6
+        case .tcpOddFlags: 7
+        case .udp: 8
+        case .icmpEcho: 9
+        case .icmpTimestamp: 10
+        case .icmpAddressMask: 11
+        case .arpSweep: 12
+        case .osDetection: 13
+        case .versionProbe: 14
+        case .synFlood: 15
+        case .udpFlood: 16
+        case .icmpFlood: 17
+        }
     }
+}
+
+/// A set of scan types as bits: what the detector computes for every packet, without allocating.
+struct ScanTypeSet: OptionSet, Sendable, Hashable {
+    let rawValue: UInt32
+
+    init(rawValue: UInt32) { self.rawValue = rawValue }
+    init(_ type: ScanType) { self.rawValue = 1 << UInt32(type.order) }
+
+    mutating func insert(_ type: ScanType) { self.formUnion(ScanTypeSet(type)) }
+    func contains(_ type: ScanType) -> Bool { self.contains(ScanTypeSet(type)) }
+
+    var types: Set<ScanType> { Set(ScanType.allCases.filter { self.contains($0) }) }
 }
 
 /// One report of a scan, bound to one decky: raised when a scan is first recognised (for every decky it

@@ -105,17 +105,24 @@ public enum NamespaceSocket {
         _ port: Int,
         _ body: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Int32
     ) throws -> Int32 {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(truncatingIfNeeded: port).bigEndian)
-        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
+        // A sockaddr_in by layout (family in host order, port and address in network order, 8 bytes of zero):
+        // which C module owns `sockaddr_in`'s fields differs between debug and whole-module builds.
+        var address = SocketAddress4Bytes()
+        let parsed = withUnsafeMutableBytes(of: &address.raw) { raw -> Bool in
+            raw.storeBytes(of: sa_family_t(AF_INET), toByteOffset: 0, as: sa_family_t.self)
+            raw.storeBytes(of: UInt16(truncatingIfNeeded: port).bigEndian, toByteOffset: 2, as: UInt16.self)
+            return inet_pton(AF_INET, host, raw.baseAddress! + 4) == 1
+        }
+        guard parsed else {
             close(fd)
             throw Failure(description: "\(host) is not an IPv4 address", code: EINVAL)
         }
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                body(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
+        return withUnsafeBytes(of: &address.raw) {
+            body(
+                fd,
+                $0.baseAddress!.assumingMemoryBound(to: sockaddr.self),
+                socklen_t(MemoryLayout<SocketAddress4Bytes>.size)
+            )
         }
     }
 
@@ -198,9 +205,8 @@ public struct InterfaceFacts: Sendable, Equatable, Codable {
             guard let address = item.ifa_addr else { continue }
             switch Int32(address.pointee.sa_family) {
             case AF_INET:
-                let ip = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
-                    UInt32(bigEndian: $0.pointee.sin_addr.s_addr)
-                }
+                // sin_addr sits 4 bytes into a sockaddr_in (read by layout, as above).
+                let ip = UInt32(bigEndian: UnsafeRawPointer(address).loadUnaligned(fromByteOffset: 4, as: UInt32.self))
                 facts?.addresses.append(
                     "\(ip >> 24).\((ip >> 16) & 0xff).\((ip >> 8) & 0xff).\(ip & 0xff)"
                 )
