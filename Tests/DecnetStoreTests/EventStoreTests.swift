@@ -152,16 +152,32 @@ struct StoreHarness {
             try await store.migrate()
             let events = [
                 Self.event(
-                    .clientFingerprint, from: "10.77.0.66", at: "web-01", second: 0, service: "sniffer",
+                    .clientFingerprint,
+                    from: "10.77.0.66",
+                    at: "web-01",
+                    second: 0,
+                    service: "sniffer",
                     [
                         ("client", "Linux"), ("ja4t", "64240_2-4-8-1-3_1460_10"),
                         ("tcp_signature", "4:64+0:0:1460:mss*44,10:mss,sok,ts,nop,ws:df,id+:0"), ("os_guess", "Linux"),
                     ]
                 ),
-                Self.event(.scanDetected, from: "10.77.0.66", at: "web-01", second: 1, service: "sniffer",
-                    [("scan_id", "0123456789ab"), ("scan_type", "tcp_syn")]),
-                Self.event(.scanDetected, from: "10.77.0.66", at: "db-01", second: 1.5, service: "sniffer",
-                    [("scan_id", "0123456789ab"), ("scan_type", "tcp_syn")]),
+                Self.event(
+                    .scanDetected,
+                    from: "10.77.0.66",
+                    at: "web-01",
+                    second: 1,
+                    service: "sniffer",
+                    [("scan_id", "0123456789ab"), ("scan_type", "tcp_syn")]
+                ),
+                Self.event(
+                    .scanDetected,
+                    from: "10.77.0.66",
+                    at: "db-01",
+                    second: 1.5,
+                    service: "sniffer",
+                    [("scan_id", "0123456789ab"), ("scan_type", "tcp_syn")]
+                ),
             ]
             _ = try await store.ingest(events.map(LogEntry.init), cursor: nil)
             let attacker = try #require(try await store.attacker(ip: "10.77.0.66"))
