@@ -213,13 +213,13 @@ import Glibc
                 run: [nmap, "-sT", "-n", "-Pn", "-p", "21,22,23,25,80,6379", "-S", "\(net).239", "-e", "eth0", first]
             )
             // masscan's banner grab from an address the attacker's kernel does not hold (masscan answers ARP for it
-            // itself, and no kernel resets its connections), from a source port we name.
-            let grab = try await harness.attacker([
-                "timeout", "-s", "KILL", "30", masscan, "-p22,6379", "\(net).10", "--banners", "--source-ip",
-                "\(net).229", "--source-port", "61000",
-                "--rate", "100", "--wait", "3",
+            // itself, and no kernel resets its connections), from a source port we name. Port 22 sends its banner
+            // first, so the grab completes; masscan itself sometimes waits on past --wait with its connections
+            // done, so it is cut after 20 s and judged by what the decky recorded.
+            _ = try await harness.attacker([
+                "timeout", "-s", "KILL", "20", masscan, "-p22", "\(net).10", "--banners", "--source-ip", "\(net).229",
+                "--source-port", "61000", "--rate", "100", "--wait", "3",
             ])
-            #expect(grab.status == 0, "\(grab.standardError.suffix(300))")
             try await Task.sleep(for: .milliseconds(500))
             let connections = harness.eventLines().filter { $0.contains(" connection.open ") }.compactMap {
                 try? RFC5424Parser.event(from: $0)
