@@ -182,7 +182,7 @@ import Glibc
                 type: "syn_flood",
                 tool: "hping3",
                 run: [
-                    "timeout", "-s", "KILL", "3", hping3, "-S", "-p", "80", "--flood", "-a", "\(net).248", "\(net).11",
+                    "timeout", "-s", "KILL", "1", hping3, "-S", "-p", "80", "--flood", "-a", "\(net).248", "\(net).11",
                 ]
             )
             try await Self.expectScan(
@@ -191,7 +191,7 @@ import Glibc
                 type: "udp_flood",
                 tool: "hping3",
                 run: [
-                    "timeout", "-s", "KILL", "3", hping3, "--udp", "-p", "53", "--flood", "-a", "\(net).249",
+                    "timeout", "-s", "KILL", "1", hping3, "--udp", "-p", "53", "--flood", "-a", "\(net).249",
                     "\(net).11",
                 ]
             )
