@@ -136,40 +136,4 @@ enum TraversalDrawing {
         }
         return out + "</svg>"
     }
-
-    static func svg(_ hops: [String]) -> String {
-        var order: [String] = []
-        for decky in hops where !order.contains(decky) { order.append(decky) }
-        guard !order.isEmpty else { return "<p class=\"muted\">No decky touched.</p>" }
-        let spacing = 170
-        let width = max(1, order.count) * spacing
-        let height = 190
-        let y = 110
-        func x(_ decky: String) -> Int { (order.firstIndex(of: decky) ?? 0) * spacing + spacing / 2 }
-        var out = """
-            <svg id="traversal" class="traversal" viewBox="0 0 \(width) \(height)" width="\(width)" height="\(height)" \
-            role="img" aria-label="traversal path">
-            <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" \
-            orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#e5534b"/></marker></defs>
-            """
-        for (index, pair) in zip(hops, hops.dropFirst()).enumerated() where pair.0 != pair.1 {
-            let (from, to) = (x(pair.0), x(pair.1))
-            let lift = 30 + (index % 4) * 14
-            let direction = to > from ? -1 : 1
-            let middle = (from + to) / 2
-            let control = y + direction * (lift + abs(to - from) / 6)
-            out +=
-                "<path class=\"hop\" d=\"M\(from),\(y - 22) Q\(middle),\(control - 22) \(to),\(y - 22)\" "
-                + "fill=\"none\" stroke=\"#e5534b\" stroke-width=\"2\" marker-end=\"url(#arrow)\"/>"
-            out +=
-                "<text class=\"hop-number\" x=\"\(middle)\" y=\"\(control - 22 + direction * 6)\" text-anchor=\"middle\">\(index + 1)</text>"
-        }
-        for decky in order {
-            let first = decky == hops.first
-            out +=
-                "<g class=\"node\"><circle cx=\"\(x(decky))\" cy=\"\(y)\" r=\"22\" fill=\"\(first ? "#e5534b" : "#2f81f7")\"/>"
-            out += "<text x=\"\(x(decky))\" y=\"\(y + 45)\" text-anchor=\"middle\">\(HTML.escape(decky))</text></g>"
-        }
-        return out + "</svg>"
-    }
 }
