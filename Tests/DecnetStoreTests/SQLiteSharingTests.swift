@@ -11,15 +11,18 @@ import Testing
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let path = directory.url.appendingPathComponent("decnet.db").path
-        // Another process's store (its own pool, in WAL mode like ours) holds the write lock for a second.
+        // Another process's store (its own pool, in WAL mode like ours) holds the write lock for a second. The test
+        // goes on only once it holds it: on a loaded machine the holder's task can start after the migration.
         let other = try DatabasePool(path: path)
+        let (held, signal) = AsyncStream.makeStream(of: Void.self)
         let holding = Task {
             try await other.write { db in
                 try db.execute(sql: "CREATE TABLE holder (x INTEGER)")
+                signal.yield()
                 Thread.sleep(forTimeInterval: 1)
             }
         }
-        try await Task.sleep(for: .milliseconds(200))
+        for await _ in held { break }
         let store = try SQLiteEventStore(path: path)
         let start = ContinuousClock.now
         try await store.migrate()
