@@ -29,6 +29,8 @@ let package = Package(
         // TLS for https (and later imaps, pop3s, syslog over TLS, agents) and the per-decky certificates it presents.
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.30.0"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.10.0"),
+        // DER for SPNEGO (smb, rdp, ldap, mssql logins) and BER for LDAP: already resolved through swift-certificates.
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.3.0"),
         // The embedded event store (SQLite, WAL, migrations) over Debian's libsqlite3.
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         // The shared store for many hosts (DECNET_DB_BACKEND=postgres): PostgreSQL's wire protocol on SwiftNIO.
@@ -73,6 +75,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],

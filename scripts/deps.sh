@@ -41,15 +41,18 @@ deps_group() {
         # python3-paramiko is a second SSH client; postgresql and rsyslog (+ both TLS drivers) are the store's and
         # syslog's real peers; chromium and its driver run the dashboard's browser test; man-db reads the
         # generated man pages; systemd gives systemd-analyze for the units' check; masscan, zmap, hping3 and
-        # arp-scan are the scanners the packet layer must recognise, p0f the fingerprint it must agree with.
+        # arp-scan are the scanners the packet layer must recognise, p0f the fingerprint it must agree with;
+        # smbclient is Samba's SMB client, hashcat (on the CPU through pocl) cracks the NTLM hashes the Windows
+        # services capture, which proves them exact.
         echo docker-compose ieee-data curl mariadb-client postgresql-client telnet python3-pexpect iputils-ping \
             openssl util-linux bc hydra python3-paramiko postgresql rsyslog rsyslog-openssl rsyslog-gnutls \
             chromium chromium-driver python3-pip python3-venv man-db systemd dpkg-dev masscan zmap hping3 arp-scan p0f \
-            tcpdump
+            tcpdump smbclient hashcat pocl-opencl-icd
         ;;
     pip-test)
-        # schemathesis checks the served OpenAPI document; Selenium drives Chromium; nats-py is a real NATS client.
-        echo "schemathesis==4.32.5" "selenium==4.51.0" "nats-py==2.16.0"
+        # schemathesis checks the served OpenAPI document; Selenium drives Chromium; nats-py is a real NATS client;
+        # impacket is the Windows attack toolkit (smbclient.py, mssqlclient.py …) the Windows services must serve.
+        echo "schemathesis==4.32.5" "selenium==4.51.0" "nats-py==2.16.0" "impacket==0.13.1"
         ;;
     bench)
         echo libssh-dev libssl-dev wrk debootstrap python3-venv

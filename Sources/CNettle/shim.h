@@ -1,5 +1,7 @@
 // Debian's nettle-dev and libgmp-dev: UMAC (RFC 4418), which OpenSSH offers as umac-64/umac-128 and
-// swift-crypto does not have, and GMP's modular exponentiation for the finite-field Diffie-Hellman groups.
+// swift-crypto does not have, MD4 for NTLM's NT hash (swift-crypto has none), and GMP's modular exponentiation
+// for the finite-field Diffie-Hellman groups.
+#include <nettle/md4.h>
 #include <nettle/umac.h>
 #include <gmp.h>
 #include <stddef.h>

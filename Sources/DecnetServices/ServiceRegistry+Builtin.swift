@@ -13,5 +13,6 @@ extension ServiceRegistry {
         HTTPService.self,
         TelnetService.self,
         SSHService.self,
+        SMBService.self,
     ]
 }

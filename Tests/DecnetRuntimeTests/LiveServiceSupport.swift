@@ -22,6 +22,8 @@ struct LiveService {
         limits: ConnectionLimits = ConnectionLimits(),
         artifactDirectory: String? = nil,
         distro: String = "debian",
+        osFamily: OSFamily = .linux,
+        hostname: String = "db-01",
         tls: Bool = false,
         registry: ServiceRegistry = .builtin,
         keyDirectory: String? = nil
@@ -29,11 +31,12 @@ struct LiveService {
         let capture = EventCapture()
         let context = ServiceContext(
             decky: "decky-test",
-            hostname: "db-01",
+            hostname: hostname,
             service: kind,
             persona: persona,
             sink: capture,
             artifactDirectory: artifactDirectory,
+            osFamily: osFamily,
             kernelVersion: "6.1.0-18-amd64",
             distro: distro,
             dataChannels: PosixDataChannels(),

@@ -23,8 +23,9 @@ import Testing
             }
         }
         for await _ in held { break }
-        let store = try SQLiteEventStore(path: path)
+        // Opening the store may already wait (it reads the schema); opening and migrating together wait.
         let start = ContinuousClock.now
+        let store = try SQLiteEventStore(path: path)
         try await store.migrate()
         #expect(ContinuousClock.now - start > .milliseconds(300), "it waited for the lock")
         try await holding.value

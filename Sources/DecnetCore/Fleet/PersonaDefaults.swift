@@ -27,6 +27,7 @@ public enum PersonaDefaults {
                     "workgroup": isServer ? "CORP" : "WORKGROUP",
                     "server_name": String(hostname.uppercased().prefix(15)),
                     "os_version": isServer ? "Windows Server 2019 Standard 17763" : "Windows 10 Pro 19045",
+                    "smb_signing": archetype?.slug == "domain-controller" ? "required" : "enabled",
                 ]
             }
             return [

@@ -62,6 +62,23 @@ public enum ServiceCatalogue {
                 PersonaKey("workgroup", "NetBIOS workgroup or domain, e.g. CORP"),
                 PersonaKey("server_name", "NetBIOS server name, e.g. WINSRV-DC01"),
                 PersonaKey("os_version", "OS string in the session setup reply, e.g. Windows Server 2016"),
+                PersonaKey(
+                    "build",
+                    .integer(0...65_535),
+                    origin: .decnetSwift,
+                    "Windows build in the NTLM version, e.g. 17763; default: from os_version"
+                ),
+                PersonaKey(
+                    "domain",
+                    origin: .decnetSwift,
+                    "DNS domain of a domain member, e.g. corp.local; default: the workgroup + .local, none for WORKGROUP"
+                ),
+                PersonaKey(
+                    "smb_signing",
+                    .oneOf(["enabled", "required"]),
+                    origin: .decnetSwift,
+                    "SMB signing the server asks for; default required on domain controllers, else enabled"
+                ),
             ]
         ),
         ServiceDefinition(

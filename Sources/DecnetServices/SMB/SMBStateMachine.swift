@@ -1,0 +1,420 @@
+import DecnetCore
+import DecnetServiceKit
+
+/// SMB as a Windows (or Samba) server answers before anyone has logged in, without I/O: the NetBIOS session
+/// request on 139, SMB1's multi-protocol NEGOTIATE and its upgrade to SMB2, SMB2/3 NEGOTIATE with the dialect,
+/// contexts, times and SPNEGO token of the persona's release, and NTLM session setups, each captured as a hashcat
+/// line and refused with STATUS_LOGON_FAILURE.
+struct SMBStateMachine {
+    /// What the connection does with one step's result.
+    enum Action: Equatable {
+        /// Write these bytes (already NBSS-framed).
+        case send([UInt8])
+        /// Raise this event.
+        case emit(EventID, EventFields)
+        /// Close after what was written.
+        case close
+    }
+
+    /// Where the conversation is.
+    enum State: Equatable {
+        /// 139 only: waiting for the NBSS session request.
+        case awaitingSessionRequest
+        /// Waiting for the first NEGOTIATE (SMB1 or SMB2).
+        case awaitingNegotiate
+        /// SMB1 NEGOTIATE answered with dialect 2.???: waiting for the client's SMB2 NEGOTIATE.
+        case awaitingSMB2Negotiate
+        /// SMB2 dialect agreed.
+        case negotiated(dialect: UInt16)
+        case closed
+    }
+
+    /// A session set up so far: the challenge sent and how the client wrapped its token.
+    struct PendingSession: Equatable {
+        var serverChallenge: [UInt8]
+        var wrapped: Bool
+    }
+
+    let configuration: SMBService.Configuration
+    /// Source of server challenges and session ids (random in service, fixed in tests).
+    var random: () -> [UInt8]
+    /// The time now as a Windows FILETIME.
+    var now: () -> UInt64
+    private(set) var state: State
+    private var sessions: [UInt64: PendingSession] = [:]
+    private var fingerprinted = false
+
+    init(
+        configuration: SMBService.Configuration,
+        netbiosSession: Bool,
+        random: @escaping () -> [UInt8],
+        now: @escaping () -> UInt64
+    ) {
+        self.configuration = configuration
+        self.state = netbiosSession ? .awaitingSessionRequest : .awaitingNegotiate
+        self.random = random
+        self.now = now
+    }
+
+    var identity: WindowsIdentity { self.configuration.identity }
+
+    /// The dialects this server speaks, oldest first, up to the persona's release.
+    var dialects: [UInt16] {
+        [0x0202, 0x0210, 0x0300, 0x0302, 0x0311].filter { $0 <= self.identity.release.topDialect }
+    }
+
+    mutating func received(_ frame: NBSSFrame) -> [Action] {
+        switch (self.state, frame) {
+        case (.closed, _):
+            return []
+        case (_, .invalid(let problem, let bytes)):
+            self.state = .closed
+            return [.emit(.clientMalformed, Self.malformed(problem, bytes)), .close]
+        case (.awaitingSessionRequest, .sessionRequest(let names)):
+            return self.sessionRequest(names)
+        case (.awaitingSessionRequest, .message(let bytes)):
+            // Windows answers an SMB message sent without a session request on 139 with a negative response.
+            self.state = .closed
+            return [
+                .emit(.clientMalformed, Self.malformed("SMB message before the NetBIOS session request", bytes)),
+                .send(NBSS.negativeSessionResponse(0x8F)), .close,
+            ]
+        case (_, .keepAlive):
+            return []
+        case (_, .sessionRequest(let names)):
+            self.state = .closed
+            return [.emit(.clientMalformed, Self.malformed("second NetBIOS session request", names)), .close]
+        case (_, .message(let bytes)):
+            return self.message(bytes)
+        }
+    }
+
+    private mutating func sessionRequest(_ names: [UInt8]) -> [Action] {
+        var fields = EventFields()
+        fields.add("client", "netbios")
+        let called = NBSS.name(names, at: 0), calling = NBSS.name(names, at: 34)
+        if let called { fields.add("called_name", attackerText: called.name) }
+        if let calling { fields.add("netbios_name", attackerText: calling.name) }
+        let known = called.map { $0.name == "*SMBSERVER" || $0.name == self.identity.netbiosName } ?? false
+        guard known else {
+            self.state = .closed
+            return [.emit(.clientFingerprint, fields), .send(NBSS.negativeSessionResponse(0x82)), .close]
+        }
+        self.state = .awaitingNegotiate
+        return [.emit(.clientFingerprint, fields), .send(NBSS.positiveSessionResponse)]
+    }
+
+    private mutating func message(_ bytes: [UInt8]) -> [Action] {
+        if let header = SMB2Header(bytes) { return self.smb2(header, bytes) }
+        if let message = SMB1Message(bytes) { return self.smb1(message, bytes) }
+        // Not SMB (or an encrypted transform we never asked for): Windows resets the connection.
+        self.state = .closed
+        return [.emit(.clientMalformed, Self.malformed("not an SMB message", bytes)), .close]
+    }
+
+    // MARK: SMB1
+
+    private mutating func smb1(_ message: SMB1Message, _ bytes: [UInt8]) -> [Action] {
+        guard self.state == .awaitingNegotiate, message.command == 0x72 else {
+            // Every persona has SMB1 off past the negotiate; Windows without SMB1 drops the connection.
+            self.state = .closed
+            return [
+                .emit(.clientMalformed, Self.malformed("SMB1 command 0x\(String(message.command, radix: 16))", bytes)),
+                .close,
+            ]
+        }
+        let offered = message.dialects
+        var fields = EventFields()
+        fields.add("client", "smb1")
+        fields.add("dialects", attackerText: offered.joined(separator: ","))
+        var actions: [Action] = [.emit(.clientFingerprint, fields)]
+        // MS-SMB2 3.3.5.3.1: "SMB 2.???" gets the wildcard revision, "SMB 2.002" alone gets 2.0.2.
+        if offered.contains("SMB 2.???") && self.identity.release.topDialect >= 0x0210 {
+            self.state = .awaitingSMB2Negotiate
+            actions.append(.send(NBSS.message(self.negotiateResponse(nil, dialect: 0x02FF, messageID: 0))))
+        } else if offered.contains("SMB 2.002") {
+            self.state = .negotiated(dialect: 0x0202)
+            actions.append(.send(NBSS.message(self.negotiateResponse(nil, dialect: 0x0202, messageID: 0))))
+        } else {
+            // A client that speaks only SMB1 (nmap's SMBProgNeg, old tools) finds the door shut, as on Windows 10.
+            self.state = .closed
+            actions.append(.close)
+        }
+        return actions
+    }
+
+    // MARK: SMB2
+
+    private mutating func smb2(_ header: SMB2Header, _ bytes: [UInt8]) -> [Action] {
+        guard header.flags & 0x1 == 0 else { return [] }  // a response sent to a server is ignored
+        let command = SMB2Command(rawValue: header.command)
+        switch (self.state, command) {
+        case (.awaitingNegotiate, .negotiate), (.awaitingSMB2Negotiate, .negotiate):
+            return self.negotiate(header, bytes)
+        case (.negotiated(let dialect), .sessionSetup):
+            return self.sessionSetup(header, bytes, dialect: dialect)
+        case (.negotiated, .echo):
+            return [.send(NBSS.message(header.response(status: NTStatus.success, credits: 1) + [4, 0, 0, 0]))]
+        case (.negotiated, .logoff):
+            // No session ever completes a login, so there is none to log off.
+            self.sessions.removeValue(forKey: header.sessionID)
+            return [.send(NBSS.message(self.error(header, NTStatus.userSessionDeleted)))]
+        case (.negotiated, .negotiate?):
+            // A second NEGOTIATE on a connection is a protocol error: the server disconnects (MS-SMB2 3.3.5.3).
+            self.state = .closed
+            return [.emit(.clientMalformed, Self.malformed("second SMB2 NEGOTIATE", bytes)), .close]
+        case (.negotiated, let command?):
+            // Nobody is logged in: any other command names a session that does not exist.
+            var fields = EventFields()
+            fields.add("command", command.name)
+            if command == .treeConnect, let path = Self.treeConnectPath(bytes) {
+                fields.add("args", attackerText: path)
+            }
+            return [
+                .emit(.commandInput, fields),
+                .send(NBSS.message(self.error(header, NTStatus.userSessionDeleted))),
+            ]
+        default:
+            // Commands before NEGOTIATE, or unknown command codes: Windows drops the connection.
+            self.state = .closed
+            return [
+                .emit(.clientMalformed, Self.malformed("SMB2 command \(header.command) out of order", bytes)), .close,
+            ]
+        }
+    }
+
+    private mutating func negotiate(_ header: SMB2Header, _ bytes: [UInt8]) -> [Action] {
+        guard let request = SMB2NegotiateRequest(bytes, header: 0) else {
+            self.state = .closed
+            return [.emit(.clientMalformed, Self.malformed("truncated SMB2 NEGOTIATE", bytes)), .close]
+        }
+        var actions: [Action] = []
+        if !self.fingerprinted {
+            self.fingerprinted = true
+            var fields = EventFields()
+            fields.add("client", "smb2")
+            fields.add("dialects", request.dialects.map(Self.dialectName).joined(separator: ","))
+            fields.add("client_guid", Self.guid(request.clientGUID))
+            fields.add("signing", request.securityMode & 0x2 != 0 ? "required" : "enabled")
+            fields.add("capabilities", "0x" + String(request.capabilities, radix: 16))
+            if !request.ciphers.isEmpty {
+                fields.add("ciphers", request.ciphers.map { String($0) }.joined(separator: ","))
+            }
+            actions.append(.emit(.clientFingerprint, fields))
+        }
+        guard let dialect = self.dialects.last(where: request.dialects.contains) else {
+            self.state = .closed
+            return actions + [.send(NBSS.message(self.error(header, NTStatus.notSupported))), .close]
+        }
+        self.state = .negotiated(dialect: dialect)
+        return actions + [
+            .send(
+                NBSS.message(
+                    self.negotiateResponse(request, dialect: dialect, messageID: header.messageID, header: header)
+                )
+            )
+        ]
+    }
+
+    /// The NEGOTIATE response (MS-SMB2 2.2.4); `request` nil answers SMB1's multi-protocol negotiate.
+    func negotiateResponse(
+        _ request: SMB2NegotiateRequest?,
+        dialect: UInt16,
+        messageID: UInt64,
+        header: SMB2Header? = nil
+    ) -> [UInt8] {
+        var out: [UInt8]
+        if let header {
+            out = header.response(status: NTStatus.success, credits: 1)
+        } else {
+            var synthetic = SMB2Header.protocolID
+            synthetic.appendLE16(64)
+            synthetic.append(contentsOf: [UInt8](repeating: 0, count: 58))
+            out = SMB2Header(synthetic)!.response(status: NTStatus.success, credits: 1)
+        }
+        let token = SPNEGO.negTokenInit2(domainController: self.configuration.domainController)
+        let contexts = dialect == 0x0311 ? self.negotiateContexts(request) : []
+        let large = dialect >= 0x0210
+        var body: [UInt8] = []
+        body.appendLE16(65)
+        body.appendLE16(self.configuration.signingRequired ? 0x03 : 0x01)
+        body.appendLE16(dialect)
+        body.appendLE16(UInt16(contexts.count))
+        body.append(contentsOf: self.configuration.serverGUID)
+        body.appendLE32(self.capabilities(dialect: dialect, request: request))
+        let maximum: UInt32 = large ? 8_388_608 : 65_536
+        body.appendLE32(maximum)
+        body.appendLE32(maximum)
+        body.appendLE32(maximum)
+        body.appendLE64(self.now())
+        body.appendLE64(0)  // ServerStartTime: Windows 10 / Server 2016 and later, and Samba, send zero
+        body.appendLE16(UInt16(SMB2Header.size + 64))
+        body.appendLE16(UInt16(token.count))
+        let contextOffset = contexts.isEmpty ? 0 : (SMB2Header.size + 64 + token.count + 7) & ~7
+        body.appendLE32(UInt32(contextOffset))
+        body.append(contentsOf: token)
+        if !contexts.isEmpty {
+            while SMB2Header.size + body.count < contextOffset { body.append(0) }
+            for (index, context) in contexts.enumerated() {
+                body.appendLE16(context.type)
+                body.appendLE16(UInt16(context.data.count))
+                body.appendLE32(0)
+                body.append(contentsOf: context.data)
+                if index < contexts.count - 1 { while body.count % 8 != 0 { body.append(0) } }
+            }
+        }
+        out.append(contentsOf: body)
+        return out
+    }
+
+    /// Capabilities per dialect as Windows sets them (DFS, leasing, large MTU; multi-channel and directory
+    /// leasing from 3.0; encryption in the flags only for 3.0/3.0.2 clients that offer it).
+    func capabilities(dialect: UInt16, request: SMB2NegotiateRequest?) -> UInt32 {
+        if self.identity.release.isSamba { return dialect >= 0x0210 ? 0x07 : 0x01 }
+        switch dialect {
+        case 0x0202: return 0x01
+        case 0x0210, 0x02FF: return 0x07
+        case 0x0311: return 0x2F
+        default: return 0x2F | ((request?.capabilities ?? 0) & 0x40)
+        }
+    }
+
+    /// The 3.1.1 contexts: pre-authentication integrity (SHA-512 with a fresh salt) and the cipher chosen from the
+    /// client's list in the server's order of preference.
+    func negotiateContexts(_ request: SMB2NegotiateRequest?) -> [(type: UInt16, data: [UInt8])] {
+        var preauth: [UInt8] = []
+        preauth.appendLE16(1)
+        preauth.appendLE16(32)
+        preauth.appendLE16(0x0001)
+        let salt = self.random() + self.random() + self.random() + self.random()
+        preauth.append(contentsOf: salt.prefix(32))
+        var contexts: [(type: UInt16, data: [UInt8])] = [(1, preauth)]
+        let offered = request?.ciphers ?? []
+        if request?.contexts.contains(where: { $0.type == 2 }) == true {
+            // AES-128-GCM, AES-128-CCM, then the AES-256 pair (Windows 10 21H2 / Server 2022 and later).
+            let preference: [UInt16] = self.identity.build >= 20348 ? [2, 1, 4, 3] : [2, 1]
+            var encryption: [UInt8] = []
+            encryption.appendLE16(1)
+            encryption.appendLE16(preference.first(where: offered.contains) ?? 0)
+            contexts.append((2, encryption))
+        }
+        return contexts
+    }
+
+    private mutating func sessionSetup(_ header: SMB2Header, _ bytes: [UInt8], dialect: UInt16) -> [Action] {
+        let body = SMB2Header.size
+        guard bytes.count >= body + 24, bytes.le16(body) == 25 else {
+            return [
+                .emit(.clientMalformed, Self.malformed("truncated SESSION_SETUP", bytes)),
+                .send(NBSS.message(self.error(header, NTStatus.invalidParameter))),
+            ]
+        }
+        let offset = Int(bytes.le16(body + 12)), length = Int(bytes.le16(body + 14))
+        guard offset <= bytes.count, length <= bytes.count - offset else {
+            return [
+                .emit(.clientMalformed, Self.malformed("SESSION_SETUP buffer outside the message", bytes)),
+                .send(NBSS.message(self.error(header, NTStatus.invalidParameter))),
+            ]
+        }
+        let token = SPNEGO.clientToken(Array(bytes[offset..<(offset + length)]))
+        let credits = max(1, min(header.credits, 64))
+        switch token.ntlm.flatMap(NTLM.messageType) {
+        case .negotiate:
+            let challenge = Array(self.random().prefix(8))
+            let sessionID = self.newSessionID()
+            self.sessions[sessionID] = PendingSession(serverChallenge: challenge, wrapped: token.wrapped)
+            let ntlm = NTLM.challenge(
+                challenge,
+                clientFlags: NTLM.negotiateFlags(token.ntlm ?? []),
+                identity: self.identity,
+                time: self.now()
+            )
+            let blob = token.wrapped ? SPNEGO.negTokenResp(state: .acceptIncomplete, responseToken: ntlm) : ntlm
+            var reply = header.response(status: NTStatus.moreProcessingRequired, credits: credits, sessionID: sessionID)
+            reply.appendLE16(9)
+            reply.appendLE16(0)
+            reply.appendLE16(UInt16(SMB2Header.size + 8))
+            reply.appendLE16(UInt16(blob.count))
+            reply.append(contentsOf: blob)
+            return [.send(NBSS.message(reply))]
+        case .authenticate:
+            guard let pending = self.sessions.removeValue(forKey: header.sessionID) else {
+                return [.send(NBSS.message(self.error(header, NTStatus.userSessionDeleted)))]
+            }
+            let message: NTLM.Authenticate
+            do {
+                message = try NTLM.authenticate(token.ntlm ?? [])
+            } catch {
+                return [
+                    .emit(.clientMalformed, Self.malformed(error.description, bytes)),
+                    .send(NBSS.message(self.error(header, NTStatus.invalidParameter))),
+                ]
+            }
+            var fields = NTLM.loginFields(message, serverChallenge: pending.serverChallenge)
+            fields.add("dialect", Self.dialectName(dialect))
+            let status = message.isAnonymous ? NTStatus.accessDenied : NTStatus.logonFailure
+            return [.emit(.loginFailed, fields), .send(NBSS.message(self.error(header, status, credits: credits)))]
+        default:
+            // Kerberos tickets, an empty buffer or junk: nothing we can check, so the login fails.
+            var fields = EventFields()
+            fields.add(
+                "method",
+                token.mechanisms.isEmpty ? "unknown" : "spnego(" + token.mechanisms.joined(separator: ",") + ")"
+            )
+            fields.add("dialect", Self.dialectName(dialect))
+            return [
+                .emit(.loginFailed, fields),
+                .send(NBSS.message(self.error(header, NTStatus.logonFailure, credits: credits))),
+            ]
+        }
+    }
+
+    /// Windows' session ids: a small counter in the high bits, flags low (the values seen in captures look like
+    /// 0x0000_4000_0000_0029); random here, never zero.
+    private func newSessionID() -> UInt64 {
+        let bytes = self.random()
+        var value: UInt64 = 0
+        for byte in bytes.prefix(6) { value = value << 8 | UInt64(byte) }
+        return (value & 0x0000_FFFF_FFFF_FFFF) | 0x0000_4000_0000_0001
+    }
+
+    /// An SMB2 ERROR response (MS-SMB2 2.2.2) with this status.
+    func error(_ header: SMB2Header, _ status: UInt32, credits: UInt16 = 1) -> [UInt8] {
+        header.response(status: status, credits: credits) + [9, 0, 0, 0, 0, 0, 0, 0, 0]
+    }
+
+    /// The share path of a TREE_CONNECT request (UTF-16LE), if it is inside the message.
+    static func treeConnectPath(_ bytes: [UInt8]) -> String? {
+        let body = SMB2Header.size
+        guard bytes.count >= body + 8 else { return nil }
+        let offset = Int(bytes.le16(body + 4)), length = Int(bytes.le16(body + 6))
+        guard length <= 2048, offset <= bytes.count, length <= bytes.count - offset else { return nil }
+        return NTLM.decode(Array(bytes[offset..<(offset + length)]), .unicode)
+    }
+
+    static func dialectName(_ dialect: UInt16) -> String {
+        switch dialect {
+        case 0x0202: "2.0.2"
+        case 0x0210: "2.1"
+        case 0x0300: "3.0"
+        case 0x0302: "3.0.2"
+        case 0x0311: "3.1.1"
+        case 0x02FF: "2.???"
+        default: "0x" + String(dialect, radix: 16)
+        }
+    }
+
+    static func guid(_ bytes: [UInt8]) -> String {
+        guard bytes.count == 16 else { return lowerHex(bytes) }
+        let first = bytes[0..<4].reversed(), second = bytes[4..<6].reversed(), third = bytes[6..<8].reversed()
+        return lowerHex(first) + "-" + lowerHex(second) + "-" + lowerHex(third) + "-" + lowerHex(bytes[8..<10]) + "-"
+            + lowerHex(bytes[10..<16])
+    }
+
+    static func malformed(_ error: String, _ bytes: [UInt8]) -> EventFields {
+        var fields = EventFields()
+        fields.add("error", error)
+        fields.add("preview", attackerBytes: bytes.prefix(64))
+        return fields
+    }
+}

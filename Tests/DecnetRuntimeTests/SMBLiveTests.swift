@@ -1,0 +1,144 @@
+import DecnetCore
+import DecnetTesting
+import Foundation
+import Testing
+
+/// The smb service against Samba's `smbclient`, impacket's `smbclient.py`, nmap's SMB scripts and hashcat: each
+/// client's login is refused as Windows refuses it, and the hash it leaves behind cracks to its password.
+@Suite(.serialized) struct SMBLiveTests {
+    static let smbclient = ExternalTool("smbclient", package: "smbclient")
+    static let hashcat = ExternalTool("hashcat", package: "hashcat pocl-opencl-icd")
+    static let impacket = ExternalTool("smbclient.py", package: "impacket (PyPI; .ci/run pip-installs it)")
+    static let persona = ["os_version": "Windows Server 2019 Standard 17763", "workgroup": "CORP"]
+
+    static func start(host: String, port: Int) async throws -> LiveService {
+        try await LiveService.start(
+            "smb",
+            persona: Self.persona,
+            host: host,
+            port: port,
+            osFamily: .windows,
+            hostname: "srv01"
+        )
+    }
+
+    @Test(.enabled(if: smbclient.isUsable && hashcat.isUsable, "needs smbclient and hashcat (required under CI)"))
+    func smbclientsHashIsCapturedAndCracksToItsPassword() async throws {
+        let client = try #require(Self.smbclient.path, "\(Self.smbclient.missingMessage)")
+        let hashcat = try #require(Self.hashcat.path, "\(Self.hashcat.missingMessage)")
+        let service = try await Self.start(host: "127.77.19.1", port: 0)
+        let port = String(service.port)
+        for (protocolLimit, password) in [("SMB3", "Winter2024!"), ("SMB2", "Spring2025")] {
+            let run = try await ProcessRunner.run(
+                client,
+                ["-L", "//127.77.19.1", "-p", port, "-U", "CORP\\alice%\(password)", "-m", protocolLimit]
+            )
+            #expect(run.standardOutput.contains("NT_STATUS_LOGON_FAILURE"), "\(run.standardOutput)\(run.standardError)")
+        }
+        let logins = await service.capture.wait(for: .loginFailed, count: 2)
+        await service.stop()
+        #expect(logins.map { $0[field: "dialect"] } == ["3.1.1", "2.1"])
+        for login in logins {
+            #expect(login[field: "username"] == "alice" && login[field: "domain"] == "CORP")
+            #expect(login[field: "method"] == "ntlmv2" && login[field: "hashcat_mode"] == "5600")
+            #expect(login.source.ip == "127.0.0.1" && login.service == "smb")
+        }
+        #expect(
+            service.capture.events(.clientFingerprint).contains {
+                $0[field: "client"] == "smb2" && $0[field: "dialects"] == "2.0.2,2.1,3.0,3.0.2,3.1.1"
+            }
+        )
+
+        // hashcat, given the captured line and a word list holding the password, finds it: the capture is exact.
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let hashes = directory.url.appendingPathComponent("hashes.txt")
+        let words = directory.url.appendingPathComponent("words.txt")
+        try (logins.compactMap { $0[field: "hashcat"] }.joined(separator: "\n") + "\n").write(
+            to: hashes,
+            atomically: true,
+            encoding: .utf8
+        )
+        try "letmein\nWinter2024!\nPassword1\nSpring2025\n".write(to: words, atomically: true, encoding: .utf8)
+        let crack = try await ProcessRunner.run(
+            hashcat,
+            ["-m", "5600", "-a", "0", "--potfile-disable", "--quiet", hashes.path, words.path],
+            environment: ["HOME": directory.url.path]
+        )
+        let cracked = crack.standardOutput.split(separator: "\n").filter { $0.hasPrefix("ALICE::CORP:") }
+        #expect(cracked.count == 2, "\(crack.standardOutput)\n\(crack.standardError.suffix(2000))")
+        #expect(cracked.contains { $0.hasSuffix(":Winter2024!") } && cracked.contains { $0.hasSuffix(":Spring2025") })
+    }
+
+    @Test(.enabled(if: impacket.isUsable, "needs impacket's smbclient.py (required under CI)"))
+    func impacketNegotiatesThroughSMB1AndItsLoginIsCaptured() async throws {
+        let client = try #require(Self.impacket.path, "\(Self.impacket.missingMessage)")
+        let service = try await Self.start(host: "127.77.19.2", port: 445)
+        let run = try await ProcessRunner.run(
+            client,
+            ["CORP/bob:Summer2025@127.77.19.2"]
+        )
+        #expect(run.standardOutput.contains("STATUS_LOGON_FAILURE"), "\(run.standardOutput)\(run.standardError)")
+        let login = try #require(await service.capture.wait(for: .loginFailed).first)
+        await service.stop()
+        #expect(login[field: "username"] == "bob" && login[field: "method"] == "ntlmv2")
+        #expect(login[field: "hashcat"]?.hasPrefix("bob::CORP:") == true)
+        let fingerprints = service.capture.events(.clientFingerprint)
+        #expect(
+            fingerprints.contains {
+                $0[field: "client"] == "smb1" && $0[field: "dialects"]?.contains("SMB 2.???") == true
+            }
+        )
+        #expect(fingerprints.contains { $0[field: "client"] == "smb2" })
+    }
+
+    /// On 139 a session request comes first: smbclient tries the address as the called name, is refused, then
+    /// asks for *SMBSERVER, as with Windows. nmap names the port as Windows' NetBIOS session service.
+    @Test(
+        .enabled(if: smbclient.isUsable && ExternalTool.nmap.isUsable, "needs smbclient and nmap (required under CI)")
+    )
+    func port139SpeaksTheNetBIOSSessionService() async throws {
+        let client = try #require(Self.smbclient.path, "\(Self.smbclient.missingMessage)")
+        let nmap = try #require(ExternalTool.nmap.path, "\(ExternalTool.nmap.missingMessage)")
+        let service = try await Self.start(host: "127.77.19.3", port: 139)
+        let run = try await ProcessRunner.run(
+            client,
+            ["-L", "//127.77.19.3", "-p", "139", "-U", "CORP\\carol%Autumn2023"]
+        )
+        #expect(run.standardOutput.contains("NT_STATUS_LOGON_FAILURE"), "\(run.standardOutput)\(run.standardError)")
+        let scan = try await ProcessRunner.run(nmap, ["-sV", "-Pn", "-n", "-p", "139", "127.77.19.3", "-oX", "-"])
+        await service.stop()
+        let port = try #require(
+            try NmapXML(scan.standardOutput).ports.first { $0.port == 139 },
+            "\(scan.standardOutput)"
+        )
+        #expect(port.product == "Microsoft Windows netbios-ssn", "\(scan.standardOutput)")
+        let names = service.capture.events(.clientFingerprint).compactMap { $0[field: "called_name"] }
+        #expect(names.starts(with: ["127.77.19.3", "*SMBSERVER"]), "\(names)")
+        #expect(service.capture.events(.loginFailed).first?[field: "username"] == "carol")
+    }
+
+    /// nmap's SMB2 scripts read the negotiate as they read Windows Server 2019's: no SMB1, dialects 2.0.2 to
+    /// 3.1.1, signing enabled but not required, the server's time; `-sV` cannot name a host without SMB1
+    /// ("microsoft-ds?"), as with the real one.
+    @Test(.enabled(if: ExternalTool.nmap.isUsable, "needs nmap (required under CI)"))
+    func nmapsSMBScriptsSeeWindowsServer2019() async throws {
+        let nmap = try #require(ExternalTool.nmap.path, "\(ExternalTool.nmap.missingMessage)")
+        let service = try await Self.start(host: "127.77.19.4", port: 445)
+        let scan = try await ProcessRunner.run(
+            nmap,
+            [
+                "-sV", "-Pn", "-n", "-p", "445", "--script", "smb-protocols,smb2-security-mode,smb2-time",
+                "127.77.19.4",
+            ]
+        )
+        await service.stop()
+        let output = scan.standardOutput
+        #expect(output.contains("445/tcp open  microsoft-ds?"), "\(output)")
+        #expect(output.contains("|     202\n|     210\n|     300\n|     302\n|_    311"), "\(output)")
+        #expect(output.contains("Message signing enabled but not required"), "\(output)")
+        #expect(output.contains("|_  start_date: N/A"), "\(output)")
+        let year = Calendar(identifier: .gregorian).component(.year, from: Date())
+        #expect(output.contains("|   date: \(year)-"), "\(output)")
+    }
+}
