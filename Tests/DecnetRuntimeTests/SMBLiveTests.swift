@@ -141,4 +141,74 @@ import Testing
         let year = Calendar(identifier: .gregorian).component(.year, from: Date())
         #expect(output.contains("|   date: \(year)-"), "\(output)")
     }
+
+    /// A Windows Server 2016 persona has SMB1 on, as the release had: nmap -sV names it from the SMB1 negotiate,
+    /// smb-os-discovery reads its OS, names and domain through a null session, and hydra's SMB1 logins are
+    /// captured as NetNTLMv1 lines that hashcat cracks.
+    @Test(
+        .enabled(
+            if: ExternalTool.nmap.isUsable && SSHSessionLiveTests.hydra.isUsable && hashcat.isUsable,
+            "needs nmap, hydra and hashcat (required under CI)"
+        )
+    )
+    func aServer2016PersonaSpeaksSMB1ToNmapAndHydra() async throws {
+        let nmap = try #require(ExternalTool.nmap.path, "\(ExternalTool.nmap.missingMessage)")
+        let hydra = try #require(SSHSessionLiveTests.hydra.path, "\(SSHSessionLiveTests.hydra.missingMessage)")
+        let hashcat = try #require(Self.hashcat.path, "\(Self.hashcat.missingMessage)")
+        let service = try await LiveService.start(
+            "smb",
+            persona: ["os_version": "Windows Server 2016 Standard 14393", "workgroup": "CORP"],
+            host: "127.77.19.5",
+            port: 445,
+            osFamily: .windows,
+            hostname: "FS01"
+        )
+        let scan = try await ProcessRunner.run(nmap, ["-sV", "-sC", "-Pn", "-n", "-p", "445", "127.77.19.5"])
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let words = directory.url.appendingPathComponent("words.txt")
+        try "admin\nWinter2024\nPassword1\n".write(to: words, atomically: true, encoding: .utf8)
+        _ = try await ProcessRunner.run(
+            hydra,
+            ["-l", "administrator", "-P", words.path, "-t", "1", "smb://127.77.19.5"]
+        )
+        await service.capture.wait {
+            $0.filter { $0.id == .loginFailed && $0[field: "username"] == "administrator" }.count >= 3
+        }
+        await service.stop()
+        let logins = service.capture.events(.loginFailed)
+
+        let output = scan.standardOutput
+        #expect(
+            output.contains(
+                "445/tcp open  microsoft-ds Windows Server 2016 Standard 14393 microsoft-ds (workgroup: CORP)"
+            ),
+            "\(output)"
+        )
+        #expect(
+            output.contains("OS: Windows Server 2016 Standard 14393 (Windows Server 2016 Standard 6.3)"),
+            "\(output)"
+        )
+        #expect(output.contains("FQDN: FS01.corp.local") && output.contains("Domain name: corp.local"), "\(output)")
+        #expect(output.contains("Service Info: Host: FS01; OS: Windows"), "\(output)")
+
+        let attempts = logins.filter { $0.id == .loginFailed && $0[field: "username"] == "administrator" }
+        #expect(attempts.count == 3 && attempts.allSatisfy { $0[field: "hashcat_mode"] == "5500" })
+        let hashes = directory.url.appendingPathComponent("hashes.txt")
+        try (attempts.compactMap { $0[field: "hashcat"] }.joined(separator: "\n") + "\n").write(
+            to: hashes,
+            atomically: true,
+            encoding: .utf8
+        )
+        let crack = try await ProcessRunner.run(
+            hashcat,
+            ["-m", "5500", "-a", "0", "--potfile-disable", "--quiet", hashes.path, words.path],
+            environment: ["HOME": directory.url.path]
+        )
+        let cracked = crack.standardOutput.split(separator: "\n").compactMap { $0.split(separator: ":").last }
+        #expect(
+            Set(cracked) == ["admin", "Winter2024", "Password1"],
+            "\(crack.standardOutput)\(crack.standardError.suffix(2000))"
+        )
+    }
 }

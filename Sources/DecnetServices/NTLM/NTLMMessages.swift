@@ -150,7 +150,11 @@ public enum NTLM {
                 return (5600, prefix + lowerHex(serverChallenge) + ":" + lowerHex(proof) + ":" + lowerHex(blob))
             }
             if self.ntResponse.count == 24 {
-                let lm = self.lmResponse.count == 24 ? self.lmResponse : [UInt8](repeating: 0, count: 24)
+                // Without an LM response (or with an empty one) hashcat takes the NT response in its place; zeros
+                // would read as extended session security and never crack.
+                let lm =
+                    self.lmResponse.count == 24 && self.lmResponse.contains { $0 != 0 }
+                    ? self.lmResponse : self.ntResponse
                 return (5500, prefix + lowerHex(lm) + ":" + lowerHex(self.ntResponse) + ":" + lowerHex(serverChallenge))
             }
             return nil

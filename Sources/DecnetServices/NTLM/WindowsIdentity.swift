@@ -166,8 +166,8 @@ public struct WindowsIdentity: Sendable, Equatable {
         } else {
             self.dnsDomain = nil
         }
-        let host = hostLabel.lowercased()
-        self.dnsHostName = self.dnsDomain.map { host + "." + $0 } ?? host
+        // Windows keeps the computer name's case in its DNS name (`FOREST.htb.local`, `desktop-7`).
+        self.dnsHostName = self.dnsDomain.map { hostLabel + "." + $0 } ?? hostLabel
     }
 
     /// A trailing build number in the OS string ("… Standard 17763").

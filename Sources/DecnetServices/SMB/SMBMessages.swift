@@ -192,6 +192,8 @@ enum NTStatus {
     static let logonFailure: UInt32 = 0xC000_006D
     static let notSupported: UInt32 = 0xC000_00BB
     static let userSessionDeleted: UInt32 = 0xC000_0203
+    /// STATUS_SMB_BAD_UID (ERRSRV/ERRbaduid): an SMB1 request with a user id no session has.
+    static let smbBadUID: UInt32 = 0x005B_0002
 }
 
 /// An SMB2 NEGOTIATE request's content (MS-SMB2 2.2.3).
@@ -247,23 +249,33 @@ struct SMB1Message: Equatable, Sendable {
 
     var command: UInt8
     var flags2: UInt16
+    var processIDHigh: UInt16
     var processID: UInt16
     var userID: UInt16
     var multiplexID: UInt16
     var treeID: UInt16
+    var wordCount: Int
+    /// The parameter words, as bytes.
     var words: [UInt8]
     var data: [UInt8]
+
+    /// Where the data bytes start, counted from the SMB header (Unicode strings align to it).
+    var dataOffset: Int { 35 + 2 * self.wordCount }
+    var unicode: Bool { self.flags2 & 0x8000 != 0 }
+    var extendedSecurity: Bool { self.flags2 & 0x0800 != 0 }
 
     init?(_ bytes: [UInt8]) {
         guard bytes.count >= 35, Array(bytes[0..<4]) == Self.protocolID else { return nil }
         self.command = bytes[4]
         self.flags2 = bytes.le16(10)
+        self.processIDHigh = bytes.le16(12)
         self.treeID = bytes.le16(24)
         self.processID = bytes.le16(26)
         self.userID = bytes.le16(28)
         self.multiplexID = bytes.le16(30)
         let wordCount = Int(bytes[32])
         guard bytes.count >= 33 + 2 * wordCount + 2 else { return nil }
+        self.wordCount = wordCount
         self.words = Array(bytes[33..<(33 + 2 * wordCount)])
         let byteCount = Int(bytes.le16(33 + 2 * wordCount))
         let start = 35 + 2 * wordCount

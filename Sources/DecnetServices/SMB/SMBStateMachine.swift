@@ -26,6 +26,8 @@ struct SMBStateMachine {
         case awaitingSMB2Negotiate
         /// SMB2 dialect agreed.
         case negotiated(dialect: UInt16)
+        /// SMB1's NT LM 0.12 agreed, with the challenge its basic session setups answer.
+        case smb1(challenge: [UInt8])
         case closed
     }
 
@@ -43,6 +45,10 @@ struct SMBStateMachine {
     private(set) var state: State
     private var sessions: [UInt64: PendingSession] = [:]
     private var fingerprinted = false
+    private var smb1Sessions: [UInt16: PendingSession] = [:]
+    private var smb1LoggedIn: Set<UInt16> = []
+    private var smb1Fingerprinted = false
+    private var nextUserID: UInt16 = 0x0800
 
     init(
         configuration: SMBService.Configuration,
@@ -115,8 +121,9 @@ struct SMBStateMachine {
     // MARK: SMB1
 
     private mutating func smb1(_ message: SMB1Message, _ bytes: [UInt8]) -> [Action] {
-        guard self.state == .awaitingNegotiate, message.command == 0x72 else {
-            // Every persona has SMB1 off past the negotiate; Windows without SMB1 drops the connection.
+        if case .smb1(let challenge) = self.state { return self.smb1Command(message, bytes, challenge: challenge) }
+        guard self.state == .awaitingNegotiate, message.command == SMB1.negotiate else {
+            // Without SMB1, Windows drops the connection on anything SMB1 but the multi-protocol negotiate.
             self.state = .closed
             return [
                 .emit(.clientMalformed, Self.malformed("SMB1 command 0x\(String(message.command, radix: 16))", bytes)),
@@ -128,19 +135,211 @@ struct SMBStateMachine {
         fields.add("client", "smb1")
         fields.add("dialects", attackerText: offered.joined(separator: ","))
         var actions: [Action] = [.emit(.clientFingerprint, fields)]
-        // MS-SMB2 3.3.5.3.1: "SMB 2.???" gets the wildcard revision, "SMB 2.002" alone gets 2.0.2.
+        // MS-SMB2 3.3.5.3.1: "SMB 2.???" gets the wildcard revision, "SMB 2.002" alone gets 2.0.2; SMB2 wins over
+        // SMB1 where both are on, as on Windows.
         if offered.contains("SMB 2.???") && self.identity.release.topDialect >= 0x0210 {
             self.state = .awaitingSMB2Negotiate
             actions.append(.send(NBSS.message(self.negotiateResponse(nil, dialect: 0x02FF, messageID: 0))))
         } else if offered.contains("SMB 2.002") {
             self.state = .negotiated(dialect: 0x0202)
             actions.append(.send(NBSS.message(self.negotiateResponse(nil, dialect: 0x0202, messageID: 0))))
+        } else if self.identity.release.smb1, let index = offered.firstIndex(of: "NT LM 0.12") {
+            let challenge = Array(self.random().prefix(8))
+            self.state = .smb1(challenge: challenge)
+            let reply = SMB1.negotiateResponse(
+                message,
+                dialectIndex: index,
+                identity: self.identity,
+                configuration: self.configuration,
+                challenge: challenge,
+                time: self.now()
+            )
+            actions.append(.send(NBSS.message(reply)))
         } else {
             // A client that speaks only SMB1 (nmap's SMBProgNeg, old tools) finds the door shut, as on Windows 10.
             self.state = .closed
             actions.append(.close)
         }
         return actions
+    }
+
+    /// SMB1 after an NT LM 0.12 negotiate: session setups (captured; a null session is let in, as Windows with
+    /// SMB1 on does), logoff, tree connects (refused), echo.
+    private mutating func smb1Command(_ message: SMB1Message, _ bytes: [UInt8], challenge: [UInt8]) -> [Action] {
+        switch message.command {
+        case SMB1.sessionSetup:
+            return self.smb1SessionSetup(message, bytes, challenge: challenge)
+        case SMB1.logoff:
+            self.smb1LoggedIn.remove(message.userID)
+            return [.send(NBSS.message(SMB1.reply(message, status: NTStatus.success, words: [0xFF, 0, 0, 0])))]
+        case SMB1.treeDisconnect:
+            return [.send(NBSS.message(SMB1.reply(message, status: NTStatus.success)))]
+        case SMB1.echo:
+            return [
+                .send(NBSS.message(SMB1.reply(message, status: NTStatus.success, words: [1, 0], data: message.data)))
+            ]
+        case SMB1.treeConnect:
+            var fields = EventFields()
+            fields.add("command", "TREE_CONNECT_ANDX")
+            if message.wordCount == 4 {
+                let passwordLength = Int(message.words.le16(6))
+                if let path = SMB1.readStrings(message, from: min(passwordLength, message.data.count), count: 1).first {
+                    fields.add("args", attackerText: path)
+                }
+            }
+            let status = self.smb1LoggedIn.contains(message.userID) ? NTStatus.accessDenied : NTStatus.smbBadUID
+            return [.emit(.commandInput, fields), .send(NBSS.message(SMB1.reply(message, status: status)))]
+        default:
+            var fields = EventFields()
+            fields.add("command", "SMB1 0x" + String(message.command, radix: 16))
+            return [
+                .emit(.commandInput, fields),
+                .send(NBSS.message(SMB1.reply(message, status: NTStatus.notSupported))),
+            ]
+        }
+    }
+
+    private mutating func smb1SessionSetup(_ message: SMB1Message, _ bytes: [UInt8], challenge: [UInt8]) -> [Action] {
+        guard let request = SMB1.sessionSetup(message) else {
+            return [
+                .emit(.clientMalformed, Self.malformed("SESSION_SETUP_ANDX that does not parse", bytes)),
+                .send(NBSS.message(SMB1.reply(message, status: NTStatus.invalidParameter))),
+            ]
+        }
+        var actions: [Action] = []
+        switch request {
+        case .extended(let blob, let nativeOS, let nativeLanMan):
+            actions += self.smb1Fingerprint(nativeOS, nativeLanMan)
+            let token = SPNEGO.clientToken(blob)
+            switch token.ntlm.flatMap(NTLM.messageType) {
+            case .negotiate:
+                let serverChallenge = Array(self.random().prefix(8))
+                let userID = self.newUserID()
+                self.smb1Sessions[userID] = PendingSession(serverChallenge: serverChallenge, wrapped: token.wrapped)
+                let ntlm = NTLM.challenge(
+                    serverChallenge,
+                    clientFlags: NTLM.negotiateFlags(token.ntlm ?? []),
+                    identity: self.identity,
+                    time: self.now()
+                )
+                let reply = SMB1.sessionSetupResponse(
+                    message,
+                    status: NTStatus.moreProcessingRequired,
+                    userID: userID,
+                    blob: token.wrapped ? SPNEGO.negTokenResp(state: .acceptIncomplete, responseToken: ntlm) : ntlm,
+                    identity: self.identity
+                )
+                return actions + [.send(NBSS.message(reply))]
+            case .authenticate:
+                guard let pending = self.smb1Sessions.removeValue(forKey: message.userID),
+                    let authenticate = try? NTLM.authenticate(token.ntlm ?? [])
+                else {
+                    return actions + [
+                        .emit(.clientMalformed, Self.malformed("AUTHENTICATE without a challenge", bytes)),
+                        .send(NBSS.message(SMB1.reply(message, status: NTStatus.logonFailure))),
+                    ]
+                }
+                var fields = NTLM.loginFields(authenticate, serverChallenge: pending.serverChallenge)
+                fields.add("dialect", "NT LM 0.12")
+                guard authenticate.isAnonymous else {
+                    return actions + [
+                        .emit(.loginFailed, fields),
+                        .send(NBSS.message(SMB1.reply(message, status: NTStatus.logonFailure))),
+                    ]
+                }
+                self.smb1LoggedIn.insert(message.userID)
+                let blob = pending.wrapped ? SPNEGO.negTokenResp(state: .acceptCompleted, responseToken: nil) : []
+                return actions + [
+                    .emit(.loginSuccess, fields),
+                    .send(
+                        NBSS.message(
+                            SMB1.sessionSetupResponse(
+                                message,
+                                status: NTStatus.success,
+                                userID: message.userID,
+                                blob: blob,
+                                identity: self.identity
+                            )
+                        )
+                    ),
+                ]
+            default:
+                var fields = EventFields()
+                fields.add(
+                    "method",
+                    token.mechanisms.isEmpty ? "unknown" : "spnego(" + token.mechanisms.joined(separator: ",") + ")"
+                )
+                fields.add("dialect", "NT LM 0.12")
+                return actions + [
+                    .emit(.loginFailed, fields),
+                    .send(NBSS.message(SMB1.reply(message, status: NTStatus.logonFailure))),
+                ]
+            }
+        case .basic(let lm, let nt, let user, let domain, let nativeOS, let nativeLanMan):
+            actions += self.smb1Fingerprint(nativeOS, nativeLanMan)
+            var fields: EventFields
+            if nt.isEmpty && lm.count > 1 && lm.count != 24 {
+                // A plaintext password (sent only to servers that do not ask for encrypted ones; recorded anyway).
+                fields = EventFields()
+                fields.add("username", attackerText: user)
+                fields.add("domain", attackerText: domain)
+                fields.add("password", attackerBytes: lm.prefix { $0 != 0 }, secret: true)
+                fields.add("method", "plaintext")
+            } else {
+                let authenticate = NTLM.Authenticate(
+                    flags: .unicode,
+                    user: NTLM.encode(user, true),
+                    domain: NTLM.encode(domain, true),
+                    workstation: [],
+                    lmResponse: lm,
+                    ntResponse: nt,
+                    clientVersion: nil
+                )
+                fields = NTLM.loginFields(authenticate, serverChallenge: challenge)
+                if authenticate.isAnonymous {
+                    fields.add("dialect", "NT LM 0.12")
+                    let userID = self.newUserID()
+                    self.smb1LoggedIn.insert(userID)
+                    return actions + [
+                        .emit(.loginSuccess, fields),
+                        .send(
+                            NBSS.message(
+                                SMB1.sessionSetupResponse(
+                                    message,
+                                    status: NTStatus.success,
+                                    userID: userID,
+                                    blob: nil,
+                                    identity: self.identity
+                                )
+                            )
+                        ),
+                    ]
+                }
+            }
+            fields.add("dialect", "NT LM 0.12")
+            return actions + [
+                .emit(.loginFailed, fields),
+                .send(NBSS.message(SMB1.reply(message, status: NTStatus.logonFailure))),
+            ]
+        }
+    }
+
+    /// The client's NativeOS and NativeLanMan (what OS and SMB stack it says it is), once per connection.
+    private mutating func smb1Fingerprint(_ nativeOS: String?, _ nativeLanMan: String?) -> [Action] {
+        guard !self.smb1Fingerprinted, nativeOS != nil || nativeLanMan != nil else { return [] }
+        self.smb1Fingerprinted = true
+        var fields = EventFields()
+        fields.add("client", "smb1")
+        if let nativeOS { fields.add("native_os", attackerText: nativeOS) }
+        if let nativeLanMan { fields.add("native_lanman", attackerText: nativeLanMan) }
+        return [.emit(.clientFingerprint, fields)]
+    }
+
+    /// SMB1 user ids as Windows hands them out (0x0800 and up), never zero.
+    private mutating func newUserID() -> UInt16 {
+        self.nextUserID &+= 1
+        if self.nextUserID == 0 { self.nextUserID = 0x0800 }
+        return self.nextUserID
     }
 
     // MARK: SMB2

@@ -238,6 +238,79 @@ import Testing
         #expect(Self.events(actions, .clientFingerprint).first?["dialects"] == "NT LM 0.12,LANMAN1.0")
     }
 
+    static let windows2016 = WindowsIdentity(
+        persona: ["os_version": "Windows Server 2016 Standard 14393", "workgroup": "CORP"],
+        hostname: "FS01",
+        osFamily: .windows
+    )
+
+    /// nmap's SMBProgNeg probe (its -sV line for port 445), as nmap-service-probes writes it.
+    static let smbProgNeg: [UInt8] = {
+        var message = SMB1Message.protocolID + [0x72, 0, 0, 0, 0, 0x08, 0x01, 0x40] + [UInt8](repeating: 0, count: 14)
+        message += [0x40, 0x06, 0, 0, 0x01, 0, 0, 0x81, 0]
+        for dialect in [
+            "PC NETWORK PROGRAM 1.0", "MICROSOFT NETWORKS 1.03", "MICROSOFT NETWORKS 3.0", "LANMAN1.0",
+            "LM1.2X002", "Samba", "NT LANMAN 1.0", "NT LM 0.12",
+        ] {
+            message += [0x02] + Array(dialect.utf8) + [0]
+        }
+        return message
+    }()
+
+    @Test func aServer2016AnswersNmapsSMB1ProbeAsNmapKnowsWindowsServers() throws {
+        var machine = Self.machine(Self.windows2016)
+        let reply = try #require(Self.sent(machine.received(.message(Self.smbProgNeg))).first)
+        // The bytes nmap's "Microsoft Windows Server 2008 R2 - 2012 microsoft-ds" line requires, in order.
+        let expected: [UInt8] =
+            [0xFF, 0x53, 0x4D, 0x42, 0x72, 0, 0, 0, 0, 0x88, 0x01, 0x40] + [UInt8](repeating: 0, count: 14)
+            + [0x40, 0x06, 0, 0, 0x01, 0, 0x11, 0x07, 0]
+        #expect(Array(reply[4..<(4 + expected.count)]) == expected)
+        let words = 4 + expected.count + 1
+        #expect(
+            Array(reply[words..<(words + 20)]) == [
+                0x32, 0, 0x01, 0, 0x04, 0x41, 0, 0, 0, 0, 0x01, 0, 0, 0, 0, 0, 0xFC, 0xF3, 0x01, 0,
+            ]
+        )
+        let names = Array(reply[(words + 20 + 21)...])
+        #expect(names == NTLM.encode("CORP", true) + [0, 0] + NTLM.encode("FS01", true) + [0, 0])
+    }
+
+    @Test func hydrasSMB1LoginsAreCapturedAsNetNTLMv1() throws {
+        let (frames, _, challenge) = try Self.replay("hydra-administrator-Password1-5f18596dd2a0e9f0")
+        var machine = Self.machine(Self.windows2016, challenge: challenge)
+        let actions = Self.run(&machine, frames)
+        let login = try #require(Self.events(actions, .loginFailed).first)
+        #expect(login["method"] == "ntlmv1" && login["hashcat_mode"] == "5500" && login["dialect"] == "NT LM 0.12")
+        // The same line hashcat cracked to Password1 when it was recorded (docs/services/smb.md).
+        #expect(
+            login["hashcat"] == "administrator:::1ca41245b66bf21bba46207e9e61a78f0238b96d56cc2638:"
+                + "1ca41245b66bf21bba46207e9e61a78f0238b96d56cc2638:5f18596dd2a0e9f0"
+        )
+        #expect(Array(try #require(Self.sent(actions).last)[9..<13]) == [0x6D, 0x00, 0x00, 0xC0])
+        // The same client against Windows Server 2019 (SMB1 off) is disconnected at the negotiate.
+        var without = Self.machine(challenge: challenge)
+        let refused = without.received(frames[0])
+        #expect(Self.sent(refused).isEmpty && refused.contains(.close))
+    }
+
+    @Test func anSMB1NullSessionIsLetInAndToldTheServersOS() throws {
+        var machine = Self.machine(Self.windows2016)
+        _ = machine.received(.message(Self.smbProgNeg))
+        var setup = SMB1Message.protocolID + [0x73, 0, 0, 0, 0, 0x08, 0x01, 0x40] + [UInt8](repeating: 0, count: 14)
+        setup +=
+            [0x40, 0x06, 0, 0, 0x02, 0, 13, 0xFF, 0, 0, 0, 0xFF, 0xFF, 1, 0, 1, 0] + [UInt8](repeating: 0, count: 4)
+        setup += [0, 0, 0, 0] + [UInt8](repeating: 0, count: 4) + [0x50, 0, 0, 0]
+        let data: [UInt8] = [0, 0] + Array("Nmap".utf8) + [0] + Array("Native Lanman".utf8) + [0]
+        setup += [UInt8(data.count), 0] + data
+        let actions = machine.received(.message(setup))
+        #expect(Self.events(actions, .loginSuccess).first?["method"] == "ntlm-anonymous")
+        let reply = try #require(Self.sent(actions).first)
+        #expect(reply.le32(4 + 5) == 0 && reply[4 + 32] == 3, "STATUS_SUCCESS, three words")
+        let text = String(decoding: reply[(4 + 41)...], as: UTF8.self)
+        #expect(text == "Windows Server 2016 Standard 14393\0Windows Server 2016 Standard 6.3\0CORP\0")
+        #expect(Self.events(actions, .clientFingerprint).first?["native_os"] == "Nmap")
+    }
+
     // MARK: hostile input
 
     @Test func theDecoderClosesOnHeadersNoClientSends() throws {
@@ -273,7 +346,10 @@ import Testing
 
     @Test func truncatedAndMutatedClientStreamsNeverCrashTheMachine() throws {
         var inputs: [[NBSSFrame]] = []
-        for name in ["smbclient-alice-Password1-c6800d1060d9d1bc", "impacket-bob-Summer2025-06cbe542a3962867"] {
+        for name in [
+            "smbclient-alice-Password1-c6800d1060d9d1bc", "impacket-bob-Summer2025-06cbe542a3962867",
+            "hydra-administrator-Password1-5f18596dd2a0e9f0",
+        ] {
             inputs.append(try Self.replay(name).frames)
         }
         var generator = SeededGenerator(seed: 0x5A4B)
@@ -297,12 +373,14 @@ import Testing
                     bytes.replaceSubrange(at..<min(bytes.count, at + 2), with: [0xFF, 0xFF])
                 }
                 mutated[index] = .message(bytes)
-                var machine = Self.machine()
-                _ = Self.run(&machine, mutated)
-                runs += 1
+                for identity in [Self.windows2019, Self.windows2016] {
+                    var machine = Self.machine(identity)
+                    _ = Self.run(&machine, mutated)
+                    runs += 1
+                }
             }
         }
-        #expect(runs > 600)
+        #expect(runs > 1800)
     }
 
     static func bytes(_ hex: String) -> [UInt8]? {
