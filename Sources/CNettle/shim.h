@@ -1,6 +1,7 @@
 // Debian's nettle-dev and libgmp-dev: UMAC (RFC 4418), which OpenSSH offers as umac-64/umac-128 and
-// swift-crypto does not have, MD4 for NTLM's NT hash (swift-crypto has none), and GMP's modular exponentiation
-// for the finite-field Diffie-Hellman groups.
+// swift-crypto does not have, MD4 for NTLM's NT hash and DES for VNC's challenge (swift-crypto has neither),
+// and GMP's modular exponentiation for the finite-field Diffie-Hellman groups.
+#include <nettle/des.h>
 #include <nettle/md4.h>
 #include <nettle/umac.h>
 #include <gmp.h>

@@ -14,5 +14,6 @@ extension ServiceRegistry {
         TelnetService.self,
         SSHService.self,
         SMBService.self,
+        VNCService.self,
     ]
 }

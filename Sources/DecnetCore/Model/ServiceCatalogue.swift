@@ -101,7 +101,15 @@ public enum ServiceCatalogue {
             "vnc",
             ports: [PortSpec(5900)],
             role: "VNC remote desktop",
-            personaKeys: [PersonaKey("vnc_version", "RFB protocol version, e.g. 003.008")]
+            personaKeys: [
+                PersonaKey("vnc_version", "RFB protocol version, e.g. 003.008"),
+                PersonaKey(
+                    "vnc_password",
+                    origin: .decnetSwift,
+                    "the password that opens the fake desktop; unset: none"
+                ),
+                PersonaKey("vnc_desktop", origin: .decnetSwift, "desktop name in ServerInit; default the hostname"),
+            ]
         ),
         ServiceDefinition(
             "smtp",

@@ -1,0 +1,49 @@
+import DecnetCore
+import DecnetServiceKit
+import NIOCore
+
+/// The `vnc` honeypot (5900): an RFB server asking for VNC authentication.
+///
+/// Persona keys: `vnc_version` (`003.008` by default; `003.007`, `003.003`, or a vendor's such as `004.001`, which
+/// speaks 3.8), and DECNET-Swift's `vnc_password` (the password that opens the fake desktop; unset: none does)
+/// and `vnc_desktop` (the desktop name ServerInit carries; default the hostname).
+public struct VNCService: HoneypotService {
+    public static let kind: ServiceKind = "vnc"
+
+    let configuration: VNCStateMachine.Configuration
+
+    public init(context: ServiceContext) throws {
+        let text = context.persona["vnc_version"] ?? "003.008"
+        let parts = text.split(separator: ".")
+        let major = parts.first.flatMap { Int($0) } ?? 3
+        let minor = parts.count > 1 ? Int(parts[1]) ?? 8 : 8
+        self.configuration = VNCStateMachine.Configuration(
+            minor: major > 3 ? 8 : minor >= 8 ? 8 : minor == 7 ? 7 : 3,
+            versionText: text,
+            password: context.persona["vnc_password"],
+            desktopName: context.persona["vnc_desktop"] ?? context.hostname
+        )
+    }
+
+    public func configure(_ channel: any Channel, port: Int) throws {}
+
+    public func handle(_ connection: Connection<ByteBuffer, ByteBuffer>, session: SessionEvents) async throws {
+        var generator = SystemRandomNumberGenerator()
+        var machine = VNCStateMachine(
+            configuration: self.configuration,
+            challenge: (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        )
+        defer {
+            for case .emit(let id, let fields) in machine.connectionClosed() { session.emit(id, fields) }
+        }
+        try await ProtocolLoop.serve(connection, session: session, greeting: machine.greeting) { buffer in
+            machine.received(Array(buffer.readableBytesView)).map { action -> ProtocolAction in
+                switch action {
+                case .send(let bytes): .send(bytes)
+                case .emit(let id, let fields): .emit(id, fields)
+                case .close: .close
+                }
+            }
+        }
+    }
+}
