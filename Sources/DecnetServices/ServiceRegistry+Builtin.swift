@@ -15,5 +15,6 @@ extension ServiceRegistry {
         SSHService.self,
         SMBService.self,
         VNCService.self,
+        MSSQLService.self,
     ]
 }

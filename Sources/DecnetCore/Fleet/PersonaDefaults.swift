@@ -40,6 +40,8 @@ public enum PersonaDefaults {
             return ["pg_version": self.postgresVersion(distro: distro)]
         case "redis":
             return ["redis_version": self.redisVersion(distro: distro)]
+        case "mssql":
+            return ["mssql_version": isServer ? "15.0.2000.5" : "16.0.1000.6"]
         case "rdp":
             return isServer
                 ? ["os_version": "Windows Server 2019", "build": "17763"]

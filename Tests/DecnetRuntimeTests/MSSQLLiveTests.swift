@@ -1,0 +1,62 @@
+import DecnetCore
+import DecnetTesting
+import Foundation
+import Testing
+
+/// The mssql service against FreeTDS's tsql, impacket's mssqlclient.py (SQL and Windows logins) and nmap -sV.
+@Suite struct MSSQLLiveTests {
+    static let tsql = ExternalTool("tsql", package: "freetds-bin")
+    static let impacket = ExternalTool("mssqlclient.py", package: "impacket (PyPI; .ci/run pip-installs it)")
+
+    @Test(
+        .enabled(
+            if: tsql.isUsable && impacket.isUsable && ExternalTool.nmap.isUsable,
+            "needs tsql, impacket and nmap (required under CI)"
+        )
+    )
+    func sqlAndWindowsLoginsAreCapturedAndNmapNamesTheVersion() async throws {
+        let tsql = try #require(Self.tsql.path, "\(Self.tsql.missingMessage)")
+        let impacket = try #require(Self.impacket.path, "\(Self.impacket.missingMessage)")
+        let nmap = try #require(ExternalTool.nmap.path, "\(ExternalTool.nmap.missingMessage)")
+        let service = try await LiveService.start(
+            "mssql",
+            persona: ["mssql_version": "15.0.2000.5", "workgroup": "CORP"],
+            host: "127.77.19.7",
+            port: 1433,
+            osFamily: .windows,
+            hostname: "SQL01"
+        )
+        let sql = try await ProcessRunner.run(
+            tsql,
+            ["-H", "127.77.19.7", "-p", "1433", "-U", "sa", "-P", "Sup3rS3cret!"]
+        )
+        #expect(sql.standardError.contains("Msg 18456 (severity 14, state 1) from SQL01"), "\(sql.standardError)")
+        #expect(sql.standardError.contains("\"Login failed for user 'sa'.\""), "\(sql.standardError)")
+        let windows = try await ProcessRunner.run(impacket, ["-windows-auth", "CORP/alice:Password1@127.77.19.7"])
+        #expect(
+            windows.standardOutput.contains("ERROR(SQL01): Line 1: Login failed for user 'CORP\\alice'."),
+            "\(windows.standardOutput)\(windows.standardError)"
+        )
+        let scan = try await ProcessRunner.run(nmap, ["-sV", "-Pn", "-n", "-p", "1433", "127.77.19.7", "-oX", "-"])
+        await service.stop()
+
+        let port = try #require(
+            try NmapXML(scan.standardOutput).ports.first { $0.port == 1433 },
+            "\(scan.standardOutput)"
+        )
+        #expect(port.product == "Microsoft SQL Server 2019" && port.version == "15.00.2000", "\(scan.standardOutput)")
+        let logins = service.capture.events(.loginFailed)
+        #expect(
+            logins.contains {
+                $0[field: "username"] == "sa" && $0[field: "password"] == "Sup3rS3cret!" && $0[field: "method"] == "sql"
+            }
+        )
+        #expect(
+            logins.contains {
+                $0[field: "username"] == "alice" && $0[field: "domain"] == "CORP" && $0[field: "hashcat_mode"] == "5600"
+                    && $0[field: "hashcat"]?.hasPrefix("alice::CORP:") == true
+            }
+        )
+        #expect(service.capture.events(.clientFingerprint).contains { $0[field: "app_name"] == "TSQL" })
+    }
+}
