@@ -293,4 +293,37 @@ import Testing
         #expect(fleet.deckies[1].distro == "debian")
         #expect(fleet.deckies[3].distro == "ubuntu22", "the Windows and embedded deckies took no turn")
     }
+
+    /// A Windows decky is one host: the identity set in one service's section reaches its other Windows services,
+    /// and two sections that disagree are an error naming both places.
+    @Test func aWindowsDeckysServicesShareOneIdentity() throws {
+        let text =
+            Self.general
+            + "[dc]\nservices = smb, rdp, mssql\narchetype = domain-controller\n"
+            + "[dc.smb]\nworkgroup = ACME\nos_version = Windows Server 2016 Standard 14393\n"
+        let fleet = try FleetPlanner().plan(FleetFileLoader.request(from: text, path: "ok.ini"))
+        let personas = Dictionary(uniqueKeysWithValues: fleet.deckies[0].services.map { ($0.kind, $0.persona) })
+        for kind in ["rdp", "mssql"] as [ServiceKind] {
+            #expect(personas[kind]?["workgroup"] == "ACME", "\(kind)")
+            #expect(personas[kind]?["os_version"] == "Windows Server 2016 Standard 14393", "\(kind)")
+            #expect(personas[kind]?["build"] == nil, "the default build 17763 must not outlive the operator's OS")
+        }
+        FleetFileLoaderTests.expectSingle(
+            Self.general + "[w]\nservices = smb, rdp\nnmap_os = windows\n[w.smb]\nos_version = Windows Server 2016\n"
+                + "[w.rdp]\nos_version = Windows Server 2019\n",
+            "bad.ini:10: [w.rdp] os_version:",
+            "release Windows Server 2019 contradicts Windows Server 2016 from [w.smb] os_version (bad.ini:8)"
+        )
+        FleetFileLoaderTests.expectSingle(
+            Self.general + "[w]\nservices = smb, rdp\n[w.smb]\nos_version = Windows Server 2016 Standard 14393\n"
+                + "[w.rdp]\nbuild = 17763\n",
+            "bad.ini:9: [w.rdp] build:",
+            "build 17763 contradicts 14393"
+        )
+        FleetFileLoaderTests.expectSingle(
+            Self.general + "[w]\nservices = smb\nnmap_os = linux\n[w.smb]\nos_version = Windows 10 Pro\n",
+            "bad.ini:8: [w.smb] os_version:",
+            "Windows 10 on a decky whose nmap_os is linux"
+        )
+    }
 }

@@ -438,6 +438,7 @@ private struct PlanRun {
         services: [ServiceKind]?
     ) -> [ServiceKind: [String: String]] {
         var result: [ServiceKind: [String: String]] = [:]
+        var identityClaims: [(service: ServiceKind, key: String, value: Located<String>)] = []
         for section in request.personas {
             if let services, !services.contains(section.service) {
                 let listed = services.map(\.rawValue).joined(separator: ", ")
@@ -474,8 +475,16 @@ private struct PlanRun {
                     continue
                 }
                 result[section.service, default: [:]][name] = value.value.trimmingWhitespace()
+                if WindowsIdentityKeys.services.contains(section.service), WindowsIdentityKeys.keys.contains(name) {
+                    identityClaims.append((section.service, name, value))
+                }
             }
         }
+        self.diagnostics += WindowsIdentityKeys.contradictions(
+            identityClaims,
+            deckyName: request.name,
+            nmapOS: request.nmapOS
+        )
         return result
     }
 
@@ -527,6 +536,7 @@ private struct PlanRun {
             guard let index = resolved.firstIndex(where: { $0.kind == kind }) else { continue }
             resolved[index].persona.merge(settings) { $1 }
         }
+        WindowsIdentityKeys.share(&resolved, overrides: overrides)
         return Decky(
             name: member.name,
             ip: ip,
