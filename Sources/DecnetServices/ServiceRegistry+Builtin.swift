@@ -16,5 +16,7 @@ extension ServiceRegistry {
         SMBService.self,
         VNCService.self,
         MSSQLService.self,
+        RDPService.self,
+        LDAPService.self,
     ]
 }

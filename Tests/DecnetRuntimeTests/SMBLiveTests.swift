@@ -7,7 +7,7 @@ import Testing
 /// client's login is refused as Windows refuses it, and the hash it leaves behind cracks to its password.
 @Suite(.serialized) struct SMBLiveTests {
     static let smbclient = ExternalTool("smbclient", package: "smbclient")
-    static let hashcat = ExternalTool("hashcat", package: "hashcat pocl-opencl-icd")
+    static let hashcat = Hashcat.tool
     static let impacket = ExternalTool("smbclient.py", package: "impacket (PyPI; .ci/run pip-installs it)")
     static let persona = ["os_version": "Windows Server 2019 Standard 17763", "workgroup": "CORP"]
 
@@ -25,7 +25,6 @@ import Testing
     @Test(.enabled(if: smbclient.isUsable && hashcat.isUsable, "needs smbclient and hashcat (required under CI)"))
     func smbclientsHashIsCapturedAndCracksToItsPassword() async throws {
         let client = try #require(Self.smbclient.path, "\(Self.smbclient.missingMessage)")
-        let hashcat = try #require(Self.hashcat.path, "\(Self.hashcat.missingMessage)")
         let service = try await Self.start(host: "127.77.19.1", port: 0)
         let port = String(service.port)
         for (protocolLimit, password) in [("SMB3", "Winter2024!"), ("SMB2", "Spring2025")] {
@@ -50,23 +49,13 @@ import Testing
         )
 
         // hashcat, given the captured line and a word list holding the password, finds it: the capture is exact.
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        let hashes = directory.url.appendingPathComponent("hashes.txt")
-        let words = directory.url.appendingPathComponent("words.txt")
-        try (logins.compactMap { $0[field: "hashcat"] }.joined(separator: "\n") + "\n").write(
-            to: hashes,
-            atomically: true,
-            encoding: .utf8
+        let crack = try await Hashcat.crack(
+            mode: 5600,
+            hashes: logins.compactMap { $0[field: "hashcat"] },
+            words: ["letmein", "Winter2024!", "Password1", "Spring2025"]
         )
-        try "letmein\nWinter2024!\nPassword1\nSpring2025\n".write(to: words, atomically: true, encoding: .utf8)
-        let crack = try await ProcessRunner.run(
-            hashcat,
-            ["-m", "5600", "-a", "0", "--potfile-disable", "--quiet", hashes.path, words.path],
-            environment: ["HOME": directory.url.path]
-        )
-        let cracked = crack.standardOutput.split(separator: "\n").filter { $0.hasPrefix("ALICE::CORP:") }
-        #expect(cracked.count == 2, "\(crack.standardOutput)\n\(crack.standardError.suffix(2000))")
+        let cracked = crack.cracked.filter { $0.hasPrefix("ALICE::CORP:") }
+        #expect(cracked.count == 2, "\(crack.log)")
         #expect(cracked.contains { $0.hasSuffix(":Winter2024!") } && cracked.contains { $0.hasSuffix(":Spring2025") })
     }
 
@@ -154,7 +143,6 @@ import Testing
     func aServer2016PersonaSpeaksSMB1ToNmapAndHydra() async throws {
         let nmap = try #require(ExternalTool.nmap.path, "\(ExternalTool.nmap.missingMessage)")
         let hydra = try #require(SSHSessionLiveTests.hydra.path, "\(SSHSessionLiveTests.hydra.missingMessage)")
-        let hashcat = try #require(Self.hashcat.path, "\(Self.hashcat.missingMessage)")
         let service = try await LiveService.start(
             "smb",
             persona: ["os_version": "Windows Server 2016 Standard 14393", "workgroup": "CORP"],
@@ -194,21 +182,12 @@ import Testing
 
         let attempts = logins.filter { $0.id == .loginFailed && $0[field: "username"] == "administrator" }
         #expect(attempts.count == 3 && attempts.allSatisfy { $0[field: "hashcat_mode"] == "5500" })
-        let hashes = directory.url.appendingPathComponent("hashes.txt")
-        try (attempts.compactMap { $0[field: "hashcat"] }.joined(separator: "\n") + "\n").write(
-            to: hashes,
-            atomically: true,
-            encoding: .utf8
+        let crack = try await Hashcat.crack(
+            mode: 5500,
+            hashes: attempts.compactMap { $0[field: "hashcat"] },
+            words: ["admin", "Winter2024", "Password1"]
         )
-        let crack = try await ProcessRunner.run(
-            hashcat,
-            ["-m", "5500", "-a", "0", "--potfile-disable", "--quiet", hashes.path, words.path],
-            environment: ["HOME": directory.url.path]
-        )
-        let cracked = crack.standardOutput.split(separator: "\n").compactMap { $0.split(separator: ":").last }
-        #expect(
-            Set(cracked) == ["admin", "Winter2024", "Password1"],
-            "\(crack.standardOutput)\(crack.standardError.suffix(2000))"
-        )
+        let cracked = crack.cracked.compactMap { $0.split(separator: ":").last.map(String.init) }
+        #expect(Set(cracked) == ["admin", "Winter2024", "Password1"], "\(crack.log)")
     }
 }

@@ -1,0 +1,80 @@
+import DecnetCore
+import DecnetServiceKit
+import Foundation
+import NIOCore
+
+/// The `ldap` honeypot (389, and LDAPS on 636): an Active Directory domain controller's LDAP.
+///
+/// Persona keys: `base_dn` (`DC=corp,DC=local`) and `domain` (`corp.local`), each derived from the other when one
+/// is missing, with the decky's Windows identity (`os_version`, `build`, `server_name`, `workgroup`; see smb).
+public struct LDAPService: HoneypotService {
+    public static let kind: ServiceKind = "ldap"
+
+    let configuration: LDAPStateMachine.Configuration
+    let tls: ImplicitTLS
+
+    public init(context: ServiceContext) throws {
+        var persona = context.persona
+        let baseDN = persona["base_dn"]
+        let domain =
+            persona["domain"]
+            ?? baseDN.map(Self.domain(fromBaseDN:))
+            ?? (persona["workgroup"].map { $0.lowercased() + ".local" } ?? "corp.local")
+        persona["domain"] = domain
+        if persona["workgroup"] == nil || persona["workgroup"] == "WORKGROUP" {
+            persona["workgroup"] = String(domain.split(separator: ".").first ?? "CORP").uppercased()
+        }
+        let identity = WindowsIdentity(persona: persona, hostname: context.hostname, osFamily: .windows)
+        let levels: [String: Int] = [
+            "Windows Server 2012 R2": 6, "Windows Server 2012": 5, "Windows Server 2008 R2": 4,
+        ]
+        self.configuration = LDAPStateMachine.Configuration(
+            identity: identity,
+            baseDN: baseDN ?? domain.split(separator: ".").map { "DC=\($0)" }.joined(separator: ","),
+            domain: domain,
+            functionalLevel: levels[identity.release.name] ?? 7,
+            highestCommittedUSN: Int.random(in: 120_000...900_000)
+        )
+        self.tls = try ImplicitTLS(context: context)
+    }
+
+    /// `DC=corp,DC=local` → `corp.local`.
+    static func domain(fromBaseDN dn: String) -> String {
+        dn.split(separator: ",").compactMap { part -> String? in
+            let pair = part.split(separator: "=", maxSplits: 1)
+            guard pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces).uppercased() == "DC" else { return nil }
+            return pair[1].trimmingCharacters(in: .whitespaces).lowercased()
+        }.joined(separator: ".")
+    }
+
+    public func configure(_ channel: any Channel, port: Int) throws {
+        try self.tls.configure(channel, port: port)
+        try channel.pipeline.syncOperations.addHandler(
+            ByteToMessageHandler(LDAPMessageDecoder(), maximumBufferSize: LDAPMessageDecoder.maximumMessage + 8)
+        )
+    }
+
+    public func handle(_ connection: Connection<LDAPInbound, ByteBuffer>, session: SessionEvents) async throws {
+        var machine = LDAPStateMachine(
+            configuration: self.configuration,
+            random: {
+                var generator = SystemRandomNumberGenerator()
+                return (0..<8).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            },
+            now: { SMBService.fileTime(Date()) },
+            generalizedTime: { PosixDate.string(Date(), format: "yyyyMMddHHmmss'.0Z'") }
+        )
+        let sniffer = await ImplicitTLS.sniffer(connection.channel)
+        var reported = false
+        try await ProtocolLoop.serve(connection, session: session) { message in
+            if !reported { reported = ImplicitTLS.reportFingerprint(sniffer, session: session) }
+            return machine.received(message).map { action -> ProtocolAction in
+                switch action {
+                case .send(let bytes): .send(bytes)
+                case .emit(let id, let fields): .emit(id, fields)
+                case .close: .close
+                }
+            }
+        }
+    }
+}

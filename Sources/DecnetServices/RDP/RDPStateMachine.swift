@@ -1,0 +1,142 @@
+import DecnetCore
+import DecnetServiceKit
+
+/// RDP's connection sequence up to Network Level Authentication, as Windows with NLA required answers it, without
+/// I/O: the X.224 Connection Request (its mstshash cookie recorded), the Connection Confirm choosing CredSSP,
+/// then, over TLS, CredSSP's NTLM exchange: the persona's CHALLENGE, the AUTHENTICATE captured as a hashcat line,
+/// and STATUS_LOGON_FAILURE in the TSRequest's errorCode so the client reports a logon failure.
+struct RDPStateMachine {
+    enum Action: Equatable {
+        case send([UInt8])
+        /// Send these bytes in the clear, then start TLS as the server.
+        case startTLS([UInt8])
+        case emit(EventID, EventFields)
+        case close
+    }
+
+    enum State: Equatable {
+        case awaitingRequest
+        case awaitingNegotiate
+        case awaitingAuthenticate(challenge: [UInt8])
+        case closed
+    }
+
+    /// The CredSSP version Windows 10 / Server 2019 and later speak.
+    static let credSSPVersion = 6
+
+    let identity: WindowsIdentity
+    var random: () -> [UInt8]
+    var now: () -> UInt64
+    private(set) var state = State.awaitingRequest
+    private var clientVersion = RDPStateMachine.credSSPVersion
+
+    init(identity: WindowsIdentity, random: @escaping () -> [UInt8], now: @escaping () -> UInt64) {
+        self.identity = identity
+        self.random = random
+        self.now = now
+    }
+
+    mutating func received(_ message: RDPInbound) -> [Action] {
+        switch (self.state, message) {
+        case (.closed, _):
+            return []
+        case (_, .invalid(let problem, let bytes)):
+            self.state = .closed
+            return [.emit(.clientMalformed, Self.malformed(problem, bytes)), .close]
+        case (.awaitingRequest, .tpkt(let bytes)):
+            return self.connectionRequest(bytes)
+        case (.awaitingNegotiate, .tsRequest(let bytes)):
+            return self.negotiate(bytes)
+        case (.awaitingAuthenticate(let challenge), .tsRequest(let bytes)):
+            return self.authenticate(bytes, challenge: challenge)
+        default:
+            self.state = .closed
+            return [.emit(.clientMalformed, Self.malformed("message out of order", [])), .close]
+        }
+    }
+
+    private mutating func connectionRequest(_ bytes: [UInt8]) -> [Action] {
+        guard let request = RDP.connectionRequest(bytes) else {
+            self.state = .closed
+            return [.emit(.clientMalformed, Self.malformed("not an X.224 Connection Request", bytes)), .close]
+        }
+        var fields = EventFields()
+        fields.add("client", "rdp")
+        if let cookie = request.cookie { fields.add("cookie_user", attackerText: cookie) }
+        let requested = request.requestedProtocols ?? RDP.standard
+        fields.add("requested_protocols", Self.protocolNames(requested))
+        // NLA is required, as on a default Windows install: CredSSP (preferring Early User Authorization) or
+        // RDSTLS; plain TLS or standard RDP security get HYBRID_REQUIRED_BY_SERVER.
+        let selected: UInt32? =
+            requested & RDP.hybridEx != 0
+            ? RDP.hybridEx
+            : requested & RDP.hybrid != 0
+                ? RDP.hybrid
+                : requested & RDP.rdstls != 0 ? RDP.rdstls : nil
+        guard let selected else {
+            self.state = .closed
+            return [.emit(.clientFingerprint, fields), .send(RDP.connectionConfirm(failure: 5)), .close]
+        }
+        fields.add("selected_protocol", Self.protocolNames(selected))
+        self.state = .awaitingNegotiate
+        return [.emit(.clientFingerprint, fields), .startTLS(RDP.connectionConfirm(selected: selected))]
+    }
+
+    private mutating func negotiate(_ bytes: [UInt8]) -> [Action] {
+        guard let request = RDP.tsRequest(bytes), let token = request.negoToken, NTLM.messageType(token) == .negotiate
+        else {
+            self.state = .closed
+            return [.emit(.clientMalformed, Self.malformed("TSRequest without an NTLM NEGOTIATE", bytes)), .close]
+        }
+        self.clientVersion = request.version
+        var fields = EventFields()
+        fields.add("client", "credssp")
+        fields.add("credssp_version", String(request.version))
+        let challenge = Array(self.random().prefix(8))
+        self.state = .awaitingAuthenticate(challenge: challenge)
+        let message = NTLM.challenge(
+            challenge,
+            clientFlags: NTLM.negotiateFlags(token),
+            identity: self.identity,
+            time: self.now()
+        )
+        return [
+            .emit(.clientFingerprint, fields),
+            .send(RDP.tsResponse(version: Self.credSSPVersion, negoToken: message)),
+        ]
+    }
+
+    private mutating func authenticate(_ bytes: [UInt8], challenge: [UInt8]) -> [Action] {
+        self.state = .closed
+        guard let request = RDP.tsRequest(bytes), let token = request.negoToken,
+            let message = try? NTLM.authenticate(token)
+        else {
+            return [.emit(.clientMalformed, Self.malformed("TSRequest without an NTLM AUTHENTICATE", bytes)), .close]
+        }
+        var fields = NTLM.loginFields(message, serverChallenge: challenge)
+        fields.add("auth", "credssp")
+        // errorCode exists from CredSSP 3; older clients just see the connection close.
+        let reply =
+            self.clientVersion >= 3
+            ? [Action.send(RDP.tsResponse(version: Self.credSSPVersion, errorCode: NTStatus.logonFailure))] : []
+        return [.emit(.loginFailed, fields)] + reply + [.close]
+    }
+
+    static func protocolNames(_ value: UInt32) -> String {
+        var names: [String] = []
+        if value == 0 { return "rdp" }
+        if value & RDP.ssl != 0 { names.append("ssl") }
+        if value & RDP.hybrid != 0 { names.append("hybrid") }
+        if value & RDP.rdstls != 0 { names.append("rdstls") }
+        if value & RDP.hybridEx != 0 { names.append("hybrid_ex") }
+        if value & ~0x0F != 0 { names.append("0x" + String(value, radix: 16)) }
+        return names.joined(separator: ",")
+    }
+
+    static func malformed(_ error: String, _ bytes: [UInt8]) -> EventFields {
+        var fields = EventFields()
+        fields.add("error", error)
+        fields.add("preview", attackerBytes: bytes.prefix(64))
+        return fields
+    }
+}

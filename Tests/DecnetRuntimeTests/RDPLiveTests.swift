@@ -1,0 +1,67 @@
+import DecnetCore
+import DecnetTesting
+import Foundation
+import Testing
+
+/// The rdp service against FreeRDP's xfreerdp (NLA), nmap's probe and its rdp-ntlm-info script, and hashcat.
+@Suite struct RDPLiveTests {
+    static let xfreerdp = ExternalTool("xfreerdp", package: "freerdp2-x11")
+    /// xfreerdp opens its X display even for +auth-only.
+    static let xvfbRun = ExternalTool("xvfb-run", package: "xvfb xauth")
+
+    @Test(
+        .enabled(
+            if: xfreerdp.isUsable && xvfbRun.isUsable && ExternalTool.nmap.isUsable && SMBLiveTests.hashcat.isUsable,
+            "needs xfreerdp, xvfb-run, nmap and hashcat (required under CI)"
+        )
+    )
+    func freerdpsNLALoginIsCapturedAndCracksAndNmapSeesTheWindowsHost() async throws {
+        let xfreerdp = try #require(Self.xfreerdp.path, "\(Self.xfreerdp.missingMessage)")
+        let xvfbRun = try #require(Self.xvfbRun.path, "\(Self.xvfbRun.missingMessage)")
+        let nmap = try #require(ExternalTool.nmap.path, "\(ExternalTool.nmap.missingMessage)")
+        let service = try await LiveService.start(
+            "rdp",
+            persona: ["os_version": "Windows Server 2019", "build": "17763", "workgroup": "CORP"],
+            host: "127.77.19.8",
+            port: 3389,
+            osFamily: .windows,
+            hostname: "TS01"
+        )
+        let login = try await ProcessRunner.run(
+            xvfbRun,
+            ["-a", xfreerdp, "/v:127.77.19.8", "/u:alice", "/p:Autumn2025!", "/d:CORP", "/cert:ignore", "+auth-only"]
+        )
+        // FreeRDP reads the TSRequest's errorCode as Windows' answer to a wrong password.
+        #expect(
+            (login.standardOutput + login.standardError).contains("ERRCONNECT_LOGON_FAILURE"),
+            "\(login.standardOutput)\(login.standardError)"
+        )
+        let scan = try await ProcessRunner.run(
+            nmap,
+            ["-sV", "-Pn", "-n", "-p", "3389", "--script", "rdp-ntlm-info", "127.77.19.8"]
+        )
+        await service.stop()
+
+        let output = scan.standardOutput
+        #expect(output.contains("3389/tcp open  ms-wbt-server Microsoft Terminal Services"), "\(output)")
+        for line in [
+            "Target_Name: CORP", "NetBIOS_Domain_Name: CORP", "NetBIOS_Computer_Name: TS01",
+            "DNS_Domain_Name: corp.local", "DNS_Computer_Name: TS01.corp.local", "Product_Version: 10.0.17763",
+        ] {
+            #expect(output.contains(line), "\(line)\n\(output)")
+        }
+        let failure = try #require(
+            service.capture.events(.loginFailed).first { $0[field: "username"] == "alice" },
+            "\(login.standardOutput)\(login.standardError)"
+        )
+        #expect(failure[field: "domain"] == "CORP" && failure[field: "auth"] == "credssp")
+        #expect(service.capture.events(.clientFingerprint).contains { $0[field: "cookie_user"] == "nmap" })
+
+        let crack = try await Hashcat.crack(
+            mode: 5600,
+            hashes: [failure[field: "hashcat"] ?? ""],
+            words: ["Summer2025", "Autumn2025!"]
+        )
+        #expect(crack.cracked.contains { $0.hasSuffix(":Autumn2025!") }, "\(crack.log)")
+    }
+}
