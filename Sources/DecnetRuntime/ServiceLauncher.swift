@@ -16,6 +16,7 @@ public protocol RunningService: Sendable {
 }
 
 extension TCPListener: RunningService {}
+extension UDPListener: RunningService {}
 
 /// Starts the registry's emulator for a slug on an address.
 public enum ServiceLauncher {
@@ -78,6 +79,57 @@ public enum ServiceLauncher {
             limits: limits,
             namespace: namespace,
             socket: socket,
+            group: group
+        )
+    }
+
+    /// Serves the registry's UDP emulator for a slug on `host:port`, its socket made in `namespace`, joined to the
+    /// emulator's multicast groups when `multicast` (a socket on every address of a decky's own namespace).
+    public static func serveDatagrams(
+        _ kind: ServiceKind,
+        registry: ServiceRegistry,
+        context: ServiceContext,
+        host: String,
+        port: Int,
+        namespace: String?,
+        multicast: Bool,
+        limits: UDPLimits = UDPLimits(),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> any RunningService {
+        guard let type = registry.datagramService(for: kind) else {
+            throw Failure(description: "no UDP emulator for '\(kind)' yet")
+        }
+        return try await self.serveDatagrams(
+            type,
+            context: context,
+            host: host,
+            port: port,
+            namespace: namespace,
+            multicast: multicast,
+            limits: limits,
+            group: group
+        )
+    }
+
+    private static func serveDatagrams<S: DatagramService>(
+        _ type: S.Type,
+        context: ServiceContext,
+        host: String,
+        port: Int,
+        namespace: String?,
+        multicast: Bool,
+        limits: UDPLimits,
+        group: any EventLoopGroup
+    ) async throws -> any RunningService {
+        let service = try S(context: context)
+        return try await UDPListener.bind(
+            service,
+            host: host,
+            port: port,
+            context: context,
+            namespace: namespace,
+            groups: multicast ? S.multicastGroups(port: port) : [],
+            limits: limits,
             group: group
         )
     }

@@ -43,6 +43,62 @@ public struct UDPListener<Service: UDPHoneypot>: Sendable {
         )
     }
 
+    /// Binds `host:port` with its socket made in network namespace `namespace` (NIO creates a datagram
+    /// channel's socket on the calling thread, so the bootstrap is started from a thread inside the namespace;
+    /// the bind itself may run on any thread), then joins `groups` (IPv4 multicast) on the namespace's default
+    /// interface. NIO cannot adopt an unconnected datagram socket made elsewhere (`withBoundSocket` fails with
+    /// "operation unsupported"), which is why UDP is not opened like TCP.
+    public static func bind(
+        _ service: Service,
+        host: String,
+        port: Int,
+        context: ServiceContext,
+        namespace: String?,
+        groups: [String] = [],
+        limits: Limits = Limits(),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> UDPListener {
+        let made = MadeChannel()
+        let future = try await NamespaceThread.run(namespace) {
+            DatagramBootstrap(group: group)
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let wrapped = try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(
+                            wrappingChannelSynchronously: channel
+                        )
+                        made.channel.withLock { $0 = wrapped }
+                    }
+                }
+                .bind(host: host, port: port)
+        }
+        let channel = try await future.get()
+        guard let wrapped = made.channel.withLock({ $0 }) else {
+            try? await channel.close()
+            throw ServiceLauncher.Failure(description: "udp \(host):\(port): the channel was not set up")
+        }
+        for address in groups {
+            do {
+                let multicast = try SocketAddress(ipAddress: address, port: 0)
+                try await (channel as! any MulticastChannel).joinGroup(multicast).get()
+            } catch {
+                try? await channel.close()
+                throw ServiceLauncher.Failure(description: "udp \(host):\(port): join \(address): \(error)")
+            }
+        }
+        return UDPListener(
+            service: service,
+            context: context,
+            limits: limits,
+            channel: wrapped,
+            flows: FlowTable(limits: limits)
+        )
+    }
+
+    /// Sources seen sending in the last flow timeout, and since the start.
+    public var openConnections: Int { self.flows.active }
+    public var totalConnections: Int { self.flows.total }
+
     private init(
         service: Service,
         context: ServiceContext,
@@ -59,7 +115,9 @@ public struct UDPListener<Service: UDPHoneypot>: Sendable {
 
     /// Serves datagrams until closed or cancelled.
     public func run() async {
-        let destination = Endpoint(address: self.channel.channel.localAddress)
+        var destination = Endpoint(address: self.channel.channel.localAddress)
+        // A socket bound to every address of the decky's namespace (multicast needs it) reports the decky's own.
+        if destination.ip == "0.0.0.0", let address = self.context.address { destination.ip = address }
         do {
             try await self.channel.executeThenClose { inbound, outbound in
                 for try await envelope in inbound {
@@ -134,7 +192,11 @@ final class FlowTable: Sendable {
     }
 
     private let flows = Mutex<[String: Flow]>([:])
+    private let seen = Atomic<Int>(0)
     let limits: UDPLimits
+
+    var active: Int { self.flows.withLock { $0.count } }
+    var total: Int { self.seen.load(ordering: .relaxed) }
 
     init(limits: UDPLimits) { self.limits = limits }
 
@@ -160,6 +222,7 @@ final class FlowTable: Sendable {
                 flows[oldest.key] = nil
             }
             let session = make()
+            self.seen.add(1, ordering: .relaxed)
             flows[key] = Flow(session: session, tokens: self.limits.burst - 1, last: now)
             return (session, true, true)
         }
@@ -180,4 +243,9 @@ final class FlowTable: Sendable {
             return flows.values.map(\.session)
         }
     }
+}
+
+/// Hands the wrapped channel out of the bootstrap's initializer.
+private final class MadeChannel: Sendable {
+    let channel = Mutex<NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>?>(nil)
 }

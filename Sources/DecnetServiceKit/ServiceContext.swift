@@ -24,6 +24,8 @@ public struct ServiceContext: Sendable {
     /// Where the decky keeps key material that must survive restarts (TLS certificate, SSH host keys), so a
     /// returning attacker sees the same keys; nil makes fresh keys each start.
     public var keyDirectory: String?
+    /// The decky's own IPv4 address, for answers that name it (LLMNR, mDNS) and sockets bound to every address.
+    public var address: String?
 
     /// Ports that speak TLS by convention.
     public static let conventionalTLSPorts: Set<Int> = [443, 993, 995, 636, 2376, 6443]
@@ -41,8 +43,10 @@ public struct ServiceContext: Sendable {
         dataChannels: any DataChannels = NoDataChannels(),
         macAddress: String? = nil,
         tlsPorts: Set<Int> = [],
-        keyDirectory: String? = nil
+        keyDirectory: String? = nil,
+        address: String? = nil
     ) {
+        self.address = address
         self.keyDirectory = keyDirectory
         self.tlsPorts = tlsPorts
         self.macAddress = macAddress

@@ -7,3 +7,19 @@ public protocol UDPHoneypot: Sendable {
     /// throw.
     func respond(to datagram: [UInt8], session: SessionEvents) -> [UInt8]?
 }
+
+/// A UDP emulator as the registry lists it: built for one decky from its context, like `HoneypotService`.
+public protocol DatagramService: UDPHoneypot {
+    /// The slug this emulator implements.
+    static var kind: ServiceKind { get }
+
+    /// Reads the persona; a value it cannot use is a `ConfigurationError` naming the key.
+    init(context: ServiceContext) throws
+
+    /// IPv4 multicast groups the socket on `port` joins on the decky's interface (224.0.0.252 for LLMNR on 5355).
+    static func multicastGroups(port: Int) -> [String]
+}
+
+extension DatagramService {
+    public static func multicastGroups(port: Int) -> [String] { [] }
+}

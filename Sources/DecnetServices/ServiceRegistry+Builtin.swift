@@ -2,21 +2,24 @@ import DecnetServiceKit
 
 extension ServiceRegistry {
     /// The emulators DECNET-Swift ships, one line each.
-    public static let builtin: ServiceRegistry = [
-        RedisService.self,
-        SMTPService.self,
-        POP3Service.self,
-        IMAPService.self,
-        MySQLService.self,
-        PostgresService.self,
-        FTPService.self,
-        HTTPService.self,
-        TelnetService.self,
-        SSHService.self,
-        SMBService.self,
-        VNCService.self,
-        MSSQLService.self,
-        RDPService.self,
-        LDAPService.self,
-    ]
+    public static let builtin = ServiceRegistry(
+        [
+            RedisService.self,
+            SMTPService.self,
+            POP3Service.self,
+            IMAPService.self,
+            MySQLService.self,
+            PostgresService.self,
+            FTPService.self,
+            HTTPService.self,
+            TelnetService.self,
+            SSHService.self,
+            SMBService.self,
+            VNCService.self,
+            MSSQLService.self,
+            RDPService.self,
+            LDAPService.self,
+        ],
+        datagram: [LLMNRService.self]
+    )
 }

@@ -31,6 +31,9 @@ import Glibc
             #expect(row["slug"] as? String == definition.kind.rawValue)
             #expect(row["ports"] as? [Int] == definition.ports.map { Int($0.number) })
         }
+        let implemented = Set(rows.filter { $0["implemented"] as? Bool == true }.compactMap { $0["slug"] as? String })
+        #expect(implemented.isSuperset(of: ["ssh", "smb", "rdp", "ldap", "mssql", "vnc", "llmnr"]), "\(implemented)")
+        #expect(!implemented.contains("tftp"))
         let table = try await Self.decnet(["services"])
         #expect(table.status == 0)
         for definition in ServiceCatalogue.all {

@@ -76,6 +76,72 @@ import Testing
     }
 }
 
+extension WindowsHostLabTests {
+    /// llmnr on a lab decky: it joins LLMNR's multicast group on its interface and answers for its own name, to a
+    /// unicast `dig` and to a multicast query from the attacker, and for nothing else; every query is an event
+    /// attributed to the asker.
+    @Test(.enabled(if: NativeEngineTests.rootOrCI, "needs root to make network namespaces (CI runs as root)"))
+    func llmnrAnswersForItsOwnNameOnlyAndRecordsWhoAsks() async throws {
+        try #require(getuid() == 0, "network namespaces need root")
+        let dig = try #require(WindowsLabTools.dig.path, "\(WindowsLabTools.dig.missingMessage)")
+        try await NativeFleetHarness.with { harness in
+            let tag = harness.tag
+            let net = "10.78.\(Int.random(in: 1...250))"
+            let name = "\(tag)-ws"
+            let fleet =
+                "[general]\nnet = \(net).0/24\n\n[\(name)]\nip = \(net).30\nhostname = WS07\n"
+                + "archetype = windows-workstation\nservices = smb, llmnr\n"
+            let file = harness.directory.url.appendingPathComponent("fleet.ini")
+            try fleet.write(to: file, atomically: true, encoding: .utf8)
+            let deploy = try await harness.decnet(["deploy", "--config", file.path, "--lab", "--lab-name", tag])
+            try #require(deploy.status == 0, "\(deploy.standardOutput)\(deploy.standardError)")
+            let ip = "\(net).30"
+            let own = try await harness.attacker([dig, "+short", "+tries=1", "+time=2", "-p", "5355", "@\(ip)", "WS07"])
+            #expect(own.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) == ip, "\(own.standardOutput)")
+            let other = try await harness.attacker([
+                dig, "+short", "+tries=1", "+time=1", "-p", "5355", "@\(ip)", "wpad",
+            ])
+            #expect(!other.standardOutput.split(separator: "\n").contains { $0 == ip }, "\(other.standardOutput)")
+            // A multicast query to the segment, as a Windows resolver sends it (one LLMNR question for the name to
+            // 224.0.0.252:5355 from the attacker's address); the decky answers by unicast. (nmap 7.93's
+            // llmnr-resolve spins at full CPU without ever returning in a namespace like this one.)
+            let script = """
+                import socket, struct, sys
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+                s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(sys.argv[1]))
+                s.bind((sys.argv[1], 0))
+                s.settimeout(3)
+                name = sys.argv[2].encode()
+                s.sendto(struct.pack('>HHHHHH', 0x4242, 0, 1, 0, 0, 0) + bytes([len(name)]) + name + b'\\x00\\x00\\x01\\x00\\x01',
+                         ('224.0.0.252', 5355))
+                data, source = s.recvfrom(512)
+                print(source[0], socket.inet_ntoa(data[-4:]))
+                """
+            let multicast = try await harness.attacker([
+                "timeout", "-s", "KILL", "20", "/usr/bin/python3", "-c", script, "\(net).254", "WS07",
+            ])
+            #expect(
+                multicast.standardOutput == "\(ip) \(ip)\n",
+                "\(multicast.standardOutput)\(multicast.standardError)"
+            )
+            let asked = await harness.waitForEvent([" command.input ", "command=\"llmnr-query\"", "answered=\"no\""])
+            let event = try #require(asked.flatMap { try? RFC5424Parser.event(from: $0) })
+            #expect(event.source.ip == "\(net).254" && event.destination.ip == ip && event[field: "args"] == "wpad A")
+            let status = try await harness.decnet(["status", "--json"])
+            #expect(
+                status.standardOutput.contains("\"port\" : 5355") || status.standardOutput.contains("\"port\":5355")
+            )
+            #expect(try await harness.decnet(["teardown", "--all"]).status == 0)
+            #expect(try await harness.decnet(["lab", "down"]).status == 0)
+        }
+    }
+}
+
+enum WindowsLabTools {
+    static let dig = ExternalTool("dig", package: "bind9-dnsutils")
+}
+
 /// The smb client tool, named where the CLI tests can see it.
 enum SMBLiveTestsTool {
     static let smbclient = ExternalTool("smbclient", package: "smbclient")

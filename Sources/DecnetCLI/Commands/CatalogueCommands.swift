@@ -1,5 +1,7 @@
 import ArgumentParser
 import DecnetCore
+import DecnetServiceKit
+import DecnetServices
 
 /// `decnet services`: the 25 registered honeypot services.
 struct ServicesCommand: ParsableCommand {
@@ -16,6 +18,8 @@ struct ServicesCommand: ParsableCommand {
         let transports: [String]
         let role: String
         let personaKeys: [String]
+        /// Whether this build has an emulator for it (`decnet status` lists the others as not served).
+        let implemented: Bool
     }
 
     func run() throws {
@@ -25,21 +29,23 @@ struct ServicesCommand: ParsableCommand {
                 ports: definition.ports.map { Int($0.number) },
                 transports: definition.ports.map(\.description),
                 role: definition.role,
-                personaKeys: definition.personaKeys.map(\.name)
+                personaKeys: definition.personaKeys.map(\.name),
+                implemented: ServiceRegistry.builtin.implements(definition.kind)
             )
         }
         if self.json { return try JSONOutput.print(rows) }
-        var table = TextTable("SLUG", "PORTS", "PROTOCOL / ROLE", "PERSONA KEYS")
+        var table = TextTable("SLUG", "PORTS", "EMULATOR", "PROTOCOL / ROLE", "PERSONA KEYS")
         for row in rows {
             table.add(
                 row.slug,
                 row.transports.joined(separator: ", "),
+                row.implemented ? "yes" : "planned",
                 row.role,
                 row.personaKeys.joined(separator: ", ")
             )
         }
         print(table.render())
-        print("\n\(rows.count) services")
+        print("\n\(rows.count) services, \(rows.filter(\.implemented).count) with an emulator")
     }
 }
 

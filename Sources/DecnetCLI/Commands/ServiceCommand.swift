@@ -96,11 +96,16 @@ struct ServiceRunCommand: AsyncParsableCommand {
         if !problems.isEmpty { throw CommandFailure(problems.joined(separator: "\n"), exitCode: .validationFailure) }
 
         // Without --bind, every TCP port of the service on all addresses (http: 80 and 443), as in a container.
+        // A service with only a UDP emulator (llmnr) is served on its UDP ports instead.
+        let datagram =
+            ServiceRegistry.builtin.service(for: kind) == nil
+            ? ServiceRegistry.builtin.datagramService(for: kind) : nil
+        let transport: Transport = datagram == nil ? .tcp : .udp
         let addresses: [(host: String, port: Int)]
         if let bind = self.bind {
             addresses = [try Self.address(bind, defaultPort: 0)]
         } else {
-            addresses = definition.ports.filter { $0.transport == .tcp }.map { ("0.0.0.0", Int($0.number)) }
+            addresses = definition.ports.filter { $0.transport == transport }.map { ("0.0.0.0", Int($0.number)) }
         }
         var outputs: [any EventOutput] = []
         if !self.quiet { outputs.append(StandardOutput()) }
@@ -124,7 +129,8 @@ struct ServiceRunCommand: AsyncParsableCommand {
             kernelVersion: profile.kernelVersion,
             distro: profile.slug,
             dataChannels: PosixDataChannels(),
-            tlsPorts: tlsPorts
+            tlsPorts: tlsPorts,
+            address: addresses.first.map(\.host).flatMap { $0 == "0.0.0.0" ? nil : $0 } ?? environment["DECNET_IP"]
         )
         let limits = ConnectionLimits(
             idleTimeout: .seconds(Int64(max(1, self.idleTimeout))),
@@ -134,18 +140,32 @@ struct ServiceRunCommand: AsyncParsableCommand {
         var listeners: [any RunningService] = []
         for address in addresses {
             do {
-                let listener = try await ServiceLauncher.bind(
-                    kind,
-                    registry: .builtin,
-                    context: context,
-                    host: address.host,
-                    port: address.port,
-                    limits: limits
-                )
+                let listener: any RunningService
+                if datagram != nil {
+                    // On every address the socket joins the service's multicast groups (LLMNR, mDNS).
+                    listener = try await ServiceLauncher.serveDatagrams(
+                        kind,
+                        registry: .builtin,
+                        context: context,
+                        host: address.host,
+                        port: address.port,
+                        namespace: nil,
+                        multicast: address.host == "0.0.0.0"
+                    )
+                } else {
+                    listener = try await ServiceLauncher.bind(
+                        kind,
+                        registry: .builtin,
+                        context: context,
+                        host: address.host,
+                        port: address.port,
+                        limits: limits
+                    )
+                }
                 listeners.append(listener)
                 let bound =
                     listener.localAddress.map { "\($0.ipAddress ?? address.host):\($0.port ?? address.port)" } ?? "?"
-                let tls = tlsPorts.contains(address.port) ? " (TLS)" : ""
+                let tls = datagram != nil ? " (UDP)" : tlsPorts.contains(address.port) ? " (TLS)" : ""
                 FileHandle.standardError.write(Data("decnet: \(kind) listening on \(bound)\(tls)\n".utf8))
             } catch let failure as ServiceLauncher.Failure {
                 throw CommandFailure(failure.description)

@@ -57,6 +57,7 @@ public actor Engine {
     struct Served {
         var kind: ServiceKind
         var port: Int
+        var udp: Bool
         var boundPort: Int
         var listener: any RunningService
         var task: Task<Void, Never>
@@ -247,11 +248,17 @@ public actor Engine {
         return report
     }
 
-    /// The TCP ports of a decky that have an emulator, in service order.
-    func servablePorts(_ decky: Decky) -> [(kind: ServiceKind, port: Int)] {
-        decky.services.flatMap { instance -> [(kind: ServiceKind, port: Int)] in
-            guard self.settings.registry.service(for: instance.kind) != nil else { return [] }
-            return instance.ports.filter { $0.transport == .tcp }.map { (instance.kind, Int($0.number)) }
+    /// The ports of a decky that have an emulator on their transport, in service order.
+    func servablePorts(_ decky: Decky) -> [(kind: ServiceKind, port: Int, udp: Bool)] {
+        let registry = self.settings.registry
+        return decky.services.flatMap { instance -> [(kind: ServiceKind, port: Int, udp: Bool)] in
+            instance.ports.compactMap { port -> (kind: ServiceKind, port: Int, udp: Bool)? in
+                switch port.transport {
+                case .tcp: registry.service(for: instance.kind) == nil ? nil : (instance.kind, Int(port.number), false)
+                case .udp:
+                    registry.datagramService(for: instance.kind) == nil ? nil : (instance.kind, Int(port.number), true)
+                }
+            }
         }
     }
 
@@ -261,29 +268,39 @@ public actor Engine {
         let namespace = self.network == nil ? nil : FleetNetwork.namespace(of: decky)
         let offset = self.native.portOffset
         let host = decky.ip.description
-        let sockets: [(kind: ServiceKind, port: Int, bound: Int, fd: Int32)] = try await NamespaceThread.run(namespace)
-        {
-            var opened: [(kind: ServiceKind, port: Int, bound: Int, fd: Int32)] = []
-            do {
-                for (kind, port) in ports {
-                    do {
-                        opened.append((kind, port, port, try NamespaceSocket.openListeningTCP(host: host, port: port)))
-                    } catch let failure as NamespaceSocket.Failure
-                        where failure.code == EACCES && namespace == nil && port < 1024
-                    {
-                        // Without root a privileged port cannot be bound: the stated offset applies.
-                        let shifted = port + offset
-                        opened.append(
-                            (kind, port, shifted, try NamespaceSocket.openListeningTCP(host: host, port: shifted))
-                        )
+        let sockets: [(kind: ServiceKind, port: Int, bound: Int, fd: Int32, udp: Bool)] =
+            try await NamespaceThread.run(namespace) {
+                var opened: [(kind: ServiceKind, port: Int, bound: Int, fd: Int32, udp: Bool)] = []
+                do {
+                    for (kind, port, udp) in ports {
+                        if udp {
+                            // Made below, through NIO, on a visit of its own (see UDPListener.bind).
+                            opened.append((kind, port, port, -1, true))
+                            continue
+                        }
+                        do {
+                            opened.append(
+                                (kind, port, port, try NamespaceSocket.openListeningTCP(host: host, port: port), false)
+                            )
+                        } catch let failure as NamespaceSocket.Failure
+                            where failure.code == EACCES && namespace == nil && port < 1024
+                        {
+                            // Without root a privileged port cannot be bound: the stated offset applies.
+                            let shifted = port + offset
+                            opened.append(
+                                (
+                                    kind, port, shifted,
+                                    try NamespaceSocket.openListeningTCP(host: host, port: shifted), false
+                                )
+                            )
+                        }
                     }
+                } catch {
+                    for socket in opened { close(socket.fd) }
+                    throw error
                 }
-            } catch {
-                for socket in opened { close(socket.fd) }
-                throw error
+                return opened
             }
-            return opened
-        }
         let keyDirectory = EngineFiles.keys(self.settings.stateDirectory, decky: decky.name)
         var result: [Served] = []
         var remaining = sockets[...]
@@ -306,17 +323,33 @@ public actor Engine {
                     dataChannels: PosixDataChannels(namespace: namespace),
                     macAddress: decky.mac.description,
                     tlsPorts: tlsPorts,
-                    keyDirectory: keyDirectory
+                    keyDirectory: keyDirectory,
+                    address: host
                 )
-                let listener = try await ServiceLauncher.bind(
-                    socket.kind,
-                    registry: self.settings.registry,
-                    context: context,
-                    host: host,
-                    port: socket.port,
-                    limits: self.settings.limits,
-                    socket: socket.fd
-                )
+                let listener: any RunningService
+                if socket.udp {
+                    // In the decky's namespace the socket takes every address (multicast needs it); on the
+                    // loopback network it keeps to the decky's own.
+                    listener = try await ServiceLauncher.serveDatagrams(
+                        socket.kind,
+                        registry: self.settings.registry,
+                        context: context,
+                        host: namespace == nil ? host : "0.0.0.0",
+                        port: socket.port,
+                        namespace: namespace,
+                        multicast: namespace != nil
+                    )
+                } else {
+                    listener = try await ServiceLauncher.bind(
+                        socket.kind,
+                        registry: self.settings.registry,
+                        context: context,
+                        host: host,
+                        port: socket.port,
+                        limits: self.settings.limits,
+                        socket: socket.fd
+                    )
+                }
                 let finished = Finished()
                 let task = Task {
                     await listener.run()
@@ -326,6 +359,7 @@ public actor Engine {
                     Served(
                         kind: socket.kind,
                         port: socket.port,
+                        udp: socket.udp,
                         boundPort: socket.bound,
                         listener: listener,
                         task: task,
@@ -464,7 +498,10 @@ public actor Engine {
             for instance in decky.services {
                 for port in instance.ports {
                     let number = Int(port.number)
-                    if let served = listeners.first(where: { $0.kind == instance.kind && $0.port == number }) {
+                    let udp = port.transport == .udp
+                    if let served = listeners.first(where: {
+                        $0.kind == instance.kind && $0.port == number && $0.udp == udp
+                    }) {
                         services.append(
                             ServicePortStatus(
                                 service: instance.kind.rawValue,
@@ -478,9 +515,12 @@ public actor Engine {
                         )
                     } else {
                         let note: String?
-                        if self.settings.registry.service(for: instance.kind) == nil {
+                        if !self.settings.registry.implements(instance.kind) {
                             note = "no emulator yet"
-                        } else if port.transport != .tcp {
+                        } else if udp
+                            ? self.settings.registry.datagramService(for: instance.kind) == nil
+                            : self.settings.registry.service(for: instance.kind) == nil
+                        {
                             note = "\(port.transport.rawValue) not served yet"
                         } else {
                             note = nil

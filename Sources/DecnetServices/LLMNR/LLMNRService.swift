@@ -1,0 +1,164 @@
+import DecnetCore
+import DecnetServiceKit
+
+/// The `llmnr` honeypot: LLMNR (RFC 4795) on UDP 5355 and mDNS (RFC 6762) on UDP 5353, joined to their multicast
+/// groups on the decky's interface. It answers queries for the decky's own name, as Windows and avahi do, records
+/// every query (what names hosts on the segment look for, and who asks), and never answers for a name it does not
+/// own: a decoy that answered for others would be the poisoner it is there to catch.
+public struct LLMNRService: DatagramService {
+    public static let kind: ServiceKind = "llmnr"
+
+    public static func multicastGroups(port: Int) -> [String] {
+        port == 5353 ? ["224.0.0.251"] : port == 5355 ? ["224.0.0.252"] : []
+    }
+
+    let hostname: String
+    let address: [UInt8]?
+
+    public init(context: ServiceContext) throws {
+        self.hostname = String(context.hostname.split(separator: ".").first ?? Substring(context.hostname))
+        self.address = context.address.flatMap(DNSMessage.ipv4)
+    }
+
+    public func respond(to datagram: [UInt8], session: SessionEvents) -> [UInt8]? {
+        let mdns = session.destination.port == 5353
+        guard let message = DNSMessage(datagram) else {
+            var fields = EventFields()
+            fields.add("error", "not a DNS message")
+            fields.add("preview", attackerBytes: datagram.prefix(64))
+            session.emit(.clientMalformed, fields)
+            return nil
+        }
+        let protocolName = mdns ? "mdns" : "llmnr"
+        var fields = EventFields()
+        fields.add("command", protocolName + (message.isResponse ? "-response" : "-query"))
+        fields.add(
+            "args",
+            attackerText: message.questions.map { "\($0.name) \(DNSMessage.typeName($0.type))" }.joined(separator: ", ")
+        )
+        guard !message.isResponse else {
+            // Nobody asked this decky anything: an unsolicited answer is itself worth a look.
+            session.emit(.commandInput, fields)
+            return nil
+        }
+        let ours = message.questions.filter { self.owns($0.name, mdns: mdns) }
+        fields.add("answered", ours.isEmpty ? "no" : "yes")
+        session.emit(.commandInput, fields)
+        guard let question = ours.first, let address = self.address else { return nil }
+        let answer = [1, 255].contains(question.type) && question.klass & 0x7FFF == 1
+        // mDNS answers carry the cache-flush bit and TTL 120; LLMNR's are unicast with TTL 30.
+        return message.response(
+            to: question,
+            address: answer ? address : nil,
+            ttl: mdns ? 120 : 30,
+            flags: mdns ? 0x8400 : 0x8000,
+            klass: mdns ? 0x8001 : 1,
+            keepID: !mdns || session.source.port != 5353
+        )
+    }
+
+    /// Whether `name` is this decky's: its host name as LLMNR asks it (one label), or `<name>.local` for mDNS.
+    func owns(_ name: String, mdns: Bool) -> Bool {
+        let lowered = name.lowercased()
+        let host = self.hostname.lowercased()
+        return mdns
+            ? lowered == host + ".local" || lowered == host + ".local." : lowered == host || lowered == host + "."
+    }
+}
+
+/// The DNS message format LLMNR and mDNS share (RFC 1035 §4.1), as far as a responder needs it.
+struct DNSMessage: Equatable {
+    struct Question: Equatable {
+        var name: String
+        var type: UInt16
+        var klass: UInt16
+        /// The question's bytes as sent (name, type, class), echoed in the answer.
+        var raw: [UInt8]
+    }
+
+    var id: UInt16
+    var flags: UInt16
+    var questions: [Question]
+
+    var isResponse: Bool { self.flags & 0x8000 != 0 }
+
+    /// Reads the header and questions; nil for anything shorter, with more than 16 questions, or names that break
+    /// RFC 1035's rules (labels over 63 bytes, names over 255, compression loops).
+    init?(_ bytes: [UInt8]) {
+        guard bytes.count >= 12 else { return nil }
+        self.id = UInt16(bytes[0]) << 8 | UInt16(bytes[1])
+        self.flags = UInt16(bytes[2]) << 8 | UInt16(bytes[3])
+        let count = Int(bytes[4]) << 8 | Int(bytes[5])
+        guard count <= 16 else { return nil }
+        var at = 12
+        self.questions = []
+        for _ in 0..<count {
+            let start = at
+            guard let (name, end) = Self.name(bytes, at: at), end + 4 <= bytes.count else { return nil }
+            let type = UInt16(bytes[end]) << 8 | UInt16(bytes[end + 1])
+            let klass = UInt16(bytes[end + 2]) << 8 | UInt16(bytes[end + 3])
+            at = end + 4
+            self.questions.append(Question(name: name, type: type, klass: klass, raw: Array(bytes[start..<at])))
+        }
+    }
+
+    /// A name at `at`: its text and where what follows it starts. Compression pointers are followed (at most 16).
+    static func name(_ bytes: [UInt8], at start: Int) -> (String, Int)? {
+        var labels: [String] = []
+        var at = start
+        var end: Int?
+        var jumps = 0
+        var length = 0
+        while at < bytes.count {
+            let size = Int(bytes[at])
+            if size == 0 {
+                return (labels.joined(separator: "."), end ?? at + 1)
+            }
+            if size & 0xC0 == 0xC0 {
+                guard at + 1 < bytes.count, jumps < 16 else { return nil }
+                if end == nil { end = at + 2 }
+                at = (size & 0x3F) << 8 | Int(bytes[at + 1])
+                jumps += 1
+                continue
+            }
+            guard size <= 63, at + 1 + size <= bytes.count else { return nil }
+            length += size + 1
+            guard length <= 255 else { return nil }
+            labels.append(String(decoding: bytes[(at + 1)..<(at + 1 + size)], as: UTF8.self))
+            at += 1 + size
+        }
+        return nil
+    }
+
+    /// The answer to `question`: one A record for `address` (or none, for a type the decky has no record of).
+    func response(
+        to question: Question,
+        address: [UInt8]?,
+        ttl: UInt32,
+        flags: UInt16,
+        klass: UInt16,
+        keepID: Bool
+    ) -> [UInt8] {
+        let id = keepID ? self.id : 0
+        var out: [UInt8] = [
+            UInt8(id >> 8), UInt8(id & 0xFF), UInt8(flags >> 8), UInt8(flags & 0xFF), 0, 1, 0,
+            address == nil ? 0 : 1, 0, 0, 0, 0,
+        ]
+        out += question.raw
+        if let address {
+            out += [0xC0, 0x0C, 0x00, 0x01, UInt8(klass >> 8), UInt8(klass & 0xFF)]
+            out += [UInt8(ttl >> 24), UInt8(ttl >> 16 & 0xFF), UInt8(ttl >> 8 & 0xFF), UInt8(ttl & 0xFF), 0, 4]
+            out += address
+        }
+        return out
+    }
+
+    static func ipv4(_ text: String) -> [UInt8]? {
+        let parts = text.split(separator: ".").compactMap { UInt8($0) }
+        return parts.count == 4 ? parts : nil
+    }
+
+    static func typeName(_ type: UInt16) -> String {
+        [1: "A", 28: "AAAA", 255: "ANY", 12: "PTR", 33: "SRV", 16: "TXT"][type] ?? "TYPE\(type)"
+    }
+}

@@ -1,0 +1,102 @@
+import DecnetCore
+import DecnetServiceKit
+import DecnetTesting
+import Testing
+
+@testable import DecnetServices
+
+/// LLMNR and mDNS answers for the decky's own name only, and DNS parsing of hostile datagrams.
+@Suite struct LLMNRTests {
+    static func service(_ capture: EventCapture) throws -> (LLMNRService, ServiceContext) {
+        let context = ServiceContext(
+            decky: "decky-w",
+            hostname: "WS07",
+            service: "llmnr",
+            persona: [:],
+            sink: capture,
+            osFamily: .windows,
+            address: "10.0.0.7"
+        )
+        return (try LLMNRService(context: context), context)
+    }
+
+    static func query(_ name: String, type: UInt16 = 1, id: UInt16 = 0x1234, klass: UInt16 = 1) -> [UInt8] {
+        var out: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xFF), 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+        for label in name.split(separator: ".") { out += [UInt8(label.utf8.count)] + Array(label.utf8) }
+        return out + [0, UInt8(type >> 8), UInt8(type & 0xFF), UInt8(klass >> 8), UInt8(klass & 0xFF)]
+    }
+
+    static func session(_ context: ServiceContext, port: Int, sourcePort: Int = 50_000) -> SessionEvents {
+        SessionEvents(
+            context: context,
+            source: Endpoint(ip: "10.0.0.66", port: sourcePort),
+            destination: Endpoint(ip: "10.0.0.7", port: port)
+        )
+    }
+
+    @Test func itAnswersForItsOwnNameAsWindowsDoes() throws {
+        let capture = EventCapture()
+        let (service, context) = try Self.service(capture)
+        let query = Self.query("ws07")
+        let reply = try #require(service.respond(to: query, session: Self.session(context, port: 5355)))
+        #expect(Array(reply.prefix(8)) == [0x12, 0x34, 0x80, 0x00, 0, 1, 0, 1], "same id, a response, one answer")
+        #expect(Array(reply.suffix(10)) == [0, 0, 0, 30, 0, 4, 10, 0, 0, 7], "TTL 30, the decky's address")
+        let event = try #require(capture.events(.commandInput).first)
+        #expect(
+            event[field: "command"] == "llmnr-query" && event[field: "args"] == "ws07 A"
+                && event[field: "answered"] == "yes"
+        )
+    }
+
+    @Test func itNeverAnswersForANameItDoesNotOwn() throws {
+        let capture = EventCapture()
+        let (service, context) = try Self.service(capture)
+        for name in ["wpad", "fileserv01", "ws07.corp.local", "ws070"] {
+            #expect(service.respond(to: Self.query(name), session: Self.session(context, port: 5355)) == nil, "\(name)")
+        }
+        #expect(capture.events(.commandInput).map { $0[field: "answered"] } == ["no", "no", "no", "no"])
+        // mDNS: only <name>.local; a multicast querier (port 5353) gets id 0 and the cache-flush class.
+        #expect(service.respond(to: Self.query("ws07"), session: Self.session(context, port: 5353)) == nil)
+        let reply = try #require(
+            service.respond(to: Self.query("WS07.local"), session: Self.session(context, port: 5353, sourcePort: 5353))
+        )
+        #expect(Array(reply.prefix(4)) == [0, 0, 0x84, 0x00])
+        #expect(reply.indices.contains { reply[$0...].starts(with: [0x00, 0x01, 0x80, 0x01, 0, 0, 0, 120]) })
+        // A type it has no record of: the name is its own, so an empty answer.
+        let aaaa = try #require(
+            service.respond(to: Self.query("ws07", type: 28), session: Self.session(context, port: 5355))
+        )
+        #expect(aaaa[7] == 0)
+    }
+
+    @Test func responsesAndHostileDatagramsAreRecordedNeverAnswered() throws {
+        let capture = EventCapture()
+        let (service, context) = try Self.service(capture)
+        var response = Self.query("wpad")
+        response[2] = 0x80
+        #expect(service.respond(to: response, session: Self.session(context, port: 5355)) == nil)
+        #expect(capture.events(.commandInput).first?[field: "command"] == "llmnr-response")
+        let loop: [UInt8] = [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xC0, 0x0C, 0, 1, 0, 1]
+        for datagram in [
+            [], [1, 2, 3], loop, [0, 1, 0, 0, 0xFF, 0xFF] + [UInt8](repeating: 0, count: 6),
+            [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 64] + [UInt8](repeating: 0x41, count: 64),
+        ] as [[UInt8]] {
+            #expect(service.respond(to: datagram, session: Self.session(context, port: 5355)) == nil)
+        }
+        #expect(capture.events(.clientMalformed).count == 5)
+        var generator = SeededGenerator(seed: 5355)
+        for _ in 0..<5000 {
+            var datagram = Self.query("ws07")
+            for _ in 0..<Int.random(in: 1...6, using: &generator) {
+                datagram[Int.random(in: 0..<datagram.count, using: &generator)] = UInt8.random(
+                    in: 0...255,
+                    using: &generator
+                )
+            }
+            _ = service.respond(
+                to: Array(datagram.prefix(Int.random(in: 0...datagram.count, using: &generator))),
+                session: Self.session(context, port: 5355)
+            )
+        }
+    }
+}
