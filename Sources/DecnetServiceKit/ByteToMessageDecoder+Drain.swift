@@ -12,3 +12,13 @@ extension ByteToMessageDecoder {
         return .needMoreData
     }
 }
+
+extension ByteBuffer {
+    /// Drops everything readable and returns its first `count` bytes: what a decoder that gives up on a stream
+    /// keeps for the `client.malformed` event's preview.
+    public mutating func discardReadable(keepingPreview count: Int = 64) -> [UInt8] {
+        let preview = self.getBytes(at: self.readerIndex, length: min(count, self.readableBytes)) ?? []
+        self.moveReaderIndex(to: self.writerIndex)
+        return preview
+    }
+}

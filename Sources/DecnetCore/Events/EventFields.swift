@@ -23,6 +23,14 @@ public struct EventFields: Sendable, Equatable {
     }
 
     /// Attacker-supplied text (already decoded by a protocol that carries text).
+    /// The fields of a `client.malformed` event: what was wrong, and the first 64 bytes of what was sent.
+    public static func malformed(_ error: String, preview bytes: some Collection<UInt8>) -> EventFields {
+        var fields = EventFields()
+        fields.add("error", error)
+        fields.add("preview", attackerBytes: bytes.prefix(64))
+        return fields
+    }
+
     public mutating func add(_ name: String, attackerText text: String, secret: Bool = false) {
         self.add(name, attackerBytes: Array(text.utf8), secret: secret)
     }

@@ -42,8 +42,7 @@ struct LDAPMessageDecoder: ByteToMessageDecoder {
         }
         if let problem {
             self.failed = true
-            let preview = buffer.getBytes(at: buffer.readerIndex, length: min(64, buffer.readableBytes)) ?? []
-            buffer.moveReaderIndex(to: buffer.writerIndex)
+            let preview = buffer.discardReadable()
             context.fireChannelRead(Self.wrapInboundOut(.invalid(problem, preview)))
             return .needMoreData
         }

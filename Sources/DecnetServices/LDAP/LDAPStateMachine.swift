@@ -57,12 +57,12 @@ struct LDAPStateMachine {
         switch inbound {
         case .invalid(let problem, let bytes):
             self.closed = true
-            return [.emit(.clientMalformed, Self.malformed(problem, bytes)), .close]
+            return [.emit(.clientMalformed, EventFields.malformed(problem, preview: bytes)), .close]
         case .message(let bytes):
             guard let (id, request) = LDAP.parse(bytes) else {
                 // AD drops a connection that sends something that is not an LDAPMessage.
                 self.closed = true
-                return [.emit(.clientMalformed, Self.malformed("not an LDAPMessage", bytes)), .close]
+                return [.emit(.clientMalformed, EventFields.malformed("not an LDAPMessage", preview: bytes)), .close]
             }
             return self.handle(id, request)
         }
@@ -217,7 +217,7 @@ struct LDAPStateMachine {
     private func badNTLM(_ id: Int, _ bytes: [UInt8]) -> [Action] {
         let text = "80090308: LdapErr: DSID-0C0907C2, comment: AcceptSecurityContext error, data 57, \(self.buildTag)"
         return [
-            .emit(.clientMalformed, Self.malformed("bind without a usable NTLM message", bytes)),
+            .emit(.clientMalformed, EventFields.malformed("bind without a usable NTLM message", preview: bytes)),
             .send(self.result(id, tag: 0x61, code: 49, message: text)),
         ]
     }
@@ -332,10 +332,4 @@ struct LDAPStateMachine {
         "1.2.840.113556.1.4.2256", "1.2.840.113556.1.4.2309",
     ]
 
-    static func malformed(_ error: String, _ bytes: [UInt8]) -> EventFields {
-        var fields = EventFields()
-        fields.add("error", error)
-        fields.add("preview", attackerBytes: bytes.prefix(64))
-        return fields
-    }
 }

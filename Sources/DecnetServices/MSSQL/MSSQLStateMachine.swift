@@ -51,7 +51,7 @@ struct MSSQLStateMachine {
             return []
         case (_, .invalid(let problem, let bytes)):
             self.state = .closed
-            return [.emit(.clientMalformed, Self.malformed(problem, bytes)), .close]
+            return [.emit(.clientMalformed, EventFields.malformed(problem, preview: bytes)), .close]
         case (.awaitingLogin, .message(TDS.preLogin, let payload)):
             return self.preLogin(payload)
         case (.awaitingLogin, .message(TDS.login7, let payload)):
@@ -64,7 +64,10 @@ struct MSSQLStateMachine {
             return [
                 .emit(
                     .clientMalformed,
-                    Self.malformed("TDS message type 0x\(String(type, radix: 16)) before a login", payload)
+                    EventFields.malformed(
+                        "TDS message type 0x\(String(type, radix: 16)) before a login",
+                        preview: payload
+                    )
                 ), .close,
             ]
         }
@@ -72,7 +75,7 @@ struct MSSQLStateMachine {
 
     private func preLogin(_ payload: [UInt8]) -> [Action] {
         guard let options = TDS.preLoginOptions(payload) else {
-            return [.emit(.clientMalformed, Self.malformed("PRELOGIN option table", payload)), .close]
+            return [.emit(.clientMalformed, EventFields.malformed("PRELOGIN option table", preview: payload)), .close]
         }
         var fields = EventFields()
         fields.add("client", "tds")
@@ -103,7 +106,9 @@ struct MSSQLStateMachine {
     private mutating func login(_ payload: [UInt8]) -> [Action] {
         guard let login = TDS.login(payload) else {
             self.state = .closed
-            return [.emit(.clientMalformed, Self.malformed("LOGIN7 that does not parse", payload)), .close]
+            return [
+                .emit(.clientMalformed, EventFields.malformed("LOGIN7 that does not parse", preview: payload)), .close,
+            ]
         }
         self.tdsVersion = login.tdsVersion
         var fingerprint = EventFields()
@@ -158,7 +163,12 @@ struct MSSQLStateMachine {
         self.state = .closed
         let token = SPNEGO.clientToken(payload)
         guard let ntlm = token.ntlm, let message = try? NTLM.authenticate(ntlm) else {
-            return [.emit(.clientMalformed, Self.malformed("SSPI message without an AUTHENTICATE", payload)), .close]
+            return [
+                .emit(
+                    .clientMalformed,
+                    EventFields.malformed("SSPI message without an AUTHENTICATE", preview: payload)
+                ), .close,
+            ]
         }
         var fields = NTLM.loginFields(message, serverChallenge: challenge)
         fields.add("auth", "sspi")
@@ -186,10 +196,4 @@ struct MSSQLStateMachine {
     /// The decoded password's UTF-16LE as UTF-8 bytes (invalid sequences kept as replacement characters).
     static func utf16(_ bytes: [UInt8]) -> [UInt8] { Array(NTLM.decode(bytes, .unicode).utf8) }
 
-    static func malformed(_ error: String, _ bytes: [UInt8]) -> EventFields {
-        var fields = EventFields()
-        fields.add("error", error)
-        fields.add("preview", attackerBytes: bytes.prefix(64))
-        return fields
-    }
 }

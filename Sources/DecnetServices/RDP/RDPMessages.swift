@@ -65,8 +65,7 @@ struct RDPFrameDecoder: ByteToMessageDecoder {
         -> DecodingState
     {
         self.failed = true
-        let preview = buffer.getBytes(at: buffer.readerIndex, length: min(64, buffer.readableBytes)) ?? []
-        buffer.moveReaderIndex(to: buffer.writerIndex)
+        let preview = buffer.discardReadable()
         context.fireChannelRead(Self.wrapInboundOut(.invalid(problem, preview)))
         return .needMoreData
     }

@@ -42,7 +42,7 @@ struct RDPStateMachine {
             return []
         case (_, .invalid(let problem, let bytes)):
             self.state = .closed
-            return [.emit(.clientMalformed, Self.malformed(problem, bytes)), .close]
+            return [.emit(.clientMalformed, EventFields.malformed(problem, preview: bytes)), .close]
         case (.awaitingRequest, .tpkt(let bytes)):
             return self.connectionRequest(bytes)
         case (.awaitingNegotiate, .tsRequest(let bytes)):
@@ -51,14 +51,17 @@ struct RDPStateMachine {
             return self.authenticate(bytes, challenge: challenge)
         default:
             self.state = .closed
-            return [.emit(.clientMalformed, Self.malformed("message out of order", [])), .close]
+            return [.emit(.clientMalformed, EventFields.malformed("message out of order", preview: [])), .close]
         }
     }
 
     private mutating func connectionRequest(_ bytes: [UInt8]) -> [Action] {
         guard let request = RDP.connectionRequest(bytes) else {
             self.state = .closed
-            return [.emit(.clientMalformed, Self.malformed("not an X.224 Connection Request", bytes)), .close]
+            return [
+                .emit(.clientMalformed, EventFields.malformed("not an X.224 Connection Request", preview: bytes)),
+                .close,
+            ]
         }
         var fields = EventFields()
         fields.add("client", "rdp")
@@ -86,7 +89,10 @@ struct RDPStateMachine {
         guard let request = RDP.tsRequest(bytes), let token = request.negoToken, NTLM.messageType(token) == .negotiate
         else {
             self.state = .closed
-            return [.emit(.clientMalformed, Self.malformed("TSRequest without an NTLM NEGOTIATE", bytes)), .close]
+            return [
+                .emit(.clientMalformed, EventFields.malformed("TSRequest without an NTLM NEGOTIATE", preview: bytes)),
+                .close,
+            ]
         }
         self.clientVersion = request.version
         var fields = EventFields()
@@ -111,7 +117,12 @@ struct RDPStateMachine {
         guard let request = RDP.tsRequest(bytes), let token = request.negoToken,
             let message = try? NTLM.authenticate(token)
         else {
-            return [.emit(.clientMalformed, Self.malformed("TSRequest without an NTLM AUTHENTICATE", bytes)), .close]
+            return [
+                .emit(
+                    .clientMalformed,
+                    EventFields.malformed("TSRequest without an NTLM AUTHENTICATE", preview: bytes)
+                ), .close,
+            ]
         }
         var fields = NTLM.loginFields(message, serverChallenge: challenge)
         fields.add("auth", "credssp")
@@ -133,10 +144,4 @@ struct RDPStateMachine {
         return names.joined(separator: ",")
     }
 
-    static func malformed(_ error: String, _ bytes: [UInt8]) -> EventFields {
-        var fields = EventFields()
-        fields.add("error", error)
-        fields.add("preview", attackerBytes: bytes.prefix(64))
-        return fields
-    }
 }

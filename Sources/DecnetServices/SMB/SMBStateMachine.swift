@@ -75,21 +75,27 @@ struct SMBStateMachine {
             return []
         case (_, .invalid(let problem, let bytes)):
             self.state = .closed
-            return [.emit(.clientMalformed, Self.malformed(problem, bytes)), .close]
+            return [.emit(.clientMalformed, EventFields.malformed(problem, preview: bytes)), .close]
         case (.awaitingSessionRequest, .sessionRequest(let names)):
             return self.sessionRequest(names)
         case (.awaitingSessionRequest, .message(let bytes)):
             // Windows answers an SMB message sent without a session request on 139 with a negative response.
             self.state = .closed
             return [
-                .emit(.clientMalformed, Self.malformed("SMB message before the NetBIOS session request", bytes)),
+                .emit(
+                    .clientMalformed,
+                    EventFields.malformed("SMB message before the NetBIOS session request", preview: bytes)
+                ),
                 .send(NBSS.negativeSessionResponse(0x8F)), .close,
             ]
         case (_, .keepAlive):
             return []
         case (_, .sessionRequest(let names)):
             self.state = .closed
-            return [.emit(.clientMalformed, Self.malformed("second NetBIOS session request", names)), .close]
+            return [
+                .emit(.clientMalformed, EventFields.malformed("second NetBIOS session request", preview: names)),
+                .close,
+            ]
         case (_, .message(let bytes)):
             return self.message(bytes)
         }
@@ -115,7 +121,7 @@ struct SMBStateMachine {
         if let message = SMB1Message(bytes) { return self.smb1(message, bytes) }
         // Not SMB (or an encrypted transform we never asked for): Windows resets the connection.
         self.state = .closed
-        return [.emit(.clientMalformed, Self.malformed("not an SMB message", bytes)), .close]
+        return [.emit(.clientMalformed, EventFields.malformed("not an SMB message", preview: bytes)), .close]
     }
 
     // MARK: SMB1
@@ -126,7 +132,10 @@ struct SMBStateMachine {
             // Without SMB1, Windows drops the connection on anything SMB1 but the multi-protocol negotiate.
             self.state = .closed
             return [
-                .emit(.clientMalformed, Self.malformed("SMB1 command 0x\(String(message.command, radix: 16))", bytes)),
+                .emit(
+                    .clientMalformed,
+                    EventFields.malformed("SMB1 command 0x\(String(message.command, radix: 16))", preview: bytes)
+                ),
                 .close,
             ]
         }
@@ -202,7 +211,10 @@ struct SMBStateMachine {
     private mutating func smb1SessionSetup(_ message: SMB1Message, _ bytes: [UInt8], challenge: [UInt8]) -> [Action] {
         guard let request = SMB1.sessionSetup(message) else {
             return [
-                .emit(.clientMalformed, Self.malformed("SESSION_SETUP_ANDX that does not parse", bytes)),
+                .emit(
+                    .clientMalformed,
+                    EventFields.malformed("SESSION_SETUP_ANDX that does not parse", preview: bytes)
+                ),
                 .send(NBSS.message(SMB1.reply(message, status: NTStatus.invalidParameter))),
             ]
         }
@@ -235,7 +247,10 @@ struct SMBStateMachine {
                     let authenticate = try? NTLM.authenticate(token.ntlm ?? [])
                 else {
                     return actions + [
-                        .emit(.clientMalformed, Self.malformed("AUTHENTICATE without a challenge", bytes)),
+                        .emit(
+                            .clientMalformed,
+                            EventFields.malformed("AUTHENTICATE without a challenge", preview: bytes)
+                        ),
                         .send(NBSS.message(SMB1.reply(message, status: NTStatus.logonFailure))),
                     ]
                 }
@@ -264,12 +279,7 @@ struct SMBStateMachine {
                     ),
                 ]
             default:
-                var fields = EventFields()
-                fields.add(
-                    "method",
-                    token.mechanisms.isEmpty ? "unknown" : "spnego(" + token.mechanisms.joined(separator: ",") + ")"
-                )
-                fields.add("dialect", "NT LM 0.12")
+                let fields = Self.unusableToken(token, dialect: "NT LM 0.12")
                 return actions + [
                     .emit(.loginFailed, fields),
                     .send(NBSS.message(SMB1.reply(message, status: NTStatus.logonFailure))),
@@ -361,7 +371,7 @@ struct SMBStateMachine {
         case (.negotiated, .negotiate?):
             // A second NEGOTIATE on a connection is a protocol error: the server disconnects (MS-SMB2 3.3.5.3).
             self.state = .closed
-            return [.emit(.clientMalformed, Self.malformed("second SMB2 NEGOTIATE", bytes)), .close]
+            return [.emit(.clientMalformed, EventFields.malformed("second SMB2 NEGOTIATE", preview: bytes)), .close]
         case (.negotiated, let command?):
             // Nobody is logged in: any other command names a session that does not exist.
             var fields = EventFields()
@@ -377,7 +387,10 @@ struct SMBStateMachine {
             // Commands before NEGOTIATE, or unknown command codes: Windows drops the connection.
             self.state = .closed
             return [
-                .emit(.clientMalformed, Self.malformed("SMB2 command \(header.command) out of order", bytes)), .close,
+                .emit(
+                    .clientMalformed,
+                    EventFields.malformed("SMB2 command \(header.command) out of order", preview: bytes)
+                ), .close,
             ]
         }
     }
@@ -385,7 +398,7 @@ struct SMBStateMachine {
     private mutating func negotiate(_ header: SMB2Header, _ bytes: [UInt8]) -> [Action] {
         guard let request = SMB2NegotiateRequest(bytes, header: 0) else {
             self.state = .closed
-            return [.emit(.clientMalformed, Self.malformed("truncated SMB2 NEGOTIATE", bytes)), .close]
+            return [.emit(.clientMalformed, EventFields.malformed("truncated SMB2 NEGOTIATE", preview: bytes)), .close]
         }
         var actions: [Action] = []
         if !self.fingerprinted {
@@ -504,14 +517,17 @@ struct SMBStateMachine {
         let body = SMB2Header.size
         guard bytes.count >= body + 24, bytes.le16(body) == 25 else {
             return [
-                .emit(.clientMalformed, Self.malformed("truncated SESSION_SETUP", bytes)),
+                .emit(.clientMalformed, EventFields.malformed("truncated SESSION_SETUP", preview: bytes)),
                 .send(NBSS.message(self.error(header, NTStatus.invalidParameter))),
             ]
         }
         let offset = Int(bytes.le16(body + 12)), length = Int(bytes.le16(body + 14))
         guard offset <= bytes.count, length <= bytes.count - offset else {
             return [
-                .emit(.clientMalformed, Self.malformed("SESSION_SETUP buffer outside the message", bytes)),
+                .emit(
+                    .clientMalformed,
+                    EventFields.malformed("SESSION_SETUP buffer outside the message", preview: bytes)
+                ),
                 .send(NBSS.message(self.error(header, NTStatus.invalidParameter))),
             ]
         }
@@ -545,7 +561,7 @@ struct SMBStateMachine {
                 message = try NTLM.authenticate(token.ntlm ?? [])
             } catch {
                 return [
-                    .emit(.clientMalformed, Self.malformed(error.description, bytes)),
+                    .emit(.clientMalformed, EventFields.malformed(error.description, preview: bytes)),
                     .send(NBSS.message(self.error(header, NTStatus.invalidParameter))),
                 ]
             }
@@ -555,12 +571,7 @@ struct SMBStateMachine {
             return [.emit(.loginFailed, fields), .send(NBSS.message(self.error(header, status, credits: credits)))]
         default:
             // Kerberos tickets, an empty buffer or junk: nothing we can check, so the login fails.
-            var fields = EventFields()
-            fields.add(
-                "method",
-                token.mechanisms.isEmpty ? "unknown" : "spnego(" + token.mechanisms.joined(separator: ",") + ")"
-            )
-            fields.add("dialect", Self.dialectName(dialect))
+            let fields = Self.unusableToken(token, dialect: Self.dialectName(dialect))
             return [
                 .emit(.loginFailed, fields),
                 .send(NBSS.message(self.error(header, NTStatus.logonFailure, credits: credits))),
@@ -591,6 +602,17 @@ struct SMBStateMachine {
         return NTLM.decode(Array(bytes[offset..<(offset + length)]), .unicode)
     }
 
+    /// A login with a token that holds no NTLM (Kerberos tickets, an empty buffer, junk): what it offered.
+    static func unusableToken(_ token: SPNEGO.ClientToken, dialect: String) -> EventFields {
+        var fields = EventFields()
+        fields.add(
+            "method",
+            token.mechanisms.isEmpty ? "unknown" : "spnego(" + token.mechanisms.joined(separator: ",") + ")"
+        )
+        fields.add("dialect", dialect)
+        return fields
+    }
+
     static func dialectName(_ dialect: UInt16) -> String {
         switch dialect {
         case 0x0202: "2.0.2"
@@ -610,10 +632,4 @@ struct SMBStateMachine {
             + lowerHex(bytes[10..<16])
     }
 
-    static func malformed(_ error: String, _ bytes: [UInt8]) -> EventFields {
-        var fields = EventFields()
-        fields.add("error", error)
-        fields.add("preview", attackerBytes: bytes.prefix(64))
-        return fields
-    }
 }

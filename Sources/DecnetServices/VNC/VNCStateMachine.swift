@@ -59,7 +59,10 @@ struct VNCStateMachine {
         guard self.buffer.count + bytes.count <= Self.maximumBuffer else {
             self.state = .closed
             return [
-                .emit(.clientMalformed, Self.malformed("more than \(Self.maximumBuffer) bytes unread", bytes)), .close,
+                .emit(
+                    .clientMalformed,
+                    EventFields.malformed("more than \(Self.maximumBuffer) bytes unread", preview: bytes)
+                ), .close,
             ]
         }
         self.buffer += bytes
@@ -114,7 +117,7 @@ struct VNCStateMachine {
             let clientMinor = Int(text.dropFirst(8).prefix(3))
         else {
             self.state = .closed
-            return [.emit(.clientMalformed, Self.malformed("not an RFB version", bytes)), .close]
+            return [.emit(.clientMalformed, EventFields.malformed("not an RFB version", preview: bytes)), .close]
         }
         // RFC 6143 §7.1.1: other minors below 7 are read as 3.3, anything above 8 as 3.8.
         let wanted = major > 3 ? 8 : clientMinor >= 8 ? 8 : clientMinor == 7 ? 7 : 3
@@ -201,12 +204,18 @@ struct VNCStateMachine {
             let text = Int(Self.be32(self.buffer, 4))
             guard text <= Self.maximumBuffer - 8 else {
                 self.state = .closed
-                return [.emit(.clientMalformed, Self.malformed("clipboard text of \(text) bytes", [])), .close]
+                return [
+                    .emit(.clientMalformed, EventFields.malformed("clipboard text of \(text) bytes", preview: [])),
+                    .close,
+                ]
             }
             length = 8 + text
         default:
             self.state = .closed
-            return [.emit(.clientMalformed, Self.malformed("client message type \(type)", self.buffer)), .close]
+            return [
+                .emit(.clientMalformed, EventFields.malformed("client message type \(type)", preview: self.buffer)),
+                .close,
+            ]
         }
         guard let message = self.take(length) else { return nil }
         switch type {
@@ -246,10 +255,4 @@ struct VNCStateMachine {
         UInt32(bytes[at]) << 24 | UInt32(bytes[at + 1]) << 16 | UInt32(bytes[at + 2]) << 8 | UInt32(bytes[at + 3])
     }
 
-    static func malformed(_ error: String, _ bytes: [UInt8]) -> EventFields {
-        var fields = EventFields()
-        fields.add("error", error)
-        fields.add("preview", attackerBytes: bytes.prefix(64))
-        return fields
-    }
 }
