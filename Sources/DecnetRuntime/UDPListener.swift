@@ -77,6 +77,10 @@ public struct UDPListener<Service: UDPHoneypot>: Sendable {
             try? await channel.close()
             throw ServiceLauncher.Failure(description: "udp \(host):\(port): the channel was not set up")
         }
+        if !groups.isEmpty {
+            // The service's own multicast queries must not come back to it as if someone else asked.
+            try? await channel.setOption(.socketOption(.ip_multicast_loop), value: 0)
+        }
         for address in groups {
             do {
                 let multicast = try SocketAddress(ipAddress: address, port: 0)
@@ -120,6 +124,24 @@ public struct UDPListener<Service: UDPHoneypot>: Sendable {
         if destination.ip == "0.0.0.0", let address = self.context.address { destination.ip = address }
         do {
             try await self.channel.executeThenClose { inbound, outbound in
+                // The service's own datagrams (bait queries) go out on the same socket, so answers come back here.
+                let ticker: Task<Void, Never>? = self.service.tickInterval.map { interval in
+                    Task {
+                        var generator = SystemRandomNumberGenerator()
+                        while !Task.isCancelled {
+                            let jitter = Double.random(in: 0.9...1.1, using: &generator)
+                            try? await Task.sleep(for: interval * jitter)
+                            if Task.isCancelled { return }
+                            for (datagram, host, port) in self.service.tick() {
+                                guard let address = try? SocketAddress(ipAddress: host, port: port) else { continue }
+                                try? await outbound.write(
+                                    AddressedEnvelope(remoteAddress: address, data: ByteBuffer(bytes: datagram))
+                                )
+                            }
+                        }
+                    }
+                }
+                defer { ticker?.cancel() }
                 for try await envelope in inbound {
                     let source = Endpoint(address: envelope.remoteAddress)
                     let now = ContinuousClock.now

@@ -6,6 +6,17 @@ public protocol UDPHoneypot: Sendable {
     /// Answers one datagram; nil sends nothing. Hostile bytes get the protocol's error reply or silence, never a
     /// throw.
     func respond(to datagram: [UInt8], session: SessionEvents) -> [UInt8]?
+
+    /// How often the service sends datagrams of its own (LLMNR's bait queries), with ± 10 % jitter; nil never.
+    var tickInterval: Duration? { get }
+
+    /// The datagrams to send now: bytes, destination address and port.
+    func tick() -> [(datagram: [UInt8], host: String, port: Int)]
+}
+
+extension UDPHoneypot {
+    public var tickInterval: Duration? { nil }
+    public func tick() -> [(datagram: [UInt8], host: String, port: Int)] { [] }
 }
 
 /// A UDP emulator as the registry lists it: built for one decky from its context, like `HoneypotService`.

@@ -138,6 +138,80 @@ extension WindowsHostLabTests {
     }
 }
 
+extension WindowsHostLabTests {
+    /// The poisoner trap: a Windows decky asks its segment for bait names every interval; a host that merely
+    /// listens is not reported, a Responder-style poisoner on the lab (answering every LLMNR query with its own
+    /// address) is, within one interval, as the event's source.
+    @Test(.enabled(if: NativeEngineTests.rootOrCI, "needs root to make network namespaces (CI runs as root)"))
+    func aPoisonerOnTheSegmentIsReportedAndAListenerIsNot() async throws {
+        try #require(getuid() == 0, "network namespaces need root")
+        try await NativeFleetHarness.with { harness in
+            let tag = harness.tag
+            let net = "10.79.\(Int.random(in: 1...250))"
+            let name = "\(tag)-ws"
+            let fleet =
+                "[general]\nnet = \(net).0/24\n\n[\(name)]\nip = \(net).40\nhostname = WS08\n"
+                + "archetype = windows-workstation\nservices = smb, llmnr\n\n[\(name).llmnr]\n"
+                + "llmnr_bait_names = FS03\nllmnr_bait_interval = 2\n"
+            let file = harness.directory.url.appendingPathComponent("fleet.ini")
+            try fleet.write(to: file, atomically: true, encoding: .utf8)
+            let deploy = try await harness.decnet(["deploy", "--config", file.path, "--lab", "--lab-name", tag])
+            try #require(deploy.status == 0, "\(deploy.standardOutput)\(deploy.standardError)")
+            // The attacker joins LLMNR's group on its interface and, as a poisoner, answers every query it hears
+            // with its own address (what Responder and Inveigh do); as a listener it only counts them.
+            let script = """
+                import socket, struct, sys, time
+                me, mode, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(('0.0.0.0', 5355))
+                s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, socket.inet_aton('224.0.0.252') + socket.inet_aton(me))
+                s.settimeout(0.5)
+                heard, end = 0, time.time() + seconds
+                while time.time() < end:
+                    try:
+                        data, source = s.recvfrom(512)
+                    except socket.timeout:
+                        continue
+                    if len(data) < 12 or data[2] & 0x80:
+                        continue
+                    heard += 1
+                    if mode == 'poison':
+                        q = data[12:]
+                        reply = data[:2] + b'\\x80\\x00\\x00\\x01\\x00\\x01\\x00\\x00\\x00\\x00' + q
+                        reply += b'\\xc0\\x0c\\x00\\x01\\x00\\x01\\x00\\x00\\x00\\x1e\\x00\\x04' + socket.inet_aton(me)
+                        s.sendto(reply, source)
+                print('heard', heard)
+                """
+            let attacker = "\(net).254"
+            let listener = try await harness.attacker([
+                "timeout", "-s", "KILL", "30", "/usr/bin/python3", "-c", script, attacker, "listen", "6",
+            ])
+            #expect(
+                listener.standardOutput.contains("heard ") && !listener.standardOutput.contains("heard 0"),
+                "the bait queries reach the segment: \(listener.standardOutput)\(listener.standardError)"
+            )
+            #expect(
+                !harness.eventLines().contains { $0.contains(" poisoner.detected ") },
+                "a listener is not a poisoner"
+            )
+            let poisoner = try await harness.attacker([
+                "timeout", "-s", "KILL", "30", "/usr/bin/python3", "-c", script, attacker, "poison", "5",
+            ])
+            #expect(poisoner.status == 0, "\(poisoner.standardError)")
+            let line = await harness.waitForEvent([" poisoner.detected ", "poisoner_ip=\"\(attacker)\""])
+            let event = try #require(
+                line.flatMap { try? RFC5424Parser.event(from: $0) },
+                "\(harness.eventLines().suffix(5))"
+            )
+            #expect(event.source.ip == attacker && event.decky == name && event[field: "name"] == "FS03")
+            #expect(event[field: "answer"] == attacker && event.service == "llmnr")
+            #expect(try await harness.decnet(["teardown", "--all"]).status == 0)
+            #expect(try await harness.decnet(["lab", "down"]).status == 0)
+        }
+    }
+}
+
 enum WindowsLabTools {
     static let dig = ExternalTool("dig", package: "bind9-dnsutils")
 }

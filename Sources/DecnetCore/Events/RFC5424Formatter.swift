@@ -14,7 +14,7 @@ public enum RFC5424Formatter {
     /// Syslog severity per event: refusals and malformed input are warnings, logins notices, the rest info.
     public static func severity(of id: EventID) -> Int {
         switch id {
-        case .clientMalformed, .connectionRefused: 4
+        case .clientMalformed, .connectionRefused, .poisonerDetected: 4
         case .loginSuccess, .loginFailed, .fileUpload: 5
         default: 6
         }

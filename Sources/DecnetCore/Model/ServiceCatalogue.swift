@@ -145,7 +145,20 @@ public enum ServiceCatalogue {
         ServiceDefinition(
             "llmnr",
             ports: [PortSpec(5355, .udp), PortSpec(5353, .udp)],
-            role: "LLMNR / mDNS (Windows name resolution)"
+            role: "LLMNR / mDNS (Windows name resolution)",
+            personaKeys: [
+                PersonaKey(
+                    "llmnr_bait_names",
+                    origin: .decnetSwift,
+                    "names no host owns that the decky asks for; whoever answers is poisoning, e.g. FS03,PRINT-02"
+                ),
+                PersonaKey(
+                    "llmnr_bait_interval",
+                    .integer(0...86_400),
+                    origin: .decnetSwift,
+                    "seconds between bait queries (± 10 %); 0 turns them off; default 60"
+                ),
+            ]
         ),
         ServiceDefinition(
             "mysql",

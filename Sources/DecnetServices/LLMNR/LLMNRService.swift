@@ -1,5 +1,6 @@
 import DecnetCore
 import DecnetServiceKit
+import Foundation
 
 /// The `llmnr` honeypot: LLMNR (RFC 4795) on UDP 5355 and mDNS (RFC 6762) on UDP 5353, joined to their multicast
 /// groups on the decky's interface. It answers queries for the decky's own name, as Windows and avahi do, records
@@ -14,13 +15,41 @@ public struct LLMNRService: DatagramService {
 
     let hostname: String
     let address: [UInt8]?
+    /// Names nobody owns that the decky asks for (upper-cased for comparison); whoever answers is poisoning.
+    let baitNames: [String]
+    public let tickInterval: Duration?
 
     public init(context: ServiceContext) throws {
         self.hostname = String(context.hostname.split(separator: ".").first ?? Substring(context.hostname))
         self.address = context.address.flatMap(DNSMessage.ipv4)
+        let names = (context.persona["llmnr_bait_names"] ?? Self.defaultBait(context.hostname))
+            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        self.baitNames = names
+        let seconds = Int(context.persona["llmnr_bait_interval"] ?? "") ?? 60
+        // Only a decky on a LAN asks its segment (a decky on loopback has nobody to ask).
+        let onLAN = context.address.map { !$0.hasPrefix("127.") } ?? false
+        self.tickInterval = seconds > 0 && onLAN && !names.isEmpty ? .seconds(seconds) : nil
+    }
+
+    /// A name that looks like one of the decky's neighbours but that nobody owns: a file server or printer with
+    /// the decky's own naming style, as a Windows host's mistyped or stale shortcut would ask for.
+    static func defaultBait(_ hostname: String) -> String {
+        let base = hostname.split(separator: "-").first.map(String.init)?.uppercased() ?? "CORP"
+        return "\(base)-FS02,PRINT-\(base)"
+    }
+
+    /// One LLMNR query per bait name to the segment's group, from the service's own socket.
+    public func tick() -> [(datagram: [UInt8], host: String, port: Int)] {
+        self.baitNames.map { name in
+            var generator = SystemRandomNumberGenerator()
+            let id = UInt16.random(in: 1...UInt16.max, using: &generator)
+            return (DNSMessage.query(name, id: id), "224.0.0.252", 5355)
+        }
     }
 
     public func respond(to datagram: [UInt8], session: SessionEvents) -> [UInt8]? {
+        // The decky's own bait queries come back to it over multicast loopback: not an event.
+        if let own = self.address, session.source.ip == own.map({ String($0) }).joined(separator: ".") { return nil }
         let mdns = session.destination.port == 5353
         guard let message = DNSMessage(datagram) else {
             var fields = EventFields()
@@ -37,7 +66,21 @@ public struct LLMNRService: DatagramService {
             attackerText: message.questions.map { "\($0.name) \(DNSMessage.typeName($0.type))" }.joined(separator: ", ")
         )
         guard !message.isResponse else {
-            // Nobody asked this decky anything: an unsolicited answer is itself worth a look.
+            // An answer for a bait name: nobody owns it, so whoever answers is poisoning name resolution.
+            if !mdns,
+                let bait = message.questions.first(where: { question in
+                    self.baitNames.contains { $0.caseInsensitiveCompare(question.name) == .orderedSame }
+                })
+            {
+                var alert = EventFields()
+                alert.add("name", attackerText: bait.name)
+                alert.add("protocol", "llmnr")
+                alert.add("poisoner_ip", session.source.ip)
+                if let answer = message.answerAddress { alert.add("answer", answer) }
+                session.emit(.poisonerDetected, alert)
+                return nil
+            }
+            // Otherwise nobody asked this decky anything: an unsolicited answer is itself worth a look.
             session.emit(.commandInput, fields)
             return nil
         }
@@ -100,6 +143,13 @@ struct DNSMessage: Equatable {
             at = end + 4
             self.questions.append(Question(name: name, type: type, klass: klass, raw: Array(bytes[start..<at])))
         }
+        // The first answer, if it is an A record (what a poisoner claims the name is).
+        let answers = Int(bytes[6]) << 8 | Int(bytes[7])
+        if answers > 0, let (_, end) = Self.name(bytes, at: at), end + 14 <= bytes.count,
+            bytes[end] == 0, bytes[end + 1] == 1, bytes[end + 8] == 0, bytes[end + 9] == 4
+        {
+            self.answerAddress = bytes[(end + 10)..<(end + 14)].map { String($0) }.joined(separator: ".")
+        }
     }
 
     /// A name at `at`: its text and where what follows it starts. Compression pointers are followed (at most 16).
@@ -151,6 +201,18 @@ struct DNSMessage: Equatable {
             out += address
         }
         return out
+    }
+
+    /// The first A record of a response's answer section, as text (what a poisoner claims the name is).
+    private(set) var answerAddress: String?
+
+    /// A query for one name, type A, class IN (as a Windows resolver sends it over LLMNR).
+    static func query(_ name: String, id: UInt16) -> [UInt8] {
+        var out: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xFF), 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+        for label in name.split(separator: ".") {
+            out += [UInt8(min(label.utf8.count, 63))] + Array(label.utf8.prefix(63))
+        }
+        return out + [0, 0, 1, 0, 1]
     }
 
     static func ipv4(_ text: String) -> [UInt8]? {

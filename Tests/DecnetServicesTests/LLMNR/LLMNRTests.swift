@@ -99,4 +99,67 @@ import Testing
             )
         }
     }
+
+    /// The bait: the decky asks its segment for names nobody owns; an answer to one is a poisoner.
+    @Test func anAnswerToABaitQueryIsAPoisoner() throws {
+        let capture = EventCapture()
+        let context = ServiceContext(
+            decky: "decky-w",
+            hostname: "WS07",
+            service: "llmnr",
+            persona: ["llmnr_bait_names": "FS03, PRINT-02", "llmnr_bait_interval": "30"],
+            sink: capture,
+            osFamily: .windows,
+            address: "10.0.0.7"
+        )
+        let service = try LLMNRService(context: context)
+        #expect(service.tickInterval == .seconds(30))
+        let queries = service.tick()
+        #expect(queries.map(\.host) == ["224.0.0.252", "224.0.0.252"] && queries.allSatisfy { $0.port == 5355 })
+        let asked = try #require(DNSMessage(queries[0].datagram))
+        #expect(asked.questions.map(\.name) == ["FS03"] && !asked.isResponse)
+        // A Responder-style answer: the same question, QR set, an A record with the poisoner's address.
+        var answer = queries[0].datagram
+        answer[2] = 0x80
+        answer[7] = 1
+        answer += [0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 10, 0, 0, 66]
+        #expect(service.respond(to: answer, session: Self.session(context, port: 5355)) == nil)
+        let alert = try #require(capture.events(.poisonerDetected).first)
+        #expect(
+            alert[field: "name"] == "FS03" && alert[field: "poisoner_ip"] == "10.0.0.66"
+                && alert[field: "answer"] == "10.0.0.66"
+        )
+        #expect(alert.source.ip == "10.0.0.66")
+        // An answer for another name is only recorded; the decky's own query looping back is nothing.
+        var other = Self.query("intranet")
+        other[2] = 0x80
+        _ = service.respond(to: other, session: Self.session(context, port: 5355))
+        #expect(capture.events(.poisonerDetected).count == 1)
+        let own = SessionEvents(
+            context: context,
+            source: Endpoint(ip: "10.0.0.7", port: 5355),
+            destination: Endpoint(ip: "10.0.0.7", port: 5355)
+        )
+        #expect(service.respond(to: queries[1].datagram, session: own) == nil)
+        #expect(capture.events(.commandInput).count == 1)
+        // On loopback, or with interval 0, nothing is sent.
+        let quiet = ServiceContext(
+            decky: "d",
+            hostname: "WS07",
+            service: "llmnr",
+            persona: ["llmnr_bait_interval": "0"],
+            sink: capture,
+            address: "10.0.0.7"
+        )
+        #expect(try LLMNRService(context: quiet).tickInterval == nil)
+        let loopback = ServiceContext(
+            decky: "d",
+            hostname: "WS07",
+            service: "llmnr",
+            persona: [:],
+            sink: capture,
+            address: "127.77.0.1"
+        )
+        #expect(try LLMNRService(context: loopback).tickInterval == nil)
+    }
 }
