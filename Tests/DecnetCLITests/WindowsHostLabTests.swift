@@ -125,6 +125,15 @@ extension WindowsHostLabTests {
                 multicast.standardOutput == "\(ip) \(ip)\n",
                 "\(multicast.standardOutput)\(multicast.standardError)"
             )
+            // nbtscan's node status query over NBT-NS: the name table of a Windows host, with its MAC.
+            let nbtscan = try await harness.attacker([
+                "timeout", "-s", "KILL", "20", WindowsLabTools.nbtscan.path ?? "nbtscan", ip,
+            ])
+            let row = nbtscan.standardOutput.split(separator: "\n").first { $0.hasPrefix(ip) }.map(String.init) ?? ""
+            #expect(
+                row.contains("WS07") && row.contains("<server>"),
+                "\(nbtscan.standardOutput)\(nbtscan.standardError)"
+            )
             let asked = await harness.waitForEvent([" command.input ", "command=\"llmnr-query\"", "answered=\"no\""])
             let event = try #require(asked.flatMap { try? RFC5424Parser.event(from: $0) })
             #expect(event.source.ip == "\(net).254" && event.destination.ip == ip && event[field: "args"] == "wpad A")
@@ -214,6 +223,7 @@ extension WindowsHostLabTests {
 
 enum WindowsLabTools {
     static let dig = ExternalTool("dig", package: "bind9-dnsutils")
+    static let nbtscan = ExternalTool("nbtscan", package: "nbtscan")
 }
 
 /// The smb client tool, named where the CLI tests can see it.

@@ -27,7 +27,7 @@ struct ServicesCommand: ParsableCommand {
             Row(
                 slug: definition.kind.rawValue,
                 ports: definition.ports.map { Int($0.number) },
-                transports: definition.ports.map(\.description),
+                transports: definition.ports.map(\.description) + definition.extraPorts.map { "\($0) (+)" },
                 role: definition.role,
                 personaKeys: definition.personaKeys.map(\.name),
                 implemented: ServiceRegistry.builtin.implements(definition.kind)
@@ -45,7 +45,9 @@ struct ServicesCommand: ParsableCommand {
             )
         }
         print(table.render())
-        print("\n\(rows.count) services, \(rows.filter(\.implemented).count) with an emulator")
+        print(
+            "\n\(rows.count) services, \(rows.filter(\.implemented).count) with an emulator; (+) a port DECNET-Swift adds to the seed's"
+        )
     }
 }
 

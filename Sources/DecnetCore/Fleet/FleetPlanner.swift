@@ -253,7 +253,7 @@ private struct PlanRun {
         for kind in unique {
             let custom = self.customByName[kind]
             let definition = ServiceCatalogue.definition(for: kind)
-            let ports = (custom?.ports ?? definition?.ports ?? []).filter { port in
+            let ports = (custom?.ports ?? definition.map { $0.ports + $0.extraPorts } ?? []).filter { port in
                 !(definition?.sharedPorts.contains(port) ?? false) || !claimed.contains(port)
             }
             for port in ports {

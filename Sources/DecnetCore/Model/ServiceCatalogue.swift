@@ -158,7 +158,8 @@ public enum ServiceCatalogue {
                     origin: .decnetSwift,
                     "seconds between bait queries (± 10 %); 0 turns them off; default 60"
                 ),
-            ]
+            ],
+            extraPorts: [PortSpec(137, .udp)]
         ),
         ServiceDefinition(
             "mysql",

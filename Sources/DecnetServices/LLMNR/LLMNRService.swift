@@ -18,6 +18,8 @@ public struct LLMNRService: DatagramService {
     /// Names nobody owns that the decky asks for (upper-cased for comparison); whoever answers is poisoning.
     let baitNames: [String]
     public let tickInterval: Duration?
+    /// The NetBIOS name service on 137/udp, for the same host.
+    let netbios: NetBIOSNameService
 
     public init(context: ServiceContext) throws {
         self.hostname = String(context.hostname.split(separator: ".").first ?? Substring(context.hostname))
@@ -29,6 +31,11 @@ public struct LLMNRService: DatagramService {
         // Only a decky on a LAN asks its segment (a decky on loopback has nobody to ask).
         let onLAN = context.address.map { !$0.hasPrefix("127.") } ?? false
         self.tickInterval = seconds > 0 && onLAN && !names.isEmpty ? .seconds(seconds) : nil
+        self.netbios = NetBIOSNameService(
+            identity: WindowsIdentity(persona: context.persona, hostname: context.hostname, osFamily: context.osFamily),
+            address: self.address,
+            mac: context.macAddress
+        )
     }
 
     /// A name that looks like one of the decky's neighbours but that nobody owns: a file server or printer with
@@ -50,6 +57,7 @@ public struct LLMNRService: DatagramService {
     public func respond(to datagram: [UInt8], session: SessionEvents) -> [UInt8]? {
         // The decky's own bait queries come back to it over multicast loopback: not an event.
         if let own = self.address, session.source.ip == own.map({ String($0) }).joined(separator: ".") { return nil }
+        if session.destination.port == 137 { return self.netbiosName(datagram, session: session) }
         let mdns = session.destination.port == 5353
         guard let message = DNSMessage(datagram) else {
             var fields = EventFields()
@@ -98,6 +106,19 @@ public struct LLMNRService: DatagramService {
             klass: mdns ? 0x8001 : 1,
             keepID: !mdns || session.source.port != 5353
         )
+    }
+
+    /// NBT-NS: node status and name queries answered for the host's own names; every query recorded. Other
+    /// traffic on 137 (registrations, releases, answers between other hosts) is not the decky's business.
+    func netbiosName(_ datagram: [UInt8], session: SessionEvents) -> [UInt8]? {
+        guard let query = NetBIOSNameService.query(datagram) else { return nil }
+        let reply = self.netbios.respond(to: query)
+        var fields = EventFields()
+        fields.add("command", query.type == 0x21 ? "nbns-status" : "nbns-query")
+        fields.add("args", attackerText: query.name + "<" + String(format2: query.suffix) + ">")
+        fields.add("answered", reply == nil ? "no" : "yes")
+        session.emit(.commandInput, fields)
+        return reply
     }
 
     /// Whether `name` is this decky's: its host name as LLMNR asks it (one label), or `<name>.local` for mDNS.
@@ -222,5 +243,13 @@ struct DNSMessage: Equatable {
 
     static func typeName(_ type: UInt16) -> String {
         [1: "A", 28: "AAAA", 255: "ANY", 12: "PTR", 33: "SRV", 16: "TXT"][type] ?? "TYPE\(type)"
+    }
+}
+
+extension String {
+    /// Two hexadecimal digits, upper case (NetBIOS suffixes are written `<20>`, `<1C>`).
+    fileprivate init(format2 byte: UInt8) {
+        let digits = Array("0123456789ABCDEF")
+        self = String([digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
     }
 }

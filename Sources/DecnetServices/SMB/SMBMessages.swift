@@ -96,7 +96,7 @@ enum NBSS {
         }
         let suffix = decoded.removeLast()
         let name = String(decoding: decoded, as: UTF8.self)
-        return (String(name.reversed().drop { $0 == " " }.reversed()), suffix)
+        return (String(name.reversed().drop { $0 == " " || $0 == "\0" }.reversed()), suffix)
     }
 }
 

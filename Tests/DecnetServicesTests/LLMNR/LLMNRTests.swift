@@ -162,4 +162,66 @@ import Testing
         )
         #expect(try LLMNRService(context: loopback).tickInterval == nil)
     }
+
+    /// NBT-NS on 137: nbtscan's node status query for "*" gets the name table and MAC; a name query only for the
+    /// host's own names.
+    @Test func netbiosNameServiceAnswersLikeAWindowsHost() throws {
+        let capture = EventCapture()
+        let context = ServiceContext(
+            decky: "decky-w",
+            hostname: "WS07",
+            service: "llmnr",
+            persona: ["workgroup": "ACME"],
+            sink: capture,
+            osFamily: .windows,
+            macAddress: "00:1b:21:92:f7:56",
+            address: "10.0.0.7"
+        )
+        let service = try LLMNRService(context: context)
+        func query(_ name: String, suffix: UInt8, type: UInt8, pad: UInt8 = 0x20) -> [UInt8] {
+            var raw = Array(name.utf8)
+            while raw.count < 15 { raw.append(pad) }
+            raw.append(suffix)
+            var encoded: [UInt8] = [0x20]
+            for byte in raw { encoded += [0x41 + (byte >> 4), 0x41 + (byte & 0xF)] }
+            encoded.append(0)
+            let header: [UInt8] = [0x13, 0x37, 0x00, 0x10, 0, 1, 0, 0, 0, 0, 0, 0]
+            return header + encoded + [0, type, 0, 1]
+        }
+        let status = try #require(
+            service.respond(to: query("*", suffix: 0, type: 0x21, pad: 0), session: Self.session(context, port: 137))
+        )
+        #expect(Array(status.prefix(8)) == [0x13, 0x37, 0x84, 0x00, 0, 0, 0, 1])
+        let table = Array(status[(12 + 34 + 4 + 4 + 2)...])
+        #expect(table[0] == 4, "four names")
+        #expect(
+            String(decoding: table[1..<16], as: UTF8.self) == "WS07           " && table[16] == 0x00
+                && table[17] == 0x04
+        )
+        #expect(String(decoding: table[19..<34], as: UTF8.self) == "ACME           " && table[35] == 0x84)
+        #expect(Array(table[(1 + 4 * 18)..<(1 + 4 * 18 + 6)]) == [0x00, 0x1b, 0x21, 0x92, 0xf7, 0x56])
+        let own = try #require(
+            service.respond(to: query("WS07", suffix: 0x20, type: 0x20), session: Self.session(context, port: 137))
+        )
+        #expect(Array(own.suffix(6)) == [0, 0, 10, 0, 0, 7])
+        #expect(
+            service.respond(to: query("FILESRV", suffix: 0x20, type: 0x20), session: Self.session(context, port: 137))
+                == nil
+        )
+        #expect(capture.events(.commandInput).map { $0[field: "args"] } == ["*<00>", "WS07<20>", "FILESRV<20>"])
+        var generator = SeededGenerator(seed: 137)
+        for _ in 0..<3000 {
+            var datagram = query("*", suffix: 0, type: 0x21, pad: 0)
+            for _ in 0..<Int.random(in: 1...5, using: &generator) {
+                datagram[Int.random(in: 0..<datagram.count, using: &generator)] = UInt8.random(
+                    in: 0...255,
+                    using: &generator
+                )
+            }
+            _ = service.respond(
+                to: Array(datagram.prefix(Int.random(in: 0...datagram.count, using: &generator))),
+                session: Self.session(context, port: 137)
+            )
+        }
+    }
 }
