@@ -147,7 +147,8 @@ struct LDAPStateMachine {
             let challenge = self.newChallenge()
             let message = NTLM.challenge(
                 challenge,
-                clientFlags: NTLM.negotiateFlags(token),
+                answering: token,
+                wrapped: false,
                 identity: self.identity,
                 time: self.now()
             )
@@ -167,14 +168,13 @@ struct LDAPStateMachine {
             guard let ntlm = token.ntlm else { return self.badNTLM(id, credentials ?? []) }
             if NTLM.messageType(ntlm) == .negotiate {
                 let challenge = self.newChallenge()
-                let message = NTLM.challenge(
+                let reply = NTLM.challenge(
                     challenge,
-                    clientFlags: NTLM.negotiateFlags(ntlm),
+                    answering: ntlm,
+                    wrapped: token.wrapped,
                     identity: self.identity,
                     time: self.now()
                 )
-                let reply =
-                    token.wrapped ? SPNEGO.negTokenResp(state: .acceptIncomplete, responseToken: message) : message
                 return [.send(self.bindResponse(id, code: 14, serverSaslCreds: reply))]
             }
             return self.authenticate(id, token: ntlm, wrapped: token.wrapped, method: "sasl(\(mechanism))")

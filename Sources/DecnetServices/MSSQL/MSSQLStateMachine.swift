@@ -137,13 +137,13 @@ struct MSSQLStateMachine {
                 ]
             }
             let challenge = Array(self.random().prefix(8))
-            let message = NTLM.challenge(
+            let data = NTLM.challenge(
                 challenge,
-                clientFlags: NTLM.negotiateFlags(ntlm),
+                answering: ntlm,
+                wrapped: token.wrapped,
                 identity: self.configuration.identity,
                 time: self.now()
             )
-            let data = token.wrapped ? SPNEGO.negTokenResp(state: .acceptIncomplete, responseToken: message) : message
             self.state = .awaitingSSPI(challenge: challenge, wrapped: token.wrapped)
             return actions + [.send(TDS.packet(TDS.tabularResult, TDS.sspiToken(data)))]
         }

@@ -80,6 +80,25 @@ public enum NTLM {
         return message
     }
 
+    /// The server's reply to a client's NEGOTIATE: the CHALLENGE for its flags, inside SPNEGO's NegTokenResp
+    /// (accept-incomplete) when the client wrapped its own token, bare when it did not. Every service that takes
+    /// an NTLM login answers with this.
+    public static func challenge(
+        _ serverChallenge: [UInt8],
+        answering negotiate: [UInt8],
+        wrapped: Bool,
+        identity: WindowsIdentity,
+        time: UInt64
+    ) -> [UInt8] {
+        let message = self.challenge(
+            serverChallenge,
+            clientFlags: self.negotiateFlags(negotiate),
+            identity: identity,
+            time: time
+        )
+        return wrapped ? SPNEGO.negTokenResp(state: .acceptIncomplete, responseToken: message) : message
+    }
+
     /// The AV pairs (MS-NLMP 2.2.2.1) a Windows host sends: NetBIOS and DNS names, the forest for domain members,
     /// and the time.
     static func targetInfo(_ identity: WindowsIdentity, time: UInt64) -> [UInt8] {

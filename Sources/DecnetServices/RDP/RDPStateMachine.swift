@@ -100,9 +100,11 @@ struct RDPStateMachine {
         fields.add("credssp_version", String(request.version))
         let challenge = Array(self.random().prefix(8))
         self.state = .awaitingAuthenticate(challenge: challenge)
+        // CredSSP carries NTLM bare, never in SPNEGO.
         let message = NTLM.challenge(
             challenge,
-            clientFlags: NTLM.negotiateFlags(token),
+            answering: token,
+            wrapped: false,
             identity: self.identity,
             time: self.now()
         )

@@ -228,9 +228,10 @@ struct SMBStateMachine {
                 let serverChallenge = Array(self.random().prefix(8))
                 let userID = self.newUserID()
                 self.smb1Sessions[userID] = PendingSession(serverChallenge: serverChallenge, wrapped: token.wrapped)
-                let ntlm = NTLM.challenge(
+                let blob = NTLM.challenge(
                     serverChallenge,
-                    clientFlags: NTLM.negotiateFlags(token.ntlm ?? []),
+                    answering: token.ntlm ?? [],
+                    wrapped: token.wrapped,
                     identity: self.identity,
                     time: self.now()
                 )
@@ -238,7 +239,7 @@ struct SMBStateMachine {
                     message,
                     status: NTStatus.moreProcessingRequired,
                     userID: userID,
-                    blob: token.wrapped ? SPNEGO.negTokenResp(state: .acceptIncomplete, responseToken: ntlm) : ntlm,
+                    blob: blob,
                     identity: self.identity
                 )
                 return actions + [.send(NBSS.message(reply))]
@@ -538,13 +539,13 @@ struct SMBStateMachine {
             let challenge = Array(self.random().prefix(8))
             let sessionID = self.newSessionID()
             self.sessions[sessionID] = PendingSession(serverChallenge: challenge, wrapped: token.wrapped)
-            let ntlm = NTLM.challenge(
+            let blob = NTLM.challenge(
                 challenge,
-                clientFlags: NTLM.negotiateFlags(token.ntlm ?? []),
+                answering: token.ntlm ?? [],
+                wrapped: token.wrapped,
                 identity: self.identity,
                 time: self.now()
             )
-            let blob = token.wrapped ? SPNEGO.negTokenResp(state: .acceptIncomplete, responseToken: ntlm) : ntlm
             var reply = header.response(status: NTStatus.moreProcessingRequired, credits: credits, sessionID: sessionID)
             reply.appendLE16(9)
             reply.appendLE16(0)
