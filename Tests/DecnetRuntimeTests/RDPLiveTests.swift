@@ -3,7 +3,8 @@ import DecnetTesting
 import Foundation
 import Testing
 
-/// The rdp service against FreeRDP's xfreerdp (NLA), nmap's probe and its rdp-ntlm-info script, and hashcat.
+/// The rdp service against FreeRDP's xfreerdp (NLA), nmap's probe and its rdp-ntlm-info and rdp-enum-encryption
+/// scripts, and hashcat.
 @Suite struct RDPLiveTests {
     static let xfreerdp = ExternalTool("xfreerdp", package: "freerdp2-x11")
     /// xfreerdp opens its X display even for +auth-only.
@@ -38,7 +39,7 @@ import Testing
         )
         let scan = try await ProcessRunner.run(
             nmap,
-            ["-sV", "-Pn", "-n", "-p", "3389", "--script", "rdp-ntlm-info", "127.77.19.8"]
+            ["-sV", "-Pn", "-n", "-p", "3389", "--script", "rdp-ntlm-info,rdp-enum-encryption", "127.77.19.8"]
         )
         await service.stop()
 
@@ -47,6 +48,9 @@ import Testing
         for line in [
             "Target_Name: CORP", "NetBIOS_Domain_Name: CORP", "NetBIOS_Computer_Name: TS01",
             "DNS_Domain_Name: corp.local", "DNS_Computer_Name: TS01.corp.local", "Product_Version: 10.0.17763",
+            // A Windows host that requires NLA: CredSSP (with and without Early User Authorization) and RDSTLS
+            // succeed; plain TLS and standard RDP security are refused, so nmap lists neither.
+            "CredSSP (NLA): SUCCESS", "CredSSP with Early User Auth: SUCCESS", "RDSTLS: SUCCESS",
         ] {
             #expect(output.contains(line), "\(line)\n\(output)")
         }
