@@ -113,12 +113,21 @@ let package = Package(
         ),
         // libpcap from Debian: a capture handle per decky namespace, its kernel BPF filter and bounded ring.
         .systemLibrary(name: "CPcap", path: "Sources/CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+        // libnetfilter_queue from Debian: the NFQUEUE socket per decky namespace through which the OS
+        // personality layer reshapes the decky's SYN-ACKs, RSTs and ICMP (nmap -O and p0f read them).
+        .systemLibrary(
+            name: "CNetfilterQueue",
+            path: "Sources/CNetfilterQueue",
+            pkgConfig: "libnetfilter_queue",
+            providers: [.apt(["libnetfilter-queue-dev"])]
+        ),
         // The packet layer: what reaches each decky below its sockets (libpcap in the decky's namespace),
-        // decoded, classified and aggregated into scans and attacker fingerprints. Below the API, beside Runtime.
+        // decoded, classified and aggregated into scans and attacker fingerprints; and what leaves it, shaped
+        // to its OS personality (NFQUEUE). Below the API, beside Runtime.
         .target(
             name: "DecnetPacket",
             dependencies: [
-                "DecnetCore", "DecnetServiceKit", "DecnetRuntime", "CPcap",
+                "DecnetCore", "DecnetServiceKit", "DecnetRuntime", "CPcap", "CNetfilterQueue",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

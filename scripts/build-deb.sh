@@ -20,7 +20,8 @@ BINARY=$STAGE/root/usr/bin/decnet
 VERSION=$("$BINARY" --version)
 ARCH=$(dpkg --print-architecture)
 
-# Depends: the Debian package of every shared library the binary links, plus iproute2 (the engine runs `ip`) and
+# Depends: the Debian package of every shared library the binary links, plus iproute2 (the engine runs `ip`),
+# iptables (it installs the OS personalities' queue rules in each decky namespace) and
 # passwd (the postinst's useradd).
 depends=()
 while read -r library; do
@@ -29,7 +30,7 @@ while read -r library; do
     owner=$(echo "$owner" | head -1 | cut -d: -f1)
     [ -n "$owner" ] && depends+=("$owner")
 done < <(ldd "$BINARY" | awk '$3 ~ /^\// { print $3 }' | xargs -r readlink -f)
-depends+=(iproute2 passwd)
+depends+=(iproute2 iptables passwd)
 DEPENDS=$(printf '%s\n' "${depends[@]}" | sort -u | paste -sd, - | sed 's/,/, /g')
 
 mkdir -p "$STAGE/root/DEBIAN"

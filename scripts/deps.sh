@@ -11,8 +11,9 @@
 #   toolchain  what the Swift toolchain itself needs to compile and link on Debian 12 (swift.org's list for
 #              bookworm, less what only the REPL and lldb use); present on any machine where Swift already builds
 #   build      the C libraries and headers our system-library targets link: libsodium, nettle + GMP, zlib, SQLite,
-#              libpcap
-#   demo       what scripts/lab-demo.sh runs: namespaces (iproute2), the attacker's tools (nmap, redis-cli, ssh)
+#              libpcap, libnetfilter_queue
+#   demo       what scripts/lab-demo.sh runs: namespaces (iproute2), the OS personalities' queue rules (iptables),
+#              the attacker's tools (nmap, redis-cli, ssh)
 #   test       every real tool the tests drive (CI installs it all), on top of build and demo
 #   bench      what bench/ adds: the load client's libraries, wrk, debootstrap for the fresh-machine check
 #   docker     the Docker driver's end-to-end test: the engine and its compose, debootstrap for the base image
@@ -28,10 +29,10 @@ deps_group() {
             libstdc++-12-dev libxml2 libz3-4 pkg-config tzdata ca-certificates
         ;;
     build)
-        echo libsodium-dev nettle-dev libgmp-dev zlib1g-dev libsqlite3-dev libpcap-dev pkg-config
+        echo libsodium-dev nettle-dev libgmp-dev zlib1g-dev libsqlite3-dev libpcap-dev libnetfilter-queue-dev pkg-config
         ;;
     demo)
-        echo iproute2 nmap redis-tools openssh-client sshpass procps
+        echo iproute2 iptables nmap redis-tools openssh-client sshpass procps
         ;;
     test)
         # docker-compose validates the compose files we write; ieee-data is the OUI registry our MAC vendors are

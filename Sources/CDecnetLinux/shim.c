@@ -122,3 +122,86 @@ int decnet_add_default_route(unsigned int gateway) {
     errno = saved;
     return result;
 }
+
+#ifdef __linux__
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+
+static void decnet_attribute(struct nlmsghdr *header, unsigned short type, const void *data, unsigned short length) {
+    struct rtattr *attribute = (struct rtattr *)((char *)header + NLMSG_ALIGN(header->nlmsg_len));
+    attribute->rta_type = type;
+    attribute->rta_len = RTA_LENGTH(length);
+    memcpy(RTA_DATA(attribute), data, length);
+    header->nlmsg_len = NLMSG_ALIGN(header->nlmsg_len) + RTA_ALIGN(attribute->rta_len);
+}
+#endif
+
+int decnet_replace_route(unsigned int destination, int prefix_length, unsigned int gateway, unsigned int source,
+                         const char *device, unsigned int window, unsigned int initial_receive_window) {
+#ifdef __linux__
+    unsigned int index = if_nametoindex(device);
+    if (index == 0) return -1;
+    union {
+        struct nlmsghdr header;
+        char bytes[512];
+    } request;
+    memset(&request, 0, sizeof(request));
+    request.header.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
+    request.header.nlmsg_type = RTM_NEWROUTE;
+    request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+    request.header.nlmsg_seq = 1;
+    struct rtmsg *route = NLMSG_DATA(&request.header);
+    route->rtm_family = AF_INET;
+    route->rtm_dst_len = (unsigned char)prefix_length;
+    route->rtm_table = RT_TABLE_MAIN;
+    route->rtm_type = RTN_UNICAST;
+    // The connected route keeps what the kernel gave it (proto kernel, scope link); a gateway route is global.
+    route->rtm_protocol = gateway ? RTPROT_BOOT : RTPROT_KERNEL;
+    route->rtm_scope = gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+    if (prefix_length > 0) decnet_attribute(&request.header, RTA_DST, &destination, 4);
+    if (gateway) decnet_attribute(&request.header, RTA_GATEWAY, &gateway, 4);
+    if (source) decnet_attribute(&request.header, RTA_PREFSRC, &source, 4);
+    decnet_attribute(&request.header, RTA_OIF, &index, 4);
+    // RTA_METRICS nests one attribute per metric.
+    char metrics[64];
+    unsigned short used = 0;
+    unsigned int values[2][2] = {{RTAX_WINDOW, window}, {RTAX_INITRWND, initial_receive_window}};
+    for (int i = 0; i < 2; i++) {
+        if (values[i][1] == 0) continue;
+        struct rtattr *metric = (struct rtattr *)(metrics + used);
+        metric->rta_type = (unsigned short)values[i][0];
+        metric->rta_len = RTA_LENGTH(4);
+        memcpy(RTA_DATA(metric), &values[i][1], 4);
+        used += RTA_ALIGN(metric->rta_len);
+    }
+    if (used > 0) decnet_attribute(&request.header, RTA_METRICS, metrics, used);
+
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd < 0) return -1;
+    struct sockaddr_nl kernel;
+    memset(&kernel, 0, sizeof(kernel));
+    kernel.nl_family = AF_NETLINK;
+    int result = -1;
+    if (sendto(fd, &request, request.header.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) >= 0) {
+        char answer[1024];
+        ssize_t length = recv(fd, answer, sizeof(answer), 0);
+        struct nlmsghdr *reply = (struct nlmsghdr *)answer;
+        if (length >= (ssize_t)NLMSG_LENGTH(sizeof(struct nlmsgerr)) && reply->nlmsg_type == NLMSG_ERROR) {
+            int code = ((struct nlmsgerr *)NLMSG_DATA(reply))->error;
+            if (code == 0) result = 0;
+            else errno = -code;
+        } else if (length >= 0) {
+            errno = EPROTO;
+        }
+    }
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return result;
+#else
+    (void)destination; (void)prefix_length; (void)gateway; (void)source; (void)device; (void)window;
+    (void)initial_receive_window;
+    errno = ENOSYS;
+    return -1;
+#endif
+}

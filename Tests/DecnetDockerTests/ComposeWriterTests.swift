@@ -32,9 +32,9 @@ import Yams
             let networks = try #require(base["networks"] as? [String: Any])
             let lan = try #require(networks["decnet_lan"] as? [String: Any])
             #expect(lan["ipv4_address"] as? String == decky.ip.description)
-            // Every sysctl of the decky's OS family, with its value, as strings.
+            // Every sysctl of the decky's OS personality, with its value, as strings.
             let sysctls = try #require(base["sysctls"] as? [String: String])
-            #expect(sysctls == Dictionary(uniqueKeysWithValues: decky.osFamily.sysctls.map { ($0.key, $0.value) }))
+            #expect(sysctls == Dictionary(uniqueKeysWithValues: decky.sysctls.map { ($0.key, $0.value) }))
             #expect(sysctls["net.ipv4.ip_default_ttl"] == String(decky.osFamily.stack.ttl))
         }
     }

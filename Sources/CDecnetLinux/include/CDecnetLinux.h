@@ -29,4 +29,12 @@ int decnet_set_link_up(const char *name);
 /// Returns 0, or -1 with errno set.
 int decnet_add_default_route(unsigned int gateway);
 
+/// Adds or replaces (rtnetlink RTM_NEWROUTE, NLM_F_REPLACE) the IPv4 route to `destination`/`prefix_length` via
+/// `gateway` (0: a connected route) out of `device`, with preferred source `source` (0: none) and the TCP metrics
+/// an OS personality pins: `window` (RTAX_WINDOW, the largest window, hence the window scale a SYN-ACK offers)
+/// and `initial_receive_window` (RTAX_INITRWND, in segments: the SYN-ACK's window); 0 leaves a metric unset.
+/// Addresses are in network byte order. Returns 0, or -1 with errno set (the kernel's answer).
+int decnet_replace_route(unsigned int destination, int prefix_length, unsigned int gateway, unsigned int source,
+                         const char *device, unsigned int window, unsigned int initial_receive_window);
+
 #endif

@@ -57,12 +57,16 @@ enum EngineHost {
             state: state,
             sink: dispatcher
         )
+        // OS personalities: each shaped decky's SYN-ACKs, RSTs and ICMP leave through its queue (not on loopback).
+        let personalities = state.native?.network == .loopback ? nil : PersonalityLayer { Self.log($0) }
+        var watchers: [any DeckyWatcher] = packets.layer.map { [$0] } ?? []
+        if let personalities { watchers.append(personalities) }
         let engine = Engine(
             settings: Engine.Settings(
                 stateDirectory: stateDirectory,
                 registry: .builtin,
                 sink: dispatcher,
-                watchers: packets.layer.map { [$0] } ?? [],
+                watchers: watchers,
                 log: { Self.log($0) }
             ),
             state: state
@@ -112,6 +116,7 @@ enum EngineHost {
         signals.cancel()
         await engine.shutdown(removeNetwork: false)
         await packets.layer?.stop()
+        await personalities?.stop()
         dispatcher.finish()
         await delivery.value
         await logTarget.apply(nil)

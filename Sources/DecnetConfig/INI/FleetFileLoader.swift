@@ -10,7 +10,9 @@ public enum FleetFileLoader {
     /// Keys of `[general]`.
     public static let generalKeys = ["net", "gw", "interface", "log_target"]
     /// Keys of a decky section: the seed's five, then DECNET-Swift's `distro`, `hostname` and `mac`.
-    public static let deckyKeys = ["ip", "services", "archetype", "nmap_os", "amount", "distro", "hostname", "mac"]
+    public static let deckyKeys = [
+        "ip", "services", "archetype", "nmap_os", "amount", "distro", "hostname", "mac", "os_shaping",
+    ]
     /// Keys of a `[custom-NAME]` section.
     public static let customKeys = ["binary", "exec", "ports"]
 
@@ -346,6 +348,12 @@ private struct SectionReader {
                         entry,
                         "'\(value)' is not a unicast MAC address; expected e.g. 00:14:22:0a:0b:0c"
                     )
+                }
+            case "os_shaping":
+                switch value.lowercased() {
+                case "on", "true", "yes", "1": decky.osShaping = self.located(true, section, entry)
+                case "off", "false", "no", "0": decky.osShaping = self.located(false, section, entry)
+                default: self.problem(section, entry, "'\(value)' is not on or off")
                 }
             default:
                 break  // reported by rejectUnknownKeys

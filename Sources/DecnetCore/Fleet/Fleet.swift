@@ -26,6 +26,8 @@ public struct Decky: Hashable, Sendable, Codable, Identifiable {
     public var osFamily: OSFamily
     public var archetype: String?
     public var services: [ServiceInstance]
+    /// `os_shaping`: false keeps the kernel's own packets (the OS personality's sysctls still apply); nil is on.
+    public var osShaping: Bool?
 
     public var id: String { self.name }
 
@@ -37,7 +39,8 @@ public struct Decky: Hashable, Sendable, Codable, Identifiable {
         distro: String,
         osFamily: OSFamily,
         archetype: String?,
-        services: [ServiceInstance]
+        services: [ServiceInstance],
+        osShaping: Bool? = nil
     ) {
         self.name = name
         self.ip = ip
@@ -47,12 +50,13 @@ public struct Decky: Hashable, Sendable, Codable, Identifiable {
         self.osFamily = osFamily
         self.archetype = archetype
         self.services = services
+        self.osShaping = osShaping
     }
 
     public var distroProfile: DistroProfile? { DistroCatalogue.profile(for: self.distro) }
 
-    /// The sysctls of the decky's OS family, in order.
-    public var sysctls: [(key: String, value: String)] { self.osFamily.sysctls }
+    /// The sysctls of the decky's OS personality (its family's, narrowed), in order.
+    public var sysctls: [(key: String, value: String)] { self.personality.sysctls }
 }
 
 /// A planned fleet: the LAN it lives on and its deckies.

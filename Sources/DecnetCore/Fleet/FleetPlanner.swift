@@ -545,7 +545,8 @@ private struct PlanRun {
             distro: distro.slug,
             osFamily: family,
             archetype: archetype?.slug,
-            services: resolved
+            services: resolved,
+            osShaping: request.osShaping?.value
         )
     }
 }

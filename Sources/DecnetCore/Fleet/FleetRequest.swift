@@ -60,6 +60,8 @@ public struct DeckyRequest: Sendable {
     public var distro: Located<DistroProfile>?
     public var hostname: Located<String>?
     public var mac: Located<MACAddress>?
+    /// `os_shaping`: whether the decky's packets are shaped to its OS personality (default on).
+    public var osShaping: Located<Bool>?
     public var personas: [PersonaSection] = []
     /// Keys whose values were unreadable (already reported), so that planning does not report their absence too.
     public var invalidKeys: Set<String> = []

@@ -28,6 +28,8 @@ public enum OSFamily: String, CaseIterable, Sendable, Codable, CustomStringConve
         public let receiveBuffer: String?
         /// The seed's "Notes" column.
         public let notes: String
+        /// `net.ipv4.ip_no_pmtu_disc`: 1 sends SYN-ACKs and data without DF, as IOS does.
+        public var noPathMTUDiscovery = false
     }
 
     public var stack: StackProfile {
@@ -49,7 +51,8 @@ public enum OSFamily: String, CaseIterable, Sendable, Codable, CustomStringConve
                 ttl: 128,
                 synRetries: 2,
                 windowScaling: true,
-                timestamps: false,
+                // Windows 10 and Server 2016+ answer a SYN that offers timestamps with timestamps.
+                timestamps: true,
                 selectiveAck: true,
                 synCookies: true,
                 ecn: 0,
@@ -72,8 +75,9 @@ public enum OSFamily: String, CaseIterable, Sendable, Codable, CustomStringConve
             StackProfile(
                 ttl: 255,
                 synRetries: 3,
-                windowScaling: false,
-                timestamps: false,
+                // A printer's or camera's stack: timestamps and window scaling (shift 0) on, no SACK.
+                windowScaling: true,
+                timestamps: true,
                 selectiveAck: false,
                 synCookies: false,
                 ecn: 0,
@@ -90,7 +94,8 @@ public enum OSFamily: String, CaseIterable, Sendable, Codable, CustomStringConve
                 synCookies: false,
                 ecn: 0,
                 receiveBuffer: nil,
-                notes: "Network devices"
+                notes: "Network devices",
+                noPathMTUDiscovery: true
             )
         }
     }
@@ -109,6 +114,7 @@ public enum OSFamily: String, CaseIterable, Sendable, Codable, CustomStringConve
             ("net.ipv4.tcp_ecn", String(stack.ecn)),
         ]
         if let buffer = stack.receiveBuffer { result.append(("net.ipv4.tcp_rmem", buffer)) }
+        if stack.noPathMTUDiscovery { result.append(("net.ipv4.ip_no_pmtu_disc", "1")) }
         return result
     }
 }

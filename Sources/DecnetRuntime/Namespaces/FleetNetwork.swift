@@ -167,6 +167,9 @@ public struct FleetNetwork: Sendable {
             gateway != decky.ip && self.subnet.contains(gateway) ? gateway.value.bigEndian : nil
         }
         let sysctls = decky.sysctls
+        let metrics = decky.personality.routeMetrics
+        let subnet = self.subnet.network.value.bigEndian
+        let prefixLength = Int32(self.subnet.prefixLength)
         do {
             try await NamespaceThread.run(namespace) {
                 func check(_ result: Int32, _ what: String) throws {
@@ -178,6 +181,35 @@ public struct FleetNetwork: Sendable {
                 try check(decnet_set_ipv4_address("eth0", address, netmask), "addr add \(decky.ip) dev eth0")
                 try check(decnet_set_link_up("eth0"), "link set eth0 up")
                 if let gateway { try check(decnet_add_default_route(gateway), "route add default") }
+                if !metrics.isEmpty {
+                    // The OS personality's window scale and first window hold on both routes out.
+                    try check(
+                        decnet_replace_route(
+                            subnet,
+                            prefixLength,
+                            0,
+                            address,
+                            "eth0",
+                            metrics.window,
+                            metrics.initialReceiveWindow
+                        ),
+                        "route replace \(self.subnet) window \(metrics.window) initrwnd \(metrics.initialReceiveWindow)"
+                    )
+                    if let gateway {
+                        try check(
+                            decnet_replace_route(
+                                0,
+                                0,
+                                gateway,
+                                0,
+                                "eth0",
+                                metrics.window,
+                                metrics.initialReceiveWindow
+                            ),
+                            "route replace default window \(metrics.window) initrwnd \(metrics.initialReceiveWindow)"
+                        )
+                    }
+                }
                 for (key, value) in sysctls { try NamespaceSysctl.write(key, value) }
             }
             return nil

@@ -50,6 +50,12 @@ public enum IPRoute {
         return failures
     }
 
+    /// Runs `command` inside `namespace` (`ip netns exec`); throws with its error output when it fails.
+    @discardableResult
+    public static func exec(namespace: String, _ command: [String]) async throws -> String {
+        try await self.run("/usr/sbin/ip", ["netns", "exec", namespace] + command)
+    }
+
     /// Writes a sysctl inside `namespace` and reads it back: a refused write can exit 0, so only the value read
     /// back counts.
     public static func setSysctl(namespace: String, key: String, value: String) async throws {

@@ -1,0 +1,229 @@
+import DecnetCore
+import DecnetRuntime
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The OS personality layer: each shaped decky's SYN-ACKs, RSTs and ICMP leave through an NFQUEUE in its
+/// namespace, where its `PacketShaper` gives them the personality's traits (option order, window, IP IDs, DF,
+/// ICMP codes and quotes) before they reach the wire.
+///
+/// Only those packets leave the kernel (one SYN-ACK per connection; never the data of an established one). The
+/// rules carry `--queue-bypass` and the queue fails open, so a full queue or a stopped engine means unshaped
+/// packets, never lost ones. One thread serves every decky's queue.
+public final class PersonalityLayer: DeckyWatcher, Sendable {
+    /// What one decky's shaping did (`decnet status --json`).
+    public struct DeckyCounters: Codable, Sendable, Equatable {
+        public var personality: String
+        public var packets = 0
+        public var shaped = 0
+        public var scaleMismatches = 0
+        public var unknownOptions = 0
+        public var verdictFailures = 0
+    }
+
+    public struct Status: Codable, Sendable, Equatable {
+        public var deckies: [String: DeckyCounters] = [:]
+        public var failures: [String: String] = [:]
+    }
+
+    private struct Shared: ~Copyable {
+        var pending: [Change] = []
+        var status = Status()
+    }
+
+    private enum Change: @unchecked Sendable {
+        case add(QueueHandle)
+        case remove(String, CheckedContinuation<Void, Never>)
+        case stop(CheckedContinuation<Void, Never>)
+    }
+
+    let log: @Sendable (String) -> Void
+    private let shared = Mutex(Shared())
+    private let wake: (read: Int32, write: Int32)
+    private let started = Atomic<Bool>(false)
+
+    public init(log: @escaping @Sendable (String) -> Void) {
+        self.log = log
+        var fds: [Int32] = [-1, -1]
+        if pipe(&fds) == 0 {
+            for fd in fds {
+                _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            }
+        }
+        self.wake = (fds[0], fds[1])
+    }
+
+    deinit {
+        Glibc.close(self.wake.read)
+        Glibc.close(self.wake.write)
+    }
+
+    public var status: Status { self.shared.withLock { $0.status } }
+
+    /// The iptables rules (raw table, before conntrack) that queue what a shape changes; restored with
+    /// `iptables-restore --noflush` inside the decky's namespace.
+    public static func rules(for shape: PacketShape, interface: String = "eth0") -> String {
+        let queue = "-j NFQUEUE --queue-num 0 --queue-bypass"
+        var lines = [
+            "*raw",
+            "-A OUTPUT -o \(interface) -p tcp --tcp-flags SYN,ACK SYN,ACK \(queue)",
+            "-A OUTPUT -o \(interface) -p tcp --tcp-flags RST RST \(queue)",
+            "-A OUTPUT -o \(interface) -p icmp --icmp-type echo-reply \(queue)",
+        ]
+        if shape.shapesErrors {
+            lines.append("-A OUTPUT -o \(interface) -p icmp --icmp-type destination-unreachable \(queue)")
+        }
+        if shape.watchesEchoRequests {
+            lines.append("-A PREROUTING -i \(interface) -p icmp --icmp-type echo-request \(queue)")
+        }
+        lines.append("COMMIT")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Starts shaping a decky: opens its queue inside its namespace, then installs the rules that feed it.
+    public func add(_ decky: Decky, namespace: String) async {
+        guard decky.shapesPackets else { return }
+        self.start()
+        let personality = decky.personality
+        let shape = PersonalityTable.shape(personality)
+        do {
+            let handle = try await NamespaceThread.run(namespace) {
+                try QueueHandle.open(name: decky.name, shaper: PacketShaper(personality: personality))
+            }
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "decnet-personality-\(UUID().uuidString).rules"
+            )
+            defer { try? FileManager.default.removeItem(at: file) }
+            try Data(Self.rules(for: shape).utf8).write(to: file)
+            do {
+                // A decky served again (rebuilt, restarted) has its old rules replaced, not doubled.
+                _ = try? await IPRoute.exec(namespace: namespace, ["iptables", "-w", "-t", "raw", "-F"])
+                try await IPRoute.exec(namespace: namespace, ["iptables-restore", "-w", "--noflush", file.path])
+            } catch {
+                handle.close()
+                throw error
+            }
+            self.shared.withLock {
+                $0.status.failures[decky.name] = nil
+                $0.status.deckies[decky.name] = DeckyCounters(personality: personality.rawValue)
+            }
+            self.submit(.add(handle))
+        } catch {
+            self.shared.withLock { $0.status.failures[decky.name] = "\(error)" }
+            self.log("personality: \(decky.name) (\(personality)): \(error)")
+        }
+    }
+
+    public func remove(_ name: String) async {
+        guard self.started.load(ordering: .acquiring) else { return }
+        await withCheckedContinuation { continuation in self.submit(.remove(name, continuation)) }
+        self.shared.withLock {
+            $0.status.deckies[name] = nil
+            $0.status.failures[name] = nil
+        }
+    }
+
+    /// Closes every queue (their rules stay and bypass: packets go out unshaped) and stops the thread.
+    public func stop() async {
+        guard self.started.load(ordering: .acquiring) else { return }
+        await withCheckedContinuation { continuation in self.submit(.stop(continuation)) }
+    }
+
+    // MARK: DeckyWatcher
+
+    public func served(_ decky: Decky, namespace: String) async { await self.add(decky, namespace: namespace) }
+
+    public func removed(_ decky: Decky) async { await self.remove(decky.name) }
+
+    // MARK: the queue thread
+
+    private func start() {
+        guard !self.started.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let thread = Thread { [self] in self.loop() }
+        thread.name = "decnet-personality"
+        thread.start()
+    }
+
+    private func submit(_ change: Change) {
+        self.shared.withLock { $0.pending.append(change) }
+        var byte: UInt8 = 1
+        _ = Glibc.write(self.wake.write, &byte, 1)
+    }
+
+    private func loop() {
+        var handles: [QueueHandle] = []
+        var polled: [pollfd] = []
+        func rebuild() {
+            polled = [pollfd(fd: self.wake.read, events: Int16(POLLIN), revents: 0)]
+            polled += handles.map { pollfd(fd: $0.descriptor, events: Int16(POLLIN), revents: 0) }
+        }
+        rebuild()
+        var lastReport = PacketLayer.now()
+        while true {
+            if poll(&polled, nfds_t(polled.count), 500) > 0 {
+                for slot in polled.indices where polled[slot].revents != 0 {
+                    polled[slot].revents = 0
+                    if slot == 0 {
+                        var drained = [UInt8](repeating: 0, count: 64)
+                        while Glibc.read(self.wake.read, &drained, drained.count) > 0 {}
+                    } else {
+                        handles[slot - 1].drain(limit: 256)
+                    }
+                }
+            }
+            let changes = self.shared.withLock { shared -> [Change] in
+                defer { shared.pending = [] }
+                return shared.pending
+            }
+            var stopping: CheckedContinuation<Void, Never>?
+            for change in changes {
+                switch change {
+                case .add(let handle):
+                    handles.removeAll { old in
+                        guard old.name == handle.name else { return false }
+                        old.close()
+                        return true
+                    }
+                    handles.append(handle)
+                case .remove(let name, let continuation):
+                    handles.removeAll { old in
+                        guard old.name == name else { return false }
+                        old.close()
+                        return true
+                    }
+                    continuation.resume()
+                case .stop(let continuation):
+                    stopping = continuation
+                }
+            }
+            if !changes.isEmpty { rebuild() }
+            let now = PacketLayer.now()
+            if now - lastReport >= 1 || stopping != nil {
+                lastReport = now
+                self.shared.withLock { shared in
+                    for handle in handles {
+                        guard var counters = shared.status.deckies[handle.name] else { continue }
+                        counters.packets = handle.packets
+                        counters.shaped = handle.shaper.counters.shaped
+                        counters.scaleMismatches = handle.shaper.counters.scaleMismatches
+                        counters.unknownOptions = handle.shaper.counters.unknownOptions
+                        counters.verdictFailures = handle.verdictFailures
+                        shared.status.deckies[handle.name] = counters
+                    }
+                }
+            }
+            if let stopping {
+                for handle in handles { handle.close() }
+                self.shared.withLock { $0.status = Status() }
+                self.started.store(false, ordering: .releasing)
+                stopping.resume()
+                return
+            }
+        }
+    }
+}
