@@ -100,7 +100,8 @@ enum EngineHost {
                     server: server,
                     dispatcher: dispatcher,
                     logTarget: logTarget,
-                    packets: packets
+                    packets: packets,
+                    personalities: personalities
                 )
                 if request.op != .status && request.op != .shutdown {
                     states.publish(await engine.status(inspect: false))
@@ -135,7 +136,8 @@ enum EngineHost {
         server: EngineControlServer,
         dispatcher: EventDispatcher,
         logTarget: LogTargetForwarding,
-        packets: SnifferControl
+        packets: SnifferControl,
+        personalities: PersonalityLayer?
     ) async -> EngineResponse {
         do {
             var report: [String] = []
@@ -163,6 +165,7 @@ enum EngineHost {
             case .shutdown:
                 await engine.shutdown(removeNetwork: request.removeNetwork ?? false)
                 await packets.layer?.stop()
+                await personalities?.stop()
                 Task { await server.close() }
                 return EngineResponse(ok: true, report: ["engine \(getpid()) stopping"])
             case .snifferStart:
@@ -173,6 +176,11 @@ enum EngineHost {
             for line in report { Self.log(line) }
             var status = await engine.status(droppedEvents: dispatcher.dropped, inspect: !(request.brief ?? false))
             status.sniffer = packets.status
+            if let shaping = personalities?.status {
+                for index in status.deckies.indices {
+                    status.deckies[index].shaping = shaping[status.deckies[index].name]
+                }
+            }
             return EngineResponse(ok: true, report: report, status: status)
         } catch {
             return EngineResponse(ok: false, error: "\(error)")

@@ -15,24 +15,10 @@ import Glibc
 /// rules carry `--queue-bypass` and the queue fails open, so a full queue or a stopped engine means unshaped
 /// packets, never lost ones. One thread serves every decky's queue.
 public final class PersonalityLayer: DeckyWatcher, Sendable {
-    /// What one decky's shaping did (`decnet status --json`).
-    public struct DeckyCounters: Codable, Sendable, Equatable {
-        public var personality: String
-        public var packets = 0
-        public var shaped = 0
-        public var scaleMismatches = 0
-        public var unknownOptions = 0
-        public var verdictFailures = 0
-    }
-
-    public struct Status: Codable, Sendable, Equatable {
-        public var deckies: [String: DeckyCounters] = [:]
-        public var failures: [String: String] = [:]
-    }
-
     private struct Shared: ~Copyable {
         var pending: [Change] = []
-        var status = Status()
+        /// Per decky (`decnet status --json`).
+        var status: [String: ShapingStatus] = [:]
     }
 
     private enum Change: @unchecked Sendable {
@@ -63,7 +49,8 @@ public final class PersonalityLayer: DeckyWatcher, Sendable {
         Glibc.close(self.wake.write)
     }
 
-    public var status: Status { self.shared.withLock { $0.status } }
+    /// What the layer did, per shaped decky (and why it could not shape one).
+    public var status: [String: ShapingStatus] { self.shared.withLock { $0.status } }
 
     /// The iptables rules (raw table, before conntrack) that queue what a shape changes; restored with
     /// `iptables-restore --noflush` inside the decky's namespace.
@@ -108,13 +95,10 @@ public final class PersonalityLayer: DeckyWatcher, Sendable {
                 handle.close()
                 throw error
             }
-            self.shared.withLock {
-                $0.status.failures[decky.name] = nil
-                $0.status.deckies[decky.name] = DeckyCounters(personality: personality.rawValue)
-            }
+            self.shared.withLock { $0.status[decky.name] = ShapingStatus() }
             self.submit(.add(handle))
         } catch {
-            self.shared.withLock { $0.status.failures[decky.name] = "\(error)" }
+            self.shared.withLock { $0.status[decky.name] = ShapingStatus(failure: "\(error)") }
             self.log("personality: \(decky.name) (\(personality)): \(error)")
         }
     }
@@ -122,10 +106,7 @@ public final class PersonalityLayer: DeckyWatcher, Sendable {
     public func remove(_ name: String) async {
         guard self.started.load(ordering: .acquiring) else { return }
         await withCheckedContinuation { continuation in self.submit(.remove(name, continuation)) }
-        self.shared.withLock {
-            $0.status.deckies[name] = nil
-            $0.status.failures[name] = nil
-        }
+        self.shared.withLock { $0.status[name] = nil }
     }
 
     /// Closes every queue (their rules stay and bypass: packets go out unshaped) and stops the thread.
@@ -207,19 +188,19 @@ public final class PersonalityLayer: DeckyWatcher, Sendable {
                 lastReport = now
                 self.shared.withLock { shared in
                     for handle in handles {
-                        guard var counters = shared.status.deckies[handle.name] else { continue }
+                        guard var counters = shared.status[handle.name] else { continue }
                         counters.packets = handle.packets
                         counters.shaped = handle.shaper.counters.shaped
                         counters.scaleMismatches = handle.shaper.counters.scaleMismatches
                         counters.unknownOptions = handle.shaper.counters.unknownOptions
                         counters.verdictFailures = handle.verdictFailures
-                        shared.status.deckies[handle.name] = counters
+                        shared.status[handle.name] = counters
                     }
                 }
             }
             if let stopping {
                 for handle in handles { handle.close() }
-                self.shared.withLock { $0.status = Status() }
+                self.shared.withLock { $0.status = [:] }
                 self.started.store(false, ordering: .releasing)
                 stopping.resume()
                 return

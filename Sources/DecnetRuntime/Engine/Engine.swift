@@ -566,7 +566,8 @@ public actor Engine {
                 services: services,
                 error: self.failures[decky.name]
                     ?? (state == .failed && !self.starting.contains(decky.name)
-                        ? "not serving; run decnet reconcile" : nil)
+                        ? "not serving; run decnet reconcile" : nil),
+                personality: decky.personality.rawValue
             )
         }
         var description = self.native.network.rawValue

@@ -38,9 +38,27 @@ public struct DeckyStatus: Codable, Sendable, Equatable {
     public var observedMAC: String?
     public var services: [ServicePortStatus]
     public var error: String?
+    /// The OS personality its stack imitates (`windows-server`, `freebsd` …).
+    public var personality: String? = nil
+    /// What the OS personality layer did for it, when its packets are shaped.
+    public var shaping: ShapingStatus? = nil
 
     public var openConnections: Int { self.services.reduce(0) { $0 + $1.openConnections } }
     public var totalConnections: Int { self.services.reduce(0) { $0 + $1.totalConnections } }
+}
+
+/// What the OS personality layer did for one decky: packets queued, packets rewritten, SYN-ACKs whose window
+/// scale was not the personality's (left alone), option lists it did not know (left in the kernel's order),
+/// verdicts the kernel refused, and why shaping could not start.
+public struct ShapingStatus: Codable, Sendable, Equatable {
+    public var packets = 0
+    public var shaped = 0
+    public var scaleMismatches = 0
+    public var unknownOptions = 0
+    public var verdictFailures = 0
+    public var failure: String?
+
+    public init(failure: String? = nil) { self.failure = failure }
 }
 
 /// The engine and its fleet, as `decnet status` shows them.

@@ -1,0 +1,97 @@
+import DecnetCore
+import DecnetTesting
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// OS personalities judged from outside, as an attacker would: one decky per personality on a lab LAN, each
+/// with an open TCP port, scanned by `nmap -O` from the lab's attacker and watched by p0f while a client
+/// connects; and a Windows decky with `os_shaping = off`, which nmap must then not call Windows.
+@Suite(.serialized) struct OSPersonalityLabTests {
+    static var ready: Bool {
+        NativeEngineTests.rootOrCI && [ExternalTool.nmap, .p0f, SMBLiveTestsTool.smbclient].allSatisfy(\.isUsable)
+    }
+
+    /// decky → (fleet section body, what nmap's best guess must contain, what p0f must say or nil).
+    static let deckies: [(name: String, section: String, nmap: String, p0f: String?)] = [
+        ("lin", "services = ssh\nnmap_os = linux", "Linux", "Linux"),
+        ("win", "archetype = windows-workstation", "Windows", "Windows"),
+        ("srv", "archetype = windows-server", "Windows", "Windows"),
+        ("bsd", "services = ssh\nnmap_os = bsd", "FreeBSD", "FreeBSD"),
+        ("prn", "archetype = printer", "printer", nil),
+        ("rtr", "services = telnet, ssh\nnmap_os = cisco", "Cisco", nil),
+    ]
+
+    @Test(.enabled(if: ready, "needs root, nmap and p0f (CI installs them)"))
+    func nmapAndP0fNameEachPersonalitysOS() async throws {
+        try #require(getuid() == 0, "network namespaces need root")
+        let nmap = try #require(ExternalTool.nmap.path)
+        let p0fTool = try #require(ExternalTool.p0f.path, "\(ExternalTool.p0f.missingMessage)")
+        let smbclient = try #require(SMBLiveTestsTool.smbclient.path)
+        try await NativeFleetHarness.with { harness in
+            let tag = harness.tag
+            let net = "10.76.\(Int.random(in: 1...250))"
+            var fleet = "[general]\nnet = \(net).0/24\n"
+            for (index, decky) in Self.deckies.enumerated() {
+                fleet += "\n[\(tag)-\(decky.name)]\nip = \(net).\(10 + index)\n\(decky.section)\n"
+            }
+            fleet += "\n[\(tag)-off]\nip = \(net).20\narchetype = windows-workstation\nos_shaping = off\n"
+            let file = harness.directory.url.appendingPathComponent("fleet.ini")
+            try fleet.write(to: file, atomically: true, encoding: .utf8)
+            let deploy = try await harness.decnet(["deploy", "--config", file.path, "--lab", "--lab-name", tag])
+            try #require(deploy.status == 0, "\(deploy.standardOutput)\(deploy.standardError)")
+
+            // nmap -O (its OS guesses even below a perfect match) against every decky at once.
+            let targets = (0..<Self.deckies.count).map { "\(net).\(10 + $0)" } + ["\(net).20"]
+            let scan = try await harness.attacker(
+                [nmap, "-O", "--osscan-guess", "-n", "-Pn", "-T4", "-oX", "-"] + targets
+            )
+            let hosts = try NmapXML(scan.standardOutput).hosts
+            for (index, decky) in Self.deckies.enumerated() {
+                let host = hosts.first { $0.address == "\(net).\(10 + index)" }
+                let best = host?.osMatches.first ?? "no guess"
+                #expect(best.contains(decky.nmap), "\(decky.name): nmap's best guess is \(best)")
+            }
+            // The same Windows decky with its packets left as Linux sends them is not Windows to nmap.
+            let off = hosts.first { $0.address == "\(net).20" }?.osMatches.first ?? "no guess"
+            #expect(!off.contains("Windows"), "os_shaping = off: nmap's best guess is \(off)")
+
+            // p0f on the attacker reads each decky's SYN-ACK to a plain client's connection.
+            let p0fLog = harness.directory.url.appendingPathComponent("p0f.log").path
+            async let p0f = ProcessRunner.run(
+                "/usr/sbin/ip",
+                [
+                    "netns", "exec", "decnet-\(tag)-attacker", "timeout", "-s", "KILL", "8", p0fTool, "-i", "eth0",
+                    "-o", p0fLog,
+                ]
+            )
+            try await Task.sleep(for: .seconds(2))
+            for (index, decky) in Self.deckies.enumerated() where decky.p0f != nil {
+                let port = decky.name == "win" || decky.name == "srv" ? "445" : "22"
+                _ = try await harness.attacker([
+                    "timeout", "3", "bash", "-c", "exec 3<>/dev/tcp/\(net).\(10 + index)/\(port); sleep 0.3",
+                ])
+            }
+            // A real client's whole SMB exchange still works through the shaped handshake.
+            let login = try await harness.attacker([
+                smbclient, "-L", "//\(net).11", "-U", "alice%Spring2026!", "-m", "SMB3",
+            ])
+            #expect(login.standardOutput.contains("NT_STATUS_LOGON_FAILURE"), "\(login.standardOutput)")
+            _ = try await p0f
+            let lines = ((try? String(contentsOfFile: p0fLog, encoding: .utf8)) ?? "").split(separator: "\n")
+            for (index, decky) in Self.deckies.enumerated() {
+                guard let expected = decky.p0f else { continue }
+                let seen = lines.first { $0.contains("|srv=\(net).\(10 + index)/") && $0.contains("|subj=srv|") }
+                let os = seen?.split(separator: "|").first { $0.hasPrefix("os=") } ?? "os=(none)"
+                #expect(os.contains(expected), "\(decky.name): p0f says \(os)")
+            }
+
+            // What the layer did, per decky, in the engine's status.
+            let status = try await harness.decnet(["status", "--json"])
+            #expect(status.standardOutput.contains("\"personality\" : \"windows-server\""), "\(status.standardOutput)")
+        }
+    }
+}
