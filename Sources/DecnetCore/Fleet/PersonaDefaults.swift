@@ -34,6 +34,14 @@ public enum PersonaDefaults {
                 "workgroup": "WORKGROUP", "server_name": String(hostname.uppercased().prefix(15)),
                 "os_version": "Samba",
             ]
+        case "ftp":
+            // IIS's FTP on Windows, HP JetDirect's on printers and other devices; vsFTPd (the emulator's own
+            // default) on Unix.
+            switch osFamily {
+            case .windows: return ["ftp_banner": "Microsoft FTP Service"]
+            case .embedded: return ["ftp_banner": "JD FTP Server Ready"]
+            case .linux, .bsd, .cisco: return [:]
+            }
         case "mysql":
             return ["mysql_version": self.mysqlVersion(distro: distro)]
         case "postgres":

@@ -16,6 +16,8 @@ public struct FTPService: HoneypotService {
         var banner: String
         var users: AcceptedCredentials
         var anonymous: Bool
+        /// What SYST answers: IIS's FTP says Windows_NT, the Unix servers UNIX Type: L8.
+        var system = "UNIX Type: L8"
     }
 
     let configuration: Configuration
@@ -26,7 +28,8 @@ public struct FTPService: HoneypotService {
         self.configuration = Configuration(
             banner: context.persona["ftp_banner"] ?? "(vsFTPd 3.0.3)",
             users: AcceptedCredentials(context.persona["users"]),
-            anonymous: (context.persona["anonymous"] ?? "yes").lowercased() != "no"
+            anonymous: (context.persona["anonymous"] ?? "yes").lowercased() != "no",
+            system: context.osFamily == .windows ? "Windows_NT" : "UNIX Type: L8"
         )
         self.artifacts = ArtifactStore(directory: context.artifactDirectory)
         self.dataChannels = context.dataChannels

@@ -144,7 +144,7 @@ struct FTPStateMachine {
     private mutating func session(_ verb: String, _ argument: String, user: String, anonymous: Bool) -> [Action] {
         let path = FTPFileSystem.resolve(argument, from: self.cwd)
         switch verb {
-        case "SYST": return [.reply("215 UNIX Type: L8")]
+        case "SYST": return [.reply("215 \(self.configuration.system)")]
         case "PWD", "XPWD": return [.reply("257 \"\(self.cwd)\" is the current directory")]
         case "CWD", "XCWD", "CDUP":
             let target = verb == "CDUP" ? FTPFileSystem.resolve("..", from: self.cwd) : path

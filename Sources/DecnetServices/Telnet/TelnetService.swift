@@ -2,8 +2,9 @@ import DecnetCore
 import DecnetServiceKit
 import NIOCore
 
-/// The `telnet` honeypot (23): netkit `in.telnetd` with `login` (BusyBox telnetd on embedded deckies), then a
-/// fake shell whose every line is recorded.
+/// The `telnet` honeypot (23): netkit `in.telnetd` with `login` (BusyBox telnetd on embedded deckies, IOS's
+/// "User Access Verification" on Cisco ones, Microsoft Telnet Service on Windows ones), then a fake shell whose
+/// every line is recorded.
 ///
 /// Persona key: DECNET-Swift's `users` (logins accepted; none by default, so every attempt fails and is recorded).
 public struct TelnetService: HoneypotService {
@@ -14,6 +15,40 @@ public struct TelnetService: HoneypotService {
         /// `/etc/issue.net`, shown before the login prompt.
         var issue: String
         var users: AcceptedCredentials
+
+        /// Whose telnet server the decky's family would run.
+        enum Dialect: Sendable, Equatable {
+            case netkit, busybox, ios, windows
+        }
+
+        var dialect: Dialect {
+            switch self.profile.osFamily {
+            case .embedded: .busybox
+            case .cisco: .ios
+            case .windows: .windows
+            case .linux, .bsd: .netkit
+            }
+        }
+
+        /// The login prompt, as each server words it.
+        var loginPrompt: String {
+            switch self.dialect {
+            case .netkit, .busybox: "\r\n\(self.profile.hostname) login: "
+            case .ios: "\r\nUsername: "
+            case .windows: "\n\rlogin: "
+            }
+        }
+
+        var passwordPrompt: String { self.dialect == .windows ? "\n\rpassword: " : "\r\nPassword: " }
+
+        /// What a wrong password gets before the next prompt (or, after the last try, before the close).
+        var failure: String {
+            switch self.dialect {
+            case .netkit, .busybox: "\r\nLogin incorrect"
+            case .ios: "\r\n% Login invalid\r\n"
+            case .windows: "\n\rThe handle is invalid.\n\r\n\rLogin Failed\n\r"
+            }
+        }
     }
 
     let configuration: Configuration

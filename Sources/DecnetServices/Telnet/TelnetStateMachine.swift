@@ -42,12 +42,25 @@ struct TelnetStateMachine {
     /// What the server sends on connect: netkit asks for terminal type, speed, X display and environment and
     /// waits (the exact bytes nmap knows as "Linux telnetd"); BusyBox negotiates echo and prompts at once.
     mutating func greeting() -> [UInt8] {
-        if self.configuration.profile.isBusyBox {
+        let prompt = Array(self.configuration.loginPrompt.utf8)
+        switch self.configuration.dialect {
+        case .busybox:
             self.phase = .login
-            return [255, 253, 1, 255, 253, 31, 255, 253, 33, 255, 251, 1, 255, 251, 3]
-                + Array("\r\n\(self.configuration.profile.hostname) login: ".utf8)
+            return [255, 253, 1, 255, 253, 31, 255, 253, 33, 255, 251, 1, 255, 251, 3] + prompt
+        case .ios:
+            // IOS: will echo, will suppress go-ahead, do terminal type, do window size; then the banner.
+            self.phase = .login
+            return [255, 251, 1, 255, 251, 3, 255, 253, 24, 255, 253, 31]
+                + Array("\r\n\r\nUser Access Verification\r\n".utf8) + prompt
+        case .windows:
+            // Microsoft Telnet Service: do authentication, will echo, will suppress go-ahead, do new environment,
+            // do window size, do and will binary; then its welcome.
+            self.phase = .login
+            return [255, 253, 37, 255, 251, 1, 255, 251, 3, 255, 253, 39, 255, 253, 31, 255, 253, 0, 255, 251, 0]
+                + Array("Welcome to Microsoft Telnet Service \r\n".utf8) + prompt
+        case .netkit:
+            return [255, 253, 24, 255, 253, 32, 255, 253, 35, 255, 253, 39]
         }
-        return [255, 253, 24, 255, 253, 32, 255, 253, 35, 255, 253, 39]
     }
 
     mutating func received(_ message: TelnetMessage) -> [Action] {
@@ -58,7 +71,7 @@ struct TelnetStateMachine {
             self.phase = .login
             let prompt = Action.send(
                 [255, 251, 1, 255, 251, 3, 255, 253, 31]
-                    + Array("\r\n\(self.configuration.issue)\r\n\(self.configuration.profile.hostname) login: ".utf8)
+                    + Array("\r\n\(self.configuration.issue)\(self.configuration.loginPrompt)".utf8)
             )
             if case .data = message {
                 actions.append(prompt)
@@ -168,9 +181,9 @@ struct TelnetStateMachine {
         let text = String(decoding: bytes, as: UTF8.self)
         switch self.phase {
         case .negotiating, .login:
-            if text.isEmpty { return [.send(Array("\r\n\(self.configuration.profile.hostname) login: ".utf8))] }
+            if text.isEmpty { return [.send(Array(self.configuration.loginPrompt.utf8))] }
             self.phase = .password(user: text)
-            return [.send(Array("\r\nPassword: ".utf8))]
+            return [.send(Array(self.configuration.passwordPrompt.utf8))]
         case .password(let user):
             var fields = EventFields()
             fields.add("username", attackerText: user)
@@ -180,12 +193,14 @@ struct TelnetStateMachine {
                 self.failures += 1
                 if self.failures >= 3 {
                     self.phase = .closed
-                    return [.emit(.loginFailed, fields), .send(Array("\r\nLogin incorrect\r\n".utf8)), .close]
+                    return [
+                        .emit(.loginFailed, fields), .send(Array((self.configuration.failure + "\r\n").utf8)), .close,
+                    ]
                 }
                 self.phase = .login
                 return [
                     .emit(.loginFailed, fields),
-                    .send(Array("\r\nLogin incorrect\r\n\(self.configuration.profile.hostname) login: ".utf8)),
+                    .send(Array((self.configuration.failure + self.configuration.loginPrompt).utf8)),
                 ]
             }
             var shell = TerminalShell(

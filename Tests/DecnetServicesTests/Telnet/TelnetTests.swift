@@ -121,6 +121,24 @@ import Testing
         #expect(Self.sent(Self.type(&machine, "uname -m\r\n")).contains("armv7l"))
     }
 
+    /// A Cisco decky's telnet is IOS's login, a Windows decky's the Microsoft Telnet Service: neither says Linux.
+    @Test func ciscoAndWindowsDeckiesLogInAsTheirOSDoes() throws {
+        var router = try Self.machine(family: .cisco)
+        let banner = String(decoding: router.greeting(), as: UTF8.self)
+        #expect(banner.hasSuffix("\r\n\r\nUser Access Verification\r\n\r\nUsername: "))
+        #expect(Self.sent(Self.type(&router, "cisco\r\n")).hasSuffix("\r\nPassword: "))
+        let failed = Self.type(&router, "cisco\r\n")
+        #expect(Self.sent(failed) == "\r\n% Login invalid\r\n\r\nUsername: ")
+        #expect(failed.contains { if case .emit(.loginFailed, _) = $0 { true } else { false } })
+
+        var windows = try Self.machine(family: .windows)
+        let welcome = String(decoding: windows.greeting(), as: UTF8.self)
+        #expect(welcome.hasSuffix("Welcome to Microsoft Telnet Service \r\n\n\rlogin: "))
+        #expect(Self.sent(Self.type(&windows, "Administrator\r\n")).hasSuffix("\n\rpassword: "))
+        #expect(Self.sent(Self.type(&windows, "x\r\n")).contains("Login Failed"))
+        for banner in [banner, welcome] { #expect(!banner.contains("Linux") && !banner.contains("login: admin")) }
+    }
+
     @Test func decoderSeparatesDataFromOptionsAtEveryBoundary() throws {
         let input: [UInt8] =
             Array("ab".utf8) + [255, 255] + [255, 251, 24] + [255, 250, 24, 0] + Array("VT100".utf8) + [255, 240] + [
