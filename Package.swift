@@ -127,7 +127,7 @@ let package = Package(
         .target(
             name: "DecnetPacket",
             dependencies: [
-                "DecnetCore", "DecnetServiceKit", "DecnetRuntime", "CPcap", "CNetfilterQueue",
+                "DecnetCore", "DecnetServiceKit", "DecnetRuntime", "CPcap", "CNetfilterQueue", "CDecnetLinux",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

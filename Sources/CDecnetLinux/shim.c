@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sched.h>
 #include <spawn.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "CDecnetLinux.h"
@@ -203,5 +204,14 @@ int decnet_replace_route(unsigned int destination, int prefix_length, unsigned i
     (void)initial_receive_window;
     errno = ENOSYS;
     return -1;
+#endif
+}
+
+int decnet_set_thread_name(const char *name) {
+#ifdef __linux__
+    return pthread_setname_np(pthread_self(), name);
+#else
+    (void)name;
+    return ENOSYS;
 #endif
 }

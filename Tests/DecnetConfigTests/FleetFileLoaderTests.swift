@@ -296,6 +296,34 @@ import Testing
 
     /// A Windows decky is one host: the identity set in one service's section reaches its other Windows services,
     /// and two sections that disagree are an error naming both places.
+    /// `os_shaping` turns the OS personality's rewriting off per decky; the personality follows what the decky's
+    /// services claim (a Windows decky whose SMB says Server is a server), and a bad value names file and line.
+    @Test func osShapingAndThePersonality() throws {
+        let text =
+            Self.general
+            + "[ws]\narchetype = windows-workstation\n"
+            + "[srv]\nservices = smb\nnmap_os = windows\nos_shaping = off\n"
+            + "[srv.smb]\nos_version = Windows Server 2022 Standard 20348\n"
+            + "[box]\nservices = ssh\nnmap_os = linux\n"
+        let fleet = try FleetPlanner().plan(FleetFileLoader.request(from: text, path: "ok.ini"))
+        let deckies = Dictionary(uniqueKeysWithValues: fleet.deckies.map { ($0.name, $0) })
+        #expect(deckies["ws"]?.personality == .windows)
+        #expect(deckies["ws"]?.shapesPackets == true)
+        #expect(deckies["srv"]?.personality == .windowsServer)
+        #expect(deckies["srv"]?.shapesPackets == false)
+        #expect(
+            deckies["srv"]?.sysctls.contains { $0.key == "net.ipv4.tcp_ecn" && $0.value == "2" } == true,
+            "a server answers ECN"
+        )
+        #expect(deckies["box"]?.personality == .linux)
+        #expect(deckies["box"]?.shapesPackets == false, "Linux is the kernel's own")
+        FleetFileLoaderTests.expectSingle(
+            Self.general + "[w]\nservices = ssh\nos_shaping = maybe\n",
+            "bad.ini:6: [w] os_shaping:",
+            "'maybe' is not on or off"
+        )
+    }
+
     @Test func aWindowsDeckysServicesShareOneIdentity() throws {
         let text =
             Self.general

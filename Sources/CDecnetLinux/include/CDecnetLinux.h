@@ -37,4 +37,8 @@ int decnet_add_default_route(unsigned int gateway);
 int decnet_replace_route(unsigned int destination, int prefix_length, unsigned int gateway, unsigned int source,
                          const char *device, unsigned int window, unsigned int initial_receive_window);
 
+/// Names the calling thread as the kernel shows it (/proc/PID/task/TID/comm, top -H), at most 15 bytes.
+/// Returns 0 or an errno value. (pthread_setname_np is a _GNU_SOURCE name.)
+int decnet_set_thread_name(const char *name);
+
 #endif

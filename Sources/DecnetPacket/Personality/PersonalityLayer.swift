@@ -1,3 +1,4 @@
+import CDecnetLinux
 import DecnetCore
 import DecnetRuntime
 import Foundation
@@ -137,6 +138,8 @@ public final class PersonalityLayer: DeckyWatcher, Sendable {
     }
 
     private func loop() {
+        // The kernel's name for this thread, so its CPU can be read from /proc (bench/personality-cost.sh).
+        _ = decnet_set_thread_name("decnet-shaper")
         var handles: [QueueHandle] = []
         var polled: [pollfd] = []
         func rebuild() {
