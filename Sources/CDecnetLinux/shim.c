@@ -10,6 +10,8 @@
 #include <sched.h>
 #include <spawn.h>
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "CDecnetLinux.h"
@@ -213,5 +215,17 @@ int decnet_set_thread_name(const char *name) {
 #else
     (void)name;
     return ENOSYS;
+#endif
+}
+
+int decnet_prioritize_thread(void) {
+#ifdef __linux__
+    pid_t thread = (pid_t)syscall(SYS_gettid);
+    struct sched_param param = { .sched_priority = 1 };
+    if (sched_setscheduler(thread, SCHED_FIFO, &param) == 0) return 2;
+    if (setpriority(PRIO_PROCESS, (id_t)thread, -10) == 0) return 1;
+    return 0;
+#else
+    return 0;
 #endif
 }

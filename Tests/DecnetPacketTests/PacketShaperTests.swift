@@ -119,8 +119,8 @@ import Testing
             #expect(packet[24..<32] == probe.packet[24..<32])
             #expect(Checksum.verifies(packet), "\(personality) \(probe.name)")
             // The timestamp values are kept byte for byte.
-            let before = TCPOptionList(probe.packet[40..<(20 + Int(probe.packet[32] >> 4) * 4)])
-            let after = TCPOptionList(packet[40..<(20 + Int(packet[32] >> 4) * 4)])
+            let before = TCPOptionList(probe.packet, from: 40, to: 20 + Int(probe.packet[32] >> 4) * 4)
+            let after = TCPOptionList(packet, from: 40, to: 20 + Int(packet[32] >> 4) * 4)
             #expect(before == after, "the same options, values and all")
         }
         #expect(shaper.counters.scaleMismatches == 0)
@@ -299,11 +299,16 @@ import Testing
 
     @Test func rulesQueueOnlyWhatTheShapeChanges() {
         let windows = PersonalityLayer.rules(for: PersonalityTable.shape(.windows))
-        #expect(windows.contains("--tcp-flags SYN,ACK SYN,ACK -j NFQUEUE --queue-num 0 --queue-bypass"))
+        #expect(windows.contains("-A OUTPUT -o eth0 -p tcp --tcp-flags SYN,ACK SYN,ACK -j DECNET-SHAPE"))
+        #expect(
+            windows.contains(
+                "-A DECNET-SHAPE -m limit --limit 10000/sec --limit-burst 4000 -j NFQUEUE --queue-num 0 --queue-bypass"
+            )
+        )
         #expect(!windows.contains("PREROUTING"), "Windows needs nothing from incoming packets")
         #expect(windows.contains("destination-unreachable"), "its port-unreachables take the shared IP ID")
         let cisco = PersonalityLayer.rules(for: PersonalityTable.shape(.cisco))
-        #expect(cisco.contains("-A PREROUTING -i eth0 -p icmp --icmp-type echo-request"))
+        #expect(cisco.contains("-A PREROUTING -i eth0 -p icmp --icmp-type echo-request -j DECNET-SHAPE"))
         #expect(cisco.contains("destination-unreachable"))
         #expect(cisco.hasPrefix("*raw\n") && cisco.hasSuffix("COMMIT\n"))
     }

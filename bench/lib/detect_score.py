@@ -1,6 +1,8 @@
 """Scores nmap's view of a fleet against what each decky's persona claims (bench/detect).
 
     python3 detect_score.py PLAN_JSON LIVE_JSON XML_DIR
+    python3 detect_score.py --os PLAN_JSON LIVE_JSON XML_DIR...     # nmap -O per family over several runs
+    python3 detect_score.py --p0f PLAN_JSON TARGETS P0F_LOG          # p0f's OS per family
 
 PLAN_JSON is the fleet's `decnet-state.json` (every service's persona), LIVE_JSON is `decnet status --json` (which
 ports the engine serves); XML_DIR holds one `nmap -sV -O -oX` file per decky, named DECKY.xml. Prints Markdown:
@@ -90,7 +92,99 @@ def os_right(os_family, osclasses):
     return False
 
 
+def best_match(path):
+    """nmap's best OS match in one XML file: (name, accuracy, classes), or None."""
+    try:
+        root = ElementTree.parse(path).getroot()
+    except (OSError, ElementTree.ParseError):
+        return None
+    host = root.find("host")
+    os_element = host.find("os") if host is not None else None
+    matches = os_element.findall("osmatch") if os_element is not None else []
+    if not matches:
+        return None
+    return matches[0].get("name"), int(matches[0].get("accuracy", "0")), matches[0].findall("osclass")
+
+
+def served_tcp(plan, live):
+    """Names of the deckies with at least one served TCP port (nmap -O needs an open one)."""
+    served = {(d["name"], s["service"], s["port"]) for d in live["deckies"] for s in d["services"] if s["listening"]}
+    return {
+        decky["name"]
+        for decky in plan["fleet"]["deckies"]
+        for service in decky["services"]
+        for port in service["ports"]
+        if port["transport"] == "tcp" and (decky["name"], service["kind"], port["number"]) in served
+    }
+
+
+def os_runs(plan, live, directories):
+    """Per family: how many deckies nmap -O's best guess puts in the family, per run and in all."""
+    open_tcp = served_tcp(plan, live)
+    deckies = [d for d in plan["fleet"]["deckies"] if d["name"] in open_tcp]
+    skipped = [d["name"] for d in plan["fleet"]["deckies"] if d["name"] not in open_tcp]
+    families = sorted({d["osFamily"] for d in deckies})
+    header = "| OS family (`nmap_os`) | deckies | " + " | ".join(f"run {i + 1}" for i in range(len(directories)))
+    print(header + " | all runs | mean accuracy of the best guess | nmap's best guesses |")
+    print("|---|---|" + "---|" * len(directories) + "---|---|---|")
+    for family in families:
+        members = [d for d in deckies if d["osFamily"] == family]
+        cells, right_all, total, accuracies, guesses = [], 0, 0, [], Counter()
+        for directory in directories:
+            right = 0
+            for decky in members:
+                match = best_match(f"{directory}/{decky['name']}.xml")
+                total += 1
+                if match is None:
+                    guesses["no match"] += 1
+                    continue
+                name, accuracy, classes = match
+                accuracies.append(accuracy)
+                guesses[f"{name} ({accuracy}%)"] += 1
+                right += os_right(family, classes)
+            right_all += right
+            cells.append(f"{right}/{len(members)}")
+        mean = f"{sum(accuracies) / len(accuracies):.1f} %" if accuracies else "—"
+        seen = "; ".join(f"{g} ×{n}" if n > 1 else g for g, n in guesses.most_common(4))
+        print(f"| {family} | {len(members)} | " + " | ".join(cells) +
+              f" | {right_all}/{total} ({100 * right_all / total:.0f} %) | {mean} | {seen} |")
+    if skipped:
+        print()
+        print("Not scored (no served TCP port, so nmap -O cannot run its tests): " + ", ".join(skipped) + ".")
+
+
+P0F_NAMES = {"windows": "Windows", "linux": "Linux", "bsd": "BSD"}
+
+
+def p0f_families(plan, targets_path, log_path):
+    """Per family: what p0f (reading SYN+ACKs) says of each decky."""
+    by_ip = {d["ip"]: d for d in plan["fleet"]["deckies"]}
+    said = {}
+    for line in open(log_path, errors="replace"):
+        if "|subj=srv|" not in line:
+            continue
+        fields = dict(f.split("=", 1) for f in line.strip().split("|") if "=" in f)
+        ip = fields.get("srv", "").split("/")[0]
+        said.setdefault(ip, fields.get("os", "?"))
+    targets = [line.split() for line in open(targets_path) if line.strip()]
+    rows = defaultdict(list)
+    for name, ip, _port in targets:
+        rows[by_ip[ip]["osFamily"]].append(said.get(ip, "(no SYN+ACK seen)"))
+    print("| OS family (`nmap_os`) | deckies | p0f names the family | p0f says |")
+    print("|---|---|---|---|")
+    for family in sorted(rows):
+        labels = rows[family]
+        expected = P0F_NAMES.get(family)
+        right = f"{sum(expected in l for l in labels)}/{len(labels)}" if expected else "— (p0f has no signature)"
+        seen = "; ".join(f"{l} ×{n}" if n > 1 else l for l, n in Counter(labels).most_common())
+        print(f"| {family} | {len(labels)} | {right} | {seen} |")
+
+
 def main():
+    if sys.argv[1] == "--os":
+        return os_runs(json.load(open(sys.argv[2])), json.load(open(sys.argv[3])), sys.argv[4:])
+    if sys.argv[1] == "--p0f":
+        return p0f_families(json.load(open(sys.argv[2])), sys.argv[3], sys.argv[4])
     plan = json.load(open(sys.argv[1]))
     live = json.load(open(sys.argv[2]))
     directory = sys.argv[3]

@@ -41,4 +41,8 @@ int decnet_replace_route(unsigned int destination, int prefix_length, unsigned i
 /// Returns 0 or an errno value. (pthread_setname_np is a _GNU_SOURCE name.)
 int decnet_set_thread_name(const char *name);
 
+/// Puts the calling thread ahead of the others: SCHED_FIFO at priority 1 (returns 2), or else nice -10 (returns
+/// 1), or neither when not permitted (returns 0; both need CAP_SYS_NICE, the first also no RestrictRealtime).
+int decnet_prioritize_thread(void);
+
 #endif

@@ -46,6 +46,11 @@ public struct PacketShaper: Sendable {
 
     /// Notes an incoming packet the layer watches (echo requests, for their DF).
     public mutating func observe(incoming packet: [UInt8]) {
+        var copy = packet
+        copy.withUnsafeMutableBytes { self.observe(incoming: PacketBuffer($0)) }
+    }
+
+    mutating func observe<Bytes: PacketBytes>(incoming packet: Bytes) {
         guard let ip = IPv4View(packet), ip.protocolNumber == 1, packet.count >= ip.headerLength + 8,
             packet[ip.headerLength] == 8
         else { return }
@@ -67,57 +72,69 @@ public struct PacketShaper: Sendable {
     /// Shapes an outgoing packet; returns whether it changed (then its checksums are recomputed).
     @discardableResult
     public mutating func shape(outgoing packet: inout [UInt8]) -> Bool {
+        var length = packet.count
+        let changed = packet.withUnsafeMutableBytes { bytes in
+            var buffer = PacketBuffer(bytes)
+            defer { length = buffer.count }
+            return self.shape(outgoing: &buffer)
+        }
+        if length < packet.count { packet.removeLast(packet.count - length) }
+        return changed
+    }
+
+    /// Shapes an outgoing packet in place (the queue's receive buffer: no copy, no allocation); an ICMP error
+    /// whose quote is cut comes back shorter (`count`).
+    mutating func shape<Bytes: PacketBytes>(outgoing packet: inout Bytes) -> Bool {
         guard let ip = IPv4View(packet), !ip.isFragment else {
             self.counters.unchanged += 1
             return false
         }
-        var changed = false
+        var edit = Edit(bytes: packet)
         switch ip.protocolNumber {
-        case 6: changed = self.shapeTCP(&packet, ip)
-        case 1: changed = self.shapeICMP(&packet, ip)
+        case 6: self.shapeTCP(&edit, ip)
+        case 1: self.shapeICMP(&edit, ip)
         default: break
         }
-        if changed {
-            Checksum.fixIPv4(&packet)
-            self.counters.shaped += 1
-        } else {
+        packet = edit.bytes
+        guard edit.changed else {
             self.counters.unchanged += 1
+            return false
         }
-        return changed
+        switch ip.protocolNumber {
+        case 6: Checksum.fixTCP(&packet, ip)
+        default: Checksum.fixICMP(&packet, headerLength: ip.headerLength)
+        }
+        Checksum.fixIPv4(&packet)
+        self.counters.shaped += 1
+        return true
     }
 
-    mutating func shapeTCP(_ packet: inout [UInt8], _ ip: IPv4View) -> Bool {
+    mutating func shapeTCP<Bytes: PacketBytes>(_ packet: inout Edit<Bytes>, _ ip: IPv4View) {
         let tcp = ip.headerLength
-        guard packet.count >= tcp + 20 else { return false }
+        guard packet.count >= tcp + 20 else { return }
         let flags = packet[tcp + 13]
         let syn = flags & 0x02 != 0
         let ack = flags & 0x10 != 0
         let reset = flags & 0x04 != 0
-        let before = packet
         if syn && ack {
             self.shapeSynAck(&packet, tcp: tcp)
-            if self.shape.clearSynAckDontFragment { packet[6] &= ~0x40 }
+            if self.shape.clearSynAckDontFragment { packet[6] = packet[6] & ~0x40 }
             self.assignID(&packet, self.shape.tcpID)
         } else if reset {
             if self.shape.bareResetAcknowledges && !ack {
-                let sequence = packet.uint32(at: tcp + 4)
+                let sequence = packet.bytes.uint32(at: tcp + 4)
                 packet.setUInt32(sequence &+ 1 == 0 ? 1 : sequence &+ 1, at: tcp + 8)
             }
-            if self.shape.clearResetDontFragment { packet[6] &= ~0x40 }
+            if self.shape.clearResetDontFragment { packet[6] = packet[6] & ~0x40 }
             self.assignID(&packet, self.shape.tcpID)
-        } else {
-            return false
         }
-        guard packet != before else { return false }
-        Checksum.fixTCP(&packet, ip)
-        return true
     }
 
-    mutating func shapeSynAck(_ packet: inout [UInt8], tcp: Int) {
+    mutating func shapeSynAck<Bytes: PacketBytes>(_ packet: inout Edit<Bytes>, tcp: Int) {
         if let window = self.shape.synAckWindow { packet.setUInt16(window, at: tcp + 14) }
         let optionsEnd = tcp + Int(packet[tcp + 12] >> 4) * 4
         guard optionsEnd > tcp + 20, optionsEnd <= packet.count else { return }
-        guard let options = TCPOptionList(packet[(tcp + 20)..<optionsEnd]) else {
+        guard let options = TCPOptionList(packet.bytes, from: tcp + 20, to: optionsEnd) else {
             self.counters.unknownOptions += 1
             return
         }
@@ -126,32 +143,30 @@ public struct PacketShaper: Sendable {
         }
         var rewritten = options
         if let mss = self.shape.synAckMSS, let kernel = options.mss, mss < kernel { rewritten.mss = mss }
-        let bytes = rewritten.encoded(self.shape.layout)
-        guard bytes.count == optionsEnd - tcp - 20 else { return }
-        packet.replaceSubrange((tcp + 20)..<optionsEnd, with: bytes)
+        guard rewritten.encodedLength == optionsEnd - tcp - 20 else { return }
+        rewritten.encode(self.shape.layout, into: &packet, at: tcp + 20)
     }
 
-    mutating func shapeICMP(_ packet: inout [UInt8], _ ip: IPv4View) -> Bool {
+    mutating func shapeICMP<Bytes: PacketBytes>(_ packet: inout Edit<Bytes>, _ ip: IPv4View) {
         let icmp = ip.headerLength
-        guard packet.count >= icmp + 8 else { return false }
-        let before = packet
+        guard packet.count >= icmp + 8 else { return }
         switch packet[icmp] {
         case 0:  // echo reply
             if self.shape.echoCodeZero { packet[icmp + 1] = 0 }
             if self.shape.echoMirrorsDontFragment {
                 let key = EchoKey(
                     peer: ip.destination,
-                    identifier: packet.uint16(at: icmp + 4),
-                    sequence: packet.uint16(at: icmp + 6)
+                    identifier: packet.bytes.uint16(at: icmp + 4),
+                    sequence: packet.bytes.uint16(at: icmp + 6)
                 )
                 if let dontFragment = self.echoRequests[key] {
-                    if dontFragment { packet[6] |= 0x40 } else { packet[6] &= ~0x40 }
+                    packet[6] = dontFragment ? packet[6] | 0x40 : packet[6] & ~0x40
                 }
             }
             self.assignID(&packet, self.shape.icmpID)
         case 3:  // destination unreachable: the quote
             if let quote = self.shape.errorQuote, packet.count > icmp + 8 + quote {
-                packet.removeSubrange((icmp + 8 + quote)...)
+                packet.truncate(to: icmp + 8 + quote)
                 packet.setUInt16(UInt16(packet.count), at: 2)
             }
             let quoted = icmp + 8
@@ -161,14 +176,11 @@ public struct PacketShaper: Sendable {
             }
             self.assignID(&packet, self.shape.icmpID)
         default:
-            return false
+            return
         }
-        guard packet != before else { return false }
-        Checksum.fixICMP(&packet, headerLength: icmp)
-        return true
     }
 
-    mutating func assignID(_ packet: inout [UInt8], _ policy: PacketShape.IPID) {
+    mutating func assignID<Bytes: PacketBytes>(_ packet: inout Edit<Bytes>, _ policy: PacketShape.IPID) {
         switch policy {
         case .kernel:
             return
@@ -184,6 +196,79 @@ public struct PacketShaper: Sendable {
     }
 }
 
+/// Bytes a packet can be shaped in: an array (tests) or the queue's receive buffer (the layer).
+protocol PacketBytes {
+    var count: Int { get }
+    subscript(index: Int) -> UInt8 { get set }
+    /// Drops everything from `length` on.
+    mutating func truncate(to length: Int)
+}
+
+extension PacketBytes {
+    func uint16(at offset: Int) -> UInt16 { UInt16(self[offset]) << 8 | UInt16(self[offset + 1]) }
+
+    func uint32(at offset: Int) -> UInt32 {
+        UInt32(self[offset]) << 24 | UInt32(self[offset + 1]) << 16 | UInt32(self[offset + 2]) << 8
+            | UInt32(self[offset + 3])
+    }
+
+    mutating func setUInt16(_ value: UInt16, at offset: Int) {
+        self[offset] = UInt8(value >> 8)
+        self[offset + 1] = UInt8(value & 0xFF)
+    }
+
+    mutating func setUInt32(_ value: UInt32, at offset: Int) {
+        for index in 0..<4 { self[offset + index] = UInt8((value >> (24 - 8 * UInt32(index))) & 0xFF) }
+    }
+}
+
+extension [UInt8]: PacketBytes {
+    mutating func truncate(to length: Int) { self.removeLast(self.count - length) }
+}
+
+/// A packet in memory this process does not own as an array (the receive buffer libnetfilter_queue parsed).
+struct PacketBuffer: PacketBytes {
+    let base: UnsafeMutableRawBufferPointer
+    private(set) var count: Int
+
+    init(_ base: UnsafeMutableRawBufferPointer) {
+        self.base = base
+        self.count = base.count
+    }
+
+    subscript(index: Int) -> UInt8 {
+        get { self.base[index] }
+        nonmutating set { self.base[index] = newValue }
+    }
+
+    mutating func truncate(to length: Int) { self.count = min(self.count, length) }
+}
+
+/// Packet bytes that remember whether a write changed them (so an unchanged packet keeps its checksums and goes
+/// back without a copy).
+struct Edit<Bytes: PacketBytes>: PacketBytes {
+    var bytes: Bytes
+    private(set) var changed = false
+
+    var count: Int { self.bytes.count }
+
+    subscript(index: Int) -> UInt8 {
+        get { self.bytes[index] }
+        set {
+            if self.bytes[index] != newValue {
+                self.bytes[index] = newValue
+                self.changed = true
+            }
+        }
+    }
+
+    mutating func truncate(to length: Int) {
+        guard length < self.bytes.count else { return }
+        self.bytes.truncate(to: length)
+        self.changed = true
+    }
+}
+
 /// The fields of an IPv4 header the shaper reads.
 struct IPv4View {
     let headerLength: Int
@@ -193,7 +278,7 @@ struct IPv4View {
     let dontFragment: Bool
     let isFragment: Bool
 
-    init?(_ packet: [UInt8]) {
+    init?<Bytes: PacketBytes>(_ packet: Bytes) {
         guard packet.count >= 20, packet[0] >> 4 == 4 else { return nil }
         let headerLength = Int(packet[0] & 0x0F) * 4
         let total = Int(packet.uint16(at: 2))
@@ -212,75 +297,113 @@ struct TCPOptionList: Equatable {
     var mss: UInt16?
     var windowScale: UInt8?
     var sackPermitted = false
-    /// The timestamp option's 8 value bytes, kept as they are.
-    var timestamps: [UInt8]?
+    /// The timestamp option's values, kept as they are.
+    var timestamps: (value: UInt32, echo: UInt32)?
 
-    init?(_ bytes: ArraySlice<UInt8>) {
-        var index = bytes.startIndex
-        while index < bytes.endIndex {
+    static func == (lhs: TCPOptionList, rhs: TCPOptionList) -> Bool {
+        lhs.mss == rhs.mss && lhs.windowScale == rhs.windowScale && lhs.sackPermitted == rhs.sackPermitted
+            && lhs.timestamps?.value == rhs.timestamps?.value && lhs.timestamps?.echo == rhs.timestamps?.echo
+    }
+
+    init?<Bytes: PacketBytes>(_ bytes: Bytes, from start: Int, to end: Int) {
+        var index = start
+        while index < end {
             let kind = bytes[index]
             if kind == 0 { break }  // EOL: the rest is padding
             if kind == 1 {
                 index += 1
                 continue
             }
-            guard index + 1 < bytes.endIndex else { return nil }
+            guard index + 1 < end else { return nil }
             let length = Int(bytes[index + 1])
-            guard length >= 2, index + length <= bytes.endIndex else { return nil }
+            guard length >= 2, index + length <= end else { return nil }
             switch (kind, length) {
-            case (2, 4): self.mss = UInt16(bytes[index + 2]) << 8 | UInt16(bytes[index + 3])
+            case (2, 4): self.mss = bytes.uint16(at: index + 2)
             case (3, 3): self.windowScale = bytes[index + 2]
             case (4, 2): self.sackPermitted = true
-            case (8, 10): self.timestamps = Array(bytes[(index + 2)..<(index + 10)])
+            case (8, 10): self.timestamps = (bytes.uint32(at: index + 2), bytes.uint32(at: index + 6))
             default: return nil
             }
             index += length
         }
     }
 
-    /// The options in a layout. Linux's, Windows' and FreeBSD's layouts of the same options have the same
-    /// length, so the header length never changes.
-    func encoded(_ layout: PacketShape.OptionLayout) -> [UInt8] {
-        var out: [UInt8] = []
-        let mss: [UInt8] = self.mss.map { [2, 4, UInt8($0 >> 8), UInt8($0 & 0xFF)] } ?? []
-        let scale: [UInt8] = self.windowScale.map { [1, 3, 3, $0] } ?? []
-        let sack: [UInt8] = [4, 2]
-        let timestamps: [UInt8] = self.timestamps.map { [8, 10] + $0 } ?? []
-        switch layout {
-        case .kernel:
-            out += mss
-            if self.sackPermitted && !timestamps.isEmpty {
-                out += sack + timestamps
-            } else if !timestamps.isEmpty {
-                out += [1, 1] + timestamps
+    /// How many bytes the options take; the same in every layout (MSS 4; NOP + scale 4; SACK-permitted with
+    /// timestamps 12, timestamps alone 12, SACK-permitted alone 4, with their padding), so the header length never
+    /// changes.
+    var encodedLength: Int {
+        (self.mss == nil ? 0 : 4) + (self.windowScale == nil ? 0 : 4)
+            + (self.timestamps != nil ? 12 : (self.sackPermitted ? 4 : 0))
+    }
+
+    /// Writes the options in a layout at `start`.
+    func encode<Bytes: PacketBytes>(_ layout: PacketShape.OptionLayout, into packet: inout Bytes, at start: Int) {
+        var index = start
+        func put(_ first: UInt8, _ second: UInt8) {
+            packet[index] = first
+            packet[index + 1] = second
+            index += 2
+        }
+        func put(_ word: UInt32) {
+            put(UInt8(word >> 24), UInt8(word >> 16 & 0xFF))
+            put(UInt8(word >> 8 & 0xFF), UInt8(word & 0xFF))
+        }
+        func mss() {
+            guard let mss = self.mss else { return }
+            put(2, 4)
+            put(UInt8(mss >> 8), UInt8(mss & 0xFF))
+        }
+        func scale() {
+            guard let shift = self.windowScale else { return }
+            put(1, 3)
+            put(3, shift)
+        }
+        func timestamps() {
+            guard let (value, echo) = self.timestamps else { return }
+            put(8, 10)
+            put(value)
+            put(echo)
+        }
+        func rest(freebsd: Bool) {
+            if self.sackPermitted && self.timestamps != nil {
+                put(4, 2)
+                timestamps()
+            } else if self.timestamps != nil {
+                put(1, 1)
+                timestamps()
             } else if self.sackPermitted {
-                out += [1, 1] + sack
-            }
-            out += scale
-        case .windows, .freebsd:
-            out += mss + scale
-            if self.sackPermitted && !timestamps.isEmpty {
-                out += sack + timestamps
-            } else if !timestamps.isEmpty {
-                out += [1, 1] + timestamps
-            } else if self.sackPermitted {
-                out += layout == .freebsd ? sack + [0, 0] : [1, 1] + sack
+                if freebsd {
+                    put(4, 2)
+                    put(0, 0)
+                } else {
+                    put(1, 1)
+                    put(4, 2)
+                }
             }
         }
-        return out
+        switch layout {
+        case .kernel:
+            mss()
+            rest(freebsd: false)
+            scale()
+        case .windows, .freebsd:
+            mss()
+            scale()
+            rest(freebsd: layout == .freebsd)
+        }
     }
 }
 
 /// Internet checksums (RFC 1071), recomputed whole: the packets shaped are a few dozen bytes.
 enum Checksum {
-    static func sum(_ bytes: ArraySlice<UInt8>, initial: UInt32 = 0) -> UInt32 {
+    static func sum<Bytes: PacketBytes>(_ bytes: Bytes, from start: Int, to end: Int, initial: UInt32 = 0) -> UInt32 {
         var total = initial
-        var index = bytes.startIndex
-        while index + 1 < bytes.endIndex {
+        var index = start
+        while index + 1 < end {
             total &+= UInt32(bytes[index]) << 8 | UInt32(bytes[index + 1])
             index += 2
         }
-        if index < bytes.endIndex { total &+= UInt32(bytes[index]) << 8 }
+        if index < end { total &+= UInt32(bytes[index]) << 8 }
         return total
     }
 
@@ -290,57 +413,44 @@ enum Checksum {
         return ~UInt16(total)
     }
 
-    static func fixIPv4(_ packet: inout [UInt8]) {
+    static func fixIPv4<Bytes: PacketBytes>(_ packet: inout Bytes) {
         let length = Int(packet[0] & 0x0F) * 4
         packet.setUInt16(0, at: 10)
-        packet.setUInt16(self.fold(self.sum(packet[0..<length])), at: 10)
+        packet.setUInt16(self.fold(self.sum(packet, from: 0, to: length)), at: 10)
     }
 
-    static func fixTCP(_ packet: inout [UInt8], _ ip: IPv4View) {
+    static func fixTCP<Bytes: PacketBytes>(_ packet: inout Bytes, _ ip: IPv4View) {
         let start = ip.headerLength
         packet.setUInt16(0, at: start + 16)
-        let segment = packet.count - start
-        var pseudo = self.sum(packet[12..<20])
-        pseudo &+= 6 &+ UInt32(segment)
-        packet.setUInt16(self.fold(self.sum(packet[start...], initial: pseudo)), at: start + 16)
+        packet.setUInt16(
+            self.fold(self.sum(packet, from: start, to: packet.count, initial: self.pseudo(packet))),
+            at: start + 16
+        )
     }
 
-    static func fixICMP(_ packet: inout [UInt8], headerLength: Int) {
+    static func fixICMP<Bytes: PacketBytes>(_ packet: inout Bytes, headerLength: Int) {
         packet.setUInt16(0, at: headerLength + 2)
-        packet.setUInt16(self.fold(self.sum(packet[headerLength...])), at: headerLength + 2)
+        packet.setUInt16(self.fold(self.sum(packet, from: headerLength, to: packet.count)), at: headerLength + 2)
+    }
+
+    /// The TCP pseudo-header's sum: addresses, protocol, segment length.
+    static func pseudo<Bytes: PacketBytes>(_ packet: Bytes) -> UInt32 {
+        let segment = packet.count - Int(packet[0] & 0x0F) * 4
+        return self.sum(packet, from: 12, to: 20) &+ 6 &+ UInt32(segment)
     }
 
     /// Whether a packet's IP and TCP/ICMP checksums verify (tests, and the layer's own check).
-    static func verifies(_ packet: [UInt8]) -> Bool {
+    static func verifies<Bytes: PacketBytes>(_ packet: Bytes) -> Bool {
         guard let ip = IPv4View(packet) else { return false }
-        guard self.fold(self.sum(packet[0..<ip.headerLength])) == 0 else { return false }
+        guard self.fold(self.sum(packet, from: 0, to: ip.headerLength)) == 0 else { return false }
         switch ip.protocolNumber {
         case 6:
-            var pseudo = self.sum(packet[12..<20])
-            pseudo &+= 6 &+ UInt32(packet.count - ip.headerLength)
-            return self.fold(self.sum(packet[ip.headerLength...], initial: pseudo)) == 0
+            return self.fold(self.sum(packet, from: ip.headerLength, to: packet.count, initial: self.pseudo(packet)))
+                == 0
         case 1:
-            return self.fold(self.sum(packet[ip.headerLength...])) == 0
+            return self.fold(self.sum(packet, from: ip.headerLength, to: packet.count)) == 0
         default:
             return true
         }
-    }
-}
-
-extension [UInt8] {
-    func uint16(at offset: Int) -> UInt16 { UInt16(self[offset]) << 8 | UInt16(self[offset + 1]) }
-
-    func uint32(at offset: Int) -> UInt32 {
-        UInt32(self[offset]) << 24 | UInt32(self[offset + 1]) << 16 | UInt32(self[offset + 2]) << 8
-            | UInt32(self[offset + 3])
-    }
-
-    mutating func setUInt16(_ value: UInt16, at offset: Int) {
-        self[offset] = UInt8(value >> 8)
-        self[offset + 1] = UInt8(value & 0xFF)
-    }
-
-    mutating func setUInt32(_ value: UInt32, at offset: Int) {
-        for index in 0..<4 { self[offset + index] = UInt8((value >> (24 - 8 * UInt32(index))) & 0xFF) }
     }
 }

@@ -56,22 +56,31 @@ public final class PersonalityLayer: DeckyWatcher, Sendable {
     /// The iptables rules (raw table, before conntrack) that queue what a shape changes; restored with
     /// `iptables-restore --noflush` inside the decky's namespace.
     public static func rules(for shape: PacketShape, interface: String = "eth0") -> String {
-        let queue = "-j NFQUEUE --queue-num 0 --queue-bypass"
+        // What the shape changes goes to one chain, where a shared rate limit decides: within it, the queue;
+        // past it (a flood), out unshaped, so a flood never turns into this process's CPU.
         var lines = [
             "*raw",
-            "-A OUTPUT -o \(interface) -p tcp --tcp-flags SYN,ACK SYN,ACK \(queue)",
-            "-A OUTPUT -o \(interface) -p tcp --tcp-flags RST RST \(queue)",
-            "-A OUTPUT -o \(interface) -p icmp --icmp-type echo-reply \(queue)",
+            ":DECNET-SHAPE - [0:0]",
+            "-A DECNET-SHAPE -m limit --limit \(Self.shapedPerSecond)/sec --limit-burst \(Self.shapedBurst) "
+                + "-j NFQUEUE --queue-num 0 --queue-bypass",
+            "-A OUTPUT -o \(interface) -p tcp --tcp-flags SYN,ACK SYN,ACK -j DECNET-SHAPE",
+            "-A OUTPUT -o \(interface) -p tcp --tcp-flags RST RST -j DECNET-SHAPE",
+            "-A OUTPUT -o \(interface) -p icmp --icmp-type echo-reply -j DECNET-SHAPE",
         ]
         if shape.shapesErrors {
-            lines.append("-A OUTPUT -o \(interface) -p icmp --icmp-type destination-unreachable \(queue)")
+            lines.append("-A OUTPUT -o \(interface) -p icmp --icmp-type destination-unreachable -j DECNET-SHAPE")
         }
         if shape.watchesEchoRequests {
-            lines.append("-A PREROUTING -i \(interface) -p icmp --icmp-type echo-request \(queue)")
+            lines.append("-A PREROUTING -i \(interface) -p icmp --icmp-type echo-request -j DECNET-SHAPE")
         }
         lines.append("COMMIT")
         return lines.joined(separator: "\n") + "\n"
     }
+
+    /// Packets a decky may have shaped per second (and in a burst): nmap -O sends a few dozen, a SYN scan of a
+    /// thousand ports gets a thousand RSTs; a flood past it goes out as the kernel made it.
+    static let shapedPerSecond = 10_000
+    static let shapedBurst = 4_000
 
     /// Starts shaping a decky: opens its queue inside its namespace, then installs the rules that feed it.
     public func add(_ decky: Decky, namespace: String) async {
@@ -91,6 +100,10 @@ public final class PersonalityLayer: DeckyWatcher, Sendable {
             do {
                 // A decky served again (rebuilt, restarted) has its old rules replaced, not doubled.
                 _ = try? await IPRoute.exec(namespace: namespace, ["iptables", "-w", "-t", "raw", "-F"])
+                _ = try? await IPRoute.exec(
+                    namespace: namespace,
+                    ["iptables", "-w", "-t", "raw", "-X", "DECNET-SHAPE"]
+                )
                 try await IPRoute.exec(namespace: namespace, ["iptables-restore", "-w", "--noflush", file.path])
             } catch {
                 handle.close()
@@ -140,6 +153,15 @@ public final class PersonalityLayer: DeckyWatcher, Sendable {
     private func loop() {
         // The kernel's name for this thread, so its CPU can be read from /proc (bench/personality-cost.sh).
         _ = decnet_set_thread_name("decnet-shaper")
+        // Every new connection's SYN-ACK waits for this thread, so it runs as soon as a packet is queued (real-time
+        // priority where permitted: the login rate's loss went from about 12 % to 5–9 %, benchmarks.md). What it may
+        // take is bounded by the rules' rate limit, past which packets go out unshaped.
+        let priority = decnet_prioritize_thread()
+        if priority < 2 {
+            self.log(
+                "personality: the queue thread runs at \(priority == 1 ? "nice -10" : "normal priority") (no CAP_SYS_NICE or real-time)"
+            )
+        }
         var handles: [QueueHandle] = []
         var polled: [pollfd] = []
         func rebuild() {

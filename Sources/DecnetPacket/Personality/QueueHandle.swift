@@ -104,15 +104,14 @@ final class QueueHandle: @unchecked Sendable {
         var payload: UnsafeMutablePointer<UInt8>?
         let length = nfq_get_payload(data, &payload)
         guard length > 0, let payload else { return nfq_set_verdict(queue, id, UInt32(DECNET_NF_ACCEPT), 0, nil) }
-        var packet = Array(UnsafeBufferPointer(start: payload, count: Int(length)))
+        // The packet is shaped where it lies, in this handle's receive buffer: no copy, no allocation.
+        var packet = PacketBuffer(UnsafeMutableRawBufferPointer(start: payload, count: Int(length)))
         let result: Int32
         if header.pointee.hook == UInt8(DECNET_NF_INET_PRE_ROUTING) {
             self.shaper.observe(incoming: packet)
             result = nfq_set_verdict(queue, id, UInt32(DECNET_NF_ACCEPT), 0, nil)
         } else if self.shaper.shape(outgoing: &packet) {
-            result = packet.withUnsafeBufferPointer {
-                nfq_set_verdict(queue, id, UInt32(DECNET_NF_ACCEPT), UInt32($0.count), $0.baseAddress)
-            }
+            result = nfq_set_verdict(queue, id, UInt32(DECNET_NF_ACCEPT), UInt32(packet.count), payload)
         } else {
             result = nfq_set_verdict(queue, id, UInt32(DECNET_NF_ACCEPT), 0, nil)
         }
