@@ -156,7 +156,8 @@ public struct UDPListener<Service: UDPHoneypot>: Sendable {
                     guard allowed else { continue }  // over its rate: silently dropped, as a busy server would
                     let request = Array(envelope.data.readableBytesView)
                     guard var reply = self.service.respond(to: request, session: session) else { continue }
-                    let bound = max(request.count, 1) * self.limits.maximumAmplification
+                    let factor = self.service.amplificationAllowance ?? self.limits.maximumAmplification
+                    let bound = max(request.count, 1) * factor
                     if reply.count > bound { reply = Array(reply.prefix(bound)) }
                     try await outbound.write(
                         AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: ByteBuffer(bytes: reply))

@@ -12,9 +12,15 @@ public protocol UDPHoneypot: Sendable {
 
     /// The datagrams to send now: bytes, destination address and port.
     func tick() -> [(datagram: [UInt8], host: String, port: Int)]
+
+    /// How many times its request a reply may be (nil: the listener's bound, 8). A protocol whose one-byte
+    /// question gets a whole record (the SQL Server Browser) says so; the per-source rate still bounds what a
+    /// spoofed source can reflect.
+    var amplificationAllowance: Int? { get }
 }
 
 extension UDPHoneypot {
+    public var amplificationAllowance: Int? { nil }
     public var tickInterval: Duration? { nil }
     public func tick() -> [(datagram: [UInt8], host: String, port: Int)] { [] }
 }

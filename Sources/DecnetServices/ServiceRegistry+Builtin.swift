@@ -20,6 +20,6 @@ extension ServiceRegistry {
             RDPService.self,
             LDAPService.self,
         ],
-        datagram: [LLMNRService.self]
+        datagram: [LLMNRService.self, SQLBrowserService.self]
     )
 }

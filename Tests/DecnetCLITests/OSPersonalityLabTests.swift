@@ -9,7 +9,8 @@ import Glibc
 
 /// OS personalities judged from outside, as an attacker would: one decky per personality on a lab LAN, each
 /// with an open TCP port, scanned by `nmap -O` from the lab's attacker and watched by p0f while a client
-/// connects; and a Windows decky with `os_shaping = off`, which nmap must then not call Windows.
+/// connects; a Windows decky with `os_shaping = off`, which nmap must then not call Windows; and the queues
+/// failing open when the engine dies.
 @Suite(.serialized) struct OSPersonalityLabTests {
     static var ready: Bool {
         NativeEngineTests.rootOrCI && [ExternalTool.nmap, .p0f, SMBLiveTestsTool.smbclient].allSatisfy(\.isUsable)
@@ -92,6 +93,27 @@ import Glibc
             // What the layer did, per decky, in the engine's status.
             let status = try await harness.decnet(["status", "--json"])
             #expect(status.standardOutput.contains("\"personality\" : \"windows-server\""), "\(status.standardOutput)")
+
+            // Fail-open: with the engine killed, no queue has a reader, and the shaped deckies' packets still leave
+            // (unshaped): an echo reply, and the RST of a port nobody listens on any more.
+            // (Packets queued at the very moment the reader dies are dropped by the kernel with its queue, so the
+            // checks start once the queue is gone.)
+            let engine = try #require(harness.enginePID)
+            kill(engine, SIGKILL)
+            var queues = "?"
+            for _ in 0..<100 where !queues.isEmpty {
+                try await Task.sleep(for: .milliseconds(50))
+                queues = try await ProcessRunner.run(
+                    "/usr/sbin/ip",
+                    ["netns", "exec", "decnet-\(tag)-win", "cat", "/proc/net/netfilter/nfnetlink_queue"]
+                ).standardOutput
+            }
+            #expect(queues.isEmpty, "the queue outlived the engine: \(queues)")
+            let ping = try await harness.attacker(["ping", "-c", "1", "-W", "2", "\(net).11"])
+            #expect(ping.status == 0, "no echo reply with the engine gone: \(ping.standardOutput)")
+            let probe = try await harness.attacker([nmap, "-sS", "-n", "-Pn", "-p", "445", "-oX", "-", "\(net).11"])
+            let state = try NmapXML(probe.standardOutput).ports.first?.state
+            #expect(state == "closed", "445 with the engine gone reads \(state ?? "nothing"): its RST must still leave")
         }
     }
 }

@@ -46,7 +46,9 @@ import Testing
             for line in [
                 "389/tcp  open  ldap          Microsoft Windows Active Directory LDAP (Domain: acme.example, Site: Default-First-Site-Name)",
                 "445/tcp  open  microsoft-ds  Windows Server 2016 Standard 14393 microsoft-ds (workgroup: ACME)",
-                "1433/tcp open  ms-sql-s      Microsoft SQL Server 2019 15.00.2000",
+                // (With -sC, nmap 7.93's ms-sql-info finds the instance through the browser on 1434/udp, fails
+                // as it does against any server, and the line loses the build that -sV alone prints.)
+                "1433/tcp open  ms-sql-s      Microsoft SQL Server 2019",
                 "3389/tcp open  ms-wbt-server Microsoft Terminal Services",
                 // smb-os-discovery and rdp-ntlm-info: the same names, domain and build.
                 "OS: Windows Server 2016 Standard 14393 (Windows Server 2016 Standard 6.3)",
@@ -70,6 +72,14 @@ import Testing
             )
             #expect(event.source.ip == "\(net).254" && event.decky == name && event.service == "smb")
             #expect(event[field: "domain"] == "ACME" && event[field: "hashcat"]?.hasPrefix("mallory::ACME:") == true)
+
+            // The SQL Server Browser on 1434/udp names the same host and its instance to impacket's mssqlinstance.py.
+            let browser = try #require(Self.mssqlInstance.path, "\(Self.mssqlInstance.missingMessage)")
+            let instances = try await harness.attacker([browser, ip])
+            for line in ["ServerName:DC01", "InstanceName:MSSQLSERVER", "Version:15.0.2000.5", "tcp:1433"] {
+                #expect(instances.standardOutput.contains(line), "\(line)\n\(instances.standardOutput)")
+            }
+            #expect(await harness.waitForEvent([" command.input ", "service=\"mssql\"", "command=\"browse\""]) != nil)
             #expect(try await harness.decnet(["teardown", "--all"]).status == 0)
             #expect(try await harness.decnet(["lab", "down"]).status == 0)
         }
@@ -77,6 +87,9 @@ import Testing
 }
 
 extension WindowsHostLabTests {
+    /// impacket's SQL Server Browser client (PyPI; .ci/run pip-installs it).
+    static let mssqlInstance = ExternalTool("mssqlinstance.py", package: "impacket (PyPI; .ci/run pip-installs it)")
+
     /// llmnr on a lab decky: it joins LLMNR's multicast group on its interface and answers for its own name, to a
     /// unicast `dig` and to a multicast query from the attacker, and for nothing else; every query is an event
     /// attributed to the asker.

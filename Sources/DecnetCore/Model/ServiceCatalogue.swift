@@ -185,6 +185,8 @@ public enum ServiceCatalogue {
             ports: [PortSpec(1433)],
             role: "Microsoft SQL Server",
             personaKeys: [PersonaKey("mssql_version", "product version, e.g. 15.0.2000.5")],
+            // The SQL Server Browser, which clients and scanners ask for the instances first.
+            extraPorts: [PortSpec(1434, .udp)],
             impliedOSFamily: .windows
         ),
         ServiceDefinition(

@@ -10,7 +10,8 @@ public struct ServiceDefinition: Hashable, Sendable, Identifiable {
     /// Ports this service serves only when no other service of the decky claims them. Conpot bundles SNMP and
     /// a web HMI, and the seed's `industrial-control` archetype pairs it with `snmp`: the dedicated service wins.
     public let sharedPorts: Set<PortSpec>
-    /// Ports DECNET-Swift serves beyond the seed's (llmnr's NetBIOS name service on 137/udp): a decky gets them
+    /// Ports DECNET-Swift serves beyond the seed's (llmnr's NetBIOS name service on 137/udp, mssql's SQL Server
+    /// Browser on 1434/udp): a decky gets them
     /// like the others, but `ports` stays the seed's list.
     public let extraPorts: [PortSpec]
     /// Set for products that only exist on one OS family (RDP and MSSQL are Windows): a decky running one
