@@ -18,7 +18,7 @@ import Testing
     static let persona = ["users": "root:toor,admin:admin123", "password_delay_ms": "0"]
     static let options = [
         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "PubkeyAuthentication=no",
-        "-o", "PreferredAuthentications=password", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR",
+        "-o", "PreferredAuthentications=password", "-o", "ConnectTimeout=30", "-o", "LogLevel=ERROR",
     ]
 
     static func start(
