@@ -47,26 +47,13 @@ public final class PacketLayer: DeckyWatcher, Sendable {
     let sink: any EventSink
     let log: @Sendable (String) -> Void
     private let shared = Mutex(Shared())
-    private let wake: (read: Int32, write: Int32)
+    private let wake = WakePipe()
     private let started = Atomic<Bool>(false)
 
     public init(settings: Settings = Settings(), sink: any EventSink, log: @escaping @Sendable (String) -> Void) {
         self.settings = settings
         self.sink = sink
         self.log = log
-        var fds: [Int32] = [-1, -1]
-        if pipe(&fds) == 0 {
-            for fd in fds {
-                _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            }
-        }
-        self.wake = (fds[0], fds[1])
-    }
-
-    deinit {
-        Glibc.close(self.wake.read)
-        Glibc.close(self.wake.write)
     }
 
     /// Starts the capture thread (idempotent).
@@ -139,8 +126,7 @@ public final class PacketLayer: DeckyWatcher, Sendable {
 
     private func submit(_ change: Change) {
         self.shared.withLock { $0.pending.append(change) }
-        var byte: UInt8 = 1
-        _ = Glibc.write(self.wake.write, &byte, 1)
+        self.wake.signal()
     }
 
     private func loop() {
@@ -155,7 +141,7 @@ public final class PacketLayer: DeckyWatcher, Sendable {
         var polled: [pollfd] = []
         var tags: [Int] = []
         func rebuild() {
-            polled = [pollfd(fd: self.wake.read, events: Int16(POLLIN), revents: 0)]
+            polled = [self.wake.pollEntry]
             tags = [-1]
             for (tag, handle) in handles.sorted(by: { $0.key < $1.key }) {
                 polled.append(pollfd(fd: handle.descriptor, events: Int16(POLLIN), revents: 0))
@@ -186,8 +172,7 @@ public final class PacketLayer: DeckyWatcher, Sendable {
                     polled[slot].revents = 0
                     let tag = tags[slot]
                     if tag == -1 {
-                        var drained = [UInt8](repeating: 0, count: 64)
-                        while Glibc.read(self.wake.read, &drained, drained.count) > 0 {}
+                        self.wake.drain()
                         continue
                     }
                     guard let handle = handles[tag] else { continue }

@@ -30,24 +30,11 @@ public final class PersonalityLayer: DeckyWatcher, Sendable {
 
     let log: @Sendable (String) -> Void
     private let shared = Mutex(Shared())
-    private let wake: (read: Int32, write: Int32)
+    private let wake = WakePipe()
     private let started = Atomic<Bool>(false)
 
     public init(log: @escaping @Sendable (String) -> Void) {
         self.log = log
-        var fds: [Int32] = [-1, -1]
-        if pipe(&fds) == 0 {
-            for fd in fds {
-                _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            }
-        }
-        self.wake = (fds[0], fds[1])
-    }
-
-    deinit {
-        Glibc.close(self.wake.read)
-        Glibc.close(self.wake.write)
     }
 
     /// What the layer did, per shaped decky (and why it could not shape one).
@@ -146,8 +133,7 @@ public final class PersonalityLayer: DeckyWatcher, Sendable {
 
     private func submit(_ change: Change) {
         self.shared.withLock { $0.pending.append(change) }
-        var byte: UInt8 = 1
-        _ = Glibc.write(self.wake.write, &byte, 1)
+        self.wake.signal()
     }
 
     private func loop() {
@@ -165,7 +151,7 @@ public final class PersonalityLayer: DeckyWatcher, Sendable {
         var handles: [QueueHandle] = []
         var polled: [pollfd] = []
         func rebuild() {
-            polled = [pollfd(fd: self.wake.read, events: Int16(POLLIN), revents: 0)]
+            polled = [self.wake.pollEntry]
             polled += handles.map { pollfd(fd: $0.descriptor, events: Int16(POLLIN), revents: 0) }
         }
         rebuild()
@@ -175,8 +161,7 @@ public final class PersonalityLayer: DeckyWatcher, Sendable {
                 for slot in polled.indices where polled[slot].revents != 0 {
                     polled[slot].revents = 0
                     if slot == 0 {
-                        var drained = [UInt8](repeating: 0, count: 64)
-                        while Glibc.read(self.wake.read, &drained, drained.count) > 0 {}
+                        self.wake.drain()
                     } else {
                         handles[slot - 1].drain(limit: 256)
                     }
