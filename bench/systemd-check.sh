@@ -27,7 +27,7 @@ OUT=$WORK scripts/build-deb.sh "$@" >"$WORK/build-deb.log" 2>&1 || { tail -20 "$
 DEB=$(ls "$WORK"/decnet_*.deb)
 echo "== debootstrap bookworm minbase + systemd into $ROOT"
 debootstrap --variant=minbase \
-    --include=systemd,systemd-sysv,dbus,iproute2,passwd,libsodium23,libnettle8,libgmp10,zlib1g,libsqlite3-0,curl,ca-certificates \
+    --include=systemd,systemd-sysv,dbus,iproute2,iptables,passwd,libsodium23,libnettle8,libgmp10,zlib1g,libsqlite3-0,libpcap0.8,libnetfilter-queue1,libnfnetlink0,curl,ca-certificates \
     bookworm "$ROOT" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" >"$WORK/debootstrap.log" 2>&1
 echo "== dpkg -i $(basename "$DEB")"
 cp "$DEB" "$ROOT/tmp/" && chroot "$ROOT" dpkg -i "/tmp/$(basename "$DEB")" | tail -1
@@ -55,7 +55,7 @@ fi
 echo "== boot (systemd-nspawn, private network)"
 timeout 300 systemd-nspawn -q -D "$ROOT" -b --private-network "${bind[@]}" --register=no --keep-unit \
     --console=pipe --machine="decnet-sd$$" >"$WORK/boot.log" 2>&1 || true
-grep -E '^(UNIT|API|WEB|DECKY|EVENTS|AFTER-RELOAD|RELOAD-REBUILT|NETNS-AFTER-STOP|CHECK-DONE)' "$ROOT/root/check.log" || true
+grep -E '^(UNIT|API|WEB|DECKY|DECKY-WIN|SHAPER-QUEUE|SHAPED|SHAPER-PRIORITY|EVENTS|AFTER-RELOAD|RELOAD-REBUILT|NETNS-AFTER-STOP|CHECK-DONE)' "$ROOT/root/check.log" || true
 grep -q '^CHECK-DONE' "$ROOT/root/check.log" || { echo "the check did not finish; $ROOT/root/check.log"; exit 1; }
-bad=$(grep -cE '^UNIT .* (failed|activating|inactive)$|^(API|WEB|DECKY) 000$|^EVENTS 0$|^RELOAD-REBUILT yes|^NETNS-AFTER-STOP [1-9]' "$ROOT/root/check.log" || true)
+bad=$(grep -cE '^UNIT .* (failed|activating|inactive)$|^(API|WEB|DECKY|DECKY-WIN) 000$|^EVENTS 0$|^RELOAD-REBUILT yes|^NETNS-AFTER-STOP [1-9]|^SHAPER-QUEUE 0$|^SHAPED 0$' "$ROOT/root/check.log" || true)
 [ "$bad" = 0 ] && echo "systemd check: all good" || { echo "systemd check: $bad problem(s); full log kept with KEEP=1"; exit 1; }

@@ -16,6 +16,11 @@ interface = vh
 ip = 10.66.0.10
 services = http, redis
 nmap_os = linux
+
+[win-01]
+ip = 10.66.0.11
+services = http
+nmap_os = windows
 INI
 systemctl start decnet.target
 sleep 20
@@ -24,6 +29,12 @@ curl -s -o /dev/null -w 'API %{http_code}\n' http://127.0.0.1:8000/api/v1/health
 curl -s -o /dev/null -w 'WEB %{http_code}\n' http://127.0.0.1:8080/
 ip netns list
 ip netns exec lanpeer curl -s -m5 -o /dev/null -w 'DECKY %{http_code}\n' http://10.66.0.10/
+# The Windows decky's SYN-ACKs go through its queue (iptables rules and a reader in its namespace), shaped.
+ip netns exec lanpeer curl -s -m5 -o /dev/null -w 'DECKY-WIN %{http_code}\n' http://10.66.0.11/
+echo "SHAPER-QUEUE $(ip netns exec decnet-win-01 cat /proc/net/netfilter/nfnetlink_queue | wc -l)"
+sleep 2
+echo "SHAPED $( (set -a; . /etc/decnet/decnet.env; set +a; decnet status --json) | tr -d ' \n' | grep -o '"shaped":[0-9]*' | head -1 | cut -d: -f2)"
+journalctl --no-pager -u decnet-engine | grep -q 'queue thread runs at' && echo "SHAPER-PRIORITY lowered" || echo "SHAPER-PRIORITY real-time"
 sleep 3
 echo "EVENTS $(grep -c ' http - ' /var/log/decnet/decnet.log)"
 ls -la /var/lib/decnet /var/log/decnet
