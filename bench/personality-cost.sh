@@ -11,23 +11,12 @@
 # Everything it makes carries the tag "bpc" and is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ "$(id -u)" -eq 0 ] || { echo "personality-cost: needs root (network namespaces)" >&2; exit 1; }
 N=${N:-20000}
 C=${C:-4}
 ROUNDS=${ROUNDS:-3}
-source scripts/deps.sh
-deps_find_swift
-swift build -c release --product decnet --scratch-path .build-release >/dev/null
-BIN=$PWD/.build-release/release/decnet
-WORK=$(mktemp -d /tmp/decnet-bench-personality.XXXXXX)
-export DECNET_STATE_DIR=$WORK DECNET_INGEST_LOG_FILE=$WORK/events.log
+source bench/lib/lab-bench.sh
+lab_bench_setup personality
 NET=10.74.11
-cleanup() {
-    "$BIN" teardown --all >/dev/null 2>&1 || true
-    "$BIN" lab down >/dev/null 2>&1 || true
-    [ -n "${KEEP:-}" ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
 cat >"$WORK/fleet.ini" <<INI
 [general]
 net = $NET.0/24

@@ -11,22 +11,11 @@
 # .build-release/. Everything it makes carries the tag "bfl" and is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ "$(id -u)" -eq 0 ] || { echo "scan-flood: needs root (network namespaces)" >&2; exit 1; }
 DURATION=${DURATION:-30}
 N=${N:-3000}
-source scripts/deps.sh
-deps_find_swift
-swift build -c release --product decnet --scratch-path .build-release >/dev/null
-BIN=$PWD/.build-release/release/decnet
-WORK=$(mktemp -d /tmp/decnet-bench-flood.XXXXXX)
-export DECNET_STATE_DIR=$WORK DECNET_INGEST_LOG_FILE=$WORK/events.log
+source bench/lib/lab-bench.sh
+lab_bench_setup flood
 NET=10.74.9
-cleanup() {
-    "$BIN" teardown --all >/dev/null 2>&1 || true
-    "$BIN" lab down >/dev/null 2>&1 || true
-    [ -n "${KEEP:-}" ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
 {
     echo "[general]"
     echo "net = $NET.0/24"
