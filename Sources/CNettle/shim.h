@@ -1,6 +1,10 @@
 // Debian's nettle-dev and libgmp-dev: UMAC (RFC 4418), which OpenSSH offers as umac-64/umac-128 and
 // swift-crypto does not have, MD4 for NTLM's NT hash and DES for VNC's challenge (swift-crypto has neither),
-// and GMP's modular exponentiation for the finite-field Diffie-Hellman groups.
+// and GMP's modular exponentiation for the finite-field Diffie-Hellman groups; RC4 for NTLM's key exchange and
+// AES-CMAC and AES-CCM for SMB 3 signing and encryption (swift-crypto has none of them).
+#include <nettle/arcfour.h>
+#include <nettle/ccm.h>
+#include <nettle/cmac.h>
 #include <nettle/des.h>
 #include <nettle/md4.h>
 #include <nettle/umac.h>

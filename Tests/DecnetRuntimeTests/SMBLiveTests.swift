@@ -190,4 +190,135 @@ import Testing
         let cracked = crack.cracked.compactMap { $0.split(separator: ":").last.map(String.init) }
         #expect(Set(cracked) == ["admin", "Winter2024", "Password1"], "\(crack.log)")
     }
+
+    /// A login the persona accepts opens a real session: smbclient lists the shares over srvsvc and reads a bait
+    /// file, verifying every signature the server writes (AES-CMAC keyed from the 3.1.1 pre-authentication hash,
+    /// AES-CMAC of 3.0, HMAC-SHA256 of 2.1); an upload is refused, and everything is an event.
+    @Test(.enabled(if: smbclient.isUsable, "needs smbclient (required under CI)"))
+    func anAcceptedLoginListsTheSharesAndReadsBaitFilesUnderEverySigningScheme() async throws {
+        let client = try #require(Self.smbclient.path, "\(Self.smbclient.missingMessage)")
+        var persona = Self.persona
+        persona["users"] = "alice:Winter2024!"
+        let service = try await LiveService.start(
+            "smb",
+            persona: persona,
+            host: "127.77.19.6",
+            port: 0,
+            osFamily: .windows,
+            hostname: "srv01"
+        )
+        let port = String(service.port)
+        for protocolLimit in ["SMB3", "SMB3_00", "SMB2"] {
+            let run = try await ProcessRunner.run(
+                client,
+                ["-L", "//127.77.19.6", "-p", port, "-U", "CORP\\alice%Winter2024!", "-m", protocolLimit]
+            )
+            let output = run.standardOutput
+            #expect(
+                output.contains("IPC$            IPC       Remote IPC"),
+                "\(protocolLimit): \(output)\(run.standardError)"
+            )
+            #expect(output.contains("ADMIN$") && output.contains("Shared          Disk"), "\(output)")
+        }
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let copy = directory.url.appendingPathComponent("accounts.txt")
+        let session = try await ProcessRunner.run(
+            client,
+            [
+                "//127.77.19.6/Shared", "-p", port, "-U", "CORP\\alice%Winter2024!", "-c",
+                "ls; cd IT; get service-accounts.txt \(copy.path); put /etc/hostname dropper.exe",
+            ]
+        )
+        let text = try String(contentsOf: copy, encoding: .utf8)
+        #expect(
+            text.contains("svc_backup   CORP\\svc_backup   Backup2023!"),
+            "\(session.standardOutput)\(session.standardError)"
+        )
+        #expect(
+            (session.standardOutput + session.standardError).contains("NT_STATUS_ACCESS_DENIED opening remote file")
+        )
+        await service.capture.wait {
+            $0.contains { $0.id == .fileDownload } && $0.filter { $0.id == .loginSuccess }.count >= 4
+        }
+        await service.stop()
+        let logins = service.capture.events(.loginSuccess)
+        #expect(logins.map { $0[field: "dialect"] } == ["3.1.1", "3.0", "2.1", "3.1.1"])
+        #expect(logins.allSatisfy { $0[field: "login_type"] == "user" && $0[field: "username"] == "alice" })
+        let download = try #require(service.capture.events(.fileDownload).first)
+        #expect(download[field: "filename"] == "IT\\service-accounts.txt")
+        #expect(download[field: "url"] == "smb://SRV01/Shared/IT/service-accounts.txt")
+        let commands = service.capture.events(.commandInput).compactMap { $0[field: "command"] }
+        #expect(commands.filter { $0 == "srvsvc.NetrShareEnum" }.count == 3)
+        #expect(
+            service.capture.events(.commandInput).contains {
+                $0[field: "command"] == "CREATE" && $0[field: "args"]?.contains("dropper.exe") == true
+            }
+        )
+    }
+
+    /// impacket encrypts every request once a cipher is agreed, as it does with Windows: the server decrypts them
+    /// (AES-128-CCM, the only cipher impacket offers) and answers in kind, so its share listing and reads work.
+    @Test(.enabled(if: impacket.isUsable, "needs impacket's smbclient.py (required under CI)"))
+    func impacketsEncryptedSessionListsAndReadsTheShares() async throws {
+        let client = try #require(Self.impacket.path, "\(Self.impacket.missingMessage)")
+        var persona = Self.persona
+        persona["users"] = "bob:Summer2025"
+        persona["smb_shares"] = "Finance,Public"
+        let service = try await LiveService.start(
+            "smb",
+            persona: persona,
+            host: "127.77.19.7",
+            port: 445,
+            osFamily: .windows,
+            hostname: "fs02"
+        )
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let commands = directory.url.appendingPathComponent("commands.txt")
+        try "shares\nuse Finance\nls\ncat IT\\network-notes.txt\nexit\n".write(
+            to: commands,
+            atomically: true,
+            encoding: .utf8
+        )
+        let run = try await ProcessRunner.run(client, ["-inputfile", commands.path, "CORP/bob:Summer2025@127.77.19.7"])
+        await service.stop()
+        let output = run.standardOutput
+        #expect(
+            output.contains("IPC$                      IPC (SPECIAL)   Remote IPC"),
+            "\(output)\(run.standardError)"
+        )
+        #expect(output.contains("Finance") && output.contains("Public"), "\(output)")
+        #expect(output.contains("VPN          vpn.corp.local"), "\(output)")
+        #expect(service.capture.events(.clientMalformed).isEmpty)
+        #expect(service.capture.events(.fileDownload).first?[field: "filename"] == "IT\\network-notes.txt")
+        #expect(service.capture.events(.clientFingerprint).contains { $0[field: "ciphers"] == "1" })
+    }
+
+    /// With `smb_guest`, as Samba's "map to guest = bad user", anyone gets in as a guest: `smbclient -N` lists the
+    /// shares of a Samba persona, whose IPC$ names the Samba release.
+    @Test(.enabled(if: smbclient.isUsable, "needs smbclient (required under CI)"))
+    func aGuestPersonaLetsAnyoneListItsShares() async throws {
+        let client = try #require(Self.smbclient.path, "\(Self.smbclient.missingMessage)")
+        let service = try await LiveService.start(
+            "smb",
+            persona: ["os_version": "Samba", "smb_guest": "true", "smb_shares": "public,scans"],
+            host: "127.77.19.8",
+            port: 0,
+            osFamily: .linux,
+            hostname: "nas01"
+        )
+        let run = try await ProcessRunner.run(client, ["-L", "//127.77.19.8", "-p", String(service.port), "-N"])
+        await service.capture.wait {
+            $0.contains { $0.id == .commandInput && $0[field: "command"] == "srvsvc.NetrShareEnum" }
+        }
+        await service.stop()
+        let output = run.standardOutput
+        #expect(
+            output.contains("IPC$            IPC       IPC Service (Samba 4.17.12-Debian)"),
+            "\(output)\(run.standardError)"
+        )
+        #expect(output.contains("public          Disk") && output.contains("scans           Disk"), "\(output)")
+        #expect(service.capture.events(.loginSuccess).first?[field: "login_type"] == "guest")
+    }
 }

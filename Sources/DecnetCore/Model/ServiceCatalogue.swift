@@ -79,6 +79,23 @@ public enum ServiceCatalogue {
                     origin: .decnetSwift,
                     "SMB signing the server asks for; default required on domain controllers, else enabled"
                 ),
+                PersonaKey(
+                    "users",
+                    .credentials,
+                    origin: .decnetSwift,
+                    "accounts that log in (NetNTLMv2 checked against the password; user:* logs in as guest); unset: none"
+                ),
+                PersonaKey(
+                    "smb_guest",
+                    .oneOf(["true", "false"]),
+                    origin: .decnetSwift,
+                    "unknown users and null sessions get a guest session (Samba's map to guest = bad user); default false"
+                ),
+                PersonaKey(
+                    "smb_shares",
+                    origin: .decnetSwift,
+                    "the persona's own shares, comma-separated, each holding the bait tree; default Shared"
+                ),
             ]
         ),
         ServiceDefinition(

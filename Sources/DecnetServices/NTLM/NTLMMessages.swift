@@ -137,11 +137,14 @@ public enum NTLM {
         public var ntResponse: [UInt8]
         /// The client's VERSION (major, minor, build), when it sent one.
         public var clientVersion: (major: UInt8, minor: UInt8, build: UInt16)?
+        /// EncryptedRandomSessionKey (with NEGOTIATE_KEY_EXCH): the session key, RC4-wrapped in the key exchange key.
+        public var encryptedSessionKey: [UInt8] = []
 
         public static func == (lhs: Authenticate, rhs: Authenticate) -> Bool {
             lhs.flags == rhs.flags && lhs.user == rhs.user && lhs.domain == rhs.domain
                 && lhs.workstation == rhs.workstation && lhs.lmResponse == rhs.lmResponse
-                && lhs.ntResponse == rhs.ntResponse && lhs.clientVersion?.major == rhs.clientVersion?.major
+                && lhs.ntResponse == rhs.ntResponse && lhs.encryptedSessionKey == rhs.encryptedSessionKey
+                && lhs.clientVersion?.major == rhs.clientVersion?.major
                 && lhs.clientVersion?.minor == rhs.clientVersion?.minor
                 && lhs.clientVersion?.build == rhs.clientVersion?.build
         }
@@ -215,7 +218,8 @@ public enum NTLM {
             workstation: try field(44, "workstation", limit: 512),
             lmResponse: try field(12, "LM response", limit: 8192),
             ntResponse: try field(20, "NT response", limit: 8192),
-            clientVersion: version
+            clientVersion: version,
+            encryptedSessionKey: try field(52, "session key", limit: 16)
         )
     }
 

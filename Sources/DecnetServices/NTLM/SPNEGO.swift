@@ -48,7 +48,7 @@ public enum SPNEGO {
     public enum State: UInt8, Sendable { case acceptCompleted = 0, acceptIncomplete = 1, reject = 2 }
 
     /// NegTokenResp carrying the server's CHALLENGE (accept-incomplete, NTLMSSP chosen).
-    public static func negTokenResp(state: State, responseToken: [UInt8]?) -> [UInt8] {
+    public static func negTokenResp(state: State, responseToken: [UInt8]?, mechListMIC: [UInt8]? = nil) -> [UInt8] {
         var serializer = DER.Serializer()
         try! serializer.appendConstructedNode(identifier: .contextSpecific(1)) {
             try $0.appendConstructedNode(identifier: .sequence) {
@@ -61,6 +61,11 @@ public enum SPNEGO {
                 if let responseToken {
                     $0.appendConstructedNode(identifier: .contextSpecific(2)) {
                         $0.appendPrimitiveNode(identifier: .octetString) { $0.append(contentsOf: responseToken) }
+                    }
+                }
+                if let mechListMIC {
+                    $0.appendConstructedNode(identifier: .contextSpecific(3)) {
+                        $0.appendPrimitiveNode(identifier: .octetString) { $0.append(contentsOf: mechListMIC) }
                     }
                 }
             }
@@ -76,6 +81,10 @@ public enum SPNEGO {
         public var wrapped: Bool
         /// The mechanisms a NegTokenInit offered, as dotted OIDs.
         public var mechanisms: [String]
+        /// The NegTokenInit's MechTypeList as the client encoded it (what the mechListMICs sign).
+        public var mechTypes: [UInt8]? = nil
+        /// Whether a NegTokenResp carried a mechListMIC (the server must then answer with its own).
+        public var hasMechListMIC = false
     }
 
     /// Reads a client's security blob: a NegTokenInit (`0x60`), a NegTokenResp (`0xA1`) or a bare NTLMSSP message.
@@ -103,6 +112,10 @@ public enum SPNEGO {
                 for mechanism in Self.children(inner) {
                     if let oid = try? ASN1ObjectIdentifier(derEncoded: mechanism) { token.mechanisms.append("\(oid)") }
                 }
+                token.mechTypes = Array(inner.encodedBytes)
+            }
+            if element.identifier == .contextSpecific(3), root.identifier == .contextSpecific(1) {
+                token.hasMechListMIC = true
             }
             if element.identifier == .contextSpecific(2), let inner, case .primitive(let bytes) = inner.content {
                 token.ntlm = Array(bytes)

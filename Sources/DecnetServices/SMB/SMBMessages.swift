@@ -193,6 +193,25 @@ enum NTStatus {
     static let userSessionDeleted: UInt32 = 0xC000_0203
     /// STATUS_SMB_BAD_UID (ERRSRV/ERRbaduid): an SMB1 request with a user id no session has.
     static let smbBadUID: UInt32 = 0x005B_0002
+    static let badNetworkName: UInt32 = 0xC000_00CC
+    static let networkNameDeleted: UInt32 = 0xC000_00C9
+    static let objectNameNotFound: UInt32 = 0xC000_0034
+    static let objectPathNotFound: UInt32 = 0xC000_003A
+    static let objectNameCollision: UInt32 = 0xC000_0035
+    static let notADirectory: UInt32 = 0xC000_0103
+    static let fileIsADirectory: UInt32 = 0xC000_00BA
+    static let fileClosed: UInt32 = 0xC000_0128
+    static let pipeEmpty: UInt32 = 0xC000_00D9
+    static let pipeDisconnected: UInt32 = 0xC000_00B0
+    static let invalidDeviceRequest: UInt32 = 0xC000_0010
+    static let endOfFile: UInt32 = 0xC000_0011
+    static let notFound: UInt32 = 0xC000_0225
+    static let fsDriverRequired: UInt32 = 0xC000_019C
+    static let noSuchFile: UInt32 = 0xC000_000F
+    static let noMoreFiles: UInt32 = 0x8000_0006
+    static let bufferOverflow: UInt32 = 0x8000_0005
+    static let invalidInfoClass: UInt32 = 0xC000_0003
+    static let infoLengthMismatch: UInt32 = 0xC000_0004
 }
 
 /// An SMB2 NEGOTIATE request's content (MS-SMB2 2.2.3).

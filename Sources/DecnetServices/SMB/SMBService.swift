@@ -20,6 +20,12 @@ public struct SMBService: HoneypotService {
         var domainController: Bool
         /// The server's GUID, the same across restarts (derived from the decky's names).
         var serverGUID: [UInt8]
+        /// The logins the persona accepts (`users`).
+        var users = AcceptedCredentials(nil)
+        /// `smb_guest`: unknown users and null sessions get a guest session (Samba's "map to guest = bad user").
+        var guest = false
+        /// The shares and their files.
+        var shares = SMBShares.none
     }
 
     let configuration: Configuration
@@ -32,7 +38,14 @@ public struct SMBService: HoneypotService {
             identity: identity,
             signingRequired: signing == "required",
             domainController: signing == "required" && identity.isDomainMember,
-            serverGUID: Array(Array(digest).prefix(16))
+            serverGUID: Array(Array(digest).prefix(16)),
+            users: AcceptedCredentials(context.persona["users"]),
+            guest: ["true", "yes", "1", "on"].contains(context.persona["smb_guest"]?.lowercased() ?? ""),
+            shares: SMBShares(
+                identity: identity,
+                persona: context.persona,
+                domainController: signing == "required" && identity.isDomainMember
+            )
         )
     }
 

@@ -31,10 +31,37 @@ struct SMBStateMachine {
         case closed
     }
 
-    /// A session set up so far: the challenge sent and how the client wrapped its token.
+    /// A session set up so far: the challenge sent, how the client wrapped its token, the mechanism list its
+    /// mechListMIC will sign, and (3.1.1) the pre-authentication hash so far.
     struct PendingSession: Equatable {
         var serverChallenge: [UInt8]
         var wrapped: Bool
+        var mechTypes: [UInt8]? = nil
+        var preauth: [UInt8] = []
+    }
+
+    /// A session a login opened: who, how its messages are signed (nil for guest and anonymous sessions, which
+    /// cannot sign), and its tree connects.
+    struct Session: Equatable {
+        var user: String
+        var signing: SMBSigning?
+        var signingRequired: Bool
+        /// SMB 3 encryption, when a cipher was agreed and the login has a session key.
+        var encryption: SMBEncryption?
+        var trees: [UInt32: Int] = [:]
+    }
+
+    /// A file, directory or pipe a CREATE opened.
+    struct Open: Equatable {
+        var sessionID: UInt64
+        var treeID: UInt32
+        var share: Int
+        var path: String
+        var isDirectory: Bool
+        var pipe: SRVSVCPipe?
+        /// Where a directory enumeration is (nil: not started or restarted).
+        var cursor: Int?
+        var downloaded = false
     }
 
     let configuration: SMBService.Configuration
@@ -44,6 +71,18 @@ struct SMBStateMachine {
     var now: () -> UInt64
     private(set) var state: State
     private var sessions: [UInt64: PendingSession] = [:]
+    var loggedIn: [UInt64: Session] = [:]
+    var opens: [UInt64: Open] = [:]
+    var nextTreeID: UInt32 = 1
+    var nextFileID: UInt64 = 0x0000_0400_0000_0001
+    /// The FileId of the last CREATE in a compound, which related requests name as all ones.
+    var compoundFileID: UInt64?
+    /// The 3.1.1 pre-authentication hash after NEGOTIATE (the start of every session's own).
+    private var connectionPreauth = SMBSigning.initialPreauth
+    /// The dialect's security mode and capabilities as NEGOTIATE answered, which VALIDATE_NEGOTIATE_INFO repeats.
+    var negotiatedCapabilities: UInt32 = 0
+    /// The cipher NEGOTIATE agreed (3.1.1's context, or AES-128-CCM for a 3.0 client with the capability), or 0.
+    var negotiatedCipher: UInt16 = 0
     private var fingerprinted = false
     private var smb1Sessions: [UInt16: PendingSession] = [:]
     private var smb1LoggedIn: Set<UInt16> = []
@@ -117,7 +156,22 @@ struct SMBStateMachine {
     }
 
     private mutating func message(_ bytes: [UInt8]) -> [Action] {
-        if let header = SMB2Header(bytes) { return self.smb2(header, bytes) }
+        if SMB2Header(bytes) != nil { return self.smb2Chain(bytes) }
+        if let sessionID = SMBEncryption.sessionID(bytes) {
+            guard let encryption = self.loggedIn[sessionID]?.encryption, let plain = encryption.decrypt(bytes),
+                SMB2Header(plain) != nil
+            else {
+                self.state = .closed
+                return [
+                    .emit(
+                        .clientMalformed,
+                        EventFields.malformed("encrypted message that does not decrypt", preview: bytes)
+                    ),
+                    .close,
+                ]
+            }
+            return self.smb2Chain(plain, encryption: (sessionID, encryption))
+        }
         if let message = SMB1Message(bytes) { return self.smb1(message, bytes) }
         // Not SMB (or an encrypted transform we never asked for): Windows resets the connection.
         self.state = .closed
@@ -355,6 +409,74 @@ struct SMBStateMachine {
 
     // MARK: SMB2
 
+    /// One SMB2 message or a compound chain (MS-SMB2 3.3.5.2.7): each request handled in turn (related ones take
+    /// the session, tree and file of the one before), the responses chained, padded to 8 bytes and each signed
+    /// where the session signs, in one NetBIOS message.
+    private mutating func smb2Chain(_ bytes: [UInt8], encryption: (session: UInt64, SMBEncryption)? = nil) -> [Action] {
+        var offset = 0
+        var events: [Action] = []
+        var replies: [(reply: [UInt8], request: SMB2Header)] = []
+        var close = false
+        var previous: (session: UInt64, tree: UInt32)?
+        self.compoundFileID = nil
+        for _ in 0..<32 {
+            guard let first = SMB2Header(bytes, at: offset) else { break }
+            let next = Int(first.nextCommand)
+            guard next == 0 || (next >= SMB2Header.size && next % 8 == 0 && next <= bytes.count - offset) else {
+                self.state = .closed
+                events.append(
+                    .emit(.clientMalformed, EventFields.malformed("SMB2 NextCommand \(next)", preview: bytes))
+                )
+                close = true
+                break
+            }
+            var message = Array(bytes[offset..<(next == 0 ? bytes.count : offset + next)])
+            if first.flags & 0x4 != 0, let previous {
+                message.replaceSubrange(36..<40, with: previous.tree.littleEndianBytes)
+                message.replaceSubrange(40..<48, with: previous.session.littleEndianBytes)
+            }
+            let header = SMB2Header(message)!
+            for action in self.smb2(header, message) {
+                switch action {
+                case .send(let framed): replies.append((Array(framed.dropFirst(4)), header))
+                case .close: close = true
+                case .emit: events.append(action)
+                }
+            }
+            if let last = replies.last?.reply { previous = (last.le64(40), last.le32(36)) }
+            if next == 0 || close { break }
+            offset += next
+        }
+        var chain: [UInt8] = []
+        for (index, item) in replies.enumerated() {
+            var reply = item.reply
+            if item.request.flags & 0x4 != 0 { reply[16] |= 0x04 }
+            if index < replies.count - 1 {
+                while reply.count % 8 != 0 { reply.append(0) }
+                reply.replaceSubrange(20..<24, with: UInt32(reply.count).littleEndianBytes)
+            }
+            if encryption == nil, let signing = self.signing(reply, request: item.request) { signing.sign(&reply) }
+            chain += reply
+        }
+        if let (session, cipher) = encryption, !chain.isEmpty {
+            chain = cipher.encrypt(chain, sessionID: session, nonce: self.random() + self.random())
+        }
+        return events + (chain.isEmpty ? [] : [.send(NBSS.message(chain))]) + (close ? [.close] : [])
+    }
+
+    /// The signing a response gets (MS-SMB2 3.3.4.1.1): a signed request's, or any of a session that requires
+    /// signing; the final SESSION_SETUP response of a 3.1.1 session always, of others when signing is required.
+    /// Guest and anonymous sessions never sign.
+    private func signing(_ reply: [UInt8], request: SMB2Header) -> SMBSigning? {
+        guard let session = self.loggedIn[reply.le64(40)], let signing = session.signing else { return nil }
+        let status = reply.le32(8)
+        if request.command == SMB2Command.sessionSetup.rawValue {
+            guard status == NTStatus.success, case .negotiated(let dialect) = self.state else { return nil }
+            return dialect == 0x0311 || session.signingRequired ? signing : nil
+        }
+        return request.flags & 0x8 != 0 || session.signingRequired ? signing : nil
+    }
+
     private mutating func smb2(_ header: SMB2Header, _ bytes: [UInt8]) -> [Action] {
         guard header.flags & 0x1 == 0 else { return [] }  // a response sent to a server is ignored
         let command = SMB2Command(rawValue: header.command)
@@ -363,6 +485,9 @@ struct SMBStateMachine {
             return self.negotiate(header, bytes)
         case (.negotiated(let dialect), .sessionSetup):
             return self.sessionSetup(header, bytes, dialect: dialect)
+        case (.negotiated(let dialect), let command?)
+        where command != .negotiate && self.loggedIn[header.sessionID] != nil:
+            return self.fileServer(command, header, bytes, dialect: dialect)
         case (.negotiated, .echo):
             return [.send(NBSS.message(header.response(status: NTStatus.success, credits: 1) + [4, 0, 0, 0]))]
         case (.negotiated, .logoff):
@@ -420,13 +545,14 @@ struct SMBStateMachine {
             return actions + [.send(NBSS.message(self.error(header, NTStatus.notSupported))), .close]
         }
         self.state = .negotiated(dialect: dialect)
-        return actions + [
-            .send(
-                NBSS.message(
-                    self.negotiateResponse(request, dialect: dialect, messageID: header.messageID, header: header)
-                )
-            )
-        ]
+        self.negotiatedCapabilities = self.capabilities(dialect: dialect, request: request)
+        self.negotiatedCipher =
+            dialect == 0x0311 ? self.chosenCipher(request) : (self.negotiatedCapabilities & 0x40 != 0 ? 1 : 0)
+        let response = self.negotiateResponse(request, dialect: dialect, messageID: header.messageID, header: header)
+        if dialect == 0x0311 {
+            self.connectionPreauth = SMBSigning.preauth(SMBSigning.preauth(SMBSigning.initialPreauth, bytes), response)
+        }
+        return actions + [.send(NBSS.message(response))]
     }
 
     /// The NEGOTIATE response (MS-SMB2 2.2.4); `request` nil answers SMB1's multi-protocol negotiate.
@@ -480,15 +606,17 @@ struct SMBStateMachine {
         return out
     }
 
-    /// Capabilities per dialect as Windows sets them (DFS, leasing, large MTU; multi-channel and directory
-    /// leasing from 3.0; encryption in the flags only for 3.0/3.0.2 clients that offer it).
+    /// Capabilities per dialect as Windows sets them (DFS, leasing, large MTU; from 3.0 multi-channel and
+    /// directory leasing when the client offers them, as impacket, which offers neither, sees; encryption in the
+    /// flags only for 3.0/3.0.2 clients that offer it).
     func capabilities(dialect: UInt16, request: SMB2NegotiateRequest?) -> UInt32 {
         if self.identity.release.isSamba { return dialect >= 0x0210 ? 0x07 : 0x01 }
+        let offered = request?.capabilities ?? 0
         switch dialect {
         case 0x0202: return 0x01
         case 0x0210, 0x02FF: return 0x07
-        case 0x0311: return 0x2F
-        default: return 0x2F | ((request?.capabilities ?? 0) & 0x40)
+        case 0x0311: return 0x07 | (offered & 0x28)
+        default: return 0x07 | (offered & 0x68)
         }
     }
 
@@ -502,16 +630,21 @@ struct SMBStateMachine {
         let salt = self.random() + self.random() + self.random() + self.random()
         preauth.append(contentsOf: salt.prefix(32))
         var contexts: [(type: UInt16, data: [UInt8])] = [(1, preauth)]
-        let offered = request?.ciphers ?? []
         if request?.contexts.contains(where: { $0.type == 2 }) == true {
-            // AES-128-GCM, AES-128-CCM, then the AES-256 pair (Windows 10 21H2 / Server 2022 and later).
-            let preference: [UInt16] = self.identity.build >= 20348 ? [2, 1, 4, 3] : [2, 1]
             var encryption: [UInt8] = []
             encryption.appendLE16(1)
-            encryption.appendLE16(preference.first(where: offered.contains) ?? 0)
+            encryption.appendLE16(self.chosenCipher(request))
             contexts.append((2, encryption))
         }
         return contexts
+    }
+
+    /// The cipher of the 3.1.1 ENCRYPTION_CAPABILITIES answer: AES-128-GCM, AES-128-CCM, then the AES-256 pair
+    /// (Windows 10 21H2 / Server 2022 and later), the first the client offers; 0 for none.
+    func chosenCipher(_ request: SMB2NegotiateRequest?) -> UInt16 {
+        let offered = request?.ciphers ?? []
+        let preference: [UInt16] = self.identity.build >= 20348 ? [2, 1, 4, 3] : [2, 1]
+        return preference.first(where: offered.contains) ?? 0
     }
 
     private mutating func sessionSetup(_ header: SMB2Header, _ bytes: [UInt8], dialect: UInt16) -> [Action] {
@@ -538,7 +671,6 @@ struct SMBStateMachine {
         case .negotiate:
             let challenge = Array(self.random().prefix(8))
             let sessionID = self.newSessionID()
-            self.sessions[sessionID] = PendingSession(serverChallenge: challenge, wrapped: token.wrapped)
             let blob = NTLM.challenge(
                 challenge,
                 answering: token.ntlm ?? [],
@@ -552,6 +684,11 @@ struct SMBStateMachine {
             reply.appendLE16(UInt16(SMB2Header.size + 8))
             reply.appendLE16(UInt16(blob.count))
             reply.append(contentsOf: blob)
+            var pending = PendingSession(serverChallenge: challenge, wrapped: token.wrapped, mechTypes: token.mechTypes)
+            if dialect == 0x0311 {
+                pending.preauth = SMBSigning.preauth(SMBSigning.preauth(self.connectionPreauth, bytes), reply)
+            }
+            self.sessions[sessionID] = pending
             return [.send(NBSS.message(reply))]
         case .authenticate:
             guard let pending = self.sessions.removeValue(forKey: header.sessionID) else {
@@ -568,6 +705,19 @@ struct SMBStateMachine {
             }
             var fields = NTLM.loginFields(message, serverChallenge: pending.serverChallenge)
             fields.add("dialect", Self.dialectName(dialect))
+            if let login = self.acceptedLogin(message, pending: pending) {
+                return self.loginSucceeded(
+                    header,
+                    bytes,
+                    dialect: dialect,
+                    message: message,
+                    pending: pending,
+                    login: login,
+                    token: token,
+                    fields: fields,
+                    credits: credits
+                )
+            }
             let status = message.isAnonymous ? NTStatus.accessDenied : NTStatus.logonFailure
             return [.emit(.loginFailed, fields), .send(NBSS.message(self.error(header, status, credits: credits)))]
         default:
@@ -633,4 +783,94 @@ struct SMBStateMachine {
             + lowerHex(bytes[10..<16])
     }
 
+}
+
+extension SMBStateMachine {
+    /// Who a login is, when the persona lets it in.
+    enum Login: Equatable {
+        /// A `users` entry whose password the NetNTLMv2 response proves: a full, signing session.
+        case user(name: String, password: String)
+        /// A `users` entry with `*` as password, or (with `smb_guest`) a user the server does not know.
+        case guest(String)
+        /// A null session (with `smb_guest`).
+        case anonymous
+    }
+
+    /// Whether the persona lets this AUTHENTICATE in, and as whom.
+    func acceptedLogin(_ message: NTLM.Authenticate, pending: PendingSession) -> Login? {
+        let name = message.userName.lowercased()
+        let listed = self.configuration.users.pairs.filter { $0.user.lowercased() == name }
+        if !message.isAnonymous,
+            let pair = listed.first(where: {
+                $0.password != "*"
+                    && NTLM.verifiesV2(message, serverChallenge: pending.serverChallenge, password: $0.password)
+            })
+        {
+            return .user(name: pair.user, password: pair.password)
+        }
+        if !message.isAnonymous && listed.contains(where: { $0.password == "*" }) { return .guest(message.userName) }
+        guard self.configuration.guest, !self.configuration.signingRequired, listed.isEmpty else { return nil }
+        return message.isAnonymous ? .anonymous : .guest(message.userName)
+    }
+
+    /// The final SESSION_SETUP response of an accepted login: the session's signing key from the NTLM session key
+    /// (and, for 3.1.1, the pre-authentication hash up to this request), SPNEGO's accept-completed with the
+    /// server's mechListMIC when the client sent one, and the guest or null flag where it applies.
+    mutating func loginSucceeded(
+        _ header: SMB2Header,
+        _ bytes: [UInt8],
+        dialect: UInt16,
+        message: NTLM.Authenticate,
+        pending: PendingSession,
+        login: Login,
+        token: SPNEGO.ClientToken,
+        fields: EventFields,
+        credits: UInt16
+    ) -> [Action] {
+        var fields = fields
+        var sessionFlags: UInt16 = 0
+        var signing: SMBSigning?
+        var encryption: SMBEncryption?
+        var mic: [UInt8]?
+        switch login {
+        case .user(_, let password):
+            fields.add("password", attackerText: password, secret: true)
+            fields.add("login_type", "user")
+            if let key = NTLM.exportedSessionKey(message, password: password) {
+                let preauth = dialect == 0x0311 ? SMBSigning.preauth(pending.preauth, bytes) : []
+                signing = SMBSigning(sessionKey: key, dialect: dialect, preauthHash: preauth)
+                encryption = SMBEncryption(
+                    sessionKey: key,
+                    dialect: dialect,
+                    cipher: self.negotiatedCipher,
+                    preauthHash: preauth
+                )
+                if token.hasMechListMIC, let mechTypes = pending.mechTypes {
+                    mic = NTLM.serverSignature(exportedSessionKey: key, flags: message.flags, over: mechTypes)
+                }
+            }
+        case .guest:
+            sessionFlags = 0x1
+            fields.add("login_type", "guest")
+        case .anonymous:
+            sessionFlags = 0x2
+            fields.add("login_type", "anonymous")
+        }
+        let clientRequires = bytes.count > SMB2Header.size + 3 && bytes[SMB2Header.size + 3] & 0x2 != 0
+        self.loggedIn[header.sessionID] = Session(
+            user: message.userName,
+            signing: signing,
+            signingRequired: signing != nil && (self.configuration.signingRequired || clientRequires),
+            encryption: encryption
+        )
+        let blob =
+            pending.wrapped ? SPNEGO.negTokenResp(state: .acceptCompleted, responseToken: nil, mechListMIC: mic) : []
+        var reply = header.response(status: NTStatus.success, credits: credits)
+        reply.appendLE16(9)
+        reply.appendLE16(sessionFlags)
+        reply.appendLE16(blob.isEmpty ? 0 : UInt16(SMB2Header.size + 8))
+        reply.appendLE16(UInt16(blob.count))
+        reply += blob
+        return [.emit(.loginSuccess, fields), .send(NBSS.message(reply))]
+    }
 }
