@@ -11,6 +11,9 @@ public enum ProtocolAction: Equatable, Sendable {
     case emit(EventID, EventFields)
     /// Close after what was written so far.
     case close
+    /// Write what came before, then put TLS in front of the connection (LDAP's StartTLS, STARTTLS): only for
+    /// loops given a `startTLS` handler; others ignore it.
+    case startTLS
 }
 
 /// The connection loop emulators share: an optional greeting, then each decoded message through the protocol's
@@ -20,6 +23,7 @@ public enum ProtocolLoop {
         _ connection: Connection<Inbound, ByteBuffer>,
         session: SessionEvents,
         greeting: [UInt8] = [],
+        startTLS: ((ByteBuffer) async throws -> Void)? = nil,
         step: (Inbound) -> [ProtocolAction]
     ) async throws {
         if !greeting.isEmpty { try await connection.outbound.write(ByteBuffer(bytes: greeting)) }
@@ -32,6 +36,10 @@ public enum ProtocolLoop {
                 case .send(let bytes): reply.writeBytes(bytes)
                 case .emit(let id, let fields): session.emit(id, fields)
                 case .close: close = true
+                case .startTLS:
+                    guard let startTLS else { continue }
+                    try await startTLS(reply)
+                    reply.clear()
                 }
             }
             if reply.readableBytes > 0 { try await connection.outbound.write(reply) }

@@ -96,4 +96,64 @@ import Testing
                 && hashed[field: "auth"] == "sasl(GSS-SPNEGO)"
         )
     }
+
+    /// Enumeration as attackers run it with ldapsearch: anonymously (the persona allows anonymous reads), and
+    /// after StartTLS with an account the persona accepts, paged, with AD's bitwise matching rule; every search
+    /// is an event and the bind a login.
+    @Test(.enabled(if: ldapsearch.isUsable, "needs ldapsearch (required under CI)"))
+    func ldapsearchEnumeratesTheDirectoryAnonymouslyAndAfterStartTLS() async throws {
+        let ldapsearch = try #require(Self.ldapsearch.path, "\(Self.ldapsearch.missingMessage)")
+        let service = try await LiveService.start(
+            "ldap",
+            persona: [
+                "domain": "corp.local", "users": "anna.keller:Spring2024!", "ldap_users": "anna.keller,sara.lind",
+            ],
+            host: "127.77.19.10",
+            port: 389,
+            osFamily: .windows,
+            hostname: "DC02"
+        )
+        let anonymous = try await ProcessRunner.run(
+            ldapsearch,
+            [
+                "-x", "-H", "ldap://127.77.19.10", "-b", "DC=corp,DC=local", "(objectCategory=person)",
+                "sAMAccountName", "description",
+            ]
+        )
+        #expect(
+            anonymous.standardOutput.contains("sAMAccountName: sara.lind"),
+            "\(anonymous.standardOutput)\(anonymous.standardError)"
+        )
+        #expect(anonymous.standardOutput.contains("description: New hire - initial password Welcome2024!"))
+        #expect(
+            anonymous.standardOutput.contains(
+                "ref: ldap://DomainDnsZones.corp.local/DC=DomainDnsZones,DC=corp,DC=local"
+            )
+        )
+        let secured = try await ProcessRunner.run(
+            ldapsearch,
+            [
+                "-ZZ", "-x", "-H", "ldap://127.77.19.10", "-D", "CORP\\anna.keller", "-w", "Spring2024!", "-b",
+                "DC=corp,DC=local", "-E", "pr=2/noprompt", "(userAccountControl:1.2.840.113556.1.4.803:=2)", "dn",
+            ],
+            environment: ["LDAPTLS_REQCERT": "never"]
+        )
+        await service.stop()
+        let output = secured.standardOutput
+        #expect(output.contains("dn: CN=Guest,CN=Users,DC=corp,DC=local"), "\(output)\(secured.standardError)")
+        #expect(output.contains("dn: CN=krbtgt,CN=Users,DC=corp,DC=local") && output.contains("pagedresults: cookie="))
+        let login = try #require(service.capture.events(.loginSuccess).first)
+        #expect(login[field: "username"]?.hasSuffix("anna.keller") == true && login[field: "password"] == "Spring2024!")
+        #expect(
+            service.capture.events(.clientFingerprint).contains { $0[field: "ja4"] != nil },
+            "the StartTLS hello is fingerprinted"
+        )
+        let searches = service.capture.events(.commandInput).filter { $0[field: "command"] == "search" }
+        #expect(
+            searches.contains {
+                $0[field: "args"]?.contains("filter=(userAccountControl:1.2.840.113556.1.4.803:=2)") == true
+            }
+        )
+        #expect(service.capture.events(.commandInput).contains { $0[field: "command"] == "extended" })
+    }
 }

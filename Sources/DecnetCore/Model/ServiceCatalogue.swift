@@ -157,6 +157,23 @@ public enum ServiceCatalogue {
             personaKeys: [
                 PersonaKey("base_dn", "directory base, e.g. DC=corp,DC=local"),
                 PersonaKey("domain", "DNS domain, e.g. corp.local"),
+                PersonaKey(
+                    "users",
+                    .credentials,
+                    origin: .decnetSwift,
+                    "simple binds that succeed (user, DOMAIN\\user, user@domain or the user's DN); unset: none"
+                ),
+                PersonaKey(
+                    "ldap_anonymous",
+                    .oneOf(["true", "false"]),
+                    origin: .decnetSwift,
+                    "anonymous searches read the directory (false: only the rootDSE, as a default AD); default true"
+                ),
+                PersonaKey(
+                    "ldap_users",
+                    origin: .decnetSwift,
+                    "the staff accounts in the directory, comma-separated first.last names; default eight of them"
+                ),
             ]
         ),
         ServiceDefinition(

@@ -113,8 +113,29 @@ enum LDAPRequest: Equatable {
         case other(UInt)
     }
 
+    /// A SearchRequest: what the emulator needs to answer it from the directory.
+    struct Search: Equatable {
+        var base: String
+        var scope: Int
+        var sizeLimit: Int
+        var typesOnly: Bool
+        /// RFC 4515's string form, for the event.
+        var filter: String
+        var tree: LDAPFilter
+        var attributes: [String]
+        /// The simple paged results control (1.2.840.113556.1.4.319): page size and cookie.
+        var paged: (size: Int, cookie: [UInt8])?
+
+        static func == (lhs: Search, rhs: Search) -> Bool {
+            lhs.base == rhs.base && lhs.scope == rhs.scope && lhs.sizeLimit == rhs.sizeLimit
+                && lhs.typesOnly == rhs.typesOnly && lhs.filter == rhs.filter && lhs.tree == rhs.tree
+                && lhs.attributes == rhs.attributes && lhs.paged?.size == rhs.paged?.size
+                && lhs.paged?.cookie == rhs.paged?.cookie
+        }
+    }
+
     case bind(version: Int, name: String, authentication: Authentication)
-    case search(base: String, scope: Int, filter: String, attributes: [String])
+    case search(Search)
     case unbind
     case abandon
     case extended(name: String)
@@ -160,13 +181,31 @@ enum LDAP {
             guard fields.count >= 8 else { return nil }
             let scope = (try? Int(derEncoded: fields[1], withIdentifier: .enumerated)) ?? 0
             let attributes = SPNEGO.children(fields[7]).compactMap(Self.text)
+            var paged: (Int, [UInt8])?
+            if parts.count > 2, parts[2].identifier == .contextSpecific(0) {
+                for control in SPNEGO.children(parts[2]) {
+                    let pieces = SPNEGO.children(control)
+                    guard pieces.first.flatMap(Self.text) == "1.2.840.113556.1.4.319",
+                        let value = pieces.last.flatMap(Self.bytes), let inner = try? BER.parse(value)
+                    else { continue }
+                    let items = SPNEGO.children(inner)
+                    guard items.count == 2, let size = try? Int(derEncoded: items[0]) else { continue }
+                    paged = (size, Self.bytes(items[1]) ?? [])
+                }
+            }
             return (
                 id,
                 .search(
-                    base: Self.text(fields[0]) ?? "",
-                    scope: scope,
-                    filter: Self.filter(fields[6]),
-                    attributes: attributes
+                    LDAPRequest.Search(
+                        base: Self.text(fields[0]) ?? "",
+                        scope: scope,
+                        sizeLimit: (try? Int(derEncoded: fields[3])) ?? 0,
+                        typesOnly: Self.bytes(fields[5]) == [0xFF] || Self.bytes(fields[5]) == [0x01],
+                        filter: Self.filter(fields[6]),
+                        tree: Self.filterTree(fields[6]),
+                        attributes: attributes,
+                        paged: paged
+                    )
                 )
             )
         case 16:
@@ -205,7 +244,64 @@ enum LDAP {
             let pieces = parts.count > 1 ? SPNEGO.children(parts[1]).compactMap(self.text) : []
             return "(" + type + "=*" + pieces.joined(separator: "*") + "*)"
         case (.contextSpecific, 7): return "(" + (self.text(node) ?? "") + "=*)"
+        case (.contextSpecific, 9):
+            var rule = "", type = "", value = ""
+            for child in children {
+                switch child.identifier.tagNumber {
+                case 1: rule = self.text(child) ?? ""
+                case 2: type = self.text(child) ?? ""
+                case 3: value = self.text(child) ?? ""
+                default: break
+                }
+            }
+            return "(" + type + (rule.isEmpty ? "" : ":" + rule) + ":=" + value + ")"
         default: return "(?)"
+        }
+    }
+
+    /// A filter as a tree the directory evaluates; choices it does not know are Undefined (they match nothing).
+    static func filterTree(_ node: ASN1Node, depth: Int = 0) -> LDAPFilter {
+        guard depth < 32, node.identifier.tagClass == .contextSpecific else { return .undefined }
+        let children = SPNEGO.children(node)
+        func pair() -> (String, [UInt8])? {
+            guard children.count == 2, let name = self.text(children[0]), let value = self.bytes(children[1]) else {
+                return nil
+            }
+            return (name, value)
+        }
+        switch node.identifier.tagNumber {
+        case 0: return .and(children.map { self.filterTree($0, depth: depth + 1) })
+        case 1: return .or(children.map { self.filterTree($0, depth: depth + 1) })
+        case 2: return children.first.map { .not(self.filterTree($0, depth: depth + 1)) } ?? .undefined
+        case 3: return pair().map { .equal($0.0, $0.1) } ?? .undefined
+        case 5: return pair().map { .greaterOrEqual($0.0, $0.1) } ?? .undefined
+        case 6: return pair().map { .lessOrEqual($0.0, $0.1) } ?? .undefined
+        case 8: return pair().map { .approximate($0.0, $0.1) } ?? .undefined
+        case 7: return self.text(node).map { .present($0) } ?? .undefined
+        case 4:
+            guard children.count == 2, let name = self.text(children[0]) else { return .undefined }
+            var initial: [UInt8]?, final: [UInt8]?, any: [[UInt8]] = []
+            for piece in SPNEGO.children(children[1]) {
+                guard let bytes = self.bytes(piece) else { continue }
+                switch piece.identifier.tagNumber {
+                case 0: initial = bytes
+                case 2: final = bytes
+                default: any.append(bytes)
+                }
+            }
+            return .substrings(name, initial: initial, any: any, final: final)
+        case 9:
+            var rule = "", type = "", value: [UInt8] = []
+            for child in children {
+                switch child.identifier.tagNumber {
+                case 1: rule = self.text(child) ?? ""
+                case 2: type = self.text(child) ?? ""
+                case 3: value = self.bytes(child) ?? []
+                default: break
+                }
+            }
+            return type.isEmpty ? .undefined : .extensible(type, rule: rule, value)
+        default: return .undefined
         }
     }
 }

@@ -11,6 +11,8 @@ struct LDAPStateMachine {
         case send([UInt8])
         case emit(EventID, EventFields)
         case close
+        /// Start TLS after what was sent (a successful StartTLS).
+        case startTLS
     }
 
     struct Configuration: Sendable, Equatable {
@@ -24,6 +26,14 @@ struct LDAPStateMachine {
         var site = "Default-First-Site-Name"
         /// USN the rootDSE reports (a live DC's is in the hundreds of thousands).
         var highestCommittedUSN: Int
+        /// The directory searches read, nil for none (every search below the rootDSE then needs a bind).
+        var directory: LDAPDirectory? = nil
+        /// `ldap_anonymous`: anonymous searches read the directory (as on a DC whose dsHeuristics allow it).
+        var anonymousReads = false
+        /// Simple binds the persona accepts (`users`): they may read the directory.
+        var users = AcceptedCredentials(nil)
+        /// Whether the service has a certificate for StartTLS.
+        var tlsAvailable = false
     }
 
     let configuration: Configuration
@@ -34,6 +44,10 @@ struct LDAPStateMachine {
     private var closed = false
     /// NTLM exchanges in progress, by mechanism: the challenge sent.
     private var challenge: [UInt8]?
+    /// The DN of an accepted simple bind.
+    private(set) var bound: String?
+    /// Whether the connection is TLS already (LDAPS, or after StartTLS).
+    var inTLS = false
 
     init(
         configuration: Configuration,
@@ -72,23 +86,27 @@ struct LDAPStateMachine {
         switch request {
         case .bind(let version, let name, let authentication):
             return self.bind(id, version: version, name: name, authentication)
-        case .search(let base, let scope, let filter, let attributes):
+        case .search(let search):
             var fields = EventFields()
             fields.add("command", "search")
             fields.add(
                 "args",
                 attackerText:
-                    "base=\(base) scope=\(scope) filter=\(filter) attributes=\(attributes.joined(separator: ","))"
+                    "base=\(search.base) scope=\(search.scope) filter=\(search.filter) attributes=\(search.attributes.joined(separator: ","))"
             )
-            guard base.isEmpty && scope == 0 else {
+            if search.base.isEmpty && search.scope == 0 {
+                return [
+                    .emit(.commandInput, fields), .send(self.rootDSE(id, attributes: search.attributes)),
+                    .send(self.result(id, tag: 0x65, code: 0)),
+                ]
+            }
+            guard let directory = self.configuration.directory, self.bound != nil || self.configuration.anonymousReads
+            else {
                 let text =
                     "000004DC: LdapErr: DSID-0C090A5C, comment: In order to perform this operation a successful bind must be completed on the connection., data 0, \(self.buildTag)"
                 return [.emit(.commandInput, fields), .send(self.result(id, tag: 0x65, code: 1, message: text))]
             }
-            return [
-                .emit(.commandInput, fields), .send(self.rootDSE(id, attributes: attributes)),
-                .send(self.result(id, tag: 0x65, code: 0)),
-            ]
+            return [.emit(.commandInput, fields)] + self.search(id, search, in: directory)
         case .unbind:
             self.closed = true
             return [.close]
@@ -98,9 +116,24 @@ struct LDAPStateMachine {
             var fields = EventFields()
             fields.add("command", "extended")
             fields.add("args", attackerText: name)
-            // StartTLS needs a certificate bound to the DC's name, which a default DC has only with AD CS; AD
-            // answers unavailable then. Anything else is not supported.
+            // StartTLS with the DC's certificate (the one LDAPS serves); a second one is an error, as on AD.
+            // Without a certificate AD answers unavailable. Anything else is not supported.
             let starttls = name == "1.3.6.1.4.1.1466.20037"
+            if starttls && self.configuration.tlsAvailable {
+                guard !self.inTLS else {
+                    let text =
+                        "00000000: LdapErr: DSID-0C09125E, comment: TLS or SSL already in effect, data 0, \(self.buildTag)"
+                    return [.emit(.commandInput, fields), .send(self.result(id, tag: 0x78, code: 1, message: text))]
+                }
+                self.inTLS = true
+                let body =
+                    BERWriter.integer(0, tag: 0x0A) + BERWriter.octets([]) + BERWriter.string("")
+                    + BERWriter.string(name, tag: 0x8A)
+                return [
+                    .emit(.commandInput, fields),
+                    .send(self.envelope(id, BERWriter.element(0x78, body, longLength: true))), .startTLS,
+                ]
+            }
             let text =
                 starttls
                 ? "00000000: LdapErr: DSID-0C091257, comment: Error initializing SSL/TLS, data 0, \(self.buildTag)"
@@ -115,6 +148,14 @@ struct LDAPStateMachine {
             let text =
                 "000004DC: LdapErr: DSID-0C090A5C, comment: In order to perform this operation a successful bind must be completed on the connection., data 0, \(self.buildTag)"
             let responseTag: UInt8 = [6: 0x67, 8: 0x69, 10: 0x6B, 12: 0x6D, 14: 0x6F][tag] ?? 0x65
+            if self.bound != nil {
+                // A bound user who is not an administrator: the directory is read-only to them.
+                let denied =
+                    "00002098: SecErr: DSID-03150F94, problem 4003 (INSUFF_ACCESS_RIGHTS), data 0\n"
+                return [
+                    .emit(.commandInput, fields), .send(self.result(id, tag: responseTag, code: 50, message: denied)),
+                ]
+            }
             return [.emit(.commandInput, fields), .send(self.result(id, tag: responseTag, code: 1, message: text))]
         }
     }
@@ -129,6 +170,7 @@ struct LDAPStateMachine {
         case .simple(let password):
             guard !(name.isEmpty && password.isEmpty) else {
                 // An anonymous bind succeeds on AD; what it may then read is the rootDSE.
+                self.bound = nil
                 return [.send(self.result(id, tag: 0x61, code: 0))]
             }
             var fields = EventFields()
@@ -136,6 +178,15 @@ struct LDAPStateMachine {
             fields.add("password", attackerBytes: password, secret: true)
             fields.add("method", "simple")
             fields.add("ldap_version", String(version))
+            if let account = self.accountName(name),
+                self.configuration.users.pairs.contains(where: {
+                    $0.user.lowercased() == account.lowercased()
+                        && ($0.password == "*" || Array($0.password.utf8) == password)
+                })
+            {
+                self.bound = name
+                return [.emit(.loginSuccess, fields), .send(self.result(id, tag: 0x61, code: 0))]
+            }
             let text =
                 "80090308: LdapErr: DSID-0C090569, comment: AcceptSecurityContext error, data 52e, \(self.buildTag)"
             return [.emit(.loginFailed, fields), .send(self.result(id, tag: 0x61, code: 49, message: text))]
@@ -332,4 +383,104 @@ struct LDAPStateMachine {
         "1.2.840.113556.1.4.2256", "1.2.840.113556.1.4.2309",
     ]
 
+}
+
+extension LDAPStateMachine {
+    /// The account a bind name means: `CORP\user`, `user@corp.local`, a directory user's DN, or the bare name.
+    func accountName(_ name: String) -> String? {
+        if let slash = name.lastIndex(of: "\\") { return String(name[name.index(after: slash)...]) }
+        if let at = name.firstIndex(of: "@") { return String(name[..<at]) }
+        if name.lowercased().hasPrefix("cn=") {
+            if let sam = self.configuration.directory?.entry(name)?.values("sAMAccountName").first {
+                return String(decoding: sam, as: UTF8.self)
+            }
+            return name.dropFirst(3).split(separator: ",").first.map(String.init)
+        }
+        return name.isEmpty ? nil : name
+    }
+
+    /// A search below the rootDSE: the entries its base, scope and filter reach, with the attributes asked for,
+    /// paged when the client asks (the simple paged results control, as ldapdomaindump and impacket do), the
+    /// application partitions as references on a subtree search of the domain, and AD's NO_OBJECT error for a
+    /// base that does not exist.
+    func search(_ id: Int, _ search: LDAPRequest.Search, in directory: LDAPDirectory) -> [Action] {
+        guard directory.entry(search.base) != nil else {
+            let best = directory.bestMatch(search.base)
+            let text =
+                "0000208D: NameErr: DSID-0310028B, problem 2001 (NO_OBJECT), data 0, best match of:\n\t'\(best)'\n"
+            return [.send(self.result(id, tag: 0x65, code: 32, matchedDN: Array(best.utf8), message: text))]
+        }
+        let matched = directory.scope(search.base, search.scope).filter { search.tree.matches($0) }
+        var start = 0, end = matched.count, code = 0
+        if let paged = search.paged {
+            start = min(Int(String(decoding: paged.cookie, as: UTF8.self)) ?? 0, matched.count)
+            end = paged.size > 0 ? min(matched.count, start + paged.size) : start
+        }
+        if search.sizeLimit > 0 && end - start > search.sizeLimit {
+            end = start + search.sizeLimit
+            code = 4
+        }
+        var actions: [Action] = matched[start..<end].map { .send(self.entry(id, $0, search)) }
+        let finished = end == matched.count
+        if finished && code == 0 && search.scope == 2
+            && LDAPDirectory.normalize(search.base) == LDAPDirectory.normalize(directory.baseDN)
+        {
+            let domain = self.configuration.domain, base = directory.baseDN
+            for uri in [
+                "ldap://ForestDnsZones.\(domain)/DC=ForestDnsZones,\(base)",
+                "ldap://DomainDnsZones.\(domain)/DC=DomainDnsZones,\(base)",
+                "ldap://\(domain)/CN=Configuration,\(base)",
+            ] {
+                actions.append(.send(self.envelope(id, BERWriter.constructed(0x73, [BERWriter.string(uri)], ad: true))))
+            }
+        }
+        let done = BERWriter.element(
+            0x65,
+            BERWriter.integer(code, tag: 0x0A) + BERWriter.octets([]) + BERWriter.string(""),
+            longLength: true
+        )
+        var parts = [BERWriter.integer(id), done]
+        if search.paged != nil {
+            let cookie = finished ? [] : Array(String(end).utf8)
+            let value = BERWriter.constructed(0x30, [BERWriter.integer(0), BERWriter.octets(cookie)], ad: false)
+            let control = BERWriter.constructed(
+                0x30,
+                [BERWriter.string("1.2.840.113556.1.4.319"), BERWriter.octets(value)],
+                ad: true
+            )
+            parts.append(BERWriter.constructed(0xA0, [control], ad: true))
+        }
+        actions.append(.send(BERWriter.constructed(0x30, parts, ad: true)))
+        return actions
+    }
+
+    /// A SearchResultEntry with the attributes asked for (all of them for none or `*`, none for `1.1`).
+    func entry(_ id: Int, _ entry: LDAPDirectory.Entry, _ search: LDAPRequest.Search) -> [UInt8] {
+        let wanted = Set(search.attributes.map { $0.lowercased() })
+        let all = wanted.isEmpty || wanted.contains("*")
+        let attributes = entry.attributes.filter { all || wanted.contains($0.name.lowercased()) }
+        let encoded: [[UInt8]] =
+            wanted == ["1.1"]
+            ? []
+            : attributes.map { attribute in
+                BERWriter.constructed(
+                    0x30,
+                    [
+                        BERWriter.string(attribute.name),
+                        BERWriter.constructed(
+                            0x31,
+                            search.typesOnly ? [] : attribute.values.map { BERWriter.octets($0) },
+                            ad: true
+                        ),
+                    ],
+                    ad: true
+                )
+            }
+        let body = BERWriter.constructed(
+            0x64,
+            [BERWriter.string(entry.dn), BERWriter.constructed(0x30, encoded, ad: true)],
+            ad: true
+        )
+        return self.envelope(id, body)
+    }
 }

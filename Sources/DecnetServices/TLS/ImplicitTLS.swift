@@ -11,9 +11,11 @@ struct ImplicitTLS: Sendable {
     let context: NIOSSLContext?
     let ports: Set<Int>
 
-    init(context: ServiceContext, applicationProtocols: [String] = []) throws {
+    /// `upgradable`: the service can also start TLS on a plaintext port (StartTLS), so it needs the certificate
+    /// even without a TLS port.
+    init(context: ServiceContext, applicationProtocols: [String] = [], upgradable: Bool = false) throws {
         self.ports = context.tlsPorts
-        if context.tlsPorts.isEmpty {
+        if context.tlsPorts.isEmpty && !upgradable {
             self.context = nil
         } else {
             // The certificate is made on first use (or in the background), not here: see LazyCertificate.
@@ -29,6 +31,20 @@ struct ImplicitTLS: Sendable {
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(ClientHelloSniffer())
         try sync.addHandler(NIOSSLServerHandler(context: context))
+    }
+
+    /// StartTLS: writes `reply` in clear, then puts the sniffer and the TLS handler first, in one event-loop turn,
+    /// so the reply leaves before TLS starts and the next byte read goes through it. Returns the sniffer.
+    func upgrade(_ channel: any Channel, after reply: ByteBuffer) async throws -> ClientHelloSniffer? {
+        guard let context = self.context else { return nil }
+        return try await channel.eventLoop.submit {
+            if reply.readableBytes > 0 { channel.writeAndFlush(reply, promise: nil) }
+            let sniffer = ClientHelloSniffer()
+            let sync = channel.pipeline.syncOperations
+            try sync.addHandler(NIOSSLServerHandler(context: context), position: .first)
+            try sync.addHandler(sniffer, position: .first)
+            return sniffer
+        }.get()
     }
 
     /// The connection's ClientHello sniffer, when it came in over TLS.
