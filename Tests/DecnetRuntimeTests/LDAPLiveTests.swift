@@ -108,7 +108,7 @@ import Testing
             persona: [
                 "domain": "corp.local", "users": "anna.keller:Spring2024!", "ldap_users": "anna.keller,sara.lind",
             ],
-            host: "127.77.19.10",
+            host: "127.77.19.24",
             port: 389,
             osFamily: .windows,
             hostname: "DC02"
@@ -116,7 +116,7 @@ import Testing
         let anonymous = try await ProcessRunner.run(
             ldapsearch,
             [
-                "-x", "-H", "ldap://127.77.19.10", "-b", "DC=corp,DC=local", "(objectCategory=person)",
+                "-x", "-H", "ldap://127.77.19.24", "-b", "DC=corp,DC=local", "(objectCategory=person)",
                 "sAMAccountName", "description",
             ]
         )
@@ -133,7 +133,7 @@ import Testing
         let secured = try await ProcessRunner.run(
             ldapsearch,
             [
-                "-ZZ", "-x", "-H", "ldap://127.77.19.10", "-D", "CORP\\anna.keller", "-w", "Spring2024!", "-b",
+                "-ZZ", "-x", "-H", "ldap://127.77.19.24", "-D", "CORP\\anna.keller", "-w", "Spring2024!", "-b",
                 "DC=corp,DC=local", "-E", "pr=2/noprompt", "(userAccountControl:1.2.840.113556.1.4.803:=2)", "dn",
             ],
             environment: ["LDAPTLS_REQCERT": "never"]

@@ -68,4 +68,40 @@ import Testing
         )
         #expect(crack.cracked.contains { $0.hasSuffix(":Autumn2025!") }, "\(crack.log)")
     }
+
+    /// With NLA optional, a client that asks for TLS security alone (`xfreerdp /sec:tls`) gets it, says what it is
+    /// in its MCS data, and hands over the password in its Client Info PDU.
+    @Test(.enabled(if: xfreerdp.isUsable && xvfbRun.isUsable, "needs xfreerdp and xvfb-run (required under CI)"))
+    func withoutNLAFreerdpsClientInfoPasswordIsCaptured() async throws {
+        let xfreerdp = try #require(Self.xfreerdp.path, "\(Self.xfreerdp.missingMessage)")
+        let xvfbRun = try #require(Self.xvfbRun.path, "\(Self.xvfbRun.missingMessage)")
+        let service = try await LiveService.start(
+            "rdp",
+            persona: ["os_version": "Windows Server 2019", "build": "17763", "rdp_nla": "optional"],
+            host: "127.77.19.25",
+            port: 3389,
+            osFamily: .windows,
+            hostname: "TS02"
+        )
+        let run = try await ProcessRunner.run(
+            xvfbRun,
+            ["-a", xfreerdp, "/v:127.77.19.25", "/u:bob", "/p:Winter2025!", "/d:CORP", "/sec:tls", "/cert:ignore"]
+        )
+        await service.capture.wait { $0.contains { $0.id == .loginFailed } }
+        await service.stop()
+        let login = try #require(
+            service.capture.events(.loginFailed).first,
+            "\(run.standardOutput)\(run.standardError)"
+        )
+        #expect(login[field: "username"] == "bob" && login[field: "domain"] == "CORP")
+        #expect(login[field: "password"] == "Winter2025!" && login[field: "auth"] == "rdp-tls")
+        let fingerprints = service.capture.events(.clientFingerprint)
+        #expect(fingerprints.contains { $0[field: "selected_protocol"] == "ssl" })
+        #expect(
+            fingerprints.contains {
+                $0[field: "client"] == "rdp-mcs" && $0[field: "channels"]?.contains("cliprdr") == true
+            }
+        )
+        #expect(service.capture.events(.clientMalformed).isEmpty)
+    }
 }

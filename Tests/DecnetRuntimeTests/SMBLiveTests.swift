@@ -202,7 +202,7 @@ import Testing
         let service = try await LiveService.start(
             "smb",
             persona: persona,
-            host: "127.77.19.6",
+            host: "127.77.19.21",
             port: 0,
             osFamily: .windows,
             hostname: "srv01"
@@ -211,7 +211,7 @@ import Testing
         for protocolLimit in ["SMB3", "SMB3_00", "SMB2"] {
             let run = try await ProcessRunner.run(
                 client,
-                ["-L", "//127.77.19.6", "-p", port, "-U", "CORP\\alice%Winter2024!", "-m", protocolLimit]
+                ["-L", "//127.77.19.21", "-p", port, "-U", "CORP\\alice%Winter2024!", "-m", protocolLimit]
             )
             let output = run.standardOutput
             #expect(
@@ -226,7 +226,7 @@ import Testing
         let session = try await ProcessRunner.run(
             client,
             [
-                "//127.77.19.6/Shared", "-p", port, "-U", "CORP\\alice%Winter2024!", "-c",
+                "//127.77.19.21/Shared", "-p", port, "-U", "CORP\\alice%Winter2024!", "-c",
                 "ls; cd IT; get service-accounts.txt \(copy.path); put /etc/hostname dropper.exe",
             ]
         )
@@ -268,7 +268,7 @@ import Testing
         let service = try await LiveService.start(
             "smb",
             persona: persona,
-            host: "127.77.19.7",
+            host: "127.77.19.22",
             port: 445,
             osFamily: .windows,
             hostname: "fs02"
@@ -281,7 +281,10 @@ import Testing
             atomically: true,
             encoding: .utf8
         )
-        let run = try await ProcessRunner.run(client, ["-inputfile", commands.path, "CORP/bob:Summer2025@127.77.19.7"])
+        let run = try await ProcessRunner.run(
+            client,
+            ["-inputfile", commands.path, "CORP/bob:Summer2025@127.77.19.22"]
+        )
         await service.stop()
         let output = run.standardOutput
         #expect(
@@ -303,12 +306,12 @@ import Testing
         let service = try await LiveService.start(
             "smb",
             persona: ["os_version": "Samba", "smb_guest": "true", "smb_shares": "public,scans"],
-            host: "127.77.19.8",
+            host: "127.77.19.23",
             port: 0,
             osFamily: .linux,
             hostname: "nas01"
         )
-        let run = try await ProcessRunner.run(client, ["-L", "//127.77.19.8", "-p", String(service.port), "-N"])
+        let run = try await ProcessRunner.run(client, ["-L", "//127.77.19.23", "-p", String(service.port), "-N"])
         await service.capture.wait {
             $0.contains { $0.id == .commandInput && $0[field: "command"] == "srvsvc.NetrShareEnum" }
         }

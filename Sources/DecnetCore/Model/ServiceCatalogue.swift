@@ -105,6 +105,12 @@ public enum ServiceCatalogue {
             personaKeys: [
                 PersonaKey("os_version", "Windows version the server claims"),
                 PersonaKey("build", .integer(0...99_999), "Windows build number, e.g. 17763"),
+                PersonaKey(
+                    "rdp_nla",
+                    .oneOf(["required", "optional"]),
+                    origin: .decnetSwift,
+                    "required: NLA only (as Windows installs it); optional: TLS security too, the password in the Client Info PDU"
+                ),
             ],
             impliedOSFamily: .windows
         ),

@@ -3,7 +3,8 @@ import NIOCore
 import SwiftASN1
 
 /// What an RDP client sends, as the decoder frames it: first one TPKT (the X.224 Connection Request), then, once
-/// TLS is up, CredSSP's TSRequests (DER SEQUENCEs, one per message).
+/// TLS is up, CredSSP's TSRequests (DER SEQUENCEs, one per message) on the NLA path, or TPKTs (MCS) on the TLS
+/// path without NLA.
 public enum RDPInbound: Equatable, Sendable {
     case tpkt([UInt8])
     case tsRequest([UInt8])
@@ -29,14 +30,16 @@ struct RDPFrameDecoder: ByteToMessageDecoder {
             first.count >= 2
         else { return .needMoreData }
         let length: Int
-        if !self.negotiated {
+        if !self.negotiated || first[0] == 3 {
             // TPKT (RFC 1006): version 3, reserved, 16-bit length including the header.
             guard first[0] == 3 else { return self.fail(context, &buffer, "not a TPKT (first byte \(first[0]))") }
             guard first.count >= 4 else { return .needMoreData }
             length = Int(first[2]) << 8 | Int(first[3])
-            guard length >= 11 else { return self.fail(context, &buffer, "TPKT of \(length) bytes") }
+            guard length >= (self.negotiated ? 7 : 11) else {
+                return self.fail(context, &buffer, "TPKT of \(length) bytes")
+            }
         } else {
-            guard first[0] == 0x30 else { return self.fail(context, &buffer, "not a DER SEQUENCE") }
+            guard first[0] == 0x30 else { return self.fail(context, &buffer, "neither a TPKT nor a DER SEQUENCE") }
             if first[1] < 0x80 {
                 length = 2 + Int(first[1])
             } else {
@@ -51,7 +54,9 @@ struct RDPFrameDecoder: ByteToMessageDecoder {
         guard length <= Self.maximumMessage else { return self.fail(context, &buffer, "message of \(length) bytes") }
         guard buffer.readableBytes >= length else { return .needMoreData }
         let bytes = buffer.readBytes(length: length)!
-        context.fireChannelRead(Self.wrapInboundOut(self.negotiated ? .tsRequest(bytes) : .tpkt(bytes)))
+        context.fireChannelRead(
+            Self.wrapInboundOut(self.negotiated && bytes[0] == 0x30 ? .tsRequest(bytes) : .tpkt(bytes))
+        )
         // The client sends nothing after its Connection Request until the server's confirm, then speaks TLS.
         self.negotiated = true
         return .continue

@@ -14,9 +14,13 @@ public struct RDPService: HoneypotService {
 
     let identity: WindowsIdentity
     let tls: NIOSSLContext
+    /// `rdp_nla`: `required` (the default, as Windows installs it) or `optional` (TLS security for clients
+    /// that ask for it, the password then in the Client Info PDU).
+    let nlaRequired: Bool
 
     public init(context: ServiceContext) throws {
         self.identity = WindowsIdentity(persona: context.persona, hostname: context.hostname, osFamily: .windows)
+        self.nlaRequired = context.persona["rdp_nla"]?.lowercased() != "optional"
         let certificate = LazyCertificate(hostname: self.identity.dnsHostName, directory: context.keyDirectory)
         self.tls = try certificate.serverContext(applicationProtocols: [])
         certificate.prewarm()
@@ -37,6 +41,7 @@ public struct RDPService: HoneypotService {
             },
             now: { SMBService.fileTime(Date()) }
         )
+        machine.nlaRequired = self.nlaRequired
         var sniffer: ClientHelloSniffer?
         for try await message in connection.inbound {
             var close = false
@@ -45,7 +50,13 @@ public struct RDPService: HoneypotService {
                 case .send(let bytes):
                     try await connection.outbound.write(ByteBuffer(bytes: bytes))
                 case .startTLS(let bytes):
-                    sniffer = try await self.startTLS(after: bytes, on: connection.channel)
+                    // The Connection Confirm leaves in the clear; the client's ClientHello (sent only once it has the
+                    // confirm) always meets the TLS handler.
+                    sniffer = try await ImplicitTLS.upgrade(
+                        connection.channel,
+                        context: self.tls,
+                        after: ByteBuffer(bytes: bytes)
+                    )
                 case .emit(let id, let fields):
                     session.emit(id, fields)
                     if id == .loginFailed { ImplicitTLS.reportFingerprint(sniffer, session: session) }
@@ -57,18 +68,4 @@ public struct RDPService: HoneypotService {
         }
     }
 
-    /// Writes the Connection Confirm in the clear and puts TLS in front of the decoder in the same event-loop
-    /// turn, so the client's ClientHello (which it sends only once it has the confirm) always meets the TLS
-    /// handler. A sniffer in front of it keeps the hello for JA3/JA4.
-    private func startTLS(after bytes: [UInt8], on channel: any Channel) async throws -> ClientHelloSniffer {
-        let context = self.tls
-        return try await channel.eventLoop.submit {
-            channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
-            let sniffer = ClientHelloSniffer()
-            let pipeline = channel.pipeline.syncOperations
-            try pipeline.addHandler(NIOSSLServerHandler(context: context), position: .first)
-            try pipeline.addHandler(sniffer, position: .first)
-            return sniffer
-        }.get()
-    }
 }

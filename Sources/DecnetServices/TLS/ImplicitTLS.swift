@@ -37,7 +37,18 @@ struct ImplicitTLS: Sendable {
     /// so the reply leaves before TLS starts and the next byte read goes through it. Returns the sniffer.
     func upgrade(_ channel: any Channel, after reply: ByteBuffer) async throws -> ClientHelloSniffer? {
         guard let context = self.context else { return nil }
-        return try await channel.eventLoop.submit {
+        return try await Self.upgrade(channel, context: context, after: reply)
+    }
+
+    /// The same with a given TLS context (RDP's, for its own certificate name).
+    static func upgrade(
+        _ channel: any Channel,
+        context: NIOSSLContext,
+        after reply: ByteBuffer
+    ) async throws
+        -> ClientHelloSniffer
+    {
+        try await channel.eventLoop.submit {
             if reply.readableBytes > 0 { channel.writeAndFlush(reply, promise: nil) }
             let sniffer = ClientHelloSniffer()
             let sync = channel.pipeline.syncOperations
