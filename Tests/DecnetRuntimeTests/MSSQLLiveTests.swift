@@ -32,6 +32,21 @@ import Testing
         )
         #expect(sql.standardError.contains("Msg 18456 (severity 14, state 1) from SQL01"), "\(sql.standardError)")
         #expect(sql.standardError.contains("\"Login failed for user 'sa'.\""), "\(sql.standardError)")
+        // A client that requires encryption (FreeTDS's `encryption = require`, ODBC Driver 18's default) gets TLS
+        // for the whole session, as from SQL Server; tsql's default (ENCRYPT_OFF) above had TLS for its login.
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let configuration = directory.url.appendingPathComponent("freetds.conf")
+        try "[global]\n\tencryption = require\n".write(to: configuration, atomically: true, encoding: .utf8)
+        let encrypted = try await ProcessRunner.run(
+            tsql,
+            ["-H", "127.77.19.7", "-p", "1433", "-U", "sa", "-P", "Requ1red!"],
+            environment: ["FREETDSCONF": configuration.path]
+        )
+        #expect(
+            encrypted.standardError.contains("Msg 18456 (severity 14, state 1) from SQL01"),
+            "\(encrypted.standardError)"
+        )
         let windows = try await ProcessRunner.run(impacket, ["-windows-auth", "CORP/alice:Password1@127.77.19.7"])
         #expect(
             windows.standardOutput.contains("ERROR(SQL01): Line 1: Login failed for user 'CORP\\alice'."),
@@ -58,5 +73,9 @@ import Testing
             }
         )
         #expect(service.capture.events(.clientFingerprint).contains { $0[field: "app_name"] == "TSQL" })
+        #expect(logins.contains { $0[field: "password"] == "Requ1red!" })
+        let prelogins = service.capture.events(.clientFingerprint).compactMap { $0[field: "encryption"] }
+        #expect(prelogins.contains("off") && prelogins.contains("on"), "\(prelogins)")
+        #expect(service.capture.events(.clientFingerprint).filter { $0[field: "ja4"] != nil }.count >= 3)
     }
 }

@@ -2,6 +2,7 @@ import DecnetCore
 import DecnetServiceKit
 import Foundation
 import NIOCore
+import NIOSSL
 
 /// The `mssql` honeypot (1433): SQL Server's TDS login.
 ///
@@ -12,6 +13,8 @@ public struct MSSQLService: HoneypotService {
     public static let kind: ServiceKind = "mssql"
 
     let configuration: MSSQLStateMachine.Configuration
+    /// TLS 1.2 at most, as SQL Server speaks it inside TDS 7.x, with the decky's certificate.
+    let tls: NIOSSLContext
 
     public init(context: ServiceContext) throws {
         let text = context.persona["mssql_version"] ?? "15.0.2000.5"
@@ -22,8 +25,12 @@ public struct MSSQLService: HoneypotService {
                 UInt8(clamping: part(0)), UInt8(clamping: part(1)), UInt16(clamping: part(2)), UInt16(clamping: part(3))
             ),
             versionText: text,
-            identity: WindowsIdentity(persona: context.persona, hostname: context.hostname, osFamily: .windows)
+            identity: WindowsIdentity(persona: context.persona, hostname: context.hostname, osFamily: .windows),
+            tlsAvailable: true
         )
+        let certificate = LazyCertificate(hostname: context.hostname, directory: context.keyDirectory)
+        self.tls = try certificate.serverContext(applicationProtocols: [], maximumVersion: .tlsv12)
+        certificate.prewarm()
     }
 
     public func configure(_ channel: any Channel, port: Int) throws {
@@ -41,14 +48,22 @@ public struct MSSQLService: HoneypotService {
             },
             now: { SMBService.fileTime(Date()) }
         )
-        try await ProtocolLoop.serve(connection, session: session) { message in
-            machine.received(message).map { action -> ProtocolAction in
+        var sniffer: ClientHelloSniffer?
+        var reported = false
+        for try await message in connection.inbound {
+            if !reported { reported = ImplicitTLS.reportFingerprint(sniffer, session: session) }
+            var close = false
+            for action in machine.received(message) {
                 switch action {
-                case .send(let bytes): .send(bytes)
-                case .emit(let id, let fields): .emit(id, fields)
-                case .close: .close
+                case .send(let bytes): try await connection.outbound.write(ByteBuffer(bytes: bytes))
+                case .emit(let id, let fields): session.emit(id, fields)
+                case .close: close = true
+                case .startTLS(let bytes):
+                    sniffer = try await TDSTLS.start(connection.channel, context: self.tls, after: bytes)
+                case .endTLS: try await TDSTLS.end(connection.channel)
                 }
             }
+            if close { return }
         }
     }
 }

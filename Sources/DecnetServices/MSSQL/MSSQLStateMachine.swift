@@ -10,6 +10,20 @@ struct MSSQLStateMachine {
         case send([UInt8])
         case emit(EventID, EventFields)
         case close
+        /// Send these bytes (the PRELOGIN response) in the clear, then run TLS inside PRELOGIN packets.
+        case startTLS([UInt8])
+        /// Drop TLS before what follows (the login was all the client wanted encrypted).
+        case endTLS
+    }
+
+    /// How much of the connection TLS covers, from the PRELOGIN's ENCRYPTION answer (MS-TDS 2.2.6.5).
+    enum Encryption: Equatable {
+        /// ENCRYPT_NOT_SUP: none.
+        case none
+        /// ENCRYPT_OFF: the LOGIN7 packet only.
+        case loginOnly
+        /// ENCRYPT_ON: everything after PRELOGIN.
+        case full
     }
 
     struct Configuration: Sendable, Equatable {
@@ -17,6 +31,8 @@ struct MSSQLStateMachine {
         var version: (UInt8, UInt8, UInt16, UInt16)
         var versionText: String
         var identity: WindowsIdentity
+        /// Whether the server has a certificate (a real SQL Server always has one, self-signed at worst).
+        var tlsAvailable = false
 
         static func == (lhs: Configuration, rhs: Configuration) -> Bool {
             lhs.versionText == rhs.versionText && lhs.identity == rhs.identity
@@ -34,6 +50,7 @@ struct MSSQLStateMachine {
     var random: () -> [UInt8]
     var now: () -> UInt64
     private(set) var state = State.awaitingLogin
+    private(set) var encryption = Encryption.none
     /// The TDS version the client's LOGIN7 asked for (7.4 until one arrives).
     private var tdsVersion: UInt32 = 0x7400_0004
 
@@ -73,7 +90,7 @@ struct MSSQLStateMachine {
         }
     }
 
-    private func preLogin(_ payload: [UInt8]) -> [Action] {
+    private mutating func preLogin(_ payload: [UInt8]) -> [Action] {
         guard let options = TDS.preLoginOptions(payload) else {
             return [.emit(.clientMalformed, EventFields.malformed("PRELOGIN option table", preview: payload)), .close]
         }
@@ -82,9 +99,15 @@ struct MSSQLStateMachine {
         if let version = options.first(where: { $0.token == 0 })?.data, version.count >= 6 {
             fields.add("client_version", "\(version[0]).\(version[1]).\(Int(version[2]) << 8 | Int(version[3]))")
         }
-        if let encryption = options.first(where: { $0.token == 1 })?.data.first {
-            fields.add("encryption", ["off", "on", "not-supported", "required"][Int(min(encryption & 0x03, 3))])
+        let asked = options.first(where: { $0.token == 1 })?.data.first
+        if let asked {
+            fields.add("encryption", ["off", "on", "not-supported", "required"][Int(min(asked & 0x03, 3))])
         }
+        // A server without Force Encryption answers OFF with OFF (TLS for the login), ON and REQ with ON (TLS for
+        // everything), NOT_SUP with NOT_SUP (none).
+        let answer: UInt8 =
+            !self.configuration.tlsAvailable ? 0x02 : asked.map { [0x00, 0x01, 0x02, 0x01][Int($0 & 0x03)] } ?? 0x02
+        self.encryption = answer == 0x00 ? .loginOnly : answer == 0x01 ? .full : .none
         let (major, minor, build, sub) = self.configuration.version
         var reply: [(token: UInt8, data: [UInt8])] = []
         for (token, _) in options {
@@ -93,14 +116,15 @@ struct MSSQLStateMachine {
                 reply.append(
                     (0, [major, minor, UInt8(build >> 8), UInt8(build & 0xFF), UInt8(sub >> 8), UInt8(sub & 0xFF)])
                 )
-            case 1: reply.append((1, [0x02]))  // ENCRYPT_NOT_SUP: the login stays in the clear (see docs)
+            case 1: reply.append((1, [answer]))
             case 2: reply.append((2, [0x00]))
             case 3: reply.append((3, []))
             case 4, 6: reply.append((token, [0x00]))
             default: continue
             }
         }
-        return [.emit(.clientFingerprint, fields), .send(TDS.packet(TDS.tabularResult, TDS.preLoginResponse(reply)))]
+        let response = TDS.packet(TDS.tabularResult, TDS.preLoginResponse(reply))
+        return [.emit(.clientFingerprint, fields), self.encryption == .none ? .send(response) : .startTLS(response)]
     }
 
     private mutating func login(_ payload: [UInt8]) -> [Action] {
@@ -111,6 +135,9 @@ struct MSSQLStateMachine {
             ]
         }
         self.tdsVersion = login.tdsVersion
+        // With ENCRYPT_OFF only the LOGIN7 packet was encrypted: the answer goes in the clear.
+        let plainAfter: [Action] = self.encryption == .loginOnly ? [.endTLS] : []
+        self.encryption = self.encryption == .loginOnly ? .none : self.encryption
         var fingerprint = EventFields()
         fingerprint.add("client", "tds")
         fingerprint.add("app_name", attackerText: login.appName)
@@ -119,7 +146,7 @@ struct MSSQLStateMachine {
         fingerprint.add("tds_version", "0x" + String(login.tdsVersion, radix: 16))
         fingerprint.add("client_mac", login.clientID.map { lowerHex([$0]) }.joined(separator: ":"))
         fingerprint.add("client_pid", String(login.clientPID))
-        var actions: [Action] = [.emit(.clientFingerprint, fingerprint)]
+        var actions: [Action] = [.emit(.clientFingerprint, fingerprint)] + plainAfter
         if login.integratedSecurity || !login.sspi.isEmpty {
             let token = SPNEGO.clientToken(login.sspi)
             guard let ntlm = token.ntlm, NTLM.messageType(ntlm) == .negotiate else {

@@ -56,13 +56,14 @@ final class LazyCertificate: Sendable {
 
     /// A server context that presents this certificate (through the override; the context's own certificate,
     /// a process-wide P-256 stand-in, is replaced before any ServerHello is sent).
-    func serverContext(applicationProtocols: [String]) throws -> NIOSSLContext {
+    func serverContext(applicationProtocols: [String], maximumVersion: TLSVersion? = nil) throws -> NIOSSLContext {
         let standIn = try Self.standIn.get()
         var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: [.certificate(standIn.certificate)],
             privateKey: .privateKey(standIn.key)
         )
         configuration.applicationProtocols = applicationProtocols
+        if let maximumVersion { configuration.maximumTLSVersion = maximumVersion }
         configuration.sslContextCallback = { [self] _, promise in self.provide(promise) }
         return try NIOSSLContext(configuration: configuration)
     }
