@@ -27,6 +27,7 @@ public struct UDPListener<Service: UDPHoneypot>: Sendable {
     ) async throws -> UDPListener {
         let channel = try await DatagramBootstrap(group: group)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelOption(.socketOption(.so_broadcast), value: 1)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(
@@ -62,6 +63,8 @@ public struct UDPListener<Service: UDPHoneypot>: Sendable {
         let future = try await NamespaceThread.run(namespace) {
             DatagramBootstrap(group: group)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                // NBT-NS asks the LAN's broadcast address.
+                .channelOption(.socketOption(.so_broadcast), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let wrapped = try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(
@@ -122,6 +125,7 @@ public struct UDPListener<Service: UDPHoneypot>: Sendable {
         var destination = Endpoint(address: self.channel.channel.localAddress)
         // A socket bound to every address of the decky's namespace (multicast needs it) reports the decky's own.
         if destination.ip == "0.0.0.0", let address = self.context.address { destination.ip = address }
+        let localPort = destination.port
         do {
             try await self.channel.executeThenClose { inbound, outbound in
                 // The service's own datagrams (bait queries) go out on the same socket, so answers come back here.
@@ -132,7 +136,7 @@ public struct UDPListener<Service: UDPHoneypot>: Sendable {
                             let jitter = Double.random(in: 0.9...1.1, using: &generator)
                             try? await Task.sleep(for: interval * jitter)
                             if Task.isCancelled { return }
-                            for (datagram, host, port) in self.service.tick() {
+                            for (datagram, host, port) in self.service.tick(port: localPort) {
                                 guard let address = try? SocketAddress(ipAddress: host, port: port) else { continue }
                                 try? await outbound.write(
                                     AddressedEnvelope(remoteAddress: address, data: ByteBuffer(bytes: datagram))
@@ -159,9 +163,13 @@ public struct UDPListener<Service: UDPHoneypot>: Sendable {
                     let factor = self.service.amplificationAllowance ?? self.limits.maximumAmplification
                     let bound = max(request.count, 1) * factor
                     if reply.count > bound { reply = Array(reply.prefix(bound)) }
-                    try await outbound.write(
-                        AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: ByteBuffer(bytes: reply))
-                    )
+                    var target = envelope.remoteAddress
+                    if let (host, port) = self.service.replyDestination(for: request, session: session),
+                        let address = try? SocketAddress(ipAddress: host, port: port)
+                    {
+                        target = address
+                    }
+                    try await outbound.write(AddressedEnvelope(remoteAddress: target, data: ByteBuffer(bytes: reply)))
                 }
             }
         } catch {

@@ -30,6 +30,9 @@ public struct ServiceContext: Sendable {
     /// Ports that speak TLS by convention.
     public static let conventionalTLSPorts: Set<Int> = [443, 993, 995, 636, 2376, 6443]
 
+    /// The directed broadcast address of the decky's LAN (NBT-NS asks it), when the decky is on one.
+    public var broadcast: String?
+
     public init(
         decky: String,
         hostname: String,

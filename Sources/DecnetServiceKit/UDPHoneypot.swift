@@ -10,8 +10,12 @@ public protocol UDPHoneypot: Sendable {
     /// How often the service sends datagrams of its own (LLMNR's bait queries), with ± 10 % jitter; nil never.
     var tickInterval: Duration? { get }
 
-    /// The datagrams to send now: bytes, destination address and port.
-    func tick() -> [(datagram: [UInt8], host: String, port: Int)]
+    /// The datagrams the socket on `port` sends now: bytes, destination address and port.
+    func tick(port: Int) -> [(datagram: [UInt8], host: String, port: Int)]
+
+    /// Where the reply to `datagram` goes when not back to its source (mDNS answers a multicast querier on the
+    /// group); nil for the source.
+    func replyDestination(for datagram: [UInt8], session: SessionEvents) -> (host: String, port: Int)?
 
     /// How many times its request a reply may be (nil: the listener's bound, 8). A protocol whose one-byte
     /// question gets a whole record (the SQL Server Browser) says so; the per-source rate still bounds what a
@@ -22,7 +26,8 @@ public protocol UDPHoneypot: Sendable {
 extension UDPHoneypot {
     public var amplificationAllowance: Int? { nil }
     public var tickInterval: Duration? { nil }
-    public func tick() -> [(datagram: [UInt8], host: String, port: Int)] { [] }
+    public func tick(port: Int) -> [(datagram: [UInt8], host: String, port: Int)] { [] }
+    public func replyDestination(for datagram: [UInt8], session: SessionEvents) -> (host: String, port: Int)? { nil }
 }
 
 /// A UDP emulator as the registry lists it: built for one decky from its context, like `HoneypotService`.

@@ -228,6 +228,80 @@ extension WindowsHostLabTests {
             )
             #expect(event.source.ip == attacker && event.decky == name && event[field: "name"] == "FS03")
             #expect(event[field: "answer"] == attacker && event.service == "llmnr")
+
+            // The same trap over NBT-NS: the decky's broadcast name queries for the bait, answered by a poisoner
+            // listening on 137 (Responder answers both protocols).
+            let nbns = """
+                import socket, sys, time
+                me = sys.argv[1]
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+                s.bind(('0.0.0.0', 137))
+                s.settimeout(0.5)
+                end = time.time() + 6
+                answered = 0
+                while time.time() < end:
+                    try:
+                        data, source = s.recvfrom(512)
+                    except socket.timeout:
+                        continue
+                    if len(data) < 50 or data[2] & 0x80:
+                        continue
+                    reply = data[:2] + b'\\x85\\x00\\x00\\x00\\x00\\x01\\x00\\x00\\x00\\x00' + data[12:46]
+                    reply += b'\\x00\\x20\\x00\\x01\\x00\\x00\\x00\\xa5\\x00\\x06\\x00\\x00' + socket.inet_aton(me)
+                    s.sendto(reply, source)
+                    answered += 1
+                print('answered', answered)
+                """
+            let nbnsPoisoner = try await harness.attacker([
+                "timeout", "-s", "KILL", "30", "/usr/bin/python3", "-c", nbns, attacker,
+            ])
+            #expect(
+                nbnsPoisoner.standardOutput.contains("answered ")
+                    && !nbnsPoisoner.standardOutput.contains("answered 0"),
+                "\(nbnsPoisoner.standardOutput)\(nbnsPoisoner.standardError)"
+            )
+            let nbnsLine = await harness.waitForEvent([" poisoner.detected ", "protocol=\"nbns\""])
+            let nbnsEvent = try #require(nbnsLine.flatMap { try? RFC5424Parser.event(from: $0) })
+            #expect(
+                nbnsEvent.source.ip == attacker && nbnsEvent[field: "name"] == "FS03"
+                    && nbnsEvent[field: "answer"] == attacker
+            )
+
+            // mDNS: a querier on 5353 asking for the decky's .local name hears the answer on the group.
+            let mdns = """
+                import socket, struct, sys, time
+                me = sys.argv[1]
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(('0.0.0.0', 5353))
+                s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, socket.inet_aton('224.0.0.251') + socket.inet_aton(me))
+                s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(me))
+                s.setsockopt(socket.IPPROTO_IP, 8, 1)  # IP_PKTINFO
+                s.settimeout(0.5)
+                q = b'\\x00\\x00\\x00\\x00\\x00\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x04WS08\\x05local\\x00\\x00\\x01\\x00\\x01'
+                end = time.time() + 5
+                s.sendto(q, ('224.0.0.251', 5353))
+                while time.time() < end:
+                    try:
+                        data, ancillary, flags, source = s.recvmsg(512, 256)
+                    except socket.timeout:
+                        continue
+                    if len(data) < 12 or not data[2] & 0x80:
+                        continue
+                    for level, kind, value in ancillary:
+                        if kind == 8:
+                            print('answer from', source[0], 'to', socket.inet_ntoa(value[8:12]), 'address', socket.inet_ntoa(data[-4:]))
+                    break
+                """
+            let mdnsQuerier = try await harness.attacker([
+                "timeout", "-s", "KILL", "30", "/usr/bin/python3", "-c", mdns, attacker,
+            ])
+            #expect(
+                mdnsQuerier.standardOutput.contains("answer from \(net).40 to 224.0.0.251 address \(net).40"),
+                "\(mdnsQuerier.standardOutput)\(mdnsQuerier.standardError)"
+            )
             #expect(try await harness.decnet(["teardown", "--all"]).status == 0)
             #expect(try await harness.decnet(["lab", "down"]).status == 0)
         }

@@ -35,7 +35,7 @@ extension EventID {
     public static let scanProgress: EventID = "scan.progress"
     /// A scan went quiet: its totals. Fields as `scan.detected`.
     public static let scanEnded: EventID = "scan.ended"
-    /// A host answered a name query nobody should answer (a decky's LLMNR bait): it is poisoning name resolution
+    /// A host answered a name query nobody should answer (a decky's LLMNR or NBT-NS bait): it is poisoning name resolution
     /// (Responder, Inveigh). Fields: `name`, `protocol`, `poisoner_ip`, `answer` (the address it claimed).
     public static let poisonerDetected: EventID = "poisoner.detected"
 }

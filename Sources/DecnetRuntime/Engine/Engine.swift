@@ -310,7 +310,7 @@ public actor Engine {
                 let tlsPorts = Set(
                     (instance?.ports ?? []).map { Int($0.number) }.filter(ServiceContext.conventionalTLSPorts.contains)
                 )
-                let context = ServiceContext(
+                var context = ServiceContext(
                     decky: decky.name,
                     hostname: decky.hostname,
                     service: socket.kind,
@@ -326,6 +326,7 @@ public actor Engine {
                     keyDirectory: keyDirectory,
                     address: host
                 )
+                if namespace != nil { context.broadcast = self.state.fleet.subnet.broadcast.description }
                 let listener: any RunningService
                 if socket.udp {
                     // In the decky's namespace the socket takes every address (multicast needs it); on the

@@ -20,10 +20,13 @@ public struct LLMNRService: DatagramService {
     public let tickInterval: Duration?
     /// The NetBIOS name service on 137/udp, for the same host.
     let netbios: NetBIOSNameService
+    /// The LAN's broadcast address, where NBT-NS bait queries go.
+    let broadcast: String?
 
     public init(context: ServiceContext) throws {
         self.hostname = String(context.hostname.split(separator: ".").first ?? Substring(context.hostname))
         self.address = context.address.flatMap(DNSMessage.ipv4)
+        self.broadcast = context.broadcast
         let names = (context.persona["llmnr_bait_names"] ?? Self.defaultBait(context.hostname))
             .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         self.baitNames = names
@@ -45,13 +48,34 @@ public struct LLMNRService: DatagramService {
         return "\(base)-FS02,PRINT-\(base)"
     }
 
-    /// One LLMNR query per bait name to the segment's group, from the service's own socket.
-    public func tick() -> [(datagram: [UInt8], host: String, port: Int)] {
-        self.baitNames.map { name in
-            var generator = SystemRandomNumberGenerator()
-            let id = UInt16.random(in: 1...UInt16.max, using: &generator)
-            return (DNSMessage.query(name, id: id), "224.0.0.252", 5355)
+    /// The bait queries, from the socket they belong to (so answers come back to it): from 5355 one LLMNR query
+    /// per bait name to the segment's group; from 137 one NBT-NS broadcast name query per bait name (`<20>`, the
+    /// file server a mistyped share asks for) to the LAN's broadcast address, as Windows falls back to it.
+    public func tick(port: Int) -> [(datagram: [UInt8], host: String, port: Int)] {
+        var generator = SystemRandomNumberGenerator()
+        switch port {
+        case 5355:
+            return self.baitNames.map { name in
+                (DNSMessage.query(name, id: UInt16.random(in: 1...UInt16.max, using: &generator)), "224.0.0.252", 5355)
+            }
+        case 137:
+            guard let broadcast = self.broadcast else { return [] }
+            return self.baitNames.map { name in
+                let id = UInt16.random(in: 1...UInt16.max, using: &generator)
+                return (NetBIOSNameService.broadcastQuery(name, id: id), broadcast, 137)
+            }
+        default:
+            return []
         }
+    }
+
+    /// mDNS answers a querier on port 5353 on the group (RFC 6762 §6), unless it asked for a unicast answer (the
+    /// QU bit) or is a one-shot querier on another port, which gets its answer back directly.
+    public func replyDestination(for datagram: [UInt8], session: SessionEvents) -> (host: String, port: Int)? {
+        guard session.destination.port == 5353, session.source.port == 5353,
+            let question = DNSMessage(datagram)?.questions.first, question.klass & 0x8000 == 0
+        else { return nil }
+        return ("224.0.0.251", 5353)
     }
 
     public func respond(to datagram: [UInt8], session: SessionEvents) -> [UInt8]? {
@@ -111,6 +135,18 @@ public struct LLMNRService: DatagramService {
     /// NBT-NS: node status and name queries answered for the host's own names; every query recorded. Other
     /// traffic on 137 (registrations, releases, answers between other hosts) is not the decky's business.
     func netbiosName(_ datagram: [UInt8], session: SessionEvents) -> [UInt8]? {
+        if let answer = NetBIOSNameService.positiveResponse(datagram) {
+            // An answer for a bait name: nobody owns it, so whoever answers is poisoning NBT-NS.
+            if self.baitNames.contains(where: { $0.caseInsensitiveCompare(answer.name) == .orderedSame }) {
+                var alert = EventFields()
+                alert.add("name", attackerText: answer.name)
+                alert.add("protocol", "nbns")
+                alert.add("poisoner_ip", session.source.ip)
+                if let address = answer.address { alert.add("answer", address) }
+                session.emit(.poisonerDetected, alert)
+            }
+            return nil
+        }
         guard let query = NetBIOSNameService.query(datagram) else { return nil }
         let reply = self.netbios.respond(to: query)
         var fields = EventFields()

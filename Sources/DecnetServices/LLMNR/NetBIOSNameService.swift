@@ -86,6 +86,48 @@ struct NetBIOSNameService: Sendable {
         }
     }
 
+    /// A broadcast name query (RFC 1002 §4.2.12) for `name<20>`: recursion desired and broadcast set, as a Windows
+    /// host asks its LAN when DNS and LLMNR have no answer.
+    static func broadcastQuery(_ name: String, id: UInt16) -> [UInt8] {
+        var out: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xFF), 0x01, 0x10, 0, 1, 0, 0, 0, 0, 0, 0]
+        out += self.encode(name, suffix: 0x20)
+        return out + [0x00, 0x20, 0x00, 0x01]
+    }
+
+    /// A name first-level encoded (RFC 1001 §14.1): 15 characters, upper case, space-padded, then the suffix.
+    static func encode(_ name: String, suffix: UInt8) -> [UInt8] {
+        var raw = Array(name.uppercased().utf8.prefix(15))
+        while raw.count < 15 { raw.append(0x20) }
+        raw.append(suffix)
+        var out: [UInt8] = [0x20]
+        for byte in raw {
+            out.append(0x41 + (byte >> 4))
+            out.append(0x41 + (byte & 0x0F))
+        }
+        out.append(0x00)
+        return out
+    }
+
+    /// A positive name query response (RFC 1002 §4.2.13): the name it answers for and the first address it
+    /// claims; nil for anything else.
+    static func positiveResponse(_ bytes: [UInt8]) -> (name: String, address: String?)? {
+        guard bytes.count >= 12 + 34 + 10, bytes[2] & 0x80 != 0, (bytes[2] >> 3) & 0x0F == 0, bytes[3] & 0x0F == 0
+        else { return nil }
+        let questions = Int(bytes[4]) << 8 | Int(bytes[5]), answers = Int(bytes[6]) << 8 | Int(bytes[7])
+        // Responder and Windows send the answer alone; skip a question section if one is there.
+        var at = 12 + questions * (34 + 4)
+        guard answers >= 1, questions <= 1, at + 34 + 10 <= bytes.count, let (name, _) = NBSS.name(bytes, at: at)
+        else { return nil }
+        at += 34
+        guard bytes[at] == 0x00, bytes[at + 1] == 0x20 else { return nil }
+        let length = Int(bytes[at + 8]) << 8 | Int(bytes[at + 9])
+        let data = at + 10
+        let address =
+            length >= 6 && data + 6 <= bytes.count
+            ? bytes[(data + 2)..<(data + 6)].map { String($0) }.joined(separator: ".") : nil
+        return (name, address)
+    }
+
     private func answer(_ query: Query, type: UInt16, ttl: UInt32, data: [UInt8]) -> [UInt8] {
         var out: [UInt8] = [UInt8(query.id >> 8), UInt8(query.id & 0xFF), 0x84, 0x00, 0, 0, 0, 1, 0, 0, 0, 0]
         out += query.rawName + [UInt8(type >> 8), UInt8(type & 0xFF), 0x00, 0x01]

@@ -114,7 +114,11 @@ import Testing
         )
         let service = try LLMNRService(context: context)
         #expect(service.tickInterval == .seconds(30))
-        let queries = service.tick()
+        let queries = service.tick(port: 5355)
+        #expect(
+            service.tick(port: 5353).isEmpty && service.tick(port: 137).isEmpty,
+            "no broadcast address known: no NBT-NS bait"
+        )
         #expect(queries.map(\.host) == ["224.0.0.252", "224.0.0.252"] && queries.allSatisfy { $0.port == 5355 })
         let asked = try #require(DNSMessage(queries[0].datagram))
         #expect(asked.questions.map(\.name) == ["FS03"] && !asked.isResponse)
@@ -223,5 +227,74 @@ import Testing
                 session: Self.session(context, port: 137)
             )
         }
+    }
+}
+
+extension LLMNRTests {
+    /// NBT-NS bait: broadcast name queries for the bait names from port 137; a positive answer is a poisoner.
+    @Test func anNBTNSAnswerToABaitBroadcastIsAPoisoner() throws {
+        let capture = EventCapture()
+        var context = ServiceContext(
+            decky: "decky-w",
+            hostname: "WS07",
+            service: "llmnr",
+            persona: ["llmnr_bait_names": "FS03", "llmnr_bait_interval": "30"],
+            sink: capture,
+            osFamily: .windows,
+            address: "10.0.0.7"
+        )
+        context.broadcast = "10.0.0.255"
+        let service = try LLMNRService(context: context)
+        let queries = service.tick(port: 137)
+        let query = try #require(queries.first)
+        #expect(queries.count == 1 && query.host == "10.0.0.255" && query.port == 137)
+        #expect(Array(query.datagram[2..<12]) == [0x01, 0x10, 0, 1, 0, 0, 0, 0, 0, 0], "broadcast, recursion desired")
+        let decoded = try #require(NBSS.name(query.datagram, at: 12))
+        #expect(decoded.name == "FS03" && decoded.suffix == 0x20)
+        #expect(Array(query.datagram.suffix(4)) == [0, 0x20, 0, 1], "NB, IN")
+        // Responder's answer: same id, response, one answer record for the name, NB flags and its address.
+        var answer = Array(query.datagram[0..<2]) + [0x85, 0x00, 0, 0, 0, 1, 0, 0, 0, 0]
+        answer += Array(query.datagram[12..<46]) + [0, 0x20, 0, 1, 0, 0, 0, 165, 0, 6, 0, 0, 10, 0, 0, 66]
+        let session = SessionEvents(
+            context: context,
+            source: Endpoint(ip: "10.0.0.66", port: 137),
+            destination: Endpoint(ip: "10.0.0.7", port: 137)
+        )
+        #expect(service.respond(to: answer, session: session) == nil)
+        let alert = try #require(capture.events(.poisonerDetected).first)
+        #expect(
+            alert[field: "protocol"] == "nbns" && alert[field: "name"] == "FS03"
+                && alert[field: "answer"] == "10.0.0.66"
+        )
+        // An answer for a name that is not bait, or a truncated one, is nothing.
+        var other = answer
+        other.replaceSubrange(12..<46, with: NetBIOSNameService.encode("INTRANET", suffix: 0x20))
+        _ = service.respond(to: other, session: session)
+        _ = service.respond(to: Array(answer.prefix(50)), session: session)
+        #expect(capture.events(.poisonerDetected).count == 1)
+    }
+
+    /// mDNS answers a querier on 5353 on the group, unless it asked for a unicast answer (QU) or is a one-shot
+    /// querier on another port; LLMNR always answers the asker.
+    @Test func mDNSAnswersMulticastQueriersOnTheGroup() throws {
+        let (service, context) = try Self.service(EventCapture())
+        let query = Self.query("ws07.local")
+        let group = service.replyDestination(for: query, session: Self.session(context, port: 5353, sourcePort: 5353))
+        #expect(group?.host == "224.0.0.251" && group?.port == 5353)
+        #expect(
+            service.replyDestination(
+                for: Self.query("ws07.local", klass: 0x8001),
+                session: Self.session(context, port: 5353, sourcePort: 5353)
+            ) == nil
+        )
+        #expect(
+            service.replyDestination(for: query, session: Self.session(context, port: 5353, sourcePort: 40_000)) == nil
+        )
+        #expect(
+            service.replyDestination(
+                for: Self.query("ws07"),
+                session: Self.session(context, port: 5355, sourcePort: 5353)
+            ) == nil
+        )
     }
 }
