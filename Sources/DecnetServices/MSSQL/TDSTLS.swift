@@ -99,7 +99,9 @@ enum TDSTLS {
             do {
                 let framer = try sync.handler(type: TDSTLSFramer.self)
                 let tls = try sync.handler(type: NIOSSLServerHandler.self)
-                return sync.removeHandler(framer).flatMap { sync.removeHandler(tls) }
+                let unframed = sync.removeHandler(framer)
+                let plain = sync.removeHandler(tls)
+                return unframed.and(plain).map { _ in }
             } catch {
                 return channel.eventLoop.makeFailedFuture(error)
             }
