@@ -19,7 +19,8 @@ extension ServiceRegistry {
             MSSQLService.self,
             RDPService.self,
             LDAPService.self,
+            MQTTService.self,
         ],
-        datagram: [LLMNRService.self, SQLBrowserService.self]
+        datagram: [LLMNRService.self, SQLBrowserService.self, SNMPService.self]
     )
 }

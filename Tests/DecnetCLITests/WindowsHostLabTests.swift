@@ -80,6 +80,19 @@ import Testing
                 #expect(instances.standardOutput.contains(line), "\(line)\n\(instances.standardOutput)")
             }
             #expect(await harness.waitForEvent([" command.input ", "service=\"mssql\"", "command=\"browse\""]) != nil)
+            // nmap 7.93's ms-sql-info prints nothing against any server (on a scanned port it indexes nil; through
+            // the browser its output table is keyed by instance name and `#output` is 0), so what it reaches is
+            // read from its debug lines: the browser names the instance and the PRELOGIN version is read.
+            let sqlScripts = try await harness.attacker([
+                nmap, "-sU", "-p", "1434", "-n", "-Pn", "-d", "--script", "ms-sql-info", "--script-args",
+                "mssql.instance-all", ip,
+            ])
+            #expect(
+                (sqlScripts.standardOutput + sqlScripts.standardError).contains(
+                    "Retrieved SSNetLib version for \(ip)\\MSSQLSERVER"
+                ),
+                "\(sqlScripts.standardOutput)"
+            )
             #expect(try await harness.decnet(["teardown", "--all"]).status == 0)
             #expect(try await harness.decnet(["lab", "down"]).status == 0)
         }

@@ -261,7 +261,21 @@ public enum ServiceCatalogue {
             "mqtt",
             ports: [PortSpec(1883)],
             role: "MQTT IoT broker",
-            personaKeys: [PersonaKey("mqtt_version", "broker version, e.g. mosquitto 2.0.18")]
+            personaKeys: [
+                PersonaKey("mqtt_version", "broker version, e.g. mosquitto 2.0.18"),
+                PersonaKey("users", .credentials, origin: .decnetSwift, "logins that connect; unset: none"),
+                PersonaKey(
+                    "mqtt_anonymous",
+                    .oneOf(["true", "false"]),
+                    origin: .decnetSwift,
+                    "clients without credentials connect (an open broker); default true"
+                ),
+                PersonaKey(
+                    "mqtt_topics",
+                    origin: .decnetSwift,
+                    "retained topics, topic=value;topic=value; default a small building's sensors"
+                ),
+            ]
         ),
         ServiceDefinition(
             "snmp",
@@ -271,6 +285,12 @@ public enum ServiceCatalogue {
                 PersonaKey("snmp_community", "read community that answers, e.g. public"),
                 PersonaKey("sys_descr", "sysDescr.0 value"),
                 PersonaKey("snmp_archetype", "device type the MIB imitates, e.g. printer"),
+                PersonaKey(
+                    "snmp_location",
+                    origin: .decnetSwift,
+                    "sysLocation.0; default a server room"
+                ),
+                PersonaKey("snmp_contact", origin: .decnetSwift, "sysContact.0; default it-ops at the decky's domain"),
             ]
         ),
         ServiceDefinition(
