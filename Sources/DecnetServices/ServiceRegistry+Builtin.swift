@@ -20,6 +20,7 @@ extension ServiceRegistry {
             RDPService.self,
             LDAPService.self,
             MQTTService.self,
+            DockerAPIService.self,
         ],
         datagram: [LLMNRService.self, SQLBrowserService.self, SNMPService.self]
     )

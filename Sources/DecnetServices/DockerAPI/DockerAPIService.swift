@@ -1,0 +1,163 @@
+import DecnetCore
+import DecnetServiceKit
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// The `docker_api` honeypot (2375; 2376 with TLS): an exposed Docker daemon, as cryptomining bots and attackers
+/// find it.
+///
+/// Persona key: `docker_version` (the engine's version, e.g. `24.0.7`; its API version follows it).
+public struct DockerAPIService: HoneypotService {
+    public static let kind: ServiceKind = "docker_api"
+    static let maximumBody = 1 << 20
+
+    let api: DockerEngineAPI
+    let tls: ImplicitTLS
+
+    /// Engine releases and what they report: API version, engine commit, Go.
+    static let releases: [String: (api: String, commit: String, go: String)] = [
+        "20.10": ("1.41", "5fa1ec8", "go1.18.10"), "23.0": ("1.42", "bc3805a", "go1.19.10"),
+        "24.0": ("1.43", "311b9ff", "go1.20.10"), "25.0": ("1.44", "615dfdf", "go1.21.6"),
+        "26.0": ("1.45", "8b79278", "go1.21.8"), "26.1": ("1.45", "ac2de55", "go1.21.10"),
+        "27.0": ("1.46", "662f78c", "go1.21.11"), "27.1": ("1.46", "cc13f95", "go1.21.12"),
+    ]
+
+    public init(context: ServiceContext) throws {
+        let version = context.persona["docker_version"] ?? "24.0.7"
+        let minor = version.split(separator: ".").prefix(2).joined(separator: ".")
+        let release = Self.releases[minor] ?? ("1.43", "311b9ff", "go1.20.10")
+        let profile = ShellProfile(context: context)
+        self.tls = try ImplicitTLS(context: context)
+        let started = Int(Date().timeIntervalSince1970)
+        self.api = DockerEngineAPI(
+            configuration: DockerEngineAPI.Configuration(
+                version: version,
+                apiVersion: release.api,
+                gitCommit: release.commit,
+                goVersion: release.go,
+                kernelVersion: profile.kernel,
+                hostname: context.hostname,
+                operatingSystem: profile.prettyName,
+                profile: profile
+            ),
+            state: DockerEngineState(started: started),
+            now: { Int(Date().timeIntervalSince1970) }
+        )
+    }
+
+    public func configure(_ channel: any Channel, port: Int) throws {
+        try self.tls.configure(channel, port: port)
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(HTTPResponseEncoder())
+        try sync.addHandler(
+            ByteToMessageHandler(
+                HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes),
+                maximumBufferSize: HTTPService.maximumHeaderBytes
+            )
+        )
+        try sync.addHandler(HTTPServerPipelineHandler())
+        try sync.addHandler(HTTPServerProtocolErrorHandler())
+    }
+
+    public func handle(
+        _ connection: Connection<HTTPServerRequestPart, HTTPServerResponsePart>,
+        session: SessionEvents
+    ) async throws {
+        let sniffer = await ImplicitTLS.sniffer(connection.channel)
+        var reported = false
+        var head: HTTPRequestHead?
+        var body: [UInt8] = []
+        var announced = false
+        for try await part in connection.inbound {
+            if !reported { reported = ImplicitTLS.reportFingerprint(sniffer, session: session) }
+            switch part {
+            case .head(let requestHead):
+                head = requestHead
+                body = []
+            case .body(let chunk):
+                if body.count + chunk.readableBytes <= Self.maximumBody {
+                    body.append(contentsOf: chunk.readableBytesView)
+                }
+            case .end:
+                guard let request = head else { continue }
+                head = nil
+                let headers = request.headers.map { (name: $0.name, value: $0.value) }
+                if !announced, let agent = request.headers.first(name: "User-Agent") {
+                    announced = true
+                    var fields = EventFields()
+                    fields.add("user_agent", attackerText: agent)
+                    session.emit(.clientFingerprint, fields)
+                }
+                let (response, events) = self.api.respond(
+                    method: request.method.rawValue,
+                    uri: request.uri,
+                    headers: headers,
+                    body: body
+                )
+                for (id, fields) in events { session.emit(id, fields) }
+                let keepAlive = request.isKeepAlive
+                try await self.write(response, for: request, keepAlive: keepAlive, connection: connection)
+                if case .hijacked = response.body { return }
+                if !keepAlive { return }
+            }
+        }
+    }
+
+    /// Writes a response with the header order of Go's net/http: the handler's headers sorted by name, then Date,
+    /// then Content-Length (or chunked framing); a hijacked stream leaves HTTP behind after its 101 and ends with
+    /// the connection.
+    private func write(
+        _ response: DockerEngineAPI.Response,
+        for request: HTTPRequestHead,
+        keepAlive: Bool,
+        connection: Connection<HTTPServerRequestPart, HTTPServerResponsePart>
+    ) async throws {
+        var headers = HTTPHeaders()
+        for (name, value) in response.headers.sorted(by: { $0.0 < $1.0 }) { headers.add(name: name, value: value) }
+        if case .chunked = response.body { headers.add(name: "Transfer-Encoding", value: "chunked") }
+        if case .hijacked = response.body {
+        } else {
+            headers.add(name: "Date", value: HTTPService.httpDate(Date()))
+        }
+        if case .bytes(let bytes) = response.body, response.status != 204 {
+            headers.add(name: "Content-Length", value: String(bytes.count))
+        }
+        let head = HTTPResponseHead(
+            version: request.version.minor == 0 ? .http1_0 : .http1_1,
+            status: HTTPResponseStatus(statusCode: response.status),
+            headers: headers
+        )
+        let outbound = connection.outbound
+        try await outbound.write(.head(head))
+        switch response.body {
+        case .bytes(let bytes):
+            if request.method != .HEAD && !bytes.isEmpty {
+                try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: bytes))))
+            }
+            try await outbound.write(.end(nil))
+        case .chunked(let chunks):
+            for chunk in chunks { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: chunk)))) }
+            try await outbound.write(.end(nil))
+        case .hijacked(let raw):
+            try await outbound.write(.end(nil))
+            // The connection is a raw stream now: the response encoder leaves, and the output is written from the
+            // request decoder's place in the pipeline, below every handler that only knows HTTP parts.
+            let channel = connection.channel
+            try await channel.eventLoop.flatSubmit {
+                let sync = channel.pipeline.syncOperations
+                do {
+                    let encoder = try sync.handler(type: HTTPResponseEncoder.self)
+                    let decoder = try sync.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self)
+                    // The encoder leaves at once (its removal is synchronous), before the write below passes.
+                    let removed = sync.removeHandler(encoder)
+                    let written = decoder.writeAndFlush(NIOAny(ByteBuffer(bytes: raw)))
+                    return removed.and(written).map { _ in }
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }.get()
+            try? await channel.close()
+        }
+    }
+}

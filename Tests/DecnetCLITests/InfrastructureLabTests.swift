@@ -1,0 +1,92 @@
+import DecnetCore
+import DecnetTesting
+import Foundation
+import Testing
+
+/// Deckies of the iot-device and devops-host archetypes on a lab LAN, seen from the lab's attacker: mosquitto's
+/// clients, net-snmp's walk and the docker CLI work against them, and nmap -sV names each service as the persona
+/// claims.
+@Suite(.serialized) struct InfrastructureLabTests {
+    @Test(.enabled(if: NativeEngineTests.rootOrCI, "needs root to make network namespaces (CI runs as root)"))
+    func iotAndDevopsDeckiesServeTheirClients() async throws {
+        try #require(getuid() == 0, "network namespaces need root")
+        let nmap = try #require(ExternalTool.nmap.path, "\(ExternalTool.nmap.missingMessage)")
+        let sub = try #require(MQTTLabTools.mosquittoSub.path, "\(MQTTLabTools.mosquittoSub.missingMessage)")
+        let walk = try #require(MQTTLabTools.snmpwalk.path, "\(MQTTLabTools.snmpwalk.missingMessage)")
+        let docker = try #require(MQTTLabTools.docker.path, "\(MQTTLabTools.docker.missingMessage)")
+        try await NativeFleetHarness.with { harness in
+            let tag = harness.tag
+            let net = "10.78.\(Int.random(in: 1...250))"
+            let fleet = """
+                [general]
+                net = \(net).0/24
+
+                [\(tag)-iot]
+                ip = \(net).30
+                hostname = gw-plant2
+                archetype = iot-device
+                services = mqtt, snmp
+
+                [\(tag)-iot.mqtt]
+                mqtt_version = mosquitto 2.0.18
+                users = plant:Sens0r!
+
+                [\(tag)-iot.snmp]
+                snmp_community = plant-ro
+                snmp_archetype = router
+
+                [\(tag)-ops]
+                ip = \(net).31
+                hostname = build-01
+                archetype = devops-host
+                services = docker_api
+
+                [\(tag)-ops.docker_api]
+                docker_version = 24.0.7
+                """
+            let file = harness.directory.url.appendingPathComponent("fleet.ini")
+            try fleet.write(to: file, atomically: true, encoding: .utf8)
+            let deploy = try await harness.decnet(["deploy", "--config", file.path, "--lab", "--lab-name", tag])
+            try #require(deploy.status == 0, "\(deploy.standardOutput)\(deploy.standardError)")
+            let iot = "\(net).30", ops = "\(net).31"
+
+            let version = try await harness.attacker([
+                sub, "-h", iot, "-u", "plant", "-P", "Sens0r!", "-t", "$SYS/broker/version", "-C", "1", "-W", "5",
+            ])
+            #expect(
+                version.standardOutput == "mosquitto version 2.0.18\n",
+                "\(version.standardOutput)\(version.standardError)"
+            )
+            let walked = try await harness.attacker([walk, "-v2c", "-c", "plant-ro", "-On", iot, "1.3.6.1.2.1.1"])
+            #expect(
+                walked.standardOutput.contains(".1.3.6.1.2.1.1.5.0 = STRING: \"gw-plant2\""),
+                "\(walked.standardOutput)\(walked.standardError)"
+            )
+            let ps = try await harness.attacker([
+                "/usr/bin/env", "DOCKER_CONFIG=/nonexistent-decnet-docker-config", docker, "-H", "tcp://\(ops):2375",
+                "ps", "--format", "{{.Names}}",
+            ])
+            #expect(ps.standardOutput.contains("web"), "\(ps.standardOutput)\(ps.standardError)")
+            let scan = try await harness.attacker([
+                nmap, "-sV", "-Pn", "-n", "-p", "T:1883,2375,U:161", "-sU", "-sS", iot, ops,
+            ])
+            let output = scan.standardOutput
+            let lines = output.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+            #expect(lines.contains("1883/tcp open mosquitto version 2.0.18"), "\(output)")
+            #expect(lines.contains("161/udp open snmp Cisco SNMP service; ciscoSystems SNMPv3 server"), "\(output)")
+            #expect(lines.contains("2375/tcp open docker Docker 24.0.7 (API 1.43)"), "\(output)")
+            let events = harness.eventLines()
+            #expect(events.contains { $0.contains(" login.success ") && $0.contains("service=\"mqtt\"") })
+            #expect(events.contains { $0.contains(" command.input ") && $0.contains("service=\"snmp\"") })
+            #expect(events.contains { $0.contains(" command.input ") && $0.contains("service=\"docker_api\"") })
+            #expect(try await harness.decnet(["teardown", "--all"]).status == 0)
+            #expect(try await harness.decnet(["lab", "down"]).status == 0)
+        }
+    }
+}
+
+enum MQTTLabTools {
+    static let mosquittoSub = ExternalTool("mosquitto_sub", package: "mosquitto-clients")
+    static let snmpwalk = ExternalTool("snmpwalk", package: "snmp")
+    static let docker = ExternalTool("docker", package: "docker.io")
+}
