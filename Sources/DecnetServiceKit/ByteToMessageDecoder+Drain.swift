@@ -22,3 +22,25 @@ extension ByteBuffer {
         return preview
     }
 }
+
+/// A decoder's message type that can say "framing no client sends": the connection's last message, after which
+/// the server closes.
+public protocol FramingFailure {
+    static func invalid(_ problem: String, _ preview: [UInt8]) -> Self
+}
+
+extension ByteToMessageDecoder where InboundOut: FramingFailure {
+    /// Gives up on the stream: `failed` is set (the decoder drops everything after), the rest of the buffer is
+    /// discarded, and one `.invalid` with its preview goes up.
+    public func failFraming(
+        _ context: ChannelHandlerContext,
+        _ buffer: inout ByteBuffer,
+        _ problem: String,
+        failed: inout Bool
+    ) -> DecodingState {
+        failed = true
+        let preview = buffer.discardReadable()
+        context.fireChannelRead(Self.wrapInboundOut(.invalid(problem, preview)))
+        return .needMoreData
+    }
+}

@@ -47,17 +47,7 @@ public struct DockerAPIService: HoneypotService {
     }
 
     public func configure(_ channel: any Channel, port: Int) throws {
-        try self.tls.configure(channel, port: port)
-        let sync = channel.pipeline.syncOperations
-        try sync.addHandler(HTTPResponseEncoder())
-        try sync.addHandler(
-            ByteToMessageHandler(
-                HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes),
-                maximumBufferSize: HTTPService.maximumHeaderBytes
-            )
-        )
-        try sync.addHandler(HTTPServerPipelineHandler())
-        try sync.addHandler(HTTPServerProtocolErrorHandler())
+        try HTTPService.configureHTTP(channel, port: port, tls: self.tls)
     }
 
     public func handle(

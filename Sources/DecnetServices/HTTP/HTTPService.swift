@@ -54,7 +54,14 @@ public struct HTTPService: HoneypotService {
     }
 
     public func configure(_ channel: any Channel, port: Int) throws {
-        try self.tls.configure(channel, port: port)
+        try Self.configureHTTP(channel, port: port, tls: self.tls)
+    }
+
+    /// The HTTP/1.1 server pipeline every HTTP-speaking honeypot uses: TLS on its TLS ports, the codec with a
+    /// bounded header block, pipelining, and a 400 and a close for requests that do not parse (as a real server
+    /// answers them), remembered by a ParserErrorObserver.
+    static func configureHTTP(_ channel: any Channel, port: Int, tls: ImplicitTLS) throws {
+        try tls.configure(channel, port: port)
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(HTTPResponseEncoder())
         try sync.addHandler(
@@ -65,7 +72,6 @@ public struct HTTPService: HoneypotService {
         )
         try sync.addHandler(HTTPServerPipelineHandler())
         try sync.addHandler(ParserErrorObserver())
-        // Unparseable requests get a 400 and a close, as a real server answers them.
         try sync.addHandler(HTTPServerProtocolErrorHandler())
     }
 

@@ -3,7 +3,7 @@ import NIOCore
 
 /// One MQTT control packet (MQTT 3.1.1 §2, MQTT 5 §2) as the decoder frames it: type, flags and the bytes after
 /// the fixed header.
-public enum MQTTInbound: Equatable, Sendable {
+public enum MQTTInbound: Equatable, Sendable, FramingFailure {
     case packet(type: UInt8, flags: UInt8, body: [UInt8])
     /// A header no client sends (a remaining length over four bytes or beyond the limit); the broker closes.
     case invalid(String, [UInt8])
@@ -56,10 +56,7 @@ struct MQTTPacketDecoder: ByteToMessageDecoder {
     )
         -> DecodingState
     {
-        self.failed = true
-        let preview = buffer.discardReadable()
-        context.fireChannelRead(Self.wrapInboundOut(.invalid(problem, preview)))
-        return .needMoreData
+        self.failFraming(context, &buffer, problem, failed: &self.failed)
     }
 
     mutating func decodeLast(

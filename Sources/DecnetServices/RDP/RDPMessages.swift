@@ -5,7 +5,7 @@ import SwiftASN1
 /// What an RDP client sends, as the decoder frames it: first one TPKT (the X.224 Connection Request), then, once
 /// TLS is up, CredSSP's TSRequests (DER SEQUENCEs, one per message) on the NLA path, or TPKTs (MCS) on the TLS
 /// path without NLA.
-public enum RDPInbound: Equatable, Sendable {
+public enum RDPInbound: Equatable, Sendable, FramingFailure {
     case tpkt([UInt8])
     case tsRequest([UInt8])
     /// Framing no client sends; the server closes.
@@ -69,10 +69,7 @@ struct RDPFrameDecoder: ByteToMessageDecoder {
     )
         -> DecodingState
     {
-        self.failed = true
-        let preview = buffer.discardReadable()
-        context.fireChannelRead(Self.wrapInboundOut(.invalid(problem, preview)))
-        return .needMoreData
+        self.failFraming(context, &buffer, problem, failed: &self.failed)
     }
 
     mutating func decodeLast(
