@@ -21,6 +21,7 @@ extension ServiceRegistry {
             LDAPService.self,
             MQTTService.self,
             DockerAPIService.self,
+            ElasticsearchService.self,
         ],
         datagram: [LLMNRService.self, SQLBrowserService.self, SNMPService.self]
     )

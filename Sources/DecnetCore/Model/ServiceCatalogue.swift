@@ -255,6 +255,13 @@ public enum ServiceCatalogue {
             personaKeys: [
                 PersonaKey("es_version", "version number, e.g. 8.12.2"),
                 PersonaKey("cluster_name", "cluster_name in the root document"),
+                PersonaKey(
+                    "es_security",
+                    .oneOf(["true", "false"]),
+                    origin: .decnetSwift,
+                    "every request needs a login (as Elasticsearch 8 installs itself); default false, an open cluster"
+                ),
+                PersonaKey("users", .credentials, origin: .decnetSwift, "Basic logins that succeed; unset: none"),
             ]
         ),
         ServiceDefinition(

@@ -54,43 +54,17 @@ public struct DockerAPIService: HoneypotService {
         _ connection: Connection<HTTPServerRequestPart, HTTPServerResponsePart>,
         session: SessionEvents
     ) async throws {
-        let sniffer = await ImplicitTLS.sniffer(connection.channel)
-        var reported = false
-        var head: HTTPRequestHead?
-        var body: [UInt8] = []
-        var announced = false
-        for try await part in connection.inbound {
-            if !reported { reported = ImplicitTLS.reportFingerprint(sniffer, session: session) }
-            switch part {
-            case .head(let requestHead):
-                head = requestHead
-                body = []
-            case .body(let chunk):
-                if body.count + chunk.readableBytes <= Self.maximumBody {
-                    body.append(contentsOf: chunk.readableBytesView)
-                }
-            case .end:
-                guard let request = head else { continue }
-                head = nil
-                let headers = request.headers.map { (name: $0.name, value: $0.value) }
-                if !announced, let agent = request.headers.first(name: "User-Agent") {
-                    announced = true
-                    var fields = EventFields()
-                    fields.add("user_agent", attackerText: agent)
-                    session.emit(.clientFingerprint, fields)
-                }
-                let (response, events) = self.api.respond(
-                    method: request.method.rawValue,
-                    uri: request.uri,
-                    headers: headers,
-                    body: body
-                )
-                for (id, fields) in events { session.emit(id, fields) }
-                let keepAlive = request.isKeepAlive
-                try await self.write(response, for: request, keepAlive: keepAlive, connection: connection)
-                if case .hijacked = response.body { return }
-                if !keepAlive { return }
-            }
+        try await HTTPExchange.serve(connection, session: session, maximumBody: Self.maximumBody) { request, body in
+            let (response, events) = self.api.respond(
+                method: request.method.rawValue,
+                uri: request.uri,
+                headers: request.headers.map { (name: $0.name, value: $0.value) },
+                body: body
+            )
+            for (id, fields) in events { session.emit(id, fields) }
+            try await self.write(response, for: request, keepAlive: request.isKeepAlive, connection: connection)
+            if case .hijacked = response.body { return false }
+            return request.isKeepAlive
         }
     }
 

@@ -1,0 +1,43 @@
+import DecnetCore
+import DecnetServiceKit
+import NIOCore
+import NIOHTTP1
+
+/// The request loop of the HTTP-speaking API honeypots (docker_api, elasticsearch): each request's head and body
+/// (kept up to a limit) handed to the service, the first User-Agent recorded as the client's fingerprint, the
+/// TLS client hello's fingerprint on TLS ports.
+enum HTTPExchange {
+    /// Serves requests until the service says the connection ends (or the client goes).
+    static func serve(
+        _ connection: Connection<HTTPServerRequestPart, HTTPServerResponsePart>,
+        session: SessionEvents,
+        maximumBody: Int,
+        respond: (HTTPRequestHead, [UInt8]) async throws -> Bool
+    ) async throws {
+        let sniffer = await ImplicitTLS.sniffer(connection.channel)
+        var reported = false
+        var head: HTTPRequestHead?
+        var body: [UInt8] = []
+        var announced = false
+        for try await part in connection.inbound {
+            if !reported { reported = ImplicitTLS.reportFingerprint(sniffer, session: session) }
+            switch part {
+            case .head(let requestHead):
+                head = requestHead
+                body = []
+            case .body(let chunk):
+                if body.count + chunk.readableBytes <= maximumBody { body.append(contentsOf: chunk.readableBytesView) }
+            case .end:
+                guard let request = head else { continue }
+                head = nil
+                if !announced, let agent = request.headers.first(name: "User-Agent") {
+                    announced = true
+                    var fields = EventFields()
+                    fields.add("user_agent", attackerText: agent)
+                    session.emit(.clientFingerprint, fields)
+                }
+                guard try await respond(request, body) else { return }
+            }
+        }
+    }
+}
