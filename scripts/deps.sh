@@ -46,13 +46,13 @@ deps_group() {
         # smbclient is Samba's SMB client, freetds-bin's tsql a SQL Server client, xfreerdp (under xvfb-run: it
         # opens a display even to authenticate only) an RDP client, ldap-utils' ldapsearch an LDAP client, dig
         # and nbtscan ask llmnr for names; mosquitto-clients' mosquitto_sub and mosquitto_pub are MQTT clients,
-        # snmp (net-snmp's tools) and onesixtyone query and brute-force the SNMP agent;
+        # snmp (net-snmp's tools) and onesixtyone query and brute-force the SNMP agent, tftp-hpa's tftp the TFTP one;
         # hashcat (on the CPU through pocl) cracks the NTLM hashes the Windows services capture, proving them exact.
         echo docker-compose ieee-data curl mariadb-client postgresql-client telnet python3-pexpect iputils-ping \
             openssl util-linux bc hydra python3-paramiko postgresql rsyslog rsyslog-openssl rsyslog-gnutls \
             chromium chromium-driver python3-pip python3-venv man-db systemd dpkg-dev masscan zmap hping3 arp-scan p0f \
             tcpdump smbclient hashcat pocl-opencl-icd freetds-bin freerdp2-x11 xvfb xauth ldap-utils \
-            bind9-dnsutils nbtscan mosquitto-clients snmp onesixtyone
+            bind9-dnsutils nbtscan mosquitto-clients snmp onesixtyone tftp-hpa
         ;;
     pip-test)
         # schemathesis checks the served OpenAPI document; Selenium drives Chromium; nats-py is a real NATS client;

@@ -169,7 +169,16 @@ public struct UDPListener<Service: UDPHoneypot>: Sendable {
                     {
                         target = address
                     }
-                    try await outbound.write(AddressedEnvelope(remoteAddress: target, data: ByteBuffer(bytes: reply)))
+                    let envelope = AddressedEnvelope(remoteAddress: target, data: ByteBuffer(bytes: reply))
+                    if let delay = self.service.replyDelay(for: request) {
+                        // Later, without holding up the datagrams behind it.
+                        Task {
+                            try? await Task.sleep(for: delay)
+                            try? await outbound.write(envelope)
+                        }
+                    } else {
+                        try await outbound.write(envelope)
+                    }
                 }
             }
         } catch {

@@ -17,6 +17,10 @@ public protocol UDPHoneypot: Sendable {
     /// group); nil for the source.
     func replyDestination(for datagram: [UInt8], session: SessionEvents) -> (host: String, port: Int)?
 
+    /// How long the reply to `datagram` waits, nil for none: a server that forks per request (tftpd) answers a
+    /// new request a moment later, and clients (nmap's tftp-enum) count on it.
+    func replyDelay(for datagram: [UInt8]) -> Duration?
+
     /// How many times its request a reply may be (nil: the listener's bound, 8). A protocol whose one-byte
     /// question gets a whole record (the SQL Server Browser) says so; the per-source rate still bounds what a
     /// spoofed source can reflect.
@@ -28,6 +32,7 @@ extension UDPHoneypot {
     public var tickInterval: Duration? { nil }
     public func tick(port: Int) -> [(datagram: [UInt8], host: String, port: Int)] { [] }
     public func replyDestination(for datagram: [UInt8], session: SessionEvents) -> (host: String, port: Int)? { nil }
+    public func replyDelay(for datagram: [UInt8]) -> Duration? { nil }
 }
 
 /// A UDP emulator as the registry lists it: built for one decky from its context, like `HoneypotService`.

@@ -23,6 +23,6 @@ extension ServiceRegistry {
             DockerAPIService.self,
             ElasticsearchService.self,
         ],
-        datagram: [LLMNRService.self, SQLBrowserService.self, SNMPService.self]
+        datagram: [LLMNRService.self, SQLBrowserService.self, SNMPService.self, TFTPService.self]
     )
 }

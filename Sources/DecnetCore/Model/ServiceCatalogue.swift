@@ -53,7 +53,18 @@ public enum ServiceCatalogue {
                 PersonaKey("anonymous", .oneOf(["yes", "no"]), origin: .decnetSwift, "whether anonymous login works"),
             ]
         ),
-        ServiceDefinition("tftp", ports: [PortSpec(69, .udp)], role: "TFTP (trivial file transfer)"),
+        ServiceDefinition(
+            "tftp",
+            ports: [PortSpec(69, .udp)],
+            role: "TFTP (trivial file transfer)",
+            personaKeys: [
+                PersonaKey(
+                    "tftp_files",
+                    origin: .decnetSwift,
+                    "extra files served, name=content;name=content; default a router's, a phone's and a PXE server's"
+                )
+            ]
+        ),
         ServiceDefinition(
             "smb",
             ports: [PortSpec(445), PortSpec(139)],
