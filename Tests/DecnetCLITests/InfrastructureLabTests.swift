@@ -25,7 +25,7 @@ import Testing
                 ip = \(net).30
                 hostname = gw-plant2
                 archetype = iot-device
-                services = mqtt, snmp
+                services = mqtt, snmp, tftp
 
                 [\(tag)-iot.mqtt]
                 mqtt_version = mosquitto 2.0.18
@@ -62,6 +62,14 @@ import Testing
                 walked.standardOutput.contains(".1.3.6.1.2.1.1.5.0 = STRING: \"gw-plant2\""),
                 "\(walked.standardOutput)\(walked.standardError)"
             )
+            let config = try await harness.attacker([
+                "/bin/sh", "-c",
+                "cd /tmp && \(MQTTLabTools.tftp.path ?? "tftp") \(iot) -c get startup-config /dev/stdout",
+            ])
+            #expect(
+                config.standardOutput.contains("hostname gw-plant2"),
+                "\(config.standardOutput)\(config.standardError)"
+            )
             let ps = try await harness.attacker([
                 "/usr/bin/env", "DOCKER_CONFIG=/nonexistent-decnet-docker-config", docker, "-H", "tcp://\(ops):2375",
                 "ps", "--format", "{{.Names}}",
@@ -79,6 +87,7 @@ import Testing
             #expect(events.contains { $0.contains(" login.success ") && $0.contains("service=\"mqtt\"") })
             #expect(events.contains { $0.contains(" command.input ") && $0.contains("service=\"snmp\"") })
             #expect(events.contains { $0.contains(" command.input ") && $0.contains("service=\"docker_api\"") })
+            #expect(events.contains { $0.contains(" file.download ") && $0.contains("service=\"tftp\"") })
             #expect(try await harness.decnet(["teardown", "--all"]).status == 0)
             #expect(try await harness.decnet(["lab", "down"]).status == 0)
         }
@@ -89,4 +98,5 @@ enum MQTTLabTools {
     static let mosquittoSub = ExternalTool("mosquitto_sub", package: "mosquitto-clients")
     static let snmpwalk = ExternalTool("snmpwalk", package: "snmp")
     static let docker = ExternalTool("docker", package: "docker.io")
+    static let tftp = ExternalTool("tftp", package: "tftp-hpa")
 }
