@@ -147,14 +147,13 @@ struct DockerEngineAPI: Sendable {
         body: [UInt8]
     ) -> (Response, [(EventID, EventFields)]) {
         let (path, query) = Self.split(uri)
-        var events: [(EventID, EventFields)] = []
-        var fields = EventFields()
-        fields.add("command", attackerText: method)
-        fields.add("args", attackerText: uri)
-        if let agent = headers.first(where: { $0.name.lowercased() == "user-agent" })?.value {
-            fields.add("user_agent", attackerText: agent)
-        }
-        events.append((.commandInput, fields))
+        var events = HTTPExchange.requestEvents(
+            method: method,
+            uri: uri,
+            body: body,
+            kind: "docker-api",
+            userAgent: headers.first(where: { $0.name.lowercased() == "user-agent" })?.value
+        )
         let parts = path.split(separator: "/").map(String.init)
         let response: Response
         switch (method, parts.first ?? "", parts.count) {
@@ -232,14 +231,6 @@ struct DockerEngineAPI: Sendable {
             response = self.json(200, ["IdentityToken": "", "Status": "Login Succeeded"])
         default:
             response = self.message(404, "page not found")
-        }
-        if !body.isEmpty {
-            var payload = EventFields()
-            payload.add("kind", "docker-api")
-            payload.add("size", String(body.count))
-            payload.add("sha256", ArtifactStore.sha256(body))
-            payload.add("preview", attackerBytes: body.prefix(400))
-            events.append((.payloadReceived, payload))
         }
         return (response, events)
     }

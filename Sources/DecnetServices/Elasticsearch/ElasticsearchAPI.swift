@@ -176,21 +176,11 @@ struct ElasticsearchAPI: Sendable {
     ) -> (Response, [(EventID, EventFields)]) {
         let (path, query) = DockerEngineAPI.split(uri)
         let pretty = query["pretty"] != nil
-        var events: [(EventID, EventFields)] = []
-        var fields = EventFields()
-        fields.add("command", attackerText: method)
-        fields.add("args", attackerText: uri)
-        events.append((.commandInput, fields))
-        if !body.isEmpty {
-            var payload = EventFields()
-            payload.add("kind", "elasticsearch")
-            payload.add("size", String(body.count))
-            payload.add("sha256", ArtifactStore.sha256(body))
-            payload.add("preview", attackerBytes: body.prefix(400))
-            if body.count < 65_536, String(decoding: body, as: UTF8.self).contains("\"script\"") {
-                payload.add("script", "true")
-            }
-            events.append((.payloadReceived, payload))
+        var events = HTTPExchange.requestEvents(method: method, uri: uri, body: body, kind: "elasticsearch")
+        if body.count < 65_536, String(decoding: body, as: UTF8.self).contains("\"script\""),
+            let index = events.firstIndex(where: { $0.0 == .payloadReceived })
+        {
+            events[index].1.add("script", "true")
         }
         // Credentials: recorded whatever the persona's policy; refused only with security on.
         let authorization = headers.first { $0.name.lowercased() == "authorization" }?.value

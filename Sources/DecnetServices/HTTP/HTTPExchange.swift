@@ -41,3 +41,30 @@ enum HTTPExchange {
         }
     }
 }
+
+extension HTTPExchange {
+    /// What every API request records: its method and URI (`command.input`, with the client's User-Agent when given)
+    /// and, when it has one, its body (`payload.received` of `kind`, with size, digest and preview).
+    static func requestEvents(
+        method: String,
+        uri: String,
+        body: [UInt8],
+        kind: String,
+        userAgent: String? = nil
+    ) -> [(EventID, EventFields)] {
+        var fields = EventFields()
+        fields.add("command", attackerText: method)
+        fields.add("args", attackerText: uri)
+        if let userAgent { fields.add("user_agent", attackerText: userAgent) }
+        var events: [(EventID, EventFields)] = [(.commandInput, fields)]
+        if !body.isEmpty {
+            var payload = EventFields()
+            payload.add("kind", kind)
+            payload.add("size", String(body.count))
+            payload.add("sha256", ArtifactStore.sha256(body))
+            payload.add("preview", attackerBytes: body.prefix(400))
+            events.append((.payloadReceived, payload))
+        }
+        return events
+    }
+}
