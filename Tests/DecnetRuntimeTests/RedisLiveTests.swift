@@ -91,7 +91,8 @@ import Testing
             try await channel.writeAndFlush(ByteBuffer(string: "*2\r\n$4\r\nAU"))
             flood.append(channel)
         }
-        #expect(await service.capture.wait(timeout: .seconds(10)) { $0.filter { $0.id == .connectionOpen }.count == 3 })
+        // A wait, not a timing: it returns as soon as the three are open (30 s for a loaded CI machine).
+        #expect(await service.capture.wait(timeout: .seconds(30)) { $0.filter { $0.id == .connectionOpen }.count == 3 })
         let reply = try await RawTCP.exchange(
             port: service.port,
             send: Array("*2\r\n$4\r\nAUTH\r\n$7\r\nlate-pw\r\n*1\r\n$4\r\nQUIT\r\n".utf8)
