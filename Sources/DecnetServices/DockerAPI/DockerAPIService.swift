@@ -54,14 +54,9 @@ public struct DockerAPIService: HoneypotService {
         _ connection: Connection<HTTPServerRequestPart, HTTPServerResponsePart>,
         session: SessionEvents
     ) async throws {
-        try await HTTPExchange.serve(connection, session: session, maximumBody: Self.maximumBody) { request, body in
-            let (response, events) = self.api.respond(
-                method: request.method.rawValue,
-                uri: request.uri,
-                headers: request.headers.map { (name: $0.name, value: $0.value) },
-                body: body
-            )
-            for (id, fields) in events { session.emit(id, fields) }
+        try await HTTPExchange.serve(connection, session: session, maximumBody: Self.maximumBody, api: self.api) {
+            response,
+            request in
             try await self.write(response, for: request, keepAlive: request.isKeepAlive, connection: connection)
             if case .hijacked = response.body { return false }
             return request.isKeepAlive

@@ -83,7 +83,7 @@ final class DockerEngineState: Sendable {
 /// lists, create (the whole payload recorded: image, command, mounts, privileged, host namespaces), image pulls
 /// (registry credentials recorded), start, exec with output from a fake shell, logs, wait, inspect and removal.
 /// Nothing is ever run: the containers only appear to.
-struct DockerEngineAPI: Sendable {
+struct DockerEngineAPI: HTTPAPI {
     struct Configuration: Sendable {
         var version: String
         var apiVersion: String

@@ -96,7 +96,7 @@ final class ElasticsearchStore: Sendable {
 /// (the persona's version, cluster and node), `_cat`, cluster health, searches over the persona's indices,
 /// documents written and indices deleted (the ransom pattern: dump, delete, leave a note), with Basic, ApiKey and
 /// Bearer credentials captured and, when the persona turns security on, refused as Elasticsearch refuses them.
-struct ElasticsearchAPI: Sendable {
+struct ElasticsearchAPI: HTTPAPI {
     struct Configuration: Sendable {
         var version: String
         var clusterName: String

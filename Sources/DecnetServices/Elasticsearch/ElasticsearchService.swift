@@ -38,14 +38,9 @@ public struct ElasticsearchService: HoneypotService {
         _ connection: Connection<HTTPServerRequestPart, HTTPServerResponsePart>,
         session: SessionEvents
     ) async throws {
-        try await HTTPExchange.serve(connection, session: session, maximumBody: Self.maximumBody) { request, body in
-            let (response, events) = self.api.respond(
-                method: request.method.rawValue,
-                uri: request.uri,
-                headers: request.headers.map { (name: $0.name, value: $0.value) },
-                body: body
-            )
-            for (id, fields) in events { session.emit(id, fields) }
+        try await HTTPExchange.serve(connection, session: session, maximumBody: Self.maximumBody, api: self.api) {
+            response,
+            request in
             // Elasticsearch (Netty) writes its own headers and the length, no Date and no Server.
             var headers = HTTPHeaders()
             for (name, value) in response.headers { headers.add(name: name, value: value) }

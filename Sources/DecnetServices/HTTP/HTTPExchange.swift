@@ -42,6 +42,41 @@ enum HTTPExchange {
     }
 }
 
+/// A REST API honeypot's logic without I/O: a request in, a response and its events out.
+protocol HTTPAPI: Sendable {
+    associatedtype Response
+    func respond(
+        method: String,
+        uri: String,
+        headers: [(name: String, value: String)],
+        body: [UInt8]
+    )
+        -> (Response, [(EventID, EventFields)])
+}
+
+extension HTTPExchange {
+    /// Serves an API: each request answered by `api`, its events emitted, the response written by `write`, which
+    /// says whether the connection stays open.
+    static func serve<API: HTTPAPI>(
+        _ connection: Connection<HTTPServerRequestPart, HTTPServerResponsePart>,
+        session: SessionEvents,
+        maximumBody: Int,
+        api: API,
+        write: (API.Response, HTTPRequestHead) async throws -> Bool
+    ) async throws {
+        try await self.serve(connection, session: session, maximumBody: maximumBody) { request, body in
+            let (response, events) = api.respond(
+                method: request.method.rawValue,
+                uri: request.uri,
+                headers: request.headers.map { (name: $0.name, value: $0.value) },
+                body: body
+            )
+            for (id, fields) in events { session.emit(id, fields) }
+            return try await write(response, request)
+        }
+    }
+}
+
 extension HTTPExchange {
     /// What every API request records: its method and URI (`command.input`, with the client's User-Agent when given)
     /// and, when it has one, its body (`payload.received` of `kind`, with size, digest and preview).
