@@ -5,6 +5,7 @@ extension ServiceRegistry {
     public static let builtin = ServiceRegistry(
         [
             RedisService.self,
+            MongoDBService.self,
             SMTPService.self,
             POP3Service.self,
             IMAPService.self,

@@ -60,3 +60,26 @@ extension ReplayTests {
         }
     }
 }
+
+extension ReplayTests {
+    /// Each replay through the MongoDB framing and server, on a release with legacy OP_QUERY and one without.
+    @Test func mongodbReplaysDoNotCrash() throws {
+        let cases = Self.cases("mongodb")
+        #expect(!cases.isEmpty)
+        for url in cases {
+            let text = try String(contentsOf: url, encoding: .utf8).filter { !$0.isWhitespace }
+            let bytes = try #require(Data(base64Encoded: text), "\(url.lastPathComponent) is not base64")
+            for version in ["4.4.29", "6.0.14"] {
+                var server = MongoDBTests.server(version: version)
+                let channel = EmbeddedChannel(
+                    handler: ByteToMessageHandler(MongoMessageDecoder(), maximumBufferSize: 1 << 20)
+                )
+                _ = try? channel.writeInbound(ByteBuffer(bytes: bytes))
+                while let message = try? channel.readInbound(as: MongoInbound.self) {
+                    _ = server.received(message)
+                }
+                _ = try? channel.finish()
+            }
+        }
+    }
+}

@@ -244,7 +244,16 @@ public enum ServiceCatalogue {
             "mongodb",
             ports: [PortSpec(27017)],
             role: "MongoDB document store",
-            personaKeys: [PersonaKey("mongo_version", "server version, e.g. 6.0.14")]
+            personaKeys: [
+                PersonaKey("mongo_version", "server version, e.g. 6.0.14; before 5.1 OP_QUERY commands are served"),
+                PersonaKey("users", .credentials, origin: .decnetSwift, "SCRAM logins that succeed; unset: none"),
+                PersonaKey(
+                    "mongo_auth",
+                    .oneOf(["true", "false"]),
+                    origin: .decnetSwift,
+                    "every command but the handshake needs a login; default false, an open server"
+                ),
+            ]
         ),
         ServiceDefinition(
             "redis",
