@@ -56,8 +56,11 @@ deps_group() {
         ;;
     pip-test)
         # schemathesis checks the served OpenAPI document; Selenium drives Chromium; nats-py is a real NATS client;
-        # impacket is the Windows attack toolkit (smbclient.py, mssqlclient.py …) the Windows services must serve.
-        echo "schemathesis==4.32.5" "selenium==4.51.0" "nats-py==2.16.0" "impacket==0.13.1"
+        # impacket is the Windows attack toolkit (smbclient.py, mssqlclient.py …) the Windows services must serve;
+        # pymongo and elasticsearch are the official drivers of the data services, sipvicious the SIP scanners,
+        # pymodbus and python-snap7 the PLC clients the conpot service must serve.
+        echo "schemathesis==4.32.5" "selenium==4.51.0" "nats-py==2.16.0" "impacket==0.13.1" "pymongo==4.20.1" \
+            "elasticsearch==8.19.3" "sipvicious==0.3.4" "pymodbus==3.16.1" "python-snap7==3.3.0"
         ;;
     bench)
         echo libssh-dev libssl-dev wrk debootstrap python3-venv

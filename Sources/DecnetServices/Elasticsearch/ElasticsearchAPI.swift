@@ -268,9 +268,9 @@ struct ElasticsearchAPI: HTTPAPI {
         case ("GET", "_cluster", 2) where parts[1] == "health":
             return self.json(200, self.health, pretty: pretty)
         case ("GET", "_search", 1), ("POST", "_search", 1):
-            return self.search(nil, query, pretty: pretty)
+            return self.search(nil, Self.searchParameters(query, body), pretty: pretty)
         case ("GET", _, 2) where parts[1] == "_search", ("POST", _, 2) where parts[1] == "_search":
-            return self.search(parts[0], query, pretty: pretty)
+            return self.search(parts[0], Self.searchParameters(query, body), pretty: pretty)
         case ("GET", _, 1) where !parts[0].hasPrefix("_"), ("HEAD", _, 1) where !parts[0].hasPrefix("_"):
             guard let index = self.store.indices.withLock({ $0[parts[0]] }) else {
                 return self.missing(parts[0], pretty: pretty)
@@ -512,6 +512,18 @@ struct ElasticsearchAPI: HTTPAPI {
             .object([("took", .int(7)), ("errors", .bool(false)), ("items", .array(items))]),
             pretty: pretty
         )
+    }
+
+    /// `size` and `from` as Elasticsearch reads them: from the query string, else from the request body (where
+    /// the official clients put them).
+    static func searchParameters(_ query: [String: String], _ body: [UInt8]) -> [String: String] {
+        var parameters = query
+        guard !body.isEmpty, let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
+        else { return parameters }
+        for key in ["size", "from"] where parameters[key] == nil {
+            if let number = object[key] as? Int { parameters[key] = String(number) }
+        }
+        return parameters
     }
 
     func search(_ target: String?, _ query: [String: String], pretty: Bool) -> Response {
