@@ -132,6 +132,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // libloc from Debian: the IPFire Location database (libloc-database, CC BY-SA 4.0) that the intelligence
+        // stack reads for the country, network and autonomous system of attacker addresses, offline.
+        .systemLibrary(
+            name: "CLibloc",
+            path: "Sources/CLibloc",
+            pkgConfig: "libloc",
+            providers: [.apt(["libloc-dev"])]
+        ),
+        // The intelligence stack: what DECNET makes of attackers (GeoIP/ASN now; profiler, identities, campaigns,
+        // ATT&CK and exports next). Below the API, beside the store it reads.
+        .target(
+            name: "DecnetIntel",
+            dependencies: ["DecnetCore", "CLibloc"],
+            swiftSettings: swiftSettings
+        ),
         // The event store: logs, bounty, attackers (SQLite now, PostgreSQL next) and the ingester that fills it.
         .target(
             name: "DecnetStore",
@@ -187,7 +202,7 @@ let package = Package(
             name: "DecnetCLI",
             dependencies: [
                 "DecnetCore", "DecnetConfig", "DecnetDocker", "DecnetServiceKit", "DecnetServices", "DecnetRuntime",
-                "DecnetStore", "DecnetPipeline", "DecnetAPI", "DecnetPacket", "CDecnetLinux",
+                "DecnetStore", "DecnetPipeline", "DecnetAPI", "DecnetPacket", "DecnetIntel", "CDecnetLinux",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -227,6 +242,11 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ],
             exclude: ["Replays"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DecnetIntelTests",
+            dependencies: ["DecnetIntel", "DecnetCore", "DecnetTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -42,7 +42,7 @@ Architecture: $ARCH
 Maintainer: The DECNET-Swift authors <decnet-swift@users.noreply.invalid>
 Installed-Size: $SIZE
 Depends: $DEPENDS
-Recommends: nmap
+Recommends: nmap, libloc-database
 Section: net
 Priority: optional
 Description: honeypot deception network of fake LAN hosts

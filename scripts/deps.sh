@@ -29,10 +29,11 @@ deps_group() {
             libstdc++-12-dev libxml2 libz3-4 pkg-config tzdata ca-certificates
         ;;
     build)
-        echo libsodium-dev nettle-dev libgmp-dev zlib1g-dev libsqlite3-dev libpcap-dev libnetfilter-queue-dev pkg-config
+        echo libsodium-dev nettle-dev libgmp-dev zlib1g-dev libsqlite3-dev libpcap-dev libnetfilter-queue-dev libloc-dev \
+            pkg-config
         ;;
     demo)
-        echo iproute2 iptables nmap redis-tools openssh-client sshpass procps
+        echo iproute2 iptables nmap redis-tools openssh-client sshpass procps libloc-database
         ;;
     test)
         # docker-compose validates the compose files we write; ieee-data is the OUI registry our MAC vendors are
@@ -47,12 +48,14 @@ deps_group() {
         # opens a display even to authenticate only) an RDP client, ldap-utils' ldapsearch an LDAP client, dig
         # and nbtscan ask llmnr for names; mosquitto-clients' mosquitto_sub and mosquitto_pub are MQTT clients,
         # snmp (net-snmp's tools) and onesixtyone query and brute-force the SNMP agent, tftp-hpa's tftp the TFTP one;
-        # hashcat (on the CPU through pocl) cracks the NTLM hashes the Windows services capture, proving them exact.
+        # hashcat (on the CPU through pocl) cracks the NTLM hashes the Windows services capture, proving them exact;
+        # libloc-database and Debian's location tool are the GeoIP data and the reference its lookups are checked
+        # against; sipsak is a SIP client.
         echo docker-compose ieee-data curl mariadb-client postgresql-client telnet python3-pexpect iputils-ping \
             openssl util-linux bc hydra python3-paramiko postgresql rsyslog rsyslog-openssl rsyslog-gnutls \
             chromium chromium-driver python3-pip python3-venv man-db systemd dpkg-dev masscan zmap hping3 arp-scan p0f \
             tcpdump smbclient hashcat pocl-opencl-icd freetds-bin freerdp2-x11 xvfb xauth ldap-utils \
-            bind9-dnsutils nbtscan mosquitto-clients snmp onesixtyone tftp-hpa
+            bind9-dnsutils nbtscan mosquitto-clients snmp onesixtyone tftp-hpa libloc-database location sipsak
         ;;
     pip-test)
         # schemathesis checks the served OpenAPI document; Selenium drives Chromium; nats-py is a real NATS client;

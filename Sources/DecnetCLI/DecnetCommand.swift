@@ -31,6 +31,7 @@ public struct DecnetCommand: AsyncParsableCommand {
             SnifferCommand.self,
             APICommand.self,
             WebCommand.self,
+            GeoIPCommand.self,
         ]
     )
 
