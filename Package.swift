@@ -178,7 +178,7 @@ let package = Package(
         .target(
             name: "DecnetAPI",
             dependencies: [
-                "DecnetCore", "DecnetConfig", "DecnetStore", "DecnetRuntime", "DecnetPipeline",
+                "DecnetCore", "DecnetConfig", "DecnetStore", "DecnetRuntime", "DecnetPipeline", "DecnetIntel",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -1,4 +1,5 @@
 import DecnetCore
+import DecnetIntel
 import DecnetPipeline
 import DecnetRuntime
 import DecnetStore
@@ -35,6 +36,9 @@ public struct APISettings: Sendable {
     /// Runs `decnet deploy` with these arguments (`--config FILE`, and `--lab` or `--loopback` when asked) for
     /// `POST /deckies/deploy`; nil answers 403.
     public var deployer: (@Sendable (_ arguments: [String]) async throws -> (ok: Bool, output: [String]))?
+    /// The location database attackers' addresses are looked up in (default: `$DECNET_GEOIP_DB` or Debian's);
+    /// nil or unreadable: attackers are shown without a location.
+    public var geoDatabase: String? = LocationDatabase.defaultPath()
 
     public init(
         host: String,
@@ -70,6 +74,9 @@ public final class APIServer: Sendable {
     let fleet: FleetAccess
     public let feed: LiveFeed
     let cache: ResponseCache
+    /// Country, network and autonomous system of attacker addresses, looked up as they are shown (microseconds
+    /// each, and always from the database installed now).
+    let geo: LocationDatabase?
     let started = Date()
     static let version = "0.7.0"
 
@@ -83,6 +90,7 @@ public final class APIServer: Sendable {
         self.limiter = LoginLimiter(attempts: settings.loginAttempts, window: settings.loginWindow)
         self.fleet = FleetAccess(stateDirectory: settings.stateDirectory, deployer: settings.deployer)
         self.cache = ResponseCache(lifetime: settings.responseCacheLifetime)
+        self.geo = settings.geoDatabase.flatMap { try? LocationDatabase(path: $0) }
         self.feed = LiveFeed(
             socketPath: settings.busSocket ?? BusTopics.socket(stateDirectory: settings.stateDirectory)
         )

@@ -1,4 +1,5 @@
 import DecnetCore
+import DecnetIntel
 import DecnetRuntime
 import DecnetStore
 import Foundation
@@ -90,9 +91,11 @@ struct AttackerBody: Codable, Sendable {
     var isTraversal: Bool
     var fingerprints: [String: [String]]
     var commands: [String]
+    /// Where the address is: its scope, and for a public one the network, country and autonomous system.
+    var geo: GeoBody?
 
     enum CodingKeys: String, CodingKey {
-        case ip, deckies, services, fingerprints, commands
+        case ip, deckies, services, fingerprints, commands, geo
         case firstSeen = "first_seen"
         case lastSeen = "last_seen"
         case eventCount = "event_count"
@@ -103,8 +106,9 @@ struct AttackerBody: Codable, Sendable {
         case isTraversal = "is_traversal"
     }
 
-    init(_ profile: AttackerProfile) {
+    init(_ profile: AttackerProfile, geo: LocationDatabase? = nil) {
         self.ip = profile.ip
+        self.geo = (geo?.lookup(profile.ip)).map(GeoBody.init)
         self.firstSeen = profile.firstSeen
         self.lastSeen = profile.lastSeen
         self.eventCount = profile.eventCount
@@ -117,6 +121,46 @@ struct AttackerBody: Codable, Sendable {
         self.isTraversal = profile.isTraversal
         self.fingerprints = profile.fingerprints
         self.commands = profile.commands
+    }
+}
+
+/// An attacker address's location, as the seed's attacker columns name it (`country_code`, `asn`, `as_name` …).
+struct GeoBody: Codable, Sendable {
+    var scope: String
+    var network: String?
+    var countryCode: String?
+    var country: String?
+    var asn: Int?
+    var asName: String?
+    var flags: [String]
+    var source: String?
+
+    enum CodingKeys: String, CodingKey {
+        case scope, network, country, asn, flags, source
+        case countryCode = "country_code"
+        case asName = "as_name"
+    }
+
+    init(_ record: GeoRecord) {
+        self.scope = record.scope.rawValue
+        self.network = record.network
+        self.countryCode = record.countryCode
+        self.country = record.countryName
+        self.asn = record.asn.map(Int.init)
+        self.asName = record.asName
+        self.flags = record.flags
+        self.source = record.source
+    }
+
+    /// One line for people: "United States of America (US) · AS15169 GOOGLE · 8.8.8.0/24 · anycast".
+    var summary: String {
+        guard self.scope == "public" else { return "\(self.scope) address (no location)" }
+        var parts: [String] = []
+        if let code = self.countryCode { parts.append("\(self.country ?? code) (\(code))") }
+        if let asn = self.asn { parts.append("AS\(asn)" + (self.asName.map { " \($0)" } ?? "")) }
+        if let network = self.network { parts.append(network) }
+        parts += self.flags
+        return parts.isEmpty ? "not in the location database" : parts.joined(separator: " · ")
     }
 }
 

@@ -1,4 +1,5 @@
 import DecnetCore
+import DecnetIntel
 import DecnetStore
 import Foundation
 import Hummingbird
@@ -187,6 +188,7 @@ extension APIServer {
                 "<a href=\"/attackers/\(HTML.component(attacker.ip))\">\(HTML.escape(attacker.ip))</a>",
                 HTML.time(attacker.firstSeen), HTML.time(attacker.lastSeen), String(attacker.eventCount),
                 String(attacker.loginAttempts), HTML.escape(attacker.services.joined(separator: ", ")),
+                HTML.escape(Self.origin(self.geo?.lookup(attacker.ip).map(GeoBody.init))),
                 HTML.escape(attacker.traversalPath),
             ]
         }
@@ -214,7 +216,7 @@ extension APIServer {
             <button type="submit">Filter</button>
             <a class="button" href="/api/v1/attackers/export?format=csv">CSV</a>
             </form>
-            \(HTML.table(["Address", "First seen", "Last seen", "Events", "Logins", "Services", "Path"], rows, id: "attackers", empty: "No attacker yet."))
+            \(HTML.table(["Address", "First seen", "Last seen", "Events", "Logins", "Services", "Origin", "Path"], rows, id: "attackers", empty: "No attacker yet."))
             <p class="paging">\(paging)</p>
             """
         )
@@ -276,6 +278,7 @@ extension APIServer {
             """
             <h1>Attacker <code>\(HTML.escape(ip))</code></h1>
             <p class="muted">First seen \(HTML.time(profile.firstSeen)), last seen \(HTML.time(profile.lastSeen)); services \(HTML.escape(profile.services.joined(separator: ", "))).</p>
+            <p id="attacker-location">Location: \(HTML.escape(self.geo?.lookup(ip).map(GeoBody.init)?.summary ?? "no location database installed"))</p>
             <section class="cards">\(cards)</section>
             <section class="panel"><h2>Movement</h2>\(TraversalDrawing.svg(steps: steps))<ol id="traversal-steps">\(stepItems)</ol>
             <details><summary>Traversal path, hop by hop (\(hops.count) decky visits)</summary><p><code id="traversal-path">\(HTML.escape(profile.traversalPath))</code></p></details></section>
@@ -320,5 +323,14 @@ extension APIServer {
             \(HTML.table(["Time", "Attacker", "Decky", "Service", "Event", "Fields"], rows, id: "logs", empty: "Nothing matches."))
             """
         )
+    }
+}
+
+extension APIServer {
+    /// The attackers list's short origin: a country code and AS number, or the address's scope.
+    static func origin(_ geo: GeoBody?) -> String {
+        guard let geo else { return "" }
+        guard geo.scope == "public" else { return geo.scope }
+        return [geo.countryCode, geo.asn.map { "AS\($0)" }].compactMap { $0 }.joined(separator: " ")
     }
 }

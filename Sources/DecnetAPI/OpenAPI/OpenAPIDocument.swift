@@ -323,12 +323,22 @@ enum OpenAPIDocument {
     }
 
     static var schemas: [String: Any] {
-        let attacker = object([
+        let geo = object(
+            [
+                "scope": string, "network": string, "country_code": string, "country": string, "asn": integer,
+                "as_name": string, "flags": array(string), "source": string,
+            ],
+            required: ["scope", "flags"]
+        )
+        let attackerProperties: [String: [String: Any]] = [
             "ip": string, "first_seen": dateTime, "last_seen": dateTime, "event_count": integer,
             "login_attempts": integer, "credential_count": integer, "command_count": integer,
             "deckies": array(string), "services": array(string), "traversal_path": string, "is_traversal": boolean,
             "fingerprints": ["type": "object", "additionalProperties": array(string)], "commands": array(string),
-        ])
+            "geo": geo,
+        ]
+        // `geo` is absent when no location database is installed.
+        let attacker = object(attackerProperties, required: attackerProperties.keys.filter { $0 != "geo" }.sorted())
         let event = object([
             "uuid": string, "timestamp": dateTime, "event_type": string, "decky": string, "hostname": string,
             "service": string, "session": string, "attacker_ip": string, "attacker_port": integer,

@@ -14,7 +14,7 @@ extension APIServer {
                     total: page.total,
                     limit: query.limit,
                     offset: query.offset,
-                    items: page.items.map(AttackerBody.init)
+                    items: page.items.map { AttackerBody($0, geo: self.geo) }
                 )
             }
         }
@@ -30,7 +30,7 @@ extension APIServer {
                 if page.items.count < query.limit || profiles.count >= 100_000 { break }
                 query.offset += query.limit
             }
-            let bodies = profiles.map(AttackerBody.init)
+            let bodies = profiles.map { AttackerBody($0, geo: self.geo) }
             switch format {
             case .json:
                 return Response(
@@ -59,7 +59,7 @@ extension APIServer {
             }
             let hops = profile.traversalPath.components(separatedBy: " -> ")
             return AttackerDetail(
-                attacker: AttackerBody(profile),
+                attacker: AttackerBody(profile, geo: self.geo),
                 bounty: try await self.store.bounty(attackerIP: ip, limit: 500).map(BountyBody.init),
                 hops: zip(hops, hops.dropFirst()).map { AttackerDetail.Hop(from: $0, to: $1) },
                 steps: try await TraversalStep.load(self.store, ip: ip)
@@ -141,13 +141,15 @@ enum CSV {
 
     static func attackers(_ attackers: [AttackerBody]) -> String {
         var out =
-            "ip,first_seen,last_seen,event_count,login_attempts,credential_count,command_count,deckies,services,traversal_path\r\n"
+            "ip,first_seen,last_seen,event_count,login_attempts,credential_count,command_count,deckies,services,traversal_path,"
+            + "country_code,asn,as_name\r\n"
         for attacker in attackers {
             let row = [
                 attacker.ip, APIDate.text(attacker.firstSeen), APIDate.text(attacker.lastSeen),
                 String(attacker.eventCount), String(attacker.loginAttempts), String(attacker.credentialCount),
                 String(attacker.commandCount), attacker.deckies.joined(separator: " "),
-                attacker.services.joined(separator: " "), attacker.traversalPath,
+                attacker.services.joined(separator: " "), attacker.traversalPath, attacker.geo?.countryCode ?? "",
+                attacker.geo?.asn.map(String.init) ?? "", attacker.geo?.asName ?? "",
             ]
             out += row.map(Self.field).joined(separator: ",") + "\r\n"
         }
