@@ -6,6 +6,7 @@ extension ServiceRegistry {
         [
             RedisService.self,
             MongoDBService.self,
+            SIPService.self,
             SMTPService.self,
             POP3Service.self,
             IMAPService.self,
@@ -24,6 +25,6 @@ extension ServiceRegistry {
             DockerAPIService.self,
             ElasticsearchService.self,
         ],
-        datagram: [LLMNRService.self, SQLBrowserService.self, SNMPService.self, TFTPService.self]
+        datagram: [SIPDatagramService.self, LLMNRService.self, SQLBrowserService.self, SNMPService.self, TFTPService.self]
     )
 }

@@ -327,6 +327,17 @@ public enum ServiceCatalogue {
             personaKeys: [
                 PersonaKey("sip_server", "User-Agent/Server header, e.g. Asterisk PBX 18.20.0"),
                 PersonaKey("sip_domain", "SIP domain, e.g. voip.corp.local"),
+                PersonaKey(
+                    "users",
+                    .credentials,
+                    origin: .decnetSwift,
+                    "accounts whose digest succeeds, e.g. 100:secret; unset: none"
+                ),
+                PersonaKey(
+                    "sip_extensions",
+                    origin: .decnetSwift,
+                    "extensions that exist, e.g. 100-119,200; default 100-119 plus the users' accounts"
+                ),
             ]
         ),
         ServiceDefinition(
