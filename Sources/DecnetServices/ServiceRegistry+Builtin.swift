@@ -7,6 +7,7 @@ extension ServiceRegistry {
             RedisService.self,
             MongoDBService.self,
             SIPService.self,
+            ConpotService.self,
             SMTPService.self,
             POP3Service.self,
             IMAPService.self,
@@ -25,6 +26,9 @@ extension ServiceRegistry {
             DockerAPIService.self,
             ElasticsearchService.self,
         ],
-        datagram: [SIPDatagramService.self, LLMNRService.self, SQLBrowserService.self, SNMPService.self, TFTPService.self]
+        datagram: [
+            SIPDatagramService.self, ConpotSNMPService.self, LLMNRService.self, SQLBrowserService.self, SNMPService.self,
+            TFTPService.self,
+        ]
     )
 }

@@ -138,10 +138,12 @@ import Testing
         var request = Self.request(count: 2, services: ["conpot", "snmp"])
         request.deckies[1].services = Located(["conpot"], at: .commandLine, key: "s")
         let fleet = try FleetPlanner().plan(request)
-        // snmp takes 161/udp; with no http on the decky, conpot keeps its web HMI on 80.
-        #expect(fleet.deckies[0].services[0].ports == [PortSpec(502), PortSpec(80)])
+        // snmp takes 161/udp; with no http on the decky, conpot keeps its web HMI on 80 (and S7comm on 102).
+        #expect(fleet.deckies[0].services[0].ports == [PortSpec(502), PortSpec(80), PortSpec(102)])
         #expect(fleet.deckies[0].services[1].ports == [PortSpec(161, .udp)])
-        #expect(fleet.deckies[1].services[0].ports == [PortSpec(502), PortSpec(161, .udp), PortSpec(80)])
+        #expect(
+            fleet.deckies[1].services[0].ports == [PortSpec(502), PortSpec(161, .udp), PortSpec(80), PortSpec(102)]
+        )
     }
 
     @Test func amountGroupsExpandWithNumberedNames() throws {

@@ -356,7 +356,46 @@ public enum ServiceCatalogue {
             "conpot",
             ports: [PortSpec(502), PortSpec(161, .udp), PortSpec(80)],
             role: "ICS/SCADA (Modbus, S7, DNP3)",
-            sharedPorts: [PortSpec(161, .udp), PortSpec(80)]
+            personaKeys: [
+                PersonaKey(
+                    "plc_model",
+                    .oneOf(["s7-300", "s7-400", "s7-1200"]),
+                    origin: .decnetSwift,
+                    "the Siemens CPU; default s7-300 (6ES7 315-2EH14-0AB0)"
+                ),
+                PersonaKey("plc_firmware", origin: .decnetSwift, "firmware, e.g. V3.2.8; default one of the model's"),
+                PersonaKey(
+                    "plc_system_name",
+                    origin: .decnetSwift,
+                    "station name (S7, Modbus, web); default from the hostname"
+                ),
+                PersonaKey(
+                    "plc_plant",
+                    origin: .decnetSwift,
+                    "plant designation and sysLocation; default from the hostname"
+                ),
+                PersonaKey("plc_serial", origin: .decnetSwift, "module serial number; default S C-… from the hostname"),
+                PersonaKey(
+                    "plc_password",
+                    origin: .decnetSwift,
+                    "the S7 session password that unlocks STOP and start; default none works"
+                ),
+                PersonaKey(
+                    "plc_protection",
+                    .oneOf(["write", "none"]),
+                    origin: .decnetSwift,
+                    "protection level; default write (STOP needs the password)"
+                ),
+                PersonaKey(
+                    "users",
+                    .credentials,
+                    origin: .decnetSwift,
+                    "logins the CPU's web page accepts; unset: none"
+                ),
+            ],
+            sharedPorts: [PortSpec(161, .udp), PortSpec(80)],
+            // S7comm on ISO-TSAP, which the seed's description names and its port list leaves out.
+            extraPorts: [PortSpec(102)]
         ),
     ]
 
