@@ -23,15 +23,24 @@ SERVICE_NAMES = {
     "smtp": {"smtp", "submission"}, "imap": {"imap"}, "pop3": {"pop3"}, "ldap": {"ldap"},
     "llmnr": {"llmnr", "mdns", "zeroconf"}, "mysql": {"mysql"}, "postgres": {"postgresql"},
     "mssql": {"ms-sql-s"}, "mongodb": {"mongodb", "mongod"}, "redis": {"redis"},
-    "elasticsearch": {"http", "elasticsearch"}, "mqtt": {"mqtt"}, "snmp": {"snmp"}, "sip": {"sip", "sip-tls"},
+    "elasticsearch": {"http", "elasticsearch"}, "mqtt": {"mqtt"}, "snmp": {"snmp"}, "sip": {"sip", "sip-proxy", "sip-tls"},
     "k8s": {"http", "kubernetes"}, "docker_api": {"docker", "http"},
 }
-CONPOT_NAMES = {502: {"modbus", "mbap"}, 161: {"snmp"}, 80: {"http"}}
+CONPOT_NAMES = {502: {"modbus", "mbap"}, 161: {"snmp"}, 80: {"http"}, 102: {"iso-tsap"}}
 TLS_PORTS = {443, 993, 995, 636, 2376, 6443}
 
 
-def claimed_product(kind, persona, os_family):
+def legacy_mongo(persona):
+    """Whether the persona's mongod still serves OP_QUERY commands (before 5.1), so nmap reads its version."""
+    parts = [int(p) for p in re.findall(r"\d+", persona.get("mongo_version", "6.0.14"))[:2]] + [0, 0]
+    return parts[0] < 5 or (parts[0] == 5 and parts[1] == 0)
+
+
+def claimed_product(kind, persona, os_family, port=None):
     """(product, version) that the persona's banner implies, as nmap names them; None where it names none."""
+    if kind == "conpot":
+        # s7-info (a version script) names the CPU on 102; the web page's server line names it on 80.
+        return {102: ("Siemens S7 PLC", None), 80: ("Siemens Simatic S7", None)}.get(port)
     if kind == "ssh":
         match = re.match(r"OpenSSH_(\S+)", persona.get("ssh_version", ""))
         return ("OpenSSH", match.group(1)) if match else None
@@ -56,11 +65,16 @@ def claimed_product(kind, persona, os_family):
             if word in text:
                 return (product, None)
         return ("Postfix smtpd", None)
+    if kind == "sip":
+        server = persona.get("sip_server", "Asterisk PBX 18.20.0")  # the emulator's default (SIPPersona)
+        match = re.match(r"Asterisk PBX (\S+)", server)
+        return ("Asterisk PBX", match.group(1)) if match else None
     simple = {
         "redis": ("Redis key-value store", persona.get("redis_version")),
         "mysql": ("MySQL", persona.get("mysql_version")),
         "postgres": ("PostgreSQL DB", None),
-        "mongodb": ("MongoDB", persona.get("mongo_version")),
+        # mongod 5.1+ refuses nmap's OP_QUERY probe: nmap names it from its HTTP answer, without a version.
+        "mongodb": ("MongoDB", persona.get("mongo_version") if legacy_mongo(persona) else None),
         "elasticsearch": ("Elasticsearch REST API", persona.get("es_version")),
         "imap": ("Dovecot imapd", None),
         "pop3": ("Dovecot pop3d", None),
@@ -203,9 +217,9 @@ def main():
                 ports[(port.get("protocol"), int(port.get("portid")))] = port
         for service in decky["services"]:
             kind = service["kind"]
-            claim = claimed_product(kind, service.get("persona", {}), decky["osFamily"])
             for declared in service["ports"]:
                 number, transport = declared["number"], declared["transport"]
+                claim = claimed_product(kind, service.get("persona", {}), decky["osFamily"], number)
                 if (decky["name"], kind, number) not in served:
                     unserved[kind] += 1
                     continue
