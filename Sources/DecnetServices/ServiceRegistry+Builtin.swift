@@ -5,9 +5,10 @@ extension ServiceRegistry {
     public static let builtin = ServiceRegistry(
         [
             RedisService.self,
-            MongoDBService.self,
+            K8sService.self,
             SIPService.self,
             ConpotService.self,
+            MongoDBService.self,
             SMTPService.self,
             POP3Service.self,
             IMAPService.self,
@@ -27,8 +28,8 @@ extension ServiceRegistry {
             ElasticsearchService.self,
         ],
         datagram: [
-            SIPDatagramService.self, ConpotSNMPService.self, LLMNRService.self, SQLBrowserService.self, SNMPService.self,
-            TFTPService.self,
+            SIPDatagramService.self, ConpotSNMPService.self, LLMNRService.self, SQLBrowserService.self,
+            SNMPService.self, TFTPService.self,
         ]
     )
 }

@@ -344,7 +344,26 @@ public enum ServiceCatalogue {
             "k8s",
             ports: [PortSpec(6443), PortSpec(8080)],
             role: "Kubernetes API server",
-            personaKeys: [PersonaKey("k8s_version", "gitVersion, e.g. v1.29.2")]
+            personaKeys: [
+                PersonaKey("k8s_version", "gitVersion, e.g. v1.29.2"),
+                PersonaKey(
+                    "k8s_anonymous",
+                    .oneOf(["true", "false"]),
+                    origin: .decnetSwift,
+                    "anonymous requests may do anything (cluster-admin); default false, kubeadm's RBAC"
+                ),
+                PersonaKey(
+                    "k8s_tokens",
+                    origin: .decnetSwift,
+                    "bearer tokens accepted, token or token=user, comma-separated, * for any; default none"
+                ),
+                PersonaKey(
+                    "k8s_insecure_port",
+                    .integer(0...65535),
+                    origin: .decnetSwift,
+                    "the plain port served without authentication; default 8080, 0 for none"
+                ),
+            ]
         ),
         ServiceDefinition(
             "docker_api",
