@@ -14,6 +14,7 @@ import Testing
         let sub = try #require(MQTTLabTools.mosquittoSub.path, "\(MQTTLabTools.mosquittoSub.missingMessage)")
         let walk = try #require(MQTTLabTools.snmpwalk.path, "\(MQTTLabTools.snmpwalk.missingMessage)")
         let docker = try #require(MQTTLabTools.docker.path, "\(MQTTLabTools.docker.missingMessage)")
+        let kubectl = try #require(MQTTLabTools.kubectl.path, "\(MQTTLabTools.kubectl.missingMessage)")
         try await NativeFleetHarness.with { harness in
             let tag = harness.tag
             let net = "10.78.\(Int.random(in: 1...250))"
@@ -39,10 +40,14 @@ import Testing
                 ip = \(net).31
                 hostname = build-01
                 archetype = devops-host
-                services = docker_api
+                services = docker_api, k8s
 
                 [\(tag)-ops.docker_api]
                 docker_version = 24.0.7
+
+                [\(tag)-ops.k8s]
+                k8s_version = v1.29.2
+                k8s_tokens = ci-deploy-7f3a=system:serviceaccount:ci:deployer
                 """
             let file = harness.directory.url.appendingPathComponent("fleet.ini")
             try fleet.write(to: file, atomically: true, encoding: .utf8)
@@ -75,6 +80,17 @@ import Testing
                 "ps", "--format", "{{.Names}}",
             ])
             #expect(ps.standardOutput.contains("web"), "\(ps.standardOutput)\(ps.standardError)")
+            let home = harness.directory.url.appendingPathComponent("kube-home").path
+            let pods = try await harness.attacker([
+                "/usr/bin/env", "HOME=\(home)", "KUBECONFIG=\(home)/none", kubectl, "--server=https://\(ops):6443",
+                "--insecure-skip-tls-verify", "--token=ci-deploy-7f3a", "get", "pods", "-A",
+            ])
+            #expect(pods.standardOutput.contains("kube-system"), "\(pods.standardOutput)\(pods.standardError)")
+            let cluster = try await harness.attacker([
+                "/usr/bin/env", "HOME=\(home)", "KUBECONFIG=\(home)/none", kubectl, "--server=http://\(ops):8080",
+                "version",
+            ])
+            #expect(cluster.standardOutput.contains("Server Version: v1.29.2"), "\(cluster.standardOutput)")
             let scan = try await harness.attacker([
                 nmap, "-sV", "-Pn", "-n", "-p", "T:1883,2375,U:161", "-sU", "-sS", iot, ops,
             ])
@@ -83,10 +99,18 @@ import Testing
             #expect(lines.contains("1883/tcp open mosquitto version 2.0.18"), "\(output)")
             #expect(lines.contains("161/udp open snmp Cisco SNMP service; ciscoSystems SNMPv3 server"), "\(output)")
             #expect(lines.contains("2375/tcp open docker Docker 24.0.7 (API 1.43)"), "\(output)")
+            // nmap 7.93 has no kube-apiserver signature (a real one is "ssl/sun-sr-https?" after two minutes of
+            // probes); what names it is its certificate.
+            let certificate = try await harness.attacker([nmap, "-Pn", "-n", "-p", "6443", "--script", "ssl-cert", ops])
+            #expect(
+                certificate.standardOutput.contains("Subject: commonName=kube-apiserver"),
+                "\(certificate.standardOutput)"
+            )
             let events = harness.eventLines()
             #expect(events.contains { $0.contains(" login.success ") && $0.contains("service=\"mqtt\"") })
             #expect(events.contains { $0.contains(" command.input ") && $0.contains("service=\"snmp\"") })
             #expect(events.contains { $0.contains(" command.input ") && $0.contains("service=\"docker_api\"") })
+            #expect(events.contains { $0.contains(" login.success ") && $0.contains("service=\"k8s\"") })
             #expect(events.contains { $0.contains(" file.download ") && $0.contains("service=\"tftp\"") })
             #expect(try await harness.decnet(["teardown", "--all"]).status == 0)
             #expect(try await harness.decnet(["lab", "down"]).status == 0)
@@ -193,4 +217,5 @@ enum MQTTLabTools {
     static let docker = ExternalTool("docker", package: "docker.io")
     static let tftp = ExternalTool("tftp", package: "tftp-hpa")
     static let sipsak = ExternalTool("sipsak", package: "sipsak")
+    static let kubectl = ExternalTool("kubectl", package: "kubernetes-client")
 }
