@@ -19,7 +19,7 @@ FROM ${SWIFT_IMAGE} AS build
 WORKDIR /src
 # The C libraries our system-library targets link (scripts/deps.sh, group build).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libsqlite3-dev libsodium-dev nettle-dev libgmp-dev zlib1g-dev libpcap-dev libnetfilter-queue-dev \
+    && apt-get install -y --no-install-recommends libsqlite3-dev libsodium-dev nettle-dev libgmp-dev zlib1g-dev libpcap-dev libnetfilter-queue-dev libloc-dev \
     && rm -rf /var/lib/apt/lists/*
 # Resolve dependencies in their own layer, so editing Sources does not fetch them again.
 COPY Package.swift ./
@@ -40,7 +40,7 @@ FROM ${DECNET_BINARY_FROM} AS binary
 FROM ${BASE_IMAGE}
 # What the binary links (scripts/deps.sh lists their -dev packages as the build group).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates libsqlite3-0 libsodium23 libnettle8 libgmp10 zlib1g libpcap0.8 libnetfilter-queue1 \
+    && apt-get install -y --no-install-recommends ca-certificates libsqlite3-0 libsodium23 libnettle8 libgmp10 zlib1g libpcap0.8 libnetfilter-queue1 libloc1 \
     && rm -rf /var/lib/apt/lists/* \
     && mkdir -p /var/log/decnet
 COPY --from=binary /staging/ /usr/local/lib/decnet/

@@ -27,7 +27,7 @@ OUT=$WORK scripts/build-deb.sh "$@" >"$WORK/build-deb.log" 2>&1 || { tail -20 "$
 DEB=$(ls "$WORK"/decnet_*.deb)
 echo "== debootstrap bookworm minbase + systemd into $ROOT"
 debootstrap --variant=minbase \
-    --include=systemd,systemd-sysv,dbus,iproute2,iptables,passwd,libsodium23,libnettle8,libgmp10,zlib1g,libsqlite3-0,libpcap0.8,libnetfilter-queue1,libnfnetlink0,curl,ca-certificates \
+    --include=systemd,systemd-sysv,dbus,iproute2,iptables,passwd,libsodium23,libnettle8,libgmp10,zlib1g,libsqlite3-0,libpcap0.8,libnetfilter-queue1,libnfnetlink0,libloc1,curl,ca-certificates \
     bookworm "$ROOT" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" >"$WORK/debootstrap.log" 2>&1
 echo "== dpkg -i $(basename "$DEB")"
 cp "$DEB" "$ROOT/tmp/" && chroot "$ROOT" dpkg -i "/tmp/$(basename "$DEB")" | tail -1

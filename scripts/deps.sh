@@ -11,7 +11,7 @@
 #   toolchain  what the Swift toolchain itself needs to compile and link on Debian 12 (swift.org's list for
 #              bookworm, less what only the REPL and lldb use); present on any machine where Swift already builds
 #   build      the C libraries and headers our system-library targets link: libsodium, nettle + GMP, zlib, SQLite,
-#              libpcap, libnetfilter_queue
+#              libpcap, libnetfilter_queue, libloc (the location database's reader)
 #   demo       what scripts/lab-demo.sh runs: namespaces (iproute2), the OS personalities' queue rules (iptables),
 #              the attacker's tools (nmap, redis-cli, ssh)
 #   test       every real tool the tests drive (CI installs it all), on top of build and demo

@@ -17,7 +17,7 @@ DOCKER=${DOCKER:-$([ -x /usr/bin/docker ] && echo /usr/bin/docker || command -v 
 CACHE=${DECNET_CACHE:-/var/cache/decnet}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # What `decnet` links, as the Dockerfile's runtime stage installs it.
-RUNTIME_LIBRARIES=ca-certificates,libsqlite3-0,libsodium23,libnettle8,libgmp10,zlib1g,libpcap0.8,libnetfilter-queue1,libnfnetlink0
+RUNTIME_LIBRARIES=ca-certificates,libsqlite3-0,libsodium23,libnettle8,libgmp10,zlib1g,libpcap0.8,libnetfilter-queue1,libnfnetlink0,libloc1
 
 base() {
     local tag=${1:-debian:bookworm-slim} tarball=$CACHE/debian-bookworm-minbase.tar
