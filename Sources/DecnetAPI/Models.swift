@@ -164,6 +164,62 @@ struct GeoBody: Codable, Sendable {
     }
 }
 
+/// `AttackerBehaviour` as the API writes it (snake_case, as every body).
+struct BehaviourBody: Codable, Sendable {
+    struct Phase: Codable, Sendable {
+        var phase: String
+        var first: Date
+        var evidence: String
+    }
+
+    struct Tool: Codable, Sendable {
+        var tool: String
+        var evidence: String
+        var source: String
+    }
+
+    struct Timing: Codable, Sendable {
+        var events: Int
+        var seconds: Double
+        var meanGap: Double
+        var medianGap: Double
+        var gapVariation: Double
+        var commandPause: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case events, seconds
+            case meanGap = "mean_gap"
+            case medianGap = "median_gap"
+            case gapVariation = "gap_variation"
+            case commandPause = "command_pause"
+        }
+    }
+
+    var behaviour: String
+    var evidence: [String]
+    var phases: [Phase]
+    var tools: [Tool]
+    var timing: Timing
+    var score: Int
+
+    init(_ profile: AttackerBehaviour) {
+        self.behaviour = profile.behaviour.rawValue
+        self.evidence = profile.evidence
+        self.phases = profile.phases.map { Phase(phase: $0.phase.rawValue, first: $0.first, evidence: $0.evidence) }
+        self.tools = profile.tools.map { Tool(tool: $0.tool, evidence: $0.evidence, source: $0.source) }
+        let timing = profile.timing
+        self.timing = Timing(
+            events: timing.events,
+            seconds: timing.seconds,
+            meanGap: timing.meanGap,
+            medianGap: timing.medianGap,
+            gapVariation: timing.gapVariation,
+            commandPause: timing.commandPause
+        )
+        self.score = profile.score
+    }
+}
+
 struct BountyBody: Codable, Sendable {
     var time: Date
     var kind: String
@@ -187,6 +243,8 @@ struct AttackerDetail: Codable, ResponseEncodable {
     var hops: [Hop]
     /// The path collapsed for reading: a scan is one step, repeats are folded (from the latest 5,000 events).
     var steps: [TraversalStep]
+    /// What the attacker is doing, from the same events: class with evidence, phases, tools, timing, score.
+    var behaviour: BehaviourBody
 
     struct Hop: Codable {
         var from: String

@@ -183,14 +183,14 @@ extension TraversalStep {
     /// At most this many of an attacker's latest events are read to make its steps.
     static let eventLimit = 5_000
 
-    /// The steps of the attacker at `ip`, from its latest `eventLimit` events.
-    static func load(_ store: any EventStore, ip: String) async throws -> [TraversalStep] {
+    /// The latest `eventLimit` events of the attacker at `ip` (what its steps and its profile are read from).
+    static func events(_ store: any EventStore, ip: String) async throws -> [HoneypotEvent] {
         var events: [HoneypotEvent] = []
         while events.count < Self.eventLimit {
             let page = try await store.logs(LogQuery(attackerIP: ip, limit: 1_000, offset: events.count))
             events += page
             if page.count < 1_000 { break }
         }
-        return Self.steps(events)
+        return events
     }
 }

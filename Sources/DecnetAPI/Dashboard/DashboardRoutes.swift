@@ -261,7 +261,15 @@ extension APIServer {
             ]
         }
         let hops = profile.traversalPath.components(separatedBy: " -> ")
-        let steps = try await TraversalStep.load(self.store, ip: ip)
+        let events = try await TraversalStep.events(self.store, ip: ip)
+        let steps = TraversalStep.steps(events)
+        let behaviour = AttackerProfiler.profile(events)
+        let phaseItems = behaviour.phases.map { phase in
+            "<li><strong>\(HTML.escape(phase.phase.rawValue))</strong> <span class=\"muted\">\(HTML.time(phase.first))</span> \(HTML.escape(phase.evidence))</li>"
+        }.joined()
+        let toolRows: [[String]] = behaviour.tools.map {
+            [HTML.escape($0.tool), "<code>\(HTML.escape($0.evidence))</code>", HTML.escape($0.source)]
+        }
         let stepItems = steps.map { step in
             "<li class=\"step \(step.kind.rawValue)\">\(HTML.escape(step.label)) <span class=\"muted\">\(HTML.time(step.first))</span></li>"
         }.joined()
@@ -280,6 +288,9 @@ extension APIServer {
             <p class="muted">First seen \(HTML.time(profile.firstSeen)), last seen \(HTML.time(profile.lastSeen)); services \(HTML.escape(profile.services.joined(separator: ", "))).</p>
             <p id="attacker-location">Location: \(HTML.escape(self.geo?.lookup(ip).map(GeoBody.init)?.summary ?? "no location database installed"))</p>
             <section class="cards">\(cards)</section>
+            <section class="panel"><h2>Behaviour</h2><p id="attacker-behaviour"><strong>\(HTML.escape(behaviour.behaviour.rawValue))</strong> · score \(behaviour.score) · \(HTML.escape(behaviour.evidence.joined(separator: "; ")))</p>
+            <ol id="attacker-phases">\(phaseItems)</ol>
+            \(HTML.table(["Tool", "Evidence", "Signature source"], toolRows, id: "attacker-tools", empty: "No tool named."))</section>
             <section class="panel"><h2>Movement</h2>\(TraversalDrawing.svg(steps: steps))<ol id="traversal-steps">\(stepItems)</ol>
             <details><summary>Traversal path, hop by hop (\(hops.count) decky visits)</summary><p><code id="traversal-path">\(HTML.escape(profile.traversalPath))</code></p></details></section>
             <section class="panel"><h2>Credentials</h2>\(HTML.table(["Time", "Decky", "Service", "Username", "Password", ""], credentials, id: "credentials", empty: "None tried."))</section>

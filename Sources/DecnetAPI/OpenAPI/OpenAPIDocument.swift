@@ -25,6 +25,7 @@ enum OpenAPIDocument {
     static var string: [String: Any] { ["type": "string"] }
     static var integer: [String: Any] { ["type": "integer"] }
     static var boolean: [String: Any] { ["type": "boolean"] }
+    static var number: [String: Any] { ["type": "number"] }
     static var dateTime: [String: Any] { ["type": "string", "format": "date-time"] }
     static func nullable(_ schema: [String: Any]) -> [String: Any] {
         ["anyOf": [schema, ["type": "null"]]]
@@ -403,6 +404,26 @@ enum OpenAPIDocument {
                         required: ["kind", "label", "deckies", "events", "first", "last"]
                     )
                 ),
+                "behaviour": object([
+                    "behaviour": [
+                        "type": "string",
+                        "enum": [
+                            "scanner", "brute-forcer", "credential-stuffer", "interactive", "bot", "exploit-attempt",
+                            "unknown",
+                        ],
+                    ],
+                    "evidence": array(string),
+                    "phases": array(object(["phase": string, "first": dateTime, "evidence": string])),
+                    "tools": array(object(["tool": string, "evidence": string, "source": string])),
+                    "timing": object(
+                        [
+                            "events": integer, "seconds": number, "mean_gap": number, "median_gap": number,
+                            "gap_variation": number, "command_pause": number,
+                        ],
+                        required: ["events", "seconds", "mean_gap", "median_gap", "gap_variation"]
+                    ),
+                    "score": integer,
+                ]),
             ]),
             "Event": event,
             "EventPage": page("Event"),

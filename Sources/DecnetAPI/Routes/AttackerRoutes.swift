@@ -1,4 +1,5 @@
 import DecnetCore
+import DecnetIntel
 import DecnetStore
 import Foundation
 import Hummingbird
@@ -58,11 +59,13 @@ extension APIServer {
                 throw APIError.notFound("no attacker \(ip)")
             }
             let hops = profile.traversalPath.components(separatedBy: " -> ")
+            let events = try await TraversalStep.events(self.store, ip: ip)
             return AttackerDetail(
                 attacker: AttackerBody(profile, geo: self.geo),
                 bounty: try await self.store.bounty(attackerIP: ip, limit: 500).map(BountyBody.init),
                 hops: zip(hops, hops.dropFirst()).map { AttackerDetail.Hop(from: $0, to: $1) },
-                steps: try await TraversalStep.load(self.store, ip: ip)
+                steps: TraversalStep.steps(events),
+                behaviour: BehaviourBody(AttackerProfiler.profile(events))
             )
         }
         group.get("attackers/:ip/events") { request, context -> Page<EventBody> in
