@@ -20,29 +20,23 @@ extension S7StateMachine {
             S7PDU.word(Int(id)) + S7PDU.word(Int(index)) + S7PDU.word(length) + S7PDU.word(records.count)
                 + records.flatMap { $0 }
         }
+        /// All the records (SZL 0x00xx), or the one whose first word is the index (0x01xx; nil when none is).
+        func listOrRecord(_ length: Int, _ records: [[UInt8]]) -> [UInt8]? {
+            guard id >> 8 == 0x01 else { return list(length, records) }
+            guard let record = records.first(where: { Int($0[0]) << 8 | Int($0[1]) == Int(index) }) else {
+                return nil
+            }
+            return list(length, [record])
+        }
         switch id {
         case 0x0000:
             return list(2, Self.partialLists.map { S7PDU.word(Int($0)) })
         case 0x0011, 0x0111:
-            let records = self.identification()
-            if id == 0x0111 {
-                guard let record = records.first(where: { Int($0[0]) << 8 | Int($0[1]) == Int(index) }) else {
-                    return nil
-                }
-                return list(28, [record])
-            }
-            return list(28, records)
+            return listOrRecord(28, self.identification())
         case 0x0F11:
             return list(28, [])
         case 0x001C, 0x011C:
-            let records = self.components()
-            if id == 0x011C {
-                guard let record = records.first(where: { Int($0[0]) << 8 | Int($0[1]) == Int(index) }) else {
-                    return nil
-                }
-                return list(34, [record])
-            }
-            return list(34, records)
+            return listOrRecord(34, self.components())
         case 0x0F1C:
             return list(34, [])
         case 0x0424:

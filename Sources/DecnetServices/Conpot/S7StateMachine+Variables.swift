@@ -79,16 +79,23 @@ extension S7StateMachine {
         return item.count >= 1 ? nil : S7Return.typeInconsistent
     }
 
+    /// A Read or Write Var job refused whole with 0x8500 (its parameter does not parse, or the answer would not
+    /// fit the negotiated PDU): the record, then the ack with no items.
+    func refused(_ pdu: S7PDU, function: UInt8, _ fields: EventFields) -> [ProtocolAction] {
+        var fields = fields
+        fields.add("error", "0x8500")
+        return [
+            .emit(.commandInput, fields),
+            self.reply(S7PDU.ackData(pdu.reference, parameter: [function, 0x00], error: 0x8500)),
+        ]
+    }
+
     mutating func read(_ pdu: S7PDU) -> [ProtocolAction] {
         var fields = EventFields()
         fields.add("command", "read_var")
         guard let items = Self.items(pdu.parameter) else {
-            fields.add("args", "parameter=" + Self.hex(Array(pdu.parameter.prefix(32))))
-            fields.add("error", "0x8500")
-            return [
-                .emit(.commandInput, fields),
-                self.reply(S7PDU.ackData(pdu.reference, parameter: [0x04, 0x00], error: 0x8500)),
-            ]
+            fields.add("args", Self.parameterText(pdu))
+            return self.refused(pdu, function: 0x04, fields)
         }
         var data: [UInt8] = []
         var described: [String] = []
@@ -116,13 +123,7 @@ extension S7StateMachine {
         }
         fields.add("args", described.joined(separator: ", "))
         fields.add("items", String(items.count))
-        guard 14 + data.count <= self.pdu else {
-            fields.add("error", "0x8500")
-            return [
-                .emit(.commandInput, fields),
-                self.reply(S7PDU.ackData(pdu.reference, parameter: [0x04, 0x00], error: 0x8500)),
-            ]
-        }
+        guard 14 + data.count <= self.pdu else { return self.refused(pdu, function: 0x04, fields) }
         let reply = S7PDU.ackData(pdu.reference, parameter: [0x04, UInt8(items.count)], data: data)
         return [.emit(.commandInput, fields), self.reply(reply)]
     }
@@ -131,12 +132,8 @@ extension S7StateMachine {
         var fields = EventFields()
         fields.add("command", "write_var")
         guard let items = Self.items(pdu.parameter) else {
-            fields.add("args", "parameter=" + Self.hex(Array(pdu.parameter.prefix(32))))
-            fields.add("error", "0x8500")
-            return [
-                .emit(.commandInput, fields),
-                self.reply(S7PDU.ackData(pdu.reference, parameter: [0x05, 0x00], error: 0x8500)),
-            ]
+            fields.add("args", Self.parameterText(pdu))
+            return self.refused(pdu, function: 0x05, fields)
         }
         var codes: [UInt8] = []
         var described: [String] = []

@@ -146,7 +146,7 @@ struct S7StateMachine {
                 0x1E: "upload", 0x1F: "end_upload",
             ]
             fields.add("command", names[function] ?? "job_0x" + String(function, radix: 16))
-            fields.add("args", "parameter=" + Self.hex(Array(pdu.parameter.prefix(32))))
+            fields.add("args", Self.parameterText(pdu))
             let protected = self.persona.protected && !self.legitimate && names[function] != nil
             let error: UInt16 = protected ? 0xD241 : 0x8104
             fields.add("error", "0x" + String(error, radix: 16))
@@ -217,6 +217,11 @@ struct S7StateMachine {
     }
 
     func reply(_ pdu: [UInt8]) -> ProtocolAction { .send(COTP.dataTPKT(pdu)) }
+
+    /// A job's parameter as its record shows one the CPU does not serve: `parameter=` and up to 32 bytes in hex.
+    static func parameterText(_ pdu: S7PDU) -> String {
+        "parameter=" + Self.hex(Array(pdu.parameter.prefix(32)))
+    }
 
     static func hex(_ bytes: [UInt8]) -> String {
         bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()

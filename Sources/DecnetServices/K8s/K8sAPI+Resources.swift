@@ -47,6 +47,16 @@ extension K8sAPI {
         let namespace: String? = definition.namespaced && !info.namespace.isEmpty ? info.namespace : nil
         let accept = request.header("Accept") ?? ""
         let table = accept.contains("as=Table") && accept.contains("g=meta.k8s.io")
+        if !info.subresource.isEmpty && (info.verb == "get" || info.verb == "create") {
+            return self.subresource(
+                info,
+                definition,
+                namespace: namespace,
+                request: request,
+                identity: identity,
+                events: &events
+            )
+        }
         switch info.verb {
         case "list", "watch":
             guard definition.verbs.contains(info.verb) else {
@@ -62,24 +72,7 @@ extension K8sAPI {
                 events: &events
             )
         case "get":
-            if !info.subresource.isEmpty {
-                return self.subresource(
-                    info,
-                    definition,
-                    namespace: namespace,
-                    request: request,
-                    identity: identity,
-                    events: &events
-                )
-            }
-            guard
-                let stored = self.cluster.get(
-                    group: definition.group,
-                    resource: definition.name,
-                    namespace: namespace,
-                    name: info.name
-                )
-            else {
+            guard let stored = self.stored(info, definition, namespace: namespace) else {
                 return self.missing(info, request: request, identity: identity)
             }
             self.noteSecrets([stored], info: info, events: &events)
@@ -95,21 +88,11 @@ extension K8sAPI {
                     ),
                     request: request,
                     identity: identity,
-                    contentType: "application/json;as=Table;v=v1;g=meta.k8s.io"
+                    contentType: Self.tableContentType
                 )
             }
             return self.json(200, stored.object, request: request, identity: identity)
         case "create":
-            if !info.subresource.isEmpty {
-                return self.subresource(
-                    info,
-                    definition,
-                    namespace: namespace,
-                    request: request,
-                    identity: identity,
-                    events: &events
-                )
-            }
             guard definition.verbs.contains("create") else { return self.methodNotAllowed(request, identity: identity) }
             return self.create(
                 info,
@@ -129,10 +112,12 @@ extension K8sAPI {
                 events: &events
             )
         case "delete":
-            var fields = EventFields()
-            fields.add("command", "k8s.delete")
-            fields.add("args", attackerText: "\(definition.name) \(namespace.map { $0 + "/" } ?? "")\(info.name)")
-            events.append((.commandInput, fields))
+            events.append(
+                Self.commandRecord(
+                    "k8s.delete",
+                    args: "\(definition.name) \(namespace.map { $0 + "/" } ?? "")\(info.name)"
+                )
+            )
             guard
                 let removed = self.cluster.delete(
                     group: definition.group,
@@ -168,12 +153,7 @@ extension K8sAPI {
                 identity: identity
             )
         case "deletecollection":
-            return self.json(
-                200,
-                .object([("kind", "Status"), ("apiVersion", "v1"), ("metadata", .empty), ("status", "Success")]),
-                request: request,
-                identity: identity
-            )
+            return self.json(200, Self.successStatus(), request: request, identity: identity)
         case "proxy":
             return self.proxy(info, request: request, identity: identity, events: &events)
         default:
@@ -186,10 +166,7 @@ extension K8sAPI {
         if !group.isEmpty { details.append(("group", .string(group))) }
         details.append(("kind", .string(kind)))
         if let uid { details.append(("uid", .string(uid))) }
-        return .object([
-            ("kind", "Status"), ("apiVersion", "v1"), ("metadata", .empty), ("status", "Success"),
-            ("details", .object(details)),
-        ])
+        return Self.successStatus([("details", .object(details))])
     }
 
     static func resourceVersion(_ stored: K8sCluster.Stored) -> Int {
@@ -197,34 +174,37 @@ extension K8sAPI {
     }
 
     func methodNotAllowed(_ request: Request, identity: K8sIdentity) -> Response {
-        let status = Self.status(
+        self.failure(
             405,
             "MethodNotAllowed",
             "the server does not allow this method on the requested resource",
-            details: .empty
+            details: .empty,
+            request: request,
+            identity: identity
         )
-        return self.json(405, status, request: request, identity: identity)
     }
 
     /// 404 for a named object: `pods "x" not found`.
     func missing(_ info: K8sRequestInfo, request: Request, identity: K8sIdentity) -> Response {
-        let qualified = info.group.isEmpty ? info.resource : "\(info.resource).\(info.group)"
-        let status = Self.status(
+        self.failure(
             404,
             "NotFound",
-            "\(qualified) \"\(info.name)\" not found",
-            details: Self.details(name: info.name, group: info.group, kind: info.resource)
+            "\(info.qualifiedResource) \"\(info.name)\" not found",
+            details: Self.details(name: info.name, group: info.group, kind: info.resource),
+            request: request,
+            identity: identity
         )
-        return self.json(404, status, request: request, identity: identity)
     }
 
     /// Reading secrets is worth its own record: which ones left the cluster.
     func noteSecrets(_ items: [K8sCluster.Stored], info: K8sRequestInfo, events: inout [(EventID, EventFields)]) {
         guard info.resource == "secrets", info.group.isEmpty, !items.isEmpty else { return }
-        var fields = EventFields()
-        fields.add("command", "secret.read")
-        fields.add("args", attackerText: items.map { "\($0.namespace ?? "")/\($0.name)" }.joined(separator: ","))
-        events.append((.commandInput, fields))
+        events.append(
+            Self.commandRecord(
+                "secret.read",
+                args: items.map { "\($0.namespace ?? "")/\($0.name)" }.joined(separator: ",")
+            )
+        )
     }
 
     func list(
@@ -281,7 +261,7 @@ extension K8sAPI {
             }
             let requested = query["timeoutSeconds"]?.last.flatMap { Int($0) } ?? self.configuration.watchSeconds
             var headers = self.headers(
-                table ? "application/json;as=Table;v=v1;g=meta.k8s.io" : "application/json",
+                table ? Self.tableContentType : "application/json",
                 request: request,
                 identity: identity
             )
@@ -305,7 +285,7 @@ extension K8sAPI {
                 ),
                 request: request,
                 identity: identity,
-                contentType: "application/json;as=Table;v=v1;g=meta.k8s.io"
+                contentType: Self.tableContentType
             )
         }
         let listItems: [K8sJSON] = items.map { item in
@@ -337,10 +317,7 @@ extension K8sAPI {
         if protobuf || request.body.isEmpty, let review = self.review(definition, object: .empty, identity: identity) {
             var fields = EventFields()
             fields.add("command", "k8s.create")
-            fields.add(
-                "resource",
-                definition.group.isEmpty ? definition.name : "\(definition.name).\(definition.group)"
-            )
+            fields.add("resource", definition.qualifiedName)
             events.append((.commandInput, fields))
             return self.json(201, review, request: request, identity: identity)
         }
@@ -363,7 +340,7 @@ extension K8sAPI {
             return self.json(201, review, request: request, identity: identity)
         }
         guard !name.isEmpty else {
-            let status = Self.status(
+            return self.failure(
                 422,
                 "Invalid",
                 "\(definition.kind) \"\" is invalid: metadata.name: Required value: name or generateName is required",
@@ -379,18 +356,20 @@ extension K8sAPI {
                             ])
                         ])
                     ),
-                ])
+                ]),
+                request: request,
+                identity: identity
             )
-            return self.json(422, status, request: request, identity: identity)
         }
         if let namespace, self.cluster.get(group: "", resource: "namespaces", namespace: nil, name: namespace) == nil {
-            let status = Self.status(
+            return self.failure(
                 404,
                 "NotFound",
                 "namespaces \"\(namespace)\" not found",
-                details: Self.details(name: namespace, kind: "namespaces")
+                details: Self.details(name: namespace, kind: "namespaces"),
+                request: request,
+                identity: identity
             )
-            return self.json(404, status, request: request, identity: identity)
         }
         var stored = object.setting("kind", .string(definition.kind)).setting(
             "apiVersion",
@@ -416,22 +395,23 @@ extension K8sAPI {
             let reply = answer.map { $0.setting("metadata", saved["metadata"] ?? .empty) } ?? saved
             return self.json(201, reply, request: request, identity: identity)
         case .failure(.alreadyExists):
-            let qualified = definition.group.isEmpty ? definition.name : "\(definition.name).\(definition.group)"
-            let status = Self.status(
+            return self.failure(
                 409,
                 "AlreadyExists",
-                "\(qualified) \"\(name)\" already exists",
-                details: Self.details(name: name, group: definition.group, kind: definition.name)
+                "\(definition.qualifiedName) \"\(name)\" already exists",
+                details: Self.details(name: name, group: definition.group, kind: definition.name),
+                request: request,
+                identity: identity
             )
-            return self.json(409, status, request: request, identity: identity)
         case .failure(.full):
-            let status = Self.status(
+            return self.failure(
                 403,
                 "Forbidden",
                 "\(definition.name) \"\(name)\" is forbidden: exceeded quota: compute-resources, requested: count/\(definition.name)=1, used: count/\(definition.name)=\(K8sCluster.maximumCreated), limited: count/\(definition.name)=\(K8sCluster.maximumCreated)",
-                details: Self.details(name: name, group: definition.group, kind: definition.name)
+                details: Self.details(name: name, group: definition.group, kind: definition.name),
+                request: request,
+                identity: identity
             )
-            return self.json(403, status, request: request, identity: identity)
         }
     }
 
@@ -483,13 +463,14 @@ extension K8sAPI {
         } else {
             detail = "unexpected end of JSON input"
         }
-        let status = Self.status(
+        return self.failure(
             400,
             "BadRequest",
             "the object provided is unrecognized (must be of type \(definition.kind)): couldn't get version/kind; json parse error: \(detail)",
-            details: nil
+            details: nil,
+            request: request,
+            identity: identity
         )
-        return self.json(400, status, request: request, identity: identity)
     }
 
     func update(
@@ -508,14 +489,7 @@ extension K8sAPI {
         fields.add("name", attackerText: info.name)
         fields.add("verb", info.verb)
         events.append((.commandInput, fields))
-        guard
-            let existing = self.cluster.get(
-                group: definition.group,
-                resource: definition.name,
-                namespace: namespace,
-                name: info.name
-            )
-        else {
+        guard let existing = self.stored(info, definition, namespace: namespace) else {
             return self.missing(info, request: request, identity: identity)
         }
         let merged = info.verb == "update" ? patch : Self.mergePatch(existing.object, patch)

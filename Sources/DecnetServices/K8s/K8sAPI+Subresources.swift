@@ -25,10 +25,7 @@ extension K8sAPI {
             guard let pod = self.cluster.get(group: "", resource: "pods", namespace: namespace, name: info.name) else {
                 return self.missing(info, request: request, identity: identity)
             }
-            var fields = EventFields()
-            fields.add("command", "pod.log")
-            fields.add("args", attackerText: "\(namespace ?? "")/\(info.name)")
-            events.append((.commandInput, fields))
+            events.append(Self.commandRecord("pod.log", args: "\(namespace ?? "")/\(info.name)"))
             let image = Self.containers(pod.object).first?.image ?? ""
             var headers = self.headers("text/plain", request: request, identity: identity)
             headers.removeAll { $0.0 == "X-Content-Type-Options" }
@@ -52,28 +49,10 @@ extension K8sAPI {
                 events: &events
             )
         case ("pods", "eviction"), ("pods", "binding"):
-            var fields = EventFields()
-            fields.add("command", "pod.\(info.subresource)")
-            fields.add("args", attackerText: "\(namespace ?? "")/\(info.name)")
-            events.append((.commandInput, fields))
-            return self.json(
-                201,
-                .object([
-                    ("kind", "Status"), ("apiVersion", "v1"), ("metadata", .empty), ("status", "Success"),
-                    ("code", 201),
-                ]),
-                request: request,
-                identity: identity
-            )
+            events.append(Self.commandRecord("pod.\(info.subresource)", args: "\(namespace ?? "")/\(info.name)"))
+            return self.json(201, Self.successStatus([("code", 201)]), request: request, identity: identity)
         case (_, "status"), (_, "scale"), (_, "ephemeralcontainers"), (_, "finalize"), (_, "approval"):
-            guard
-                let stored = self.cluster.get(
-                    group: definition.group,
-                    resource: definition.name,
-                    namespace: namespace,
-                    name: info.name
-                )
-            else {
+            guard let stored = self.stored(info, definition, namespace: namespace) else {
                 return self.missing(info, request: request, identity: identity)
             }
             return self.json(200, stored.object, request: request, identity: identity)
@@ -93,7 +72,7 @@ extension K8sAPI {
     }
 
     func badRequest(_ message: String, request: Request, identity: K8sIdentity) -> Response {
-        self.json(400, Self.status(400, "BadRequest", message, details: nil), request: request, identity: identity)
+        self.failure(400, "BadRequest", message, details: nil, request: request, identity: identity)
     }
 
     /// `pods/exec` and `pods/attach`: the command is recorded from the query string whatever happens next; an
@@ -227,10 +206,12 @@ extension K8sAPI {
         identity: K8sIdentity,
         events: inout [(EventID, EventFields)]
     ) -> Response {
-        var fields = EventFields()
-        fields.add("command", info.subresource == "portforward" ? "pod.portforward" : "\(info.resource).proxy")
-        fields.add("args", attackerText: request.uri)
-        events.append((.commandInput, fields))
+        events.append(
+            Self.commandRecord(
+                info.subresource == "portforward" ? "pod.portforward" : "\(info.resource).proxy",
+                args: request.uri
+            )
+        )
         let target: String
         if info.resource == "nodes" {
             let node = self.cluster.nodes.first { $0.name == info.name.split(separator: ":").first.map(String.init) }
@@ -238,13 +219,14 @@ extension K8sAPI {
         } else {
             target = "\(self.cluster.nodes[1].ip):10250"
         }
-        let status = Self.status(
+        return self.failure(
             500,
             "InternalError",
             "error dialing backend: dial tcp \(target): i/o timeout",
-            details: nil
+            details: nil,
+            request: request,
+            identity: identity
         )
-        return self.json(500, status, request: request, identity: identity)
     }
 
     /// `serviceaccounts/<name>/token`: a bound token that this cluster then accepts.
@@ -291,10 +273,7 @@ extension K8sAPI {
         ]
         .joined(separator: ".")
         self.cluster.mint(token, for: subject)
-        var fields = EventFields()
-        fields.add("command", "token.create")
-        fields.add("args", attackerText: subject)
-        events.append((.commandInput, fields))
+        events.append(Self.commandRecord("token.create", args: subject))
         let reply = K8sJSON.object([
             ("kind", "TokenRequest"), ("apiVersion", "authentication.k8s.io/v1"),
             (

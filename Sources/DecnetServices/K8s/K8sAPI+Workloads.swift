@@ -20,7 +20,7 @@ extension K8sAPI {
     static func describe(_ object: K8sJSON, definition: K8sDiscovery.Resource, command: String) -> EventFields {
         var fields = EventFields()
         fields.add("command", command)
-        fields.add("resource", definition.group.isEmpty ? definition.name : "\(definition.name).\(definition.group)")
+        fields.add("resource", definition.qualifiedName)
         if let spec = Self.podSpec(object, resource: definition.name) {
             var images: [String] = []
             var commands: [String] = []

@@ -106,13 +106,15 @@ struct K8sAPI: Sendable {
             return (self.forbidden(info, identity: identity, request: request), events)
         }
         if request.bodyTooLarge {
-            let status = Self.status(
+            let tooLarge = self.failure(
                 413,
                 "RequestEntityTooLarge",
                 "Request entity too large: limit is 3145728",
-                details: nil
+                details: nil,
+                request: request,
+                identity: identity
             )
-            return (self.json(413, status, request: request, identity: identity), events)
+            return (tooLarge, events)
         }
         let response =
             info.isResource
@@ -223,7 +225,7 @@ struct K8sAPI: Sendable {
                 info.namespace.isEmpty ? "at the cluster scope" : "in the namespace \"\(info.namespace)\""
             let reason =
                 "User \"\(user)\" cannot \(info.verb) resource \"\(resource)\" in API group \"\(info.group)\" \(scope)"
-            let qualified = info.group.isEmpty ? info.resource : "\(info.resource).\(info.group)"
+            let qualified = info.qualifiedResource
             message =
                 info.name.isEmpty
                 ? "\(qualified) is forbidden: \(reason)" : "\(qualified) \"\(info.name)\" is forbidden: \(reason)"
@@ -231,8 +233,7 @@ struct K8sAPI: Sendable {
             if !info.group.isEmpty { details.append(("group", .string(info.group))) }
             details.append(("kind", .string(info.resource)))
         }
-        let status = Self.status(403, "Forbidden", message, details: .object(details))
-        return self.json(403, status, request: request, identity: identity)
+        return self.failure(403, "Forbidden", message, details: .object(details), request: request, identity: identity)
     }
 
     // MARK: Responses
@@ -246,6 +247,19 @@ struct K8sAPI: Sendable {
         if let details { fields.append(("details", details)) }
         fields.append(("code", .int(code)))
         return .object(fields)
+    }
+
+    /// A `Status` of success (`metav1.Status{Status: Success}`), with any further fields after it.
+    static func successStatus(_ more: [(String, K8sJSON)] = []) -> K8sJSON {
+        .object([("kind", "Status"), ("apiVersion", "v1"), ("metadata", .empty), ("status", "Success")] + more)
+    }
+
+    /// The `command.input` record of an action on the cluster: the command and its arguments.
+    static func commandRecord(_ name: String, args: String) -> (EventID, EventFields) {
+        var fields = EventFields()
+        fields.add("command", name)
+        fields.add("args", attackerText: args)
+        return (.commandInput, fields)
     }
 
     static func details(name: String = "", group: String = "", kind: String) -> K8sJSON {
@@ -289,6 +303,18 @@ struct K8sAPI: Sendable {
         return headers
     }
 
+    /// An error as the API server answers it: a `Status` whose code is the response's.
+    func failure(
+        _ code: Int,
+        _ reason: String,
+        _ message: String,
+        details: K8sJSON?,
+        request: Request,
+        identity: K8sIdentity
+    ) -> Response {
+        self.json(code, Self.status(code, reason, message, details: details), request: request, identity: identity)
+    }
+
     func json(
         _ code: Int,
         _ value: K8sJSON,
@@ -304,6 +330,14 @@ struct K8sAPI: Sendable {
         )
     }
 
+    /// The content type of a `meta.k8s.io/v1` Table (`kubectl get`'s server-side printing).
+    static let tableContentType = "application/json;as=Table;v=v1;g=meta.k8s.io"
+
+    /// The stored object a named request is about (nil: the caller's 404).
+    func stored(_ info: K8sRequestInfo, _ definition: K8sDiscovery.Resource, namespace: String?) -> K8sCluster.Stored? {
+        self.cluster.get(group: definition.group, resource: definition.name, namespace: namespace, name: info.name)
+    }
+
     func text(_ code: Int, _ text: String, request: Request, identity: K8sIdentity) -> Response {
         var headers = self.headers("text/plain; charset=utf-8", request: request, identity: identity)
         headers.append(("X-Content-Type-Options", "nosniff"))
@@ -311,8 +345,14 @@ struct K8sAPI: Sendable {
     }
 
     func notFound(_ request: Request, identity: K8sIdentity) -> Response {
-        let status = Self.status(404, "NotFound", "the server could not find the requested resource", details: .empty)
-        return self.json(404, status, request: request, identity: identity)
+        self.failure(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+            details: .empty,
+            request: request,
+            identity: identity
+        )
     }
 
     // MARK: Non-resource paths
@@ -321,13 +361,7 @@ struct K8sAPI: Sendable {
         let path = info.path
         let accept = request.header("Accept") ?? ""
         guard info.verb == "get" || info.verb == "head" else {
-            let status = Self.status(
-                405,
-                "MethodNotAllowed",
-                "the server does not allow this method on the requested resource",
-                details: .empty
-            )
-            return self.json(405, status, request: request, identity: identity)
+            return self.methodNotAllowed(request, identity: identity)
         }
         switch path {
         case "/version", "/version/":
@@ -486,6 +520,9 @@ struct K8sRequestInfo: Equatable, Sendable {
     var resource = ""
     var subresource = ""
     var name = ""
+
+    /// `pods`, `deployments.apps`: the resource as errors name it.
+    var qualifiedResource: String { self.group.isEmpty ? self.resource : "\(self.resource).\(self.group)" }
 
     init(method: String, path: String, query: [String: [String]]) {
         self.path = path

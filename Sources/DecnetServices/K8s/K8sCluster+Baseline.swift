@@ -47,6 +47,34 @@ struct K8sBaseline {
         )
     }
 
+    /// Stores an object as the API server returns it: kind, apiVersion (`v1`, or the group's `v1`), metadata
+    /// with the next resourceVersion, then `fields`.
+    mutating func add(
+        _ group: String,
+        _ resource: String,
+        kind: String,
+        _ namespace: String?,
+        _ name: String,
+        _ created: Int,
+        labels: [String: String] = [:],
+        annotations: [String: String] = [:],
+        _ fields: [(String, K8sJSON)] = []
+    ) {
+        let metadata = self.objects.metadata(
+            name,
+            namespace: namespace,
+            created: created,
+            resourceVersion: self.rv(),
+            labels: labels,
+            annotations: annotations
+        )
+        let head: [(String, K8sJSON)] = [
+            ("kind", .string(kind)), ("apiVersion", .string(group.isEmpty ? "v1" : "\(group)/v1")),
+            ("metadata", metadata),
+        ]
+        self.add(group, resource, namespace, name, created, .object(head + fields))
+    }
+
     mutating func rv() -> Int {
         self.resourceVersion += self.objects.number("step \(self.resourceVersion)", 1...40)
         return self.resourceVersion
@@ -61,22 +89,19 @@ struct K8sBaseline {
         let namespaces = ["default", "kube-flannel", "kube-node-lease", "kube-public", "kube-system", "monitoring"]
         for (index, name) in namespaces.enumerated() {
             let created = name == "monitoring" || name == "kube-flannel" ? born + 3_600 + index * 60 : born + 5
-            let object = K8sJSON.object([
-                ("kind", "Namespace"), ("apiVersion", "v1"),
-                (
-                    "metadata",
-                    o.metadata(
-                        name,
-                        namespace: nil,
-                        created: created,
-                        resourceVersion: self.rv(),
-                        labels: ["kubernetes.io/metadata.name": name]
-                    )
-                ),
-                ("spec", .object([("finalizers", .strings(["kubernetes"]))])),
-                ("status", .object([("phase", "Active")])),
-            ])
-            self.add("", "namespaces", nil, name, created, object)
+            self.add(
+                "",
+                "namespaces",
+                kind: "Namespace",
+                nil,
+                name,
+                created,
+                labels: ["kubernetes.io/metadata.name": name],
+                [
+                    ("spec", .object([("finalizers", .strings(["kubernetes"]))])),
+                    ("status", .object([("phase", "Active")])),
+                ]
+            )
             self.configMap(name, "kube-root-ca.crt", created + 20, ["ca.crt": self.caPEM])
             self.serviceAccount(name, "default", created + 20)
         }
@@ -310,23 +335,12 @@ struct K8sBaseline {
             self.add(
                 "",
                 "services",
+                kind: "Service",
                 service.0,
                 service.1,
                 created,
-                .object([
-                    ("kind", "Service"), ("apiVersion", "v1"),
-                    (
-                        "metadata",
-                        o.metadata(
-                            service.1,
-                            namespace: service.0,
-                            created: created,
-                            resourceVersion: self.rv(),
-                            labels: labels
-                        )
-                    ),
-                    ("spec", .object(spec)), ("status", .object([("loadBalancer", .empty)])),
-                ])
+                labels: labels,
+                [("spec", .object(spec)), ("status", .object([("loadBalancer", .empty)]))]
             )
         }
         // Bait secrets and config maps, unique to this decky.
@@ -427,22 +441,13 @@ struct K8sBaseline {
             self.add(
                 "rbac.authorization.k8s.io",
                 "clusterrolebindings",
+                kind: "ClusterRoleBinding",
                 nil,
                 name,
                 born + 10,
-                .object([
-                    ("kind", "ClusterRoleBinding"), ("apiVersion", "rbac.authorization.k8s.io/v1"),
-                    (
-                        "metadata",
-                        o.metadata(
-                            name,
-                            namespace: nil,
-                            created: born + 10,
-                            resourceVersion: self.rv(),
-                            labels: name.hasPrefix("system:") || name == "cluster-admin"
-                                ? ["kubernetes.io/bootstrapping": "rbac-defaults"] : [:]
-                        )
-                    ),
+                labels: name.hasPrefix("system:") || name == "cluster-admin"
+                    ? ["kubernetes.io/bootstrapping": "rbac-defaults"] : [:],
+                [
                     (
                         "roleRef",
                         .object([
@@ -450,7 +455,7 @@ struct K8sBaseline {
                         ])
                     ),
                     ("subjects", .array([.object(subjectFields)])),
-                ])
+                ]
             )
         }
     }
@@ -500,24 +505,7 @@ struct K8sBaseline {
                 )
             )
         }
-        let object = K8sJSON.object([
-            ("kind", "Node"), ("apiVersion", "v1"),
-            (
-                "metadata",
-                o.metadata(
-                    name,
-                    namespace: nil,
-                    created: created,
-                    resourceVersion: self.rv(),
-                    labels: labels,
-                    annotations: [
-                        "flannel.alpha.coreos.com/public-ip": ip,
-                        "kubeadm.alpha.kubernetes.io/cri-socket": "unix:///var/run/containerd/containerd.sock",
-                        "node.alpha.kubernetes.io/ttl": "0",
-                        "volumes.kubernetes.io/controller-managed-attach-detach": "true",
-                    ]
-                )
-            ),
+        let fields: [(String, K8sJSON)] = [
             ("spec", .object(spec)),
             (
                 "status",
@@ -546,8 +534,23 @@ struct K8sBaseline {
                     ),
                 ])
             ),
-        ])
-        self.add("", "nodes", nil, name, created, object)
+        ]
+        self.add(
+            "",
+            "nodes",
+            kind: "Node",
+            nil,
+            name,
+            created,
+            labels: labels,
+            annotations: [
+                "flannel.alpha.coreos.com/public-ip": ip,
+                "kubeadm.alpha.kubernetes.io/cri-socket": "unix:///var/run/containerd/containerd.sock",
+                "node.alpha.kubernetes.io/ttl": "0",
+                "volumes.kubernetes.io/controller-managed-attach-detach": "true",
+            ],
+            fields
+        )
     }
 
     mutating func deployment(
@@ -558,7 +561,6 @@ struct K8sBaseline {
         labels: [String: String],
         created: Int
     ) {
-        let o = self.objects
         let template: K8sJSON = .object([
             ("metadata", .object([("creationTimestamp", .null), ("labels", .map(labels))])),
             (
@@ -576,19 +578,7 @@ struct K8sBaseline {
                 ])
             ),
         ])
-        let object = K8sJSON.object([
-            ("kind", "Deployment"), ("apiVersion", "apps/v1"),
-            (
-                "metadata",
-                o.metadata(
-                    name,
-                    namespace: namespace,
-                    created: created,
-                    resourceVersion: self.rv(),
-                    labels: labels,
-                    annotations: ["deployment.kubernetes.io/revision": "1"]
-                )
-            ),
+        let fields: [(String, K8sJSON)] = [
             (
                 "spec",
                 .object([
@@ -604,8 +594,18 @@ struct K8sBaseline {
                     ("readyReplicas", .int(replicas)), ("availableReplicas", .int(replicas)),
                 ])
             ),
-        ])
-        self.add("apps", "deployments", namespace, name, created, object)
+        ]
+        self.add(
+            "apps",
+            "deployments",
+            kind: "Deployment",
+            namespace,
+            name,
+            created,
+            labels: labels,
+            annotations: ["deployment.kubernetes.io/revision": "1"],
+            fields
+        )
     }
 
     mutating func secret(_ namespace: String, _ name: String, _ type: String, _ created: Int, _ data: [String: String])
@@ -614,17 +614,11 @@ struct K8sBaseline {
         self.add(
             "",
             "secrets",
+            kind: "Secret",
             namespace,
             name,
             created,
-            .object([
-                ("kind", "Secret"), ("apiVersion", "v1"),
-                (
-                    "metadata",
-                    self.objects.metadata(name, namespace: namespace, created: created, resourceVersion: self.rv())
-                ),
-                ("data", .map(encoded)), ("type", .string(type)),
-            ])
+            [("data", .map(encoded)), ("type", .string(type))]
         )
     }
 
@@ -638,40 +632,16 @@ struct K8sBaseline {
         self.add(
             "",
             "configmaps",
+            kind: "ConfigMap",
             namespace,
             name,
             created,
-            .object([
-                ("kind", "ConfigMap"), ("apiVersion", "v1"),
-                (
-                    "metadata",
-                    self.objects.metadata(
-                        name,
-                        namespace: namespace,
-                        created: created,
-                        resourceVersion: self.rv(),
-                        annotations: annotations
-                    )
-                ),
-                ("data", .map(data)),
-            ])
+            annotations: annotations,
+            [("data", .map(data))]
         )
     }
 
     mutating func serviceAccount(_ namespace: String, _ name: String, _ created: Int) {
-        self.add(
-            "",
-            "serviceaccounts",
-            namespace,
-            name,
-            created,
-            .object([
-                ("kind", "ServiceAccount"), ("apiVersion", "v1"),
-                (
-                    "metadata",
-                    self.objects.metadata(name, namespace: namespace, created: created, resourceVersion: self.rv())
-                ),
-            ])
-        )
+        self.add("", "serviceaccounts", kind: "ServiceAccount", namespace, name, created)
     }
 }

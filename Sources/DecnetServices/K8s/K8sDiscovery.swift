@@ -25,6 +25,9 @@ struct K8sDiscovery: Sendable {
 
         var groupVersion: String { self.group.isEmpty ? self.version : "\(self.group)/\(self.version)" }
 
+        /// `pods`, `deployments.apps`: the name errors and records give a resource.
+        var qualifiedName: String { self.group.isEmpty ? self.name : "\(self.name).\(self.group)" }
+
         /// What the API server derives from group, version and kind: base64 of the first 8 bytes of SHA-256.
         var storageVersionHash: String {
             let digest = SHA256.hash(data: Array("\(self.group)/\(self.version)/\(self.kind)".utf8))

@@ -120,6 +120,12 @@ enum K8sExitStatus: Equatable, Sendable {
         }
     }
 
+    /// What the pre-v4 protocols write on the error channel: a failure's message alone (nothing for success).
+    var failureMessage: [UInt8]? {
+        guard self != .success, let message = K8sJSON.parse(self.document)?["message"]?.stringValue else { return nil }
+        return Array(message.utf8)
+    }
+
     /// The `metav1.Status` the error channel ends with.
     var document: [UInt8] {
         switch self {

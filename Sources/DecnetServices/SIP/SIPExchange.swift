@@ -101,20 +101,32 @@ struct SIPExchange {
             return self.reply("404 Not found")
         }
         self.commandFields.add("extension", "exists")
+        if self.authorized(account) { self.registered() }
+    }
+
+    /// The digest check of REGISTER and SUBSCRIBE (Authorization, for one of our extensions): true when it passed;
+    /// otherwise the 401 challenge, 404 (username not the account) or 403 has been sent.
+    private mutating func authorized(_ account: String) -> Bool {
+        switch self.verify(account: account, headers: ["authorization"]) {
+        case .challenge(let stale): self.challenge(stale: stale, proxy: false)
+        case .mismatch: self.reply("404 Not found")
+        case .refused: self.reply("403 Forbidden")
+        case .accepted: return true
+        }
+        return false
+    }
+
+    /// The responder's verdict on the request's credentials in `headers`, its login events kept for the record.
+    private mutating func verify(account: String, headers: [String]) -> SIPResponder.Verdict {
         let (verdict, events) = self.responder.verify(
             self.request,
             account: account,
-            headers: ["authorization"],
+            headers: headers,
             peer: self.peer,
             now: self.now
         )
         self.details += events
-        switch verdict {
-        case .challenge(let stale): self.challenge(stale: stale, proxy: false)
-        case .mismatch: self.reply("404 Not found")
-        case .refused: self.reply("403 Forbidden")
-        case .accepted: self.registered()
-        }
+        return verdict
     }
 
     /// A REGISTER that authenticated: the binding's expiry, bounded as chan_sip bounds it.
@@ -149,15 +161,7 @@ struct SIPExchange {
         }
         self.recordBody(kind: "sdp")
         let caller = SIPAddress.user(self.request.first("from") ?? "") ?? ""
-        let (verdict, events) = self.responder.verify(
-            self.request,
-            account: caller,
-            headers: ["proxy-authorization", "authorization"],
-            peer: self.peer,
-            now: self.now
-        )
-        self.details += events
-        switch verdict {
+        switch self.verify(account: caller, headers: ["proxy-authorization", "authorization"]) {
         case .challenge(let stale):
             self.reply("100 Trying")
             self.challenge(stale: stale, proxy: true)
@@ -175,20 +179,7 @@ struct SIPExchange {
         guard let account = SIPAddress.user(self.request.first("from") ?? ""),
             self.persona.extensions.contains(account)
         else { return self.reply("404 Not found") }
-        let (verdict, events) = self.responder.verify(
-            self.request,
-            account: account,
-            headers: ["authorization"],
-            peer: self.peer,
-            now: self.now
-        )
-        self.details += events
-        switch verdict {
-        case .challenge(let stale): self.challenge(stale: stale, proxy: false)
-        case .mismatch: self.reply("404 Not found")
-        case .refused: self.reply("403 Forbidden")
-        case .accepted: self.reply("404 Not Found")
-        }
+        if self.authorized(account) { self.reply("404 Not Found") }
     }
 
     /// 401 with WWW-Authenticate, or 407 with Proxy-Authenticate.

@@ -77,19 +77,8 @@ enum Conpot {
         String(decoding: bytes.dropFirst(offset - 1).prefix { $0 != 0 }, as: UTF8.self)
     }
 
-    /// A deterministic generator for fuzz loops (splitmix64).
-    struct Random: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            self.state &+= 0x9E37_79B9_7F4A_7C15
-            var z = self.state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
-    static func randomBytes(_ count: Int, _ generator: inout Random) -> [UInt8] {
+    /// Random bytes for fuzz loops, from DecnetCore's seeded SplitMix64 so a failure replays.
+    static func randomBytes(_ count: Int, _ generator: inout SeededGenerator) -> [UInt8] {
         (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
     }
 }

@@ -166,7 +166,7 @@ import Testing
                 #expect(!Conpot.closes(actions))
             }
         }
-        var generator = Conpot.Random(state: 502)
+        var generator = SeededGenerator(seed: 502)
         for _ in 0..<3_000 {
             let pdu = Conpot.randomBytes(Int.random(in: 1...253, using: &generator), &generator)
             let unit = UInt8.random(in: 0...255, using: &generator)

@@ -241,7 +241,7 @@ import Testing
             #expect(Conpot.closes(actions) && Conpot.events(actions).contains(.clientMalformed), "\(tpdu)")
         }
         // S7 PDUs with lengths that lie, S7comm-plus, and truncated jobs and user data.
-        var generator = Conpot.Random(state: 102)
+        var generator = SeededGenerator(seed: 102)
         let process = Conpot.process()
         for _ in 0..<2_000 {
             var machine = Self.connected(process)

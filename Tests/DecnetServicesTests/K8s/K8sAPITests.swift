@@ -81,6 +81,11 @@ import Testing
 
     static let bearer = [(name: "Authorization", value: "Bearer goodtoken")]
 
+    /// A GET with the accepted token (and an Accept header, when given).
+    static func get(_ api: K8sAPI, _ uri: String, accept: String? = nil) -> K8sAPI.Response {
+        Self.call(api, "GET", uri, headers: Self.bearer + (accept.map { [(name: "Accept", value: $0)] } ?? [])).0
+    }
+
     @Test func versionIsThePersonasRealBuild() throws {
         let api = Self.api()
         let (response, _) = Self.call(api, "GET", "/version?timeout=32s")
@@ -257,12 +262,7 @@ import Testing
         let api = Self.api(tokens: "goodtoken")
         let discovery =
             "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
-        let (core, _) = Self.call(
-            api,
-            "GET",
-            "/api?timeout=32s",
-            headers: Self.bearer + [(name: "Accept", value: discovery)]
-        )
+        let core = Self.get(api, "/api?timeout=32s", accept: discovery)
         #expect(
             Self.header(core, "Content-Type")
                 == "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList",
@@ -276,16 +276,16 @@ import Testing
         let newer = Self.api(version: "v1.32.0", tokens: "goodtoken")
         #expect(
             Self.header(
-                Self.call(newer, "GET", "/apis", headers: Self.bearer + [(name: "Accept", value: discovery)]).0,
+                Self.get(newer, "/apis", accept: discovery),
                 "Content-Type"
             )?.contains("v=v2;") == true
         )
         #expect(
-            Self.text(Self.call(api, "GET", "/api", headers: Self.bearer).0).hasPrefix(
+            Self.text(Self.get(api, "/api")).hasPrefix(
                 "{\"kind\":\"APIVersions\",\"versions\":[\"v1\"]"
             )
         )
-        let resources = Self.text(Self.call(api, "GET", "/api/v1", headers: Self.bearer).0)
+        let resources = Self.text(Self.get(api, "/api/v1"))
         #expect(resources.contains("\"name\":\"pods\",\"singularName\":\"pod\",\"namespaced\":true,\"kind\":\"Pod\""))
         #expect(resources.contains("\"storageVersionHash\":\"xPOwRZ+Yhw8=\""), "derived as the API server derives it")
         #expect(
@@ -294,18 +294,13 @@ import Testing
             )
         )
         #expect(
-            Self.text(Self.call(api, "GET", "/apis/apps/v1", headers: Self.bearer).0).hasPrefix(
+            Self.text(Self.get(api, "/apis/apps/v1")).hasPrefix(
                 "{\"kind\":\"APIResourceList\",\"apiVersion\":\"v1\",\"groupVersion\":\"apps/v1\""
             )
         )
         let table =
             "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"
-        let (pods, _) = Self.call(
-            api,
-            "GET",
-            "/api/v1/pods?limit=500",
-            headers: Self.bearer + [(name: "Accept", value: table)]
-        )
+        let pods = Self.get(api, "/api/v1/pods?limit=500", accept: table)
         #expect(
             pods.status == 200 && Self.header(pods, "Content-Type") == "application/json;as=Table;v=v1;g=meta.k8s.io"
         )
@@ -320,7 +315,7 @@ import Testing
         }
         #expect(names.contains("kube-apiserver-k8s-master-01") && names.contains("etcd-k8s-master-01"))
         #expect(rows.first?["object"]?["kind"]?.stringValue == "PartialObjectMetadata")
-        let list = Self.text(Self.call(api, "GET", "/api/v1/namespaces/default/secrets", headers: Self.bearer).0)
+        let list = Self.text(Self.get(api, "/api/v1/namespaces/default/secrets"))
         #expect(list.hasPrefix("{\"kind\":\"SecretList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":"))
         #expect(
             list.contains("\"name\":\"db-credentials\"") && !list.contains("\"kind\":\"Secret\","),
@@ -333,43 +328,33 @@ import Testing
             headers: Self.bearer
         )
         #expect(Self.field(secretEvents, .commandInput, "args") == "default/db-credentials")
-        let missing = Self.call(api, "GET", "/api/v1/namespaces/default/pods/nope", headers: Self.bearer).0
+        let missing = Self.get(api, "/api/v1/namespaces/default/pods/nope")
         #expect(
             missing.status == 404
                 && Self.text(missing).contains(
                     "\"message\":\"pods \\\"nope\\\" not found\",\"reason\":\"NotFound\",\"details\":{\"name\":\"nope\",\"kind\":\"pods\"}"
                 )
         )
-        #expect(Self.call(api, "GET", "/api/v1/frobs", headers: Self.bearer).0.status == 404)
-        #expect(Self.call(api, "GET", "/", headers: Self.bearer).0.status == 200)
-        let index = Self.text(Self.call(api, "GET", "/openapi/v3?timeout=32s", headers: Self.bearer).0)
+        #expect(Self.get(api, "/api/v1/frobs").status == 404)
+        #expect(Self.get(api, "/").status == 200)
+        let index = Self.text(Self.get(api, "/openapi/v3?timeout=32s"))
         #expect(index.contains("\"api/v1\":{\"serverRelativeURL\":\"/openapi/v3/api/v1?hash="))
-        let apps = Self.text(Self.call(api, "GET", "/openapi/v3/apis/apps/v1?hash=X", headers: Self.bearer).0)
+        let apps = Self.text(Self.get(api, "/openapi/v3/apis/apps/v1?hash=X"))
         #expect(apps.contains("\"/apis/apps/v1/namespaces/{namespace}/daemonsets/{name}\""))
         #expect(
             apps.contains(
                 "\"x-kubernetes-group-version-kind\":{\"group\":\"apps\",\"version\":\"v1\",\"kind\":\"DaemonSet\"}"
             )
         )
-        #expect(Self.call(api, "GET", "/openapi/v3/apis/nope/v9", headers: Self.bearer).0.status == 404)
+        #expect(Self.get(api, "/openapi/v3/apis/nope/v9").status == 404)
         // A watch from "now" sends nothing at first, and never lasts longer than the cap.
-        let (watch, _) = Self.call(
-            api,
-            "GET",
-            "/api/v1/pods?watch=true&resourceVersion=5&timeoutSeconds=99999",
-            headers: Self.bearer
-        )
+        let watch = Self.get(api, "/api/v1/pods?watch=true&resourceVersion=5&timeoutSeconds=99999")
         guard case .watch(let events, let seconds) = watch.body else {
             Issue.record("not a watch")
             return
         }
         #expect(events.isEmpty && seconds == 30)
-        let (fresh, _) = Self.call(
-            api,
-            "GET",
-            "/api/v1/namespaces/monitoring/pods?watch=1&timeoutSeconds=2",
-            headers: Self.bearer
-        )
+        let fresh = Self.get(api, "/api/v1/namespaces/monitoring/pods?watch=1&timeoutSeconds=2")
         guard case .watch(let initial, 2) = fresh.body else {
             Issue.record("not a bounded watch")
             return
@@ -415,7 +400,7 @@ import Testing
         #expect(
             Self.call(api, "POST", "/api/v1/namespaces/nowhere/pods", headers: Self.bearer, body: pod).0.status == 404
         )
-        let running = Self.text(Self.call(api, "GET", "/api/v1/namespaces/default/pods/evil", headers: Self.bearer).0)
+        let running = Self.text(Self.get(api, "/api/v1/namespaces/default/pods/evil"))
         #expect(running.contains("\"phase\":\"Running\""))
         // exec over a WebSocket: the command comes from the query string.
         let websocket: [(name: String, value: String)] =
@@ -443,19 +428,7 @@ import Testing
             Self.field(execEvents, .commandInput, "args") == "sh -c id; uname -a"
                 && Self.field(execEvents, .commandInput, "pod") == "default/evil"
         )
-        var session = K8sExecSession(
-            request: request,
-            profile: ShellProfile(
-                context: ServiceContext(
-                    decky: "d",
-                    hostname: "k8s-master-01",
-                    service: "k8s",
-                    persona: [:],
-                    sink: DiscardingEventSink(),
-                    distro: "debian"
-                )
-            )
-        )
+        var session = K8sExecSession(request: request, profile: K8sWireTests.shellProfile)
         let result = session.run()
         #expect(
             String(decoding: result.output, as: UTF8.self).hasPrefix(

@@ -12,6 +12,48 @@ import Testing
 @Suite struct K8sWireTests {
     static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 
+    /// The fake shell of the control-plane decky the exec tests run commands in.
+    static var shellProfile: ShellProfile {
+        ShellProfile(
+            context: ServiceContext(
+                decky: "d",
+                hostname: "k8s-master-01",
+                service: "k8s",
+                persona: [:],
+                sink: DiscardingEventSink(),
+                distro: "debian"
+            )
+        )
+    }
+
+    /// An exec request as the API hands it over: by default a non-interactive SPDY v4 one with all three streams.
+    static func execRequest(
+        _ command: [String],
+        namespace: String = "d",
+        pod: String = "p",
+        container: String = "c",
+        stdin: Bool = true,
+        stderr: Bool = true,
+        tty: Bool = false,
+        transport: K8sExecRequest.Transport = .spdy(protocolName: "v4.channel.k8s.io"),
+        image: String = "alpine",
+        podIP: String = "10.244.1.3"
+    ) -> K8sExecRequest {
+        K8sExecRequest(
+            namespace: namespace,
+            pod: pod,
+            container: container,
+            command: command,
+            stdin: stdin,
+            stdout: true,
+            stderr: stderr,
+            tty: tty,
+            transport: transport,
+            image: image,
+            podIP: podIP
+        )
+    }
+
     @Test func responsesAreFramedAsGoFramesThem() {
         let date = Date(timeIntervalSince1970: 1_780_000_000)
         let head = Self.text(
@@ -169,46 +211,23 @@ import Testing
             "the zlib header only once"
         )
         #expect(K8sSPDY.Encoder.data(id: 5, Array("ok".utf8), fin: true) == [0, 0, 0, 5, 0x01, 0, 0, 2, 0x6F, 0x6B])
-        let request = K8sExecRequest(
-            namespace: "default",
-            pod: "p",
-            container: "c",
-            command: ["sh"],
-            stdin: true,
-            stdout: true,
-            stderr: true,
-            tty: true,
-            transport: .spdy(protocolName: "v4.channel.k8s.io"),
-            image: "nginx",
-            podIP: "10.244.1.2"
-        )
+        let request = Self.execRequest(["sh"], namespace: "default", tty: true, image: "nginx", podIP: "10.244.1.2")
         #expect(K8sSPDY.streamOrder(request, protocolName: "v4.channel.k8s.io") == [.error, .stdin, .stdout, .resize])
     }
 
     @Test func anInteractiveExecIsATerminal() {
-        let request = K8sExecRequest(
+        let request = Self.execRequest(
+            ["bash"],
             namespace: "default",
             pod: "web-1",
             container: "web",
-            command: ["bash"],
-            stdin: true,
-            stdout: true,
             stderr: false,
             tty: true,
             transport: .websocket(protocolName: "v5.channel.k8s.io", key: "k"),
             image: "nginx:1.25.4",
             podIP: "10.244.1.2"
         )
-        let profile = ShellProfile(
-            context: ServiceContext(
-                decky: "d",
-                hostname: "k8s-master-01",
-                service: "k8s",
-                persona: [:],
-                sink: DiscardingEventSink(),
-                distro: "debian"
-            )
-        )
+        let profile = Self.shellProfile
         var session = K8sExecSession(request: request, profile: profile)
         #expect(Self.text(session.start()).hasPrefix("root@web-1:"))
         let typed = session.type(Array("hostname\r".utf8))
@@ -217,54 +236,18 @@ import Testing
         #expect(
             session.readsInput
                 && !K8sExecSession(
-                    request: K8sExecRequest(
-                        namespace: "d",
-                        pod: "p",
-                        container: "c",
-                        command: ["sh", "-c", "id"],
-                        stdin: true,
-                        stdout: true,
-                        stderr: true,
-                        tty: false,
-                        transport: .spdy(protocolName: "v4.channel.k8s.io"),
-                        image: "alpine",
-                        podIP: "10.244.1.3"
-                    ),
+                    request: Self.execRequest(["sh", "-c", "id"]),
                     profile: profile
                 ).readsInput
         )
         var script = K8sExecSession(
-            request: K8sExecRequest(
-                namespace: "d",
-                pod: "p",
-                container: "c",
-                command: ["sh"],
-                stdin: true,
-                stdout: true,
-                stderr: true,
-                tty: false,
-                transport: .spdy(protocolName: "v4.channel.k8s.io"),
-                image: "alpine:3.19",
-                podIP: "10.244.1.3"
-            ),
+            request: Self.execRequest(["sh"], image: "alpine:3.19"),
             profile: profile
         )
         let result = script.script("id\nexit 7\nhostname")
         #expect(Self.text(result.output) == "uid=0(root) gid=0(root) groups=0(root)\n" && result.status.code == 7)
         var missing = K8sExecSession(
-            request: K8sExecRequest(
-                namespace: "d",
-                pod: "p",
-                container: "c",
-                command: ["kubectl-evil"],
-                stdin: false,
-                stdout: true,
-                stderr: true,
-                tty: false,
-                transport: .spdy(protocolName: "v4.channel.k8s.io"),
-                image: "alpine",
-                podIP: "10.244.1.3"
-            ),
+            request: Self.execRequest(["kubectl-evil"], stdin: false),
             profile: profile
         )
         #expect(

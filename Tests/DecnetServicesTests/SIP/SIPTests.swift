@@ -74,8 +74,8 @@ import Testing
         _ challenge: String,
         user: String,
         password: String,
-        method: String,
-        uri: String,
+        method: String = "REGISTER",
+        uri: String = "sip:10.0.0.20",
         realm: String = "voip.corp.local"
     ) -> String {
         let nonce = challenge.components(separatedBy: "nonce=\"")[1].prefix(8)
@@ -84,6 +84,18 @@ import Testing
         let response = SIPDigest.md5Hex("\(ha1):\(nonce):00000001:deadbeef:auth:\(ha2)")
         return "Digest username=\"\(user)\", realm=\"\(realm)\", nonce=\"\(nonce)\", uri=\"\(uri)\", "
             + "response=\"\(response)\", algorithm=MD5, cnonce=\"deadbeef\", qop=auth, nc=00000001"
+    }
+
+    /// The WWW-Authenticate of a first REGISTER (extension 100, no credentials).
+    static func registerChallenge(_ responder: SIPResponder) throws -> String {
+        try #require(
+            Self.header(
+                "WWW-Authenticate",
+                in: Self.text(
+                    responder.respond(to: Self.request("REGISTER"), peer: Self.udp, now: Self.now).replies.last
+                )
+            )
+        )
     }
 
     @Test func nmapsProbeGetsAsterisksAnswerThatItsMatchLinesName() throws {
@@ -165,21 +177,8 @@ import Testing
 
     @Test func aRightDigestRegistersAndAWrongOneIsForbiddenBothCapturedForHashcat() throws {
         let responder = Self.responder()
-        let challenge = try #require(
-            Self.header(
-                "WWW-Authenticate",
-                in: Self.text(
-                    responder.respond(to: Self.request("REGISTER"), peer: Self.udp, now: Self.now).replies.last
-                )
-            )
-        )
-        let good = Self.authorization(
-            challenge,
-            user: "100",
-            password: "secret",
-            method: "REGISTER",
-            uri: "sip:10.0.0.20"
-        )
+        let challenge = try Self.registerChallenge(responder)
+        let good = Self.authorization(challenge, user: "100", password: "secret")
         let ok = responder.respond(
             to: Self.request(
                 "REGISTER",
@@ -210,13 +209,7 @@ import Testing
             SIPDigest.md5Hex("\(ha1):\(nonce):\(success["nc"]!):\(success["cnonce"]!):\(success["qop"]!):\(ha2)")
                 == success["response"]
         )
-        let bad = Self.authorization(
-            challenge,
-            user: "101",
-            password: "letmein",
-            method: "REGISTER",
-            uri: "sip:10.0.0.20"
-        )
+        let bad = Self.authorization(challenge, user: "101", password: "letmein")
         let refused = responder.respond(
             to: Self.request(
                 "REGISTER",
@@ -237,21 +230,8 @@ import Testing
 
     @Test func staleNoncesAndMismatchedUsernamesAreAnsweredAsChanSipDoes() throws {
         let responder = Self.responder()
-        let challenge = try #require(
-            Self.header(
-                "WWW-Authenticate",
-                in: Self.text(
-                    responder.respond(to: Self.request("REGISTER"), peer: Self.udp, now: Self.now).replies.last
-                )
-            )
-        )
-        let good = Self.authorization(
-            challenge,
-            user: "100",
-            password: "secret",
-            method: "REGISTER",
-            uri: "sip:10.0.0.20"
-        )
+        let challenge = try Self.registerChallenge(responder)
+        let good = Self.authorization(challenge, user: "100", password: "secret")
         let late = responder.respond(
             to: Self.request("REGISTER", cseq: 2, extra: ["Authorization: " + good]),
             peer: Self.udp,
@@ -259,13 +239,7 @@ import Testing
         )
         let lateText = Self.text(late.replies.last)
         #expect(lateText.hasPrefix("SIP/2.0 401 Unauthorized\r\n") && lateText.contains(", stale=true\r\n"))
-        let other = Self.authorization(
-            challenge,
-            user: "101",
-            password: "Winter2024",
-            method: "REGISTER",
-            uri: "sip:10.0.0.20"
-        )
+        let other = Self.authorization(challenge, user: "101", password: "Winter2024")
         let mismatch = responder.respond(
             to: Self.request("REGISTER", cseq: 2, extra: ["Authorization: " + other]),
             peer: Self.udp,
