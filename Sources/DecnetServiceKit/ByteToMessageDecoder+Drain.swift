@@ -44,3 +44,17 @@ extension ByteToMessageDecoder where InboundOut: FramingFailure {
         return .needMoreData
     }
 }
+
+/// A decoder that, at EOF, decodes what is complete and drops a message still incomplete: a client that went away
+/// mid-message sent nothing a server would act on. Conforming is all a decoder needs for that `decodeLast`.
+public protocol DropsIncompleteMessageAtEOF: ByteToMessageDecoder {}
+
+extension DropsIncompleteMessageAtEOF {
+    public mutating func decodeLast(
+        context: ChannelHandlerContext,
+        buffer: inout ByteBuffer,
+        seenEOF: Bool
+    ) throws -> DecodingState {
+        try self.decodeCompleteMessagesAndDropTheRest(context: context, buffer: &buffer)
+    }
+}

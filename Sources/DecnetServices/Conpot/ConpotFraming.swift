@@ -37,7 +37,7 @@ public enum ConpotInbound: Equatable, Sendable, FramingFailure {
 }
 
 /// Frames the protocol of one port, trusting no length beyond the protocol's own bounds.
-struct ConpotFrameDecoder: ByteToMessageDecoder {
+struct ConpotFrameDecoder: DropsIncompleteMessageAtEOF {
     typealias InboundOut = ConpotInbound
 
     enum Mode: Equatable {
@@ -184,15 +184,5 @@ struct ConpotFrameDecoder: ByteToMessageDecoder {
             index += 1
         }
         return nil
-    }
-
-    mutating func decodeLast(
-        context: ChannelHandlerContext,
-        buffer: inout ByteBuffer,
-        seenEOF: Bool
-    ) throws
-        -> DecodingState
-    {
-        try self.decodeCompleteMessagesAndDropTheRest(context: context, buffer: &buffer)
     }
 }

@@ -11,7 +11,7 @@ public enum LDAPInbound: Equatable, Sendable {
 
 /// Frames BER SEQUENCEs, with short, long and indefinite-free lengths of up to four bytes (nmap and AD write
 /// `0x84` lengths).
-struct LDAPMessageDecoder: ByteToMessageDecoder {
+struct LDAPMessageDecoder: DropsIncompleteMessageAtEOF {
     typealias InboundOut = LDAPInbound
 
     static let maximumMessage = 1 << 18
@@ -49,16 +49,6 @@ struct LDAPMessageDecoder: ByteToMessageDecoder {
         guard buffer.readableBytes >= length else { return .needMoreData }
         context.fireChannelRead(Self.wrapInboundOut(.message(buffer.readBytes(length: length)!)))
         return .continue
-    }
-
-    mutating func decodeLast(
-        context: ChannelHandlerContext,
-        buffer: inout ByteBuffer,
-        seenEOF: Bool
-    ) throws
-        -> DecodingState
-    {
-        try self.decodeCompleteMessagesAndDropTheRest(context: context, buffer: &buffer)
     }
 }
 

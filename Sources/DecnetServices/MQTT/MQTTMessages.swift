@@ -10,7 +10,7 @@ public enum MQTTInbound: Equatable, Sendable, FramingFailure {
 }
 
 /// Frames MQTT packets by their variable-length remaining length, trusting none beyond `maximumPacket`.
-struct MQTTPacketDecoder: ByteToMessageDecoder {
+struct MQTTPacketDecoder: DropsIncompleteMessageAtEOF {
     typealias InboundOut = MQTTInbound
 
     /// Largest packet read (a broker's default is far larger; a honeypot keeps what an attacker may send small).
@@ -57,16 +57,6 @@ struct MQTTPacketDecoder: ByteToMessageDecoder {
         -> DecodingState
     {
         self.failFraming(context, &buffer, problem, failed: &self.failed)
-    }
-
-    mutating func decodeLast(
-        context: ChannelHandlerContext,
-        buffer: inout ByteBuffer,
-        seenEOF: Bool
-    ) throws
-        -> DecodingState
-    {
-        try self.decodeCompleteMessagesAndDropTheRest(context: context, buffer: &buffer)
     }
 }
 

@@ -9,7 +9,7 @@ public enum TDSMessage: Equatable, Sendable {
 }
 
 /// Reassembles TDS packets into messages, trusting no length beyond the limits.
-struct TDSMessageDecoder: ByteToMessageDecoder {
+struct TDSMessageDecoder: DropsIncompleteMessageAtEOF {
     typealias InboundOut = TDSMessage
 
     /// Largest packet (TDS allows 32 KiB; clients before login use 4 KiB) and largest message before a login.
@@ -46,16 +46,6 @@ struct TDSMessageDecoder: ByteToMessageDecoder {
             context.fireChannelRead(Self.wrapInboundOut(.message(type: header[0], payload: payload)))
         }
         return .continue
-    }
-
-    mutating func decodeLast(
-        context: ChannelHandlerContext,
-        buffer: inout ByteBuffer,
-        seenEOF: Bool
-    ) throws
-        -> DecodingState
-    {
-        try self.decodeCompleteMessagesAndDropTheRest(context: context, buffer: &buffer)
     }
 }
 

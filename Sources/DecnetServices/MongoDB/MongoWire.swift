@@ -12,7 +12,7 @@ public enum MongoInbound: Equatable, Sendable, FramingFailure {
 
 /// Frames wire-protocol messages by their `messageLength` (the header's first field), trusting none below the
 /// header's 16 bytes or above `maximumMessage`.
-struct MongoMessageDecoder: ByteToMessageDecoder {
+struct MongoMessageDecoder: DropsIncompleteMessageAtEOF {
     typealias InboundOut = MongoInbound
 
     /// mongod reads up to 48 MB (`maxMessageSizeBytes`); a honeypot keeps what one connection may hold smaller
@@ -52,14 +52,6 @@ struct MongoMessageDecoder: ByteToMessageDecoder {
             Self.wrapInboundOut(.message(requestID: requestID, responseTo: responseTo, opCode: opCode, body: body))
         )
         return .continue
-    }
-
-    mutating func decodeLast(
-        context: ChannelHandlerContext,
-        buffer: inout ByteBuffer,
-        seenEOF: Bool
-    ) throws -> DecodingState {
-        try self.decodeCompleteMessagesAndDropTheRest(context: context, buffer: &buffer)
     }
 }
 

@@ -21,7 +21,7 @@ public enum PostgresFrontendMessage: Equatable, Sendable {
 }
 
 /// Frames frontend messages. It tracks the phase itself: untyped until a 3.0 StartupMessage, typed after.
-struct PostgresFrontendDecoder: ByteToMessageDecoder {
+struct PostgresFrontendDecoder: DropsIncompleteMessageAtEOF {
     typealias InboundOut = PostgresFrontendMessage
 
     /// PostgreSQL's own bound for startup packets.
@@ -91,14 +91,6 @@ struct PostgresFrontendDecoder: ByteToMessageDecoder {
         buffer.moveReaderIndex(to: buffer.writerIndex)
         context.fireChannelRead(Self.wrapInboundOut(message))
         return .continue
-    }
-
-    mutating func decodeLast(
-        context: ChannelHandlerContext,
-        buffer: inout ByteBuffer,
-        seenEOF: Bool
-    ) throws -> DecodingState {
-        try self.decodeCompleteMessagesAndDropTheRest(context: context, buffer: &buffer)
     }
 }
 

@@ -12,7 +12,7 @@ public enum RDPInbound: Equatable, Sendable, FramingFailure {
     case invalid(String, [UInt8])
 }
 
-struct RDPFrameDecoder: ByteToMessageDecoder {
+struct RDPFrameDecoder: DropsIncompleteMessageAtEOF {
     typealias InboundOut = RDPInbound
 
     /// Largest TSRequest read (an AUTHENTICATE with its blob, pubKeyAuth and nonce is under 2 KiB).
@@ -70,16 +70,6 @@ struct RDPFrameDecoder: ByteToMessageDecoder {
         -> DecodingState
     {
         self.failFraming(context, &buffer, problem, failed: &self.failed)
-    }
-
-    mutating func decodeLast(
-        context: ChannelHandlerContext,
-        buffer: inout ByteBuffer,
-        seenEOF: Bool
-    ) throws
-        -> DecodingState
-    {
-        try self.decodeCompleteMessagesAndDropTheRest(context: context, buffer: &buffer)
     }
 }
 

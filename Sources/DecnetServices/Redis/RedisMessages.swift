@@ -39,7 +39,7 @@ indirect enum RESPValue: Equatable, Sendable {
 /// Decodes client requests the way Redis 7's `processMultibulkBuffer`/`processInlineBuffer` do, with the
 /// honeypot's own tighter limits. Never allocates what the client merely claims: a declared length is checked
 /// before anything is read.
-struct RedisRequestDecoder: ByteToMessageDecoder {
+struct RedisRequestDecoder: DropsIncompleteMessageAtEOF {
     typealias InboundOut = RedisRequest
 
     /// Largest bulk argument accepted (Redis allows 512 MB; nobody needs that to talk to a decoy).
@@ -71,15 +71,6 @@ struct RedisRequestDecoder: ByteToMessageDecoder {
             context.fireChannelRead(Self.wrapInboundOut(request))
             return .continue
         }
-    }
-
-    mutating func decodeLast(
-        context: ChannelHandlerContext,
-        buffer: inout ByteBuffer,
-        seenEOF: Bool
-    ) throws -> DecodingState {
-        // A half-sent command at EOF is dropped, as Redis does when the client goes away.
-        try self.decodeCompleteMessagesAndDropTheRest(context: context, buffer: &buffer)
     }
 
     /// One inline command line, split on blanks with Redis's quoting rules.

@@ -14,7 +14,7 @@ public enum SIPStreamFrame: Equatable, Sendable, FramingFailure {
 
 /// Frames SIP over TCP by Content-Length (RFC 3261 §18.3): leading CRLFs (keepalives) skipped, the header
 /// section bounded, the body bounded.
-struct SIPStreamDecoder: ByteToMessageDecoder {
+struct SIPStreamDecoder: DropsIncompleteMessageAtEOF {
     typealias InboundOut = SIPStreamFrame
 
     /// What the handler may buffer: one header section and one body at their limits.
@@ -88,13 +88,5 @@ struct SIPStreamDecoder: ByteToMessageDecoder {
         buffer.moveReaderIndex(to: buffer.writerIndex)
         context.fireChannelRead(Self.wrapInboundOut(.badLength(head: head, problem: problem)))
         return .needMoreData
-    }
-
-    mutating func decodeLast(
-        context: ChannelHandlerContext,
-        buffer: inout ByteBuffer,
-        seenEOF: Bool
-    ) throws -> DecodingState {
-        try self.decodeCompleteMessagesAndDropTheRest(context: context, buffer: &buffer)
     }
 }

@@ -16,7 +16,7 @@ public enum NBSSFrame: Equatable, Sendable {
 }
 
 /// Frames NBSS messages without trusting the declared length beyond `maximumLength`.
-struct NBSSFrameDecoder: ByteToMessageDecoder {
+struct NBSSFrameDecoder: DropsIncompleteMessageAtEOF {
     typealias InboundOut = NBSSFrame
 
     /// Largest message read (a client's messages before a login are a few kilobytes; Windows' own limit for
@@ -57,16 +57,6 @@ struct NBSSFrameDecoder: ByteToMessageDecoder {
             }
         context.fireChannelRead(Self.wrapInboundOut(frame))
         return .continue
-    }
-
-    mutating func decodeLast(
-        context: ChannelHandlerContext,
-        buffer: inout ByteBuffer,
-        seenEOF: Bool
-    ) throws
-        -> DecodingState
-    {
-        try self.decodeCompleteMessagesAndDropTheRest(context: context, buffer: &buffer)
     }
 }
 

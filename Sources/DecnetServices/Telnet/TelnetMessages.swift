@@ -15,7 +15,7 @@ public enum TelnetMessage: Equatable, Sendable {
 
 /// Telnet (RFC 854) framing: separates data from IAC sequences. Subnegotiations are bounded; an overlong one is
 /// dropped, never buffered without limit.
-struct TelnetDecoder: ByteToMessageDecoder {
+struct TelnetDecoder: DropsIncompleteMessageAtEOF {
     typealias InboundOut = TelnetMessage
 
     static let iac: UInt8 = 255
@@ -86,13 +86,5 @@ struct TelnetDecoder: ByteToMessageDecoder {
             buffer.moveReaderIndex(forwardBy: 2)
         }
         return .continue
-    }
-
-    mutating func decodeLast(
-        context: ChannelHandlerContext,
-        buffer: inout ByteBuffer,
-        seenEOF: Bool
-    ) throws -> DecodingState {
-        try self.decodeCompleteMessagesAndDropTheRest(context: context, buffer: &buffer)
     }
 }

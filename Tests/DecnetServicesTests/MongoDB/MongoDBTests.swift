@@ -136,6 +136,16 @@ import Testing
         #expect(try frames(ping + ping + ping.prefix(10)).count == 2)
     }
 
+    /// A message cut off by the client's close is dropped without an error, as every decoder that conforms to
+    /// `DropsIncompleteMessageAtEOF` does (NIO's default would raise "leftover data").
+    @Test func aMessageCutOffAtEOFIsDroppedQuietly() throws {
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(MongoMessageDecoder(), maximumBufferSize: 1 << 20))
+        let ping = MongoWire.message(to: 0, id: 1, document: ["ping": .int32(1), "$db": .string("admin")])
+        try channel.writeInbound(ByteBuffer(bytes: ping + ping.prefix(10)))
+        #expect(try channel.readInbound(as: MongoInbound.self) != nil)
+        #expect(throws: Never.self) { _ = try channel.finish() }
+    }
+
     /// nmap's -sV probe (OP_QUERY serverStatus on test.$cmd): a 4.4 persona answers with its version, as 4.4
     /// does, and matches nmap's line; a 6.0 persona refuses it with mongod's error.
     @Test func opQueryCommandsFollowThePersonasRelease() throws {
