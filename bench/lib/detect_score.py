@@ -21,8 +21,8 @@ SERVICE_NAMES = {
     "ssh": {"ssh"}, "http": {"http"}, "ftp": {"ftp"}, "tftp": {"tftp"},
     "smb": {"microsoft-ds", "netbios-ssn"}, "rdp": {"ms-wbt-server"}, "telnet": {"telnet"}, "vnc": {"vnc"},
     "smtp": {"smtp", "submission"}, "imap": {"imap"}, "pop3": {"pop3"}, "ldap": {"ldap"},
-    "llmnr": {"llmnr", "mdns", "zeroconf"}, "mysql": {"mysql"}, "postgres": {"postgresql"},
-    "mssql": {"ms-sql-s"}, "mongodb": {"mongodb", "mongod"}, "redis": {"redis"},
+    "llmnr": {"llmnr", "mdns", "zeroconf", "netbios-ns"}, "mysql": {"mysql"}, "postgres": {"postgresql"},
+    "mssql": {"ms-sql-s", "ms-sql-m"}, "mongodb": {"mongodb", "mongod"}, "redis": {"redis"},
     "elasticsearch": {"http", "elasticsearch"}, "mqtt": {"mqtt"}, "snmp": {"snmp"}, "sip": {"sip", "sip-proxy", "sip-tls"},
     "k8s": {"http", "kubernetes"}, "docker_api": {"docker", "http"},
 }
@@ -236,7 +236,10 @@ def main():
                     score["open"] += 1
                 names = CONPOT_NAMES.get(number, set()) if kind == "conpot" else SERVICE_NAMES.get(kind, set())
                 tls = number in TLS_PORTS
-                named = name in names and ((tunnel == "ssl") == tls or not tls and tunnel == "")
+                # mqtt-subscribe (a version script) renames an MQTT port after the broker's $SYS version.
+                named = (name in names or kind == "mqtt" and name.startswith("mosquitto version")) and (
+                    (tunnel == "ssl") == tls or not tls and tunnel == ""
+                )
                 if tls and name in {"https", "imaps", "pop3s", "ldapssl", "ssl"} | {n + "s" for n in names}:
                     named = True
                 score["named"] += named
