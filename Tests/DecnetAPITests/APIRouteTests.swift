@@ -117,11 +117,12 @@ struct APIRouteTests {
 
     @Test("Tokens expire: after their lifetime (cached or not) they answer 401")
     func tokensExpire() async throws {
-        let fixture = try await APIFixture { $0.tokenLifetime = 1.5 }
+        // Long enough for the first admin's login and password change on a loaded CI machine (1.5 s was not).
+        let fixture = try await APIFixture { $0.tokenLifetime = 6 }
         try await fixture.test { client in
             let admin = try await client.adminToken()
             #expect(try await client.get("/api/v1/auth/me", token: admin).0 == .ok)
-            try await Task.sleep(for: .milliseconds(1_700))
+            try await Task.sleep(for: .milliseconds(6_300))
             let (status, body) = try await client.get("/api/v1/auth/me", token: admin)
             #expect(status == .unauthorized)
             #expect(((body as? [String: Any])?["detail"] as? String)?.contains("expired") == true)
