@@ -167,7 +167,7 @@ extension InfrastructureLabTests {
 
             let mongo = try await harness.attacker([
                 python, "-c",
-                "import pymongo; c = pymongo.MongoClient('\(db)', 27017, serverSelectionTimeoutMS=5000); "
+                "import pymongo; c = pymongo.MongoClient('\(db)', 27017, serverSelectionTimeoutMS=30000); "
                     + "print(','.join(c.list_database_names())); print(c.crm.customers.count_documents({}))",
             ])
             #expect(
@@ -176,7 +176,7 @@ extension InfrastructureLabTests {
             )
             let modbus = try await harness.attacker([
                 python, "-c",
-                "from pymodbus.client import ModbusTcpClient; c = ModbusTcpClient('\(plc)', port=502, timeout=3); "
+                "from pymodbus.client import ModbusTcpClient; c = ModbusTcpClient('\(plc)', port=502, timeout=15); "
                     + "c.connect(); print(c.write_register(22, 4242, device_id=1).isError(), "
                     + "c.read_holding_registers(22, count=1, device_id=1).registers)",
             ])

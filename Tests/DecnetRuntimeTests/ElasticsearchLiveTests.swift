@@ -71,7 +71,7 @@ import Testing
         let script = """
             import warnings; warnings.simplefilter("ignore")
             from elasticsearch import Elasticsearch
-            es = Elasticsearch("http://127.77.27.20:9200", basic_auth=("elastic", "changeme"), request_timeout=5)
+            es = Elasticsearch("http://127.77.27.20:9200", basic_auth=("elastic", "changeme"), request_timeout=30, max_retries=0)
             info = es.info()
             print("cluster", info["cluster_name"], info["version"]["number"])
             indices = sorted(i["index"] for i in es.cat.indices(format="json"))

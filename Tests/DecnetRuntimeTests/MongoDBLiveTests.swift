@@ -25,7 +25,7 @@ import Testing
         let script = """
             import pymongo, sys
             from pymongo.errors import OperationFailure
-            client = pymongo.MongoClient("127.77.27.1", 27017, serverSelectionTimeoutMS=5000, appname="ransom-kit")
+            client = pymongo.MongoClient("127.77.27.1", 27017, serverSelectionTimeoutMS=30000, appname="ransom-kit")
             print("server", client.server_info()["version"])
             print("databases", ",".join(client.list_database_names()))
             crm = client["crm"]
@@ -38,11 +38,11 @@ import Testing
             note.insert_one({"content": "All your data is backed up. You must pay 0.0071 BTC to bc1qdecnet"})
             print("after", ",".join(client.list_database_names()))
             good = pymongo.MongoClient("mongodb://admin:S3cure!Pass@127.77.27.1:27017/?authSource=admin",
-                                       serverSelectionTimeoutMS=5000)
+                                       serverSelectionTimeoutMS=30000)
             print("login", good.admin.command("ping")["ok"])
             for mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-1"):
                 bad = pymongo.MongoClient("mongodb://admin:hunter2@127.77.27.1:27017/?authSource=admin&authMechanism="
-                                          + mechanism, serverSelectionTimeoutMS=5000)
+                                          + mechanism, serverSelectionTimeoutMS=30000)
                 try:
                     bad.admin.command("ping")
                     print("bad login accepted", mechanism)

@@ -7,7 +7,7 @@ import sys
 from pymodbus.client import ModbusTcpClient
 
 host, port = sys.argv[1], int(sys.argv[2])
-client = ModbusTcpClient(host, port=port, timeout=3, retries=0)
+client = ModbusTcpClient(host, port=port, timeout=15, retries=0)
 if not client.connect():
     sys.exit("no connection")
 out = {}
