@@ -183,7 +183,7 @@ public struct AttackerProfile: Sendable, Equatable, Codable {
 
 /// The event store: the seed's `logs`, `bounty` and `attackers` tables behind one interface, with SQLite
 /// (embedded, the default) and PostgreSQL (shared by many hosts) behind it.
-public protocol EventStore: Sendable {
+public protocol EventStore: IntelStore {
     /// Creates or upgrades the schema (versioned migrations).
     func migrate() async throws
     /// Drops every table and migrates again.

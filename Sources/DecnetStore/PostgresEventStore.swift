@@ -212,6 +212,23 @@ public final class PostgresEventStore: EventStore {
                 "ALTER TABLE bounty DROP CONSTRAINT IF EXISTS bounty_log_uuid_key",
             ]
         ),
+        (
+            4,
+            [
+                // The intelligence stack's documents (see `IntelDocument`); text, since JSONB refuses the NUL an
+                // attacker's password may hold.
+                """
+                CREATE TABLE intel (
+                    kind TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    body TEXT NOT NULL,
+                    updated TEXT NOT NULL,
+                    PRIMARY KEY (kind, key)
+                )
+                """,
+                "CREATE INDEX bounty_type ON bounty (bounty_type, timestamp)",
+            ]
+        ),
     ]
 
     /// How long the first statement may wait for the server: the pool would otherwise keep retrying a server
@@ -323,7 +340,7 @@ public final class PostgresEventStore: EventStore {
 
     public func reset() async throws {
         try await self.client.query(
-            "DROP TABLE IF EXISTS bounty, logs, attackers, ingest_cursor, users, decnet_migrations CASCADE",
+            "DROP TABLE IF EXISTS bounty, logs, attackers, ingest_cursor, users, intel, decnet_migrations CASCADE",
             logger: self.logger
         )
         try await self.migrate()

@@ -95,13 +95,23 @@ public struct StoredBounty: Sendable, Equatable {
     public var decky: String
     public var service: String
     public var payload: [String: String]
+    /// Whose it is (filled by the bounty board; the per-attacker query leaves it empty).
+    public var attackerIP: String
 
-    public init(time: Date, kind: String, decky: String, service: String, payload: [String: String]) {
+    public init(
+        time: Date,
+        kind: String,
+        decky: String,
+        service: String,
+        payload: [String: String],
+        attackerIP: String = ""
+    ) {
         self.time = time
         self.kind = kind
         self.decky = decky
         self.service = service
         self.payload = payload
+        self.attackerIP = attackerIP
     }
 }
 

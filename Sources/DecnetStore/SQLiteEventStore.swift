@@ -163,6 +163,20 @@ public final class SQLiteEventStore: EventStore {
                     """
             )
         }
+        migrator.registerMigration("v4: the intelligence stack's documents") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE intel (
+                        kind TEXT NOT NULL,
+                        key TEXT NOT NULL,
+                        body TEXT NOT NULL,
+                        updated TEXT NOT NULL,
+                        PRIMARY KEY (kind, key)
+                    );
+                    CREATE INDEX bounty_type ON bounty (bounty_type, timestamp);
+                    """
+            )
+        }
         return migrator
     }
 
@@ -170,7 +184,7 @@ public final class SQLiteEventStore: EventStore {
 
     public func reset() async throws {
         try await self.pool.write { db in
-            for table in ["bounty", "logs", "attackers", "ingest_cursor", "users", "grdb_migrations"] {
+            for table in ["bounty", "logs", "attackers", "ingest_cursor", "users", "intel", "grdb_migrations"] {
                 try db.execute(sql: "DROP TABLE IF EXISTS \(table)")
             }
         }
