@@ -83,6 +83,32 @@ import Testing
         #expect(recording.contains("bookworm"))
     }
 
+    /// Keystroke timing: a line typed key by key at a person's pace carries one read per key, the gaps between
+    /// them and the corrections; a pasted line arrives in one read.
+    @Test(.enabled(if: usable, "needs ssh, python3-pexpect (required under CI)"))
+    func typedLinesCarryTheirKeystrokeTiming() async throws {
+        let service = try await Self.start()
+        let result = try await Self.python(
+            "ssh_typist.py",
+            ["127.0.0.1", String(service.port), "root", "toor", "id", "uname -a", "+cat /etc/passwd"],
+            module: "pexpect"
+        )
+        #expect(result.status == 0, "\(result.standardOutput)\(result.standardError)")
+        await service.capture.wait { $0.filter { $0.id == .commandInput }.count >= 4 }
+        await service.stop()
+        let lines = service.capture.events(.commandInput)
+        let typed = try #require(lines.first { $0[field: "command"] == "uname" })
+        // "uname -a": eight keys, eight reads, seven gaps of 80-300 ms (a loaded machine may stretch one).
+        #expect(typed[field: "keystrokes"] == "8")
+        let gaps = (typed[field: "keystroke_ms"] ?? "").split(separator: ",").compactMap { Int($0) }
+        #expect(gaps.count == 7 && gaps.allSatisfy { $0 >= 60 }, "\(gaps)")
+        let first = try #require(lines.first { $0[field: "command"] == "id" })
+        #expect(first[field: "corrections"] == "1")
+        #expect(first[field: "keystrokes"] == "3", "id with a typo: i, x, d (the erase is not a key that adds)")
+        let pasted = try #require(lines.first { $0[field: "command"] == "cat" })
+        #expect(pasted[field: "keystrokes"] == "1" && pasted[field: "keystroke_ms"] == "")
+    }
+
     /// `ssh host 'cmd'` through sshpass: the output exactly as the persona's shell prints it, bash's exit
     /// statuses, the commands captured.
     @Test(.enabled(if: usable, "needs ssh and sshpass (required under CI)"))

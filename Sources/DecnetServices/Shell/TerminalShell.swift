@@ -27,6 +27,13 @@ struct TerminalShell {
     private var previous: UInt8 = 0
     /// Inside an escape sequence (arrow keys and the like), which a line editor swallows.
     private var escape = EscapeState.none
+    /// Keystroke timing of the line being typed: when each read that added to it arrived (a person's keys come
+    /// one read each; a paste, one read for the lot), and how many characters were erased.
+    private var keyTimes: [Duration] = []
+    private var readTime: Duration?
+    private var corrections = 0
+    /// Gaps kept per line (a longer line keeps its first ones).
+    static let maximumKeyGaps = 128
 
     private enum EscapeState {
         case none
@@ -56,6 +63,7 @@ struct TerminalShell {
     /// Keystrokes from the client.
     mutating func receive(_ bytes: some Sequence<UInt8>) -> Output {
         var output = Output()
+        self.readTime = self.elapsed
         for byte in bytes {
             let step = self.character(byte)
             output.bytes += step.bytes
@@ -114,6 +122,7 @@ struct TerminalShell {
         case 0x7F, 0x08:
             guard !self.line.isEmpty else { return Output() }
             self.line.removeLast()
+            self.corrections += 1
             return self.send([0x08, 0x20, 0x08])
         case 0x03:
             return self.interrupt()
@@ -134,6 +143,10 @@ struct TerminalShell {
         default:
             guard self.line.count < Self.maximumLine, byte >= 0x20 else { return Output() }
             self.line.append(byte)
+            if let time = self.readTime {
+                self.keyTimes.append(time)
+                self.readTime = nil
+            }
             return self.send([byte])
         }
     }
@@ -141,6 +154,10 @@ struct TerminalShell {
     private mutating func endOfLine() -> Output {
         let text = String(decoding: self.line, as: UTF8.self)
         self.line = []
+        defer {
+            self.keyTimes = []
+            self.corrections = 0
+        }
         self.recording.input(text + "\r", at: self.elapsed)
         self.shell.timestamp = Self.timestamp(Date())
         var result = self.shell.execute(text)
@@ -160,8 +177,18 @@ struct TerminalShell {
     private func stamp(_ events: inout [(EventID, EventFields)]) {
         let elapsed = self.elapsed.components
         let milliseconds = elapsed.seconds * 1000 + elapsed.attoseconds / 1_000_000_000_000_000
+        // A typed line: `keystrokes` reads, `keystroke_ms` the gaps between them, `corrections` erased characters.
+        var gaps: [String] = []
+        for (earlier, later) in zip(self.keyTimes, self.keyTimes.dropFirst()).prefix(Self.maximumKeyGaps) {
+            let gap = (later - earlier).components
+            gaps.append(String(gap.seconds * 1000 + gap.attoseconds / 1_000_000_000_000_000))
+        }
         for index in events.indices where events[index].0 == .commandInput {
             events[index].1.add("elapsed_ms", String(milliseconds))
+            guard !self.keyTimes.isEmpty else { continue }
+            events[index].1.add("keystrokes", String(self.keyTimes.count))
+            events[index].1.add("keystroke_ms", gaps.joined(separator: ","))
+            if self.corrections > 0 { events[index].1.add("corrections", String(self.corrections)) }
         }
     }
 
