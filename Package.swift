@@ -144,7 +144,7 @@ let package = Package(
         // ATT&CK and exports next). Below the API, beside the store it reads.
         .target(
             name: "DecnetIntel",
-            dependencies: ["DecnetCore", "CLibloc"],
+            dependencies: ["DecnetCore", "DecnetStore", "CLibloc"],
             swiftSettings: swiftSettings
         ),
         // The event store: logs, bounty, attackers (SQLite now, PostgreSQL next) and the ingester that fills it.
@@ -246,7 +246,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DecnetIntelTests",
-            dependencies: ["DecnetIntel", "DecnetCore", "DecnetTesting"],
+            dependencies: ["DecnetIntel", "DecnetCore", "DecnetStore", "DecnetTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -285,7 +285,8 @@ let package = Package(
         .testTarget(
             name: "DecnetAPITests",
             dependencies: [
-                "DecnetAPI", "DecnetStore", "DecnetCore", "DecnetConfig", "DecnetPipeline", "DecnetTesting",
+                "DecnetAPI", "DecnetStore", "DecnetCore", "DecnetConfig", "DecnetPipeline", "DecnetIntel",
+                "DecnetTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

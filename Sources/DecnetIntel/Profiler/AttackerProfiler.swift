@@ -66,6 +66,8 @@ public struct AttackerBehaviour: Sendable, Codable, Equatable {
     public var phases: [Phase]
     public var tools: [Tool]
     public var timing: Timing
+    /// How shell lines were entered (typed, pasted, by a program), when the terminal recorded it.
+    public var keystrokes: Keystrokes?
     /// 0–100: how far the attacker got and how dangerous what it did is.
     public var score: Int
 }
@@ -80,7 +82,8 @@ public enum AttackerProfiler {
         let events = unsorted.sorted { $0.time < $1.time }
         let signals = Signals(events)
         let timing = Self.timing(events, signals)
-        let (behaviour, evidence) = Self.classify(signals, timing)
+        let keystrokes = Keystrokes.measure(signals.shellCommands)
+        let (behaviour, evidence) = Self.classify(signals, timing, keystrokes)
         let phases = Self.phases(events, signals)
         let tools = Self.tools(events)
         return AttackerBehaviour(
@@ -89,6 +92,7 @@ public enum AttackerProfiler {
             phases: phases,
             tools: tools,
             timing: timing,
+            keystrokes: keystrokes,
             score: Self.score(behaviour, phases, signals)
         )
     }
@@ -197,7 +201,8 @@ public enum AttackerProfiler {
 
     static func classify(
         _ signals: Signals,
-        _ timing: AttackerBehaviour.Timing
+        _ timing: AttackerBehaviour.Timing,
+        _ keystrokes: Keystrokes? = nil
     ) -> (BehaviourClass, [String]) {
         var evidence: [String] = []
         if let (event, pattern) = signals.exploits.first {
@@ -205,6 +210,13 @@ public enum AttackerProfiler {
                 "\(signals.exploits.count) request(s) carrying an exploit (\(pattern), \(event.service) on \(event.decky))"
             )
             return (.exploitAttempt, evidence)
+        }
+        if let keystrokes, keystrokes.isHuman || keystrokes.entry == .machine, !signals.shellCommands.isEmpty {
+            let sessions = Set(signals.shellCommands.map(\.session)).count
+            evidence.append(
+                "\(signals.shellCommands.count) shell commands in \(sessions) session(s): \(keystrokes.summary)"
+            )
+            return (keystrokes.isHuman ? .interactive : .bot, evidence)
         }
         if signals.shellCommands.count >= 2, let pause = timing.commandPause {
             let sessions = Set(signals.shellCommands.map(\.session)).count
