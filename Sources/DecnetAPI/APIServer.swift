@@ -39,6 +39,9 @@ public struct APISettings: Sendable {
     /// The location database attackers' addresses are looked up in (default: `$DECNET_GEOIP_DB` or Debian's);
     /// nil or unreadable: attackers are shown without a location.
     public var geoDatabase: String? = LocationDatabase.defaultPath()
+    /// Wakes the profiler running in this process (`DECNET_EMBED_PROFILER`), so an operator's merge or unmerge
+    /// applies at once; a profiler of its own picks it up on its next check.
+    public var profilerWake: (@Sendable () -> Void)?
 
     public init(
         host: String,
@@ -107,6 +110,7 @@ public final class APIServer: Sendable {
         let protected = v1.group().add(middleware: AuthenticationMiddleware(tokens: self.tokens, users: self.users))
         self.addAuth(to: protected)
         self.addAttackers(to: protected)
+        self.addIntelligence(to: protected)
         self.addDeckies(to: protected)
         self.addLogs(to: protected)
         self.addOverview(to: protected)

@@ -200,7 +200,38 @@ struct BehaviourBody: Codable, Sendable {
     var phases: [Phase]
     var tools: [Tool]
     var timing: Timing
+    var keystrokes: KeystrokesBody?
     var score: Int
+
+    struct KeystrokesBody: Codable, Sendable {
+        var entry: String
+        var lines: Int
+        var typedLines: Int
+        var pastedLines: Int
+        var medianKeyGapMs: Double?
+        var keyGapVariation: Double?
+        var corrections: Int
+        var summary: String
+
+        enum CodingKeys: String, CodingKey {
+            case entry, lines, corrections, summary
+            case typedLines = "typed_lines"
+            case pastedLines = "pasted_lines"
+            case medianKeyGapMs = "median_key_gap_ms"
+            case keyGapVariation = "key_gap_variation"
+        }
+
+        init(_ keystrokes: Keystrokes) {
+            self.entry = keystrokes.entry.rawValue
+            self.lines = keystrokes.lines
+            self.typedLines = keystrokes.typedLines
+            self.pastedLines = keystrokes.pastedLines
+            self.medianKeyGapMs = keystrokes.medianKeyGap
+            self.keyGapVariation = keystrokes.keyGapVariation
+            self.corrections = keystrokes.corrections
+            self.summary = keystrokes.summary
+        }
+    }
 
     init(_ profile: AttackerBehaviour) {
         self.behaviour = profile.behaviour.rawValue
@@ -216,6 +247,7 @@ struct BehaviourBody: Codable, Sendable {
             gapVariation: timing.gapVariation,
             commandPause: timing.commandPause
         )
+        self.keystrokes = profile.keystrokes.map(KeystrokesBody.init)
         self.score = profile.score
     }
 }
@@ -245,6 +277,9 @@ struct AttackerDetail: Codable, ResponseEncodable {
     var steps: [TraversalStep]
     /// What the attacker is doing, from the same events: class with evidence, phases, tools, timing, score.
     var behaviour: BehaviourBody
+    /// The identity and campaign the profiler put it in (absent until it has, or when it acts alone).
+    var identity: String?
+    var campaign: String?
 
     struct Hop: Codable {
         var from: String

@@ -32,6 +32,7 @@ public struct DecnetCommand: AsyncParsableCommand {
             APICommand.self,
             WebCommand.self,
             GeoIPCommand.self,
+            ProfilerCommand.self,
         ]
     )
 

@@ -231,7 +231,10 @@ struct APIDataTests {
                 ("get", "/api/v1/deckies"), ("post", "/api/v1/deckies/deploy"), ("get", "/api/v1/deckies/{name}"),
                 ("post", "/api/v1/deckies/{name}/{action}"), ("get", "/api/v1/logs"), ("get", "/api/v1/logs/histogram"),
                 ("get", "/api/v1/stats"), ("get", "/api/v1/health"), ("get", "/api/v1/config"),
-                ("get", "/api/v1/stream"), ("get", "/api/v1/openapi.json"),
+                ("get", "/api/v1/stream"), ("get", "/api/v1/openapi.json"), ("get", "/api/v1/identities"),
+                ("get", "/api/v1/identities/{uuid}"), ("post", "/api/v1/identities/{uuid}/merge"),
+                ("post", "/api/v1/identities/{uuid}/unmerge"), ("get", "/api/v1/campaigns"),
+                ("get", "/api/v1/campaigns/{uuid}"), ("get", "/api/v1/bounty"),
             ]
             #expect(paths.values.reduce(0) { $0 + $1.count } == expected.count)
             for (method, path) in expected {
@@ -240,7 +243,9 @@ struct APIDataTests {
                 let uri =
                     path.replacingOccurrences(of: "{username}", with: "nobody")
                     .replacingOccurrences(of: "{ip}", with: "10.1.1.1").replacingOccurrences(of: "{name}", with: "x")
-                    .replacingOccurrences(of: "{action}", with: "stop") + (path.hasSuffix("stream") ? "?limit=1" : "")
+                    .replacingOccurrences(of: "{action}", with: "stop")
+                    .replacingOccurrences(of: "{uuid}", with: "00000000-0000-4000-8000-000000000001")
+                    + (path.hasSuffix("stream") ? "?limit=1" : "")
                 if path.hasSuffix("stream") { continue }  // answered in liveStream
                 let (status, body) = try await client.send(
                     .init(rawValue: method.uppercased())!,

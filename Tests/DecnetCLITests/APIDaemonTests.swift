@@ -69,6 +69,47 @@ import Glibc
         }
     }
 
+    /// Four addresses working through one credential list with one client, as RFC 5424 lines.
+    static func botnetLog(to path: String) throws {
+        let start = Date(timeIntervalSince1970: 1_795_000_000)
+        var lines: [String] = []
+        for host in 1...4 {
+            let ip = "10.81.0.\(host)"
+            func event(_ id: EventID, _ offset: Double, _ fields: [(String, String)]) -> String {
+                RFC5424Formatter.line(
+                    for: HoneypotEvent(
+                        time: start.addingTimeInterval(offset),
+                        id: id,
+                        decky: "web01",
+                        hostname: "web01",
+                        service: "ssh",
+                        session: "s\(offset)",
+                        source: Endpoint(ip: ip, port: 40_000 + host),
+                        destination: Endpoint(ip: "10.77.0.11", port: 22),
+                        fields: fields.map { EventField($0.0, $0.1) }
+                    )
+                )
+            }
+            lines.append(
+                event(
+                    .clientFingerprint,
+                    0,
+                    [("client_version", "SSH-2.0-libssh_0.10.6"), ("hassh", "be31134219a24899a8a0c29c7797ba94")]
+                )
+            )
+            for index in 0..<8 {
+                lines.append(
+                    event(
+                        .loginFailed,
+                        1 + Double(index),
+                        [("username", "user\(index)"), ("password", "Pass\(index)!")]
+                    )
+                )
+            }
+        }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
     @Test func theAPIRefusesToStartWithoutARealSecret() async throws {
         let binary = try #require(PackageLayout.decnetBinary, "build the decnet product first (swift build)")
         let directory = try TemporaryDirectory()
@@ -99,6 +140,25 @@ import Glibc
         let directory = try TemporaryDirectory()
         let environment = Self.environment(directory, secret: Self.secret)
         defer { directory.remove() }
+        // Something for the intelligence routes to serve: a botnet's logins, ingested and profiled as the
+        // workers and `decnet profiler start --once` do it.
+        try Self.botnetLog(to: directory.path + "/events.log")
+        let ingested = try await ProcessRunner.run(
+            binary.path,
+            ["workers", "start", "--once"],
+            environment: environment
+        )
+        #expect(ingested.status == 0, "\(ingested.standardError)")
+        let profiled = try await ProcessRunner.run(
+            binary.path,
+            ["profiler", "start", "--once"],
+            environment: environment
+        )
+        #expect(profiled.status == 0, "\(profiled.standardError)")
+        #expect(
+            profiled.standardOutput.contains("profiled 4 attacker(s): 1 identity, 0 campaign(s)"),
+            "\(profiled.standardOutput)"
+        )
         let port = LoopbackPort.unused()
         let started = try await ProcessRunner.run(
             binary.path,

@@ -78,6 +78,7 @@ extension APIServer {
         router.get("logs") { request, _ -> Response in
             try await self.withPage(request) { identity in try await self.logsPage(identity, QueryReader(request)) }
         }
+        self.addIntelPages(to: router)
     }
 
     static func asset(_ text: String, type: String) -> Response {
@@ -264,6 +265,13 @@ extension APIServer {
         let events = try await TraversalStep.events(self.store, ip: ip)
         let steps = TraversalStep.steps(events)
         let behaviour = AttackerProfiler.profile(events)
+        let stored = try await self.store.intelDocument(kind: "profile", key: ip)?.decode(StoredAttackerProfile.self)
+        var belongs: [String] = []
+        if let uuid = stored?.identity { belongs.append("identity " + Self.link("identities", uuid)) }
+        if let uuid = stored?.campaign { belongs.append("campaign " + Self.link("campaigns", uuid)) }
+        let keystrokes =
+            behaviour.keystrokes.map { "<p id=\"attacker-keystrokes\">Keystrokes: \(HTML.escape($0.summary))</p>" }
+            ?? ""
         let phaseItems = behaviour.phases.map { phase in
             "<li><strong>\(HTML.escape(phase.phase.rawValue))</strong> <span class=\"muted\">\(HTML.time(phase.first))</span> \(HTML.escape(phase.evidence))</li>"
         }.joined()
@@ -289,6 +297,8 @@ extension APIServer {
             <p id="attacker-location">Location: \(HTML.escape(self.geo?.lookup(ip).map(GeoBody.init)?.summary ?? "no location database installed"))</p>
             <section class="cards">\(cards)</section>
             <section class="panel"><h2>Behaviour</h2><p id="attacker-behaviour"><strong>\(HTML.escape(behaviour.behaviour.rawValue))</strong> · score \(behaviour.score) · \(HTML.escape(behaviour.evidence.joined(separator: "; ")))</p>
+            <p id="attacker-belongs">\(belongs.isEmpty ? "Acts alone: in no identity or campaign (yet)." : "Part of " + belongs.joined(separator: " and "))</p>
+            \(keystrokes)
             <ol id="attacker-phases">\(phaseItems)</ol>
             \(HTML.table(["Tool", "Evidence", "Signature source"], toolRows, id: "attacker-tools", empty: "No tool named."))</section>
             <section class="panel"><h2>Movement</h2>\(TraversalDrawing.svg(steps: steps))<ol id="traversal-steps">\(stepItems)</ol>

@@ -14,7 +14,8 @@ enum HTML {
     }
 
     static let navigation: [(path: String, title: String)] = [
-        ("/overview", "Overview"), ("/deckies", "Deckies"), ("/attackers", "Attackers"), ("/logs", "Logs"),
+        ("/overview", "Overview"), ("/deckies", "Deckies"), ("/attackers", "Attackers"), ("/identities", "Identities"),
+        ("/campaigns", "Campaigns"), ("/bounty", "Bounty"), ("/logs", "Logs"),
     ]
 
     /// The page frame: header with navigation and the user, then `body`.

@@ -46,6 +46,17 @@ enum OpenAPIDocument {
         ["name": name, "in": "path", "required": true, "schema": schema]
     }
 
+    /// An identity's or campaign's uuid as the path holds it.
+    static var uuidPattern: [String: Any] { ["type": "string", "pattern": "^[0-9A-Fa-f-]{1,64}$"] }
+
+    static var stateFilter: [String: Any] {
+        query(
+            "state",
+            ["type": "string", "enum": ["active", "merged", "dissolved", "all"]],
+            "active (default), merged, dissolved or all"
+        )
+    }
+
     /// An IPv4 or IPv6 address as the path holds it.
     static var address: [String: Any] { ["type": "string", "pattern": "^[0-9A-Fa-f.:]{1,64}$"] }
 
@@ -207,6 +218,85 @@ enum OpenAPIDocument {
             ),
             Operation(
                 method: "get",
+                path: "/api/v1/identities",
+                id: "listIdentities",
+                summary: "Identities: attacker addresses the profiler holds to be one actor, largest first",
+                tag: "identities",
+                parameters: [stateFilter] + paging,
+                success: (200, ref("IdentityPage"), "application/json"),
+                errors: [400]
+            ),
+            Operation(
+                method: "get",
+                path: "/api/v1/identities/{uuid}",
+                id: "getIdentity",
+                summary: "One identity with the links that hold it together and its attackers",
+                tag: "identities",
+                parameters: [path("uuid", uuidPattern)],
+                success: (200, ref("IdentityDetail"), "application/json"),
+                errors: [400, 404]
+            ),
+            Operation(
+                method: "post",
+                path: "/api/v1/identities/{uuid}/merge",
+                id: "mergeIdentity",
+                summary: "Merge another identity into this one, and keep them together (admin)",
+                tag: "identities",
+                parameters: [path("uuid", uuidPattern)],
+                body: "MergeRequest",
+                success: (202, ref("Decision"), "application/json"),
+                errors: [400, 404]
+            ),
+            Operation(
+                method: "post",
+                path: "/api/v1/identities/{uuid}/unmerge",
+                id: "unmergeIdentity",
+                summary: "Give a merged identity its members back, or split attackers off an identity (admin)",
+                tag: "identities",
+                parameters: [path("uuid", uuidPattern)],
+                body: "UnmergeRequest",
+                success: (202, ref("Decision"), "application/json"),
+                errors: [400, 404]
+            ),
+            Operation(
+                method: "get",
+                path: "/api/v1/campaigns",
+                id: "listCampaigns",
+                summary: "Campaigns: related activity of identities and lone attackers, latest first",
+                tag: "campaigns",
+                parameters: [stateFilter] + paging,
+                success: (200, ref("CampaignPage"), "application/json"),
+                errors: [400]
+            ),
+            Operation(
+                method: "get",
+                path: "/api/v1/campaigns/{uuid}",
+                id: "getCampaign",
+                summary: "One campaign with its links, identities and attackers",
+                tag: "campaigns",
+                parameters: [path("uuid", uuidPattern)],
+                success: (200, ref("CampaignDetail"), "application/json"),
+                errors: [400, 404]
+            ),
+            Operation(
+                method: "get",
+                path: "/api/v1/bounty",
+                id: "bountyBoard",
+                summary:
+                    "What was harvested (credentials, fingerprints, artifacts, downloads), newest first, and the top-scoring attackers",
+                tag: "bounty",
+                parameters: [
+                    query(
+                        "kind",
+                        ["type": "string", "enum": ["all", "credential", "fingerprint", "artifact", "download"]],
+                        "one kind of bounty"
+                    )
+                ] + paging,
+                success: (200, ref("BountyBoard"), "application/json"),
+                errors: [400]
+            ),
+            Operation(
+                method: "get",
                 path: "/api/v1/deckies",
                 id: "listDeckies",
                 summary: "The fleet and each decky's state",
@@ -361,6 +451,36 @@ enum OpenAPIDocument {
             ],
             required: ["name", "state", "ip", "mac", "hostname", "os_family", "distro", "services"]
         )
+        let reasonCount = object(["kind": string, "links": integer, "detail": string])
+        let link = object([
+            "a": string, "b": string, "score": number,
+            "reasons": array(object(["kind": string, "detail": string, "weight": number])),
+        ])
+        let member = object([
+            "ip": string, "behaviour": string, "score": integer, "last_seen": dateTime, "clients": array(string),
+            "credentials": integer,
+        ])
+        let states: [String: Any] = ["type": "string", "enum": ["active", "merged", "dissolved"]]
+        let identity = object(
+            [
+                "uuid": string, "state": states, "members": array(string), "member_count": integer,
+                "formed": dateTime, "updated": dateTime, "merged_into": string, "behaviour": string,
+                "reasons": array(reasonCount), "campaign": string,
+            ],
+            required: ["uuid", "state", "members", "member_count", "formed", "updated", "reasons"]
+        )
+        let campaign = object(
+            [
+                "uuid": string, "state": states, "actors": array(string), "attackers": array(string),
+                "attacker_count": integer, "formed": dateTime, "updated": dateTime, "merged_into": string,
+                "first": dateTime, "last": dateTime, "reasons": array(reasonCount), "deckies": array(string),
+                "phases": array(string),
+            ],
+            required: [
+                "uuid", "state", "actors", "attackers", "attacker_count", "formed", "updated", "first", "last",
+                "reasons", "deckies", "phases",
+            ]
+        )
         func page(_ item: String) -> [String: Any] {
             object(["total": integer, "limit": integer, "offset": integer, "items": array(ref(item))])
         }
@@ -391,40 +511,57 @@ enum OpenAPIDocument {
                 "time": dateTime, "kind": string, "decky": string, "service": string,
                 "payload": ["type": "object", "additionalProperties": string],
             ]),
-            "AttackerDetail": object([
-                "attacker": ref("Attacker"), "bounty": array(ref("Bounty")),
-                "hops": array(object(["from": string, "to": string])),
-                "steps": array(
-                    object(
-                        [
-                            "kind": ["type": "string", "enum": ["scan", "visit", "repeated"]], "label": string,
-                            "deckies": array(string), "events": integer, "first": dateTime, "last": dateTime,
-                            "scan_id": string, "scan_types": array(string), "tool": string, "moves": integer,
-                        ],
-                        required: ["kind", "label", "deckies", "events", "first", "last"]
-                    )
-                ),
-                "behaviour": object([
-                    "behaviour": [
-                        "type": "string",
-                        "enum": [
-                            "scanner", "brute-forcer", "credential-stuffer", "interactive", "bot", "exploit-attempt",
-                            "unknown",
-                        ],
-                    ],
-                    "evidence": array(string),
-                    "phases": array(object(["phase": string, "first": dateTime, "evidence": string])),
-                    "tools": array(object(["tool": string, "evidence": string, "source": string])),
-                    "timing": object(
-                        [
-                            "events": integer, "seconds": number, "mean_gap": number, "median_gap": number,
-                            "gap_variation": number, "command_pause": number,
-                        ],
-                        required: ["events", "seconds", "mean_gap", "median_gap", "gap_variation"]
+            "AttackerDetail": object(
+                [
+                    "attacker": ref("Attacker"), "bounty": array(ref("Bounty")),
+                    "hops": array(object(["from": string, "to": string])),
+                    "steps": array(
+                        object(
+                            [
+                                "kind": ["type": "string", "enum": ["scan", "visit", "repeated"]], "label": string,
+                                "deckies": array(string), "events": integer, "first": dateTime, "last": dateTime,
+                                "scan_id": string, "scan_types": array(string), "tool": string, "moves": integer,
+                            ],
+                            required: ["kind", "label", "deckies", "events", "first", "last"]
+                        )
                     ),
-                    "score": integer,
-                ]),
-            ]),
+                    "behaviour": object(
+                        [
+                            "behaviour": [
+                                "type": "string",
+                                "enum": [
+                                    "scanner", "brute-forcer", "credential-stuffer", "interactive", "bot",
+                                    "exploit-attempt",
+                                    "unknown",
+                                ],
+                            ],
+                            "evidence": array(string),
+                            "phases": array(object(["phase": string, "first": dateTime, "evidence": string])),
+                            "tools": array(object(["tool": string, "evidence": string, "source": string])),
+                            "timing": object(
+                                [
+                                    "events": integer, "seconds": number, "mean_gap": number, "median_gap": number,
+                                    "gap_variation": number, "command_pause": number,
+                                ],
+                                required: ["events", "seconds", "mean_gap", "median_gap", "gap_variation"]
+                            ),
+                            "keystrokes": object(
+                                [
+                                    "entry": ["type": "string", "enum": ["typed", "pasted", "machine", "mixed"]],
+                                    "lines": integer, "typed_lines": integer, "pasted_lines": integer,
+                                    "median_key_gap_ms": number, "key_gap_variation": number, "corrections": integer,
+                                    "summary": string,
+                                ],
+                                required: ["entry", "lines", "typed_lines", "pasted_lines", "corrections", "summary"]
+                            ),
+                            "score": integer,
+                        ],
+                        required: ["behaviour", "evidence", "phases", "tools", "timing", "score"]
+                    ),
+                    "identity": string, "campaign": string,
+                ],
+                required: ["attacker", "bounty", "hops", "steps", "behaviour"]
+            ),
             "Event": event,
             "EventPage": page("Event"),
             "Transcript": object([
@@ -472,6 +609,42 @@ enum OpenAPIDocument {
                 ),
             ]),
             "Config": object(["settings": ["type": "object", "additionalProperties": string]]),
+            "Identity": identity,
+            "IdentityPage": page("Identity"),
+            "IdentityDetail": object([
+                "identity": ref("Identity"), "links": array(link), "attackers": array(member),
+                "merged": array(string),
+            ]),
+            "Campaign": campaign,
+            "CampaignPage": page("Campaign"),
+            "CampaignDetail": object([
+                "campaign": ref("Campaign"), "links": array(link), "identities": array(ref("Identity")),
+                "attackers": array(member),
+            ]),
+            "MergeRequest": object(["identity": uuidPattern]),
+            "UnmergeRequest": object(["attackers": array(string)], required: []),
+            "Decision": object([
+                "uuid": string, "action": ["type": "string", "enum": ["merge", "split"]], "first": array(string),
+                "second": array(string), "by": string, "time": dateTime,
+            ]),
+            "BountyBoard": object([
+                "total": integer, "limit": integer, "offset": integer,
+                "items": array(
+                    object([
+                        "time": dateTime, "kind": string, "attacker_ip": string, "decky": string, "service": string,
+                        "payload": ["type": "object", "additionalProperties": string],
+                    ])
+                ),
+                "leaders": array(
+                    object(
+                        [
+                            "attacker_ip": string, "score": integer, "behaviour": string, "identity": string,
+                            "credentials": integer, "phases": array(string),
+                        ],
+                        required: ["attacker_ip", "score", "behaviour", "credentials", "phases"]
+                    )
+                ),
+            ]),
         ]
     }
 

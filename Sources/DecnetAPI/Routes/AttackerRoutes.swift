@@ -60,12 +60,17 @@ extension APIServer {
             }
             let hops = profile.traversalPath.components(separatedBy: " -> ")
             let events = try await TraversalStep.events(self.store, ip: ip)
+            let stored = try await self.store.intelDocument(kind: "profile", key: ip)?.decode(
+                StoredAttackerProfile.self
+            )
             return AttackerDetail(
                 attacker: AttackerBody(profile, geo: self.geo),
                 bounty: try await self.store.bounty(attackerIP: ip, limit: 500).map(BountyBody.init),
                 hops: zip(hops, hops.dropFirst()).map { AttackerDetail.Hop(from: $0, to: $1) },
                 steps: TraversalStep.steps(events),
-                behaviour: BehaviourBody(AttackerProfiler.profile(events))
+                behaviour: BehaviourBody(AttackerProfiler.profile(events)),
+                identity: stored?.identity,
+                campaign: stored?.campaign
             )
         }
         group.get("attackers/:ip/events") { request, context -> Page<EventBody> in

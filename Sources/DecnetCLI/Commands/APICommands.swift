@@ -2,6 +2,7 @@ import ArgumentParser
 import DecnetAPI
 import DecnetConfig
 import DecnetCore
+import DecnetIntel
 import DecnetStore
 import Foundation
 
@@ -69,6 +70,11 @@ enum APIDaemon {
         settings.responseCacheLifetime = .milliseconds(Int(options.responseCache * 1000))
         // Readers only, several connections: 8 MiB of page cache each instead of the ingester's 64.
         let store = try StoreOpening.open(environment, pageCacheBytes: 8 << 20)
+        // DECNET_EMBED_PROFILER: the profiler runs in this process (instead of `decnet profiler start`).
+        let profiler =
+            environment.embedProfiler
+            ? ProfilerHost(store: store, stateDirectory: daemon.stateDirectory) : nil
+        if let profiler { settings.profilerWake = { profiler.worker.wake() } }
         let server: APIServer
         do {
             server = try await APIServer(settings: settings, store: store)
@@ -77,6 +83,9 @@ enum APIDaemon {
         }
         if generated { Daemon.log("\(name): DECNET_DEVELOPER: signing tokens with a throwaway key") }
         Daemon.log("\(name) \(getpid()) on \(host):\(port) (store: \(environment.databaseBackend.rawValue))")
+        let profiling = profiler.map { host in Task { await host.run() } }
+        if profiler != nil { Daemon.log("\(name): the profiler runs in this process (DECNET_EMBED_PROFILER)") }
+        defer { profiling?.cancel() }
         do {
             try await server.run()
         } catch {
