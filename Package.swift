@@ -295,7 +295,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DecnetCLITests",
-            dependencies: ["DecnetCLI", "DecnetCore", "DecnetConfig", "DecnetStore", "DecnetTesting"],
+            dependencies: ["DecnetCLI", "DecnetCore", "DecnetConfig", "DecnetStore", "DecnetIntel", "DecnetTesting"],
             exclude: ["Scripts"],
             swiftSettings: swiftSettings
         ),
