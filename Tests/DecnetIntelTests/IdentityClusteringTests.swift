@@ -301,6 +301,38 @@ import Testing
         #expect(!identities[0].members.contains(scanner.ip))
     }
 
+    /// A trait hundreds share costs a bounded number of comparisons, and a large botnet still chains into one
+    /// identity: 400 bots with one list and one client, beside 400 people who all ran `uname -a`.
+    @Test func largeBlocksStayBoundedAndStillChain() {
+        let bots = (0..<400).map { index in
+            let ip = "10.90.\(index / 200).\(index % 200 + 1)"
+            return Self.evidence(ip, Self.stuffer(ip, client: Self.hydra, credentials: Self.wordlist))
+        }
+        let people = (0..<400).map { index in
+            let ip = "10.91.\(index / 200).\(index % 200 + 1)"
+            return ActorEvidence(
+                ip: ip,
+                first: Self.start,
+                last: Self.start,
+                commands: ["uname -a", "id", "w"],
+                automated: false,
+                behaviour: .interactive
+            )
+        }
+        let all = bots + people
+        let pairs = IdentityClustering.candidates(
+            all.map(IdentityClustering.traits),
+            order: all.map(IdentityClustering.signature)
+        )
+        // Every shared trait is a block of 400: each item meets its 8 neighbours in it, not all 399.
+        #expect(pairs.count <= 800 * IdentityClustering.window)
+        let groups = IdentityClustering.groups(all)
+        #expect(groups.count == 1)
+        #expect(
+            groups.first?.members.count == 400 && groups.first?.members.allSatisfy { $0.hasPrefix("10.90.") } == true
+        )
+    }
+
     // MARK: - Campaigns
 
     /// Two groups from different addresses a day apart, sharing credentials and pace, are one campaign; the same

@@ -184,7 +184,8 @@ public enum CampaignClustering {
             actor.evidence.credentials.prefix(20).map { "c" + $0 } + actor.evidence.commands.prefix(10).map { "x" + $0 }
                 + actor.evidence.payloadHosts.map { "h" + $0 }
         }
-        for pair in IdentityClustering.candidates(traits) {
+        let order = actors.map { IdentityClustering.signature($0.evidence) }
+        for pair in IdentityClustering.candidates(traits, order: order) {
             guard let link = Self.link(actors[pair.a].evidence, actors[pair.b].evidence),
                 link.score >= Self.threshold - 1e-9
             else { continue }

@@ -222,7 +222,10 @@ public enum IdentityClustering {
 
     /// Whether two lists share at least `minimumShared` items and most of the shorter one, and whether the shared
     /// items come in the same order (nearly every consecutive shared pair).
+    /// Repeats count once (a bot running `uname -a` a hundred times has one command, not a hundred).
     static func sequence(_ a: [String], _ b: [String], what: String) -> (inOrder: Bool, detail: String)? {
+        let a = Self.distinct(a)
+        let b = Self.distinct(b)
         guard a.count >= Self.minimumShared, b.count >= Self.minimumShared else { return nil }
         var position: [String: Int] = [:]
         for (index, item) in b.enumerated() where position[item] == nil { position[item] = index }
@@ -236,6 +239,11 @@ public enum IdentityClustering {
         return (inOrder, "\(positions.count) of \(shorter) \(what) shared")
     }
 
+    static func distinct(_ items: [String]) -> [String] {
+        var seen = Set<String>()
+        return items.filter { seen.insert($0).inserted }
+    }
+
     // MARK: - Groups
 
     /// The groups of linked addresses (two or more each), each with the links that joined it. Candidate pairs
@@ -245,7 +253,7 @@ public enum IdentityClustering {
         overrides: [IdentityOverride] = []
     ) -> [(members: [String], links: [ActorLink])] {
         let index = Dictionary(evidence.enumerated().map { ($1.ip, $0) }, uniquingKeysWith: { first, _ in first })
-        let pairs = Self.candidates(evidence.map(Self.traits))
+        let pairs = Self.candidates(evidence.map(Self.traits), order: evidence.map(Self.signature))
         let splits = overrides.filter { $0.action == .split }
         var union = UnionFind(evidence.count)
         var links: [ActorLink] = []
@@ -283,35 +291,56 @@ public enum IdentityClustering {
     }
 
     /// The traits that make two addresses worth comparing: a rare fingerprint, an early credential or command,
-    /// a payload host, a public network.
+    /// a payload host. Not the network, pace or AS: they add weight to a pair another trait found, and can never
+    /// reach the threshold alone (a /24 of 250 busy addresses would be 31,000 pairs to compare for nothing).
     static func traits(_ item: ActorEvidence) -> [String] {
         var traits = item.fingerprints.filter { !CommonFingerprints.isCommon($0) }.map { "f" + $0 }
         traits += item.credentials.prefix(20).map { "c" + $0 }
         traits += item.commands.prefix(10).map { "x" + $0 }
         traits += item.payloadHosts.map { "h" + $0 }
-        if let network = item.network { traits.append("n" + network) }
         return traits
     }
 
+    /// What sorts alike evidence next to each other in a large block: the rare fingerprints, the first
+    /// credentials and commands, the payload hosts.
+    static func signature(_ item: ActorEvidence) -> String {
+        [
+            item.fingerprints.filter { !CommonFingerprints.isCommon($0) }.sorted().joined(separator: ","),
+            item.credentials.prefix(8).joined(separator: ","),
+            Self.distinct(item.commands).prefix(5).joined(separator: ";"), item.payloadHosts.joined(separator: ","),
+        ].joined(separator: "|")
+    }
+
     /// The pairs (by position) that share a trait, in order: an inverted index, so unrelated items are never
-    /// compared.
-    static func candidates(_ traits: [[String]]) -> [Pair] {
+    /// compared. A trait many hold (every bot of a thousand runs `uname -a`, or tries `root:root`) would make a
+    /// million pairs; in a block larger than `allPairs` each item is compared with the `window` items after it
+    /// in `order` (the sorted-neighbourhood method of record linkage), so a thousand bots with one list and one
+    /// client still chain into one group at a thousand times `window` comparisons.
+    static func candidates(_ traits: [[String]], order: [String]) -> [Pair] {
         var byTrait: [String: [Int]] = [:]
         for (position, list) in traits.enumerated() {
             for trait in Set(list) { byTrait[trait, default: []].append(position) }
         }
         var pairs = Set<Pair>()
-        for members in byTrait.values where members.count > 1 && members.count <= Self.maximumBlock {
-            for i in members.indices {
-                for j in members.indices where j > i { pairs.insert(Pair(members[i], members[j])) }
+        for members in byTrait.values where members.count > 1 {
+            if members.count <= Self.allPairs {
+                for i in members.indices {
+                    for j in members.indices where j > i { pairs.insert(Pair(members[i], members[j])) }
+                }
+                continue
+            }
+            let sorted = members.sorted { (order[$0], $0) < (order[$1], $1) }
+            for i in sorted.indices {
+                for j in (i + 1)..<min(sorted.count, i + 1 + Self.window) { pairs.insert(Pair(sorted[i], sorted[j])) }
             }
         }
         return pairs.sorted()
     }
 
-    /// Traits held by more addresses than this are not used to find candidates (a pair still links through its
-    /// other traits).
-    static let maximumBlock = 5_000
+    /// Blocks up to this size compare every pair.
+    static let allPairs = 64
+    /// Neighbours compared in a larger block.
+    static let window = 8
 
     struct Pair: Hashable, Comparable {
         let a: Int
