@@ -69,12 +69,14 @@ import Glibc
         }
     }
 
-    /// Four addresses working through one credential list with one client, as RFC 5424 lines.
+    /// Four addresses working through one credential list with one client, and a fifth with the same list from
+    /// another client (in the botnet's campaign, not its identity), as RFC 5424 lines.
     static func botnetLog(to path: String) throws {
         let start = Date(timeIntervalSince1970: 1_795_000_000)
         var lines: [String] = []
-        for host in 1...4 {
+        for host in 1...5 {
             let ip = "10.81.0.\(host)"
+            let hassh = host == 5 ? "a704be057881f0b1d623cd263e477a8b" : "be31134219a24899a8a0c29c7797ba94"
             func event(_ id: EventID, _ offset: Double, _ fields: [(String, String)]) -> String {
                 RFC5424Formatter.line(
                     for: HoneypotEvent(
@@ -94,7 +96,10 @@ import Glibc
                 event(
                     .clientFingerprint,
                     0,
-                    [("client_version", "SSH-2.0-libssh_0.10.6"), ("hassh", "be31134219a24899a8a0c29c7797ba94")]
+                    [
+                        ("client_version", host == 5 ? "SSH-2.0-paramiko_2.12.0" : "SSH-2.0-libssh_0.10.6"),
+                        ("hassh", hassh),
+                    ]
                 )
             )
             for index in 0..<8 {
@@ -156,7 +161,7 @@ import Glibc
         )
         #expect(profiled.status == 0, "\(profiled.standardError)")
         #expect(
-            profiled.standardOutput.contains("profiled 4 attacker(s): 1 identity, 0 campaign(s)"),
+            profiled.standardOutput.contains("profiled 5 attacker(s): 1 identity, 1 campaign(s)"),
             "\(profiled.standardOutput)"
         )
         let port = LoopbackPort.unused()
@@ -291,16 +296,37 @@ import Glibc
             func decnet(_ arguments: [String]) async throws -> ProcessResult {
                 try await ProcessRunner.run(binary.path, arguments, in: harness.directory.url, environment: environment)
             }
-            defer { Self.kill(["web", "workers", "bus"], in: harness.directory.path) }
+            defer { Self.kill(["web", "profiler", "workers", "bus"], in: harness.directory.path) }
             let subnet = "127.81.\(Int.random(in: 1...250))"
             let deploy = try await decnet([
                 "deploy", "--loopback", "-n", "1", "--services", "ssh", "--subnet", "\(subnet).0/24", "--ip-start",
                 "\(subnet).10",
             ])
             try #require(deploy.status == 0, "\(deploy.standardOutput)\(deploy.standardError)")
-            for daemon in [["bus", "start"], ["workers", "start"]] {
+            // A botnet's logins from before, stored; then the bus, the workers and the profiler as daemons.
+            let botnet = harness.directory.path + "/botnet.log"
+            try Self.botnetLog(to: botnet)
+            let stored = try await decnet(["workers", "start", "--once", "--log-file", botnet])
+            try #require(stored.status == 0, "\(stored.standardError)")
+            for daemon in [["bus", "start"], ["workers", "start"], ["profiler", "start", "--interval", "1"]] {
                 let result = try await decnet(daemon)
                 try #require(result.status == 0, "\(daemon): \(result.standardOutput)\(result.standardError)")
+            }
+            // The profiler has found the botnet (its status says so) and is woken by what the workers store.
+            var status = ""
+            for _ in 0..<60 where !status.contains("identities: 1") {
+                status = try await decnet(["profiler", "status"]).standardOutput
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            #expect(status.contains("profiler: running") && status.contains("identities: 1"), "\(status)")
+            let (subscriber, directory, subscriberEnvironment) = (binary.path, harness.directory.url, environment)
+            let scored = Task {
+                try await ProcessRunner.run(
+                    "/usr/bin/timeout",
+                    ["120", subscriber, "bus", "sub", "attacker.scored", "--count", "1"],
+                    in: directory,
+                    environment: subscriberEnvironment
+                )
             }
             let port = LoopbackPort.unused()
             let web = try await decnet(["web", "start", "--port", String(port)])
@@ -328,9 +354,21 @@ import Glibc
                 seen["attacker"] as? String == "127.0.0.1" || (seen["attacker"] as? String)?.hasPrefix("127.") == true
             )
             #expect((seen["credentials"] as? String)?.contains("toor") == true, "\(seen)")
-            for page in ["login", "password", "deckies", "overview", "attackers", "attacker", "logs"] {
+            #expect((seen["identity_members"] as? String)?.contains("10.81.0.4") == true, "\(seen)")
+            #expect((seen["identity_reasons"] as? String)?.contains("credential-list") == true, "\(seen)")
+            #expect((seen["campaign_actors"] as? String)?.contains("10.81.0.5") == true, "\(seen)")
+            #expect((seen["bounty_leaders"] as? String)?.contains("10.81.0.") == true, "\(seen)")
+            // The ssh login the browser watched was profiled too: scored on the bus, woken by the workers.
+            let message = try await scored.value
+            #expect(message.standardOutput.hasPrefix("attacker.scored {"), "\(message.standardOutput)")
+            #expect(message.standardOutput.contains("\"attacker_ip\":\"127."), "\(message.standardOutput)")
+            for page in [
+                "login", "password", "deckies", "overview", "attackers", "attacker", "logs", "identity", "campaign",
+                "bounty",
+            ] {
                 #expect(FileManager.default.fileExists(atPath: "\(shots)/\(page).png"), "screenshot \(page)")
             }
+            #expect(try await decnet(["profiler", "stop"]).standardOutput.contains("stopped"))
             _ = try await decnet(["teardown", "--all"])
         }
     }

@@ -92,6 +92,21 @@ def main():
         driver.get(base + "/logs?field=username:root")
         seen["logs"] = wait.until(EC.presence_of_element_located((By.ID, "logs"))).text.count("\n")
         shot("logs")
+
+        # What the profiler made of the attackers: an identity, its campaign, the bounty board.
+        driver.get(base + "/identities")
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#identities a"))).click()
+        seen["identity_members"] = wait.until(EC.presence_of_element_located((By.ID, "identity-members"))).text
+        seen["identity_reasons"] = driver.find_element(By.ID, "identity-reasons").text
+        shot("identity")
+        driver.find_element(By.CSS_SELECTOR, "#identity-summary a[href^='/campaigns/']").click()
+        seen["campaign_actors"] = wait.until(EC.presence_of_element_located((By.ID, "campaign-actors"))).text
+        shot("campaign")
+        driver.get(base + "/campaigns")
+        seen["campaigns"] = wait.until(EC.presence_of_element_located((By.ID, "campaigns"))).text
+        driver.get(base + "/bounty")
+        seen["bounty_leaders"] = wait.until(EC.presence_of_element_located((By.ID, "bounty-leaders"))).text
+        shot("bounty")
     except Exception as error:  # the test prints what was seen up to the failure
         seen["error"] = f"{type(error).__name__}: {error}"
         try:
