@@ -18,17 +18,18 @@ import Testing
         port: Int = 22,
         _ fields: [(String, String)] = []
     ) -> HoneypotEvent {
-        HoneypotEvent(
-            time: Self.start.addingTimeInterval(offset),
-            id: id,
-            decky: decky,
-            hostname: decky,
+        var event = IdentityClusteringTests.event(
+            "198.51.100.7",
+            id,
+            offset,
             service: service,
+            decky: decky,
             session: session,
-            source: Endpoint(ip: "198.51.100.7", port: 40_000),
-            destination: Endpoint(ip: "10.77.0.11", port: port),
-            fields: fields.map { EventField($0.0, $0.1) }
+            port: port,
+            fields
         )
+        event.time = Self.start.addingTimeInterval(offset)
+        return event
     }
 
     static func command(

@@ -2,11 +2,12 @@ import DecnetCore
 import Foundation
 
 /// Related activity of one or more actors (identities, or addresses that belong to none): the seed's campaign.
-public struct Campaign: Sendable, Codable, Equatable {
-    public enum State: String, Sendable, Codable {
-        case active
-        case merged
-        case dissolved
+public struct Campaign: Sendable, Codable, Equatable, CarriedOver {
+    public typealias State = ClusterState
+
+    mutating func empty() {
+        self.actors = []
+        self.attackers = []
     }
 
     public var uuid: String
@@ -235,12 +236,8 @@ public enum CampaignClustering {
                 fill(&campaigns[winner]!)
                 kept.insert(winner)
                 let losers = Array(claimed.dropFirst())
-                for loser in losers {
-                    campaigns[loser]!.state = .merged
-                    campaigns[loser]!.mergedInto = winner
-                    campaigns[loser]!.updated = now
-                    kept.insert(loser)
-                }
+                campaigns.fold(losers, into: winner, now: now)
+                kept.formUnion(losers)
                 if !losers.isEmpty {
                     changes.append(.merged(into: winner, from: losers))
                 } else if !added.isEmpty {
@@ -270,10 +267,7 @@ public enum CampaignClustering {
             }
         }
         for campaign in previous where campaign.state == .active && !kept.contains(campaign.uuid) {
-            campaigns[campaign.uuid]!.state = .dissolved
-            campaigns[campaign.uuid]!.actors = []
-            campaigns[campaign.uuid]!.attackers = []
-            campaigns[campaign.uuid]!.updated = now
+            campaigns.dissolve(campaign.uuid, now: now)
         }
         return (campaigns.values.sorted { ($0.formed, $0.uuid) < ($1.formed, $1.uuid) }, changes)
     }

@@ -59,15 +59,49 @@ public struct ActorLink: Sendable, Codable, Equatable {
     }
 }
 
+/// Where an identity or a campaign stands after a run.
+public enum ClusterState: String, Sendable, Codable {
+    /// Holds its members now.
+    case active
+    /// Folded into `mergedInto`; `members` are those it had, so an unmerge can give them back.
+    case merged
+    /// Its members no longer link to one another.
+    case dissolved
+}
+
+/// An identity or a campaign, as clustering runs carry it over.
+protocol CarriedOver {
+    var state: ClusterState { get set }
+    var mergedInto: String? { get set }
+    var updated: Date { get set }
+    /// Forgets its members (it was dissolved).
+    mutating func empty()
+}
+
+extension Dictionary where Key == String, Value: CarriedOver {
+    /// `losers` folded into `winner`.
+    mutating func fold(_ losers: [String], into winner: String, now: Date) {
+        for loser in losers {
+            self[loser]!.state = .merged
+            self[loser]!.mergedInto = winner
+            self[loser]!.updated = now
+        }
+    }
+
+    mutating func dissolve(_ uuid: String, now: Date) {
+        self[uuid]!.state = .dissolved
+        self[uuid]!.empty()
+        self[uuid]!.updated = now
+    }
+}
+
 /// One actor behind one or more attacker addresses (the seed's UKC identity).
-public struct AttackerIdentity: Sendable, Codable, Equatable {
-    public enum State: String, Sendable, Codable {
-        /// Holds its members now.
-        case active
-        /// Folded into `mergedInto`; `members` are those it had, so an unmerge can give them back.
-        case merged
-        /// Its members no longer link to one another.
-        case dissolved
+public struct AttackerIdentity: Sendable, Codable, Equatable, CarriedOver {
+    public typealias State = ClusterState
+
+    mutating func empty() {
+        self.members = []
+        self.links = []
     }
 
     public var uuid: String
@@ -444,12 +478,8 @@ public enum IdentityClustering {
                 identity.behaviour = behaviour(group.members)
                 identities[winner] = identity
                 kept.insert(winner)
-                for loser in losers {
-                    identities[loser]!.state = .merged
-                    identities[loser]!.mergedInto = winner
-                    identities[loser]!.updated = now
-                    kept.insert(loser)
-                }
+                identities.fold(losers, into: winner, now: now)
+                kept.formUnion(losers)
                 if !losers.isEmpty {
                     changes.append(.merged(into: winner, from: losers))
                 } else if !added.isEmpty {
@@ -484,12 +514,7 @@ public enum IdentityClustering {
             }
         }
         // Active identities no group holds any more.
-        for identity in active where !kept.contains(identity.uuid) {
-            identities[identity.uuid]!.state = .dissolved
-            identities[identity.uuid]!.members = []
-            identities[identity.uuid]!.links = []
-            identities[identity.uuid]!.updated = now
-        }
+        for identity in active where !kept.contains(identity.uuid) { identities.dissolve(identity.uuid, now: now) }
         let ordered = identities.values.sorted { ($0.formed, $0.uuid) < ($1.formed, $1.uuid) }
         return (ordered, changes)
     }
