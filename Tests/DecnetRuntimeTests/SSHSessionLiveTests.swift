@@ -98,13 +98,18 @@ import Testing
         await service.stop()
         let lines = service.capture.events(.commandInput)
         let typed = try #require(lines.first { $0[field: "command"] == "uname" })
-        // "uname -a": eight keys, eight reads, seven gaps of 80-300 ms (a loaded machine may stretch one).
-        #expect(typed[field: "keystrokes"] == "8")
-        let gaps = (typed[field: "keystroke_ms"] ?? "").split(separator: ",").compactMap { Int($0) }
-        #expect(gaps.count == 7 && gaps.allSatisfy { $0 >= 60 }, "\(gaps)")
+        // "uname -a": eight keys sent 80-300 ms apart, a read each, seven gaps. On a loaded machine the client may
+        // be late to read its pty and send two keys in one packet (a gap of a few ms after a long one), so the
+        // test holds the typist to "key by key at a person's pace": most keys their own read, a median gap in
+        // the typist's range.
+        let reads = Int(typed[field: "keystrokes"] ?? "") ?? 0
+        #expect((6...8).contains(reads), "\(typed.fields)")
+        let gaps = (typed[field: "keystroke_ms"] ?? "").split(separator: ",").compactMap { Int($0) }.sorted()
+        #expect(gaps.count == reads - 1 && gaps[gaps.count / 2] >= 60, "\(gaps)")
         let first = try #require(lines.first { $0[field: "command"] == "id" })
         #expect(first[field: "corrections"] == "1")
-        #expect(first[field: "keystrokes"] == "3", "id with a typo: i, x, d (the erase is not a key that adds)")
+        // i, x, d: the erase is not a key that adds (two when the client sent two in one packet).
+        #expect(["2", "3"].contains(first[field: "keystrokes"] ?? ""), "\(first.fields)")
         let pasted = try #require(lines.first { $0[field: "command"] == "cat" })
         #expect(pasted[field: "keystrokes"] == "1" && pasted[field: "keystroke_ms"] == "")
     }
