@@ -78,6 +78,33 @@ import Testing
         #expect(profile.score >= 80)
     }
 
+    /// A banner can say anything; the HASSH and JA4 name the client that really connected.
+    @Test func fingerprintsNameTheClientWhateverItsBanner() {
+        let events = [
+            Self.event(
+                .clientFingerprint,
+                0,
+                [
+                    ("client_version", "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u6"),
+                    ("hassh", "be31134219a24899a8a0c29c7797ba94"),
+                ]
+            ),
+            Self.event(
+                .clientFingerprint,
+                5,
+                service: "http",
+                port: 443,
+                [("ja4", "t13i4311h1_c7886603b240_b26ce05bbdd6")]
+            ),
+        ]
+        let tools = AttackerProfiler.profile(events).tools
+        #expect(tools.map(\.tool) == ["OpenSSH client", "libssh (hydra, nmap's ssh scripts)", "python-requests"])
+        let libssh = tools[1]
+        #expect(libssh.evidence == "hassh is \"be31134219a24899a8a0c29c7797ba94\": be31134219a24899a8a0c29c7797ba94")
+        #expect(libssh.source.hasPrefix("measured here"))
+        #expect(tools[2].evidence.hasPrefix("ja4 is"))
+    }
+
     @Test func theSameCommandsAtMachineSpeedAreABot() {
         let events =
             [Self.event(.loginSuccess, 0, [("username", "root"), ("password", "root")])]

@@ -327,8 +327,8 @@ public enum AttackerProfiler {
                 add(tool, "TCP SYN \(event[field: "ja4t"] ?? "")", "DecnetPacket's TCP fingerprints")
             }
             let candidates: [(ToolSignature.Field, String)] = [
-                (.userAgent, "user_agent"), (.sshClient, "client_version"), (.clientName, "driver"),
-                (.clientName, "client"), (.clientName, "application"),
+                (.userAgent, "user_agent"), (.sshClient, "client_version"), (.hassh, "hassh"), (.ja4, "ja4"),
+                (.clientName, "driver"), (.clientName, "client"), (.clientName, "application"),
             ]
             for (field, name) in candidates {
                 guard let value = event[field: name], let signature = ToolSignature.first(field, value) else {

@@ -16,6 +16,10 @@ public struct ToolSignature: Sendable, Equatable {
         case scanTool = "scan_tool"
         /// The attacker's TCP/IP stack as the packet layer names it (`client.fingerprint`'s `tool`).
         case tcpStack = "tcp_stack"
+        /// The SSH client's HASSH (its KEXINIT's algorithm lists): what the client is, whatever banner it sends.
+        case hassh
+        /// The TLS ClientHello's JA4 (FoxIO's JA4, computed by the TLS services).
+        case ja4
     }
 
     public enum Match: Sendable, Equatable {
@@ -141,6 +145,44 @@ extension ToolSignature {
             .sshClient,
             .prefix("SSH-2.0-OpenSSH_"),
             source: "measured here: Debian OpenSSH 9.2p1"
+        ),
+        // SSH clients by their HASSH, which a changed banner does not change.
+        ToolSignature(
+            "libssh (hydra, nmap's ssh scripts)",
+            .hassh,
+            .exact("be31134219a24899a8a0c29c7797ba94"),
+            source: "measured here: Debian hydra 9.4 on libssh 0.10.6 against a decky (client.fingerprint)"
+        ),
+        ToolSignature(
+            "paramiko",
+            .hassh,
+            .exact("a704be057881f0b1d623cd263e477a8b"),
+            source: "measured here: Debian python3-paramiko 2.12.0 against a decky (client.fingerprint)"
+        ),
+        ToolSignature(
+            "OpenSSH client",
+            .hassh,
+            .exact("472b5de333ad665af5cbf10ff892c4df"),
+            source: "measured here: Debian OpenSSH 9.2p1 client against a decky (client.fingerprint)"
+        ),
+        // TLS clients by their JA4, connecting to an address (no SNI; with a name the extension count differs).
+        ToolSignature(
+            "curl",
+            .ja4,
+            .exact("t13i3111h2_e8f1e7e78f70_b26ce05bbdd6"),
+            source: "measured here: Debian curl 7.88.1 (OpenSSL 3.0) to https://127.0.0.1"
+        ),
+        ToolSignature(
+            "python-requests",
+            .ja4,
+            .exact("t13i4311h1_c7886603b240_b26ce05bbdd6"),
+            source: "measured here: Debian python3-requests 2.28.1 (urllib3, OpenSSL 3.0) to https://127.0.0.1"
+        ),
+        ToolSignature(
+            "Python urllib",
+            .ja4,
+            .exact("t13i311000_e8f1e7e78f70_d41ae481755e"),
+            source: "measured here: Debian Python 3.11 urllib.request to https://127.0.0.1"
         ),
         // Database and cluster drivers by the name they give themselves.
         ToolSignature(
