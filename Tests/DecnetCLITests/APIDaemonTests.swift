@@ -115,6 +115,62 @@ import Glibc
         try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
     }
 
+    /// `DECNET_EMBED_PROFILER=true`: the API process runs the profiler itself, and an admin's unmerge applies at
+    /// once (the API wakes it).
+    @Test(.enabled(if: ExternalTool.curl.isUsable))
+    func theAPIRunsTheProfilerItselfWhenAsked() async throws {
+        let binary = try #require(PackageLayout.decnetBinary, "build the decnet product first (swift build)")
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var environment = Self.environment(directory, secret: Self.secret)
+        environment["DECNET_EMBED_PROFILER"] = "true"
+        try Self.botnetLog(to: directory.path + "/events.log")
+        let ingested = try await ProcessRunner.run(
+            binary.path,
+            ["workers", "start", "--once"],
+            environment: environment
+        )
+        #expect(ingested.status == 0, "\(ingested.standardError)")
+        let port = LoopbackPort.unused()
+        let started = try await ProcessRunner.run(
+            binary.path,
+            ["api", "start", "--port", String(port), "--no-deploy", "--response-cache", "0"],
+            environment: environment
+        )
+        #expect(started.status == 0, "\(started.standardOutput)\(started.standardError)")
+        defer { Self.kill(["api"], in: directory.path) }
+        let base = "http://127.0.0.1:\(port)"
+        let token = try await Self.readyAdmin(base)
+        func identities() async throws -> [[String: Any]] {
+            let listed = try await Self.curl(["-H", "Authorization: Bearer \(token)", "\(base)/api/v1/identities"])
+            return Self.json(listed.body)["items"] as? [[String: Any]] ?? []
+        }
+        var found: [[String: Any]] = []
+        for _ in 0..<60 where found.isEmpty {
+            found = try await identities()
+            if found.isEmpty { try await Task.sleep(for: .milliseconds(250)) }
+        }
+        let botnet = try #require(found.first, "the embedded profiler formed no identity")
+        #expect(botnet["member_count"] as? Int == 4)
+        let uuid = try #require(botnet["uuid"] as? String)
+        let split = try await Self.curl([
+            "-X", "POST", "\(base)/api/v1/identities/\(uuid)/unmerge", "-H", "Authorization: Bearer \(token)",
+            "-H", "Content-Type: application/json", "-d", #"{"attackers":["10.81.0.3","10.81.0.4"]}"#,
+        ])
+        #expect(split.status == 202, "\(split.body)")
+        // Woken by the API, not after its 5 s interval.
+        let clock = ContinuousClock()
+        let asked = clock.now
+        var counts: [Int] = []
+        while counts != [2, 2] && clock.now - asked < .seconds(4) {
+            counts = try await identities().compactMap { $0["member_count"] as? Int }.sorted()
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(counts == [2, 2], "\(counts)")
+        let stopped = try await ProcessRunner.run(binary.path, ["api", "stop"], environment: environment)
+        #expect(stopped.standardOutput.contains("stopped"))
+    }
+
     @Test func theAPIRefusesToStartWithoutARealSecret() async throws {
         let binary = try #require(PackageLayout.decnetBinary, "build the decnet product first (swift build)")
         let directory = try TemporaryDirectory()
