@@ -144,7 +144,7 @@ let package = Package(
         // ATT&CK and exports next). Below the API, beside the store it reads.
         .target(
             name: "DecnetIntel",
-            dependencies: ["DecnetCore", "DecnetStore", "CLibloc"],
+            dependencies: ["DecnetCore", "DecnetConfig", "DecnetStore", "CLibloc"],
             swiftSettings: swiftSettings
         ),
         // The event store: logs, bounty, attackers (SQLite now, PostgreSQL next) and the ingester that fills it.

@@ -201,6 +201,47 @@ import Testing
         }
     }
 
+    /// The worker tags techniques with the rules in force, publishes what is new (`ttp.tagged`,
+    /// `ttp.rule.fired.{technique}`), and tags every attacker again when a rule file changes.
+    @Test func techniquesAreTaggedAndRulesReloadWhenTheyChange() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try await Self.withStore(.sqlite) { store in
+            let published = Published()
+            let worker = ProfilerWorker(
+                store: store,
+                rulesDirectory: directory.path,
+                publish: { published.record($0, $1) }
+            )
+            try await Self.ingest(TTPRuleTests.scenario, into: store)
+            try await worker.runOnce()
+            let tagged = try #require(published.payloads("ttp.tagged").first)
+            #expect(tagged["attacker_ip"] as? String == "198.51.100.23")
+            #expect((tagged["techniques"] as? [String])?.contains("T1105") == true)
+            let fired = try #require(published.payloads("ttp.rule.fired.T1105").first)
+            #expect(fired["rule"] as? String == "R0021" && (fired["evidence"] as? String)?.contains("wget") == true)
+            let profile = try #require(
+                try await store.intelDocument(kind: "profile", key: "198.51.100.23")?.decode(StoredAttackerProfile.self)
+            )
+            #expect(profile.techniques?.contains { $0.technique == "T1082" && $0.rule == "R0023" } == true)
+
+            // A new rule file: every attacker is tagged again, and only the new technique is published.
+            let before = published.subjects.count
+            try "[R9500]\ntechnique = T1222.002\nname = chmod seen\nevents = command.input\ncommand = ^chmod\n"
+                .write(toFile: directory.path + "/local.ini", atomically: true, encoding: .utf8)
+            let again = try await worker.runOnce()
+            #expect(again.profiled == 1)
+            let new = published.subjects.dropFirst(before)
+            #expect(new.contains("ttp.rule.fired.T1222.002") && !new.contains("ttp.rule.fired.T1105"), "\(Array(new))")
+            // An unchanged directory tags nothing again.
+            #expect(try await worker.runOnce().profiled == 0)
+            // A broken file is reported and the rules before it stay.
+            try "[R9600]\ntechnique = T0\n".write(toFile: directory.path + "/zz.ini", atomically: true, encoding: .utf8)
+            try await worker.runOnce()
+            #expect(await worker.ruleDiagnostics.first?.description.contains("zz.ini:2: [R9600] technique") == true)
+        }
+    }
+
     /// Keystroke timing decides between a person and a program typing the same commands.
     @Test func keystrokeTimingTellsAPersonFromAProgram() throws {
         func line(_ offset: TimeInterval, _ text: String, gaps: [Int], corrections: Int = 0) -> HoneypotEvent {

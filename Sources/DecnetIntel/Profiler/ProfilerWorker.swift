@@ -14,6 +14,8 @@ public struct StoredAttackerProfile: Sendable, Codable, Equatable {
     public var evidence: ActorEvidence
     public var identity: String?
     public var campaign: String?
+    /// The ATT&CK techniques its events and profile imply (`TTPRuleSet`).
+    public var techniques: [TechniqueTag]?
 }
 
 /// The seed's profiler worker (`decnet profiler start`, or inside the API with `DECNET_EMBED_PROFILER=true`): it
@@ -48,6 +50,12 @@ public actor ProfilerWorker {
     let clock: @Sendable () -> Date
     let publish: @Sendable (String, [UInt8]) -> Void
     let makeUUID: @Sendable () -> String
+    /// The operator's TTP rule files (`*.ini`, on top of the default rules), read again when one changes.
+    let rulesDirectory: String?
+    private var rules = TTPRuleSet.standard
+    private var ruleStamps: [String: Date] = [:]
+    /// Problems in the operator's rule files, as last read.
+    public private(set) var ruleDiagnostics: [Diagnostic] = []
 
     private var profiles: [String: StoredAttackerProfile] = [:]
     private var identities: [AttackerIdentity] = []
@@ -62,8 +70,10 @@ public actor ProfilerWorker {
         geo: LocationDatabase? = nil,
         clock: @escaping @Sendable () -> Date = { Date() },
         makeUUID: @escaping @Sendable () -> String = { UUID().uuidString.lowercased() },
+        rulesDirectory: String? = nil,
         publish: @escaping @Sendable (String, [UInt8]) -> Void = { _, _ in }
     ) {
+        self.rulesDirectory = rulesDirectory
         self.store = store
         self.geo = geo
         self.clock = clock
@@ -118,10 +128,21 @@ public actor ProfilerWorker {
         }.sorted { ($0.time, $0.uuid) < ($1.time, $1.uuid) }
         let overridesChanged = overrides != self.overrides
         self.overrides = overrides
+        // Rule files changed: every attacker is tagged again.
+        let stamps = TTPRuleSet.stamp(of: self.rulesDirectory)
+        var retag = false
+        if stamps != self.ruleStamps {
+            (self.rules, self.ruleDiagnostics) = TTPRuleSet.load(directory: self.rulesDirectory)
+            for problem in self.ruleDiagnostics {
+                FileHandle.standardError.write(Data("profiler: TTP rules: \(problem)\n".utf8))
+            }
+            retag = !self.ruleStamps.isEmpty || !stamps.isEmpty
+            self.ruleStamps = stamps
+        }
 
         var changedProfiles = Set<String>()
         for attacker in try await self.store.attackers() {
-            if let known = self.profiles[attacker.ip], known.eventCount == attacker.eventCount,
+            if !retag, let known = self.profiles[attacker.ip], known.eventCount == attacker.eventCount,
                 RFC5424Formatter.timestamp(known.lastSeen) == RFC5424Formatter.timestamp(attacker.lastSeen)
             {
                 continue
@@ -132,6 +153,7 @@ public actor ProfilerWorker {
             let behaviour = AttackerProfiler.profile(events)
             let asn = self.geo?.lookup(attacker.ip)?.asn
             let evidence = ActorEvidence(ip: attacker.ip, events: events, profile: behaviour, asn: asn)
+            let techniques = self.rules.tag(events, profile: behaviour)
             let before = self.profiles[attacker.ip]
             self.profiles[attacker.ip] = StoredAttackerProfile(
                 ip: attacker.ip,
@@ -141,7 +163,8 @@ public actor ProfilerWorker {
                 behaviour: behaviour,
                 evidence: evidence,
                 identity: before?.identity,
-                campaign: before?.campaign
+                campaign: before?.campaign,
+                techniques: techniques
             )
             changedProfiles.insert(attacker.ip)
             report.profiled += 1
@@ -149,6 +172,19 @@ public actor ProfilerWorker {
                 || before?.behaviour.phases.map(\.phase) != behaviour.phases.map(\.phase)
             {
                 self.send("attacker.scored", Scored(ip: attacker.ip, behaviour: behaviour), &report)
+            }
+            // ttp.tagged when a technique is new for the attacker, and ttp.rule.fired.{technique} for each.
+            let known = Set((before?.techniques ?? []).map { $0.technique + "/" + $0.rule })
+            let fresh = techniques.filter { !known.contains($0.technique + "/" + $0.rule) }
+            if !fresh.isEmpty {
+                self.send(
+                    "ttp.tagged",
+                    Tagged(ip: attacker.ip, techniques: techniques.map(\.technique), new: fresh),
+                    &report
+                )
+                for tag in fresh {
+                    self.send("ttp.rule.fired.\(tag.technique)", Fired(ip: attacker.ip, tag: tag), &report)
+                }
             }
         }
 
@@ -238,6 +274,47 @@ public actor ProfilerWorker {
             try container.encode(self.behaviour.phases.map(\.phase), forKey: .phases)
             try container.encode(self.behaviour.tools.map(\.tool), forKey: .tools)
             try container.encode(self.behaviour.evidence, forKey: .evidence)
+        }
+    }
+
+    /// `ttp.tagged`.
+    struct Tagged: Encodable {
+        let ip: String
+        let techniques: [String]
+        let new: [TechniqueTag]
+
+        enum CodingKeys: String, CodingKey {
+            case attackerIP = "attacker_ip"
+            case techniques, new
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(self.ip, forKey: .attackerIP)
+            try container.encode(Array(Set(self.techniques)).sorted(), forKey: .techniques)
+            try container.encode(self.new.map { [$0.technique, $0.rule] }, forKey: .new)
+        }
+    }
+
+    /// `ttp.rule.fired.{technique}`.
+    struct Fired: Encodable {
+        let ip: String
+        let tag: TechniqueTag
+
+        enum CodingKeys: String, CodingKey {
+            case attackerIP = "attacker_ip"
+            case technique, name, rule, evidence, first, confidence
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(self.ip, forKey: .attackerIP)
+            try container.encode(self.tag.technique, forKey: .technique)
+            try container.encode(self.tag.name, forKey: .name)
+            try container.encode(self.tag.rule, forKey: .rule)
+            try container.encode(self.tag.evidence, forKey: .evidence)
+            try container.encode(RFC5424Formatter.timestamp(self.tag.first), forKey: .first)
+            try container.encode(self.tag.confidence, forKey: .confidence)
         }
     }
 
