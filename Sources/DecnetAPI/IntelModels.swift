@@ -219,3 +219,41 @@ struct BountyBoard: Codable, ResponseEncodable, Sendable {
     var items: [Item]
     var leaders: [Leader]
 }
+
+/// An ATT&CK technique tag.
+struct TechniqueBody: Codable, Sendable {
+    var technique: String
+    var name: String
+    var tactics: [String]
+    var rule: String
+    var ruleName: String
+    var confidence: Int
+    var first: Date
+    var last: Date
+    var count: Int
+    var events: [String]
+    var evidence: String
+    var attack: String
+    var url: String
+
+    enum CodingKeys: String, CodingKey {
+        case technique, name, tactics, rule, confidence, first, last, count, events, evidence, attack, url
+        case ruleName = "rule_name"
+    }
+
+    init(_ tag: TechniqueTag) {
+        self.technique = tag.technique
+        self.name = tag.name
+        self.tactics = tag.tactics
+        self.rule = tag.rule
+        self.ruleName = tag.ruleName
+        self.confidence = tag.confidence
+        self.first = tag.first
+        self.last = tag.last
+        self.count = tag.count
+        self.events = tag.events
+        self.evidence = tag.evidence
+        self.attack = tag.attack
+        self.url = AttackCatalogue.technique(tag.technique)?.url ?? ""
+    }
+}

@@ -280,6 +280,8 @@ struct AttackerDetail: Codable, ResponseEncodable {
     /// The identity and campaign the profiler put it in (absent until it has, or when it acts alone).
     var identity: String?
     var campaign: String?
+    /// The ATT&CK techniques its events imply, each with the rule that fired.
+    var techniques: [TechniqueBody]
 
     struct Hop: Codable {
         var from: String

@@ -33,6 +33,7 @@ public struct DecnetCommand: AsyncParsableCommand {
             WebCommand.self,
             GeoIPCommand.self,
             ProfilerCommand.self,
+            TTPCommand.self,
         ]
     )
 

@@ -193,6 +193,8 @@ import Testing
             #expect(bot.behaviour.behaviour == .credentialStuffer, "\(bot.behaviour.evidence)")
             #expect(bot.behaviour.phases.map(\.phase).contains(.credentialAccess))
             #expect(bot.evidence.credentials == Self.wordlist, "\(bot.evidence.credentials)")
+            let botTechniques = Set((bot.techniques ?? []).map(\.technique))
+            #expect(botTechniques.isSuperset(of: ["T1110", "T1110.004"]), "\(botTechniques)")
 
             // Negative control: the same list from paramiko is not the botnet.
             let loner = try await Self.profile(store, other)
@@ -216,6 +218,8 @@ import Testing
                 #expect(tool.source.hasPrefix("DecnetPacket"), "\(tool)")
             }
             #expect(scanned.identity == nil)
+            let scanTechniques = Set((scanned.techniques ?? []).map(\.technique))
+            #expect(scanTechniques.isSuperset(of: ["T1046", "T1595"]), "\(scanTechniques)")
             #expect(try await harness.decnet(["teardown", "--all"]).status == 0)
             #expect(try await harness.decnet(["lab", "down"]).status == 0)
         }
@@ -280,6 +284,24 @@ import Testing
             #expect(times.count == 4 && zip(times, times.dropFirst()).allSatisfy { $0.0 <= $0.1 }, "\(phases)")
             #expect(phases.first { $0.phase == .commandAndControl }?.evidence.contains("wget") == true)
             #expect(person.evidence.payloadHosts == ["198.51.100.77"])
+            // The techniques its events imply, each with the rule that fired, as `decnet ttp list` shows them.
+            let tags = person.techniques ?? []
+            for (technique, rule) in [
+                ("T1078", "R0013"), ("T1021.004", "R0014"), ("T1059.004", "R0020"), ("T1033", "R0024"),
+                ("T1082", "R0023"), ("T1087.001", "R0025"), ("T1105", "R0021"), ("T1021.004", "R0031"),
+                ("T1021", "R0050"),
+            ] {
+                #expect(
+                    tags.contains { $0.technique == technique && $0.rule == rule },
+                    "\(technique) by \(rule): \(tags.map(\.technique))"
+                )
+            }
+            let listed = try await harness.decnet(["ttp", "list", "--attacker", "\(net).254"])
+            #expect(listed.status == 0, "\(listed.standardError)")
+            for technique in ["T1059.004", "T1105", "T1082", "T1021.004"] {
+                #expect(listed.standardOutput.contains(technique), "\(listed.standardOutput)")
+            }
+            #expect(listed.standardOutput.contains("The MITRE Corporation"))
             #expect(try await harness.decnet(["teardown", "--all"]).status == 0)
             #expect(try await harness.decnet(["lab", "down"]).status == 0)
         }

@@ -269,6 +269,15 @@ extension APIServer {
         var belongs: [String] = []
         if let uuid = stored?.identity { belongs.append("identity " + Self.link("identities", uuid)) }
         if let uuid = stored?.campaign { belongs.append("campaign " + Self.link("campaigns", uuid)) }
+        let techniqueRows: [[String]] = (stored?.techniques ?? TTPRuleSet.standard.tag(events, profile: behaviour)).map
+        {
+            tag in
+            [
+                "<a href=\"\(HTML.escape(AttackCatalogue.technique(tag.technique)?.url ?? ""))\"><code>\(HTML.escape(tag.technique))</code></a>",
+                HTML.escape(tag.name), HTML.escape(tag.tactics.joined(separator: ", ")), HTML.escape(tag.rule),
+                HTML.time(tag.first), String(tag.count), "<code>\(HTML.escape(tag.evidence))</code>",
+            ]
+        }
         let keystrokes =
             behaviour.keystrokes.map { "<p id=\"attacker-keystrokes\">Keystrokes: \(HTML.escape($0.summary))</p>" }
             ?? ""
@@ -301,6 +310,7 @@ extension APIServer {
             \(keystrokes)
             <ol id="attacker-phases">\(phaseItems)</ol>
             \(HTML.table(["Tool", "Evidence", "Signature source"], toolRows, id: "attacker-tools", empty: "No tool named."))</section>
+            <section class="panel"><h2>Techniques (ATT&amp;CK \(AttackCatalogue.release))</h2>\(HTML.table(["Technique", "Name", "Tactics", "Rule", "First", "Events", "Evidence"], techniqueRows, id: "attacker-techniques", empty: "No technique tagged."))<p class="muted">\(HTML.escape(AttackCatalogue.notice))</p></section>
             <section class="panel"><h2>Movement</h2>\(TraversalDrawing.svg(steps: steps))<ol id="traversal-steps">\(stepItems)</ol>
             <details><summary>Traversal path, hop by hop (\(hops.count) decky visits)</summary><p><code id="traversal-path">\(HTML.escape(profile.traversalPath))</code></p></details></section>
             <section class="panel"><h2>Credentials</h2>\(HTML.table(["Time", "Decky", "Service", "Username", "Password", ""], credentials, id: "credentials", empty: "None tried."))</section>

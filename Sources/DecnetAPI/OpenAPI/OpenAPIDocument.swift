@@ -559,8 +559,16 @@ enum OpenAPIDocument {
                         required: ["behaviour", "evidence", "phases", "tools", "timing", "score"]
                     ),
                     "identity": string, "campaign": string,
+                    "techniques": array(
+                        object([
+                            "technique": string, "name": string, "tactics": array(string), "rule": string,
+                            "rule_name": string, "confidence": integer, "first": dateTime, "last": dateTime,
+                            "count": integer, "events": array(string), "evidence": string, "attack": string,
+                            "url": string,
+                        ])
+                    ),
                 ],
-                required: ["attacker", "bounty", "hops", "steps", "behaviour"]
+                required: ["attacker", "bounty", "hops", "steps", "behaviour", "techniques"]
             ),
             "Event": event,
             "EventPage": page("Event"),

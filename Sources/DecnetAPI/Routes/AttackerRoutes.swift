@@ -63,14 +63,18 @@ extension APIServer {
             let stored = try await self.store.intelDocument(kind: "profile", key: ip)?.decode(
                 StoredAttackerProfile.self
             )
+            let behaviour = AttackerProfiler.profile(events)
+            // The profiler's tags (with the operator's rules) when it has run; the default rules otherwise.
+            let techniques = stored?.techniques ?? TTPRuleSet.standard.tag(events, profile: behaviour)
             return AttackerDetail(
                 attacker: AttackerBody(profile, geo: self.geo),
                 bounty: try await self.store.bounty(attackerIP: ip, limit: 500).map(BountyBody.init),
                 hops: zip(hops, hops.dropFirst()).map { AttackerDetail.Hop(from: $0, to: $1) },
                 steps: TraversalStep.steps(events),
-                behaviour: BehaviourBody(AttackerProfiler.profile(events)),
+                behaviour: BehaviourBody(behaviour),
                 identity: stored?.identity,
-                campaign: stored?.campaign
+                campaign: stored?.campaign,
+                techniques: techniques.map(TechniqueBody.init)
             )
         }
         group.get("attackers/:ip/events") { request, context -> Page<EventBody> in

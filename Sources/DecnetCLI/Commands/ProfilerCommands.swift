@@ -30,6 +30,11 @@ struct ProfilerCommand: AsyncParsableCommand {
         )
 
         @Option(help: "Seconds between checks of the store when the bus is quiet.") var interval: Double = 5
+        @Option(
+            help:
+                "Directory of TTP rule files (*.ini) read on top of the default rules (default: <state dir>/rules/ttp)."
+        )
+        var rules: String?
         @Flag(help: "Profile what the store holds now, then exit (in the foreground).") var once = false
         @Flag(help: "Stay in the foreground.") var foreground = false
 
@@ -46,7 +51,11 @@ struct ProfilerCommand: AsyncParsableCommand {
             }
             let daemon = Daemon(ProfilerCommand.name, stateDirectory: environment.stateDirectory)
             if self.once {
-                let worker = ProfilerWorker(store: store, geo: ProfilerHost.geo())
+                let worker = ProfilerWorker(
+                    store: store,
+                    geo: ProfilerHost.geo(),
+                    rulesDirectory: TTPCommand.rulesDirectory(environment, self.rules)
+                )
                 let report = try await worker.runOnce()
                 print(
                     "profiled \(report.profiled) attacker(s): \(report.identities) identit\(report.identities == 1 ? "y" : "ies"), \(report.campaigns) campaign(s)"
@@ -62,7 +71,12 @@ struct ProfilerCommand: AsyncParsableCommand {
                 return
             }
             let lock = try daemon.lock()
-            let host = ProfilerHost(store: store, stateDirectory: daemon.stateDirectory, interval: self.interval)
+            let host = ProfilerHost(
+                store: store,
+                stateDirectory: daemon.stateDirectory,
+                interval: self.interval,
+                rulesDirectory: TTPCommand.rulesDirectory(environment, self.rules)
+            )
             let running = Task { await host.run(status: { daemon.writeStatus($0) }) }
             let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) { running.cancel() }
             defer { signals.cancel() }
@@ -92,14 +106,16 @@ struct ProfilerHost: Sendable {
     let socket: String
     let interval: Double
 
-    init(store: any EventStore, stateDirectory: String, interval: Double = 5) {
+    init(store: any EventStore, stateDirectory: String, interval: Double = 5, rulesDirectory: String? = nil) {
         self.socket = BusTopics.socket(stateDirectory: stateDirectory)
         let bus = BusPublisher(socketPath: self.socket, name: "profiler")
         self.bus = bus
         self.interval = interval
+        let rules = rulesDirectory ?? URL(fileURLWithPath: stateDirectory).appendingPathComponent("rules/ttp").path
         self.worker = ProfilerWorker(
             store: store,
             geo: Self.geo(),
+            rulesDirectory: rules,
             publish: { subject, payload in
                 guard let subject = try? Subject(subject) else { return }
                 bus.publish(subject, payload)

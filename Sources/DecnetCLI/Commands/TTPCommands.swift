@@ -1,0 +1,112 @@
+import ArgumentParser
+import DecnetConfig
+import DecnetCore
+import DecnetIntel
+import DecnetStore
+import Foundation
+
+/// `decnet ttp list`: the ATT&CK techniques the TTP rules emit (or all of ATT&CK, or those tagged on one attacker).
+struct TTPCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ttp",
+        abstract: "ATT&CK techniques: what the TTP rules map events to, and what an attacker was tagged with.",
+        subcommands: [List.self]
+    )
+
+    /// Where the operator's rule files live unless `--rules` says otherwise.
+    static func rulesDirectory(_ environment: DecnetEnvironment, _ option: String?) -> String {
+        option ?? URL(fileURLWithPath: environment.stateDirectory).appendingPathComponent("rules/ttp").path
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List techniques with their names, tactics and the rules that emit them.",
+            discussion:
+                "The operator's rule files (*.ini) in <state dir>/rules/ttp (or --rules) are read on top of the default rules; an error names its file, line and key."
+        )
+
+        @Flag(help: "Every technique of the ATT&CK data, not only those the rules emit.") var all = false
+        @Option(help: "The techniques tagged on this attacker address (as the profiler stored them).") var attacker:
+            String?
+        @Option(help: "Directory of rule files (default: <state dir>/rules/ttp).") var rules: String?
+        @Flag(help: "Print JSON.") var json = false
+
+        struct Row: Encodable {
+            var technique: String
+            var name: String
+            var tactics: [String]
+            var rules: [String]
+            var stixID: String
+            var url: String
+
+            enum CodingKeys: String, CodingKey {
+                case technique, name, tactics, rules, url
+                case stixID = "stix_id"
+            }
+        }
+
+        func run() async throws {
+            let environment = try await EnvironmentLoading.load()
+            if let attacker = self.attacker {
+                let store = try StoreOpening.open(environment, pageCacheBytes: 8 << 20)
+                try await store.migrate()
+                guard let document = try await store.intelDocument(kind: "profile", key: attacker),
+                    let profile = document.decode(StoredAttackerProfile.self)
+                else {
+                    throw CommandFailure(
+                        "no profile of \(attacker) (is `decnet profiler` running, or run `decnet profiler start --once`)"
+                    )
+                }
+                let tags = profile.techniques ?? []
+                if self.json { return try JSONOutput.print(tags) }
+                var table = TextTable("Technique", "Name", "Rule", "First", "Count", "Evidence")
+                for tag in tags {
+                    table.add(
+                        tag.technique,
+                        tag.name,
+                        tag.rule,
+                        RFC5424Formatter.timestamp(tag.first),
+                        String(tag.count),
+                        String(tag.evidence.prefix(80))
+                    )
+                }
+                print(table.render())
+                print(
+                    "\(tags.count) technique tag(s) on \(attacker); ATT&CK \(AttackCatalogue.release). \(AttackCatalogue.notice)"
+                )
+                return
+            }
+            let (set, problems) = TTPRuleSet.load(directory: TTPCommand.rulesDirectory(environment, self.rules))
+            if !problems.isEmpty {
+                throw CommandFailure(ConfigurationError(problems).description, exitCode: .validationFailure)
+            }
+            let byTechnique = Dictionary(grouping: set.rules, by: \.technique)
+            let ids = self.all ? Array(AttackCatalogue.techniques.keys) : Array(byTechnique.keys)
+            let rows = ids.sorted().compactMap { id -> Row? in
+                guard let technique = AttackCatalogue.technique(id) else { return nil }
+                return Row(
+                    technique: id,
+                    name: AttackCatalogue.fullName(id) ?? technique.name,
+                    tactics: technique.tactics.compactMap { AttackCatalogue.tactics[$0]?.name },
+                    rules: (byTechnique[id] ?? []).map(\.id),
+                    stixID: technique.stixID,
+                    url: technique.url
+                )
+            }
+            if self.json { return try JSONOutput.print(rows) }
+            var table = TextTable("Technique", "Name", "Tactics", "Rules")
+            for row in rows {
+                table.add(
+                    row.technique,
+                    row.name,
+                    row.tactics.joined(separator: ", "),
+                    row.rules.joined(separator: ", ")
+                )
+            }
+            print(table.render())
+            print(
+                "\(rows.count) technique(s), \(set.rules.count) rule(s); ATT&CK \(AttackCatalogue.release). \(AttackCatalogue.notice)"
+            )
+        }
+    }
+}
