@@ -10,6 +10,10 @@ import Foundation
 /// | `credential.captured` | workers | an event carrying a username or password |
 /// | `credential.reuse.detected` | workers | the same username and password in another session (`CredentialReuseDetector`) |
 /// | `decky.{name}.state` | engine | a decky started, stopped, restarted or removed |
+/// | `attacker.scored` | profiler | an attacker's class, score or phases changed |
+/// | `identity.formed` / `.merged` / `.unmerged` / `.observation.linked` | profiler | identities changed (`IdentityChange`) |
+/// | `campaign.formed` / `.merged` / `.identity.assigned` | profiler | campaigns changed (`CampaignChange`) |
+/// | `ttp.tagged`, `ttp.rule.fired.{technique}` | profiler | an attacker got a technique tag it did not have |
 /// | `system.{worker}.health` | every daemon | every 10 s |
 public enum BusTopics {
     public static func socket(stateDirectory: String) -> String {
