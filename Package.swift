@@ -144,7 +144,11 @@ let package = Package(
         // ATT&CK and exports next). Below the API, beside the store it reads.
         .target(
             name: "DecnetIntel",
-            dependencies: ["DecnetCore", "DecnetConfig", "DecnetStore", "CLibloc"],
+            dependencies: [
+                "DecnetCore", "DecnetConfig", "DecnetStore", "CLibloc",
+                // SHA-1 for the version 5 UUIDs STIX ids are made of.
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The event store: logs, bounty, attackers (SQLite now, PostgreSQL next) and the ingester that fills it.

@@ -61,9 +61,11 @@ deps_group() {
         # schemathesis checks the served OpenAPI document; Selenium drives Chromium; nats-py is a real NATS client;
         # impacket is the Windows attack toolkit (smbclient.py, mssqlclient.py …) the Windows services must serve;
         # pymongo and elasticsearch are the official drivers of the data services, sipvicious the SIP scanners,
-        # pymodbus and python-snap7 the PLC clients the conpot service must serve.
+        # pymodbus and python-snap7 the PLC clients the conpot service must serve; the OASIS stix2-validator (3.2.0:
+        # 3.3.1 ships without its schemas), stix2 and pymisp check the STIX and MISP exports.
         echo "schemathesis==4.32.5" "selenium==4.51.0" "nats-py==2.16.0" "impacket==0.13.1" "pymongo==4.20.1" \
-            "elasticsearch==8.19.3" "sipvicious==0.3.4" "pymodbus==3.16.1" "python-snap7==3.3.0"
+            "elasticsearch==8.19.3" "sipvicious==0.3.4" "pymodbus==3.16.1" "python-snap7==3.3.0" \
+            "stix2-validator==3.2.0" "stix2==3.0.1" "pymisp==2.5.34"
         ;;
     bench)
         echo libssh-dev libssl-dev wrk debootstrap python3-venv
