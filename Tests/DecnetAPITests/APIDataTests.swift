@@ -235,6 +235,8 @@ struct APIDataTests {
                 ("get", "/api/v1/identities/{uuid}"), ("post", "/api/v1/identities/{uuid}/merge"),
                 ("post", "/api/v1/identities/{uuid}/unmerge"), ("get", "/api/v1/campaigns"),
                 ("get", "/api/v1/campaigns/{uuid}"), ("get", "/api/v1/bounty"),
+                ("get", "/api/v1/attackers/{ip}/export/{format}"), ("get", "/api/v1/identities/{uuid}/export/{format}"),
+                ("get", "/api/v1/campaigns/{uuid}/export/{format}"),
             ]
             #expect(paths.values.reduce(0) { $0 + $1.count } == expected.count)
             for (method, path) in expected {
@@ -245,6 +247,7 @@ struct APIDataTests {
                     .replacingOccurrences(of: "{ip}", with: "10.1.1.1").replacingOccurrences(of: "{name}", with: "x")
                     .replacingOccurrences(of: "{action}", with: "stop")
                     .replacingOccurrences(of: "{uuid}", with: "00000000-0000-4000-8000-000000000001")
+                    .replacingOccurrences(of: "{format}", with: "stix")
                     + (path.hasSuffix("stream") ? "?limit=1" : "")
                 if path.hasSuffix("stream") { continue }  // answered in liveStream
                 let (status, body) = try await client.send(

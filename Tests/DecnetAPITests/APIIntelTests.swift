@@ -156,6 +156,26 @@ import Testing
             // The seven who logged in scored; knocking on one port did not.
             #expect(leaders.count == 7 && leaders.first?["score"] as? Int ?? 0 > 0)
             #expect(try await client.get("/api/v1/bounty?kind=gold", token: admin).0 == .badRequest)
+
+            // Exports: the identity as an intrusion set in a STIX bundle, the campaign as a MISP event.
+            let stix = try #require(
+                try await client.get("/api/v1/identities/\(uuid)/export/stix", token: admin).1 as? [String: Any]
+            )
+            #expect(stix["type"] as? String == "bundle")
+            let objects = stix["objects"] as? [[String: Any]] ?? []
+            #expect(objects.filter { $0["type"] as? String == "indicator" }.count == 6)
+            #expect(objects.contains { $0["type"] as? String == "intrusion-set" })
+            let misp = try #require(
+                try await client.get("/api/v1/campaigns/\(campaign)/export/misp", token: admin).1 as? [String: Any]
+            )
+            let event = try #require(misp["Event"] as? [String: Any])
+            #expect((event["Attribute"] as? [[String: Any]])?.filter { $0["type"] as? String == "ip-src" }.count == 7)
+            let attackerBundle = try #require(
+                try await client.get("/api/v1/attackers/10.80.9.9/export/stix", token: admin).1 as? [String: Any]
+            )
+            #expect(attackerBundle["type"] as? String == "bundle")
+            #expect(try await client.get("/api/v1/attackers/10.80.9.9/export/pdf", token: admin).0 == .badRequest)
+            #expect(try await client.get("/api/v1/attackers/10.9.9.9/export/stix", token: admin).0 == .notFound)
             #expect(try await client.get("/api/v1/identities", token: nil).0 == .unauthorized)
         }
     }

@@ -43,4 +43,69 @@ import Testing
             "\(refused.standardError)"
         )
     }
+
+    /// `decnet ttp export` from a profiled store: a STIX bundle the strict validator passes, a MISP event, and
+    /// clear refusals.
+    @Test func exportsComeFromTheProfiledStore() async throws {
+        let binary = try #require(PackageLayout.decnetBinary, "build the decnet product first (swift build)")
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let environment = [
+            "DECNET_STATE_DIR": directory.path, "DECNET_DB_PATH": directory.path + "/decnet.db",
+            "DECNET_INGEST_LOG_FILE": directory.path + "/events.log",
+        ]
+        try APIDaemonTests.botnetLog(to: directory.path + "/events.log")
+        for step in [["workers", "start", "--once"], ["profiler", "start", "--once"]] {
+            let result = try await ProcessRunner.run(binary.path, step, environment: environment)
+            try #require(result.status == 0, "\(step): \(result.standardError)")
+        }
+        let bundle = directory.path + "/bundle.json"
+        let exported = try await ProcessRunner.run(
+            binary.path,
+            ["ttp", "export", "stix", "--attacker-id", "10.81.0.1", "--attacker-id", "10.81.0.5", "--output", bundle],
+            environment: environment
+        )
+        #expect(
+            exported.status == 0 && exported.standardError.contains("stix: 2 attacker(s) into"),
+            "\(exported.standardError)"
+        )
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: bundle))) as? [String: Any]
+        )
+        let objects = object["objects"] as? [[String: Any]] ?? []
+        #expect(objects.filter { $0["type"] as? String == "indicator" }.count == 2)
+        if let validator = ExportValidator.path {
+            let validated = try await ProcessRunner.run(validator, ["--version", "2.1", "--strict", bundle])
+            #expect(validated.status == 0, "\(validated.standardOutput)")
+        } else {
+            #expect(!ExternalTool.isCI, "stix2_validator is missing (CI pip-installs it)")
+        }
+        let misp = try await ProcessRunner.run(
+            binary.path,
+            ["ttp", "export", "misp", "--attacker-id", "10.81.0.2"],
+            environment: environment
+        )
+        let event = try #require(
+            try JSONSerialization.jsonObject(with: Data(misp.standardOutput.utf8)) as? [String: Any]
+        )
+        #expect(((event["Event"] as? [String: Any])?["Object"] as? [Any])?.count == 8)
+        let neither = try await ProcessRunner.run(binary.path, ["ttp", "export", "stix"], environment: environment)
+        #expect(
+            neither.status != 0 && neither.standardError.contains("name one of --attacker-id, --identity or --campaign")
+        )
+        let unknown = try await ProcessRunner.run(
+            binary.path,
+            ["ttp", "export", "stix", "--attacker-id", "10.9.9.9"],
+            environment: environment
+        )
+        #expect(
+            unknown.status != 0 && unknown.standardError.contains("no profile of 10.9.9.9"),
+            "\(unknown.standardError)"
+        )
+    }
+}
+
+/// The OASIS validator, when installed (the test venv has it).
+enum ExportValidator {
+    static var path: String? { ExternalTool("stix2_validator", package: "stix2-validator==3.2.0 (PyPI)").path }
 }

@@ -49,6 +49,8 @@ enum OpenAPIDocument {
     /// An identity's or campaign's uuid as the path holds it.
     static var uuidPattern: [String: Any] { ["type": "string", "pattern": "^[0-9A-Fa-f-]{1,64}$"] }
 
+    static var exportFormat: [String: Any] { ["type": "string", "enum": ["stix", "misp"]] }
+
     static var stateFilter: [String: Any] {
         query(
             "state",
@@ -276,6 +278,36 @@ enum OpenAPIDocument {
                 tag: "campaigns",
                 parameters: [path("uuid", uuidPattern)],
                 success: (200, ref("CampaignDetail"), "application/json"),
+                errors: [400, 404]
+            ),
+            Operation(
+                method: "get",
+                path: "/api/v1/attackers/{ip}/export/{format}",
+                id: "exportAttacker",
+                summary: "An attacker as a STIX 2.1 bundle or a MISP event",
+                tag: "attackers",
+                parameters: [path("ip", address), path("format", exportFormat)],
+                success: (200, ["type": "object"], "application/json"),
+                errors: [400, 404]
+            ),
+            Operation(
+                method: "get",
+                path: "/api/v1/identities/{uuid}/export/{format}",
+                id: "exportIdentity",
+                summary: "An identity (an intrusion set with its addresses) as a STIX 2.1 bundle or a MISP event",
+                tag: "identities",
+                parameters: [path("uuid", uuidPattern), path("format", exportFormat)],
+                success: (200, ["type": "object"], "application/json"),
+                errors: [400, 404]
+            ),
+            Operation(
+                method: "get",
+                path: "/api/v1/campaigns/{uuid}/export/{format}",
+                id: "exportCampaign",
+                summary: "A campaign with its identities and addresses as a STIX 2.1 bundle or a MISP event",
+                tag: "campaigns",
+                parameters: [path("uuid", uuidPattern), path("format", exportFormat)],
+                success: (200, ["type": "object"], "application/json"),
                 errors: [400, 404]
             ),
             Operation(

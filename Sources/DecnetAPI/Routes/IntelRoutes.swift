@@ -85,6 +85,15 @@ extension APIServer {
                 attackers: try await self.profiles(campaign.attackers).map(MemberBody.init)
             )
         }
+        group.get("attackers/:ip/export/:format") { _, context -> Response in
+            try await self.export(.attackers([try Self.attackerIP(context)]), context)
+        }
+        group.get("identities/:uuid/export/:format") { _, context -> Response in
+            try await self.export(.identity(try Self.uuid(context)), context)
+        }
+        group.get("campaigns/:uuid/export/:format") { _, context -> Response in
+            try await self.export(.campaign(try Self.uuid(context)), context)
+        }
         group.get("bounty") { request, _ -> Response in
             let reader = QueryReader(request)
             let kind = try reader.choice("kind", default: BountyKind.all)
@@ -129,6 +138,28 @@ extension APIServer {
     }
 
     enum StateFilter: String, CaseIterable { case active, merged, dissolved, all }
+    enum ExportKind: String, CaseIterable { case stix, misp }
+
+    /// A STIX 2.1 bundle or a MISP event of what the profiler stored, as a download.
+    func export(_ scope: ExportScope, _ context: APIRequestContext) async throws -> Response {
+        let text = try context.parameters.require("format")
+        guard let kind = ExportKind(rawValue: text) else { throw APIError.badRequest("format must be stix or misp") }
+        let input: STIXExport.Input
+        do {
+            input = try await scope.input(from: self.store)
+        } catch let missing as ExportScope.NotFound {
+            throw APIError.notFound(missing.description)
+        }
+        let data = kind == .stix ? STIXExport.json(input) : MISPExport.json(input)
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: "application/json",
+                .contentDisposition: "attachment; filename=\"decnet-\(kind.rawValue).json\"",
+            ],
+            body: .init(byteBuffer: ByteBuffer(bytes: data))
+        )
+    }
     enum BountyKind: String, CaseIterable { case all, credential, fingerprint, artifact, download }
 
     static func uuid(_ context: APIRequestContext) throws -> String {

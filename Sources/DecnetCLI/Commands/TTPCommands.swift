@@ -10,7 +10,7 @@ struct TTPCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ttp",
         abstract: "ATT&CK techniques: what the TTP rules map events to, and what an attacker was tagged with.",
-        subcommands: [List.self]
+        subcommands: [List.self, Export.self]
     )
 
     /// Where the operator's rule files live unless `--rules` says otherwise.
@@ -107,6 +107,63 @@ struct TTPCommand: AsyncParsableCommand {
             print(
                 "\(rows.count) technique(s), \(set.rules.count) rule(s); ATT&CK \(AttackCatalogue.release). \(AttackCatalogue.notice)"
             )
+        }
+    }
+
+    /// `decnet ttp export stix|misp`: a STIX 2.1 bundle or a MISP event of attackers, an identity or a campaign.
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Export attackers, an identity or a campaign as a STIX 2.1 bundle or a MISP event.",
+            discussion: "Reads what the profiler stored; the same store gives the same bytes."
+        )
+
+        enum Format: String, ExpressibleByArgument, CaseIterable { case stix, misp }
+
+        @Argument(help: "stix or misp.") var format: Format
+        @Option(name: .customLong("attacker-id"), help: "An attacker address (repeatable).") var attackers: [String] =
+            []
+        @Option(help: "An identity's uuid: its addresses, as one intrusion set.") var identity: String?
+        @Option(help: "A campaign's uuid: its identities and addresses.") var campaign: String?
+        @Option(help: "Write here (default: standard output).") var output: String?
+        @Option(help: "The producer's name in the export.") var sensor = "DECNET-Swift"
+
+        func run() async throws {
+            let scopes = [!self.attackers.isEmpty, self.identity != nil, self.campaign != nil].filter { $0 }.count
+            guard scopes == 1 else {
+                throw CommandFailure(
+                    "name one of --attacker-id, --identity or --campaign",
+                    exitCode: .validationFailure
+                )
+            }
+            let scope: ExportScope =
+                if let identity = self.identity {
+                    .identity(identity)
+                } else if let campaign = self.campaign {
+                    .campaign(campaign)
+                } else {
+                    .attackers(self.attackers)
+                }
+            let environment = try await EnvironmentLoading.load()
+            let store = try StoreOpening.open(environment, pageCacheBytes: 8 << 20)
+            try await store.migrate()
+            let input: STIXExport.Input
+            do {
+                input = try await scope.input(from: store, sensor: self.sensor)
+            } catch let missing as ExportScope.NotFound {
+                throw CommandFailure(missing.description)
+            }
+            let data = self.format == .stix ? STIXExport.json(input) : MISPExport.json(input)
+            if let output = self.output {
+                guard FileManager.default.createFile(atPath: output, contents: data) else {
+                    throw CommandFailure("cannot write \(output)")
+                }
+                FileHandle.standardError.write(
+                    Data("\(self.format.rawValue): \(input.attackers.count) attacker(s) into \(output)\n".utf8)
+                )
+            } else {
+                FileHandle.standardOutput.write(data)
+                FileHandle.standardOutput.write(Data("\n".utf8))
+            }
         }
     }
 }
