@@ -292,6 +292,15 @@ import Testing
             let identity = try await page("/identities/\(uuid)")
             #expect(identity.contains("id=\"identity-members\"") && identity.contains("10.80.0.1"))
             #expect(identity.contains("the same credential list in the same order"))
+            #expect(identity.contains("href=\"/api/v1/identities/\(uuid)/export/stix\""))
+            // The link downloads with the page's session.
+            try await client.execute(
+                uri: "/api/v1/identities/\(uuid)/export/stix",
+                method: .get,
+                headers: [.cookie: cookie]
+            ) {
+                #expect($0.status == .ok && $0.headers[.contentDisposition]?.contains("decnet-stix.json") == true)
+            }
             let campaigns = try await page("/campaigns")
             #expect(campaigns.contains("id=\"campaigns\"") && campaigns.contains("credentials"))
             let bounty = try await page("/bounty")

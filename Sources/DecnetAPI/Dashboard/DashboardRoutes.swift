@@ -306,6 +306,7 @@ extension APIServer {
             <p id="attacker-location">Location: \(HTML.escape(self.geo?.lookup(ip).map(GeoBody.init)?.summary ?? "no location database installed"))</p>
             <section class="cards">\(cards)</section>
             <section class="panel"><h2>Behaviour</h2><p id="attacker-behaviour"><strong>\(HTML.escape(behaviour.behaviour.rawValue))</strong> · score \(behaviour.score) · \(HTML.escape(behaviour.evidence.joined(separator: "; ")))</p>
+            <p>\(Self.exportLinks("attackers", ip))</p>
             <p id="attacker-belongs">\(belongs.isEmpty ? "Acts alone: in no identity or campaign (yet)." : "Part of " + belongs.joined(separator: " and "))</p>
             \(keystrokes)
             <ol id="attacker-phases">\(phaseItems)</ol>

@@ -31,6 +31,13 @@ extension APIServer {
         "<a href=\"/\(kind)/\(HTML.component(uuid))\"><code>\(HTML.escape(String(uuid.prefix(8))))</code></a>"
     }
 
+    /// Download links for the STIX bundle and the MISP event of what the page shows.
+    static func exportLinks(_ kind: String, _ key: String) -> String {
+        let base = "/api/v1/\(kind)/\(HTML.component(key))/export"
+        return "<a class=\"button\" id=\"export-stix\" href=\"\(base)/stix\">STIX 2.1</a> "
+            + "<a class=\"button\" id=\"export-misp\" href=\"\(base)/misp\">MISP</a>"
+    }
+
     static func attackerLink(_ ip: String) -> String {
         "<a href=\"/attackers/\(HTML.component(ip))\">\(HTML.escape(ip))</a>"
     }
@@ -109,6 +116,7 @@ extension APIServer {
             """
             <h1>Identity <code id="identity-uuid">\(HTML.escape(uuid))</code></h1>
             <p id="identity-summary">\(state) · <strong>\(item.members.count)</strong> addresses · \(HTML.escape(item.behaviour?.rawValue ?? "")) · formed \(HTML.time(item.formed))\(campaign.map { " · campaign " + Self.link("campaigns", $0) } ?? "")\(merged.isEmpty ? "" : " · merged from " + merged.joined(separator: ", "))</p>
+            <p>\(Self.exportLinks("identities", uuid))</p>
             <section class="panel"><h2>Why one actor</h2><ul id="identity-reasons">\(Self.reasons(item.reasons))</ul></section>
             <section class="panel"><h2>Attackers</h2>\(HTML.table(["Address", "Behaviour", "Score", "Client", "Credentials", "Last seen"], Self.memberRows(profiles), id: "identity-members", empty: "No member."))</section>
             <section class="panel"><h2>Links</h2>\(HTML.table(["Address", "Address", "Score", "Reasons"], Self.linkRows(item.links), id: "identity-links", empty: "No link."))</section>
@@ -160,6 +168,7 @@ extension APIServer {
             <h1>Campaign <code id="campaign-uuid">\(HTML.escape(uuid))</code></h1>
             <p id="campaign-summary">\(HTML.escape(item.state.rawValue)) · <strong>\(item.actors.count)</strong> actors, \(item.attackers.count) addresses · \(HTML.time(item.first)) to \(HTML.time(item.last)) · deckies \(HTML.escape(item.deckies.joined(separator: ", ")))</p>
             <p id="campaign-actors">Actors: \(actors.joined(separator: ", "))</p>
+            <p>\(Self.exportLinks("campaigns", uuid))</p>
             <section class="panel"><h2>Why related</h2><ul id="campaign-reasons">\(Self.reasons(item.reasons))</ul></section>
             <section class="panel"><h2>Attackers</h2>\(HTML.table(["Address", "Behaviour", "Score", "Client", "Credentials", "Last seen"], Self.memberRows(profiles), id: "campaign-members", empty: "No member."))</section>
             <section class="panel"><h2>Links</h2>\(HTML.table(["Actor", "Actor", "Score", "Reasons"], Self.linkRows(item.links), id: "campaign-links", empty: "No link."))</section>
