@@ -155,26 +155,40 @@ public enum STIXExport {
             }
         }
 
+        /// An identity's intrusion set or a campaign: named, described by its reasons, seen from first to last.
+        func group(
+            _ type: String,
+            _ uuid: String,
+            formed: Date,
+            updated: Date,
+            seen: (first: Date, last: Date),
+            summary: String,
+            reasons: [AttackerIdentity.ReasonCount]
+        ) -> String {
+            var object = sdo(type, "\(type)|\(uuid)", created: formed, modified: updated)
+            object["name"] = "DECNET \(type == "campaign" ? "campaign" : "identity") \(uuid.prefix(8))"
+            object["description"] =
+                summary + ": " + reasons.map { "\($0.detail) (\($0.links) links)" }.joined(separator: "; ")
+            object["first_seen"] = Self.time(seen.first)
+            object["last_seen"] = Self.time(max(seen.first, seen.last))
+            add(object)
+            return object["id"] as! String
+        }
         var intrusionSets: [String: String] = [:]
         for identity in input.identities.sorted(by: { $0.uuid < $1.uuid }) {
             let members = input.attackers.filter { identity.members.contains($0.ip) }
             guard let first = members.map(\.evidence.first).min(), let last = members.map(\.lastSeen).max() else {
                 continue
             }
-            var set = sdo(
+            let setID = group(
                 "intrusion-set",
-                "intrusion-set|\(identity.uuid)",
-                created: identity.formed,
-                modified: identity.updated
+                identity.uuid,
+                formed: identity.formed,
+                updated: identity.updated,
+                seen: (first, last),
+                summary: "\(identity.members.count) addresses held to be one actor",
+                reasons: identity.reasons
             )
-            set["name"] = "DECNET identity \(identity.uuid.prefix(8))"
-            set["description"] =
-                "\(identity.members.count) addresses held to be one actor: "
-                + identity.reasons.map { "\($0.detail) (\($0.links) links)" }.joined(separator: "; ")
-            set["first_seen"] = Self.time(first)
-            set["last_seen"] = Self.time(max(first, last))
-            add(set)
-            let setID = set["id"] as! String
             intrusionSets[identity.uuid] = setID
             for member in members {
                 relate("indicates", indicatorOf[member.ip]!, setID, at: member.evidence.first)
@@ -182,20 +196,15 @@ public enum STIXExport {
             }
         }
         if let campaign = input.campaign {
-            var object = sdo(
+            let campaignID = group(
                 "campaign",
-                "campaign|\(campaign.uuid)",
-                created: campaign.formed,
-                modified: campaign.updated
+                campaign.uuid,
+                formed: campaign.formed,
+                updated: campaign.updated,
+                seen: (campaign.first, campaign.last),
+                summary: "\(campaign.attackers.count) addresses in \(campaign.actors.count) actors",
+                reasons: campaign.reasons
             )
-            object["name"] = "DECNET campaign \(campaign.uuid.prefix(8))"
-            object["description"] =
-                "\(campaign.attackers.count) addresses in \(campaign.actors.count) actors: "
-                + campaign.reasons.map { "\($0.detail) (\($0.links) links)" }.joined(separator: "; ")
-            object["first_seen"] = Self.time(campaign.first)
-            object["last_seen"] = Self.time(max(campaign.first, campaign.last))
-            add(object)
-            let campaignID = object["id"] as! String
             for actor in campaign.actors {
                 if let set = intrusionSets[actor] {
                     relate("attributed-to", campaignID, set, at: campaign.formed)
