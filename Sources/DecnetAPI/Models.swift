@@ -185,6 +185,7 @@ struct BehaviourBody: Codable, Sendable {
         var medianGap: Double
         var gapVariation: Double
         var commandPause: Double?
+        var scanPeakPPS: Int?
 
         enum CodingKeys: String, CodingKey {
             case events, seconds
@@ -192,6 +193,7 @@ struct BehaviourBody: Codable, Sendable {
             case medianGap = "median_gap"
             case gapVariation = "gap_variation"
             case commandPause = "command_pause"
+            case scanPeakPPS = "scan_peak_pps"
         }
     }
 
@@ -245,7 +247,8 @@ struct BehaviourBody: Codable, Sendable {
             meanGap: timing.meanGap,
             medianGap: timing.medianGap,
             gapVariation: timing.gapVariation,
-            commandPause: timing.commandPause
+            commandPause: timing.commandPause,
+            scanPeakPPS: timing.scanPeakRate
         )
         self.keystrokes = profile.keystrokes.map(KeystrokesBody.init)
         self.score = profile.score

@@ -157,9 +157,10 @@ import Testing
                 service: "sniffer",
                 [
                     ("scan_type", "syn"), ("tool", "nmap"), ("tool_basis", "SYN window 1024, options MSS only"),
-                    ("ports", "1000"),
+                    ("ports", "1000"), ("peak_pps", "2400"),
                 ]
             ),
+            Self.event(.scanProgress, 0.5, service: "sniffer", [("scan_type", "syn"), ("peak_pps", "3100")]),
             Self.event(.connectionOpen, 1, service: "http", port: 80),
             Self.event(
                 .commandInput,
@@ -177,6 +178,9 @@ import Testing
         #expect(profile.phases.map(\.phase) == [.reconnaissance])
         #expect(profile.tools.map(\.tool) == ["nmap"])
         #expect(profile.tools.first?.evidence.contains("scan.detected tool=nmap") == true)
+        // Its speed: the highest rate the packet layer measured.
+        #expect(profile.timing.scanPeakRate == 3100)
+        #expect(profile.evidence.first?.hasSuffix("1000 ports, up to 3100 packets/s)") == true, "\(profile.evidence)")
     }
 
     @Test func anExploitInARequestOutranksEverythingElse() {

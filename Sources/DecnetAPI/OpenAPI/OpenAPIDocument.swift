@@ -573,7 +573,7 @@ enum OpenAPIDocument {
                             "timing": object(
                                 [
                                     "events": integer, "seconds": number, "mean_gap": number, "median_gap": number,
-                                    "gap_variation": number, "command_pause": number,
+                                    "gap_variation": number, "command_pause": number, "scan_peak_pps": integer,
                                 ],
                                 required: ["events", "seconds", "mean_gap", "median_gap", "gap_variation"]
                             ),

@@ -59,6 +59,8 @@ public struct AttackerBehaviour: Sendable, Codable, Equatable {
         public var gapVariation: Double
         /// The median pause between shell commands of one session, when there were any.
         public var commandPause: Double?
+        /// A scanner's speed: the highest packet rate the packet layer measured in its scans (packets/s).
+        public var scanPeakRate: Int?
     }
 
     public var behaviour: BehaviourClass
@@ -174,7 +176,8 @@ public enum AttackerProfiler {
             meanGap: Self.mean(gaps),
             medianGap: Self.median(gaps),
             gapVariation: Self.variation(gaps),
-            commandPause: pauses.isEmpty ? nil : Self.median(pauses)
+            commandPause: pauses.isEmpty ? nil : Self.median(pauses),
+            scanPeakRate: signals.scans.compactMap { $0[field: "peak_pps"].flatMap(Int.init) }.max()
         )
     }
 
@@ -251,8 +254,9 @@ public enum AttackerProfiler {
         }
         if let scan = signals.scans.first {
             let type = scan[field: "scan_type"] ?? "scan"
+            let speed = timing.scanPeakRate.map { ", up to \($0) packets/s" } ?? ""
             evidence.append(
-                "\(signals.scans.count) scan report(s) from the packet layer (\(type), \(scan[field: "ports"] ?? "?") ports)"
+                "\(signals.scans.count) scan report(s) from the packet layer (\(type), \(scan[field: "ports"] ?? "?") ports\(speed))"
             )
             return (.scanner, evidence)
         }
