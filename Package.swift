@@ -43,6 +43,9 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.0.0"),
         // Hummingbird's header types (already in the graph through it), named for header names made once.
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        // Webhook deliveries: the HTTP client of the swift-server stack (HTTP/1.1 and 2, TLS through NIOSSL, pooled
+        // connections, timeouts), on the NIO the project already runs.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // The model: services, archetypes, distros, OS families, fleets and how a fleet is planned. Foundation only.
@@ -146,8 +149,11 @@ let package = Package(
             name: "DecnetIntel",
             dependencies: [
                 "DecnetCore", "DecnetConfig", "DecnetStore", "CLibloc",
-                // SHA-1 for the version 5 UUIDs STIX ids are made of.
+                // SHA-1 for the version 5 UUIDs STIX ids are made of; HMAC-SHA256 for webhook signatures.
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
