@@ -34,6 +34,7 @@ public struct DecnetCommand: AsyncParsableCommand {
             GeoIPCommand.self,
             ProfilerCommand.self,
             TTPCommand.self,
+            WebhookCommand.self,
         ]
     )
 

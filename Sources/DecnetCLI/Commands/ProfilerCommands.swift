@@ -6,6 +6,7 @@ import DecnetPipeline
 import DecnetRuntime
 import DecnetStore
 import Foundation
+import NIOCore
 
 #if canImport(Glibc)
 import Glibc
@@ -102,6 +103,8 @@ struct ProfilerCommand: AsyncParsableCommand {
 /// what it finds, a heartbeat) and its status.
 struct ProfilerHost: Sendable {
     let worker: ProfilerWorker
+    /// The webhook deliveries: every bus message offered, each subscription's own queue.
+    let webhooks: WebhookDispatcher
     let bus: BusPublisher
     let socket: String
     let interval: Double
@@ -111,6 +114,7 @@ struct ProfilerHost: Sendable {
         let bus = BusPublisher(socketPath: self.socket, name: "profiler")
         self.bus = bus
         self.interval = interval
+        self.webhooks = WebhookDispatcher(store: store)
         let rules = rulesDirectory ?? URL(fileURLWithPath: stateDirectory).appendingPathComponent("rules/ttp").path
         self.worker = ProfilerWorker(
             store: store,
@@ -133,6 +137,7 @@ struct ProfilerHost: Sendable {
         let worker = self.worker
         let bus = self.bus
         let socket = self.socket
+        let webhooks = self.webhooks
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await bus.run() }
             group.addTask { await worker.run(interval: .milliseconds(Int(self.interval * 1000))) }
@@ -148,6 +153,19 @@ struct ProfilerHost: Sendable {
             }
             group.addTask {
                 await BusTopics.heartbeat("profiler", on: bus) { [:] }
+            }
+            group.addTask { await webhooks.run() }
+            group.addTask {
+                // Every message, for the webhooks (each subscription filters its own topics).
+                while !Task.isCancelled {
+                    try? await BusConnection.subscribe(socket, pattern: ">", name: "profiler-webhooks") {
+                        subject,
+                        payload in
+                        webhooks.offer(subject: subject, payload: Array(payload.readableBytesView))
+                        return !Task.isCancelled
+                    }
+                    try? await Task.sleep(for: .seconds(1))
+                }
             }
             group.addTask {
                 while !Task.isCancelled {

@@ -1,0 +1,122 @@
+import ArgumentParser
+import DecnetConfig
+import DecnetCore
+import DecnetIntel
+import DecnetStore
+import Foundation
+
+/// `decnet webhook list|create|delete|test`: the subscriptions the profiler's process delivers bus messages to.
+struct WebhookCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "webhook",
+        abstract: "Manage alert webhooks (bus messages delivered to HTTP receivers, signed).",
+        discussion:
+            "Deliveries run in the profiler's process (decnet profiler start, or DECNET_EMBED_PROFILER in decnet api/web); they read the subscriptions again every 5 s.",
+        subcommands: [List.self, Create.self, Delete.self, Test.self]
+    )
+
+    static func store() async throws -> any EventStore {
+        let environment = try await EnvironmentLoading.load()
+        let store = try StoreOpening.open(environment, pageCacheBytes: 8 << 20)
+        try await store.migrate()
+        return store
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the subscriptions (secrets left out).")
+        @Flag(help: "Print JSON.") var json = false
+
+        struct Row: Encodable {
+            var uuid, name, url, format: String
+            var topics: [String]
+            var enabled: Bool
+        }
+
+        func run() async throws {
+            let subscriptions = try await WebhookStore.all(try await WebhookCommand.store())
+            let rows = subscriptions.map {
+                Row(
+                    uuid: $0.uuid,
+                    name: $0.name,
+                    url: $0.url,
+                    format: $0.format.rawValue,
+                    topics: $0.topics,
+                    enabled: $0.enabled
+                )
+            }
+            if self.json { return try JSONOutput.print(rows) }
+            var table = TextTable("UUID", "Name", "Format", "Topics", "URL")
+            for row in rows { table.add(row.uuid, row.name, row.format, row.topics.joined(separator: " "), row.url) }
+            print(table.render())
+        }
+    }
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a subscription; prints its uuid and signing secret."
+        )
+        @Option(help: "A name for people.") var name: String
+        @Option(help: "The receiver (http:// or https://).") var url: String
+        @Option(help: "Subject pattern to deliver (repeatable): attacker.scored, identity.>, ttp.rule.fired.*")
+        var topic: [String] = []
+        @Option(help: "json (DECNET's own), slack, discord or teams.") var format: String = "json"
+
+        func run() async throws {
+            guard let format = WebhookSubscription.Format(rawValue: self.format) else {
+                throw CommandFailure("--format must be json, slack, discord or teams", exitCode: .validationFailure)
+            }
+            let subscription = WebhookSubscription(name: self.name, url: self.url, format: format, topics: self.topic)
+            do {
+                try await WebhookStore.save(subscription, in: try await WebhookCommand.store())
+            } catch let invalid as WebhookSubscription.Invalid {
+                throw CommandFailure(invalid.description, exitCode: .validationFailure)
+            }
+            print(
+                "webhook \(subscription.uuid) created: \(subscription.topics.joined(separator: " ")) → \(subscription.url)"
+            )
+            print("secret: \(subscription.secret)")
+            print(
+                "(deliveries carry webhook-id, webhook-timestamp and webhook-signature: v1,<base64 HMAC-SHA256 of id.timestamp.body>)"
+            )
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a subscription.")
+        @Argument(help: "The subscription's uuid.") var uuid: String
+
+        func run() async throws {
+            guard try await WebhookStore.delete(self.uuid.lowercased(), in: try await WebhookCommand.store()) else {
+                throw CommandFailure("no webhook \(self.uuid)")
+            }
+            print("webhook \(self.uuid) deleted")
+        }
+    }
+
+    struct Test: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Send one signed test delivery now (no retries).")
+        @Argument(help: "The subscription's uuid.") var uuid: String
+
+        func run() async throws {
+            let subscriptions = try await WebhookStore.all(try await WebhookCommand.store())
+            guard let subscription = subscriptions.first(where: { $0.uuid == self.uuid.lowercased() }) else {
+                throw CommandFailure("no webhook \(self.uuid)")
+            }
+            let delivery = WebhookDelivery(
+                subscription: subscription,
+                subject: "system.webhook.test",
+                payload: Array(#"{"detail":"a test delivery from decnet webhook test"}"#.utf8),
+                id: "msg_" + UUID().uuidString.lowercased(),
+                time: Date()
+            )
+            let (status, error) = await WebhookDispatcher.post(delivery, to: subscription.url, timeout: .seconds(10))
+            if let status, (200..<300).contains(status) {
+                print("delivered \(delivery.id) to \(subscription.url): HTTP \(status)")
+            } else {
+                throw CommandFailure(
+                    "not delivered to \(subscription.url): \(status.map { "HTTP \($0)" } ?? error ?? "no answer")"
+                )
+            }
+        }
+    }
+}
