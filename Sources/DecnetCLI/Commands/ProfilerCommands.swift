@@ -156,13 +156,16 @@ struct ProfilerHost: Sendable {
             }
             group.addTask { await webhooks.run() }
             group.addTask {
-                // Every message, for the webhooks (each subscription filters its own topics).
+                // Every message, for the webhooks (each subscription filters its own topics), while there is a
+                // subscription at all: a busy fleet's every event is a lot to read for nobody.
                 while !Task.isCancelled {
-                    try? await BusConnection.subscribe(socket, pattern: ">", name: "profiler-webhooks") {
-                        subject,
-                        payload in
-                        webhooks.offer(subject: subject, payload: Array(payload.readableBytesView))
-                        return !Task.isCancelled
+                    if webhooks.isActive {
+                        try? await BusConnection.subscribe(socket, pattern: ">", name: "profiler-webhooks") {
+                            subject,
+                            payload in
+                            webhooks.offer(subject: subject, payload: Array(payload.readableBytesView))
+                            return !Task.isCancelled && webhooks.isActive
+                        }
                     }
                     try? await Task.sleep(for: .seconds(1))
                 }

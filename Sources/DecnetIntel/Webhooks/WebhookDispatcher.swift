@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import DecnetCore
 import DecnetStore
 import Foundation
 import NIOCore
@@ -32,9 +33,20 @@ public actor WebhookDispatcher {
     let store: any EventStore
     let retryDelays: [Duration]
     let timeout: Duration
-    private var senders:
-        [String: (subscription: WebhookSubscription, queue: AsyncStream<Message>.Continuation, task: Task<Void, Never>)] =
-            [:]
+    private var senders: [String: Sender] = [:]
+
+    struct Sender {
+        let subscription: WebhookSubscription
+        /// Its topics, parsed once.
+        let patterns: [Subject]
+        let queue: AsyncStream<Message>.Continuation
+        let task: Task<Void, Never>
+    }
+
+    /// Whether any subscription is enabled: the host listens to the bus only then (every message of a busy fleet
+    /// is a lot to read for nobody).
+    public nonisolated var isActive: Bool { self.active.withLock { $0 } }
+    private let active = Mutex(false)
     private var subscriptions: [WebhookSubscription] = []
     public private(set) var log: [Attempt] = []
     private let inbox: AsyncStream<Message>
@@ -81,8 +93,15 @@ public actor WebhookDispatcher {
                 bufferingPolicy: .bufferingNewest(Self.queueLimit)
             )
             let task = Task { await self.send(stream, to: subscription) }
-            self.senders[uuid] = (subscription, continuation, task)
+            self.senders[uuid] = Sender(
+                subscription: subscription,
+                patterns: subscription.topics.compactMap { try? Subject.pattern($0) },
+                queue: continuation,
+                task: task
+            )
         }
+        let active = !self.senders.isEmpty
+        self.active.withLock { $0 = active }
     }
 
     /// Routes offered messages to the senders, and reads the subscriptions again every `reloadEvery`, until
@@ -97,7 +116,8 @@ public actor WebhookDispatcher {
         }
         defer { reloading.cancel() }
         for await message in self.inbox {
-            for (_, sender) in self.senders where sender.subscription.wants(message.subject) {
+            guard let subject = try? Subject(message.subject) else { continue }
+            for sender in self.senders.values where sender.patterns.contains(where: { $0.matches(subject) }) {
                 sender.queue.yield(message)
             }
         }
