@@ -149,6 +149,8 @@ let package = Package(
             name: "DecnetIntel",
             dependencies: [
                 "DecnetCore", "DecnetConfig", "DecnetStore", "CLibloc",
+                // CRC-32 for the canary DOCX's ZIP entries.
+                "CZlib", "DecnetServiceKit",
                 // SHA-1 for the version 5 UUIDs STIX ids are made of; HMAC-SHA256 for webhook signatures.
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

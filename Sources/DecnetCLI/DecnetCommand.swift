@@ -35,6 +35,7 @@ public struct DecnetCommand: AsyncParsableCommand {
             ProfilerCommand.self,
             TTPCommand.self,
             WebhookCommand.self,
+            CanaryCommand.self,
         ]
     )
 

@@ -30,6 +30,11 @@ public struct ServiceContext: Sendable {
     /// Ports that speak TLS by convention.
     public static let conventionalTLSPorts: Set<Int> = [443, 993, 995, 636, 2376, 6443]
 
+    /// Files the operator planted on the decky (canary documents), which the file-serving services show.
+    public var planted = PlantedFiles(root: nil)
+    /// The canary tokens the `canary` service answers for; nil: it answers for none.
+    public var canaryTokens: CanaryTokenLookup?
+
     /// The directed broadcast address of the decky's LAN (NBT-NS asks it), when the decky is on one.
     public var broadcast: String?
 

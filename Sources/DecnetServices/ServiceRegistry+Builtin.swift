@@ -26,10 +26,11 @@ extension ServiceRegistry {
             MQTTService.self,
             DockerAPIService.self,
             ElasticsearchService.self,
+            CanaryService.self,
         ],
         datagram: [
             SIPDatagramService.self, ConpotSNMPService.self, LLMNRService.self, SQLBrowserService.self,
-            SNMPService.self, TFTPService.self,
+            SNMPService.self, TFTPService.self, CanaryDNSService.self,
         ]
     )
 }

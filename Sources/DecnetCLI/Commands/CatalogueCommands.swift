@@ -23,7 +23,7 @@ struct ServicesCommand: ParsableCommand {
     }
 
     func run() throws {
-        let rows = ServiceCatalogue.all.map { definition in
+        let rows = (ServiceCatalogue.all + ServiceCatalogue.additions).map { definition in
             Row(
                 slug: definition.kind.rawValue,
                 ports: definition.ports.map { Int($0.number) },

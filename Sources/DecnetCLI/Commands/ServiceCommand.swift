@@ -38,6 +38,8 @@ struct ServiceRunCommand: AsyncParsableCommand {
     var nmapOS: String?
     @Option(name: .customLong("log-file"), help: "Append events to this file.") var logFile: String?
     @Flag(help: "Do not print events to standard output.") var quiet = false
+    @Flag(help: "Serve the service's UDP emulator (sip, conpot's SNMP, canary's DNS) rather than its TCP one.")
+    var udp = false
     @Flag(help: "Speak TLS on the bound port (automatic on 443, 993, 995, 636, 2376, 6443).") var tls = false
     @Option(name: .customLong("artifact-dir"), help: "Where captured files are stored (default: ./artifacts).")
     var artifactDirectory = "artifacts"
@@ -98,8 +100,11 @@ struct ServiceRunCommand: AsyncParsableCommand {
         // Without --bind, every TCP port of the service on all addresses (http: 80 and 443), as in a container.
         // A service with only a UDP emulator (llmnr) is served on its UDP ports instead.
         let datagram =
-            ServiceRegistry.builtin.service(for: kind) == nil
+            ServiceRegistry.builtin.service(for: kind) == nil || self.udp
             ? ServiceRegistry.builtin.datagramService(for: kind) : nil
+        if self.udp && datagram == nil {
+            throw CommandFailure("--udp: \(kind) has no UDP emulator", exitCode: .validationFailure)
+        }
         let transport: Transport = datagram == nil ? .tcp : .udp
         let addresses: [(host: String, port: Int)]
         if let bind = self.bind {
@@ -118,7 +123,7 @@ struct ServiceRunCommand: AsyncParsableCommand {
         }
         let dispatcher = EventDispatcher(outputs: outputs)
         let tlsPorts = Set(addresses.map(\.port).filter { self.tls || Self.tlsPorts.contains($0) })
-        let context = ServiceContext(
+        var context = ServiceContext(
             decky: self.decky ?? environment["DECNET_DECKY"] ?? hostname,
             hostname: hostname,
             service: kind,
@@ -132,6 +137,10 @@ struct ServiceRunCommand: AsyncParsableCommand {
             tlsPorts: tlsPorts,
             address: addresses.first.map(\.host).flatMap { $0 == "0.0.0.0" ? nil : $0 } ?? environment["DECNET_IP"]
         )
+        // Files planted for this decky name and the canary tokens of the state directory, as the engine has them.
+        let stateDirectory = environment["DECNET_STATE_DIR"] ?? "."
+        context.planted = PlantedFiles(root: PlantedFiles.root(stateDirectory: stateDirectory, decky: context.decky))
+        context.canaryTokens = CanaryTokenLookup(CanaryTokenDirectory(stateDirectory: stateDirectory))
         let limits = ConnectionLimits(
             idleTimeout: .seconds(Int64(max(1, self.idleTimeout))),
             maximumPerSource: max(1, self.maximumPerSource),

@@ -38,6 +38,11 @@ extension EventID {
     /// A host answered a name query nobody should answer (a decky's LLMNR or NBT-NS bait): it is poisoning name resolution
     /// (Responder, Inveigh). Fields: `name`, `protocol`, `poisoner_ip`, `answer` (the address it claimed).
     public static let poisonerDetected: EventID = "poisoner.detected"
+    /// A planted canary token was used: its URL requested or its name resolved (the `canary` service). Fields:
+    /// `token`, `token_kind`, `label`, `planted_decky`, `planted_path`, `via` (`http` or `dns`), then per way
+    /// `method`, `url`, `user_agent`, `referer`, `forwarded_for` or `qname`, `qtype`. The event's source is who
+    /// asked: the reader's host over HTTP, the resolver over DNS.
+    public static let canaryTriggered: EventID = "canary.triggered"
 }
 
 extension EventID {
@@ -45,6 +50,6 @@ extension EventID {
     public static let catalogue: [EventID] = [
         .connectionOpen, .connectionClose, .connectionRefused, .loginSuccess, .loginFailed, .commandInput,
         .payloadReceived, .fileUpload, .sessionRecorded, .fileDownload, .clientFingerprint, .clientMalformed,
-        .scanDetected, .scanProgress, .scanEnded, .poisonerDetected,
+        .scanDetected, .scanProgress, .scanEnded, .poisonerDetected, .canaryTriggered,
     ]
 }

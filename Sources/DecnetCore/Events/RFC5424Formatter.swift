@@ -11,9 +11,11 @@ public enum RFC5424Formatter {
     /// Facility local0.
     static let facility = 16
 
-    /// Syslog severity per event: refusals and malformed input are warnings, logins notices, the rest info.
+    /// Syslog severity per event: a canary trigger is an alert (nobody opens a planted document by accident),
+    /// refusals and malformed input are warnings, logins notices, the rest info.
     public static func severity(of id: EventID) -> Int {
         switch id {
+        case .canaryTriggered: 1
         case .clientMalformed, .connectionRefused, .poisonerDetected: 4
         case .loginSuccess, .loginFailed, .fileUpload: 5
         default: 6

@@ -10,6 +10,10 @@ public struct PersonaKey: Hashable, Sendable {
         case credentials
         /// One of the listed words, compared without case.
         case oneOf([String])
+        /// A dotted-quad IPv4 address.
+        case ipv4
+        /// A DNS name of letters, digits and hyphens (`c.corp.example`).
+        case domainName
     }
 
     /// Where the key is defined: the seed's table, or a DECNET-Swift addition documented in docs/config.md.
@@ -67,6 +71,20 @@ public struct PersonaKey: Hashable, Sendable {
             return nil
         case .oneOf(let words):
             return words.contains(trimmed.lowercased()) ? nil : "'\(trimmed)'; expected \(self.expectation)"
+        case .ipv4:
+            return IPv4Address(trimmed) == nil ? "'\(trimmed)'; expected \(self.expectation)" : nil
+        case .domainName:
+            let labels = trimmed.split(separator: ".", omittingEmptySubsequences: false)
+            let valid =
+                trimmed.utf8.count <= 253 && labels.count >= 2
+                && labels.allSatisfy { label in
+                    (1...63).contains(label.utf8.count) && label.first != "-" && label.last != "-"
+                        && label.unicodeScalars.allSatisfy {
+                            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
+                                || $0 == "-"
+                        }
+                }
+            return valid ? nil : "'\(trimmed)'; expected \(self.expectation)"
         }
     }
 
@@ -77,6 +95,8 @@ public struct PersonaKey: Hashable, Sendable {
         case .integer(let range): "a whole number from \(range.lowerBound) to \(range.upperBound)"
         case .credentials: "user:password pairs separated by commas, e.g. root:toor,admin:admin123"
         case .oneOf(let words): "one of " + words.joined(separator: ", ")
+        case .ipv4: "an IPv4 address, e.g. 192.168.1.40"
+        case .domainName: "a DNS name of two labels or more, e.g. c.corp.example"
         }
     }
 }

@@ -418,8 +418,32 @@ public enum ServiceCatalogue {
         ),
     ]
 
+    /// Services DECNET-Swift adds to the seed's table: `canary`, where planted canary tokens call home.
+    public static let additions: [ServiceDefinition] = [
+        ServiceDefinition(
+            "canary",
+            ports: [PortSpec(80), PortSpec(53, .udp)],
+            role: "Canary token endpoint (web server and the canary zone's name server)",
+            personaKeys: [
+                PersonaKey(
+                    "canary_zone",
+                    .domainName,
+                    origin: .decnetSwift,
+                    "the DNS zone delegated to this decky, whose names are the DNS tokens, e.g. c.corp.example"
+                ),
+                PersonaKey(
+                    "canary_address",
+                    .ipv4,
+                    origin: .decnetSwift,
+                    "the address the zone's names resolve to; default the decky's own"
+                ),
+                PersonaKey("server_header", origin: .decnetSwift, "Server response header; default nginx/1.22.1"),
+            ]
+        )
+    ]
+
     private static let bySlug: [ServiceKind: ServiceDefinition] = Dictionary(
-        uniqueKeysWithValues: all.map { ($0.kind, $0) }
+        uniqueKeysWithValues: (all + additions).map { ($0.kind, $0) }
     )
 
     /// The service with that slug, compared exactly (slugs are lower case).

@@ -9,6 +9,7 @@ import Foundation
 /// | `attacker.session.started` / `.ended` | workers | a connection opened / closed |
 /// | `credential.captured` | workers | an event carrying a username or password |
 /// | `credential.reuse.detected` | workers | the same username and password in another session (`CredentialReuseDetector`) |
+/// | `canary.{id}.triggered` | workers | a `canary.triggered` event: a planted token was used |
 /// | `decky.{name}.state` | engine | a decky started, stopped, restarted or removed |
 /// | `attacker.scored` | profiler | an attacker's class, score or phases changed |
 /// | `identity.formed` / `.merged` / `.unmerged` / `.observation.linked` | profiler | identities changed (`IdentityChange`) |
@@ -68,6 +69,11 @@ public enum BusTopics {
 
     /// The subjects an event stored for the first time is published on.
     public static func subjects(for event: HoneypotEvent) -> [Subject] {
+        if event.id == .canaryTriggered, let token = event.fields.first(where: { $0.name == "token" })?.value,
+            CanaryToken.isID(token), let subject = try? Subject("canary.\(token.lowercased()).triggered")
+        {
+            return [Self.observed, subject]
+        }
         let credential = event.fields.contains { $0.name == "password" || $0.name == "username" }
         switch event.id {
         case .connectionOpen: return credential ? Self.openedWithCredential : Self.opened

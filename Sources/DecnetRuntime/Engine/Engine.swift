@@ -72,6 +72,8 @@ public actor Engine {
 
     let settings: Settings
     private(set) var state: FleetState
+    /// The state directory's canary tokens, which every decky's `canary` service answers for.
+    let canaryTokens: CanaryTokenLookup
     private var served: [String: [Served]] = [:]
     private var failures: [String: String] = [:]
     private var starting: Set<String> = []
@@ -97,6 +99,7 @@ public actor Engine {
     public init(settings: Settings, state: FleetState) {
         self.settings = settings
         self.state = state
+        self.canaryTokens = CanaryTokenLookup(CanaryTokenDirectory(stateDirectory: settings.stateDirectory))
     }
 
     var native: NativeDeployment { self.state.native ?? NativeDeployment(network: .loopback) }
@@ -327,6 +330,10 @@ public actor Engine {
                     address: host
                 )
                 if namespace != nil { context.broadcast = self.state.fleet.subnet.broadcast.description }
+                context.planted = PlantedFiles(
+                    root: PlantedFiles.root(stateDirectory: self.settings.stateDirectory, decky: decky.name)
+                )
+                context.canaryTokens = self.canaryTokens
                 let listener: any RunningService
                 if socket.udp {
                     // In the decky's namespace the socket takes every address (multicast needs it); on the

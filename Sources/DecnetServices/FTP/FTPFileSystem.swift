@@ -1,3 +1,5 @@
+import DecnetServiceKit
+
 /// The small tree an FTP login sees: a `pub` folder for anonymous users, a home with tempting files for
 /// accounts, and whatever the attacker uploads (listed with its size, like a real server would).
 struct FTPFileSystem: Equatable {
@@ -23,6 +25,24 @@ struct FTPFileSystem: Equatable {
             entries[home + "/backup/site-2024-09-08.tar.gz"] = Self.file(Array(repeating: "\u{1f}", count: 64).joined())
         }
         self.entries = entries
+    }
+
+    /// Adds the decky's planted files: all of them at their paths for an account, those under `/srv/ftp` (the
+    /// anonymous root) for an anonymous login.
+    mutating func add(_ planted: PlantedFiles, anonymous: Bool) {
+        let files =
+            anonymous
+            ? planted.files(under: "/srv/ftp").map { ("/" + $0.relative, $0.file) }
+            : planted.all().map { ($0.path, $0) }
+        for (path, file) in files {
+            guard let bytes = file.contents() else { continue }
+            var parent = ""
+            for part in path.split(separator: "/").dropLast() {
+                parent += "/" + part
+                if self.entries[parent] == nil { self.entries[parent] = .directory }
+            }
+            self.entries[path] = .file(bytes, size: bytes.count)
+        }
     }
 
     static func file(_ text: String) -> Entry { .file(Array(text.utf8), size: text.utf8.count) }

@@ -18,6 +18,9 @@ public struct FTPService: HoneypotService {
         var anonymous: Bool
         /// What SYST answers: IIS's FTP says Windows_NT, the Unix servers UNIX Type: L8.
         var system = "UNIX Type: L8"
+        /// Files planted on the decky: an account sees them where they are, anonymous users what is under
+        /// `/srv/ftp` (vsftpd's anonymous root).
+        var planted = PlantedFiles(root: nil)
     }
 
     let configuration: Configuration
@@ -29,7 +32,8 @@ public struct FTPService: HoneypotService {
             banner: context.persona["ftp_banner"] ?? "(vsFTPd 3.0.3)",
             users: AcceptedCredentials(context.persona["users"]),
             anonymous: (context.persona["anonymous"] ?? "yes").lowercased() != "no",
-            system: context.osFamily == .windows ? "Windows_NT" : "UNIX Type: L8"
+            system: context.osFamily == .windows ? "Windows_NT" : "UNIX Type: L8",
+            planted: context.planted
         )
         self.artifacts = ArtifactStore(directory: context.artifactDirectory)
         self.dataChannels = context.dataChannels

@@ -137,6 +137,7 @@ struct FTPStateMachine {
         self.state = .loggedIn(user: user, anonymous: anonymous)
         let home = anonymous ? "/" : "/home/\(user)"
         self.files = FTPFileSystem(home: home)
+        self.files.add(self.configuration.planted, anonymous: anonymous)
         self.cwd = home
         return [.emit(.loginSuccess, fields), .reply("230 Login successful.")]
     }

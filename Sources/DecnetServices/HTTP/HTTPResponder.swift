@@ -31,14 +31,23 @@ struct HTTPResponder {
         var status: Int
         var headers: [(String, String)]
         var body: String
+        /// A body that is not text (a planted document, the canary's image); sent instead of `body`.
+        var bytes: [UInt8]? = nil
+
+        var payload: [UInt8] { self.bytes ?? Array(self.body.utf8) }
 
         static func == (lhs: Response, rhs: Response) -> Bool {
-            lhs.status == rhs.status && lhs.body == rhs.body && lhs.headers.elementsEqual(rhs.headers) { $0 == $1 }
+            lhs.status == rhs.status && lhs.payload == rhs.payload
+                && lhs.headers.elementsEqual(rhs.headers) { $0 == $1 }
         }
     }
 
     let configuration: HTTPService.Configuration
     let port: Int
+    /// Files planted under the decky's `/var/www/html/`, served at their path.
+    var planted = PlantedFiles(root: nil)
+    /// The canary tokens whose URLs (`/c/<id>`) this server answers; nil for a plain web server.
+    var canary: CanaryTokenLookup? = nil
 
     func respond(to request: Request) -> (Response, [(EventID, EventFields)]) {
         var events: [(EventID, EventFields)] = []
@@ -55,7 +64,8 @@ struct HTTPResponder {
         if request.bodyTooLarge {
             return (self.error(413), events)
         }
-        let (response, more) = self.route(request)
+        let (response, more) =
+            self.canaryResponse(request) ?? self.plantedResponse(request) ?? self.route(request)
         events += more
         if !request.body.isEmpty && !more.contains(where: { $0.0 == .loginFailed || $0.0 == .loginSuccess }) {
             var payload = EventFields()

@@ -38,9 +38,15 @@ public struct HTTPService: HoneypotService {
     let configuration: Configuration
     /// TLS on the context's `tlsPorts` (443), with the decky's own certificate.
     let tls: ImplicitTLS
+    /// What the web root holds beyond the persona's pages: the files planted under `/var/www/html/`.
+    let planted: PlantedFiles
+    /// The canary tokens answered at `/c/<id>` (the `canary` service's web server); nil for a plain one.
+    let canary: CanaryTokenLookup?
 
     public init(context: ServiceContext) throws {
         self.tls = try ImplicitTLS(context: context, applicationProtocols: ["http/1.1"])
+        self.planted = context.planted
+        self.canary = context.service == CanaryService.kind ? context.canaryTokens : nil
         let app = (context.persona["fake_app"] ?? "").lowercased()
         self.configuration = Configuration(
             server: context.persona["server_header"] ?? "nginx/1.22.1",
@@ -79,7 +85,9 @@ public struct HTTPService: HoneypotService {
         _ connection: Connection<HTTPServerRequestPart, HTTPServerResponsePart>,
         session: SessionEvents
     ) async throws {
-        let responder = HTTPResponder(configuration: self.configuration, port: session.destination.port)
+        var responder = HTTPResponder(configuration: self.configuration, port: session.destination.port)
+        responder.planted = self.planted
+        responder.canary = self.canary
         let observer = try? await connection.channel.pipeline.handler(type: ParserErrorObserver.self).get()
         let sniffer = await ImplicitTLS.sniffer(connection.channel)
         var fingerprinted = false
@@ -147,7 +155,8 @@ public struct HTTPService: HoneypotService {
         headers.add(name: "Server", value: self.configuration.server)
         headers.add(name: "Date", value: Self.httpDate(Date()))
         for (name, value) in response.headers { headers.add(name: name, value: value) }
-        headers.add(name: "Content-Length", value: String(response.body.utf8.count))
+        let payload = response.payload
+        headers.add(name: "Content-Length", value: String(payload.count))
         headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
         let head = HTTPResponseHead(
             version: request.version.major == 1 && request.version.minor == 0 ? .http1_0 : .http1_1,
@@ -155,8 +164,8 @@ public struct HTTPService: HoneypotService {
             headers: headers
         )
         try await outbound.write(.head(head))
-        if request.method != .HEAD && !response.body.isEmpty {
-            try await outbound.write(.body(.byteBuffer(ByteBuffer(string: response.body))))
+        if request.method != .HEAD && !payload.isEmpty {
+            try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: payload))))
         }
         try await outbound.write(.end(nil))
     }

@@ -1,4 +1,5 @@
 import DecnetServiceKit
+import Foundation
 
 /// What the POP3 and IMAP emulators share: Dovecot's greeting as the distro packages it, the accepted logins,
 /// and a small mailbox a successful login finds.
@@ -8,6 +9,21 @@ struct DovecotPersona: Sendable, Equatable {
     var users: AcceptedCredentials
     /// Messages in INBOX, CRLF line ends.
     var mailbox: [String]
+    /// Mails planted on the decky: the `.eml` files under `/var/mail/`, added to INBOX at each login.
+    var planted = PlantedFiles(root: nil)
+
+    /// The persona with the planted mails at the end of INBOX (oldest first), line ends made CRLF.
+    func withPlantedMail() -> DovecotPersona {
+        var copy = self
+        let mails = self.planted.files(under: "/var/mail").filter { $0.relative.lowercased().hasSuffix(".eml") }
+            .sorted { $0.file.modified < $1.file.modified }
+        for (_, file) in mails {
+            guard let bytes = file.contents() else { continue }
+            let text = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n")
+            copy.mailbox.append(text.replacingOccurrences(of: "\n", with: "\r\n"))
+        }
+        return copy
+    }
 
     init(context: ServiceContext) {
         switch context.distro {
@@ -16,6 +32,7 @@ struct DovecotPersona: Sendable, Equatable {
         default: self.greeting = "Dovecot ready."
         }
         self.users = AcceptedCredentials(context.persona["users"])
+        self.planted = context.planted
         let domain =
             context.hostname.contains(".") ? String(context.hostname.drop { $0 != "." }.dropFirst()) : "corp.local"
         self.mailbox = [

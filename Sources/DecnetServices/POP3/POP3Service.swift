@@ -27,7 +27,7 @@ public struct POP3Service: HoneypotService {
     public func handle(_ connection: Connection<LineFrame, ByteBuffer>, session: SessionEvents) async throws {
         let sniffer = await ImplicitTLS.sniffer(connection.channel)
         defer { ImplicitTLS.reportFingerprint(sniffer, session: session) }
-        var machine = POP3StateMachine(configuration: self.configuration)
+        var machine = POP3StateMachine(configuration: self.configuration.withPlantedMail())
         try await ProtocolLoop.serve(connection, session: session, greeting: Array(machine.greeting.utf8)) { frame in
             switch frame {
             case .line(let line): machine.received(line)

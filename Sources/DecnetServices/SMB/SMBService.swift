@@ -29,8 +29,11 @@ public struct SMBService: HoneypotService {
     }
 
     let configuration: Configuration
+    /// Files planted under `/srv/shares/<share>/`, added to the shares at each connection.
+    let planted: PlantedFiles
 
     public init(context: ServiceContext) throws {
+        self.planted = context.planted
         let identity = WindowsIdentity(persona: context.persona, hostname: context.hostname, osFamily: context.osFamily)
         let signing = context.persona["smb_signing"] ?? "enabled"
         let digest = SHA256.hash(data: Array("decnet smb server guid \(context.decky) \(context.hostname)".utf8))
@@ -56,8 +59,10 @@ public struct SMBService: HoneypotService {
     }
 
     public func handle(_ connection: Connection<NBSSFrame, ByteBuffer>, session: SessionEvents) async throws {
+        var configuration = self.configuration
+        configuration.shares = configuration.shares.adding(self.planted)
         var machine = SMBStateMachine(
-            configuration: self.configuration,
+            configuration: configuration,
             netbiosSession: session.destination.port == 139,
             random: {
                 var generator = SystemRandomNumberGenerator()

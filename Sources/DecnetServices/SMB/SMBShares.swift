@@ -1,5 +1,7 @@
 import Crypto
 import DecnetCore
+import DecnetServiceKit
+import Foundation
 
 /// The shares a decky's SMB server offers after a login and what is in them: the special shares of the persona's
 /// OS (ADMIN$, C$ and IPC$ on Windows, NETLOGON and SYSVOL on a domain controller, IPC$ on Samba), and the persona's
@@ -111,6 +113,25 @@ struct SMBShares: Equatable, Sendable {
         self.shares = shares.sorted { $0.name.uppercased() < $1.name.uppercased() }
     }
 
+    /// The shares with the decky's planted files: those under `/srv/shares/<share>/` in that share (the name
+    /// compared without case), as a Samba `path =` would serve them.
+    func adding(_ planted: PlantedFiles) -> SMBShares {
+        guard planted.root != nil else { return self }
+        var copy = self
+        let files = planted.files(under: "/srv/shares")
+        guard !files.isEmpty else { return self }
+        for index in copy.shares.indices where copy.shares[index].kind == .disk && !copy.shares[index].adminOnly {
+            let prefix = copy.shares[index].name.lowercased() + "/"
+            for (relative, file) in files where relative.lowercased().hasPrefix(prefix) {
+                guard let bytes = file.contents() else { continue }
+                let inside = relative.dropFirst(prefix.count).split(separator: "/").joined(separator: "\\")
+                let seconds = UInt64(max(0, file.modified.timeIntervalSince1970))
+                copy.shares[index].tree.add(inside, bytes: bytes, written: (seconds + 11_644_473_600) * 10_000_000)
+            }
+        }
+        return copy
+    }
+
     /// The share a TREE_CONNECT path (`\\server\share`) names, case-insensitively.
     func share(forPath path: String) -> Share? {
         let name = path.split(separator: "\\").last.map(String.init) ?? path
@@ -156,6 +177,12 @@ struct SMBTree: Equatable, Sendable {
 
     /// Adds a file (and its parent folders), `age` days after the epoch plus a few stable minutes.
     mutating func add(_ path: String, _ text: String, day: UInt64) {
+        let minutes = UInt64(Self.fileID(path) % 600) * 60 * 10_000_000
+        self.add(path, bytes: Array(text.utf8), written: Self.epoch + day * Self.day + minutes)
+    }
+
+    /// Adds a file with its last-write time (a FILETIME), created three days before; folders as of then.
+    mutating func add(_ path: String, bytes: [UInt8], written: UInt64) {
         let parts = path.split(separator: "\\").map(String.init)
         var current = ""
         for part in parts.dropLast() {
@@ -165,18 +192,16 @@ struct SMBTree: Equatable, Sendable {
                     path: current,
                     isDirectory: true,
                     data: [],
-                    created: Self.epoch + day * Self.day,
-                    written: Self.epoch + day * Self.day,
+                    created: written - 3 * Self.day,
+                    written: written - 3 * Self.day,
                     fileID: Self.fileID(current)
                 )
             }
         }
-        let minutes = UInt64(Self.fileID(path) % 600) * 60 * 10_000_000
-        let written = Self.epoch + day * Self.day + minutes
         self.nodes[path.lowercased()] = Node(
             path: path,
             isDirectory: false,
-            data: Array(text.utf8),
+            data: bytes,
             created: written - 3 * Self.day,
             written: written,
             fileID: Self.fileID(path)

@@ -138,10 +138,10 @@ struct SFTPServer {
                 guard !self.files.isDirectory(path) else { return Self.status(id, .failure) }
                 return self.open(.upload(path: path, bytes: [], size: 0), id)
             }
-            guard let text = self.files.read(path) else {
+            guard let bytes = self.files.bytes(path) else {
                 return Self.status(id, self.files.isDirectory(path) ? .failure : .noSuchFile)
             }
-            return self.open(.read(path: path, bytes: Array(text.utf8)), id)
+            return self.open(.read(path: path, bytes: bytes), id)
         case 4:  // CLOSE
             let handle = try self.handleID(&reader)
             guard let open = self.handles.removeValue(forKey: handle) else { return Self.status(id, .failure) }

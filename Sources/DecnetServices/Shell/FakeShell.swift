@@ -11,6 +11,8 @@ struct ShellProfile: Sendable, Equatable {
     var mac: String
     /// The kernel release the decky's configuration names (`kernel_version`), over the distro's own.
     var kernelOverride: String?
+    /// The files the operator planted on the decky (canary documents), shown among the shell's own.
+    var planted = PlantedFiles(root: nil)
 
     /// Embedded devices answer from BusyBox's ash, everything else from bash.
     var isBusyBox: Bool { self.osFamily == .embedded }
@@ -56,6 +58,7 @@ extension ShellProfile {
             mac: context.macAddress ?? "00:0c:29:4f:8e:35",
             kernelOverride: context.persona["kernel_version"] ?? context.kernelVersion
         )
+        self.planted = context.planted
     }
 }
 

@@ -1,9 +1,13 @@
 import DecnetCore
+import DecnetServiceKit
+import Foundation
 
 /// The files the fake shell can show, consistent with the decky's distro, kernel and hostname.
 struct ShellFileSystem {
     private var directories: Set<String>
     private var files: [String: String]
+    /// Files the operator planted (read when the session starts): their bytes, mode and time, by path.
+    private var planted: [String: PlantedFiles.File] = [:]
 
     init(profile: ShellProfile, user: String, home: String) {
         self.directories = [
@@ -50,13 +54,28 @@ struct ShellFileSystem {
             home + "/.bash_history": "ls -la\nsudo systemctl restart nginx\nmysql -u root -p\n",
             home + "/.profile": "# ~/.profile: executed by the command interpreter for login shells.\n",
         ]
+        for file in profile.planted.all() {
+            self.planted[file.path] = file
+            var parent = (file.path as NSString).deletingLastPathComponent
+            while parent != "/" && !parent.isEmpty && !self.directories.contains(parent) {
+                self.directories.insert(parent)
+                parent = (parent as NSString).deletingLastPathComponent
+            }
+        }
     }
 
     func isDirectory(_ path: String) -> Bool { self.directories.contains(path) }
 
     func read(_ path: String) -> String? {
         if path == "/etc/shadow" { return nil }
+        if let file = self.planted[path] { return file.contents().map { String(decoding: $0, as: UTF8.self) } }
         return self.files[path]
+    }
+
+    /// A file's bytes (what SFTP and scp send): a planted file's as they are, the shell's own as UTF-8.
+    func bytes(_ path: String) -> [UInt8]? {
+        if let file = self.planted[path] { return file.contents() }
+        return self.read(path).map { Array($0.utf8) }
     }
 
     /// One name in a directory.
@@ -67,14 +86,15 @@ struct ShellFileSystem {
     }
 
     /// The size of a file, or nil when there is none at `path`.
-    func size(_ path: String) -> Int? { self.files[path]?.utf8.count }
+    func size(_ path: String) -> Int? { self.planted[path]?.size ?? self.files[path]?.utf8.count }
 
     /// What a directory holds, sorted by name; nil when `path` is not a directory.
     func entries(_ path: String) -> [Entry]? {
         guard self.directories.contains(path) else { return nil }
         let prefix = path == "/" ? "/" : path + "/"
         var names = Set<String>()
-        for entry in self.directories.union(self.files.keys) where entry.hasPrefix(prefix) && entry != path {
+        for entry in self.directories.union(self.files.keys).union(self.planted.keys)
+        where entry.hasPrefix(prefix) && entry != path {
             if let first = entry.dropFirst(prefix.count).split(separator: "/").first { names.insert(String(first)) }
         }
         return names.sorted().map { name in
@@ -86,17 +106,38 @@ struct ShellFileSystem {
 
     /// `ls` output, or nil when the path does not exist.
     func list(_ path: String, long: Bool, all: Bool) -> String? {
-        if self.files[path] != nil { return (path.split(separator: "/").last.map(String.init) ?? path) + "\n" }
+        if self.files[path] != nil || self.planted[path] != nil {
+            return (path.split(separator: "/").last.map(String.init) ?? path) + "\n"
+        }
         guard let entries = self.entries(path) else { return nil }
         let shown = entries.filter { all || !$0.name.hasPrefix(".") }
         if !long { return shown.isEmpty ? "" : shown.map(\.name).joined(separator: "  ") + "\n" }
         var lines = ["total \(shown.count * 4)"]
         for entry in shown {
             let sizeText = String(entry.size)
+            let full = (path == "/" ? "/" : path + "/") + entry.name
+            let mode =
+                entry.isDirectory ? "drwxr-xr-x" : self.planted[full].map { Self.modeText($0.mode) } ?? "-rw-r--r--"
+            let time = self.planted[full].map { Self.lsTime($0.modified) } ?? "Sep  9  2024"
             lines.append(
-                "\(entry.isDirectory ? "drwxr-xr-x" : "-rw-r--r--") 1 root root \(String(repeating: " ", count: max(0, 5 - sizeText.count)))\(sizeText) Sep  9  2024 \(entry.name)"
+                "\(mode) 1 root root \(String(repeating: " ", count: max(0, 5 - sizeText.count)))\(sizeText) \(time) \(entry.name)"
             )
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `-rw-------` for 0o600.
+    static func modeText(_ mode: UInt16) -> String {
+        "-"
+            + (0..<9).map { bit in mode & (1 << (8 - bit)) != 0 ? Array("rwxrwxrwx")[bit] : "-" }.map(String.init)
+            .joined()
+    }
+
+    /// `ls -l`'s time (`%b %e %H:%M` within six months, `%b %e  %Y` before): `Mar  4 09:12`, `Mar  4  2024`.
+    static func lsTime(_ date: Date) -> String {
+        let recent = abs(Date().timeIntervalSince(date)) < 182 * 86_400
+        let day = PosixDate.string(date, format: "d")
+        return PosixDate.string(date, format: "MMM") + (day.count == 1 ? "  " : " ") + day
+            + PosixDate.string(date, format: recent ? " HH:mm" : "  yyyy")
     }
 }
