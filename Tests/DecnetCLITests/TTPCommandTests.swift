@@ -44,6 +44,58 @@ import Testing
         )
     }
 
+    /// `decnet ttp tag`: an operator's new rule applied to an attacker at once, before any profiler run, and kept in
+    /// its stored profile for `ttp list --attacker` to show.
+    @Test func tagAppliesTheRulesInForceNow() async throws {
+        let binary = try #require(PackageLayout.decnetBinary, "build the decnet product first (swift build)")
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let environment = [
+            "DECNET_STATE_DIR": directory.path, "DECNET_DB_PATH": directory.path + "/decnet.db",
+            "DECNET_INGEST_LOG_FILE": directory.path + "/events.log",
+        ]
+        try APIDaemonTests.botnetLog(to: directory.path + "/events.log")
+        let ingested = try await ProcessRunner.run(
+            binary.path,
+            ["workers", "start", "--once"],
+            environment: environment
+        )
+        try #require(ingested.status == 0, "\(ingested.standardError)")
+        let rules = directory.path + "/rules/ttp"
+        try FileManager.default.createDirectory(atPath: rules, withIntermediateDirectories: true)
+        try "[L0001]\nname = Any ssh login attempt\ntechnique = T1110.004\nevents = login.failed\n".write(
+            toFile: rules + "/local.ini",
+            atomically: true,
+            encoding: .utf8
+        )
+        let tagged = try await ProcessRunner.run(
+            binary.path,
+            ["ttp", "tag", "--attacker-id", "10.81.0.1", "--json"],
+            environment: environment
+        )
+        #expect(tagged.status == 0, "\(tagged.standardError)")
+        let tags = try #require(
+            (try JSONSerialization.jsonObject(with: Data(tagged.standardOutput.utf8)) as? [String: Any])?["10.81.0.1"]
+                as? [[String: Any]]
+        )
+        #expect(tags.contains { $0["rule"] as? String == "L0001" && $0["technique"] as? String == "T1110.004" })
+        let listed = try await ProcessRunner.run(
+            binary.path,
+            ["ttp", "list", "--attacker", "10.81.0.1"],
+            environment: environment
+        )
+        #expect(
+            listed.status == 0 && listed.standardOutput.contains("L0001"),
+            "\(listed.standardOutput)\(listed.standardError)"
+        )
+        let unknown = try await ProcessRunner.run(
+            binary.path,
+            ["ttp", "tag", "--attacker-id", "10.99.0.1"],
+            environment: environment
+        )
+        #expect(unknown.status != 0 && unknown.standardError.contains("no attacker 10.99.0.1"))
+    }
+
     /// `decnet ttp export` from a profiled store: a STIX bundle the strict validator passes, a MISP event, and
     /// clear refusals.
     @Test func exportsComeFromTheProfiledStore() async throws {

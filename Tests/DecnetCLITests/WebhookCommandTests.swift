@@ -68,6 +68,18 @@ import Testing
         #expect(
             scored.allSatisfy { (($0["headers"] as? [String: String])?["webhook-signature"] ?? "").hasPrefix("v1,") }
         )
+        // The delivery log in the store: the test's 500, the first delivery's failed attempts, then the deliveries.
+        let log = try await decnet(["webhook", "deliveries", uuid, "--json"])
+        let attempts = try #require(
+            try JSONSerialization.jsonObject(with: Data(log.standardOutput.utf8)) as? [[String: Any]],
+            "\(log.standardError)"
+        )
+        #expect(attempts.filter { $0["delivered"] as? Bool == true }.count >= 5, "\(attempts)")
+        #expect(attempts.contains { $0["subject"] as? String == "system.webhook.test" && $0["status"] as? Int == 500 })
+        #expect(
+            attempts.contains { $0["attempt"] as? Int == 2 && $0["delivered"] as? Bool == true },
+            "a retry delivered"
+        )
         #expect(try await decnet(["webhook", "delete", uuid]).status == 0)
         #expect(try await decnet(["webhook", "list"]).standardOutput.contains(uuid) == false)
         _ = try await decnet(["profiler", "stop"])

@@ -19,7 +19,8 @@ struct CanaryCommand: AsyncParsableCommand {
     struct Plant: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Plant a token in a decky; prints its id.")
         @Option(name: .customLong("type"), help: "url, dns, document, image or email.") var kind: String
-        @Option(help: "The decky to plant it in.") var decky: String
+        @Option(help: "The decky to plant it in (without one the token is only minted, for you to place).")
+        var decky: String?
         @Option(help: "What it is, for people (shown with every trigger).") var label: String
         @Option(
             help:
@@ -28,6 +29,7 @@ struct CanaryCommand: AsyncParsableCommand {
         @Option(name: .customLong("base-url"), help: "The canary web server (default: the fleet's canary decky).")
         var baseURL: String?
         @Option(help: "The canary DNS zone (default: canary_zone of the fleet's canary decky).") var zone: String?
+        @Option(help: "Also write the token's file here (to place it on a host of your own).") var output: String?
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
@@ -39,10 +41,11 @@ struct CanaryCommand: AsyncParsableCommand {
             }
             let environment = try await EnvironmentLoading.load()
             let state = try FleetState.read(fromDirectory: environment.stateDirectory)
-            guard let decky = state?.fleet.deckies.first(where: { $0.name == self.decky }) else {
+            let decky = state?.fleet.deckies.first { $0.name == self.decky }
+            if let name = self.decky, decky == nil {
                 let names = state?.fleet.deckies.map(\.name).joined(separator: ", ") ?? ""
                 throw CommandFailure(
-                    "--decky \(self.decky): no such decky in the deployed fleet"
+                    "--decky \(name): no such decky in the deployed fleet"
                         + (names.isEmpty ? " (nothing is deployed)" : " (deckies: \(names))"),
                     exitCode: .validationFailure
                 )
@@ -53,19 +56,29 @@ struct CanaryCommand: AsyncParsableCommand {
             let planter = CanaryPlanter(stateDirectory: environment.stateDirectory)
             let token: CanaryToken
             do {
-                token = try planter.plant(
+                let file: [UInt8]
+                (token, file) = try planter.plant(
                     kind: kind,
-                    decky: decky.name,
-                    hostname: decky.hostname,
+                    decky: decky?.name,
+                    hostname: decky?.hostname ?? "fileserver",
                     label: self.label,
                     path: self.path,
                     endpoint: endpoint
                 )
+                if let output = self.output {
+                    guard FileManager.default.createFile(atPath: output, contents: Data(file)) else {
+                        throw CommandFailure("--output \(output): cannot be written")
+                    }
+                }
             } catch let failure as CanaryPlanter.Failure {
                 throw CommandFailure(failure.description, exitCode: .validationFailure)
             }
             if self.json { return try JSONOutput.print(token) }
-            print("canary \(token.id) planted: \(token.kind.rawValue) at \(token.decky):\(token.path)")
+            if let decky = token.decky, let path = token.path {
+                print("canary \(token.id) planted: \(token.kind.rawValue) at \(decky):\(path)")
+            } else {
+                print("canary \(token.id) minted (\(token.kind.rawValue), planted nowhere: place it yourself)")
+            }
             print("fires on: \(token.url ?? token.hostname ?? "")")
         }
     }
@@ -95,8 +108,8 @@ struct CanaryCommand: AsyncParsableCommand {
                 table.add(
                     row.token.id,
                     row.token.kind.rawValue,
-                    row.token.decky,
-                    row.token.path,
+                    row.token.decky ?? "-",
+                    row.token.path ?? "-",
                     row.token.label,
                     row.token.isActive ? "active" : "revoked",
                     row.triggers.map(String.init) ?? "?"
@@ -110,13 +123,18 @@ struct CanaryCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Revoke a token: its file leaves the decky and it stays silent from now on."
         )
-        @Argument(help: "The token's id.") var id: String
+        @Argument(help: "The token's id.") var token: String?
+        @Option(help: "The token's id (the seed's form).") var id: String?
 
         func run() async throws {
+            guard let id = self.id ?? self.token else {
+                throw CommandFailure("name the token: decnet canary revoke --id <id>", exitCode: .validationFailure)
+            }
             let environment = try await EnvironmentLoading.load()
             do {
-                let token = try CanaryPlanter(stateDirectory: environment.stateDirectory).revoke(self.id)
-                print("canary \(token.id) revoked (\(token.decky):\(token.path) removed)")
+                let token = try CanaryPlanter(stateDirectory: environment.stateDirectory).revoke(id)
+                let place = token.decky.map { "; \($0):\(token.path ?? "") removed" } ?? ""
+                print("canary \(token.id) revoked\(place)")
             } catch let failure as CanaryPlanter.Failure {
                 throw CommandFailure(failure.description)
             }

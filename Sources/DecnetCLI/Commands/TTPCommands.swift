@@ -10,7 +10,7 @@ struct TTPCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ttp",
         abstract: "ATT&CK techniques: what the TTP rules map events to, and what an attacker was tagged with.",
-        subcommands: [List.self, Export.self]
+        subcommands: [List.self, Tag.self, Export.self]
     )
 
     /// Where the operator's rule files live unless `--rules` says otherwise.
@@ -107,6 +107,74 @@ struct TTPCommand: AsyncParsableCommand {
             print(
                 "\(rows.count) technique(s), \(set.rules.count) rule(s); ATT&CK \(AttackCatalogue.release). \(AttackCatalogue.notice)"
             )
+        }
+    }
+
+    /// `decnet ttp tag --attacker-id ADDR`: the rules in force applied to an attacker now, as the profiler applies
+    /// them on its next run; the tags are printed and saved in the attacker's stored profile.
+    struct Tag: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Tag an attacker with ATT&CK techniques now (the rules in force on its stored events).",
+            discussion:
+                "The tags go into the attacker's stored profile (made now when the profiler has not made one yet); the profiler tags every attacker by itself, so this is for a rule just written or an attacker to look at at once."
+        )
+
+        @Option(name: .customLong("attacker-id"), help: "An attacker address (repeatable).") var attackers: [String]
+        @Option(help: "Directory of rule files (default: <state dir>/rules/ttp).") var rules: String?
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            guard !self.attackers.isEmpty else {
+                throw CommandFailure("name an attacker with --attacker-id", exitCode: .validationFailure)
+            }
+            let environment = try await EnvironmentLoading.load()
+            let (set, problems) = TTPRuleSet.load(directory: TTPCommand.rulesDirectory(environment, self.rules))
+            if !problems.isEmpty {
+                throw CommandFailure(ConfigurationError(problems).description, exitCode: .validationFailure)
+            }
+            let store = try StoreOpening.open(environment, pageCacheBytes: 8 << 20)
+            try await store.migrate()
+            var all: [String: [TechniqueTag]] = [:]
+            for ip in self.attackers {
+                guard let attacker = try await store.attacker(ip: ip) else {
+                    throw CommandFailure("no attacker \(ip) in the store")
+                }
+                let events = try await store.logs(LogQuery(attackerIP: ip, limit: AttackerProfiler.maximumEvents))
+                var profile = try await store.intelDocument(kind: "profile", key: ip)?.decode(
+                    StoredAttackerProfile.self
+                )
+                let behaviour = profile?.behaviour ?? AttackerProfiler.profile(events)
+                let tags = set.tag(events, profile: behaviour)
+                if profile == nil {
+                    profile = StoredAttackerProfile(
+                        ip: ip,
+                        eventCount: attacker.eventCount,
+                        lastSeen: attacker.lastSeen,
+                        profiled: Date(),
+                        behaviour: behaviour,
+                        evidence: ActorEvidence(ip: ip, events: events, profile: behaviour),
+                        techniques: tags
+                    )
+                }
+                profile?.techniques = tags
+                if let profile {
+                    try await store.putIntelDocuments(
+                        [try IntelDocument(kind: "profile", key: ip, value: profile, updated: Date())],
+                        deleting: []
+                    )
+                }
+                all[ip] = tags
+            }
+            if self.json { return try JSONOutput.print(all) }
+            for ip in self.attackers {
+                let tags = all[ip] ?? []
+                var table = TextTable("Technique", "Name", "Rule", "Count", "Evidence")
+                for tag in tags {
+                    table.add(tag.technique, tag.name, tag.rule, String(tag.count), String(tag.evidence.prefix(80)))
+                }
+                print("\(ip): \(tags.count) technique tag(s)")
+                print(table.render())
+            }
         }
     }
 

@@ -12,7 +12,7 @@ struct WebhookCommand: AsyncParsableCommand {
         abstract: "Manage alert webhooks (bus messages delivered to HTTP receivers, signed).",
         discussion:
             "Deliveries run in the profiler's process (decnet profiler start, or DECNET_EMBED_PROFILER in decnet api/web); they read the subscriptions again every 5 s.",
-        subcommands: [List.self, Create.self, Delete.self, Test.self]
+        subcommands: [List.self, Create.self, Delete.self, Test.self, Deliveries.self]
     )
 
     static func store() async throws -> any EventStore {
@@ -98,7 +98,8 @@ struct WebhookCommand: AsyncParsableCommand {
         @Argument(help: "The subscription's uuid.") var uuid: String
 
         func run() async throws {
-            let subscriptions = try await WebhookStore.all(try await WebhookCommand.store())
+            let store = try await WebhookCommand.store()
+            let subscriptions = try await WebhookStore.all(store)
             guard let subscription = subscriptions.first(where: { $0.uuid == self.uuid.lowercased() }) else {
                 throw CommandFailure("no webhook \(self.uuid)")
             }
@@ -110,6 +111,20 @@ struct WebhookCommand: AsyncParsableCommand {
                 time: Date()
             )
             let (status, error) = await WebhookDispatcher.post(delivery, to: subscription.url, timeout: .seconds(10))
+            let delivered = status.map { (200..<300).contains($0) } ?? false
+            try await WebhookStore.append(
+                WebhookDispatcher.Attempt(
+                    subscription: subscription.uuid,
+                    id: delivery.id,
+                    subject: delivery.subject,
+                    attempt: 1,
+                    status: status,
+                    error: error,
+                    time: Date(),
+                    delivered: delivered
+                ),
+                in: store
+            )
             if let status, (200..<300).contains(status) {
                 print("delivered \(delivery.id) to \(subscription.url): HTTP \(status)")
             } else {
@@ -117,6 +132,36 @@ struct WebhookCommand: AsyncParsableCommand {
                     "not delivered to \(subscription.url): \(status.map { "HTTP \($0)" } ?? error ?? "no answer")"
                 )
             }
+        }
+    }
+
+    struct Deliveries: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A subscription's delivery log: its latest attempts, newest first."
+        )
+        @Argument(help: "The subscription's uuid.") var uuid: String
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let store = try await WebhookCommand.store()
+            guard try await WebhookStore.all(store).contains(where: { $0.uuid == self.uuid.lowercased() }) else {
+                throw CommandFailure("no webhook \(self.uuid)")
+            }
+            let attempts = try await WebhookStore.deliveries(self.uuid.lowercased(), in: store)
+            if self.json { return try JSONOutput.print(attempts) }
+            var table = TextTable("Time", "Delivery", "Subject", "Attempt", "Result")
+            for attempt in attempts {
+                table.add(
+                    RFC5424Formatter.timestamp(attempt.time),
+                    attempt.id,
+                    attempt.subject,
+                    String(attempt.attempt),
+                    attempt.delivered
+                        ? "delivered (HTTP \(attempt.status ?? 0))"
+                        : attempt.status.map { "HTTP \($0)" } ?? attempt.error ?? "no answer"
+                )
+            }
+            print(table.render())
         }
     }
 }

@@ -24,9 +24,10 @@ public struct CanaryToken: Codable, Sendable, Equatable {
 
     public var id: String
     public var kind: Kind
-    /// The decky the token is planted on, and where (an absolute path in the decky's file tree).
-    public var decky: String
-    public var path: String
+    /// The decky the token is planted on, and where (an absolute path in the decky's file tree); nil for a token
+    /// minted for the operator to place elsewhere (`decnet canary plant` without `--decky`).
+    public var decky: String?
+    public var path: String?
     public var label: String
     /// What fires it: the URL (every kind but `dns`), the host name (`dns`; also carried by documents as a
     /// fallback for readers that resolve but never fetch).
@@ -38,8 +39,8 @@ public struct CanaryToken: Codable, Sendable, Equatable {
     public init(
         id: String,
         kind: Kind,
-        decky: String,
-        path: String,
+        decky: String?,
+        path: String?,
         label: String,
         url: String?,
         hostname: String?,

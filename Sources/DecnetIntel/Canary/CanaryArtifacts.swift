@@ -7,8 +7,8 @@ import Foundation
 /// it will use it: a URL a developer's tools call, a host name ssh resolves, an image Word and LibreOffice fetch,
 /// an action a PDF reader runs on opening, an image a browser loads.
 public enum CanaryArtifacts {
-    /// The file for a token, by kind and (for documents) the path's extension.
-    public static func file(for token: CanaryToken, hostname: String, modified: Date) -> [UInt8] {
+    /// The file for a token, by kind and (for documents) the extension of the path it goes to.
+    public static func file(for token: CanaryToken, path: String, hostname: String, modified: Date) -> [UInt8] {
         let url = token.url ?? ""
         switch token.kind {
         case .url:
@@ -16,7 +16,7 @@ public enum CanaryArtifacts {
         case .dns:
             return Array(Self.sshConfig(host: token.hostname ?? "", hostname: hostname).utf8)
         case .document:
-            return token.path.lowercased().hasSuffix(".pdf")
+            return path.lowercased().hasSuffix(".pdf")
                 ? Self.pdf(url: url, title: token.label, modified: modified)
                 : Self.docx(url: url, title: token.label, modified: modified)
         case .image:

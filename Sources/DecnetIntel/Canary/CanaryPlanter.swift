@@ -41,16 +41,17 @@ public struct CanaryPlanter: Sendable {
     }
 
     /// Plants a token of `kind` on `decky` (its host name, for the file's contents), at `path` or the kind's
-    /// usual place. Document tokens are PDF when the path ends in `.pdf`, DOCX otherwise.
+    /// usual place; without a decky the token is only minted, and its file is what `file` returns. Document
+    /// tokens are PDF when the path ends in `.pdf`, DOCX otherwise.
     public func plant(
         kind: CanaryToken.Kind,
-        decky: String,
+        decky: String?,
         hostname: String,
         label: String,
         path: String?,
         endpoint: Endpoint,
         now: Date = Date()
-    ) throws -> CanaryToken {
+    ) throws -> (token: CanaryToken, file: [UInt8]) {
         let path = path ?? CanaryArtifacts.defaultPath(for: kind, format: nil)
         guard PlantedFiles.isPlantable(path) else {
             throw Failure("--path \(path): expected an absolute path without . or .. parts, e.g. /root/notes.txt")
@@ -87,7 +88,7 @@ public struct CanaryPlanter: Sendable {
             id: id,
             kind: kind,
             decky: decky,
-            path: path,
+            path: decky == nil ? nil : path,
             label: label,
             url: url,
             hostname: dnsName,
@@ -96,12 +97,14 @@ public struct CanaryPlanter: Sendable {
         // Weeks old, at a working hour (08:00-17:00 UTC): left behind, not just put there.
         let day = (now.timeIntervalSince1970 / 86_400).rounded(.down) - Double(Int.random(in: 20...60))
         let modified = Date(timeIntervalSince1970: day * 86_400 + 8 * 3600 + Double(Int.random(in: 0..<(9 * 3600))))
-        let data = CanaryArtifacts.file(for: token, hostname: hostname, modified: modified)
-        let secret = [.url, .dns].contains(kind) || path.contains("/.ssh/")
-        try PlantedFiles(root: PlantedFiles.root(stateDirectory: self.stateDirectory, decky: decky))
-            .plant(data, at: path, mode: secret ? 0o600 : 0o644, modified: modified)
+        let data = CanaryArtifacts.file(for: token, path: path, hostname: hostname, modified: modified)
+        if let decky {
+            let secret = [.url, .dns].contains(kind) || path.contains("/.ssh/")
+            try PlantedFiles(root: PlantedFiles.root(stateDirectory: self.stateDirectory, decky: decky))
+                .plant(data, at: path, mode: secret ? 0o600 : 0o644, modified: modified)
+        }
         try self.tokens.save(token)
-        return token
+        return (token, data)
     }
 
     /// Revokes a token: it stays in the list (with its triggers) and is silent from now on; its file is removed
@@ -112,9 +115,9 @@ public struct CanaryPlanter: Sendable {
             token.revoked = now
             try self.tokens.save(token)
         }
-        PlantedFiles(root: PlantedFiles.root(stateDirectory: self.stateDirectory, decky: token.decky)).remove(
-            token.path
-        )
+        if let decky = token.decky, let path = token.path {
+            PlantedFiles(root: PlantedFiles.root(stateDirectory: self.stateDirectory, decky: decky)).remove(path)
+        }
         return token
     }
 }

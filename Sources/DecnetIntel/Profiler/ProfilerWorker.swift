@@ -16,6 +16,28 @@ public struct StoredAttackerProfile: Sendable, Codable, Equatable {
     public var campaign: String?
     /// The ATT&CK techniques its events and profile imply (`TTPRuleSet`).
     public var techniques: [TechniqueTag]?
+
+    public init(
+        ip: String,
+        eventCount: Int,
+        lastSeen: Date,
+        profiled: Date,
+        behaviour: AttackerBehaviour,
+        evidence: ActorEvidence,
+        identity: String? = nil,
+        campaign: String? = nil,
+        techniques: [TechniqueTag]? = nil
+    ) {
+        self.ip = ip
+        self.eventCount = eventCount
+        self.lastSeen = lastSeen
+        self.profiled = profiled
+        self.behaviour = behaviour
+        self.evidence = evidence
+        self.identity = identity
+        self.campaign = campaign
+        self.techniques = techniques
+    }
 }
 
 /// The seed's profiler worker (`decnet profiler start`, or inside the API with `DECNET_EMBED_PROFILER=true`): it

@@ -189,7 +189,39 @@ public enum WebhookStore {
 
     public static func delete(_ uuid: String, in store: any EventStore) async throws -> Bool {
         guard try await store.intelDocument(kind: "webhook", key: uuid) != nil else { return false }
-        try await store.putIntelDocuments([], deleting: [(kind: "webhook", key: uuid)])
+        try await store.putIntelDocuments(
+            [],
+            deleting: [(kind: "webhook", key: uuid), (kind: Self.logKind, key: uuid)]
+        )
         return true
+    }
+
+    /// The delivery log: one `webhook-log` document per subscription holding its latest attempts.
+    static let logKind = "webhook-log"
+    /// Attempts kept per subscription.
+    public static let logLimit = 200
+
+    struct Log: Codable {
+        var attempts: [WebhookDispatcher.Attempt]
+    }
+
+    /// A subscription's latest delivery attempts, newest first.
+    public static func deliveries(_ uuid: String, in store: any EventStore) async throws -> [WebhookDispatcher.Attempt]
+    {
+        let log = try await store.intelDocument(kind: Self.logKind, key: uuid)?.decode(Log.self)
+        return (log?.attempts ?? []).reversed()
+    }
+
+    /// Adds an attempt to its subscription's log (one sender per subscription writes it, so nothing races).
+    public static func append(_ attempt: WebhookDispatcher.Attempt, in store: any EventStore) async throws {
+        var log =
+            try await store.intelDocument(kind: Self.logKind, key: attempt.subscription)?.decode(Log.self)
+            ?? Log(attempts: [])
+        log.attempts.append(attempt)
+        if log.attempts.count > Self.logLimit { log.attempts.removeFirst(log.attempts.count - Self.logLimit) }
+        try await store.putIntelDocuments(
+            [try IntelDocument(kind: Self.logKind, key: attempt.subscription, value: log, updated: attempt.time)],
+            deleting: []
+        )
     }
 }

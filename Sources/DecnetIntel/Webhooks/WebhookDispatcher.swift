@@ -9,7 +9,8 @@ import Synchronization
 /// Delivers bus messages to the webhook subscriptions that want them: one queue and one sender per subscription,
 /// so a receiver that is down delays only its own deliveries, never the bus or the others. A delivery that fails
 /// (no connection, a timeout, 5xx, 429) is tried again after 1, 2, 4, 8 and 16 s (the same id each time); a 4xx
-/// other than 429 is final. Every attempt goes to the delivery log.
+/// other than 429 is final. Every attempt goes to the delivery log, kept in the store per subscription (its
+/// latest `WebhookStore.logLimit` attempts), so the API, the dashboard and a restarted process see it.
 public actor WebhookDispatcher {
     public struct Attempt: Sendable, Codable, Equatable {
         public var subscription: String
@@ -21,6 +22,26 @@ public actor WebhookDispatcher {
         public var error: String?
         public var time: Date
         public var delivered: Bool
+
+        public init(
+            subscription: String,
+            id: String,
+            subject: String,
+            attempt: Int,
+            status: Int?,
+            error: String?,
+            time: Date,
+            delivered: Bool
+        ) {
+            self.subscription = subscription
+            self.id = id
+            self.subject = subject
+            self.attempt = attempt
+            self.status = status
+            self.error = error
+            self.time = time
+            self.delivered = delivered
+        }
     }
 
     struct Message: Sendable {
@@ -142,7 +163,7 @@ public actor WebhookDispatcher {
                 attempt += 1
                 let (status, error) = await Self.post(delivery, to: subscription.url, timeout: self.timeout)
                 let delivered = status.map { (200..<300).contains($0) } ?? false
-                self.record(
+                await self.record(
                     Attempt(
                         subscription: subscription.uuid,
                         id: delivery.id,
@@ -161,9 +182,14 @@ public actor WebhookDispatcher {
         }
     }
 
-    private func record(_ attempt: Attempt) {
+    private func record(_ attempt: Attempt) async {
         self.log.append(attempt)
         if self.log.count > Self.logLimit { self.log.removeFirst(self.log.count - Self.logLimit) }
+        do {
+            try await WebhookStore.append(attempt, in: self.store)
+        } catch {
+            FileHandle.standardError.write(Data("webhooks: the delivery log was not written: \(error)\n".utf8))
+        }
     }
 
     /// One POST; the status, or the error when there was no answer.

@@ -44,8 +44,8 @@ public struct CanaryService: HoneypotService {
         fields.add("token", token.id)
         fields.add("token_kind", token.kind.rawValue)
         fields.add("label", token.label)
-        fields.add("planted_decky", token.decky)
-        fields.add("planted_path", token.path)
+        if let decky = token.decky { fields.add("planted_decky", decky) }
+        if let path = token.path { fields.add("planted_path", path) }
         fields.add("via", via)
         return fields
     }
