@@ -115,6 +115,8 @@ public final class APIServer: Sendable {
         self.addLogs(to: protected)
         self.addOverview(to: protected)
         self.addStream(to: protected)
+        self.addCanary(to: protected)
+        self.addWebhooks(to: protected)
         protected.get("openapi.json") { _, _ in
             Response(
                 status: .ok,

@@ -236,7 +236,11 @@ struct APIDataTests {
                 ("post", "/api/v1/identities/{uuid}/unmerge"), ("get", "/api/v1/campaigns"),
                 ("get", "/api/v1/campaigns/{uuid}"), ("get", "/api/v1/bounty"),
                 ("get", "/api/v1/attackers/{ip}/export/{format}"), ("get", "/api/v1/identities/{uuid}/export/{format}"),
-                ("get", "/api/v1/campaigns/{uuid}/export/{format}"),
+                ("get", "/api/v1/campaigns/{uuid}/export/{format}"), ("get", "/api/v1/canary"),
+                ("post", "/api/v1/canary"), ("get", "/api/v1/canary/triggers"), ("get", "/api/v1/canary/{id}"),
+                ("delete", "/api/v1/canary/{id}"), ("get", "/api/v1/webhooks"), ("post", "/api/v1/webhooks"),
+                ("delete", "/api/v1/webhooks/{uuid}"), ("post", "/api/v1/webhooks/{uuid}/test"),
+                ("get", "/api/v1/webhooks/{uuid}/deliveries"),
             ]
             #expect(paths.values.reduce(0) { $0 + $1.count } == expected.count)
             for (method, path) in expected {
@@ -248,6 +252,7 @@ struct APIDataTests {
                     .replacingOccurrences(of: "{action}", with: "stop")
                     .replacingOccurrences(of: "{uuid}", with: "00000000-0000-4000-8000-000000000001")
                     .replacingOccurrences(of: "{format}", with: "stix")
+                    .replacingOccurrences(of: "{id}", with: "aaaaaaaaaaaaaaaaaaaa")
                     + (path.hasSuffix("stream") ? "?limit=1" : "")
                 if path.hasSuffix("stream") { continue }  // answered in liveStream
                 let (status, body) = try await client.send(

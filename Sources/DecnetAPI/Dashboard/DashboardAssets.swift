@@ -51,6 +51,11 @@ enum DashboardAssets {
         .terminal .prompt { color: var(--green); }
         details.transcript { margin-bottom: 8px; } summary { cursor: pointer; color: var(--muted); }
         .paging a { color: var(--accent); margin-right: 12px; }
+        select { background: var(--bg); color: var(--text); border: 1px solid var(--line); border-radius: 6px; padding: 7px 9px; }
+        .alert { background: rgba(229, 83, 75, .12); border: 2px solid var(--red); border-radius: 8px; padding: 16px;
+          margin: 0 0 16px; }
+        .alert h2 { color: var(--red); font-size: 18px; } .alert .count { font-weight: normal; }
+        .state.active, .ok { color: var(--green); } .state.revoked { color: var(--muted); }
         """#
 
     static let javascript = #"""
@@ -120,6 +125,73 @@ enum DashboardAssets {
                   await call("POST", "/api/v1/deckies/" + encodeURIComponent(button.dataset.decky) + "/" + button.dataset.action);
                   location.reload();
                 } catch (e) { error.textContent = e.message; button.disabled = false; }
+              });
+            });
+          }
+
+          if (page === "canary") {
+            const error = document.getElementById("canary-error");
+            document.querySelectorAll("button[data-canary-revoke]").forEach(function (button) {
+              button.addEventListener("click", async function () {
+                const id = button.dataset.canaryRevoke;
+                if (!confirm("Revoke canary token " + id + "? Its file leaves the decky and it stays silent from now on.")) return;
+                error.textContent = "";
+                button.disabled = true;
+                try {
+                  await call("DELETE", "/api/v1/canary/" + encodeURIComponent(id));
+                  location.reload();
+                } catch (e) { error.textContent = e.message; button.disabled = false; }
+              });
+            });
+            const plant = document.getElementById("canary-plant");
+            if (plant) plant.addEventListener("submit", async function (event) {
+              event.preventDefault();
+              error.textContent = "";
+              const body = { type: document.getElementById("canary-type").value,
+                label: document.getElementById("canary-label").value };
+              const decky = document.getElementById("canary-decky").value;
+              const path = document.getElementById("canary-path").value;
+              if (decky) body.decky = decky;
+              if (path) body.path = path;
+              try {
+                await call("POST", "/api/v1/canary", body);
+                location.reload();
+              } catch (e) { error.textContent = e.message; }
+            });
+          }
+
+          if (page === "webhooks") {
+            document.querySelectorAll("button[data-webhook-test]").forEach(function (button) {
+              button.addEventListener("click", async function () {
+                const uuid = button.dataset.webhookTest;
+                const result = document.getElementById("test-result-" + uuid);
+                result.className = "test-result";
+                result.textContent = "sending…";
+                button.disabled = true;
+                try {
+                  const answer = await call("POST", "/api/v1/webhooks/" + encodeURIComponent(uuid) + "/test");
+                  const outcome = answer.delivered ? "delivered (HTTP " + answer.status + ")"
+                    : "not delivered: " + (answer.status !== null ? "HTTP " + answer.status : (answer.error || "no answer"));
+                  result.textContent = outcome;
+                  result.className = "test-result " + (answer.delivered ? "ok" : "error");
+                  const table = document.getElementById("deliveries-" + uuid);
+                  const body = table ? table.tBodies[0] : null;
+                  if (body) {
+                    const empty = body.querySelector("tr.empty");
+                    if (empty) empty.remove();
+                    const row = document.createElement("tr");
+                    row.className = "fresh";
+                    cell(row, new Date().toISOString().slice(0, 19).replace("T", " "));
+                    const code = document.createElement("code");
+                    code.textContent = answer.id;
+                    cell(row, "").appendChild(code);
+                    cell(row, "system.webhook.test");
+                    cell(row, "1");
+                    cell(row, outcome, answer.delivered ? "ok" : "error");
+                    body.insertBefore(row, body.firstChild);
+                  }
+                } catch (e) { result.textContent = e.message; result.className = "test-result error"; }
+                button.disabled = false;
               });
             });
           }

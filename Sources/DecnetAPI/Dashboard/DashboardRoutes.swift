@@ -79,6 +79,7 @@ extension APIServer {
             try await self.withPage(request) { identity in try await self.logsPage(identity, QueryReader(request)) }
         }
         self.addIntelPages(to: router)
+        self.addCanaryPages(to: router)
     }
 
     static func asset(_ text: String, type: String) -> Response {
@@ -126,11 +127,13 @@ extension APIServer {
             HTML.card("credentials", String(statistics.credentials), id: "stat-credentials"),
             HTML.card("moved between deckies", String(statistics.traversals), id: "stat-traversals"),
         ].joined()
+        let alert = try await self.canaryAlert()
         return HTML.page(
             title: "Overview",
             page: "overview",
             identity: identity,
             """
+            \(alert)
             <h1>Overview</h1>
             <section class="cards">\(cards)</section>
             <section class="panel">

@@ -442,7 +442,7 @@ enum OpenAPIDocument {
                 tag: "meta",
                 success: (200, ["type": "object"], "application/json")
             ),
-        ]
+        ] + canaryOperations + webhookOperations
     }
 
     static var schemas: [String: Any] {
@@ -513,10 +513,7 @@ enum OpenAPIDocument {
                 "reasons", "deckies", "phases",
             ]
         )
-        func page(_ item: String) -> [String: Any] {
-            object(["total": integer, "limit": integer, "offset": integer, "items": array(ref(item))])
-        }
-        return [
+        return canarySchemas.merging(webhookSchemas) { first, _ in first }.merging([
             "Error": object(["detail": string]),
             "Message": object(["detail": string]),
             "LoginRequest": object(["username": string, "password": string]),
@@ -685,7 +682,12 @@ enum OpenAPIDocument {
                     )
                 ),
             ]),
-        ]
+        ]) { first, _ in first }
+    }
+
+    /// A page of `item`s (`Page<Item>` in Models.swift).
+    static func page(_ item: String) -> [String: Any] {
+        object(["total": integer, "limit": integer, "offset": integer, "items": array(ref(item))])
     }
 
     static let errorText: [Int: String] = [
