@@ -136,7 +136,8 @@ import Testing
             let subscription = WebhookSubscription(name: "SIEM", url: "http://192.0.2.1/hook", topics: ["attacker.>"])
             try await WebhookStore.save(subscription, in: fixture.store)
             let viewer = try await client.viewerToken(admin: admin)
-            let listed = try await client.get("/api/v1/webhooks", token: viewer)
+            #expect(try await client.get("/api/v1/webhooks", token: viewer).0 == .forbidden, "URLs are credentials")
+            let listed = try await client.get("/api/v1/webhooks", token: admin)
             #expect(listed.0 == .ok && (listed.1 as? [[String: Any]])?.first?["secret"] == nil)
             #expect(try await client.get("/api/v1/webhooks/\(subscription.uuid)/deliveries", token: viewer).0 == .ok)
             let create = ["name": "y", "url": "http://example.com/", "topics": ["a.>"]] as [String: Any]

@@ -96,7 +96,19 @@ import Glibc
             #expect(url["url"] as? String == "http://\(canaryHost)/c/\(id(url))")
             #expect(dns["hostname"] as? String == "\(id(dns)).\(zone)")
 
-            // The intruder's account reads the tree over FTP: the .env, its mode and age as ls shows them.
+            // A SOAR's webhook for every trigger, delivered by the profiler's process from the bus.
+            let receiver = try await HTTPReceiver()
+            defer { receiver.stop() }
+            let hook = try await harness.decnet([
+                "webhook", "create", "--name", "canaries", "--url", receiver.url, "--topic", "canary.*.triggered",
+            ])
+            try #require(hook.status == 0, "\(hook.standardError)")
+            for daemon in [["bus", "start"], ["profiler", "start", "--interval", "1"]] {
+                let result = try await harness.decnet(daemon)
+                try #require(result.status == 0, "\(daemon): \(result.standardOutput)\(result.standardError)")
+            }
+
+            // The intruder's account reads the .env over FTP and calls the API URL in it.
             let ftp = "ftp://admin:Adm1n%232024@\(server)"
             let env = try await harness.attacker([curl, "-s", "--max-time", "20", "\(ftp)/%2Fopt/app/.env"])
             let apiURL = try #require(
@@ -113,7 +125,7 @@ import Glibc
             #expect(called.standardOutput == "200 image/gif 43", "\(called.standardOutput)\(called.standardError)")
 
             // The revoked token: its file is gone from the decky and its URL is any missing page.
-            let revoke = try await harness.decnet(["canary", "revoke", id(revoked)])
+            let revoke = try await harness.decnet(["canary", "revoke", "--id", id(revoked)])
             try #require(revoke.status == 0, "\(revoke.standardError)")
             let gone = try await harness.attacker([
                 curl, "-s", "-o", "/dev/null", "-w", "%{http_code}", "\(ftp)/%2Fopt/app/.env.bak",
@@ -271,6 +283,34 @@ import Glibc
             )
             #expect(of(revoked).isEmpty, "a revoked token stays silent: \(detail(of(revoked)))")
             #expect(triggers.allSatisfy { $0["label"] as? String != nil })
+
+            // The webhook: the workers published each stored trigger as canary.<id>.triggered, and the
+            // subscription got them, signed; nothing for the revoked token.
+            var delivered: [String] = []
+            for _ in 0..<80
+            where !delivered.contains("canary.\(id(url)).triggered")
+                || !delivered.contains("canary.\(id(dns)).triggered")
+            {
+                try await Task.sleep(for: .milliseconds(250))
+                delivered = receiver.requests.compactMap { request in
+                    guard let body = request["body"] as? String,
+                        let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+                    else { return nil }
+                    return object["topic"] as? String
+                }
+            }
+            #expect(
+                delivered.contains("canary.\(id(url)).triggered") && delivered.contains("canary.\(id(dns)).triggered"),
+                "\(delivered)"
+            )
+            #expect(!delivered.contains("canary.\(id(revoked)).triggered"))
+            #expect(
+                receiver.requests.allSatisfy {
+                    (($0["headers"] as? [String: String])?["webhook-signature"] ?? "").hasPrefix("v1,")
+                }
+            )
+            _ = try await harness.decnet(["profiler", "stop"])
+            _ = try await harness.decnet(["bus", "stop"])
         }
     }
 }

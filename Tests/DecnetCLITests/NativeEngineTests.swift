@@ -83,9 +83,19 @@ struct NativeFleetHarness {
         return nil
     }
 
-    /// Ends the engine and removes every namespace carrying the tag.
+    /// Ends the engine and every other daemon of its state directory (bus, profiler … a test that failed before
+    /// stopping them), and removes every namespace carrying the tag.
     func cleanUp() async {
         if let pid = self.enginePID, kill(pid, 0) == 0 { kill(pid, SIGKILL) }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: self.directory.path)) ?? []
+        for name in names where name.hasPrefix("decnet-") && name.hasSuffix(".pid") {
+            let text = try? String(contentsOfFile: self.directory.path + "/" + name, encoding: .utf8)
+            if let pid = text.flatMap({ Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }), pid > 1,
+                Self.isRunning(pid)
+            {
+                kill(pid, SIGKILL)
+            }
+        }
         let listed = (try? await ProcessRunner.run("/usr/sbin/ip", ["netns", "list"]))?.standardOutput ?? ""
         for line in listed.split(separator: "\n") {
             guard let name = line.split(separator: " ").first, name.contains(self.tag) else { continue }

@@ -39,4 +39,28 @@ import Testing
         #expect(positions == positions.sorted())
         #expect(BusTopics.subjects(for: event).map(\.text) == ["attacker.observed", "credential.captured"])
     }
+
+    /// A canary trigger goes out as `canary.<id>.triggered` (the id lower-cased, as subjects compare exactly), and a
+    /// field that is not an id never makes a subject.
+    @Test func aCanaryTriggerIsPublishedUnderItsToken() {
+        func trigger(_ token: String) -> HoneypotEvent {
+            HoneypotEvent(
+                time: Date(),
+                id: .canaryTriggered,
+                decky: "cdn-01",
+                hostname: "cdn-01",
+                service: "canary",
+                session: "s1",
+                source: Endpoint(ip: "10.77.0.254", port: 40518),
+                destination: Endpoint(ip: "10.77.0.10", port: 80),
+                fields: [EventField("token", token), EventField("via", "http")]
+            )
+        }
+        let id = CanaryToken.newID()
+        #expect(BusTopics.subjects(for: trigger(id)).map(\.text) == ["attacker.observed", "canary.\(id).triggered"])
+        #expect(BusTopics.subjects(for: trigger(id.uppercased())).map(\.text).last == "canary.\(id).triggered")
+        for hostile in ["a.b", "*", ">", "x y", String(repeating: "a", count: 21), ""] {
+            #expect(BusTopics.subjects(for: trigger(hostile)).map(\.text) == ["attacker.observed"], "\(hostile)")
+        }
+    }
 }

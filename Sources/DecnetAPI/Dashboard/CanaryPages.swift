@@ -140,6 +140,8 @@ extension APIServer {
                     String(attempt.attempt), result,
                 ]
             }
+            // A chat service's incoming-webhook URL is itself a credential: only admins see it.
+            let url = admin ? "<code>\(HTML.escape(subscription.url))</code> · " : ""
             let test =
                 admin
                 ? "<p><button type=\"button\" class=\"small\" data-webhook-test=\"\(uuid)\">Send test</button> "
@@ -147,7 +149,7 @@ extension APIServer {
             sections += """
                 <section class="panel webhook" id="webhook-\(uuid)">
                 <h2>\(HTML.escape(subscription.name)) <span class="muted">\(HTML.escape(subscription.format.rawValue)) · \(subscription.enabled ? "enabled" : "disabled")</span></h2>
-                <p><code>\(HTML.escape(subscription.url))</code> · topics <code>\(HTML.escape(subscription.topics.joined(separator: " ")))</code> · created \(HTML.time(subscription.created)) · <code class="muted">\(uuid)</code></p>
+                <p>\(url)topics <code>\(HTML.escape(subscription.topics.joined(separator: " ")))</code> · created \(HTML.time(subscription.created)) · <code class="muted">\(uuid)</code></p>
                 \(test)
                 \(HTML.table(["Time", "Delivery", "Subject", "Attempt", "Result"], rows, id: "deliveries-\(uuid)", empty: "Nothing delivered yet."))
                 </section>

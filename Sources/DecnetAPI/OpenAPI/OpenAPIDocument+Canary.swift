@@ -65,7 +65,7 @@ extension OpenAPIDocument {
                 method: "get",
                 path: "/api/v1/webhooks",
                 id: "listWebhooks",
-                summary: "Webhook subscriptions (secrets left out)",
+                summary: "Webhook subscriptions, secrets left out (admin: a chat webhook's URL is a credential)",
                 tag: "webhooks",
                 success: (200, array(ref("Webhook")), "application/json")
             ),

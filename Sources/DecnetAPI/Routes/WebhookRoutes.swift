@@ -8,8 +8,10 @@ extension APIServer {
     /// `/webhooks`: the subscriptions the profiler's process delivers bus messages to (`decnet webhook …`), a
     /// signed test delivery on demand, and each subscription's delivery log. Secrets are shown once, at creation.
     func addWebhooks(to group: RouterGroup<APIRequestContext>) {
-        group.get("webhooks") { _, _ -> [WebhookBody] in
-            try await WebhookStore.all(self.store).map(WebhookBody.init)
+        // Admins only: a chat service's incoming-webhook URL is itself a credential.
+        group.get("webhooks") { _, context -> [WebhookBody] in
+            _ = try context.requireAdmin()
+            return try await WebhookStore.all(self.store).map(WebhookBody.init)
         }
         group.post("webhooks") { request, context -> EditedResponse<CreatedWebhookBody> in
             _ = try context.requireAdmin()
