@@ -359,9 +359,44 @@ import Glibc
                 "\(subnet).10",
             ])
             try #require(deploy.status == 0, "\(deploy.standardOutput)\(deploy.standardError)")
-            // A botnet's logins from before, stored; then the bus, the workers and the profiler as daemons.
+            // A canary token planted on the decky (its web server named by hand: this fleet has no canary decky),
+            // and a webhook for the dashboard's test button.
+            let planted = try await decnet([
+                "canary", "plant", "--type", "url", "--decky", "decky-01", "--label", "payroll <export>", "--base-url",
+                "http://\(subnet).10", "--json",
+            ])
+            try #require(planted.status == 0, "\(planted.standardError)")
+            let token = try #require(Self.json(planted.standardOutput)["id"] as? String)
+            let receiver = try await HTTPReceiver()
+            defer { receiver.stop() }
+            let hook = try await decnet([
+                "webhook", "create", "--name", "soc", "--url", receiver.url, "--topic", "canary.>",
+            ])
+            try #require(hook.status == 0, "\(hook.standardError)")
+            // A botnet's logins from before and the token's trigger, stored; then the bus, the workers and the
+            // profiler as daemons.
             let botnet = harness.directory.path + "/botnet.log"
             try Self.botnetLog(to: botnet)
+            let trigger = HoneypotEvent(
+                time: Date(),
+                id: .canaryTriggered,
+                decky: "decky-01",
+                hostname: "decky-01",
+                service: "canary",
+                session: "c1",
+                source: Endpoint(ip: "10.81.0.9", port: 50_000),
+                destination: Endpoint(ip: "\(subnet).10", port: 80),
+                fields: [
+                    EventField("token", token), EventField("token_kind", "url"),
+                    EventField("label", "payroll <export>"),
+                    EventField("planted_decky", "decky-01"), EventField("planted_path", "/opt/app/.env"),
+                    EventField("via", "http"), EventField("user_agent", "curl/7.88.1"),
+                ]
+            )
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: botnet))
+            handle.seekToEndOfFile()
+            handle.write(Data((RFC5424Formatter.line(for: trigger) + "\n").utf8))
+            try handle.close()
             let stored = try await decnet(["workers", "start", "--once", "--log-file", botnet])
             try #require(stored.status == 0, "\(stored.standardError)")
             for daemon in [["bus", "start"], ["workers", "start"], ["profiler", "start", "--interval", "1"]] {
@@ -414,13 +449,23 @@ import Glibc
             #expect((seen["identity_reasons"] as? String)?.contains("credential-list") == true, "\(seen)")
             #expect((seen["campaign_actors"] as? String)?.contains("10.81.0.5") == true, "\(seen)")
             #expect((seen["bounty_leaders"] as? String)?.contains("10.81.0.") == true, "\(seen)")
+            let alert = seen["canary_alert"] as? String ?? ""
+            #expect(
+                alert.contains("payroll <export>") && alert.contains("10.81.0.9"),
+                "escaped, shown as text: \(alert)"
+            )
+            #expect((seen["canary_tokens"] as? String)?.contains(token) == true, "\(seen)")
+            #expect((seen["canary_revoked"] as? String)?.contains("revoked") == true, "\(seen)")
+            #expect((seen["webhook_test"] as? String)?.hasPrefix("delivered (HTTP 200)") == true, "\(seen)")
+            #expect((seen["webhook_deliveries"] as? String)?.contains("system.webhook.test") == true, "\(seen)")
+            #expect(receiver.requests.contains { ($0["body"] as? String)?.contains("system.webhook.test") == true })
             // The ssh login the browser watched was profiled too: scored on the bus, woken by the workers.
             let message = try await scored.value
             #expect(message.standardOutput.hasPrefix("attacker.scored {"), "\(message.standardOutput)")
             #expect(message.standardOutput.contains("\"attacker_ip\":\"127."), "\(message.standardOutput)")
             for page in [
                 "login", "password", "deckies", "overview", "attackers", "attacker", "logs", "identity", "campaign",
-                "bounty",
+                "bounty", "canary-alert", "canary", "webhooks",
             ] {
                 #expect(FileManager.default.fileExists(atPath: "\(shots)/\(page).png"), "screenshot \(page)")
             }

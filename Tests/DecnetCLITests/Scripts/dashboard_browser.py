@@ -107,6 +107,27 @@ def main():
         driver.get(base + "/bounty")
         seen["bounty_leaders"] = wait.until(EC.presence_of_element_located((By.ID, "bounty-leaders"))).text
         shot("bounty")
+
+        # A canary token that fired tops the overview; the Canary page lists it and revokes it.
+        driver.get(base + "/overview")
+        seen["canary_alert"] = wait.until(EC.presence_of_element_located((By.ID, "canary-alert"))).text
+        shot("canary-alert")
+        driver.get(base + "/canary")
+        tokens = wait.until(EC.presence_of_element_located((By.ID, "canary-tokens")))
+        seen["canary_tokens"] = tokens.text
+        shot("canary")
+        driver.find_element(By.CSS_SELECTOR, "button[data-canary-revoke]").click()
+        wait.until(EC.alert_is_present()).accept()
+        wait.until(EC.staleness_of(tokens))  # the page reloads once the token is revoked
+        seen["canary_revoked"] = wait.until(EC.presence_of_element_located((By.ID, "canary-tokens"))).text
+
+        # The Webhooks page's test button sends a signed delivery and shows what the receiver answered.
+        driver.get(base + "/webhooks")
+        wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, "button[data-webhook-test]"))).click()
+        wait.until(lambda d: "delivered" in d.find_element(By.CSS_SELECTOR, ".test-result").text)
+        seen["webhook_test"] = driver.find_element(By.CSS_SELECTOR, ".test-result").text
+        seen["webhook_deliveries"] = driver.find_element(By.CSS_SELECTOR, "table[id^='deliveries-']").text
+        shot("webhooks")
     except Exception as error:  # the test prints what was seen up to the failure
         seen["error"] = f"{type(error).__name__}: {error}"
         try:
