@@ -65,32 +65,17 @@ extension APIServer {
     /// in the subscription's delivery log. Someone waits for the answer, so the receiver has 5 s (the CLI gives
     /// it 10): the HTTP client tries a refused connection again until then, so an absent receiver takes that long.
     func testDelivery(_ subscription: WebhookSubscription, by username: String) async throws -> WebhookTestBody {
-        let payload = try JSONSerialization.data(
-            withJSONObject: ["detail": "a test delivery from the DECNET API", "by": username],
-            options: [.sortedKeys]
+        let attempt = try await WebhookDispatcher.test(
+            subscription,
+            detail: ["detail": "a test delivery from the DECNET API", "by": username],
+            in: self.store,
+            timeout: .seconds(5)
         )
-        let delivery = WebhookDelivery(
-            subscription: subscription,
-            subject: "system.webhook.test",
-            payload: Array(payload),
-            id: "msg_" + UUID().uuidString.lowercased(),
-            time: Date()
+        return WebhookTestBody(
+            delivered: attempt.delivered,
+            status: attempt.status,
+            error: attempt.error,
+            id: attempt.id
         )
-        let (status, error) = await WebhookDispatcher.post(delivery, to: subscription.url, timeout: .seconds(5))
-        let delivered = status.map { (200..<300).contains($0) } ?? false
-        try await WebhookStore.append(
-            WebhookDispatcher.Attempt(
-                subscription: subscription.uuid,
-                id: delivery.id,
-                subject: delivery.subject,
-                attempt: 1,
-                status: status,
-                error: error,
-                time: Date(),
-                delivered: delivered
-            ),
-            in: self.store
-        )
-        return WebhookTestBody(delivered: delivered, status: status, error: error, id: delivery.id)
     }
 }

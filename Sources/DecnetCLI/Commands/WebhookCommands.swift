@@ -103,33 +103,17 @@ struct WebhookCommand: AsyncParsableCommand {
             guard let subscription = subscriptions.first(where: { $0.uuid == self.uuid.lowercased() }) else {
                 throw CommandFailure("no webhook \(self.uuid)")
             }
-            let delivery = WebhookDelivery(
-                subscription: subscription,
-                subject: "system.webhook.test",
-                payload: Array(#"{"detail":"a test delivery from decnet webhook test"}"#.utf8),
-                id: "msg_" + UUID().uuidString.lowercased(),
-                time: Date()
+            let attempt = try await WebhookDispatcher.test(
+                subscription,
+                detail: ["detail": "a test delivery from decnet webhook test"],
+                in: store,
+                timeout: .seconds(10)
             )
-            let (status, error) = await WebhookDispatcher.post(delivery, to: subscription.url, timeout: .seconds(10))
-            let delivered = status.map { (200..<300).contains($0) } ?? false
-            try await WebhookStore.append(
-                WebhookDispatcher.Attempt(
-                    subscription: subscription.uuid,
-                    id: delivery.id,
-                    subject: delivery.subject,
-                    attempt: 1,
-                    status: status,
-                    error: error,
-                    time: Date(),
-                    delivered: delivered
-                ),
-                in: store
-            )
-            if let status, (200..<300).contains(status) {
-                print("delivered \(delivery.id) to \(subscription.url): HTTP \(status)")
+            if attempt.delivered, let status = attempt.status {
+                print("delivered \(attempt.id) to \(subscription.url): HTTP \(status)")
             } else {
                 throw CommandFailure(
-                    "not delivered to \(subscription.url): \(status.map { "HTTP \($0)" } ?? error ?? "no answer")"
+                    "not delivered to \(subscription.url): \(attempt.status.map { "HTTP \($0)" } ?? attempt.error ?? "no answer")"
                 )
             }
         }

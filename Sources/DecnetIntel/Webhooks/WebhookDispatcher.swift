@@ -192,6 +192,37 @@ public actor WebhookDispatcher {
         }
     }
 
+    /// One signed delivery of `system.webhook.test` now (no retries), recorded in the subscription's delivery
+    /// log: what `decnet webhook test`, the API and the dashboard's test button send.
+    public static func test(
+        _ subscription: WebhookSubscription,
+        detail: [String: String],
+        in store: any EventStore,
+        timeout: Duration
+    ) async throws -> Attempt {
+        let payload = try JSONSerialization.data(withJSONObject: detail, options: [.sortedKeys])
+        let delivery = WebhookDelivery(
+            subscription: subscription,
+            subject: "system.webhook.test",
+            payload: Array(payload),
+            id: "msg_" + UUID().uuidString.lowercased(),
+            time: Date()
+        )
+        let (status, error) = await Self.post(delivery, to: subscription.url, timeout: timeout)
+        let attempt = Attempt(
+            subscription: subscription.uuid,
+            id: delivery.id,
+            subject: delivery.subject,
+            attempt: 1,
+            status: status,
+            error: error,
+            time: Date(),
+            delivered: status.map { (200..<300).contains($0) } ?? false
+        )
+        try await WebhookStore.append(attempt, in: store)
+        return attempt
+    }
+
     /// One POST; the status, or the error when there was no answer.
     public static func post(_ delivery: WebhookDelivery, to url: String, timeout: Duration) async -> (Int?, String?) {
         var request = HTTPClientRequest(url: url)
