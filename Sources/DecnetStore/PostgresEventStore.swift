@@ -233,7 +233,7 @@ public final class PostgresEventStore: EventStore {
 
     /// How long the first statement may wait for the server: the pool would otherwise keep retrying a server
     /// that is not there.
-    static let reachDeadline: Duration = .seconds(10)
+    static let reachDeadline: Duration = .seconds(30)
 
     struct Unreachable: Error, CustomStringConvertible {
         let description: String
@@ -254,7 +254,7 @@ public final class PostgresEventStore: EventStore {
             }
             defer { group.cancelAll() }
             guard let first = try await group.next(), let result = first else {
-                throw Unreachable(description: "PostgreSQL at \(where_) did not answer within 10 s")
+                throw Unreachable(description: "PostgreSQL at \(where_) did not answer within 30 s")
             }
             return result
         }

@@ -78,7 +78,8 @@ import Glibc
         )
         let everything = try Self.subscriber(
             binary,
-            [">", "--count", "61"],
+            // Every message of the run: 32 events observed, 32 with credentials, one reuse, the heartbeat.
+            [">", "--count", "66"],
             environment: environment,
             output: directory.path + "/everything.out"
         )
@@ -123,11 +124,13 @@ import Glibc
         #expect(object["attacker_ip"] as? String == "198.51.100.0")
         #expect((object["fields"] as? [String: String])?["password"] == "pw-0")
 
-        // `>` saw each event as attacker.observed and as credential.captured, then the ingester's heartbeat.
+        // `>` saw each event as attacker.observed and as credential.captured, and the ingester's heartbeat (which
+        // comes before the events or after them: the count asks for every message, whatever their order).
         try await Self.waitForExit(everything)
         let all = try String(contentsOfFile: directory.path + "/everything.out", encoding: .utf8).split(separator: "\n")
-        #expect(all.filter { $0.hasPrefix("attacker.observed ") }.count == 30)
-        #expect(all.filter { $0.hasPrefix("credential.captured ") }.count == 30)
+        #expect(all.filter { $0.hasPrefix("attacker.observed ") }.count == 32)
+        #expect(all.filter { $0.hasPrefix("credential.captured ") }.count == 32)
+        #expect(all.filter { $0.hasPrefix("credential.reuse.detected ") }.count == 1)
         #expect(all.contains { $0.hasPrefix("system.ingester.health ") }, "\(all.map { $0.prefix(30) })")
 
         // The credential tried on two deckies from two addresses: one reuse, naming both sightings.

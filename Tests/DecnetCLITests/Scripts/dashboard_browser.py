@@ -16,6 +16,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.support.ui import WebDriverWait
 
 
@@ -113,13 +114,14 @@ def main():
         seen["canary_alert"] = wait.until(EC.presence_of_element_located((By.ID, "canary-alert"))).text
         shot("canary-alert")
         driver.get(base + "/canary")
-        tokens = wait.until(EC.presence_of_element_located((By.ID, "canary-tokens")))
-        seen["canary_tokens"] = tokens.text
+        seen["canary_tokens"] = wait.until(EC.presence_of_element_located((By.ID, "canary-tokens"))).text
         shot("canary")
         driver.find_element(By.CSS_SELECTOR, "button[data-canary-revoke]").click()
         wait.until(EC.alert_is_present()).accept()
-        wait.until(EC.staleness_of(tokens))  # the page reloads once the token is revoked
-        seen["canary_revoked"] = wait.until(EC.presence_of_element_located((By.ID, "canary-tokens"))).text
+        # The page reloads once the token is revoked; while it does, the old table's node may be gone.
+        reloaded = WebDriverWait(driver, 30, ignored_exceptions=(WebDriverException,))
+        reloaded.until(lambda d: "revoked" in d.find_element(By.ID, "canary-tokens").text)
+        seen["canary_revoked"] = driver.find_element(By.ID, "canary-tokens").text
 
         # The Webhooks page's test button sends a signed delivery and shows what the receiver answered.
         driver.get(base + "/webhooks")
