@@ -14,6 +14,9 @@ public enum ProtocolAction: Equatable, Sendable {
     /// Write what came before, then put TLS in front of the connection (LDAP's StartTLS, STARTTLS): only for
     /// loops given a `startTLS` handler; others ignore it.
     case startTLS
+    /// Write what came before, then wait before going on: the pause a real server makes before it answers a
+    /// failed login (Dovecot's `auth_failure_delay`, PAM's), which tools and people notice when it is missing.
+    case delay(Duration)
 }
 
 /// The connection loop emulators share: an optional greeting, then each decoded message through the protocol's
@@ -40,6 +43,10 @@ public enum ProtocolLoop {
                     guard let startTLS else { continue }
                     try await startTLS(reply)
                     reply.clear()
+                case .delay(let duration):
+                    if reply.readableBytes > 0 { try await connection.outbound.write(reply) }
+                    reply.clear()
+                    try await Task.sleep(for: duration)
                 }
             }
             if reply.readableBytes > 0 { try await connection.outbound.write(reply) }

@@ -83,6 +83,9 @@ import Testing
                 [\(tag)-ftp]
                 ip = \(net).11
                 services = ftp
+
+                [\(tag)-ftp.ftp]
+                password_delay_ms = 0
                 """
             let file = harness.directory.url.appendingPathComponent("fleet.ini")
             try fleet.write(to: file, atomically: true, encoding: .utf8)

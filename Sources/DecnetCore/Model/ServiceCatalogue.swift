@@ -51,6 +51,12 @@ public enum ServiceCatalogue {
                 PersonaKey("ftp_banner", origin: .decnetSwift, "text after 220, e.g. (vsFTPd 3.0.3)"),
                 PersonaKey("users", .credentials, origin: .decnetSwift, "accounts that log in; unset: none"),
                 PersonaKey("anonymous", .oneOf(["yes", "no"]), origin: .decnetSwift, "whether anonymous login works"),
+                PersonaKey(
+                    "password_delay_ms",
+                    .integer(0...10000),
+                    origin: .decnetSwift,
+                    "delay before a failed login is answered; default about 3000 (vsftpd through PAM, measured)"
+                ),
             ]
         ),
         ServiceDefinition(
@@ -159,13 +165,29 @@ public enum ServiceCatalogue {
             "imap",
             ports: [PortSpec(143), PortSpec(993)],
             role: "IMAP mail access",
-            personaKeys: [PersonaKey("users", .credentials, origin: .decnetSwift, "logins accepted; unset: none")]
+            personaKeys: [
+                PersonaKey("users", .credentials, origin: .decnetSwift, "logins accepted; unset: none"),
+                PersonaKey(
+                    "password_delay_ms",
+                    .integer(0...10000),
+                    origin: .decnetSwift,
+                    "delay before a failed login is answered; default Dovecot's auth_failure_delay, 2000"
+                ),
+            ]
         ),
         ServiceDefinition(
             "pop3",
             ports: [PortSpec(110), PortSpec(995)],
             role: "POP3 mail access",
-            personaKeys: [PersonaKey("users", .credentials, origin: .decnetSwift, "logins accepted; unset: none")]
+            personaKeys: [
+                PersonaKey("users", .credentials, origin: .decnetSwift, "logins accepted; unset: none"),
+                PersonaKey(
+                    "password_delay_ms",
+                    .integer(0...10000),
+                    origin: .decnetSwift,
+                    "delay before a failed login is answered; default Dovecot's auth_failure_delay, 2000"
+                ),
+            ]
         ),
         ServiceDefinition(
             "ldap",

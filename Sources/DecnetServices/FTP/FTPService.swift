@@ -21,9 +21,11 @@ public struct FTPService: HoneypotService {
         /// Files planted on the decky: an account sees them where they are, anonymous users what is under
         /// `/srv/ftp` (vsftpd's anonymous root).
         var planted = PlantedFiles(root: nil)
+        /// The pause before a failed login's 530 (vsftpd through PAM waits about 3 s; tests set 0).
+        var failureDelayMilliseconds = Int.random(in: 2500...3500)
     }
 
-    let configuration: Configuration
+    private(set) var configuration: Configuration
     let artifacts: ArtifactStore
     let dataChannels: any DataChannels
 
@@ -35,6 +37,9 @@ public struct FTPService: HoneypotService {
             system: context.osFamily == .windows ? "Windows_NT" : "UNIX Type: L8",
             planted: context.planted
         )
+        if let milliseconds = context.persona["password_delay_ms"].flatMap({ Int($0) }) {
+            self.configuration.failureDelayMilliseconds = max(0, milliseconds)
+        }
         self.artifacts = ArtifactStore(directory: context.artifactDirectory)
         self.dataChannels = context.dataChannels
     }
@@ -94,6 +99,8 @@ public struct FTPService: HoneypotService {
                     )
                 case .close:
                     return
+                case .delay(let duration):
+                    try await Task.sleep(for: duration)
                 }
             }
         }

@@ -18,6 +18,8 @@ struct FTPStateMachine {
         case transfer(Transfer)
         /// Close after the replies are written.
         case close
+        /// Wait before going on (PAM's delay before a failed login is answered).
+        case delay(Duration)
     }
 
     /// A transfer over the data channel.
@@ -63,6 +65,8 @@ struct FTPStateMachine {
 
     mutating func received(_ line: [UInt8]) -> [Action] {
         if self.state == .closed { return [] }
+        // vsftpd reads an empty line as nothing at all.
+        if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) { return [] }
         let text = String(decoding: line, as: UTF8.self)
         let verb = text.prefix { $0 != " " }.uppercased()
         let argument = String(text.dropFirst(verb.count).drop { $0 == " " })
@@ -89,7 +93,7 @@ struct FTPStateMachine {
         case (_, "FEAT"):
             return [
                 .reply(
-                    "211-Features:\r\n EPRT\r\n EPSV\r\n MDTM\r\n PASV\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n211 End"
+                    "211-Features:\r\n EPRT\r\n EPSV\r\n MDTM\r\n PASV\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n211 End"
                 )
             ]
         case (_, "NOOP"):
@@ -128,11 +132,13 @@ struct FTPStateMachine {
         guard accepted else {
             self.failures += 1
             self.state = .awaitingUser
+            // PAM's pam_faildelay: about 3 s (2 s ± 25 % plus the authentication itself) before the answer.
+            let delay = Action.delay(.milliseconds(Int64(self.configuration.failureDelayMilliseconds)))
             if self.failures >= 3 {
                 self.state = .closed
-                return [.emit(.loginFailed, fields), .reply("530 Login incorrect."), .close]
+                return [.emit(.loginFailed, fields), delay, .reply("530 Login incorrect."), .close]
             }
-            return [.emit(.loginFailed, fields), .reply("530 Login incorrect.")]
+            return [.emit(.loginFailed, fields), delay, .reply("530 Login incorrect.")]
         }
         self.state = .loggedIn(user: user, anonymous: anonymous)
         let home = anonymous ? "/" : "/home/\(user)"

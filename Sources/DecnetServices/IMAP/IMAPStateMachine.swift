@@ -26,6 +26,31 @@ struct IMAPStateMachine {
     let configuration: DovecotPersona
     private var state = State.notAuthenticated
     private var assembler = IMAPCommandAssembler()
+    /// Bad commands before login (Dovecot's imap-login says goodbye at the third).
+    private var badCommands = 0
+
+    /// Commands a tagless line may start with, which Dovecot's imap-login answers with advice.
+    static let preLoginCommands: Set<String> = [
+        "LOGIN", "AUTHENTICATE", "CAPABILITY", "STARTTLS", "NOOP", "LOGOUT", "ID", "ENABLE",
+    ]
+
+    var isAuthenticated: Bool { if case .authenticated = self.state { true } else { false } }
+
+    /// What imap-login (before login) answers a command it cannot or will not run: one text for all, whatever
+    /// the command was (the reply nmap names Dovecot by), and at the third a BYE and a close.
+    private mutating func preLoginBad(
+        _ tag: String?,
+        _ text: String = "Error in IMAP command received by server."
+    )
+        -> [Action]
+    {
+        self.badCommands += 1
+        if self.badCommands >= DovecotPersona.maximumBadCommands {
+            self.state = .closed
+            return [.reply("* BYE Too many invalid IMAP commands.\r\n"), .close]
+        }
+        return [.reply("\(tag ?? "*") BAD \(text)\r\n")]
+    }
 
     init(configuration: DovecotPersona) { self.configuration = configuration }
 
@@ -69,6 +94,7 @@ struct IMAPStateMachine {
                 var fields = EventFields()
                 fields.add("error", reason)
                 fields.add("preview", attackerBytes: line.prefix(80))
+                if !self.isAuthenticated { return [.emit(.clientMalformed, fields)] + self.preLoginBad(tag) }
                 return [
                     .emit(.clientMalformed, fields),
                     .reply("\(tag ?? "*") BAD Error in IMAP command received by server.\r\n"),
@@ -79,16 +105,25 @@ struct IMAPStateMachine {
         }
     }
 
+    /// A line past the input buffer: Dovecot says so and drops the connection.
     mutating func receivedOverlongLine() -> [Action] {
         var fields = EventFields()
         fields.add("error", "line too long")
         self.assembler = IMAPCommandAssembler()
-        return [.emit(.clientMalformed, fields), .reply("* BAD Error in IMAP command received by server.\r\n")]
+        self.state = .closed
+        return [.emit(.clientMalformed, fields), .reply("* BYE Input buffer full, aborting\r\n"), .close]
     }
 
     private mutating func command(tag: String, _ arguments: [IMAPToken]) -> [Action] {
         guard case .atom(let rawName) = arguments[0] else {
+            if !self.isAuthenticated { return self.preLoginBad(tag) }
             return [.reply("\(tag) BAD Error in IMAP command received by server.\r\n")]
+        }
+        if !self.isAuthenticated, Self.preLoginCommands.contains(tag.uppercased()) {
+            return self.preLoginBad(
+                tag,
+                "First parameter in line is IMAP's command tag, not the command name. Add that before the command, like: a login user pass"
+            )
         }
         var name = rawName.uppercased()
         var rest = Array(arguments.dropFirst())
@@ -153,11 +188,7 @@ struct IMAPStateMachine {
         case "LOGIN", "AUTHENTICATE":
             return actions + [.reply("\(tag) BAD Error in IMAP command \(name): Already authenticated.\r\n")]
         default:
-            guard authenticated else {
-                let known = ["SELECT", "EXAMINE", "LIST", "LSUB", "STATUS", "FETCH", "UID FETCH", "SEARCH", "LOGOUT"]
-                let reason = known.contains(name) ? "Not logged in" : "Unknown command"
-                return actions + [.reply("\(tag) BAD Error in IMAP command \(name.prefix(40)): \(reason).\r\n")]
-            }
+            guard authenticated else { return actions + self.preLoginBad(tag) }
             return actions + self.mailbox(tag: tag, name, rest)
         }
     }
@@ -222,7 +253,10 @@ struct IMAPStateMachine {
         let fields = EventFields.login(username: user, password: password, method: method)
         let accepted = self.configuration.users.accepts(user: user, password: password)
         guard accepted else {
-            return [.emit(.loginFailed, fields), .reply("\(tag) NO [AUTHENTICATIONFAILED] Authentication failed.\r\n")]
+            return [
+                .emit(.loginFailed, fields), .delay(self.configuration.failureDelay),
+                .reply("\(tag) NO [AUTHENTICATIONFAILED] Authentication failed.\r\n"),
+            ]
         }
         self.state = .authenticated(selected: false)
         return [

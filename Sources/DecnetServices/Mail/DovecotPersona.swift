@@ -9,6 +9,10 @@ struct DovecotPersona: Sendable, Equatable {
     var users: AcceptedCredentials
     /// Messages in INBOX, CRLF line ends.
     var mailbox: [String]
+    /// How long Dovecot waits before it answers a failed login (`auth_failure_delay`, 2 s by default).
+    var failureDelay: Duration = .seconds(2)
+    /// Bad commands before login after which Dovecot's login process says goodbye (`CLIENT_MAX_BAD_COMMANDS`).
+    static let maximumBadCommands = 3
     /// Mails planted on the decky: the `.eml` files under `/var/mail/`, added to INBOX at each login.
     var planted = PlantedFiles(root: nil)
 
@@ -33,6 +37,9 @@ struct DovecotPersona: Sendable, Equatable {
         }
         self.users = AcceptedCredentials(context.persona["users"])
         self.planted = context.planted
+        if let milliseconds = context.persona["password_delay_ms"].flatMap({ Int($0) }) {
+            self.failureDelay = .milliseconds(Int64(max(0, milliseconds)))
+        }
         let domain =
             context.hostname.contains(".") ? String(context.hostname.drop { $0 != "." }.dropFirst()) : "corp.local"
         self.mailbox = [

@@ -25,6 +25,8 @@ struct POP3StateMachine {
     let configuration: DovecotPersona
     private var state = State.authorization(user: nil)
     private var deleted: Set<Int> = []
+    /// Bad commands before login (Dovecot's pop3-login closes after the third).
+    private var badCommands = 0
 
     init(configuration: DovecotPersona) { self.configuration = configuration }
 
@@ -53,10 +55,12 @@ struct POP3StateMachine {
         }
     }
 
+    /// A line past the input buffer: Dovecot says so and drops the connection.
     mutating func receivedOverlongLine() -> [Action] {
         var fields = EventFields()
         fields.add("error", "line too long")
-        return [.emit(.clientMalformed, fields), .reply("-ERR Input line too long.\r\n")]
+        self.state = .closed
+        return [.emit(.clientMalformed, fields), .reply("-ERR Input buffer full, aborting\r\n"), .close]
     }
 
     private mutating func command(_ line: [UInt8]) -> [Action] {
@@ -81,8 +85,9 @@ struct POP3StateMachine {
         case (_, "QUIT"):
             let wasIn = { if case .transaction = self.state { true } else { false } }()
             self.state = .closed
+            // pop3-login (before login) says it without a period; the pop3 process after login with one.
             return actions + [
-                .reply(wasIn ? "+OK Logging out, messages deleted.\r\n" : "+OK Logging out.\r\n"), .close,
+                .reply(wasIn ? "+OK Logging out, messages deleted.\r\n" : "+OK Logging out\r\n"), .close,
             ]
         case (.authorization, "USER"):
             guard !argument.isEmpty else { return actions + [.reply("-ERR Invalid arguments.\r\n")] }
@@ -110,6 +115,11 @@ struct POP3StateMachine {
         case (.transaction, _):
             return actions + self.transaction(verb, argument)
         default:
+            self.badCommands += 1
+            guard self.badCommands < DovecotPersona.maximumBadCommands else {
+                self.state = .closed
+                return actions + [.reply("-ERR Unknown command.\r\n-ERR Too many invalid bad commands.\r\n"), .close]
+            }
             return actions + [.reply("-ERR Unknown command.\r\n")]
         }
     }
@@ -180,7 +190,10 @@ struct POP3StateMachine {
         let fields = EventFields.login(username: user, password: password, method: method)
         let accepted = self.configuration.users.accepts(user: user, password: password)
         guard accepted else {
-            return [.emit(.loginFailed, fields), .reply("-ERR [AUTH] Authentication failed.\r\n")]
+            return [
+                .emit(.loginFailed, fields), .delay(self.configuration.failureDelay),
+                .reply("-ERR [AUTH] Authentication failed.\r\n"),
+            ]
         }
         self.state = .transaction
         return [.emit(.loginSuccess, fields), .reply("+OK Logged in.\r\n")]

@@ -35,12 +35,14 @@ public struct PostgresService: HoneypotService {
         }
         let gcc =
             context.distro == "ubuntu22" ? "gcc (Ubuntu 11.4.0-1ubuntu1~22.04) 11.4.0" : "gcc (Debian 12.2.0-14) 12.2.0"
-        // postmaster.c line of "unsupported frontend protocol" per major release.
+        // postmaster.c line of "unsupported frontend protocol" per major release, and where a minor release moved
+        // it (15.18, Debian 12's today, measured against the real server: bench/differential).
         let lines = [12: 2119, 13: 2133, 14: 2138, 15: 2194, 16: 2204]
+        let minorLines = ["15.18": 2222]
         self.configuration = Configuration(
             serverVersion: version + build,
             versionFunction: "PostgreSQL \(version)\(build) on x86_64-pc-linux-gnu, compiled by \(gcc), 64-bit",
-            postmasterLine: lines[major] ?? 2204,
+            postmasterLine: minorLines[version] ?? lines[major] ?? 2204,
             earliestProtocol: major >= 14 ? "3.0" : "2.0",
             users: AcceptedCredentials(context.persona["users"])
         )

@@ -218,6 +218,14 @@ struct SMBStateMachine {
                 time: self.now()
             )
             actions.append(.send(NBSS.message(reply)))
+        } else if self.identity.release.isSamba {
+            // Samba without SMB1 answers a client that speaks only SMB1 (nmap's SMBProgNeg) with "no dialect"
+            // (index 0xFFFF, flags2 0x4003) and closes: the reply nmap names "Samba smbd" by.
+            var reply = SMB1.reply(message, status: NTStatus.success, flags: 0x88, words: [0xFF, 0xFF])
+            reply[10] = 0x03
+            reply[11] = 0x40
+            self.state = .closed
+            actions += [.send(NBSS.message(reply)), .close]
         } else {
             // A client that speaks only SMB1 (nmap's SMBProgNeg, old tools) finds the door shut, as on Windows 10.
             self.state = .closed

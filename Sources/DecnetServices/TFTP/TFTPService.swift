@@ -145,7 +145,9 @@ final class TFTPServer: Sendable {
             self.transfers.withLock { $0[source] = nil }
             return (nil, [], nil)
         default:
-            return (Self.error(4, "Illegal TFTP operation"), [Self.malformed("TFTP opcode \(opcode)", datagram)], nil)
+            // tftp-hpa's port 69 reads requests only: anything else (a scanner's DNS, SNMP or RPC probe) is
+            // dropped without a word, which is what nmap sees of the real one.
+            return (nil, [Self.malformed("TFTP opcode \(opcode)", datagram)], nil)
         }
     }
 
@@ -174,7 +176,7 @@ final class TFTPServer: Sendable {
     {
         guard let strings = Self.strings(datagram), strings.count >= 2 else {
             return (
-                Self.error(4, "Illegal TFTP operation"),
+                Self.error(4, "Missing mode"),
                 [Self.malformed("request without a file name and mode", datagram)], nil
             )
         }

@@ -2,7 +2,7 @@ import DecnetCore
 import DecnetServiceKit
 import NIOCore
 
-/// The `telnet` honeypot (23): netkit `in.telnetd` with `login` (BusyBox telnetd on embedded deckies, IOS's
+/// The `telnet` honeypot (23): inetutils' telnetd (Debian 12) or netkit `in.telnetd` (Ubuntu, others) with `login` (BusyBox telnetd on embedded deckies, IOS's
 /// "User Access Verification" on Cisco ones, Microsoft Telnet Service on Windows ones), then a fake shell whose
 /// every line is recorded.
 ///
@@ -18,6 +18,8 @@ public struct TelnetService: HoneypotService {
 
         /// Whose telnet server the decky's family would run.
         enum Dialect: Sendable, Equatable {
+            /// GNU inetutils' telnetd: Debian 12's `telnetd` package is a transitional one for it.
+            case inetutils
             case netkit, busybox, ios, windows
         }
 
@@ -26,6 +28,7 @@ public struct TelnetService: HoneypotService {
             case .embedded: .busybox
             case .cisco: .ios
             case .windows: .windows
+            case .linux where self.profile.distro.slug == "debian": .inetutils
             case .linux, .bsd: .netkit
             }
         }
@@ -33,7 +36,7 @@ public struct TelnetService: HoneypotService {
         /// The login prompt, as each server words it.
         var loginPrompt: String {
             switch self.dialect {
-            case .netkit, .busybox: "\r\n\(self.profile.hostname) login: "
+            case .inetutils, .netkit, .busybox: "\r\n\(self.profile.hostname) login: "
             case .ios: "\r\nUsername: "
             case .windows: "\n\rlogin: "
             }
@@ -44,7 +47,7 @@ public struct TelnetService: HoneypotService {
         /// What a wrong password gets before the next prompt (or, after the last try, before the close).
         var failure: String {
             switch self.dialect {
-            case .netkit, .busybox: "\r\nLogin incorrect"
+            case .inetutils, .netkit, .busybox: "\r\nLogin incorrect"
             case .ios: "\r\n% Login invalid\r\n"
             case .windows: "\n\rThe handle is invalid.\n\r\n\rLogin Failed\n\r"
             }

@@ -60,6 +60,10 @@ struct TelnetStateMachine {
                 + Array("Welcome to Microsoft Telnet Service \r\n".utf8) + prompt
         case .netkit:
             return [255, 253, 24, 255, 253, 32, 255, 253, 35, 255, 253, 39]
+        case .inetutils:
+            // WILL AUTHENTICATION, WILL ENCRYPT, then DO TTYPE, TSPEED, XDISPLOC, NEW-ENVIRON, OLD-ENVIRON: what
+            // Debian 12's telnetd sends, and nothing more until the client answers an option.
+            return [255, 251, 37, 255, 251, 38, 255, 253, 24, 255, 253, 32, 255, 253, 35, 255, 253, 39, 255, 253, 36]
         }
     }
 
@@ -67,6 +71,8 @@ struct TelnetStateMachine {
         if case .closed = self.phase { return [] }
         var actions: [Action] = []
         if case .negotiating = self.phase {
+            // inetutils waits for a telnet client: bytes that answer no option (a scanner's probe) get nothing.
+            if self.configuration.dialect == .inetutils, case .data = message { return [] }
             // The client spoke: finish the option dance (its answer first, as netkit does) and prompt.
             self.phase = .login
             let prompt = Action.send(
@@ -113,8 +119,12 @@ struct TelnetStateMachine {
         switch command {
         case TelnetDecoder.will where option == 24:
             return [.send([255, 250, 24, 1, 255, 240])]  // SB TTYPE SEND
-        case TelnetDecoder.will where [31, 32, 35, 39, 33].contains(option):
+        case TelnetDecoder.will where [31, 32, 35, 39, 33, 36].contains(option):
             return []
+        case TelnetDecoder.will where option == 0 && self.configuration.dialect == .inetutils:
+            return [.send([255, 253, 0])]  // DO BINARY, as inetutils agrees to it
+        case TelnetDecoder.do where option == 0 && self.configuration.dialect == .inetutils:
+            return [.send([255, 251, 0])]  // WILL BINARY
         case TelnetDecoder.will:
             return [.send([255, 254, option])]
         case TelnetDecoder.do where option == 1 || option == 3:

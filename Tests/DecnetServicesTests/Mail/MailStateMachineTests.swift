@@ -59,7 +59,19 @@ import Testing
         #expect(Self.replies(machine.received([0xFF, 0x00, 0x20])) == "-ERR Unknown command.\r\n")
         #expect(Self.replies(machine.received(Array("AUTH LOGIN".utf8))) == "+ VXNlcm5hbWU6\r\n")
         #expect(Self.replies(machine.received(Array("*".utf8))) == "-ERR Authentication aborted by client.\r\n")
-        #expect(Self.replies(machine.receivedOverlongLine()) == "-ERR Input line too long.\r\n")
+        #expect(Self.replies(machine.receivedOverlongLine()) == "-ERR Input buffer full, aborting\r\n")
+    }
+
+    /// Dovecot's pop3-login: the third bad command before login ends the connection; QUIT there has no period.
+    @Test func threeBadCommandsBeforeLoginClose() throws {
+        var machine = try Self.machine(users: nil)
+        #expect(Self.replies(machine.received(Array("HELO x".utf8))) == "-ERR Unknown command.\r\n")
+        #expect(Self.replies(machine.received(Array("STAT".utf8))) == "-ERR Unknown command.\r\n")
+        let third = machine.received(Array("RETR 1".utf8))
+        #expect(Self.replies(third) == "-ERR Unknown command.\r\n-ERR Too many invalid bad commands.\r\n")
+        #expect(third.contains(.close))
+        var other = try Self.machine(users: nil)
+        #expect(Self.replies(other.received(Array("QUIT".utf8))) == "+OK Logging out\r\n")
     }
 }
 
@@ -139,15 +151,33 @@ import Testing
             Self.replies(Self.send(&machine, "b ID ((((((((((((((((((((x))))))))))))))))))))"))
                 == "b BAD Error in IMAP command received by server.\r\n"
         )
-        #expect(
-            Self.replies(Self.send(&machine, "c LOGIN bob {999999999}"))
-                == "c BAD Error in IMAP command received by server.\r\n"
-        )
-        #expect(
-            Self.replies(Self.send(&machine, "d SELECT INBOX"))
-                == "d BAD Error in IMAP command SELECT: Not logged in.\r\n"
-        )
         #expect(Self.replies(Self.send(&machine, "e NOOP")) == "e OK NOOP completed.\r\n")
+        // imap-login says goodbye at the third bad command, as Dovecot's does.
+        let third = Self.send(&machine, "c LOGIN bob {999999999}")
+        #expect(Self.replies(third) == "* BYE Too many invalid IMAP commands.\r\n" && third.contains(.close))
+    }
+
+    /// Before login every command imap-login will not run gets one answer, whatever it was: the reply to
+    /// `GET / HTTP/1.0` nmap names Dovecot by (bench/differential measured the real one).
+    @Test func commandsBeforeLoginGetDovecotsOneAnswer() throws {
+        var machine = try Self.machine()
+        #expect(
+            Self.replies(Self.send(&machine, "GET / HTTP/1.0"))
+                == "GET BAD Error in IMAP command received by server.\r\n"
+        )
+        #expect(Self.replies(Self.send(&machine, "")) == "* BAD Error in IMAP command received by server.\r\n")
+        var other = try Self.machine()
+        #expect(
+            Self.replies(Self.send(&other, "d SELECT INBOX")) == "d BAD Error in IMAP command received by server.\r\n"
+        )
+        #expect(
+            Self.replies(Self.send(&other, "LOGIN a b"))
+                == "LOGIN BAD First parameter in line is IMAP's command tag, not the command name. Add that before the command, like: a login user pass\r\n"
+        )
+        #expect(Self.replies(other.receivedOverlongLine()) == "* BYE Input buffer full, aborting\r\n")
+        // A failed login waits as Dovecot's auth_failure_delay does.
+        var third = try Self.machine()
+        #expect(Self.send(&third, "a LOGIN bob wrong").contains(.delay(.seconds(2))))
     }
 
     @Test func randomLinesNeverCrash() async throws {

@@ -72,8 +72,11 @@ import Testing
     @Test func hostileDatagramsGetErrorsOrSilence() {
         let server = TFTPServer(files: TFTPServer.defaultFiles(hostname: "r1"))
         #expect(server.receive([0, 1], from: "a:1").0 == nil)
-        #expect(server.receive([0, 9, 0, 0], from: "a:1").0 == TFTPServer.error(4, "Illegal TFTP operation"))
-        #expect(server.receive([0, 1, 0x41, 0x41], from: "a:1").0 == TFTPServer.error(4, "Illegal TFTP operation"))
+        // tftp-hpa's port 69 drops what is not a request (a scanner's DNS or SNMP probe), and a request without
+        // a mode gets "Missing mode" (both measured against the real one, bench/differential).
+        #expect(server.receive([0, 9, 0, 0], from: "a:1").0 == nil)
+        #expect(server.receive(Array("\0\u{6}\u{1}\0\0\u{1}\0\0\0\0\0\0\u{7}version".utf8), from: "a:1").0 == nil)
+        #expect(server.receive([0, 1, 0x41, 0x41], from: "a:1").0 == TFTPServer.error(4, "Missing mode"))
         #expect(server.receive([0, 3, 0, 1, 1, 2, 3], from: "z:9").0 == TFTPServer.error(5, "Unknown transfer ID"))
         var generator = SeededGenerator(seed: 69)
         for _ in 0..<3000 {
