@@ -106,7 +106,7 @@ import Testing
         )
         #expect(
             Self.replies(machine.received(Self.command("FLY", "a", "b"))) == [
-                .error("ERR unknown command 'fly', with args beginning with: 'a' 'b' ")
+                .error("ERR unknown command 'FLY', with args beginning with: 'a' 'b' ")
             ]
         )
         #expect(

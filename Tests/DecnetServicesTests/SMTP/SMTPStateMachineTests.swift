@@ -76,7 +76,13 @@ import Testing
         var machine = try Self.machine()
         #expect(Self.replies(Self.send(&machine, "RCPT TO:<a@b>")) == ["503 5.5.1 Error: need MAIL command"])
         #expect(Self.replies(Self.send(&machine, "DATA")) == ["503 5.5.1 Error: need RCPT command"])
-        #expect(Self.replies(Self.send(&machine, "XYZZY")) == ["502 5.5.2 Error: command not recognized"])
+        #expect(Self.replies(Self.send(&machine, "XYZZY")) == ["500 5.5.2 Error: command not recognized"])
+        #expect(Self.replies(Self.send(&machine, "")) == ["500 5.5.2 Error: bad syntax"])
+        #expect(Self.replies(Self.send(&machine, "\u{16}\u{3}\u{0}\u{FFFD}")) == ["500 5.5.2 Error: bad UTF-8 syntax"])
+        // Postfix's smtpd_forbidden_commands: a web request ends the session (Debian 12's, bench/differential).
+        var web = try Self.machine()
+        let get = Self.send(&web, "GET / HTTP/1.0")
+        #expect(Self.replies(get) == ["221 2.7.0 Error: I can break rules, too. Goodbye."] && get.contains(.close))
         #expect(
             Self.replies(Self.send(&machine, "AUTH CRAM-MD5")) == [
                 "535 5.7.8 Error: authentication failed: Invalid authentication mechanism"
