@@ -16,6 +16,26 @@ import Testing
         return store
     }
 
+    /// Decky and severity filters read the bus payload: a subscription for alerts on one decky gets that decky's
+    /// canary triggers and nothing else; a bad severity is refused.
+    @Test func deckyAndSeverityFiltersReadThePayload() throws {
+        var subscription = WebhookSubscription(name: "soc", url: "http://127.0.0.1:1/x", topics: [">"])
+        subscription.deckies = ["web-01"]
+        subscription.severity = 4
+        func event(_ type: EventID, _ decky: String) -> [UInt8] {
+            Array(#"{"decky":"\#(decky)","event_type":"\#(type.rawValue)","fields":{}}"#.utf8)
+        }
+        #expect(subscription.passes(event(.canaryTriggered, "web-01")))
+        #expect(subscription.passes(event(.clientMalformed, "web-01")), "severity 4, a warning")
+        #expect(!subscription.passes(event(.loginFailed, "web-01")), "severity 5 is below the filter")
+        #expect(!subscription.passes(event(.canaryTriggered, "db-01")), "another decky")
+        #expect(!subscription.passes(Array(#"{"ip":"10.0.0.1","score":80}"#.utf8)), "not an event")
+        #expect(!subscription.passes(Array("not json".utf8)))
+        #expect(WebhookSubscription(name: "all", url: "http://127.0.0.1:1/x", topics: [">"]).passes(Array("x".utf8)))
+        subscription.severity = 9
+        #expect(throws: WebhookSubscription.Invalid.self) { try subscription.validate() }
+    }
+
     @Test func aDeliveryIsSignedOverItsIdTimeAndBody() async throws {
         let subscription = WebhookSubscription(name: "soc", url: "http://127.0.0.1:1/x", topics: ["attacker.>"])
         try subscription.validate()

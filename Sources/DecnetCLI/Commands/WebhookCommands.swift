@@ -60,12 +60,19 @@ struct WebhookCommand: AsyncParsableCommand {
         @Option(help: "Subject pattern to deliver (repeatable): attacker.scored, identity.>, ttp.rule.fired.*")
         var topic: [String] = []
         @Option(help: "json (DECNET's own), slack, discord or teams.") var format: String = "json"
+        @Option(help: "Only messages about this decky (repeatable).") var decky: [String] = []
+        @Option(
+            help:
+                "Only events of this syslog severity or worse: 1 alert (canary triggers), 4 warning, 5 notice (logins)."
+        ) var severity: Int?
 
         func run() async throws {
             guard let format = WebhookSubscription.Format(rawValue: self.format) else {
                 throw CommandFailure("--format must be json, slack, discord or teams", exitCode: .validationFailure)
             }
-            let subscription = WebhookSubscription(name: self.name, url: self.url, format: format, topics: self.topic)
+            var subscription = WebhookSubscription(name: self.name, url: self.url, format: format, topics: self.topic)
+            subscription.deckies = self.decky.isEmpty ? nil : self.decky
+            subscription.severity = self.severity
             do {
                 try await WebhookStore.save(subscription, in: try await WebhookCommand.store())
             } catch let invalid as WebhookSubscription.Invalid {

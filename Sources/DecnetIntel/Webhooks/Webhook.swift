@@ -23,6 +23,11 @@ public struct WebhookSubscription: Sendable, Codable, Equatable {
     public var topics: [String]
     public var enabled: Bool
     public var created: Date
+    /// Only messages about these deckies (a payload's `decky`); nil or empty: every decky.
+    public var deckies: [String]?
+    /// Only events of this syslog severity or worse (0 emergency … 7 debug; a canary trigger is 1, a refusal or
+    /// malformed input 4, a login 5); messages that are not events pass only when it is unset.
+    public var severity: Int?
 
     public init(
         uuid: String = UUID().uuidString.lowercased(),
@@ -75,6 +80,27 @@ public struct WebhookSubscription: Sendable, Codable, Equatable {
         guard self.secret.hasPrefix("whsec_"), Data(base64Encoded: String(self.secret.dropFirst(6))) != nil else {
             throw Invalid(description: "the secret must be whsec_ followed by base64")
         }
+        if let severity = self.severity, !(0...7).contains(severity) {
+            throw Invalid(description: "severity must be a syslog severity, 0 (emergency) to 7 (debug): \(severity)")
+        }
+    }
+
+    /// Whether a message's payload passes the decky and severity filters (always, when there are none).
+    public func passes(_ payload: [UInt8]) -> Bool {
+        let deckies = self.deckies ?? []
+        guard !deckies.isEmpty || self.severity != nil else { return true }
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(payload))) as? [String: Any] else {
+            return false
+        }
+        if !deckies.isEmpty {
+            guard let decky = object["decky"] as? String, deckies.contains(decky) else { return false }
+        }
+        if let severity = self.severity {
+            guard let type = object["event_type"] as? String,
+                RFC5424Formatter.severity(of: EventID(rawValue: type)) <= severity
+            else { return false }
+        }
+        return true
     }
 
     /// Whether a message on `subject` goes to this subscription.

@@ -139,7 +139,7 @@ public actor WebhookDispatcher {
         for await message in self.inbox {
             guard let subject = try? Subject(message.subject) else { continue }
             for sender in self.senders.values where sender.patterns.contains(where: { $0.matches(subject) }) {
-                sender.queue.yield(message)
+                if sender.subscription.passes(message.payload) { sender.queue.yield(message) }
             }
         }
     }
