@@ -146,7 +146,12 @@ struct HTTPResponder {
             switch (method, path) {
             case ("GET", "/"), ("HEAD", "/"), ("GET", "/index.html"):
                 let status = self.configuration.responseCode
-                if status == 200 { return (self.page(HTTPPages.defaultPage(server: self.configuration.server)), []) }
+                if status == 200 {
+                    // A static index.html: the server's type for .html files, without a charset.
+                    var page = self.page(HTTPPages.defaultPage(server: self.configuration.server))
+                    page.headers = [("Content-Type", "text/html")]
+                    return (page, [])
+                }
                 return (self.error(status), [])
             default:
                 return (self.error(404), [])

@@ -166,8 +166,13 @@ struct SSHServerTransport {
         var actions: [Action] = []
         do {
             if self.phase == .identification {
-                guard let line = try self.readIdentification() else { return [] }
-                let identification = try SSHWire.Identification(line: line)
+                let identification: SSHWire.Identification
+                do {
+                    guard let line = try self.readIdentification() else { return [] }
+                    identification = try SSHWire.Identification(line: line)
+                } catch let error as SSHWire.ProtocolError {
+                    return self.refuseIdentification(error)
+                }
                 self.clientIdentification = identification.line
                 self.phase = .kexInit
                 actions.append(.send(try self.packet(self.serverKexInit.payload)))
@@ -187,8 +192,32 @@ struct SSHServerTransport {
 
     // MARK: framing
 
+    /// What OpenSSH's sshd says to a client whose first line is not an identification it takes (kex.c,
+    /// kex_exchange_identification): plain text, not a packet, and the connection ends; "Protocol major versions
+    /// differ." for an SSH-1 client, "Invalid SSH identification string." for anything else (a line without
+    /// `SSH-`, a NUL, a CR without LF, a line too long). nmap's probes of an SSH port get these answers from the
+    /// real server (bench/differential).
+    private mutating func refuseIdentification(_ error: SSHWire.ProtocolError) -> [Action] {
+        var fields = EventFields()
+        fields.add("error", error.description)
+        self.phase = .closed
+        let text =
+            error.description.hasPrefix("protocol version")
+            ? "Protocol major versions differ." : "Invalid SSH identification string."
+        return [.emit(.clientMalformed, fields), .send(Array((text + "\r\n").utf8)), .close]
+    }
+
     private mutating func readIdentification() throws -> String? {
         let view = self.buffer.readableBytesView
+        // sshd reads the line byte by byte and gives up at a NUL or at a CR that no LF follows.
+        var previous: UInt8 = 0
+        for byte in view {
+            if byte == 0x0A { break }
+            if byte == 0 || (previous == 0x0D && byte != 0x0D) {
+                throw SSHWire.ProtocolError("identification contains invalid characters")
+            }
+            previous = byte
+        }
         guard let newline = view.firstIndex(of: 0x0A) else {
             if view.count > SSHWire.maximumIdentificationLength {
                 throw SSHWire.ProtocolError("identification longer than 255 bytes")

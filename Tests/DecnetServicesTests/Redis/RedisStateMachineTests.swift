@@ -45,6 +45,11 @@ import Testing
         #expect(events[0].1.contains(EventField("password", "hunter2")))
         #expect(events[0].1.contains(EventField("password_b64", "aHVudGVyMg==")))
         #expect(Self.replies(machine.received(Self.command("PING"))) == [.simple("PONG")])
+        // AUTH with a user name goes through the ACL even without requirepass (Redis 7.0, bench/differential).
+        #expect(
+            Self.replies(machine.received(Self.command("AUTH", "admin", "hunter2")))
+                == [.error("WRONGPASS invalid username-password pair or user is disabled.")]
+        )
     }
 
     @Test func passwordProtectedInstance() throws {

@@ -167,6 +167,27 @@ import Testing
         #expect(!Self.closes(actions), "sntrup761x25519-sha512 is negotiated, as with the real server")
     }
 
+    /// What OpenSSH 9.2's sshd says to what is not an identification (kex.c; measured against Debian 12's in
+    /// bench/differential): plain text, not a packet, and a close; at once for a NUL or a CR without its LF, which
+    /// is how nmap's binary probes are answered.
+    @Test func badIdentificationsGetOpenSSHsPlainText() throws {
+        let invalid = Array("Invalid SSH identification string.\r\n".utf8)
+        let cases: [([UInt8], [UInt8])] = [
+            (Array("GET / HTTP/1.0\r\n\r\n".utf8), invalid),
+            (Array("\r\n\r\n".utf8), invalid),
+            ([0x80, 0x00, 0x00, 0x28, 0x72, 0xFE], invalid),
+            (Array("l\0\u{b}\0".utf8), invalid),
+            (Array("SSH-2.0-x\rz".utf8), invalid),
+            ([UInt8](repeating: 0x41, count: 300), invalid),
+            (Array("SSH-1.5-Nmap-SSH1-Hostkey\r\n".utf8), Array("Protocol major versions differ.\r\n".utf8)),
+        ]
+        for (bytes, reply) in cases {
+            var transport = try Self.transport()
+            let actions = transport.receive(ByteBuffer(bytes: bytes))
+            #expect(actions.contains(.send(reply)) && Self.closes(actions), "\(bytes.prefix(20))")
+        }
+    }
+
     @Test func hostilePeersAreDisconnected() throws {
         let identification = Array("SSH-2.0-OpenSSH_9.2p1\r\n".utf8)
         var ignore = SSHWriter()
