@@ -78,4 +78,79 @@ import Testing
         #expect(prelogins.contains("off") && prelogins.contains("on"), "\(prelogins)")
         #expect(service.capture.events(.clientFingerprint).filter { $0[field: "ja4"] != nil }.count >= 3)
     }
+
+    /// nmap's ms-sql-info and ms-sql-ntlm-info read the persona's version and Windows names. Debian 12's nmap 7.93
+    /// cannot print either against any server, real SQL Server included (nmap issues #2571, #2572 and #2622: its
+    /// nselib/mssql.lua takes two results from GetDiscoveredInstances, which returns one, and tests a name-keyed
+    /// table with `#`). The test runs Debian's own library with upstream's fix for both (nmap r38943, in its later
+    /// releases) from a data directory of its own, after checking that the unfixed library fails as described.
+    @Test(.enabled(if: ExternalTool.nmap.isUsable, "needs nmap (required under CI)"))
+    func nmapsSQLServerScriptsReadThePersonasVersionAndNames() async throws {
+        let nmap = try #require(ExternalTool.nmap.path, "\(ExternalTool.nmap.missingMessage)")
+        let service = try await LiveService.start(
+            "mssql",
+            persona: ["mssql_version": "15.0.2000.5", "workgroup": "CORP", "domain": "corp.local"],
+            host: "127.77.19.8",
+            port: 1433,
+            osFamily: .windows,
+            hostname: "SQL02"
+        )
+        let scripts = ["-Pn", "-n", "-p", "1433", "--script", "ms-sql-info,ms-sql-ntlm-info", "127.77.19.8"]
+        let stock = try await ProcessRunner.run(nmap, scripts)
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let fixed = try NmapMSSQLFix.dataDirectory(in: directory.url)
+        let scan = try await ProcessRunner.run(nmap, ["--datadir", fixed.path] + scripts)
+        await service.stop()
+
+        let unfixed = stock.standardOutput
+        #expect(
+            unfixed.contains("ms-sql-info: ERROR: Script execution failed")
+                || !unfixed.contains("Version:"),
+            "Debian's nmap printed the scripts' output unfixed; drop the fix:\n\(unfixed)"
+        )
+        for line in [
+            "Target_Name: CORP", "NetBIOS_Domain_Name: CORP", "NetBIOS_Computer_Name: SQL02",
+            "DNS_Domain_Name: corp.local", "DNS_Computer_Name: SQL02.corp.local", "DNS_Tree_Name: corp.local",
+            "Product_Version: 10.0.17763",
+            "name: Microsoft SQL Server 2019 RTM", "number: 15.00.2000.05", "Product: Microsoft SQL Server 2019",
+            "Service pack level: RTM", "TCP port: 1433",
+        ] {
+            #expect(scan.standardOutput.contains(line), "\(line)\n\(scan.standardOutput)")
+        }
+        #expect(service.capture.events(.clientFingerprint).contains { $0[field: "encryption"] != nil })
+    }
+}
+
+/// Debian's nselib/mssql.lua with nmap's upstream fix for its ms-sql-* script runner (r38943): the two lines that
+/// make every ms-sql-* port script fail in 7.93, mended in a copy under a data directory the test passes to
+/// `--datadir` (nmap reads the rest of its files from their usual place).
+enum NmapMSSQLFix {
+    static let library = URL(fileURLWithPath: "/usr/share/nmap/nselib/mssql.lua")
+
+    static func dataDirectory(in directory: URL) throws -> URL {
+        var source = try String(contentsOf: library, encoding: .utf8)
+        let mends = [
+            (
+                "      local status, instances = Helper.GetDiscoveredInstances(host, port)\n      if status then",
+                "      local instances = Helper.GetDiscoveredInstances(host, port)\n      if instances then"
+            ),
+            ("      if #output > 0 then", "      if next(output) then"),
+        ]
+        for (broken, mended) in mends {
+            guard source.contains(broken) else {
+                throw MendFailure(message: "\(library.path) no longer has \"\(broken)\": this nmap is fixed")
+            }
+            source = source.replacingOccurrences(of: broken, with: mended)
+        }
+        let nselib = directory.appendingPathComponent("nselib")
+        try FileManager.default.createDirectory(at: nselib, withIntermediateDirectories: true)
+        try source.write(to: nselib.appendingPathComponent("mssql.lua"), atomically: true, encoding: .utf8)
+        return directory
+    }
+
+    struct MendFailure: Error, CustomStringConvertible {
+        let message: String
+        var description: String { message }
+    }
 }
