@@ -96,13 +96,10 @@ extension HTTPResponder {
         var fields = EventFields()
         fields.add("filename", file.path)
         fields.add("url", attackerText: request.uri)
-        let response = Response(
-            status: 200,
-            headers: [
-                ("Content-Type", Self.contentType(file.name)),
-                ("Last-Modified", HTTPService.httpDate(file.modified)),
-            ],
-            body: "",
+        let response = self.staticFile(
+            data.count,
+            type: Self.contentType(file.name),
+            modified: file.modified,
             bytes: data
         )
         return (response, [(.fileDownload, fields)])

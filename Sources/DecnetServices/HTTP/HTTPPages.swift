@@ -1,3 +1,6 @@
+import DecnetCore
+import Foundation
+
 /// The pages a web server persona serves: its default page, its error pages, and the login pages of the
 /// `fake_app` it pretends to run. Each family (nginx, Apache, IIS) writes errors its own way.
 enum HTTPPages {
@@ -28,29 +31,74 @@ enum HTTPPages {
         case 404: "Not Found"
         case 405: "Method Not Allowed"
         case 413: "Request Entity Too Large"
+        case 414: "Request-URI Too Long"
         case 500: "Internal Server Error"
+        case 501: "Not Implemented"
         case 503: "Service Unavailable"
+        case 505: "HTTP Version Not Supported"
         default: "Unknown"
         }
     }
 
-    static func error(_ code: Int, server: String, host: String, port: Int) -> String {
-        let reason = self.reason(code)
+    /// The reason phrase the family's server writes (nginx has its own for 405 and 414).
+    static func reason(_ code: Int, family: Family) -> String {
+        switch (family, code) {
+        case (.nginx, 405), (.other, 405): "Not Allowed"
+        case (.nginx, 414), (.other, 414): "Request-URI Too Large"
+        default: self.reason(code)
+        }
+    }
+
+    /// The content type of the family's error pages.
+    static func errorContentType(_ family: Family) -> String {
+        family == .apache ? "text/html; charset=iso-8859-1" : "text/html"
+    }
+
+    /// An error page as the family's server writes it. Apache names the host the client asked for (or its own
+    /// name) and the port, and explains some statuses with the method.
+    static func error(_ code: Int, server: String, host: String, port: Int, method: String = "GET") -> String {
+        let reason = self.reason(code, family: self.family(server))
         switch self.family(server) {
         case .nginx, .other:
             return
                 "<html>\r\n<head><title>\(code) \(reason)</title></head>\r\n<body>\r\n<center><h1>\(code) \(reason)</h1></center>\r\n<hr><center>\(server)</center>\r\n</body>\r\n</html>\r\n"
         case .apache:
-            let detail =
-                code == 404
-                ? "The requested URL was not found on this server."
-                : "You don't have permission to access this resource."
+            let detail: String
+            switch code {
+            case 400: detail = "<p>Your browser sent a request that this server could not understand.<br />\n</p>"
+            case 401:
+                detail =
+                    "<p>This server could not verify that you\nare authorized to access the document\nrequested.  Either you supplied the wrong\ncredentials (e.g., bad password), or your\nbrowser doesn't understand how to supply\nthe credentials required.</p>"
+            case 404: detail = "<p>The requested URL was not found on this server.</p>"
+            case 405: detail = "<p>The requested method \(HTMLText.escape(method)) is not allowed for this URL.</p>"
+            case 413:
+                detail =
+                    "The requested resource does not allow request data with \(HTMLText.escape(method)) requests, or the amount of data provided in\nthe request exceeds the capacity limit.\n"
+            case 414:
+                detail = "<p>The requested URL's length exceeds the capacity\nlimit for this server.<br />\n</p>"
+            case 501: detail = "<p>\(HTMLText.escape(method)) not supported for current URL.<br />\n</p>"
+            case 503:
+                detail =
+                    "<p>The server is temporarily unable to service your\nrequest due to maintenance downtime or capacity\nproblems. Please try again later.</p>"
+            default: detail = "<p>You don't have permission to access this resource.</p>"
+            }
             return
-                "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n<title>\(code) \(reason)</title>\n</head><body>\n<h1>\(reason)</h1>\n<p>\(detail)</p>\n<hr>\n<address>\(server) Server at \(host) Port \(port)</address>\n</body></html>\n"
+                "\(self.apacheDoctype(server))\n<html><head>\n<title>\(code) \(reason)</title>\n</head><body>\n<h1>\(reason)</h1>\n\(detail)\n<hr>\n<address>\(server) Server at \(host) Port \(port)</address>\n</body></html>\n"
         case .iis:
             return
                 "<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Strict//EN\" \"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd\">\r\n<html xmlns=\"http://www.w3.org/1999/xhtml\">\r\n<head>\r\n<meta http-equiv=\"Content-Type\" content=\"text/html; charset=iso-8859-1\"/>\r\n<title>\(code) - \(reason)</title>\r\n</head>\r\n<body>\r\n<div id=\"header\"><h1>Server Error</h1></div>\r\n<div id=\"content\">\r\n <div class=\"content-container\"><fieldset>\r\n  <h2>\(code) - \(reason).</h2>\r\n </fieldset></div>\r\n</div>\r\n</body>\r\n</html>\r\n"
         }
+    }
+
+    /// Apache's error pages declared HTML 2.0 until 2.4.66 (PR 62989 made them HTML 4.01 Strict; Debian 12's
+    /// 2.4.71 sends the latter).
+    static func apacheDoctype(_ server: String) -> String {
+        let version = server.split(separator: "/").dropFirst().first.map { $0.prefix { $0 != " " } } ?? ""
+        let parts = version.split(separator: ".").map { Int($0) ?? 0 }
+        let modern = parts.count == 3 && (parts[0], parts[1], parts[2]) >= (2, 4, 66)
+        return modern
+            ? "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 4.01//EN\" \"http://www.w3.org/TR/html4/strict.dtd\">"
+            : "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">"
     }
 
     static func defaultPage(server: String) -> String {
@@ -59,8 +107,9 @@ enum HTTPPages {
             return
                 "<!DOCTYPE html>\n<html>\n<head>\n<title>Welcome to nginx!</title>\n<style>\nhtml { color-scheme: light dark; }\nbody { width: 35em; margin: 0 auto;\nfont-family: Tahoma, Verdana, Arial, sans-serif; }\n</style>\n</head>\n<body>\n<h1>Welcome to nginx!</h1>\n<p>If you see this page, the nginx web server is successfully installed and\nworking. Further configuration is required.</p>\n\n<p>For online documentation and support please refer to\n<a href=\"http://nginx.org/\">nginx.org</a>.<br/>\nCommercial support is available at\n<a href=\"http://nginx.com/\">nginx.com</a>.</p>\n\n<p><em>Thank you for using nginx.</em></p>\n</body>\n</html>\n"
         case .apache:
-            return
-                "<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Transitional//EN\" \"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd\">\n<html xmlns=\"http://www.w3.org/1999/xhtml\">\n  <head>\n    <meta http-equiv=\"Content-Type\" content=\"text/html; charset=UTF-8\" />\n    <title>Apache2 Debian Default Page: It works</title>\n  </head>\n  <body>\n    <div class=\"main_page\">\n      <div class=\"page_header floating_element\">\n        <span class=\"floating_element\">Apache2 Debian Default Page</span>\n      </div>\n      <div class=\"section_header\">It works!</div>\n      <p>This is the default welcome page used to test the correct operation of the Apache2 server after\n      installation on Debian systems.</p>\n    </div>\n  </body>\n</html>\n"
+            // Ubuntu's page is Debian's with its own name.
+            let page = ApacheDebianDefaultPage.html
+            return server.contains("Ubuntu") ? page.replacingOccurrences(of: "Debian", with: "Ubuntu") : page
         case .iis:
             return
                 "<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Strict//EN\" \"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd\">\r\n<html xmlns=\"http://www.w3.org/1999/xhtml\">\r\n<head>\r\n<meta http-equiv=\"Content-Type\" content=\"text/html; charset=iso-8859-1\" />\r\n<title>IIS Windows Server</title>\r\n</head>\r\n<body>\r\n<div id=\"container\">\r\n<a href=\"http://go.microsoft.com/fwlink/?linkid=66138&amp;clcid=0x409\"><img src=\"iisstart.png\" alt=\"IIS\" width=\"960\" height=\"600\" /></a>\r\n</div>\r\n</body>\r\n</html>"

@@ -33,6 +33,8 @@ struct HTTPResponder {
         var body: String
         /// A body that is not text (a planted document, the canary's image); sent instead of `body`.
         var bytes: [UInt8]? = nil
+        /// The server closes the connection after this response whatever the client asked (Apache's 501).
+        var close = false
 
         var payload: [UInt8] { self.bytes ?? Array(self.body.utf8) }
 
@@ -44,6 +46,9 @@ struct HTTPResponder {
 
     let configuration: HTTPService.Configuration
     let port: Int
+    /// The name Apache gives itself in error pages when the client sent no Host (its ServerName, guessed from the
+    /// host's address): the decky's address.
+    var serverAddress = "127.0.0.1"
     /// Files planted under the decky's `/var/www/html/`, served at their path.
     var planted = PlantedFiles(root: nil)
     /// The canary tokens whose URLs (`/c/<id>`) this server answers; nil for a plain web server.
@@ -62,7 +67,7 @@ struct HTTPResponder {
             events.append(self.login(credentials.user, credentials.password, method: "http-basic"))
         }
         if request.bodyTooLarge {
-            return (self.error(413), events)
+            return (self.error(413, request), events)
         }
         let (response, more) =
             self.canaryResponse(request) ?? self.plantedResponse(request) ?? self.route(request)
@@ -80,10 +85,9 @@ struct HTTPResponder {
 
     private func route(_ request: Request) -> (Response, [(EventID, EventFields)]) {
         let path = request.path
-        let method = request.method.uppercased()
-        guard ["GET", "HEAD", "POST", "OPTIONS", "PUT", "DELETE", "PATCH"].contains(method) else {
-            return (self.error(method.allSatisfy({ $0.isLetter }) ? 405 : 400), [])
-        }
+        let method = request.method
+        let family = self.configuration.family
+        if let answer = self.methodAnswer(request, family: family) { return (answer, []) }
         switch self.configuration.fakeApp {
         case .wordpress:
             switch (method, path) {
@@ -124,7 +128,7 @@ struct HTTPResponder {
                     ), []
                 )
             default:
-                return (self.error(404), [])
+                return (self.error(404, request), [])
             }
         case .admin:
             switch (method, path) {
@@ -140,23 +144,79 @@ struct HTTPResponder {
                 }
                 return (self.page(HTTPPages.adminLogin(error: "Invalid username or password.")), [event])
             default:
-                return (self.error(404), [])
+                return (self.error(404, request), [])
             }
         case .none:
-            switch (method, path) {
-            case ("GET", "/"), ("HEAD", "/"), ("GET", "/index.html"):
+            let index = path == "/" || path == "/index.html"
+            // nginx's static module takes GET and HEAD (POST to a file is 405), and refuses other methods before
+            // it looks for the file; Apache's default handler serves a file to GET, HEAD and POST, and answers
+            // other methods 405 for a file that exists (404 otherwise).
+            let serves = method == "GET" || method == "HEAD" || (method == "POST" && family == .apache)
+            if serves {
+                guard index else { return (self.error(404, request), []) }
                 let status = self.configuration.responseCode
-                if status == 200 {
-                    // A static index.html: the server's type for .html files, without a charset.
-                    var page = self.page(HTTPPages.defaultPage(server: self.configuration.server))
-                    page.headers = [("Content-Type", "text/html")]
-                    return (page, [])
-                }
-                return (self.error(status), [])
-            default:
-                return (self.error(404), [])
+                guard status == 200 else { return (self.error(status, request), []) }
+                // A static index.html: the server's type for .html files, without a charset, and the file's time.
+                let page = HTTPPages.defaultPage(server: self.configuration.server)
+                let file = self.staticFile(page.utf8.count, type: "text/html", modified: self.configuration.installed)
+                return (Response(status: 200, headers: file.headers, body: page), [])
             }
+            if method == "POST" { return (self.error(index ? 405 : 404, request), []) }
+            return (self.error(index || family != .apache ? 405 : 404, request), [])
         }
+    }
+
+    /// Apache's answers to OPTIONS and to methods it does not know (whatever the path), and nginx's 405 for a
+    /// method that is not HTTP's; nil when the request goes on to its route.
+    private func methodAnswer(_ request: Request, family: HTTPPages.Family) -> Response? {
+        let method = request.method
+        let known = ["GET", "HEAD", "POST", "OPTIONS", "PUT", "DELETE", "PATCH"]
+        switch family {
+        case .apache:
+            if method == "OPTIONS" {
+                if request.uri == "*" { return Response(status: 200, headers: [], body: "") }
+                return Response(
+                    status: 200,
+                    headers: [("Allow", "GET,POST,OPTIONS,HEAD"), ("Content-Type", "text/html")],
+                    body: ""
+                )
+            }
+            let apacheKnown =
+                known + ["CONNECT", "TRACE", "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK"]
+            guard apacheKnown.contains(method) else {
+                var answer = self.error(501, request)
+                answer.headers.insert(("Allow", "GET,POST,OPTIONS,HEAD"), at: 0)
+                answer.close = true
+                return answer
+            }
+            return nil
+        case .nginx, .other, .iis:
+            return known.contains(method) ? nil : self.error(405, request)
+        }
+    }
+
+    /// A static file as the family's server sends it: its type, time, entity tag (nginx: mtime-size, Apache:
+    /// size-mtime in microseconds), byte ranges, and Apache's Vary for types mod_deflate compresses.
+    func staticFile(_ size: Int, type: String, modified: Date, body: String = "", bytes: [UInt8]? = nil) -> Response {
+        let seconds = Int(modified.timeIntervalSince1970)
+        var headers = [("Content-Type", type), ("Last-Modified", HTTPService.httpDate(modified))]
+        switch self.configuration.family {
+        case .apache:
+            headers.append(("ETag", "\"\(String(size, radix: 16))-\(String(seconds * 1_000_000, radix: 16))\""))
+            headers.append(("Accept-Ranges", "bytes"))
+            if type.hasPrefix("text/")
+                || ["application/javascript", "application/json", "application/xml"].contains(type)
+            {
+                headers.append(("Vary", "Accept-Encoding"))
+            }
+        case .nginx, .other:
+            headers.append(("ETag", "\"\(String(seconds, radix: 16))-\(String(size, radix: 16))\""))
+            headers.append(("Accept-Ranges", "bytes"))
+        case .iis:
+            headers.append(("Accept-Ranges", "bytes"))
+            headers.append(("ETag", "\"\(String(seconds, radix: 16))0000000:0\""))
+        }
+        return Response(status: 200, headers: headers, body: body, bytes: bytes)
     }
 
     private func login(_ user: String, _ password: String, method: String) -> (EventID, EventFields) {
@@ -172,15 +232,22 @@ struct HTTPResponder {
         Response(status: 200, headers: [("Content-Type", "text/html; charset=UTF-8")], body: html)
     }
 
-    func error(_ status: Int) -> Response {
+    /// The family's error page for `status`; Apache names the Host the client asked for, or its own address.
+    func error(_ status: Int, _ request: Request? = nil) -> Response {
+        let host = request?.header("Host").map { String($0.prefix { $0 != ":" }) }
+        return self.error(status, host: host, method: request?.method ?? "GET")
+    }
+
+    func error(_ status: Int, host: String?, method: String) -> Response {
         Response(
             status: status,
-            headers: [("Content-Type", "text/html")],
+            headers: [("Content-Type", HTTPPages.errorContentType(self.configuration.family))],
             body: HTTPPages.error(
                 status,
                 server: self.configuration.server,
-                host: self.configuration.hostname,
-                port: self.port
+                host: host.flatMap { $0.isEmpty ? nil : $0 } ?? self.serverAddress,
+                port: self.port,
+                method: method
             )
         )
     }
