@@ -20,6 +20,8 @@ public struct MySQLService: HoneypotService {
         var characterSet: Int
         var authPlugin: String
         var users: AcceptedCredentials
+        /// MariaDB (its capabilities, errors and metadata) rather than MySQL.
+        var mariadb = false
     }
 
     let configuration: Configuration
@@ -40,15 +42,21 @@ public struct MySQLService: HoneypotService {
             versionComment: comment,
             characterSet: mariadb ? 45 : 255,
             authPlugin: version.hasPrefix("8.") ? "caching_sha2_password" : "mysql_native_password",
-            users: AcceptedCredentials(context.persona["users"])
+            users: AcceptedCredentials(context.persona["users"]),
+            mariadb: mariadb
         )
         self.connectionIDs.value.store(Int.random(in: 8...400), ordering: .relaxed)
     }
 
     public func configure(_ channel: any Channel, port: Int) throws {
+        let compression = MySQLCompression()
         try channel.pipeline.syncOperations.addHandler(
-            ByteToMessageHandler(MySQLPacketDecoder(), maximumBufferSize: MySQLPacketDecoder.maximumPayload + 8)
+            ByteToMessageHandler(
+                MySQLPacketDecoder(compression: compression),
+                maximumBufferSize: MySQLPacketDecoder.maximumPayload + 72
+            ),
         )
+        try channel.pipeline.syncOperations.addHandler(MySQLCompressionHolder(compression: compression))
     }
 
     public func handle(_ connection: Connection<MySQLPacket, ByteBuffer>, session: SessionEvents) async throws {
@@ -63,13 +71,21 @@ public struct MySQLService: HoneypotService {
         defer {
             for case .emit(let id, let fields) in machine.connectionClosed() { session.emit(id, fields) }
         }
+        let compression =
+            (try? await connection.channel.pipeline.handler(type: MySQLCompressionHolder.self).get())?.compression
+            ?? MySQLCompression()
         try await ProtocolLoop.serve(connection, session: session, greeting: MySQLPacketWriter.bytes(machine.greeting))
         {
-            machine.received($0).map { action -> ProtocolAction in
+            machine.received($0).compactMap { action -> ProtocolAction? in
                 switch action {
-                case .send(let packet): .send(MySQLPacketWriter.bytes(packet))
-                case .emit(let id, let fields): .emit(id, fields)
-                case .close: .close
+                case .send(let packet):
+                    let bytes = MySQLPacketWriter.bytes(packet)
+                    return .send(compression.enabled ? compression.frame(bytes) : bytes)
+                case .emit(let id, let fields): return .emit(id, fields)
+                case .close: return .close
+                case .compress:
+                    compression.enable()
+                    return nil
                 }
             }
         }
@@ -79,4 +95,14 @@ public struct MySQLService: HoneypotService {
 /// Thread ids handed out to connections, as the server numbers them.
 final class ConnectionCounter: Sendable {
     let value = Atomic<Int>(0)
+}
+
+/// Hands the connection's compression switch from the pipeline (where the decoder reads it) to the service.
+final class MySQLCompressionHolder: ChannelInboundHandler, Sendable {
+    typealias InboundIn = MySQLPacket
+    typealias InboundOut = MySQLPacket
+
+    let compression: MySQLCompression
+
+    init(compression: MySQLCompression) { self.compression = compression }
 }

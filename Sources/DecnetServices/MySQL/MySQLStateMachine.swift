@@ -16,6 +16,8 @@ struct MySQLStateMachine {
         case emit(EventID, EventFields)
         /// Close after the packets are written.
         case close
+        /// The packets after this one travel in compressed frames (the client asked for compression).
+        case compress
     }
 
     /// Where the conversation is.
@@ -45,6 +47,10 @@ struct MySQLStateMachine {
     private var state = State.awaitingResponse
     /// A scramble not yet reported because the plaintext may still come.
     private var pending: Attempt?
+    /// What the client's HandshakeResponse asked for, within what the server offers (MariaDB's extended
+    /// capabilities in the high 32 bits), and its character set.
+    private(set) var clientCapabilities = 0
+    private var clientCharset = 45
 
     init(configuration: MySQLService.Configuration, salt: [UInt8], connectionID: Int, clientAddress: String) {
         precondition(salt.count == 20, "the auth-plugin-data is 20 bytes")
@@ -54,8 +60,15 @@ struct MySQLStateMachine {
         self.clientAddress = clientAddress
     }
 
-    // Capability flags the server announces: no SSL, no compression, classic EOF packets.
-    static let serverCapabilities = 0x0000_F7DF | 0x7F << 16
+    /// Capability flags the server announces, as Debian 12's MariaDB 10.11 does (bench/differential): no SSL (none
+    /// configured), compression, session tracking, OK instead of EOF for clients that ask, and bit 0 clear (which
+    /// tells clients this is MariaDB: they then send MariaDB's extended capabilities); MySQL 8's without
+    /// compression and with classic EOF packets.
+    var serverCapabilities: Int { self.configuration.mariadb ? 0x81FF_F7FE : 0x007F_F7DF }
+    /// MariaDB's extended capabilities (progress reports, bulk operations, extended and cached metadata).
+    var serverExtendedCapabilities: Int { self.configuration.mariadb ? 0x1D : 0 }
+    static let clientMySQL = 0x0001
+    static let clientCompress = 0x0020
     static let clientProtocol41 = 0x0200
     static let clientSSL = 0x0800
     static let clientConnectWithDB = 0x0008
@@ -63,6 +76,8 @@ struct MySQLStateMachine {
     static let clientPluginAuth = 0x8_0000
     static let clientConnectAttributes = 0x10_0000
     static let clientLengthEncodedAuth = 0x20_0000
+    static let clientDeprecateEOF = 0x100_0000
+    static let mariadbExtendedMetadata = 0x8 << 32
 
     /// The initial handshake packet (sequence 0).
     var greeting: MySQLPacket {
@@ -72,12 +87,13 @@ struct MySQLStateMachine {
         writer.integer(self.connectionID, 4)
         writer.bytes.append(contentsOf: self.salt[0..<8])
         writer.integer(0, 1)
-        writer.integer(Self.serverCapabilities & 0xFFFF, 2)
+        writer.integer(self.serverCapabilities & 0xFFFF, 2)
         writer.integer(self.configuration.characterSet, 1)
         writer.integer(0x0002, 2)
-        writer.integer(Self.serverCapabilities >> 16, 2)
+        writer.integer(self.serverCapabilities >> 16, 2)
         writer.integer(21, 1)
-        writer.bytes.append(contentsOf: [UInt8](repeating: 0, count: 10))
+        writer.bytes.append(contentsOf: [UInt8](repeating: 0, count: 6))
+        writer.integer(self.serverExtendedCapabilities, 4)
         writer.bytes.append(contentsOf: self.salt[8..<20])
         writer.integer(0, 1)
         writer.nulTerminated(self.configuration.authPlugin)
@@ -89,6 +105,7 @@ struct MySQLStateMachine {
         case .closed:
             return []
         case .awaitingResponse:
+            guard packet.sequence == 1 else { return self.outOfOrder(packet) }
             return self.handshakeResponse(packet)
         case .awaitingClearPassword(let attempt):
             var password = packet.payload
@@ -109,29 +126,41 @@ struct MySQLStateMachine {
 
     private mutating func handshakeResponse(_ packet: MySQLPacket) -> [Action] {
         var reader = MySQLReader(packet.payload)
-        guard let capabilities = reader.integer(4) else {
-            return self.malformed("truncated handshake response", packet.sequence)
+        guard packet.payload.count >= 2 else {
+            return self.badHandshake("truncated handshake response", packet.sequence, sqlState: true)
         }
-        if capabilities & Self.clientProtocol41 == 0 {
+        let has41 = packet.payload[1] & 0x02 != 0
+        if packet.payload[1] & 0x08 != 0 {
+            // TLS asked for where none is offered: MariaDB's Bad handshake, whatever the packet's size.
+            return self.badHandshake("TLS requested but not offered", packet.sequence, sqlState: has41)
+        }
+        guard let capabilities = reader.integer(4), capabilities & Self.clientProtocol41 != 0 else {
             self.state = .closed
+            let product = self.configuration.mariadb ? "MariaDB" : "MySQL"
             return [
                 .send(
                     Self.error(
                         1251,
-                        "08004",
-                        "Client does not support authentication protocol requested by server; consider upgrading MySQL client",
+                        nil,
+                        "Client does not support authentication protocol requested by server; consider upgrading \(product) client",
                         sequence: packet.sequence &+ 1
                     )
                 ),
                 .close,
             ]
         }
-        if capabilities & Self.clientSSL != 0 && packet.payload.count == 32 {
-            return self.malformed("TLS requested but not offered", packet.sequence)
+        guard reader.skip(4), let charset = reader.integer(1), let extended = reader.fixed(23),
+            let user = reader.nulTerminated()
+        else {
+            return self.badHandshake("truncated handshake response", packet.sequence, sqlState: true)
         }
-        guard reader.skip(4 + 1 + 23), let user = reader.nulTerminated() else {
-            return self.malformed("truncated handshake response", packet.sequence)
+        self.clientCapabilities = capabilities & self.serverCapabilities
+        if capabilities & Self.clientMySQL == 0 && self.configuration.mariadb {
+            // A MariaDB client: its extended capabilities are the last 4 of the 23 filler bytes.
+            let bits = extended[19..<23].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+            self.clientCapabilities |= (bits & self.serverExtendedCapabilities) << 32
         }
+        self.clientCharset = [8, 33, 45, 46, 63].contains(charset) || (192...247).contains(charset) ? charset : 45
         let scramble: [UInt8]?
         if capabilities & Self.clientLengthEncodedAuth != 0 {
             scramble = reader.lengthEncodedString()
@@ -140,7 +169,7 @@ struct MySQLStateMachine {
         } else {
             scramble = reader.nulTerminated()
         }
-        guard let scramble else { return self.malformed("bad auth response", packet.sequence) }
+        guard let scramble else { return self.badHandshake("bad auth response", packet.sequence, sqlState: true) }
         var database: [UInt8]?
         if capabilities & Self.clientConnectWithDB != 0 { database = reader.nulTerminated() }
         var plugin = self.configuration.authPlugin
@@ -182,7 +211,8 @@ struct MySQLStateMachine {
         let fields = self.loginFields(attempt, password: password)
         if accepted {
             self.state = .command(user: user)
-            return [.emit(.loginSuccess, fields), .send(Self.ok(sequence: sequence))]
+            let compress = self.clientCapabilities & Self.clientCompress != 0
+            return [.emit(.loginSuccess, fields), .send(Self.ok(sequence: sequence))] + (compress ? [.compress] : [])
         }
         self.state = .closed
         let using = password.isEmpty ? "NO" : "YES"
@@ -274,22 +304,57 @@ struct MySQLStateMachine {
         for part in ["def", "", "", ""] { definition.lengthEncodedString(part) }
         definition.lengthEncodedString(column)
         definition.lengthEncodedString("")
+        // MariaDB's extended metadata (a type and format name), empty, for clients that asked for it.
+        if self.clientCapabilities & Self.mariadbExtendedMetadata != 0 { definition.lengthEncoded(0) }
         definition.integer(0x0C, 1)
-        definition.integer(33, 2)
+        definition.integer(self.clientCharset, 2)
         definition.integer(256, 4)
         definition.integer(0xFD, 1)
         definition.integer(0, 2)
-        definition.integer(0x1F, 1)
+        // Not a fixed number of decimals: MariaDB says 39, MySQL 31.
+        definition.integer(self.configuration.mariadb ? 0x27 : 0x1F, 1)
         definition.integer(0, 2)
         append(definition.bytes)
-        append(Self.eof)
+        let deprecateEOF = self.clientCapabilities & Self.clientDeprecateEOF != 0
+        if !deprecateEOF { append(Self.eof) }
         for value in values {
             var row = MySQLWriter()
             if let value { row.lengthEncodedString(value) } else { row.bytes.append(0xFB) }
             append(row.bytes)
         }
-        append(Self.eof)
+        // With CLIENT_DEPRECATE_EOF the rows end with an OK packet whose header is 0xFE.
+        append(deprecateEOF ? [0xFE, 0, 0, 0x02, 0, 0, 0] : Self.eof)
         return packets.map { .send($0) }
+    }
+
+    /// A first packet whose sequence id is not 1: MariaDB first takes `\r\n\r\n` or `PROX` for a proxy-protocol
+    /// header it does not accept from this client; otherwise (and MySQL always) the packets are out of order.
+    /// Either answer goes out as packet 1, the one the server expected, then the connection closes.
+    private mutating func outOfOrder(_ packet: MySQLPacket) -> [Action] {
+        self.state = .closed
+        var fields = EventFields()
+        fields.add("error", "first packet out of order")
+        fields.add("preview", attackerBytes: packet.payload)
+        let proxy =
+            self.configuration.mariadb && (packet.payload == Array("PROX".utf8) || packet.payload == [13, 10, 13, 10])
+        let reply =
+            proxy
+            ? Self.error(1130, "HY000", "Proxy header is not accepted from \(self.clientAddress)", sequence: 1)
+            : Self.error(1156, "08S01", "Got packets out of order", sequence: 1)
+        return [.emit(.clientMalformed, fields), .send(reply), .close]
+    }
+
+    /// A HandshakeResponse the server cannot read (or one asking for TLS): 1043 Bad handshake, without the
+    /// SQLSTATE for a pre-4.1 client.
+    private mutating func badHandshake(_ reason: String, _ sequence: UInt8, sqlState: Bool) -> [Action] {
+        self.state = .closed
+        var fields = EventFields()
+        fields.add("error", reason)
+        return [
+            .emit(.clientMalformed, fields),
+            .send(Self.error(1043, sqlState ? "08S01" : nil, "Bad handshake", sequence: sequence &+ 1)),
+            .close,
+        ]
     }
 
     private mutating func malformed(_ reason: String, _ sequence: UInt8) -> [Action] {
@@ -309,12 +374,15 @@ struct MySQLStateMachine {
         MySQLPacket(sequence: sequence, payload: [0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00])
     }
 
-    static func error(_ code: Int, _ state: String, _ message: String, sequence: UInt8) -> MySQLPacket {
+    /// An error packet; `state` nil for a client without CLIENT_PROTOCOL_41 (no `#SQLSTATE` then).
+    static func error(_ code: Int, _ state: String?, _ message: String, sequence: UInt8) -> MySQLPacket {
         var writer = MySQLWriter()
         writer.integer(0xFF, 1)
         writer.integer(code, 2)
-        writer.bytes.append(UInt8(ascii: "#"))
-        writer.bytes.append(contentsOf: state.utf8)
+        if let state {
+            writer.bytes.append(UInt8(ascii: "#"))
+            writer.bytes.append(contentsOf: state.utf8)
+        }
         writer.bytes.append(contentsOf: message.utf8)
         return MySQLPacket(sequence: sequence, payload: writer.bytes)
     }

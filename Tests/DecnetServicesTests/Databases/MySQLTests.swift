@@ -146,15 +146,116 @@ import Testing
         try ByteToMessageDecoderVerifier.verifyDecoder(
             inputOutputPairs: [
                 (
-                    ByteBuffer(bytes: [0x05, 0x00, 0x00, 0x00, 0x03, 0x73, 0x65, 0x6C, 0x65]),
-                    [MySQLPacket(sequence: 0, payload: [0x03, 0x73, 0x65, 0x6C, 0x65])]
+                    ByteBuffer(bytes: [0x05, 0x00, 0x00, 0x01, 0x03, 0x73, 0x65, 0x6C, 0x65]),
+                    [MySQLPacket(sequence: 1, payload: [0x03, 0x73, 0x65, 0x6C, 0x65])]
                 ),
-                (ByteBuffer(bytes: [0x00, 0x00, 0x00, 0x07]), [MySQLPacket(sequence: 7, payload: [])]),
+                (ByteBuffer(bytes: [0x00, 0x00, 0x00, 0x01]), [MySQLPacket(sequence: 1, payload: [])]),
             ],
             decoderFactory: { MySQLPacketDecoder() }
         )
         let channel = EmbeddedChannel(handler: ByteToMessageHandler(MySQLPacketDecoder()))
-        #expect(throws: (any Error).self) { try channel.writeInbound(ByteBuffer(bytes: [0xFF, 0xFF, 0xFF, 0x00])) }
+        #expect(throws: (any Error).self) { try channel.writeInbound(ByteBuffer(bytes: [0xFF, 0xFF, 0xFF, 0x01])) }
+        _ = try? channel.finish()
+        // A first packet out of order is judged by its header alone: whatever its declared length (here "GET "
+        // says 2,116,935 bytes, over the limit), it is delivered as its 4 bytes and the rest is dropped.
+        let probe = EmbeddedChannel(handler: ByteToMessageHandler(MySQLPacketDecoder()))
+        try probe.writeInbound(ByteBuffer(string: "GET / HTTP/1.0\r\n\r\n"))
+        #expect(try probe.readInbound(as: MySQLPacket.self) == MySQLPacket(sequence: 0x20, payload: Array("GET ".utf8)))
+        try probe.writeInbound(ByteBuffer(string: "more"))
+        #expect(try probe.readInbound(as: MySQLPacket.self) == nil)
+        _ = try? probe.finish()
+    }
+
+    /// MariaDB 10.11's greeting bytes (Debian 12's, bench/differential) and what the first packet can be refused with.
+    @Test func greetingCapabilitiesAndFirstPacketRefusalsAreMariaDBs() throws {
+        var machine = try Self.machine(version: "10.11.19-MariaDB-0+deb12u1")
+        let greeting = machine.greeting.payload
+        let afterSalt = 1 + "5.5.5-10.11.19-MariaDB-0+deb12u1".utf8.count + 1 + 4 + 8 + 1
+        #expect(
+            Array(greeting[afterSalt..<(afterSalt + 19)]) == [
+                0xFE, 0xF7, 45, 0x02, 0x00, 0xFF, 0x81, 21, 0, 0, 0, 0, 0, 0, 0x1D, 0, 0, 0,
+            ] + [greeting[afterSalt + 18]]
+        )
+        let proxy = Self.packets(machine.received(MySQLPacket(sequence: 0x0A, payload: [13, 10, 13, 10])))
+        #expect(
+            proxy == [
+                MySQLStateMachine.error(1130, "HY000", "Proxy header is not accepted from 10.0.0.66", sequence: 1)
+            ]
+        )
+        var other = try Self.machine(version: "10.11.19-MariaDB-0+deb12u1")
+        let actions = other.received(MySQLPacket(sequence: 0x20, payload: Array("GET ".utf8)))
+        #expect(
+            MySQLPacketWriter.bytes(Self.packets(actions)[0]) == [0x21, 0, 0, 1, 0xFF, 0x84, 0x04]
+                + Array("#08S01Got packets out of order".utf8)
+        )
+        #expect(actions.last == .close)
+        // A client asking for TLS, which is not offered, gets Bad handshake at any packet size.
+        var tls = try Self.machine(version: "10.11.19-MariaDB-0+deb12u1")
+        var writer = MySQLWriter()
+        writer.integer(0x0200 | 0x0800 | 0x8000, 4)
+        writer.bytes += [UInt8](repeating: 0, count: 28)
+        let refused = Self.packets(tls.received(MySQLPacket(sequence: 1, payload: writer.bytes)))
+        #expect(refused == [MySQLStateMachine.error(1043, "08S01", "Bad handshake", sequence: 2)])
+    }
+
+    /// What a MariaDB client's capabilities oblige: an extended-metadata byte in column definitions, OK instead of
+    /// the EOF packets for a client with CLIENT_DEPRECATE_EOF, and compressed frames after the login.
+    @Test func resultSetsFollowTheClientsCapabilities() throws {
+        func login(_ capabilities: Int, extended: Int) throws -> (MySQLStateMachine, [MySQLStateMachine.Action]) {
+            var machine = try Self.machine(version: "10.11.19-MariaDB-0+deb12u1", users: "app:pw")
+            var writer = MySQLWriter()
+            writer.integer(capabilities, 4)
+            writer.integer(1 << 24, 4)
+            writer.integer(33, 1)
+            writer.bytes += [UInt8](repeating: 0, count: 19)
+            writer.integer(extended, 4)
+            writer.nulTerminated("app")
+            writer.integer(20, 1)
+            writer.bytes += [UInt8](repeating: 7, count: 20)
+            _ = machine.received(MySQLPacket(sequence: 1, payload: writer.bytes))
+            let actions = machine.received(MySQLPacket(sequence: 3, payload: Array("pw".utf8)))
+            return (machine, actions)
+        }
+        // libmariadb 3.3 (Debian's mariadb client): bit 0 clear, extended 0x1D, with compression.
+        var (mariadb, loggedIn) = try login(0x00BF_A2A4, extended: 0x1D)
+        #expect(loggedIn.last == .compress)
+        let rows = Self.packets(
+            mariadb.received(MySQLPacket(sequence: 0, payload: [0x03] + Array("select version()".utf8)))
+        )
+        #expect(rows.count == 5 && rows[2].payload == MySQLStateMachine.eof && rows[4].payload == MySQLStateMachine.eof)
+        #expect(rows[1].payload.suffix(14) == [0x00, 0x0C, 33, 0, 0, 1, 0, 0, 0xFD, 0, 0, 0x27, 0, 0])
+        // A MySQL 8 client: bit 0 set (no MariaDB extensions), CLIENT_DEPRECATE_EOF.
+        var (mysql, plain) = try login(0x01BF_A205, extended: 0x1D)
+        #expect(!plain.contains(.compress))
+        let deprecated = Self.packets(
+            mysql.received(MySQLPacket(sequence: 0, payload: [0x03] + Array("select version()".utf8)))
+        )
+        #expect(deprecated.count == 4 && deprecated[3].payload == [0xFE, 0, 0, 0x02, 0, 0, 0])
+        #expect(deprecated[1].payload.suffix(13) == [0x0C, 33, 0, 0, 1, 0, 0, 0xFD, 0, 0, 0x27, 0, 0])
+    }
+
+    @Test func compressedFramesCarryPacketsBothWays() throws {
+        let compression = MySQLCompression()
+        compression.enable()
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(MySQLPacketDecoder(compression: compression)))
+        // One frame raw, one zlib stream (zlib.compress(b"\x05\x00\x00\x00\x03sele", 6) from Python), split.
+        try channel.writeInbound(ByteBuffer(bytes: [9, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 3, 0x73, 0x65, 0x6C, 0x65]))
+        #expect(
+            try channel.readInbound(as: MySQLPacket.self) == MySQLPacket(sequence: 0, payload: Array("\u{3}sele".utf8))
+        )
+        let deflated: [UInt8] = [
+            0x78, 0x9C, 0x63, 0x65, 0x60, 0x60, 0x60, 0x2E, 0x4E, 0xCD, 0x49, 0x05, 0x00, 0x04, 0x7D, 0x01, 0xB2,
+        ]
+        let frame = [UInt8(deflated.count), 0, 0, 1, 9, 0, 0] + deflated
+        try channel.writeInbound(ByteBuffer(bytes: frame.prefix(5)))
+        try channel.writeInbound(ByteBuffer(bytes: frame.dropFirst(5)))
+        #expect(
+            try channel.readInbound(as: MySQLPacket.self) == MySQLPacket(sequence: 0, payload: Array("\u{3}sele".utf8))
+        )
+        #expect(compression.frame([1, 2]) == [2, 0, 0, 2, 0, 0, 0, 1, 2])
+        // A stream that lies about its size is refused.
+        let lying = [UInt8(deflated.count), 0, 0, 3, 200, 0, 0] + deflated
+        #expect(throws: (any Error).self) { try channel.writeInbound(ByteBuffer(bytes: lying)) }
         _ = try? channel.finish()
     }
 }
