@@ -69,9 +69,36 @@ import Testing
         )
         #expect(Self.type(&machine, "GET / HTTP/1.0\r\n\r\n").isEmpty)
         #expect(Self.type(&machine, "\u{80}\0\0(r").isEmpty)
-        let answered = machine.received(.negotiation(command: TelnetDecoder.wont, option: 37))
-        #expect(Self.sent(answered).hasSuffix("\r\nDebian GNU/Linux 12\r\nweb-01 login: "))
+        // It waits for ENCRYPT (DO/DONT) and the five values (WILL/WONT); meanwhile other options get their
+        // answers from its table, AUTHENTICATION none, and a second WILL TTYPE nothing.
+        #expect(machine.received(.negotiation(command: TelnetDecoder.wont, option: 37)).isEmpty)
         #expect(machine.received(.negotiation(command: TelnetDecoder.will, option: 0)) == [.send([255, 253, 0])])
+        #expect(machine.received(.negotiation(command: TelnetDecoder.will, option: 25)) == [.send([255, 254, 25])])
+        #expect(machine.received(.command(246)) == [.send(Array("\r\n[Yes]\r\n".utf8))])
+        for option: UInt8 in [24, 32, 35, 39] {
+            #expect(machine.received(.negotiation(command: TelnetDecoder.will, option: option)).isEmpty)
+        }
+        #expect(machine.received(.negotiation(command: TelnetDecoder.will, option: 24)).isEmpty)
+        #expect(machine.received(.negotiation(command: TelnetDecoder.wont, option: 36)).isEmpty)
+        #expect(machine.received(.negotiation(command: TelnetDecoder.wont, option: 38)).isEmpty)
+        let login = machine.received(.negotiation(command: TelnetDecoder.dont, option: 38))
+        let bytes = login.compactMap { if case .send(let bytes) = $0 { bytes } else { nil } }.joined()
+        #expect(
+            Array(bytes)
+                == [
+                    255, 250, 32, 1, 255, 240, 255, 250, 35, 1, 255, 240, 255, 250, 39, 1, 255, 240, 255, 250, 24, 1,
+                    255, 240,
+                ]
+                + [
+                    255, 251, 3, 255, 253, 1, 255, 253, 34, 255, 253, 31, 255, 251, 5, 255, 253, 33, 255, 251, 1, 255,
+                    253, 6,
+                ]
+                + Array("\r\nLinux 6.1.0-18-amd64 (web-01) (pts/0)\r\n\r\nweb-01 login: ".utf8)
+        )
+        _ = Self.type(&machine, "root\r\n")
+        let refused = Self.type(&machine, "wrong\r\n")
+        #expect(refused.contains(.delay(.milliseconds(2400))))
+        #expect(Self.sent(refused) == "\r\n\r\nLogin incorrect\r\nweb-01 login: ")
     }
 
     @Test func loginEchoesButNotThePasswordAndThreeFailuresClose() throws {
