@@ -63,3 +63,25 @@ public struct LineDecoder: ByteToMessageDecoder {
         return .needMoreData
     }
 }
+
+/// Hands on whatever bytes arrived, for protocols whose servers answer before a line has ended (Dovecot's
+/// imap-login reads tags byte by byte); the service keeps its own bounded buffer.
+public struct RawBytesDecoder: ByteToMessageDecoder {
+    public typealias InboundOut = [UInt8]
+
+    public init() {}
+
+    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard buffer.readableBytes > 0 else { return .needMoreData }
+        context.fireChannelRead(Self.wrapInboundOut(buffer.readBytes(length: buffer.readableBytes)!))
+        return .continue
+    }
+
+    public mutating func decodeLast(
+        context: ChannelHandlerContext,
+        buffer: inout ByteBuffer,
+        seenEOF: Bool
+    ) throws -> DecodingState {
+        try self.decode(context: context, buffer: &buffer)
+    }
+}

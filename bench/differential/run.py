@@ -308,6 +308,10 @@ def smtp_norm(b):
 
 
 def dovecot_norm(b):
+    # A fresh imap-login/pop3-login that has not yet reached the auth process when the client's first bytes
+    # arrive says so before its greeting; a race on the real server (3 to 7 in 20 connections here), never
+    # seen by clients that wait for the greeting.
+    b = re.sub(rb"^(\* OK|\+OK) Waiting for authentication process to respond\.\.\r\n", b"", b)
     b = re.sub(rb"<\d+\.\d+\.\d+\.[0-9a-f]+@[^>]+>", b"<APOP-NONCE>", b)
     b = re.sub(rb"\[UNAVAILABLE\] Internal error occurred\. Refer to server log for more information\. \[[^\]]+\]",
                b"[UNAVAILABLE] Internal error occurred. Refer to server log for more information. [<TIME>]", b)

@@ -35,6 +35,9 @@ struct IMAPCommandAssembler {
     private var segments: [Segment] = []
     /// Bytes still owed to the literal being read.
     private var literalRemaining = 0
+
+    /// No command is half-read (no literal pending).
+    var isIdle: Bool { self.segments.isEmpty && self.literalRemaining == 0 }
     private var size = 0
 
     private enum Segment {

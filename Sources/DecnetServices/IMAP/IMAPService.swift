@@ -19,20 +19,15 @@ public struct IMAPService: HoneypotService {
 
     public func configure(_ channel: any Channel, port: Int) throws {
         try self.tls.configure(channel, port: port)
-        try channel.pipeline.syncOperations.addHandler(
-            ByteToMessageHandler(LineDecoder(maximumLength: 16_384), maximumBufferSize: 1 << 17)
-        )
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RawBytesDecoder()))
     }
 
-    public func handle(_ connection: Connection<LineFrame, ByteBuffer>, session: SessionEvents) async throws {
+    public func handle(_ connection: Connection<[UInt8], ByteBuffer>, session: SessionEvents) async throws {
         let sniffer = await ImplicitTLS.sniffer(connection.channel)
         defer { ImplicitTLS.reportFingerprint(sniffer, session: session) }
         var machine = IMAPStateMachine(configuration: self.configuration.withPlantedMail())
-        try await ProtocolLoop.serve(connection, session: session, greeting: Array(machine.greeting.utf8)) { frame in
-            switch frame {
-            case .line(let line): machine.received(line)
-            case .tooLong: machine.receivedOverlongLine()
-            }
+        try await ProtocolLoop.serve(connection, session: session, greeting: Array(machine.greeting.utf8)) {
+            machine.received(bytes: $0)
         }
     }
 }

@@ -29,10 +29,23 @@ struct IMAPStateMachine {
     /// Bad commands before login (Dovecot's imap-login says goodbye at the third).
     private var badCommands = 0
 
-    /// Commands a tagless line may start with, which Dovecot's imap-login answers with advice.
-    static let preLoginCommands: Set<String> = [
-        "LOGIN", "AUTHENTICATE", "CAPABILITY", "STARTTLS", "NOOP", "LOGOUT", "ID", "ENABLE",
-    ]
+    /// Input not yet read, and where imap-login's reader is in it (see `received(bytes:)`).
+    private var pending: [UInt8] = []
+    private var reader = Reader.tag
+
+    private enum Reader {
+        /// Validating a command's tag and name byte by byte, before its line has ended.
+        case tag
+        /// Tag and name are good: the whole line goes to the command parser once it has ended.
+        case arguments
+        /// After a bad tag or name: everything up to the next newline is dropped.
+        case skipLine
+    }
+
+    /// imap-login's input buffer: a token (or a run being skipped) that does not end within it is fatal.
+    static let inputBuffer = 1026
+    /// Longest command line read before login.
+    static let maximumLine = 16_384
 
     var isAuthenticated: Bool { if case .authenticated = self.state { true } else { false } }
 
@@ -62,6 +75,96 @@ struct IMAPStateMachine {
         + "SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE SAVEDATE LITERAL+ NOTIFY SPECIAL-USE"
 
     var greeting: String { "* OK [CAPABILITY \(Self.capabilities)] \(self.configuration.greeting)\r\n" }
+
+    /// Bytes as they arrive. Before login they are read as Dovecot's imap-login reads them, byte by byte: a tag
+    /// byte that cannot be one (a control byte, 0x80 or above, one of `(){%*"\]+`), an empty tag, a tag over 126
+    /// bytes or an empty or bad command name is a bad command at once, without waiting for the newline, and the
+    /// rest of its line is skipped; a token that does not end within the 1,026-byte input buffer ends the
+    /// connection. A command whose tag and name are good is parsed when its line has ended. After login (the
+    /// `imap` process) and during AUTHENTICATE, input is read by lines.
+    mutating func received(bytes: [UInt8]) -> [Action] {
+        self.pending += bytes
+        var actions: [Action] = []
+        while !self.pending.isEmpty {
+            if case .closed = self.state {
+                self.pending = []
+                break
+            }
+            if case .notAuthenticated = self.state, self.assembler.isIdle, self.reader != .arguments {
+                guard let more = self.preLoginScan() else { break }
+                actions += more
+                continue
+            }
+            guard let newline = self.pending.firstIndex(of: 10) else {
+                if self.pending.count > Self.maximumLine {
+                    self.pending = []
+                    actions += self.receivedOverlongLine()
+                }
+                break
+            }
+            var line = Array(self.pending[..<newline])
+            self.pending.removeFirst(newline + 1)
+            if line.last == 13 { line.removeLast() }
+            actions += self.received(line)
+            if self.assembler.isIdle { self.reader = .tag }
+        }
+        return actions
+    }
+
+    /// One step of imap-login's reader over `pending`: its answer, or nil while more bytes are needed.
+    private mutating func preLoginScan() -> [Action]? {
+        if self.reader == .skipLine {
+            guard let newline = self.pending.firstIndex(of: 10), newline < Self.inputBuffer else {
+                return self.pending.count >= Self.inputBuffer ? self.bufferFull() : nil
+            }
+            self.pending.removeFirst(newline + 1)
+            self.reader = .tag
+            return []
+        }
+        func ends(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 13 || byte == 10 }
+        var index = 0
+        while index < self.pending.count && !ends(self.pending[index]) {
+            guard Self.isTagByte(self.pending[index]) else { return self.badToken(tag: nil, "invalid tag") }
+            index += 1
+            if index >= Self.inputBuffer { return self.bufferFull() }
+        }
+        guard index < self.pending.count else { return nil }
+        guard index > 0, index <= 126 else { return self.badToken(tag: nil, "invalid tag") }
+        let tag = String(decoding: self.pending[..<index], as: UTF8.self)
+        guard self.pending[index] == 0x20 else { return self.badToken(tag: tag, "no command name") }
+        let start = index + 1
+        index = start
+        while index < self.pending.count && !ends(self.pending[index]) {
+            let byte = self.pending[index]
+            guard Self.isTagByte(byte) || byte == UInt8(ascii: "+") else {
+                return self.badToken(tag: tag, "invalid command name")
+            }
+            index += 1
+            if index >= Self.inputBuffer { return self.bufferFull() }
+        }
+        guard index < self.pending.count else { return nil }
+        guard index > start else { return self.badToken(tag: tag, "no command name") }
+        self.reader = .arguments
+        return []
+    }
+
+    /// A byte imap-login takes in a tag (an atom character other than `+` and `]`).
+    static func isTagByte(_ byte: UInt8) -> Bool {
+        byte > 0x20 && byte < 0x80 && !Array("(){%*\"\\]+".utf8).contains(byte)
+    }
+
+    private mutating func badToken(tag: String?, _ reason: String) -> [Action] {
+        self.reader = .skipLine
+        var fields = EventFields()
+        fields.add("error", reason)
+        fields.add("preview", attackerBytes: self.pending.prefix(80))
+        return [.emit(.clientMalformed, fields)] + self.preLoginBad(tag)
+    }
+
+    private mutating func bufferFull() -> [Action] {
+        self.pending = []
+        return self.receivedOverlongLine()
+    }
 
     mutating func received(_ line: [UInt8]) -> [Action] {
         switch self.state {
@@ -118,12 +221,6 @@ struct IMAPStateMachine {
         guard case .atom(let rawName) = arguments[0] else {
             if !self.isAuthenticated { return self.preLoginBad(tag) }
             return [.reply("\(tag) BAD Error in IMAP command received by server.\r\n")]
-        }
-        if !self.isAuthenticated, Self.preLoginCommands.contains(tag.uppercased()) {
-            return self.preLoginBad(
-                tag,
-                "First parameter in line is IMAP's command tag, not the command name. Add that before the command, like: a login user pass"
-            )
         }
         var name = rawName.uppercased()
         var rest = Array(arguments.dropFirst())
@@ -188,7 +285,18 @@ struct IMAPStateMachine {
         case "LOGIN", "AUTHENTICATE":
             return actions + [.reply("\(tag) BAD Error in IMAP command \(name): Already authenticated.\r\n")]
         default:
-            guard authenticated else { return actions + self.preLoginBad(tag) }
+            guard authenticated else {
+                // A line that starts with LOGIN and goes on with no command imap-login knows: advice, not
+                // counted as a bad command.
+                if tag.uppercased() == "LOGIN" {
+                    return actions + [
+                        .reply(
+                            "\(tag) BAD First parameter in line is IMAP's command tag, not the command name. Add that before the command, like: a login user pass\r\n"
+                        )
+                    ]
+                }
+                return actions + self.preLoginBad(tag)
+            }
             return actions + self.mailbox(tag: tag, name, rest)
         }
     }

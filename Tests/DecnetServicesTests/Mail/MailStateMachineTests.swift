@@ -194,4 +194,55 @@ import Testing
             }
         }
     }
+
+    /// Before login, input is read as Dovecot's imap-login reads it (Debian 12's 2.3.19, bench/differential): a
+    /// binary probe's first byte is a bad tag at once, the rest of its line is skipped, the third bad command
+    /// ends the connection, LOGIN's advice is not counted, and a token that outgrows the 1,026-byte buffer ends
+    /// it too.
+    @Test func beforeLoginTagsAreReadByteByByte() throws {
+        var rpc = try Self.machine()
+        #expect(
+            Self.replies(rpc.received(bytes: [0x80, 0, 0, 0x28, 0x72, 0xFE]))
+                == "* BAD Error in IMAP command received by server.\r\n"
+        )
+        #expect(rpc.received(bytes: [0x41, 0x42]).isEmpty)
+        var garbage = try Self.machine()
+        let all = (0..<256).map { UInt8($0) }
+        let replies = garbage.received(bytes: all + all)
+        #expect(
+            Self.replies(replies)
+                == "* BAD Error in IMAP command received by server.\r\n* BAD Error in IMAP command received by server.\r\n* BYE Too many invalid IMAP commands.\r\n"
+        )
+        #expect(replies.contains(.close))
+        var advice = try Self.machine()
+        let first = Self.replies(advice.received(bytes: Array("LOGIN a b\r\n".utf8)))
+        #expect(first.hasPrefix("LOGIN BAD First parameter in line is IMAP's command tag"))
+        #expect(
+            Self.replies(advice.received(bytes: Array("a1 FOO\r\n".utf8)))
+                == "a1 BAD Error in IMAP command received by server.\r\n"
+        )
+        #expect(
+            Self.replies(advice.received(bytes: Array("\r\n".utf8)))
+                == "* BAD Error in IMAP command received by server.\r\n"
+        )
+        #expect(
+            Self.replies(advice.received(bytes: Array("LOGIN\r\n".utf8))) == "* BYE Too many invalid IMAP commands.\r\n"
+        )
+        var long = try Self.machine()
+        #expect(Self.replies(long.received(bytes: Array(repeating: 0x41, count: 1025) + [13, 10])).hasPrefix("* BAD"))
+        var full = try Self.machine()
+        #expect(
+            Self.replies(full.received(bytes: Array(repeating: 0x41, count: 8192) + [13, 10]))
+                == "* BYE Input buffer full, aborting\r\n"
+        )
+        // A real client's login, split at every byte, and a literal, still work.
+        var client = try Self.machine()
+        var answered = ""
+        for byte in Array("a1 CAPABILITY\r\na2 LOGIN {3}\r\n".utf8) {
+            answered += Self.replies(client.received(bytes: [byte]))
+        }
+        #expect(answered.contains("a1 OK Pre-login capabilities listed") && answered.hasSuffix("+ OK\r\n"))
+        let login = client.received(bytes: Array("bob hunter2\r\na3 SELECT INBOX\r\n".utf8))
+        #expect(Self.replies(login).contains("a2 OK [CAPABILITY") && Self.replies(login).contains("a3 OK [READ-WRITE]"))
+    }
 }
