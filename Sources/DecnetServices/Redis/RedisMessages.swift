@@ -76,7 +76,12 @@ struct RedisRequestDecoder: DropsIncompleteMessageAtEOF {
     /// One inline command line, split on blanks with Redis's quoting rules.
     private func inline(_ buffer: inout ByteBuffer) -> RedisRequest? {
         let view = buffer.readableBytesView
-        guard let newline = view.firstIndex(of: UInt8(ascii: "\n")) else {
+        // Redis finds the line's end with strchr, which stops at a NUL: a NUL before the newline makes it wait
+        // for ever (every later byte lands behind it), until the buffer passes the inline limit. So a TLS hello
+        // or binary garbage gets silence, as from Redis 7.0 (bench/differential).
+        guard let stop = view.firstIndex(where: { $0 == UInt8(ascii: "\n") || $0 == 0 }), view[stop] != 0,
+            case let newline = stop
+        else {
             if view.count > Self.maximumInlineLength { return .protocolError("too big inline request") }
             return nil
         }
@@ -132,8 +137,9 @@ struct RedisRequestDecoder: DropsIncompleteMessageAtEOF {
     /// Reads up to `\r\n`, or nil when it has not arrived.
     private static func readLine(_ buffer: inout ByteBuffer) -> [UInt8]? {
         let view = buffer.readableBytesView
-        guard let newline = view.firstIndex(of: UInt8(ascii: "\n")), newline > view.startIndex,
-            view[newline - 1] == UInt8(ascii: "\r")
+        // strchr for the CR, as Redis reads count and length lines: a NUL before it, and Redis waits.
+        guard let newline = view.firstIndex(where: { $0 == UInt8(ascii: "\n") || $0 == 0 }), view[newline] != 0,
+            newline > view.startIndex, view[newline - 1] == UInt8(ascii: "\r")
         else { return nil }
         let line = Array(view[view.startIndex..<(newline - 1)])
         buffer.moveReaderIndex(forwardBy: newline - view.startIndex + 1)
