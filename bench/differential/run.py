@@ -793,7 +793,9 @@ SERVICES = [
      "claim": lambda v: "vsFTPd " + upstream(v), "persona": lambda c: {"ftp_banner": "(%s)" % c}},
     {"name": "smtp", "slug": "smtp", "apt": ["postfix"], "port": 25, "pkg": "postfix", "setup": setup_postfix,
      "claim": lambda v: "Postfix " + upstream(v),
-     "persona": lambda c: {"smtp_mta": "postfix", "smtp_banner": f"{HOSTNAME} ESMTP Postfix (Debian/GNU)"},
+     # smtp_auth=no: a stock Debian Postfix has no SASL (our default offers AUTH, to capture password sprays)
+     "persona": lambda c: {"smtp_mta": "postfix", "smtp_banner": f"{HOSTNAME} ESMTP Postfix (Debian/GNU)",
+                           "smtp_auth": "no"},
      "norm": [smtp_norm]},
     {"name": "imap", "slug": "imap", "apt": ["dovecot-imapd"], "port": 143, "pkg": "dovecot-imapd", "setup": setup_dovecot,
      "claim": lambda v: "Dovecot " + upstream(v), "persona": lambda c: {}, "norm": [dovecot_norm]},

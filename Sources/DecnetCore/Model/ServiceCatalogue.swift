@@ -158,6 +158,12 @@ public enum ServiceCatalogue {
             personaKeys: [
                 PersonaKey("smtp_banner", "220 greeting text"),
                 PersonaKey("smtp_mta", .oneOf(["postfix", "exim", "sendmail"]), "mail transfer agent to imitate"),
+                PersonaKey(
+                    "smtp_auth",
+                    .oneOf(["yes", "no"]),
+                    origin: .decnetSwift,
+                    "offer SMTP AUTH (default yes, to capture password sprays; no: a stock Debian Postfix, no SASL)"
+                ),
                 PersonaKey("users", .credentials, origin: .decnetSwift, "logins AUTH accepts; unset: none"),
             ]
         ),

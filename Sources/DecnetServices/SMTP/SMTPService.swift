@@ -22,6 +22,9 @@ public struct SMTPService: HoneypotService {
         var users: AcceptedCredentials
         /// Domains whose mail is delivered here (no relaying).
         var localDomains: Set<String>
+        /// SMTP AUTH offered (`smtp_auth`, default yes: password sprays are what it captures); a stock Debian
+        /// Postfix has no SASL and refuses AUTH.
+        var auth = true
     }
 
     let configuration: Configuration
@@ -29,7 +32,10 @@ public struct SMTPService: HoneypotService {
 
     public init(context: ServiceContext) throws {
         let mta = MTA(rawValue: (context.persona["smtp_mta"] ?? "postfix").lowercased()) ?? .postfix
-        let host = context.hostname.contains(".") ? context.hostname : "\(context.hostname).localdomain"
+        // Debian's postinst sets Postfix's myhostname to `hostname --fqdn`, which is the bare name on a host
+        // without a domain (Debian 12's, bench/differential); Exim and Sendmail add .localdomain.
+        let host =
+            context.hostname.contains(".") || mta == .postfix ? context.hostname : "\(context.hostname).localdomain"
         let banner: String
         if let custom = context.persona["smtp_banner"] {
             banner = custom
@@ -40,14 +46,20 @@ public struct SMTPService: HoneypotService {
             case .sendmail: banner = "\(host) ESMTP Sendmail 8.17.1.9/8.17.1.9; \(Self.rfc5322Date(Date()))"
             }
         }
-        var domains: Set<String> = ["localhost", "localdomain", host.lowercased()]
+        // Postfix's mydestination on Debian: $myhostname, the host name, localhost.localdomain, localhost (and,
+        // for a mail server with a domain, the domain it serves).
+        var domains: Set<String> =
+            mta == .postfix
+            ? ["localhost", "localhost.localdomain", host.lowercased()]
+            : ["localhost", "localdomain", host.lowercased()]
         if let dot = host.firstIndex(of: ".") { domains.insert(host[host.index(after: dot)...].lowercased()) }
         self.configuration = Configuration(
             hostname: host,
             banner: banner,
             mta: mta,
             users: AcceptedCredentials(context.persona["users"]),
-            localDomains: domains
+            localDomains: domains,
+            auth: (context.persona["smtp_auth"] ?? "yes").lowercased() != "no"
         )
         self.artifacts = ArtifactStore(directory: context.artifactDirectory)
     }

@@ -101,15 +101,34 @@ struct SMTPStateMachine {
 
         let mta = self.configuration.mta
         if mta == .postfix {
-            // Postfix's smtpd_forbidden_commands (CONNECT, GET, POST: a web client or proxy probe) and its empty
-            // and non-UTF-8 lines, measured against Debian 12's (bench/differential).
-            if ["CONNECT", "GET", "POST"].contains(verb) {
+            // Postfix's command loop, measured against Debian 12's (bench/differential): the whole line must be
+            // UTF-8; it is then read as a C string (to its first NUL) split on blanks, and a line with no word is
+            // bad syntax; an unknown word that looks like a mail header, or matches smtpd_forbidden_commands
+            // (CONNECT, GET, POST, or anything not starting with a letter), ends the session.
+            if String(validating: line, as: UTF8.self) == nil {
+                return actions + [.reply("500 5.5.2 Error: bad UTF-8 syntax")]
+            }
+            let blanks: [UInt8] = [0x20, 0x09, 0x0B, 0x0C, 0x0D, 0x0A]
+            let cString = line.prefix { $0 != 0 }
+            guard let first = cString.split(whereSeparator: { blanks.contains($0) }).first else {
+                return actions + [.reply("500 5.5.2 Error: bad syntax")]
+            }
+            let word = String(decoding: first, as: UTF8.self).uppercased()
+            let known = ["EHLO", "HELO", "AUTH", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "VRFY", "QUIT", "STARTTLS"]
+            let headerLike =
+                word.hasSuffix(":") && word.dropLast().allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" }
+            if !known.contains(word)
+                && (["CONNECT", "GET", "POST"].contains(word) || headerLike
+                    || !(first.first.map(Self.isLetter) ?? false))
+            {
                 self.state = .closed
                 return actions + [.reply("221 2.7.0 Error: I can break rules, too. Goodbye."), .close]
             }
-            if text.allSatisfy({ $0 == " " || $0 == "\t" }) { return actions + [.reply("500 5.5.2 Error: bad syntax")] }
-            if text.unicodeScalars.contains("\u{FFFD}") {
-                return actions + [.reply("500 5.5.2 Error: bad UTF-8 syntax")]
+            if verb == "STARTTLS" {
+                // Known to Postfix, and not implemented where no TLS is configured.
+                return actions + [
+                    .reply(argument.isEmpty ? "502 5.5.1 Error: command not implemented" : "501 5.5.4 Syntax: STARTTLS")
+                ]
             }
         }
         switch verb {
@@ -120,6 +139,9 @@ struct SMTPStateMachine {
             guard !argument.isEmpty else { return actions + [.reply("501 Syntax: HELO hostname")] }
             return actions + [.reply("250 \(self.configuration.hostname)")]
         case "AUTH":
+            guard self.configuration.auth else {
+                return actions + [.reply("503 5.5.1 Error: authentication not enabled")]
+            }
             return actions + self.auth(argument)
         case "MAIL":
             guard argument.uppercased().hasPrefix("FROM:") else {
@@ -169,10 +191,10 @@ struct SMTPStateMachine {
         let lines: [String]
         switch self.configuration.mta {
         case .postfix:
-            lines = [
-                host, "PIPELINING", "SIZE \(SMTPService.maximumMessageSize)", "VRFY", "ETRN", "AUTH PLAIN LOGIN",
-                "AUTH=PLAIN LOGIN", "ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8",
-            ]
+            lines =
+                [host, "PIPELINING", "SIZE \(SMTPService.maximumMessageSize)", "VRFY", "ETRN"]
+                + (self.configuration.auth ? ["AUTH PLAIN LOGIN", "AUTH=PLAIN LOGIN"] : [])
+                + ["ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8"]
         case .exim:
             lines = [
                 "\(host) Hello \(helo)", "SIZE \(SMTPService.maximumMessageSize)", "8BITMIME", "PIPELINING",
@@ -186,6 +208,11 @@ struct SMTPStateMachine {
         }
         return lines.enumerated().map { index, line in (index == lines.count - 1 ? "250 " : "250-") + line }
             .joined(separator: "\r\n")
+    }
+
+    static func isLetter(_ byte: UInt8) -> Bool {
+        (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+            || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
     }
 
     private mutating func auth(_ argument: String) -> [Action] {

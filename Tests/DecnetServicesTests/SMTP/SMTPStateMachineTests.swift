@@ -72,13 +72,32 @@ import Testing
         #expect(Self.replies(end).first?.hasPrefix("250 2.0.0 Ok: queued as ") == true)
     }
 
+    /// `smtp_auth = no` claims a stock Debian Postfix, which has no SASL: no AUTH in EHLO, AUTH refused.
+    @Test func withoutAuthThePersonaIsStockPostfix() throws {
+        var machine = try Self.machine(["smtp_auth": "no"])
+        let ehlo = Self.replies(Self.send(&machine, "EHLO x")).joined()
+        #expect(!ehlo.contains("AUTH") && ehlo.hasSuffix("250 SMTPUTF8"))
+        #expect(Self.replies(Self.send(&machine, "AUTH LOGIN")) == ["503 5.5.1 Error: authentication not enabled"])
+    }
+
     @Test func sequenceErrorsUsePostfixWording() throws {
         var machine = try Self.machine()
         #expect(Self.replies(Self.send(&machine, "RCPT TO:<a@b>")) == ["503 5.5.1 Error: need MAIL command"])
         #expect(Self.replies(Self.send(&machine, "DATA")) == ["503 5.5.1 Error: need RCPT command"])
         #expect(Self.replies(Self.send(&machine, "XYZZY")) == ["500 5.5.2 Error: command not recognized"])
         #expect(Self.replies(Self.send(&machine, "")) == ["500 5.5.2 Error: bad syntax"])
-        #expect(Self.replies(Self.send(&machine, "\u{16}\u{3}\u{0}\u{FFFD}")) == ["500 5.5.2 Error: bad UTF-8 syntax"])
+        #expect(Self.replies(machine.received([0x41, 0x42, 0xFF, 0x0A])) == ["500 5.5.2 Error: bad UTF-8 syntax"])
+        // Read as a C string: a NUL first leaves no word (bad syntax); a word not starting with a letter, or one
+        // that looks like a mail header, is a forbidden command that ends the session (Postfix 3.7).
+        #expect(Self.replies(machine.received([0x00, 0x41, 0x42])) == ["500 5.5.2 Error: bad syntax"])
+        #expect(Self.replies(Self.send(&machine, "STARTTLS")) == ["502 5.5.1 Error: command not implemented"])
+        for probe in ["\u{16}\u{3}\u{0}\u{FFFD}", "Subject: hi", "1abc"] {
+            var forbidden = try Self.machine()
+            let answer = Self.send(&forbidden, probe)
+            #expect(
+                Self.replies(answer) == ["221 2.7.0 Error: I can break rules, too. Goodbye."] && answer.contains(.close)
+            )
+        }
         // Postfix's smtpd_forbidden_commands: a web request ends the session (Debian 12's, bench/differential).
         var web = try Self.machine()
         let get = Self.send(&web, "GET / HTTP/1.0")
