@@ -789,8 +789,9 @@ SERVICES = [
     {"name": "ssh", "slug": "ssh", "apt": ["openssh-server"], "port": 22, "pkg": "openssh-server", "setup": setup_ssh,
      "claim": lambda v: "OpenSSH_%s Debian-%s" % (re.sub(r"^\d+:", "", v).split("-")[0], v.split("-", 1)[1]),
      "persona": lambda c: {"ssh_version": c}, "norm": [ssh_norm]},
+    # anonymous=no: Debian's vsftpd.conf has anonymous_enable=NO (ours lets anonymous in by default, a lure)
     {"name": "ftp", "slug": "ftp", "apt": ["vsftpd"], "port": 21, "pkg": "vsftpd", "setup": setup_vsftpd,
-     "claim": lambda v: "vsFTPd " + upstream(v), "persona": lambda c: {"ftp_banner": "(%s)" % c}},
+     "claim": lambda v: "vsFTPd " + upstream(v), "persona": lambda c: {"ftp_banner": "(%s)" % c, "anonymous": "no"}},
     {"name": "smtp", "slug": "smtp", "apt": ["postfix"], "port": 25, "pkg": "postfix", "setup": setup_postfix,
      "claim": lambda v: "Postfix " + upstream(v),
      # smtp_auth=no: a stock Debian Postfix has no SASL (our default offers AUTH, to capture password sprays)

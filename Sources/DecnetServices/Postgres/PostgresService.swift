@@ -19,6 +19,8 @@ public struct PostgresService: HoneypotService {
         /// Oldest protocol the release accepts (2.0 was dropped in 14).
         var earliestProtocol: String
         var users: AcceptedCredentials
+        /// Built with GSSAPI (Debian's, Ubuntu's and Red Hat's packages from 12 on): a GSSENCRequest is accepted.
+        var gssapi = true
     }
 
     let configuration: Configuration
@@ -44,7 +46,8 @@ public struct PostgresService: HoneypotService {
             versionFunction: "PostgreSQL \(version)\(build) on x86_64-pc-linux-gnu, compiled by \(gcc), 64-bit",
             postmasterLine: minorLines[version] ?? lines[major] ?? 2204,
             earliestProtocol: major >= 14 ? "3.0" : "2.0",
-            users: AcceptedCredentials(context.persona["users"])
+            users: AcceptedCredentials(context.persona["users"]),
+            gssapi: major >= 12
         )
     }
 

@@ -284,6 +284,24 @@ import Testing
         }
     }
 
+    /// As Debian 12's 15.18 (bench/differential): GSSAPI encryption is accepted (`G`) and then nothing is
+    /// answered; a protocol below 3.0 gets the old error format; SSL is declined.
+    @Test func gssEncryptionIsAcceptedAndOldClientsGetTheOldErrorFormat() throws {
+        var machine = try Self.machine()
+        #expect(Self.sent(machine.received(.gssRequest)) == [UInt8(ascii: "G")])
+        #expect(machine.received(.startup(major: 3, minor: 0, parameters: ["user": "x"])).isEmpty)
+        var old = try Self.machine()
+        let refused = old.received(.startup(major: 2, minor: 0, parameters: [:]))
+        #expect(
+            Self.sent(refused)
+                == [UInt8(ascii: "E")]
+                + Array("FATAL:  unsupported frontend protocol 2.0: server supports 3.0 to 3.0\n".utf8) + [0]
+        )
+        #expect(refused.contains(.close))
+        var eleven = try Self.machine(version: "11.22")
+        #expect(Self.sent(eleven.received(.gssRequest)) == [UInt8(ascii: "N")])
+    }
+
     @Test func sslIsDeclinedAndTheCleartextPasswordIsCaptured() throws {
         var machine = try Self.machine()
         #expect(Self.sent(machine.received(.sslRequest)) == [UInt8(ascii: "N")])
