@@ -68,7 +68,19 @@ public enum ServiceCatalogue {
                     "tftp_files",
                     origin: .decnetSwift,
                     "extra files served, name=content;name=content; default a router's, a phone's and a PXE server's"
-                )
+                ),
+                PersonaKey(
+                    "tftp_default_files",
+                    .oneOf(["yes", "no"]),
+                    origin: .decnetSwift,
+                    "serve the default lure files (yes); no: an empty tree, as a fresh tftpd-hpa"
+                ),
+                PersonaKey(
+                    "tftp_uploads",
+                    .oneOf(["yes", "no"]),
+                    origin: .decnetSwift,
+                    "accept and keep uploads (yes); no: refused, as tftpd-hpa --secure without -c refuses them"
+                ),
             ]
         ),
         ServiceDefinition(
@@ -324,6 +336,12 @@ public enum ServiceCatalogue {
                     .oneOf(["true", "false"]),
                     origin: .decnetSwift,
                     "clients without credentials connect (an open broker); default true"
+                ),
+                PersonaKey(
+                    "mqtt_password_file",
+                    .oneOf(["yes", "no"]),
+                    origin: .decnetSwift,
+                    "check credentials against users (yes); no: like mosquitto without a password_file, any accepted"
                 ),
                 PersonaKey(
                     "mqtt_topics",

@@ -33,7 +33,8 @@ public struct MQTTService: HoneypotService {
         self.configuration = MQTTStateMachine.Configuration(
             brokerVersion: brokerVersion,
             anonymous: (context.persona["mqtt_anonymous"] ?? "true").lowercased() == "true",
-            users: AcceptedCredentials(context.persona["users"])
+            users: AcceptedCredentials(context.persona["users"]),
+            passwordFile: context.persona["mqtt_password_file"]?.lowercased() != "no"
         )
         let topics: [(topic: String, payload: String)] =
             context.persona["mqtt_topics"].map { text in

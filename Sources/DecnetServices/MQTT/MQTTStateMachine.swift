@@ -47,6 +47,9 @@ struct MQTTStateMachine {
         /// Whether a CONNECT without credentials is accepted (`mqtt_anonymous`).
         var anonymous: Bool
         var users: AcceptedCredentials
+        /// Whether credentials are checked (a mosquitto `password_file`, `mqtt_password_file`, default yes);
+        /// without one, mosquitto 2 takes any user name and password as it takes anonymous clients.
+        var passwordFile = true
     }
 
     enum State: Equatable {
@@ -124,7 +127,7 @@ struct MQTTStateMachine {
         login.add("method", connect.username == nil ? "anonymous" : "mqtt")
         login.add("client_id", attackerText: connect.clientID)
         let accepted: Bool
-        if let username = connect.username {
+        if let username = connect.username, self.configuration.passwordFile {
             accepted = self.configuration.users.accepts(user: username, password: connect.password ?? [])
         } else {
             accepted = self.configuration.anonymous

@@ -280,6 +280,12 @@ struct SNMPAgent: Sendable {
             )
             payload.add("size", String(pdu.bindings.count))
             events.append((.payloadReceived, payload))
+            // net-snmp checks each value's type before access: a value nothing can be set to (NULL, an exception)
+            // is v2c's wrongType, v1's badValue, at its position (Debian 12's 5.9.3, bench/differential).
+            let unsettable: [SNMPValue] = [.null, .noSuchObject, .noSuchInstance, .endOfMibView]
+            if let bad = pdu.bindings.firstIndex(where: { unsettable.contains($0.value) }) {
+                return (respond(pdu.bindings.map { ($0.oid, $0.value) }, error: v1 ? 3 : 7, index: bad + 1), events)
+            }
             // A read-only community: v2c's noAccess, v1's noSuchName (as net-snmp maps it).
             return (respond(pdu.bindings.map { ($0.oid, $0.value) }, error: v1 ? 2 : 6, index: 1), events)
         default:

@@ -23,13 +23,16 @@ public struct TFTPService: DatagramService {
     }
 
     public init(context: ServiceContext) throws {
-        var files = TFTPServer.defaultFiles(hostname: context.hostname)
+        // tftp_default_files = no: an empty tree, as a fresh tftpd-hpa serves (its own files still come from tftp_files).
+        var files =
+            context.persona["tftp_default_files"]?.lowercased() == "no"
+            ? [:] : TFTPServer.defaultFiles(hostname: context.hostname)
         for pair in (context.persona["tftp_files"] ?? "").split(separator: ";") {
             let parts = pair.split(separator: "=", maxSplits: 1)
             guard parts.count == 2 else { continue }
             files[String(parts[0])] = Array(parts[1].utf8)
         }
-        self.server = TFTPServer(files: files)
+        self.server = TFTPServer(files: files, uploads: context.persona["tftp_uploads"]?.lowercased() != "no")
         self.artifacts = ArtifactStore(directory: context.artifactDirectory)
     }
 
@@ -71,7 +74,14 @@ final class TFTPServer: Sendable {
     let files: [String: [UInt8]]
     private let transfers = Mutex<[String: Transfer]>([:])
 
-    init(files: [String: [UInt8]]) { self.files = files }
+    /// Whether a WRQ is taken (DECNET-Swift's default, to keep what attackers upload); without, tftpd-hpa's
+    /// `--secure` rule without `-c`: only a file that exists and is world-writable (none here) may be written.
+    let uploads: Bool
+
+    init(files: [String: [UInt8]], uploads: Bool = true) {
+        self.files = files
+        self.uploads = uploads
+    }
 
     /// A router's, a phone's and a PXE server's files.
     static func defaultFiles(hostname: String) -> [String: [UInt8]] {
@@ -205,6 +215,12 @@ final class TFTPServer: Sendable {
         var accepted: [(String, String)] = []
         var blockSize = 512
         var content: [UInt8] = []
+        if write && !self.uploads {
+            return (
+                self.files[key] == nil ? Self.error(1, "File not found") : Self.error(0, "Permission denied"), events,
+                nil
+            )
+        }
         if !write {
             guard let file = self.files[key] else { return (Self.error(1, "File not found"), events, nil) }
             content = mode == "netascii" ? Self.netascii(file) : file

@@ -100,6 +100,19 @@ import Testing
         )
         var unknownLevel = Self.machine()
         #expect(Self.sent(unknownLevel.received(Self.connect(level: 7))) == [[0x20, 0x02, 0x00, 0x01]])
+        // mqtt_password_file = no: mosquitto 2 without a password file takes any credentials, and they are kept.
+        var open = MQTTStateMachine(
+            configuration: MQTTStateMachine.Configuration(
+                brokerVersion: "mosquitto version 2.0.11",
+                anonymous: true,
+                users: AcceptedCredentials(nil),
+                passwordFile: false
+            ),
+            store: MQTTRetainedStore(MQTTService.defaultTopics),
+            uptime: { 1 }
+        )
+        let any = open.received(Self.connect(user: "admin", password: "wrong"))
+        #expect(Self.sent(any) == [[0x20, 0x02, 0x00, 0x00]] && Self.fields(any, .loginSuccess)["password"] == "wrong")
     }
 
     @Test func subscriptionsGetTheRetainedTreeAndSysTopicsStayOutOfHash() {

@@ -125,6 +125,18 @@ import Testing
         let pdu = try #require(Self.reply(answer)?.pdu)
         #expect(pdu.first == 6 && pdu.second == 1, "noAccess")
         #expect(Self.field(answer.1, .payloadReceived, "preview") == "1.3.6.1.2.1.1.5.0=pwned")
+        // A value nothing can be set to is refused for its type first, at its position (net-snmp 5.9.3).
+        let null = SNMPMessage.encodePDU(
+            0xA3,
+            requestID: 8,
+            error: 0,
+            index: 0,
+            bindings: [(OID("1.3.6.1.2.1.1.5.0")!, .text("x")), (OID("1.3.6.1.2.1.1.6.0")!, .null)]
+        )
+        let typed = BERWriter.constructed(0x30, [BERWriter.integer(1), BERWriter.string("n0c-r3ad"), null], ad: false)
+        let typedMessage = try #require(SNMPMessage(typed))
+        let wrong = try #require(Self.reply(Self.agent().answer(typedMessage, uptime: 1, byteBound: 4096))?.pdu)
+        #expect(wrong.first == 7 && wrong.second == 2, "wrongType")
     }
 
     /// v3 as net-snmp's tools (and nmap's -sV probe) start it: an engine discovery answered with a Report naming a

@@ -53,6 +53,15 @@ import Testing
         )
     }
 
+    /// `tftp_uploads = no`: tftpd-hpa's --secure without -c, which writes only existing world-writable files.
+    @Test func withoutUploadsWritesAreRefusedAsTftpHpaRefusesThem() {
+        let server = TFTPServer(files: ["startup-config": Array("x".utf8)], uploads: false)
+        #expect(server.receive(Self.request(2, "upload.bin"), from: "a:1").0 == TFTPServer.error(1, "File not found"))
+        #expect(
+            server.receive(Self.request(2, "startup-config"), from: "a:2").0 == TFTPServer.error(0, "Permission denied")
+        )
+    }
+
     @Test func writesAreKeptAndUnknownFilesRefused() {
         let server = TFTPServer(files: [:])
         let (missing, events, _) = server.receive(Self.request(1, "../../etc/passwd"), from: "a:1")
