@@ -281,9 +281,14 @@ def redis_norm(b):
                 b"mem_\w+", b"allocator_\w+", b"total_\w+", b"instantaneous_\w+", b"maxmemory\w*",
                 b"io_threads_active", b"connected_clients", b"client_recent\w*", b"mem_fragmentation\w*",
                 b"master_replid\w*", b"second_repl_offset", b"used_memory_\w+", b"number_of_cached_scripts",
-                b"keyspace_\w+", b"expired_\w+", b"evicted_\w+", b"total_active_defrag_time", b"current_\w+"]:
+                b"keyspace_\w+", b"expired_\w+", b"evicted_\w+", b"total_active_defrag_time", b"current_\w+",
+                # the start time; systemd supervision (Debian's unit, not the harness's foreground server); counters
+                b"rdb_last_save_time", b"process_supervised", b"reply_buffer_\w+", b"expire_cycle_cpu_milliseconds",
+                b"rdb_changes_since_last_save", b"lazyfreed_objects"]:
         b = re.sub(rb"(?m)^(" + key + rb"):[^\r\n]*", rb"\1:<V>", b)
     b = re.sub(rb"(?m)^os:[^\r\n]*", b"os:<KERNEL>", b)  # the host's (or persona's) kernel
+    # errors replied since start, by prefix: how many depends on the probes that reached the server before
+    b = re.sub(rb"(?m)^errorstat_[^\r\n]*\r\n", b"", b)
     b = re.sub(rb"(\$2\r\nid\r\n):\d+", rb"\1:<N>", b)  # HELLO: the client id counter
     b = re.sub(rb"\$\d+\r\n# Server", b"$<LEN>\r\n# Server", b)
     b = re.sub(rb"id=\d+ addr=127\.0\.0\.1:\d+ laddr=[^ ]+ fd=\d+ name= age=\d+ idle=\d+", b"id=<CLIENT>", b)
@@ -454,7 +459,8 @@ def setup_dovecot(tmp, port):
 
 def setup_redis(tmp, port):
     return {"cmd": ["/usr/bin/redis-server", "--port", str(port), "--bind", REAL_IP, "--save", "", "--appendonly",
-                    "no", "--daemonize", "no", "--dir", tmp, "--logfile", f"{tmp}/redis.log", "--protected-mode", "yes"]}
+                    "no", "--daemonize", "no", "--dir", "/var/lib/redis", "--logfile", f"{tmp}/redis.log", "--protected-mode",
+                    "yes"]}  # Debian's packaged dir (nothing is saved there: --save "" and no AOF)
 
 
 def setup_mariadb(tmp, port):
@@ -803,7 +809,8 @@ SERVICES = [
     {"name": "pop3", "slug": "pop3", "apt": ["dovecot-pop3d"], "port": 110, "pkg": "dovecot-pop3d", "setup": setup_dovecot,
      "claim": lambda v: "Dovecot " + upstream(v), "persona": lambda c: {}, "norm": [dovecot_norm]},
     {"name": "redis", "slug": "redis", "apt": ["redis-server"], "port": 6379, "pkg": "redis-server", "setup": setup_redis,
-     "claim": upstream, "persona": lambda c: {"redis_version": c}, "norm": [redis_norm]},
+     # redis_seed_keys=no: an empty database like the fresh real one (ours starts with two lure keys)
+     "claim": upstream, "persona": lambda c: {"redis_version": c, "redis_seed_keys": "no"}, "norm": [redis_norm]},
     {"name": "mysql", "slug": "mysql", "apt": ["mariadb-server"], "port": 3306, "pkg": "mariadb-server",
      "setup": setup_mariadb, "claim": lambda v: re.sub(r"^\d+:", "", v).replace("-", "-MariaDB-", 1),
      "persona": lambda c: {"mysql_version": c}, "norm": [mysql_norm]},

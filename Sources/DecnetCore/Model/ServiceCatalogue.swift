@@ -306,6 +306,12 @@ public enum ServiceCatalogue {
                     origin: .decnetSwift,
                     "password AUTH must give; unset means an open instance"
                 ),
+                PersonaKey(
+                    "redis_seed_keys",
+                    .oneOf(["yes", "no"]),
+                    origin: .decnetSwift,
+                    "start with two lure keys (yes); no: an empty database, as a fresh server"
+                ),
             ]
         ),
         ServiceDefinition(

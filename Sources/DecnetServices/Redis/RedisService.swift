@@ -40,12 +40,14 @@ public struct RedisService: HoneypotService {
             processID: Int.random(in: 600...4000, using: &generator),
             runID: hex(40),
             replicationID: hex(40),
-            buildID: hex(16),
+            buildID: RedisInfo.debianBuildIDs[version] ?? hex(16),
             gccVersion: "12.2.0",
             uptimeOffset: Int.random(in: 86_400...(86_400 * 90), using: &generator)
         )
+        // redis_seed_keys = no: an empty database, as a fresh server (the two keys are a lure).
+        let seeded = context.persona["redis_seed_keys"]?.lowercased() != "no"
         self.keyspace = RedisKeyspace(
-            seed: ["backup:last": "2024-02-11T03:00:01Z", "session:admin": "eyJ1c2VyIjoiYWRtaW4ifQ=="],
+            seed: seeded ? ["backup:last": "2024-02-11T03:00:01Z", "session:admin": "eyJ1c2VyIjoiYWRtaW4ifQ=="] : [:],
             config: [
                 "dir": "/var/lib/redis", "dbfilename": "dump.rdb", "maxmemory": "0", "appendonly": "no",
                 "save": "3600 1 300 100 60 10000", "protected-mode": "no", "bind": "0.0.0.0",

@@ -131,7 +131,10 @@ struct RedisStateMachine {
             return [.reply(.simple("OK"))]
         case "role": return [.reply(.array([.bulk("master"), .integer(0), .array([])]))]
         case "module": return self.module(text)
-        case "command": return [.reply(text.first?.lowercased() == "count" ? .integer(Self.arity.count) : .array([]))]
+        case "command":
+            let release = self.configuration.version.split(separator: ".").prefix(2).joined(separator: ".")
+            let count = RedisInfo.commandCounts[release] ?? Self.arity.count
+            return [.reply(text.first?.lowercased() == "count" ? .integer(count) : .array([]))]
         case "client": return self.client(text, raw: arguments)
         case "eval", "evalsha", "script", "function", "fcall":
             return [.reply(.error("NOSCRIPT No matching script. Please use EVAL."))]

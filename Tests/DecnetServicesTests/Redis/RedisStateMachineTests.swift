@@ -30,6 +30,37 @@ import Testing
         actions.compactMap { if case .emit(let id, let fields) = $0 { (id, fields.fields) } else { nil } }
     }
 
+    /// Debian 12's Redis 7.0.15 as the harness measured it: INFO's sections and fields in their order, the
+    /// package's build id, COMMAND COUNT of the release's table; redis_seed_keys = no starts empty.
+    @Test func infoAndCountsAreTheReleases() throws {
+        let service = try RedisService(
+            context: ServiceContext(
+                decky: "d",
+                hostname: "h",
+                service: "redis",
+                persona: ["redis_version": "7.0.15", "redis_seed_keys": "no"],
+                sink: DiscardingEventSink()
+            )
+        )
+        var machine = RedisStateMachine(configuration: service.configuration, keyspace: service.keyspace)
+        guard case .bulk(let bytes) = Self.replies(machine.received(Self.command("INFO"))).first else {
+            Issue.record("INFO is not a bulk string")
+            return
+        }
+        let info = String(decoding: bytes, as: UTF8.self)
+        let sections = info.split(separator: "\r\n").filter { $0.hasPrefix("# ") }
+        #expect(
+            sections == [
+                "# Server", "# Clients", "# Memory", "# Persistence", "# Stats", "# Replication", "# CPU", "# Modules",
+                "# Errorstats", "# Cluster", "# Keyspace",
+            ]
+        )
+        #expect(info.contains("\r\nredis_build_id:ae4d7c971a948f0\r\n") && info.contains("\r\nlru_clock:"))
+        #expect(info.contains("\r\nused_memory_vm_total_human:65.00K\r\n") && info.hasSuffix("# Keyspace\r\n"))
+        #expect(Self.replies(machine.received(Self.command("COMMAND", "COUNT"))) == [.integer(240)])
+        #expect(Self.replies(machine.received(Self.command("DBSIZE"))) == [.integer(0)])
+    }
+
     @Test func openInstanceRecordsAuthAsAFailedLogin() throws {
         var machine = try Self.machine()
         let actions = machine.received(Self.command("AUTH", "hunter2"))
