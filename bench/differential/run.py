@@ -328,8 +328,55 @@ def mqtt_norm(b):
     return b
 
 
+def _ber_items(b):
+    out, i = [], 0
+    while i < len(b):
+        if i + 2 > len(b):
+            raise ValueError
+        t, n, j = b[i], b[i + 1], i + 2
+        if n & 0x80:
+            k = n & 0x7F
+            n, j = int.from_bytes(b[j:j + k], "big"), j + k
+        if j + n > len(b):
+            raise ValueError
+        out.append((t, b[j:j + n]))
+        i = j + n
+    return out
+
+
+def _ber_render(b):
+    parts = []
+    for t, v in _ber_items(b):
+        if t == 0x30 or 0xA0 <= t <= 0xA8:
+            parts.append("%02x{%s}" % (t, _ber_render(v)))
+        elif t == 0x04 and v[:1] == b"\x30":
+            try:
+                parts.append("04{%s}" % _ber_render(v))
+            except ValueError:
+                parts.append("04:" + v.hex())
+        else:
+            parts.append("%02x:%s" % (t, v.hex()))
+    return " ".join(parts)
+
+
 def snmp_norm(b):
-    return b  # sysUpTime and message ids are compared as bytes only within the probes we send (ids are ours)
+    """SNMPv3 messages as canonical BER text, masking what no two agents share: a net-snmp engine ID's random and
+    creation-time bytes, engineBoots/engineTime (restarts and seconds since the start) and the usmStats counters;
+    BER lengths follow those integers' sizes, so the message is compared parsed. v1/v2c datagrams are left as they
+    are (sysUpTime and message ids are compared as bytes only within the probes we send, ids are ours)."""
+    out = []
+    for d in b.split(b"<dgram-end>"):
+        if d.startswith(b"\x30") and b"\x02\x01\x03\x30" in d[:8]:
+            try:
+                text = _ber_render(d)
+                text = re.sub(r"80001f8880[0-9a-f]{16}00000000", "80001f8880<ENGINE>00000000", text)
+                text = re.sub(r"(04\{30\{04:[0-9a-f<>A-Z]*) 02:[0-9a-f]+ 02:[0-9a-f]+", r"\1 02:<BOOTS> 02:<TIME>", text)
+                text = re.sub(r"(06:2b060106030f01010[1-6]00) 41:[0-9a-f]+", r"\1 41:<N>", text)
+                d = text.encode()
+            except ValueError:
+                pass
+        out.append(d)
+    return b"<dgram-end>".join(out)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -830,7 +877,7 @@ SERVICES = [
     {"name": "snmp", "slug": "snmp", "apt": ["snmpd"], "port": 161, "proto": "udp", "pkg": "snmpd", "setup": setup_snmpd,
      "claim": lambda v: "net-snmp " + upstream(v),
      "persona": lambda c: {"snmp_community": "public", "snmp_location": SNMPD_LOCATION, "snmp_contact": SNMPD_CONTACT,
-                           "sys_descr": " ".join(os.uname())}},
+                           "sys_descr": " ".join(os.uname())}, "norm": [snmp_norm]},
     {"name": "tftp", "slug": "tftp", "apt": ["tftpd-hpa"], "port": 69, "proto": "udp", "pkg": "tftpd-hpa",
      "setup": setup_tftpd, "claim": lambda v: "tftpd-hpa " + upstream(v),
      # an empty tree and no uploads, as a fresh tftpd-hpa --secure (ours serves lure files and keeps uploads)

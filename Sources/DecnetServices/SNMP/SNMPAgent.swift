@@ -92,7 +92,17 @@ struct SNMPMIB: Sendable {
         switch self.device {
         case .router: self.engineID = [0x80, 0x00, 0x00, 0x09, 0x03] + self.mac
         case .printer: self.engineID = [0x80, 0x00, 0x00, 0x0B, 0x03] + self.mac
-        default: self.engineID = [0x80, 0x00, 0x1F, 0x88, 0x80] + Array(digest.prefix(12))
+        default:
+            // net-snmp's own engine ID: its enterprise, format 0x80, 4 random bytes, the time the agent first ran
+            // (little-endian Unix time) and 4 zero bytes; kept in /var/lib/snmp, so stable per host.
+            let created = UInt32(1_690_000_000 + Int(digest[4]) << 16 | Int(digest[5]) << 8 | Int(digest[6]))
+            self.engineID =
+                [0x80, 0x00, 0x1F, 0x88, 0x80] + Array(digest.prefix(4))
+                + [
+                    UInt8(created & 0xFF), UInt8(created >> 8 & 0xFF), UInt8(created >> 16 & 0xFF),
+                    UInt8(created >> 24),
+                ]
+                + [0, 0, 0, 0]
         }
         self.engineBoots = 3 + Int(digest[12] % 20)
     }

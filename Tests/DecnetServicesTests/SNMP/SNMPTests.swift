@@ -181,6 +181,12 @@ import Testing
             report.v3?.engineID.starts(with: [0x80, 0x00, 0x1F, 0x88, 0x80]) == true,
             "net-snmp's enterprise and format"
         )
+        // net-snmp's layout: 4 random bytes, the creation time (little-endian, in the past), 4 zero bytes.
+        let engine = try #require(report.v3?.engineID)
+        let created = engine[9..<13].reversed().reduce(0) { $0 << 8 | Int($1) }
+        #expect(
+            engine.count == 17 && engine.suffix(4) == [0, 0, 0, 0] && created > 1_600_000_000 && created < 1_800_000_000
+        )
         #expect(report.v3?.engineTime == 3_600 && report.v3?.messageID == 4242)
         #expect(report.pdu?.type == .report && report.pdu?.bindings.first?.oid == OID("1.3.6.1.6.3.15.1.1.4.0"))
         let login = agent.answer(
