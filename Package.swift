@@ -12,6 +12,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "decnet", targets: ["decnet"]),
+        // The fuzz driver (issue 25): libFuzzer's entry with `--sanitize fuzzer` (scripts/fuzz.sh), a replayer otherwise.
+        .executable(name: "decnet-fuzz", targets: ["decnet-fuzz"]),
         .library(name: "DecnetCore", targets: ["DecnetCore"]),
         .library(name: "DecnetConfig", targets: ["DecnetConfig"]),
         .library(name: "DecnetDocker", targets: ["DecnetDocker"]),
@@ -222,6 +224,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "decnet", dependencies: ["DecnetCLI"], swiftSettings: swiftSettings),
+        // Fuzz entry points: each feeds attacker bytes to one decoder or state machine without sockets. It imports
+        // DecnetServices @testable (debug builds only; no release build names it).
+        .target(
+            name: "DecnetFuzz",
+            dependencies: [
+                "DecnetServices", "DecnetServiceKit", "DecnetCore", "DecnetConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(name: "decnet-fuzz", dependencies: ["DecnetFuzz"], swiftSettings: swiftSettings),
         // Helpers for tests: real tools, fixtures, the built binary. Foundation only.
         .target(name: "DecnetTesting", dependencies: ["DecnetCore", "DecnetServiceKit"], swiftSettings: swiftSettings),
 
@@ -248,7 +263,7 @@ let package = Package(
         .testTarget(
             name: "DecnetServicesTests",
             dependencies: [
-                "DecnetServices", "DecnetServiceKit", "DecnetCore", "DecnetTesting",
+                "DecnetServices", "DecnetServiceKit", "DecnetCore", "DecnetTesting", "DecnetFuzz",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),

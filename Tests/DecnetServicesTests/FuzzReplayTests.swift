@@ -1,0 +1,40 @@
+import DecnetFuzz
+import DecnetTesting
+import Foundation
+import Testing
+
+/// Every fuzz target's seed corpus (`Fuzz/corpus/<target>/`) and every crash case a fuzzing run found
+/// (`Fuzz/crashes/<target>/`, kept as regressions) replayed through the target: none may crash, trap or hang.
+@Suite struct FuzzReplayTests {
+    static let root = PackageLayout.root.appendingPathComponent("Fuzz")
+
+    static func files(_ kind: String, _ target: String) -> [URL] {
+        let directory = Self.root.appendingPathComponent(kind).appendingPathComponent(target)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return names.filter { !$0.hasPrefix(".") }.sorted().map { directory.appendingPathComponent($0) }
+    }
+
+    @Test func everyTargetHasASeedCorpusAndEveryDirectoryATarget() throws {
+        let names = FuzzTargets.all.map(\.name)
+        let corpora = try FileManager.default.contentsOfDirectory(
+            atPath: Self.root.appendingPathComponent("corpus").path
+        )
+        #expect(Set(corpora) == Set(names), "Fuzz/corpus has \(corpora.sorted()), the targets are \(names)")
+        for name in names { #expect(!Self.files("corpus", name).isEmpty, "\(name) has no seeds") }
+    }
+
+    @Test(arguments: FuzzTargets.all.map(\.name))
+    func corpusAndCrashCasesReplayWithoutACrash(_ name: String) throws {
+        let target = try #require(FuzzTargets.target(name))
+        let inputs = Self.files("corpus", name) + Self.files("crashes", name)
+        for file in inputs {
+            target(Array(try Data(contentsOf: file)))
+        }
+        // Each input, cut short at every eighth byte, too: truncation is the commonest hostile input.
+        for file in Self.files("corpus", name) {
+            let bytes = Array(try Data(contentsOf: file))
+            for end in stride(from: 0, to: bytes.count, by: 8) { target(Array(bytes[..<end])) }
+        }
+        #expect(!inputs.isEmpty)
+    }
+}
