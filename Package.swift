@@ -78,6 +78,8 @@ let package = Package(
                 "DecnetCore", "DecnetServiceKit", "CSodium", "CNettle", "CZlib",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                // The fuzz entry points (FuzzEntries) run decoders in an EmbeddedChannel.
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -224,16 +226,10 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "decnet", dependencies: ["DecnetCLI"], swiftSettings: swiftSettings),
-        // Fuzz entry points: each feeds attacker bytes to one decoder or state machine without sockets. It imports
-        // DecnetServices @testable (debug builds only; no release build names it).
+        // The fuzz targets by name (the services' own entry points are DecnetServices.FuzzEntries).
         .target(
             name: "DecnetFuzz",
-            dependencies: [
-                "DecnetServices", "DecnetServiceKit", "DecnetCore", "DecnetConfig",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-            ],
+            dependencies: ["DecnetServices", "DecnetCore", "DecnetConfig"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "decnet-fuzz", dependencies: ["DecnetFuzz"], swiftSettings: swiftSettings),

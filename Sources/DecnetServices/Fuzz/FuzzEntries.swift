@@ -1,0 +1,117 @@
+import DecnetCore
+import DecnetServiceKit
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+
+/// Fuzz entry points of the services' decoders and state machines: attacker bytes in, no sockets, nothing out
+/// (DecnetFuzz's targets call them; `docs/fuzzing.md`). They live here, public, because a fuzz driver that
+/// reaches internal types through `@testable import` gets no coverage from libFuzzer (measured with Swift 6.1's
+/// -sanitize=fuzzer): the instrumented module must be imported plainly.
+public enum FuzzEntries {
+    static func context(_ kind: ServiceKind, _ persona: [String: String] = [:]) -> ServiceContext {
+        ServiceContext(decky: "fuzz", hostname: "fuzz-01", service: kind, persona: persona, sink: DiscardingEventSink())
+    }
+
+    /// Runs `decoder` over `bytes` in an embedded channel, split where the input says (its first byte), and hands
+    /// each message to `consume`. Errors a decoder throws are the protocol's way to give up: fine.
+    static func decode<Decoder: ByteToMessageDecoder>(
+        _ decoder: Decoder,
+        _ bytes: [UInt8],
+        consume: (Decoder.InboundOut) -> Void
+    ) {
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(decoder))
+        _ = try? channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        let split = bytes.isEmpty ? 0 : Int(bytes[0]) % max(bytes.count, 1)
+        for chunk in [bytes[..<split], bytes[split...]] where !chunk.isEmpty {
+            do {
+                try channel.writeInbound(ByteBuffer(bytes: chunk))
+            } catch {
+                break
+            }
+            while let message = try? channel.readInbound(as: Decoder.InboundOut.self) { consume(message) }
+        }
+        // A decoder may have closed the channel (a refusal): finish it either way, so the pipeline is torn down.
+        _ = try? channel.finish(acceptAlreadyClosed: true)
+        channel.embeddedEventLoop.run()
+    }
+
+    public static func http(_ bytes: [UInt8], server: String) {
+        let family = HTTPPages.family(server)
+        let decoder = HTTPPersonaRequestDecoder(family: family) { rejection in
+            ByteBuffer(string: "HTTP/1.1 \(rejection.status) x\r\n\r\n")
+        }
+        guard let service = try? HTTPService(context: self.context("http", ["server_header": server])) else { return }
+        let responder = HTTPResponder(configuration: service.configuration, port: 80)
+        var head: HTTPRequestHead?
+        var body: [UInt8] = []
+        self.decode(decoder, bytes) { part in
+            switch part {
+            case .head(let h):
+                head = h
+                body = []
+            case .body(let chunk): body += chunk.readableBytesView
+            case .end:
+                guard let h = head else { return }
+                let request = HTTPResponder.Request(
+                    method: h.method.rawValue,
+                    uri: h.uri,
+                    headers: h.headers.map { ($0.name, $0.value) },
+                    body: body
+                )
+                _ = responder.respond(to: request)
+            }
+        }
+    }
+
+    public static func mysql(_ bytes: [UInt8]) {
+        guard
+            let service = try? MySQLService(
+                context: self.context("mysql", ["mysql_version": "10.11.19-MariaDB-0+deb12u1", "users": "app:pw"])
+            )
+        else { return }
+        var machine = MySQLStateMachine(
+            configuration: service.configuration,
+            salt: Array(repeating: 0x41, count: 20),
+            connectionID: 7,
+            clientAddress: "10.0.0.1"
+        )
+        _ = machine.greeting
+        self.decode(MySQLPacketDecoder(), bytes) { _ = machine.received($0) }
+        _ = machine.connectionClosed()
+    }
+
+    public static func imap(_ bytes: [UInt8]) {
+        guard let service = try? IMAPService(context: self.context("imap", ["users": "bob:pw"])) else { return }
+        var machine = IMAPStateMachine(configuration: service.configuration)
+        let split = bytes.isEmpty ? 0 : Int(bytes[0]) % bytes.count
+        _ = machine.received(bytes: Array(bytes[..<split]))
+        _ = machine.received(bytes: Array(bytes[split...]))
+    }
+
+    public static func redis(_ bytes: [UInt8]) {
+        guard let service = try? RedisService(context: self.context("redis")) else { return }
+        var machine = RedisStateMachine(configuration: service.configuration, keyspace: service.keyspace)
+        self.decode(RedisRequestDecoder(), bytes) { _ = machine.received($0) }
+    }
+
+    public static func telnet(_ bytes: [UInt8]) {
+        guard let service = try? TelnetService(context: self.context("telnet", ["users": "admin:admin"])) else {
+            return
+        }
+        var machine = TelnetStateMachine(configuration: service.configuration)
+        _ = machine.greeting()
+        self.decode(TelnetDecoder(), bytes) { _ = machine.received($0) }
+    }
+
+    public static func smtp(_ bytes: [UInt8]) {
+        guard let service = try? SMTPService(context: self.context("smtp", ["users": "a:b"])) else { return }
+        var machine = SMTPStateMachine(configuration: service.configuration, seed: 1)
+        self.decode(LineDecoder(maximumLength: 4096), bytes) { frame in
+            switch frame {
+            case .line(let line): _ = machine.received(line)
+            case .tooLong: _ = machine.receivedOverlongLine()
+            }
+        }
+    }
+}
