@@ -21,7 +21,8 @@ public struct VNCService: HoneypotService {
             minor: major > 3 ? 8 : minor >= 8 ? 8 : minor == 7 ? 7 : 3,
             versionText: text,
             password: context.persona["vnc_password"],
-            desktopName: context.persona["vnc_desktop"] ?? context.hostname
+            desktopName: context.persona["vnc_desktop"] ?? context.hostname,
+            tigerVNC: context.osFamily == .linux && text == "003.008"
         )
     }
 

@@ -62,6 +62,27 @@ import Testing
         #expect(actions.last == .close)
     }
 
+    /// A Linux decky speaking 3.8 words its refusals as TigerVNC, Debian's VNC server (Xtigervnc 1.12, measured
+    /// in bench/differential): "Authentication failure", and a silent close for a type it did not offer.
+    @Test func linuxDeckiesRefuseAsTigerVNC() {
+        var configuration = Self.configuration
+        configuration.tigerVNC = true
+        var machine = VNCStateMachine(configuration: configuration, challenge: Array(repeating: 7, count: 16))
+        _ = machine.received(Array("RFB 003.008\n".utf8))
+        _ = machine.received([2])
+        let refused = machine.received(Array(repeating: 0x41, count: 16))
+        #expect(refused.contains(.send([0, 0, 0, 1, 0, 0, 0, 22] + Array("Authentication failure".utf8))))
+        var unoffered = VNCStateMachine(configuration: configuration, challenge: Array(repeating: 7, count: 16))
+        _ = unoffered.received(Array("RFB 003.008\n".utf8))
+        let none = unoffered.received([1])
+        #expect(!none.contains { if case .send = $0 { true } else { false } } && none.last == .close)
+        var future = VNCStateMachine(configuration: configuration, challenge: Array(repeating: 7, count: 16))
+        let reason = "Client needs protocol version 9.999, server has 3.8"
+        let refusedVersion = future.received(Array("RFB 009.999\n".utf8))
+        #expect(refusedVersion.contains(.send([0, 0, 0, 0, UInt8(reason.utf8.count)] + Array(reason.utf8))))
+        #expect(refusedVersion.last == .close)
+    }
+
     @Test func theRightPasswordOpensADesktopThatRecordsTyping() {
         let challenge = Self.bytes("9e0940f8d33625d20b396da863c7f957")
         var machine = VNCStateMachine(configuration: Self.configuration, challenge: challenge)
