@@ -16,11 +16,14 @@ public struct PosixDataChannels: DataChannels {
     public func listen(host: String, peer: String) async throws -> any PassiveDataListener {
         let initializer: @Sendable (any Channel) -> EventLoopFuture<AcceptedData> = { channel in
             channel.eventLoop.makeCompletedFuture {
+                let activation = ActivationHandler(eventLoop: channel.eventLoop)
+                try channel.pipeline.syncOperations.addHandler(activation)
                 // The peer is read at accept time: a client that uploads and closes before the transfer
                 // task looks at the connection has no remote address any more.
-                AcceptedData(
+                return AcceptedData(
                     channel: try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel),
-                    peer: channel.remoteAddress?.ipAddress
+                    peer: channel.remoteAddress?.ipAddress,
+                    active: activation.active
                 )
             }
         }
@@ -111,7 +114,10 @@ final class PosixPassiveListener: PassiveDataListener {
                         try? await accepted.channel.executeThenClose { _, _ in }
                         continue
                     }
-                    try await accepted.channel.executeThenClose { inbound, outbound in try await body(inbound, outbound)
+                    try await accepted.channel.executeThenClose { inbound, outbound in
+                        // A listing written and closed before the channel is registered would be dropped unsent.
+                        try await accepted.active.get()
+                        try await body(inbound, outbound)
                     }
                     served = true
                     return
@@ -136,4 +142,6 @@ final class PosixPassiveListener: PassiveDataListener {
 struct AcceptedData: Sendable {
     let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
     let peer: String?
+    /// Succeeds once the channel is registered and active (see `ActivationHandler`).
+    let active: EventLoopFuture<Void>
 }

@@ -40,6 +40,8 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
             // The source as accept(2) saw it: a scanner that connects and resets at once is still attributed.
             AcceptedPeer.source(of: channel).flatMapThrowing { source in
                 let counts = ByteCounts()
+                let activation = ActivationHandler(eventLoop: channel.eventLoop)
+                try channel.pipeline.syncOperations.addHandler(activation)
                 try channel.pipeline.syncOperations.addHandler(ByteCountingHandler(counts: counts))
                 try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: limits.idleTimeout))
                 try channel.pipeline.syncOperations.addHandler(IdleCloseHandler())
@@ -56,6 +58,7 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
                 return AcceptedConnection<Service>(
                     channel: wrapped,
                     counts: counts,
+                    active: activation.active,
                     source: source,
                     destination: Endpoint(address: channel.localAddress)
                 )
@@ -146,6 +149,8 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
         var reason = "closed"
         do {
             try await accepted.channel.executeThenClose { inbound, outbound in
+                // What a service writes and closes at once must not be dropped (see ActivationHandler).
+                try await accepted.active.get()
                 let connection = Connection(inbound: inbound, outbound: outbound, channel: accepted.channel.channel)
                 try await self.service.handle(connection, session: session)
             }
@@ -181,6 +186,8 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
 struct AcceptedConnection<Service: TCPHoneypot>: Sendable {
     let channel: NIOAsyncChannel<Service.Inbound, Service.Outbound>
     let counts: ByteCounts
+    /// Succeeds once the channel is registered and active.
+    let active: EventLoopFuture<Void>
     let source: Endpoint
     let destination: Endpoint
 }

@@ -45,4 +45,20 @@ import Testing
         #expect(service.capture.events(.fileDownload).contains { $0[field: "filename"] == "/home/deploy/notes.txt" })
         #expect(upload.service == "ftp" && upload.decky == "decky-test" && upload.source.ip == "127.0.0.1")
     }
+
+    /// A data connection written and closed at once: NIO hands the accepted channel over before registering it,
+    /// and a close that overtook the registration dropped the listing (curl printed nothing after a 226; about
+    /// one listing in eight on a loaded machine). Each of these listings must arrive whole.
+    @Test(.enabled(if: ExternalTool.curl.isUsable, "needs curl (required under CI)"))
+    func everyListingArrivesThoughItsConnectionClosesAtOnce() async throws {
+        let curl = try #require(ExternalTool.curl.path, "\(ExternalTool.curl.missingMessage)")
+        let service = try await LiveService.start("ftp", persona: [:])
+        var empty = 0
+        for _ in 0..<60 {
+            let listing = try await ProcessRunner.run(curl, ["-sS", "ftp://127.0.0.1:\(service.port)/"])
+            if !listing.standardOutput.hasSuffix(" pub\n") { empty += 1 }
+        }
+        await service.stop()
+        #expect(empty == 0, "\(empty) of 60 listings arrived without their line")
+    }
 }
