@@ -307,6 +307,24 @@ def http_norm(b):
     return b
 
 
+def docker_norm(b):
+    """What differs between two Docker hosts, not between two daemons: the engine's id, the clock, the machine
+    (kernel, CPUs, memory, cgroup setup: this machine has cgroup v1, ours claims a Debian 12 host with v2), the
+    data root, the listening address in the plain-TCP warning, and the harness's safety proxy (the real daemon
+    runs with HTTP(S)_PROXY pointing at a closed loopback port, so that nothing it is asked can leave the machine).
+    Lengths follow the normalised text."""
+    for key in [b"ID", b"SystemTime", b"KernelVersion", b"DockerRootDir", b"HttpProxy", b"HttpsProxy", b"NoProxy",
+                b"CgroupDriver", b"CgroupVersion"]:
+        b = re.sub(rb'"' + key + rb'":"[^"]*"', b'"' + key + b'":"<V>"', b)
+    for key in [b"NFd", b"NGoroutines", b"NCPU", b"MemTotal", b"OomKillDisable"]:
+        b = re.sub(rb'"' + key + rb'":(\d+|true|false)', b'"' + key + b'":<V>', b)
+    b = b.replace(b',"name=cgroupns"]', b"]")
+    b = re.sub(rb"API is accessible on http://([0-9.]+|<SERVER_IP>):\d+", b"API is accessible on http://<ADDR>", b)
+    b = re.sub(rb"(?m)^Content-Length: \d+", b"Content-Length: <N>", b)
+    b = re.sub(rb"(?m)^[0-9a-f]+\r\n(?=[\[{])", b"<CHUNK>\r\n", b)
+    return b
+
+
 def smtp_norm(b):
     b = re.sub(rb"Ok: queued as [0-9A-F]+", b"Ok: queued as <QID>", b)
     return b
@@ -674,6 +692,18 @@ def setup_tftpd(tmp, port):
     return {"cmd": ["/usr/sbin/in.tftpd", "-L", "-u", "tftp", "-s", f"{tmp}/srv", "-a", f"{REAL_IP}:{port}"]}
 
 
+def setup_dockerd(tmp, port):
+    # Debian's docker.io with its own data and exec roots, no bridge and no iptables rules. The proxy variables
+    # point at a closed loopback port: a request that would reach a registry fails here instead of leaving the
+    # machine (the probes ask for no pull or login anyway).
+    proxy = "http://127.0.0.1:9"
+    env = dict(os.environ, HTTP_PROXY=proxy, HTTPS_PROXY=proxy, NO_PROXY="")
+    return {"cmd": ["/usr/sbin/dockerd", "-H", f"tcp://{REAL_IP}:{port}", "--data-root", f"{tmp}/data",
+                    "--exec-root", f"{tmp}/exec", "--pidfile", f"{tmp}/docker.pid", "--bridge", "none",
+                    "--iptables=false", "--ip6tables=false",
+                    "--ip-masq=false"], "env": env}
+
+
 def setup_smbd(tmp, port):
     for d in ["private", "lock", "state", "cache", "pid", "ncalrpc"]:
         os.makedirs(f"{tmp}/{d}")
@@ -862,6 +892,27 @@ CLIENT = {
             ("unoffered-type", [None, b"RFB 003.008\n", b"\x01"]),
             ("bad-version", [None, b"RFB 009.999\n"]),
             ("garbage", [None, GARBAGE])],
+    # Requests the docker CLI, nmap's docker-version and exposed-API bots send; never a pull, a login or a build
+    # (those would make the real daemon reach for a registry).
+    "docker_api": [
+        ("version", [b"GET /version HTTP/1.1\r\nHost: x\r\nUser-Agent: Docker-Client/20.10.24+dfsg1 (linux)\r\n\r\n"]),
+        ("version-prefixed", [b"GET /v1.41/version HTTP/1.1\r\nHost: x\r\n\r\n"]),
+        ("version-too-new", [b"GET /v1.99/version HTTP/1.1\r\nHost: x\r\n\r\n"]),
+        ("version-too-old", [b"GET /v1.11/info HTTP/1.1\r\nHost: x\r\n\r\n"]),
+        ("info", [b"GET /info HTTP/1.1\r\nHost: x\r\n\r\n"]),
+        ("info-http-1-0", [b"GET /info HTTP/1.0\r\n\r\n"]),
+        ("ping", [b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n"]),
+        ("ping-head", [b"HEAD /_ping HTTP/1.1\r\nHost: x\r\n\r\n"]),
+        ("containers", [b"GET /containers/json?all=1 HTTP/1.1\r\nHost: x\r\n\r\n"]),
+        ("images", [b"GET /v1.41/images/json HTTP/1.1\r\nHost: x\r\n\r\n"]),
+        ("inspect-missing", [b"GET /containers/nope/json HTTP/1.1\r\nHost: x\r\n\r\n"]),
+        ("start-missing", [b"POST /containers/nope/start HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"]),
+        ("create-unknown-image", [b"POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                  b"Content-Length: 18\r\n\r\n{\"Image\":\"nope:1\"}"]),
+        ("root", [b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"]),
+        ("unknown-path", [b"GET /admin/config.php HTTP/1.1\r\nHost: x\r\n\r\n"]),
+        ("garbage", [GARBAGE]), ("long-line", [LONG]),
+    ],
 }
 
 # name, slug, apt packages, port, proto, package for the version, setup(), persona(version), normaliser, aliases
@@ -912,6 +963,10 @@ SERVICES = [
     {"name": "vnc", "slug": "vnc", "apt": ["tigervnc-standalone-server", "tigervnc-tools"], "port": 5900,
      "pkg": "tigervnc-standalone-server", "setup": setup_tigervnc, "claim": lambda v: "TigerVNC " + upstream(v),
      "persona": lambda c: {"vnc_version": "003.008"}, "norm": [vnc_norm]},
+    # docker_seed_containers=no: a fresh engine without containers, as the harness's (ours shows three lures)
+    {"name": "docker", "slug": "docker_api", "apt": ["docker.io"], "port": 2375, "pkg": "docker.io",
+     "setup": setup_dockerd, "claim": lambda v: re.sub(r"-.*$", "", v),
+     "persona": lambda c: {"docker_version": c, "docker_seed_containers": "no"}, "norm": [http_norm, docker_norm]},
     {"name": "smb", "slug": "smb", "apt": ["samba"], "port": 445, "pkg": "samba", "setup": setup_smbd,
      "claim": lambda v: "Samba " + upstream(v),
      "persona": lambda c: {"os_version": "Samba", "workgroup": "WORKGROUP", "server_name": HOSTNAME.upper()}},

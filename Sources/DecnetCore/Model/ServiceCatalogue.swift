@@ -421,7 +421,15 @@ public enum ServiceCatalogue {
             "docker_api",
             ports: [PortSpec(2375), PortSpec(2376)],
             role: "Docker Remote API",
-            personaKeys: [PersonaKey("docker_version", "engine version, e.g. 24.0.7")]
+            personaKeys: [
+                PersonaKey("docker_version", "engine version, e.g. 24.0.7 (Debian's docker.io: 20.10.24+dfsg1)"),
+                PersonaKey(
+                    "docker_seed_containers",
+                    .oneOf(["yes", "no"]),
+                    origin: .decnetSwift,
+                    "three long-running containers and their images (yes); no: a freshly installed engine"
+                ),
+            ]
         ),
         ServiceDefinition(
             "conpot",

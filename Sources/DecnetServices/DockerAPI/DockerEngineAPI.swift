@@ -14,6 +14,9 @@ final class DockerEngineState: Sendable {
         var command: [String]
         var created: Int
         var running: Bool
+        /// When it was last started and stopped (nil: never): `docker ps -a` says Created or Exited … ago.
+        var started: Int?
+        var finished: Int?
     }
 
     struct Exec: Sendable {
@@ -35,36 +38,45 @@ final class DockerEngineState: Sendable {
 
     let state: Mutex<State>
 
-    init(started: Int) {
+    /// `seeded` false: an engine that has just been installed, without images or containers. `host` makes the
+    /// long-running containers' ids the decky's own (an image's id is its content's, the same everywhere).
+    init(started: Int, seeded: Bool = true, host: String = "") {
         var state = State()
+        guard seeded else {
+            self.state = Mutex(state)
+            return
+        }
         state.images = [
             "nginx:1.25": started - 40 * 86_400, "redis:7.2": started - 40 * 86_400,
             "postgres:15": started - 38 * 86_400,
         ]
         state.containers = [
             Container(
-                id: Self.id("web"),
+                id: Self.id(host + "web"),
                 name: "web",
                 image: "nginx:1.25",
                 command: ["/docker-entrypoint.sh", "nginx", "-g", "daemon off;"],
                 created: started - 21 * 86_400,
-                running: true
+                running: true,
+                started: started - 21 * 86_400
             ),
             Container(
-                id: Self.id("cache"),
+                id: Self.id(host + "cache"),
                 name: "cache",
                 image: "redis:7.2",
                 command: ["docker-entrypoint.sh", "redis-server"],
                 created: started - 21 * 86_400,
-                running: true
+                running: true,
+                started: started - 21 * 86_400
             ),
             Container(
-                id: Self.id("db"),
+                id: Self.id(host + "db"),
                 name: "db",
                 image: "postgres:15",
                 command: ["docker-entrypoint.sh", "postgres"],
                 created: started - 20 * 86_400,
-                running: true
+                running: true,
+                started: started - 20 * 86_400
             ),
         ]
         self.state = Mutex(state)
@@ -93,6 +105,47 @@ struct DockerEngineAPI: HTTPAPI {
         var hostname: String
         var operatingSystem: String
         var profile: ShellProfile
+        /// What the build reports beside the engine: its platform name, build time, containerd, runc, init.
+        var release = Release.upstream
+        /// The engine's id in `/info` (twelve groups of four base32 letters, stable per decky).
+        var engineID = ""
+        /// `/info`'s warnings: the one every daemon exposed on plain TCP prints.
+        var warnings: [String] = []
+    }
+
+    /// A build's components. Docker's own packages ("Docker Engine - Community") and Debian's docker.io (its
+    /// versions carry `+dfsg`) differ in all of them.
+    struct Release: Sendable {
+        var platform: String
+        var buildTime: String
+        var containerd: (version: String, commit: String)
+        var runc: (version: String, commit: String)
+        var initCommit: String
+
+        static let upstream = Release(
+            platform: "Docker Engine - Community",
+            buildTime: "2023-10-26T09:07:41.000000000+00:00",
+            containerd: ("1.6.24", "61f9fd88f79f081d64d6fa3bb1a0dc71ec870523"),
+            runc: ("1.1.9", "v1.1.9-0-gccaecfc"),
+            initCommit: "de40ad0"
+        )
+
+        /// Debian 12's docker.io 20.10.24+dfsg1 (with its containerd and runc packages).
+        static let debian = Release(
+            platform: "",
+            buildTime: "2026-05-07T21:09:36.000000000+00:00",
+            containerd: ("1.6.20~ds1", "1.6.20~ds1-1+deb12u3"),
+            runc: ("1.1.5+ds1", "1.1.5+ds1-1+deb12u1"),
+            initCommit: ""
+        )
+    }
+
+    /// The warning dockerd puts in `/info` when its API listens on TCP without TLS (`address` as in `-H`).
+    static func plainTCPWarning(_ address: String) -> String {
+        "WARNING: API is accessible on http://\(address) without encryption.\n"
+            + "         Access to the remote API is equivalent to root access on the host. Refer\n"
+            + "         to the 'Docker daemon attack surface' section in the documentation for\n"
+            + "         more information: https://docs.docker.com/go/attack-surface/"
     }
 
     /// A response as dockerd's Go server writes it: the handler's headers (the writer sorts them, as Go does), and
@@ -107,6 +160,8 @@ struct DockerEngineAPI: HTTPAPI {
         var status: Int
         var headers: [(String, String)]
         var body: Body
+        /// The Content-Type net/http sniffs for a handler that set none (written after Content-Length).
+        var sniffedType: String? = nil
 
         static func == (lhs: Response, rhs: Response) -> Bool {
             lhs.status == rhs.status && lhs.body == rhs.body && lhs.headers.elementsEqual(rhs.headers) { $0 == $1 }
@@ -126,17 +181,25 @@ struct DockerEngineAPI: HTTPAPI {
         ]
     }
 
-    func json(_ status: Int, _ value: Any) -> Response {
-        let data =
-            (try? JSONSerialization.data(withJSONObject: value, options: [.withoutEscapingSlashes])) ?? Data("{}".utf8)
-        return Response(
+    /// A JSON response as the API's handlers write it (`json.NewEncoder(w).Encode(v)`: a trailing newline).
+    func json(_ status: Int, _ value: GoJSON) -> Response {
+        Response(
             status: status,
             headers: self.versionHeaders + [("Content-Type", "application/json")],
-            body: .bytes(Array(data) + [0x0A])
+            body: .bytes(value.bytes + [0x0A])
         )
     }
 
-    func message(_ status: Int, _ text: String) -> Response { self.json(status, ["message": text]) }
+    func message(_ status: Int, _ text: String) -> Response { self.json(status, ["message": .string(text)]) }
+
+    /// The router's own 404, written before the version middleware runs: no `Api-Version` and friends.
+    var pageNotFound: Response {
+        Response(
+            status: 404,
+            headers: [("Content-Type", "application/json")],
+            body: .bytes(GoJSON.object([("message", "page not found")]).bytes + [0x0A])
+        )
+    }
 
     func empty(_ status: Int) -> Response { Response(status: status, headers: self.versionHeaders, body: .bytes([])) }
 
@@ -155,17 +218,28 @@ struct DockerEngineAPI: HTTPAPI {
             userAgent: headers.first(where: { $0.name.lowercased() == "user-agent" })?.value
         )
         let parts = path.split(separator: "/").map(String.init)
+        if let refusal = self.versionRefusal(uri) { return (refusal, events) }
         let response: Response
         switch (method, parts.first ?? "", parts.count) {
         case ("GET", "_ping", 1), ("HEAD", "_ping", 1):
-            response = Response(
-                status: 200,
-                headers: self.versionHeaders + [
-                    ("Builder-Version", "2"), ("Cache-Control", "no-cache, no-store, must-revalidate"),
-                    ("Content-Type", "text/plain; charset=utf-8"), ("Pragma", "no-cache"),
-                ],
-                body: .bytes(method == "HEAD" ? [] : Array("OK".utf8))
-            )
+            // BuildKit is the default builder from 23.0 (API 1.42), which also added the Swarm header.
+            let modern = Self.compareVersions(self.configuration.apiVersion, "1.42") >= 0
+            var headers =
+                self.versionHeaders + [
+                    ("Cache-Control", "no-cache, no-store, must-revalidate"), ("Pragma", "no-cache"),
+                ]
+            if modern { headers += [("Builder-Version", "2"), ("Swarm", "inactive")] }
+            if method == "HEAD" {
+                headers += [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", "0")]
+                response = Response(status: 200, headers: headers, body: .bytes([]))
+            } else {
+                response = Response(
+                    status: 200,
+                    headers: headers,
+                    body: .bytes(Array("OK".utf8)),
+                    sniffedType: "text/plain; charset=utf-8"
+                )
+            }
         case ("OPTIONS", _, _):
             response = self.empty(200)
         case ("GET", "version", 1):
@@ -212,13 +286,14 @@ struct DockerEngineAPI: HTTPAPI {
             response = self.json(
                 200,
                 [
-                    "ID": exec.id, "Running": false, "ExitCode": Int(exec.exitCode), "ContainerID": exec.container,
-                    "Pid": 0, "OpenStdin": false, "OpenStdout": true, "OpenStderr": true,
+                    "ID": .string(exec.id), "Running": false, "ExitCode": .int(Int(exec.exitCode)),
                     "ProcessConfig": [
-                        "entrypoint": exec.command.first ?? "", "arguments": Array(exec.command.dropFirst()),
-                        "privileged": false, "tty": false, "user": "",
+                        "tty": false, "entrypoint": .string(exec.command.first ?? ""),
+                        "arguments": .strings(Array(exec.command.dropFirst())), "privileged": false,
                     ],
-                ] as [String: Any]
+                    "OpenStdin": false, "OpenStderr": true, "OpenStdout": true, "CanRemove": false,
+                    "ContainerID": .string(exec.container), "DetachKeys": nil, "Pid": 0,
+                ]
             )
         case ("POST", "auth", 1):
             var login = EventFields()
@@ -228,11 +303,56 @@ struct DockerEngineAPI: HTTPAPI {
             login.add("method", "registry")
             login.add("registry", attackerText: document["serveraddress"] as? String ?? "")
             events.append((.loginSuccess, login))
-            response = self.json(200, ["IdentityToken": "", "Status": "Login Succeeded"])
+            response = self.json(200, ["Status": "Login Succeeded", "IdentityToken": ""])
         default:
-            response = self.message(404, "page not found")
+            response = self.pageNotFound
         }
         return (response, events)
+    }
+
+    /// The version middleware's refusal of a `/v1.NN` prefix the engine does not serve: too new as JSON, too old as
+    /// text (`http.Error`), both before the experimental middleware adds its header.
+    func versionRefusal(_ uri: String) -> Response? {
+        guard uri.hasPrefix("/v"), let slash = uri.dropFirst(2).firstIndex(of: "/") else { return nil }
+        let requested = String(uri[uri.index(uri.startIndex, offsetBy: 2)..<slash])
+        guard !requested.isEmpty, requested.allSatisfy({ $0.isNumber || $0 == "." }) else { return nil }
+        let headers = [
+            ("Api-Version", self.configuration.apiVersion), ("Ostype", "linux"),
+            ("Server", "Docker/\(self.configuration.version) (linux)"),
+        ]
+        if Self.compareVersions(requested, self.configuration.apiVersion) > 0 {
+            let text =
+                "client version \(requested) is too new. Maximum supported API version is \(self.configuration.apiVersion)"
+            return Response(
+                status: 400,
+                headers: headers + [("Content-Type", "application/json")],
+                body: .bytes(GoJSON.object([("message", .string(text))]).bytes + [0x0A])
+            )
+        }
+        if Self.compareVersions(requested, "1.12") < 0 {
+            let text =
+                "client version \(requested) is too old. Minimum supported API version is 1.12, please upgrade your client to a newer version"
+            return Response(
+                status: 400,
+                headers: headers + [
+                    ("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff"),
+                ],
+                body: .bytes(Array((text + "\n").utf8))
+            )
+        }
+        return nil
+    }
+
+    /// Docker's API version comparison: dot-separated numbers, a missing part counting as 0.
+    static func compareVersions(_ a: String, _ b: String) -> Int {
+        let left = a.split(separator: ".", omittingEmptySubsequences: false).map { Int($0) ?? 0 }
+        let right = b.split(separator: ".", omittingEmptySubsequences: false).map { Int($0) ?? 0 }
+        for index in 0..<max(left.count, right.count) {
+            let x = index < left.count ? left[index] : 0
+            let y = index < right.count ? right[index] : 0
+            if x != y { return x < y ? -1 : 1 }
+        }
+        return 0
     }
 
     /// The path without its `/v1.NN` prefix, and the query's parameters.
@@ -257,105 +377,214 @@ struct DockerEngineAPI: HTTPAPI {
 
     // MARK: Documents
 
-    var versionDocument: [String: Any] {
+    var versionDocument: GoJSON {
         let c = self.configuration
-        let buildTime = "2023-10-26T09:07:41.000000000+00:00"
+        let engine = GoJSON.sortedObject([
+            "ApiVersion": .string(c.apiVersion), "Arch": "amd64", "BuildTime": .string(c.release.buildTime),
+            "Experimental": "false", "GitCommit": .string(c.gitCommit), "GoVersion": .string(c.goVersion),
+            "KernelVersion": .string(c.kernelVersion), "MinAPIVersion": "1.12", "Os": "linux",
+        ])
+        let release = c.release
         return [
-            "Platform": ["Name": "Docker Engine - Community"],
+            "Platform": ["Name": .string(release.platform)],
             "Components": [
+                ["Name": "Engine", "Version": .string(c.version), "Details": engine],
                 [
-                    "Name": "Engine", "Version": c.version,
-                    "Details": [
-                        "ApiVersion": c.apiVersion, "Arch": "amd64", "BuildTime": buildTime, "Experimental": "false",
-                        "GitCommit": c.gitCommit, "GoVersion": c.goVersion, "KernelVersion": c.kernelVersion,
-                        "MinAPIVersion": "1.12", "Os": "linux",
-                    ],
+                    "Name": "containerd", "Version": .string(release.containerd.version),
+                    "Details": ["GitCommit": .string(release.containerd.commit)],
                 ],
                 [
-                    "Name": "containerd", "Version": "1.6.24",
-                    "Details": ["GitCommit": "61f9fd88f79f081d64d6fa3bb1a0dc71ec870523"],
+                    "Name": "runc", "Version": .string(release.runc.version),
+                    "Details": ["GitCommit": .string(release.runc.commit)],
                 ],
-                ["Name": "runc", "Version": "1.1.9", "Details": ["GitCommit": "v1.1.9-0-gccaecfc"]],
-                ["Name": "docker-init", "Version": "0.19.0", "Details": ["GitCommit": "de40ad0"]],
+                ["Name": "docker-init", "Version": "0.19.0", "Details": ["GitCommit": .string(release.initCommit)]],
             ],
-            "Version": c.version, "ApiVersion": c.apiVersion, "MinAPIVersion": "1.12", "GitCommit": c.gitCommit,
-            "GoVersion": c.goVersion, "Os": "linux", "Arch": "amd64", "KernelVersion": c.kernelVersion,
-            "BuildTime": buildTime,
+            "Version": .string(c.version), "ApiVersion": .string(c.apiVersion), "MinAPIVersion": "1.12",
+            "GitCommit": .string(c.gitCommit), "GoVersion": .string(c.goVersion), "Os": "linux", "Arch": "amd64",
+            "KernelVersion": .string(c.kernelVersion), "BuildTime": .string(release.buildTime),
         ]
     }
 
-    var info: [String: Any] {
+    /// `/info` in the field order of the engine's `types.Info`, for a Debian 12 host (cgroup v2 under systemd).
+    var info: GoJSON {
         let state = self.state.state.withLock { $0 }
         let running = state.containers.filter(\.running).count
         let c = self.configuration
+        let release = c.release
+        let commit = { (id: String) -> GoJSON in ["ID": .string(id), "Expected": .string(id)] }
+        var members: [(String, GoJSON)] = [
+            ("ID", .string(c.engineID)), ("Containers", .int(state.containers.count)),
+            ("ContainersRunning", .int(running)), ("ContainersPaused", 0),
+            ("ContainersStopped", .int(state.containers.count - running)), ("Images", .int(state.images.count)),
+            ("Driver", "overlay2"),
+            (
+                "DriverStatus",
+                [
+                    ["Backing Filesystem", "extfs"], ["Supports d_type", "true"], ["Native Overlay Diff", "true"],
+                    ["userxattr", "false"],
+                ]
+            ),
+            (
+                "Plugins",
+                [
+                    "Volume": ["local"], "Network": ["bridge", "host", "ipvlan", "macvlan", "null", "overlay"],
+                    "Authorization": nil,
+                    "Log": [
+                        "awslogs", "fluentd", "gcplogs", "gelf", "journald", "json-file", "local", "logentries",
+                        "splunk", "syslog",
+                    ],
+                ]
+            ),
+            ("MemoryLimit", true), ("SwapLimit", true),
+        ]
+        if c.apiVersion == "1.41" { members += [("KernelMemory", true), ("KernelMemoryTCP", true)] }
+        members += [
+            ("CpuCfsPeriod", true), ("CpuCfsQuota", true), ("CPUShares", true), ("CPUSet", true), ("PidsLimit", true),
+            ("IPv4Forwarding", true), ("BridgeNfIptables", true), ("BridgeNfIp6tables", true), ("Debug", false),
+            ("NFd", .int(28 + 3 * running)), ("OomKillDisable", false), ("NGoroutines", .int(36 + 6 * running)),
+            ("SystemTime", .string(Self.goTime(Date()))), ("LoggingDriver", "json-file"), ("CgroupDriver", "systemd"),
+            ("CgroupVersion", "2"), ("NEventsListener", 0), ("KernelVersion", .string(c.kernelVersion)),
+            ("OperatingSystem", .string(c.operatingSystem)), ("OSVersion", "12"), ("OSType", "linux"),
+            ("Architecture", "x86_64"), ("IndexServerAddress", "https://index.docker.io/v1/"),
+            (
+                "RegistryConfig",
+                [
+                    "AllowNondistributableArtifactsCIDRs": [], "AllowNondistributableArtifactsHostnames": [],
+                    "InsecureRegistryCIDRs": ["127.0.0.0/8"],
+                    "IndexConfigs": [
+                        "docker.io": ["Name": "docker.io", "Mirrors": [], "Secure": true, "Official": true]
+                    ],
+                    "Mirrors": [],
+                ]
+            ),
+            ("NCPU", 4), ("MemTotal", 8_324_685_824), ("GenericResources", nil), ("DockerRootDir", "/var/lib/docker"),
+            ("HttpProxy", ""), ("HttpsProxy", ""), ("NoProxy", ""), ("Name", .string(c.hostname)), ("Labels", []),
+            ("ExperimentalBuild", false), ("ServerVersion", .string(c.version)),
+            (
+                "Runtimes",
+                c.apiVersion == "1.41"
+                    ? [
+                        "io.containerd.runc.v2": ["path": "runc"], "io.containerd.runtime.v1.linux": ["path": "runc"],
+                        "runc": ["path": "runc"],
+                    ]
+                    : ["io.containerd.runc.v2": ["path": "runc"], "runc": ["path": "runc"]]
+            ),
+            ("DefaultRuntime", "runc"),
+            (
+                "Swarm",
+                [
+                    "NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": false, "Error": "",
+                    "RemoteManagers": nil,
+                ]
+            ),
+            ("LiveRestoreEnabled", false), ("Isolation", ""), ("InitBinary", "docker-init"),
+            ("ContainerdCommit", commit(release.containerd.commit)), ("RuncCommit", commit(release.runc.commit)),
+            ("InitCommit", commit(release.initCommit)),
+            (
+                "SecurityOptions",
+                [.string("name=seccomp,profile=" + (c.apiVersion == "1.41" ? "default" : "builtin")), "name=cgroupns"]
+            ),
+            ("Warnings", .strings(c.warnings)),
+        ]
+        return .object(members)
+    }
+
+    /// Time as Go's `time.Time` marshals it (RFC 3339 with nanoseconds, trailing zeros dropped).
+    static func goTime(_ date: Date) -> String {
+        let seconds = date.timeIntervalSince1970.rounded(.down)
+        let nanoseconds = Int((date.timeIntervalSince1970 - seconds) * 1_000_000_000)
+        var text = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: seconds)).dropLast()
+        if nanoseconds > 0 {
+            var fraction = String(format: "%09d", nanoseconds)
+            while fraction.hasSuffix("0") { fraction.removeLast() }
+            text += "." + fraction
+        }
+        return text + "Z"
+    }
+
+    /// A container's endpoint on the default bridge (empty until it has run, as Docker leaves it).
+    func endpoint(_ container: DockerEngineState.Container, index: Int) -> GoJSON {
+        let up = container.running
+        let address = 2 + index % 250
         return [
-            "ID": "5N4Q:" + String(DockerEngineState.id(c.hostname).prefix(20)).uppercased(),
-            "Containers": state.containers.count, "ContainersRunning": running,
-            "ContainersPaused": 0, "ContainersStopped": state.containers.count - running,
-            "Images": state.images.count, "Driver": "overlay2",
-            "DriverStatus": [
-                ["Backing Filesystem", "extfs"], ["Supports d_type", "true"], ["Using metacopy", "false"],
-                ["Native Overlay Diff", "true"], ["userxattr", "false"],
-            ],
-            "MemoryLimit": true, "SwapLimit": false, "CpuCfsPeriod": true, "CpuCfsQuota": true, "CPUShares": true,
-            "CPUSet": true, "PidsLimit": true, "IPv4Forwarding": true, "Debug": false, "NFd": 42,
-            "OomKillDisable": true, "NGoroutines": 58, "SystemTime": ISO8601DateFormatter().string(from: Date()),
-            "LoggingDriver": "json-file", "CgroupDriver": "systemd", "CgroupVersion": "2", "NEventsListener": 0,
-            "KernelVersion": c.kernelVersion, "OperatingSystem": c.operatingSystem, "OSVersion": "12",
-            "OSType": "linux", "Architecture": "x86_64", "IndexServerAddress": "https://index.docker.io/v1/",
-            "NCPU": 4, "MemTotal": 8_324_685_824, "DockerRootDir": "/var/lib/docker", "HttpProxy": "",
-            "HttpsProxy": "", "NoProxy": "", "Name": c.hostname, "Labels": [String](), "ExperimentalBuild": false,
-            "ServerVersion": c.version,
-            "Runtimes": ["io.containerd.runc.v2": ["path": "runc"], "runc": ["path": "runc"]],
-            "DefaultRuntime": "runc",
-            "Swarm": [
-                "NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": false, "Error": "",
-                "RemoteManagers": NSNull(),
-            ],
-            "LiveRestoreEnabled": false, "Isolation": "", "InitBinary": "docker-init",
-            "ContainerdCommit": [
-                "ID": "61f9fd88f79f081d64d6fa3bb1a0dc71ec870523",
-                "Expected": "61f9fd88f79f081d64d6fa3bb1a0dc71ec870523",
-            ],
-            "RuncCommit": ["ID": "v1.1.9-0-gccaecfc", "Expected": "v1.1.9-0-gccaecfc"],
-            "InitCommit": ["ID": "de40ad0", "Expected": "de40ad0"],
-            "SecurityOptions": ["name=seccomp,profile=builtin", "name=cgroupns"], "Warnings": [String](),
+            "IPAMConfig": nil, "Links": nil, "Aliases": nil,
+            "NetworkID": up ? .string(DockerEngineState.id("network bridge " + self.configuration.engineID)) : "",
+            "EndpointID": up ? .string(DockerEngineState.id("endpoint " + container.id)) : "",
+            "Gateway": up ? "172.17.0.1" : "", "IPAddress": up ? .string("172.17.0.\(address)") : "",
+            "IPPrefixLen": up ? 16 : 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+            "MacAddress": up ? .string(String(format: "02:42:ac:11:00:%02x", address)) : "", "DriverOpts": nil,
         ]
     }
 
-    func containerList(all: Bool) -> [[String: Any]] {
+    func containerList(all: Bool) -> GoJSON {
         let containers = self.state.state.withLock { $0.containers }
-        return containers.filter { all || $0.running }.reversed().map { container in
-            [
-                "Id": container.id, "Names": ["/" + container.name], "Image": container.image,
-                "ImageID": "sha256:" + DockerEngineState.id(container.image),
-                "Command": container.command.joined(separator: " "),
-                "Created": container.created, "Ports": [[String: Any]](), "Labels": [String: String](),
-                "State": container.running ? "running" : "exited",
-                "Status": container.running ? Self.age(self.now() - container.created) : "Exited (0) 2 minutes ago",
-                "HostConfig": ["NetworkMode": "default"], "Mounts": [[String: Any]](),
-                "NetworkSettings": ["Networks": ["bridge": ["IPAddress": "172.17.0.2", "Gateway": "172.17.0.1"]]],
-            ] as [String: Any]
-        }
+        let now = self.now()
+        return .array(
+            containers.enumerated().filter { all || $0.element.running }.reversed().map { index, container in
+                [
+                    "Id": .string(container.id), "Names": [.string("/" + container.name)],
+                    "Image": .string(container.image),
+                    "ImageID": .string("sha256:" + DockerEngineState.id(container.image)),
+                    "Command": .string(container.command.joined(separator: " ")), "Created": .int(container.created),
+                    "Ports": [], "Labels": [:], "State": .string(Self.state(container)),
+                    "Status": .string(Self.status(container, now: now)), "HostConfig": ["NetworkMode": "default"],
+                    "NetworkSettings": ["Networks": ["bridge": self.endpoint(container, index: index)]],
+                    "Mounts": [],
+                ]
+            }
+        )
     }
 
-    static func age(_ seconds: Int) -> String {
-        if seconds < 60 { return "Up Less than a second" }
-        if seconds < 3_600 { return "Up \(seconds / 60) minutes" }
-        if seconds < 2 * 86_400 { return "Up \(seconds / 3_600) hours" }
-        return "Up \(seconds / 86_400) days"
+    static func state(_ container: DockerEngineState.Container) -> String {
+        container.running ? "running" : container.started == nil ? "created" : "exited"
     }
 
-    var imageList: [[String: Any]] {
+    /// What `docker ps` shows in STATUS: Up/Exited and a human duration, as the engine words it.
+    static func status(_ container: DockerEngineState.Container, now: Int) -> String {
+        if container.running { return "Up " + Self.humanDuration(now - (container.started ?? container.created)) }
+        guard container.started != nil else { return "Created" }
+        return "Exited (0) " + Self.humanDuration(now - (container.finished ?? now)) + " ago"
+    }
+
+    /// A duration in the words of Docker's `units.HumanDuration`.
+    static func humanDuration(_ seconds: Int) -> String {
+        if seconds < 1 { return "Less than a second" }
+        if seconds == 1 { return "1 second" }
+        if seconds < 60 { return "\(seconds) seconds" }
+        let minutes = seconds / 60
+        if minutes == 1 { return "About a minute" }
+        if minutes < 60 { return "\(minutes) minutes" }
+        let hours = Int((Double(seconds) / 3_600).rounded(.toNearestOrAwayFromZero))
+        if hours == 1 { return "About an hour" }
+        if hours < 48 { return "\(hours) hours" }
+        if hours < 24 * 7 * 2 { return "\(hours / 24) days" }
+        if hours < 24 * 30 * 2 { return "\(hours / 24 / 7) weeks" }
+        if hours < 24 * 365 * 2 { return "\(hours / 24 / 30) months" }
+        return "\(seconds / 3_600 / 24 / 365) years"
+    }
+
+    /// `/images/json`: the engine's `ImageSummary`, whose fields are in alphabetical order.
+    var imageList: GoJSON {
         let images = self.state.state.withLock { $0.images }
-        return images.sorted { $0.value > $1.value }.map { name, created in
-            [
-                "Id": "sha256:" + DockerEngineState.id(name), "ParentId": "", "RepoTags": [name],
-                "RepoDigests": [name.split(separator: ":")[0] + "@sha256:" + DockerEngineState.id("digest " + name)],
-                "Created": created, "Size": 7_800_000 + abs(name.hashValue % 100_000_000), "SharedSize": -1,
-                "Labels": NSNull(), "Containers": -1,
-            ] as [String: Any]
-        }
+        return .array(
+            images.sorted { $0.value > $1.value }.map { name, created in
+                let size = Self.imageSize(name)
+                return [
+                    "Containers": -1, "Created": .int(created), "Id": .string("sha256:" + DockerEngineState.id(name)),
+                    "Labels": nil, "ParentId": "",
+                    "RepoDigests": [
+                        .string(name.split(separator: ":")[0] + "@sha256:" + DockerEngineState.id("digest " + name))
+                    ],
+                    "RepoTags": [.string(name)], "SharedSize": -1, "Size": .int(size), "VirtualSize": .int(size),
+                ]
+            }
+        )
+    }
+
+    /// An image's size, the same in every process and on every decky (from its name).
+    static func imageSize(_ name: String) -> Int {
+        let digest = Array(SHA256.hash(data: Array(("size " + name).utf8)))
+        return 7_800_000 + (Int(digest[0]) << 16 | Int(digest[1]) << 8 | Int(digest[2])) * 5
     }
 
     // MARK: Containers
@@ -422,7 +651,8 @@ struct DockerEngineAPI: HTTPAPI {
                     image: normalized,
                     command: command,
                     created: self.now(),
-                    running: false
+                    running: false,
+                    started: nil
                 )
             )
             return true
@@ -430,7 +660,7 @@ struct DockerEngineAPI: HTTPAPI {
         guard stored else {
             return (self.message(500, "failed to create task for container: insufficient resources"), events)
         }
-        return (self.json(201, ["Id": id, "Warnings": [String]()]), events)
+        return (self.json(201, ["Id": .string(id), "Warnings": []]), events)
     }
 
     func pull(
@@ -468,23 +698,21 @@ struct DockerEngineAPI: HTTPAPI {
         let layer = String(DockerEngineState.id("layer " + reference).prefix(12))
         let familiar = Self.normalize(reference)
         let name = familiar.split(separator: ":").first.map(String.init) ?? familiar
-        let lines: [[String: Any]] = [
-            ["status": "Pulling from " + (name.contains("/") ? name : "library/" + name), "id": tag],
-            ["status": "Pulling fs layer", "progressDetail": [String: Any](), "id": layer],
+        // jsonmessage.JSONMessage's field order: status, progressDetail, progress, id.
+        let layerID = GoJSON.string(layer)
+        let lines: [GoJSON] = [
+            ["status": .string("Pulling from " + (name.contains("/") ? name : "library/" + name)), "id": .string(tag)],
+            ["status": "Pulling fs layer", "progressDetail": [:], "id": layerID],
             [
                 "status": "Downloading", "progressDetail": ["current": 1_048_576, "total": 3_408_729],
-                "progress": "[===============>                                   ]  1.049MB/3.409MB", "id": layer,
+                "progress": "[===============>                                   ]  1.049MB/3.409MB", "id": layerID,
             ],
-            ["status": "Download complete", "progressDetail": [String: Any](), "id": layer],
-            ["status": "Pull complete", "progressDetail": [String: Any](), "id": layer],
-            ["status": "Digest: sha256:" + DockerEngineState.id("digest " + reference)],
-            ["status": "Status: Downloaded newer image for " + familiar],
+            ["status": "Download complete", "progressDetail": [:], "id": layerID],
+            ["status": "Pull complete", "progressDetail": [:], "id": layerID],
+            ["status": .string("Digest: sha256:" + DockerEngineState.id("digest " + reference))],
+            ["status": .string("Status: Downloaded newer image for " + familiar)],
         ]
-        let chunks = lines.map { line in
-            Array((try? JSONSerialization.data(withJSONObject: line, options: [.withoutEscapingSlashes])) ?? Data()) + [
-                0x0D, 0x0A,
-            ]
-        }
+        let chunks = lines.map { $0.bytes + [0x0D, 0x0A] }
         return (
             Response(
                 status: 200,
@@ -519,7 +747,7 @@ struct DockerEngineAPI: HTTPAPI {
             self.setRunning(container.id, false)
             return self.empty(204)
         case "wait":
-            return self.json(200, ["Error": NSNull(), "StatusCode": 0])
+            return self.json(200, ["Error": nil, "StatusCode": 0])
         case "exec":
             let document = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:]
             let command = document["Cmd"] as? [String] ?? []
@@ -540,7 +768,7 @@ struct DockerEngineAPI: HTTPAPI {
                 )
                 return true
             }
-            return stored ? self.json(201, ["Id": id]) : self.message(500, "too many exec instances")
+            return stored ? self.json(201, ["Id": .string(id)]) : self.message(500, "too many exec instances")
         case "attach":
             return Response(
                 status: 101,
@@ -553,44 +781,106 @@ struct DockerEngineAPI: HTTPAPI {
         case "resize", "rename", "update":
             return self.empty(200)
         default:
-            return self.message(404, "page not found")
+            return self.pageNotFound
         }
     }
 
     func setRunning(_ id: String, _ running: Bool) {
+        let now = self.now()
         self.state.state.withLock { state in
-            if let index = state.containers.firstIndex(where: { $0.id == id }) {
+            if let index = state.containers.firstIndex(where: { $0.id == id }),
+                state.containers[index].running != running
+            {
                 state.containers[index].running = running
+                if running { state.containers[index].started = now } else { state.containers[index].finished = now }
             }
         }
     }
 
+    /// `/containers/<id>/json` in the field order of the engine's `ContainerJSON`.
     func inspect(_ reference: String) -> Response {
         guard let container = self.container(reference) else { return self.noSuchContainer(reference) }
-        let created = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(container.created)))
-        return self.json(
-            200,
-            [
-                "Id": container.id, "Created": created, "Path": container.command.first ?? "",
-                "Args": Array(container.command.dropFirst()), "Name": "/" + container.name,
-                "Image": "sha256:" + DockerEngineState.id(container.image),
-                "State": [
-                    "Status": container.running ? "running" : "exited", "Running": container.running, "Paused": false,
-                    "Restarting": false, "OOMKilled": false, "Dead": false, "Pid": container.running ? 4_242 : 0,
-                    "ExitCode": 0, "Error": "", "StartedAt": created, "FinishedAt": "0001-01-01T00:00:00Z",
+        let index = self.state.state.withLock { $0.containers.firstIndex { $0.id == container.id } } ?? 0
+        let time = { (seconds: Int?) -> GoJSON in
+            .string(
+                seconds.map { Self.goTime(Date(timeIntervalSince1970: TimeInterval($0))) } ?? "0001-01-01T00:00:00Z"
+            )
+        }
+        let id = container.id
+        let layer = "/var/lib/docker/overlay2/" + DockerEngineState.id("layer " + id)
+        let lower = "/var/lib/docker/overlay2/" + DockerEngineState.id("image layer " + container.image)
+        let ran = container.started != nil
+        let endpoint = self.endpoint(container, index: index)
+        let field = { (name: String) -> GoJSON in
+            if case .object(let members) = endpoint { return members.first { $0.0 == name }?.1 ?? "" }
+            return ""
+        }
+        let hostConfig: GoJSON = [
+            "Binds": nil, "ContainerIDFile": "", "LogConfig": ["Type": "json-file", "Config": [:]],
+            "NetworkMode": "default", "PortBindings": [:], "RestartPolicy": ["Name": "no", "MaximumRetryCount": 0],
+            "AutoRemove": false, "VolumeDriver": "", "VolumesFrom": nil, "CapAdd": nil, "CapDrop": nil,
+            "CgroupnsMode": "private", "Dns": [], "DnsOptions": [], "DnsSearch": [], "ExtraHosts": nil,
+            "GroupAdd": nil, "IpcMode": "private", "Cgroup": "", "Links": nil, "OomScoreAdj": 0, "PidMode": "",
+            "Privileged": false, "PublishAllPorts": false, "ReadonlyRootfs": false, "SecurityOpt": nil,
+            "UTSMode": "", "UsernsMode": "", "ShmSize": 67_108_864, "Runtime": "runc", "ConsoleSize": [0, 0],
+            "Isolation": "", "CpuShares": 0, "Memory": 0, "NanoCpus": 0, "CgroupParent": "", "BlkioWeight": 0,
+            "BlkioWeightDevice": [], "BlkioDeviceReadBps": [], "BlkioDeviceWriteBps": [],
+            "BlkioDeviceReadIOps": [], "BlkioDeviceWriteIOps": [], "CpuPeriod": 0, "CpuQuota": 0,
+            "CpuRealtimePeriod": 0, "CpuRealtimeRuntime": 0, "CpusetCpus": "", "CpusetMems": "", "Devices": [],
+            "DeviceCgroupRules": nil, "DeviceRequests": nil, "KernelMemory": 0, "KernelMemoryTCP": 0,
+            "MemoryReservation": 0, "MemorySwap": 0, "MemorySwappiness": nil, "OomKillDisable": false,
+            "PidsLimit": nil, "Ulimits": [], "CpuCount": 0, "CpuPercent": 0, "IOMaximumIOps": 0,
+            "IOMaximumBandwidth": 0,
+            "MaskedPaths": [
+                "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+                "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+            ],
+            "ReadonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
+        ]
+        let document: GoJSON = [
+            "Id": .string(id), "Created": time(container.created), "Path": .string(container.command.first ?? ""),
+            "Args": .strings(Array(container.command.dropFirst())),
+            "State": [
+                "Status": .string(Self.state(container)), "Running": .bool(container.running), "Paused": false,
+                "Restarting": false, "OOMKilled": false, "Dead": false,
+                "Pid": container.running ? .int(2_000 + 37 * index) : 0, "ExitCode": 0, "Error": "",
+                "StartedAt": time(container.started), "FinishedAt": time(container.finished),
+            ],
+            "Image": .string("sha256:" + DockerEngineState.id(container.image)),
+            "ResolvConfPath": ran ? .string("/var/lib/docker/containers/\(id)/resolv.conf") : "",
+            "HostnamePath": ran ? .string("/var/lib/docker/containers/\(id)/hostname") : "",
+            "HostsPath": ran ? .string("/var/lib/docker/containers/\(id)/hosts") : "",
+            "LogPath": ran ? .string("/var/lib/docker/containers/\(id)/\(id)-json.log") : "",
+            "Name": .string("/" + container.name), "RestartCount": 0, "Driver": "overlay2", "Platform": "linux",
+            "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": ran ? "docker-default" : "", "ExecIDs": nil,
+            "HostConfig": hostConfig,
+            "GraphDriver": [
+                "Data": [
+                    "LowerDir": .string("\(layer)-init/diff:\(lower)/diff"), "MergedDir": .string(layer + "/merged"),
+                    "UpperDir": .string(layer + "/diff"), "WorkDir": .string(layer + "/work"),
                 ],
-                "Config": [
-                    "Hostname": String(container.id.prefix(12)), "Image": container.image, "Cmd": container.command,
-                    "Tty": false, "OpenStdin": false,
-                    "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-                ],
-                "HostConfig": ["NetworkMode": "default", "Privileged": false, "Binds": NSNull()],
-                "Driver": "overlay2", "Platform": "linux", "RestartCount": 0, "Mounts": [[String: Any]](),
-                "NetworkSettings": [
-                    "IPAddress": "172.17.0.2", "Gateway": "172.17.0.1", "MacAddress": "02:42:ac:11:00:02",
-                ],
-            ] as [String: Any]
-        )
+                "Name": "overlay2",
+            ],
+            "Mounts": [],
+            "Config": [
+                "Hostname": .string(String(id.prefix(12))), "Domainname": "", "User": "", "AttachStdin": false,
+                "AttachStdout": true, "AttachStderr": true, "Tty": false, "OpenStdin": false, "StdinOnce": false,
+                "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+                "Cmd": .strings(container.command), "Image": .string(container.image), "Volumes": nil,
+                "WorkingDir": "", "Entrypoint": nil, "OnBuild": nil, "Labels": [:],
+            ],
+            "NetworkSettings": [
+                "Bridge": "", "SandboxID": container.running ? .string(DockerEngineState.id("sandbox " + id)) : "",
+                "HairpinMode": false, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": [:],
+                "SandboxKey": container.running
+                    ? .string("/var/run/docker/netns/" + DockerEngineState.id("sandbox " + id).prefix(12)) : "",
+                "SecondaryIPAddresses": nil, "SecondaryIPv6Addresses": nil, "EndpointID": field("EndpointID"),
+                "Gateway": field("Gateway"), "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+                "IPAddress": field("IPAddress"), "IPPrefixLen": field("IPPrefixLen"), "IPv6Gateway": "",
+                "MacAddress": field("MacAddress"), "Networks": ["bridge": endpoint],
+            ],
+        ]
+        return self.json(200, document)
     }
 
     /// An exec's start: with `Upgrade: tcp` (the CLI attaching), 101 and the command's output multiplexed on the raw

@@ -9,6 +9,8 @@ enum HTTPPages {
         case nginx
         case apache
         case iis
+        /// Go's net/http (dockerd and other Go daemons): its request reader only; never chosen from a Server header.
+        case go
         case other
     }
 
@@ -59,7 +61,7 @@ enum HTTPPages {
     static func error(_ code: Int, server: String, host: String, port: Int, method: String = "GET") -> String {
         let reason = self.reason(code, family: self.family(server))
         switch self.family(server) {
-        case .nginx, .other:
+        case .nginx, .go, .other:
             return
                 "<html>\r\n<head><title>\(code) \(reason)</title></head>\r\n<body>\r\n<center><h1>\(code) \(reason)</h1></center>\r\n<hr><center>\(server)</center>\r\n</body>\r\n</html>\r\n"
         case .apache:
@@ -103,7 +105,7 @@ enum HTTPPages {
 
     static func defaultPage(server: String) -> String {
         switch self.family(server) {
-        case .nginx, .other:
+        case .nginx, .go, .other:
             return
                 "<!DOCTYPE html>\n<html>\n<head>\n<title>Welcome to nginx!</title>\n<style>\nhtml { color-scheme: light dark; }\nbody { width: 35em; margin: 0 auto;\nfont-family: Tahoma, Verdana, Arial, sans-serif; }\n</style>\n</head>\n<body>\n<h1>Welcome to nginx!</h1>\n<p>If you see this page, the nginx web server is successfully installed and\nworking. Further configuration is required.</p>\n\n<p>For online documentation and support please refer to\n<a href=\"http://nginx.org/\">nginx.org</a>.<br/>\nCommercial support is available at\n<a href=\"http://nginx.com/\">nginx.com</a>.</p>\n\n<p><em>Thank you for using nginx.</em></p>\n</body>\n</html>\n"
         case .apache:

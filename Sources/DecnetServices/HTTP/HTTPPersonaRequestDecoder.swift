@@ -29,9 +29,20 @@ struct HTTPPersonaRequestDecoder: ByteToMessageDecoder {
     typealias InboundOut = HTTPServerRequestPart
 
     /// nginx's `large_client_header_buffers` (8 KiB) and Apache's `LimitRequestLine` (8190).
-    static func lineLimit(_ family: HTTPPages.Family) -> Int { family == .apache ? 8190 : 8192 }
+    /// Go's net/http has none of its own: the request line counts against its header limit.
+    static func lineLimit(_ family: HTTPPages.Family) -> Int {
+        family == .apache ? 8190 : family == .go ? Self.goHeaderLimit : 8192
+    }
     /// The whole header block.
     static let headerLimit = 64 * 1024
+    /// Go's `DefaultMaxHeaderBytes` (1 MiB) and the 4 KiB it allows past it; beyond, 431.
+    static let goHeaderLimit = (1 << 20) + 4096
+
+    /// The reasons Go's server writes after its status (`statusError`); its other refusals say only the status.
+    static let goStatedReasons: Set<String> = [
+        "missing required Host header", "too many Host headers", "malformed Host header",
+        "unsupported protocol version",
+    ]
 
     private enum State {
         case head
@@ -156,30 +167,41 @@ struct HTTPPersonaRequestDecoder: ByteToMessageDecoder {
     /// while more is needed; a rejection as soon as the server would refuse what it has read.
     func head(_ bytes: ByteBufferView) throws -> (HTTPRequestHead, Int, Body)? {
         var start = bytes.startIndex
-        // Both skip empty lines before a request line (RFC 9112 §2.2).
-        while start < bytes.endIndex, bytes[start] == UInt8(ascii: "\r") || bytes[start] == UInt8(ascii: "\n") {
+        // nginx and Apache skip empty lines before a request line (RFC 9112 §2.2); Go takes one as the request
+        // line and refuses it.
+        while self.family != .go, start < bytes.endIndex,
+            bytes[start] == UInt8(ascii: "\r") || bytes[start] == UInt8(ascii: "\n")
+        {
             start += 1
         }
         let rest = bytes[start...]
         let limit = Self.lineLimit(self.family)
+        let nginxLike = self.family != .apache && self.family != .go
+        let tooLong =
+            self.family == .go
+            ? HTTPRejection(status: 431, reason: "request header fields too large")
+            : HTTPRejection(status: 414, reason: "request line too long")
         guard let newline = rest.firstIndex(of: UInt8(ascii: "\n")) else {
-            if self.family != .apache { try Self.checkNginxPrefix(Array(rest)) }
-            if rest.count > limit { throw HTTPRejection(status: 414, reason: "request line too long") }
+            if nginxLike { try Self.checkNginxPrefix(Array(rest)) }
+            if rest.count > limit { throw tooLong }
             return nil
         }
         var requestLine = Array(rest[rest.startIndex..<newline])
         if requestLine.last == UInt8(ascii: "\r") { requestLine.removeLast() }
-        if requestLine.count > limit { throw HTTPRejection(status: 414, reason: "request line too long") }
-        if self.family != .apache { try Self.checkNginxPrefix(requestLine + [UInt8(ascii: "\n")]) }
-        let (method, uri, version) = try self.parseRequestLine(requestLine)
+        if requestLine.count > limit { throw tooLong }
+        if nginxLike { try Self.checkNginxPrefix(requestLine + [UInt8(ascii: "\n")]) }
+        let (method, uri, version) =
+            self.family == .go ? try Self.parseGoRequestLine(requestLine) : try self.parseRequestLine(requestLine)
+        let blockLimit = self.family == .go ? Self.goHeaderLimit : Self.headerLimit
 
         // The header block, up to its empty line.
         var index = newline + 1
         var headers = HTTPHeaders()
         while true {
             guard let end = bytes[index...].firstIndex(of: UInt8(ascii: "\n")) else {
-                if bytes.endIndex - bytes.startIndex > Self.headerLimit {
-                    throw HTTPRejection(status: 400, method: method, reason: "header block too large")
+                if bytes.endIndex - bytes.startIndex > blockLimit {
+                    throw self.family == .go
+                        ? tooLong : HTTPRejection(status: 400, method: method, reason: "header block too large")
                 }
                 return nil
             }
@@ -187,8 +209,9 @@ struct HTTPPersonaRequestDecoder: ByteToMessageDecoder {
             index = end + 1
             if line.last == UInt8(ascii: "\r") { line.removeLast() }
             if line.isEmpty { break }
-            if index - bytes.startIndex > Self.headerLimit {
-                throw HTTPRejection(status: 400, method: method, reason: "header block too large")
+            if index - bytes.startIndex > blockLimit {
+                throw self.family == .go
+                    ? tooLong : HTTPRejection(status: 400, method: method, reason: "header block too large")
             }
             guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0,
                 line[..<colon].allSatisfy(Self.isTokenByte)
@@ -202,10 +225,17 @@ struct HTTPPersonaRequestDecoder: ByteToMessageDecoder {
             HTTPRejection(status: status, host: host, method: method, reason: reason)
         }
         if version == .http1_1 && headers["host"].isEmpty {
-            throw HTTPRejection(status: 400, method: method, reason: "HTTP/1.1 request without Host")
+            throw HTTPRejection(
+                status: 400,
+                method: method,
+                reason: self.family == .go ? "missing required Host header" : "HTTP/1.1 request without Host"
+            )
         }
-        if headers["host"].count > 1 { throw refuse(400, "more than one Host") }
-        if Self.climbsAboveRoot(uri) { throw refuse(400, "path above the root") }
+        if headers["host"].count > 1 {
+            throw refuse(400, self.family == .go ? "too many Host headers" : "more than one Host")
+        }
+        // Go serves any path to its router (which has its own answer for one that climbs).
+        if self.family != .go, Self.climbsAboveRoot(uri) { throw refuse(400, "path above the root") }
 
         var body = Body.none
         let encodings = headers["transfer-encoding"].flatMap { $0.split(separator: ",") }
@@ -226,6 +256,47 @@ struct HTTPPersonaRequestDecoder: ByteToMessageDecoder {
         }
         let head = HTTPRequestHead(version: version, method: HTTPMethod(rawValue: method), uri: uri, headers: headers)
         return (head, index - bytes.startIndex, body)
+    }
+
+    /// The request line as Go's net/http reads it: cut at the first space and at the next; a method of token
+    /// bytes; a target that is a path, `*` or an absolute URL; `HTTP/x.y` with one digit each, where anything
+    /// but 1.x is refused 505 ("unsupported protocol version"; HTTP/2.0 too, without h2c).
+    static func parseGoRequestLine(_ line: [UInt8]) throws -> (String, String, HTTPVersion) {
+        let malformed = HTTPRejection(status: 400, reason: "malformed HTTP request")
+        guard let first = line.firstIndex(of: UInt8(ascii: " ")) else { throw malformed }
+        let rest = line[(first + 1)...]
+        guard let second = rest.firstIndex(of: UInt8(ascii: " ")) else { throw malformed }
+        let methodBytes = line[..<first]
+        guard !methodBytes.isEmpty, methodBytes.allSatisfy(Self.isTokenByte) else {
+            throw HTTPRejection(status: 400, reason: "invalid method")
+        }
+        let method = String(decoding: methodBytes, as: UTF8.self)
+        let uri = String(decoding: rest[..<second], as: UTF8.self)
+        let proto = Array(line[(second + 1)...])
+        let major: Int
+        let minor: Int
+        if proto == Array("HTTP/1.1".utf8) {
+            (major, minor) = (1, 1)
+        } else if proto == Array("HTTP/1.0".utf8) {
+            (major, minor) = (1, 0)
+        } else {
+            guard proto.count == 8, proto.starts(with: Array("HTTP/".utf8)), proto[6] == UInt8(ascii: "."),
+                proto[5].isASCIIDigit, proto[7].isASCIIDigit
+            else { throw HTTPRejection(status: 400, method: method, reason: "malformed HTTP version") }
+            (major, minor) = (Int(proto[5] - UInt8(ascii: "0")), Int(proto[7] - UInt8(ascii: "0")))
+        }
+        guard major == 1 else {
+            throw HTTPRejection(status: 505, method: method, reason: "unsupported protocol version")
+        }
+        let target = uri.utf8
+        let absolute = uri.firstRange(of: "://").map { range in
+            let scheme = uri[..<range.lowerBound]
+            return !scheme.isEmpty && scheme.allSatisfy { $0.isLetter || $0.isNumber || "+-.".contains($0) }
+        }
+        guard uri == "*" || target.first == UInt8(ascii: "/") || absolute == true,
+            !target.contains(where: { $0 < 0x21 || $0 == 0x7F })
+        else { throw HTTPRejection(status: 400, method: method, reason: "invalid URI for request") }
+        return (method, uri, HTTPVersion(major: 1, minor: minor == 0 ? 0 : 1))
     }
 
     /// `METHOD SP request-target SP HTTP/x.y`, as the family reads it.

@@ -190,7 +190,7 @@ struct HTTPResponder {
                 return answer
             }
             return nil
-        case .nginx, .other, .iis:
+        case .nginx, .go, .other, .iis:
             return known.contains(method) ? nil : self.error(405, request)
         }
     }
@@ -209,7 +209,7 @@ struct HTTPResponder {
             {
                 headers.append(("Vary", "Accept-Encoding"))
             }
-        case .nginx, .other:
+        case .nginx, .go, .other:
             headers.append(("ETag", "\"\(String(seconds, radix: 16))-\(String(size, radix: 16))\""))
             headers.append(("Accept-Ranges", "bytes"))
         case .iis:

@@ -88,29 +88,35 @@ public struct HTTPService: HoneypotService {
     /// bounded header block, pipelining, and an answer and a close for requests that do not parse (as a real
     /// server answers them), remembered by a ParserErrorObserver. With a `family` (the web server honeypot), the
     /// request parser is that server's (HTTPPersonaRequestDecoder) and refusals get the bytes `reject` makes;
-    /// without, NIO's parser and a bare 400 (the API honeypots).
+    /// without, NIO's parser and a bare 400 (the API honeypots). `framesItself`: the service sets the framing
+    /// headers (Go's servers write them in their own order).
     static func configureHTTP(
         _ channel: any Channel,
         port: Int,
         tls: ImplicitTLS,
         family: HTTPPages.Family? = nil,
+        framesItself: Bool = false,
         reject: @escaping @Sendable (HTTPRejection) -> ByteBuffer = { _ in ByteBuffer() }
     ) throws {
         try tls.configure(channel, port: port)
         let sync = channel.pipeline.syncOperations
+        // A service that writes Content-Length and Transfer-Encoding itself keeps them where its server puts them
+        // (NIO's encoder would move them to the end, in lower case).
+        var encoder = HTTPResponseEncoder.Configuration()
+        encoder.automaticallySetFramingHeaders = !framesItself
         if let family {
             try sync.addHandler(
                 ByteToMessageHandler(
                     HTTPPersonaRequestDecoder(family: family, reject: reject),
-                    maximumBufferSize: Self.maximumHeaderBytes + 1024
+                    maximumBufferSize: max(Self.maximumHeaderBytes, HTTPPersonaRequestDecoder.lineLimit(family)) + 1024
                 )
             )
-            try sync.addHandler(HTTPResponseEncoder())
+            try sync.addHandler(HTTPResponseEncoder(configuration: encoder))
             try sync.addHandler(HTTPServerPipelineHandler())
             try sync.addHandler(ParserErrorObserver())
             return
         }
-        try sync.addHandler(HTTPResponseEncoder())
+        try sync.addHandler(HTTPResponseEncoder(configuration: encoder))
         try sync.addHandler(
             ByteToMessageHandler(
                 HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes),
@@ -245,7 +251,7 @@ public struct HTTPService: HoneypotService {
                 "Date": 0, "Server": 1, "Content-Length": 3, "Vary": 4, "Keep-Alive": 5, "Connection": 6,
                 "Content-Type": 7,
             ]
-        case .nginx, .other:
+        case .nginx, .go, .other:
             lines.append(("Connection", keepAlive ? "keep-alive" : "close"))
             ranks = [
                 "Server": 0, "Date": 1, "Content-Type": 2, "Content-Length": 3, "Last-Modified": 4, "Location": 5,
