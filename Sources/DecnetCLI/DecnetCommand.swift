@@ -28,6 +28,7 @@ public struct DecnetCommand: AsyncParsableCommand {
             ForwarderCommand.self,
             ListenerCommand.self,
             CACommand.self,
+            SwarmCommand.self,
             SnifferCommand.self,
             APICommand.self,
             WebCommand.self,

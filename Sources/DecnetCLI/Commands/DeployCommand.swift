@@ -75,7 +75,7 @@ struct DeployCommand: AsyncParsableCommand {
         let environment = try await EnvironmentLoading.load()
         if self.mode == .swarm {
             throw CommandFailure(
-                "--mode swarm needs agent hosts (decnet swarm add), which DECNET-Swift does not have yet; use --mode unihost"
+                "--mode swarm deploys to agents (decnet swarmctl deploy), which DECNET-Swift does not have yet (hosts can be added and pinned: decnet swarm add); use --mode unihost"
             )
         }
         var flags = DeployFlags()

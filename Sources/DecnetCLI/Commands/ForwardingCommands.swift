@@ -148,11 +148,16 @@ struct ListenerCommand: AsyncParsableCommand {
         @Option(name: .customLong("san"), help: "Another name or address the listener's certificate names.")
         var alternativeNames: [String] = []
         @Flag(help: "Plain TCP instead of TLS (only on a loopback address).") var plain = false
+        @Flag(help: "Let in only the swarm hosts' pinned certificates (decnet swarm add), as a master does.")
+        var swarm = false
         @Flag(help: "Stay in the foreground.") var foreground = false
 
         func run() async throws {
             let environment = try await EnvironmentLoading.load()
             let daemon = Daemon(ListenerCommand.name, stateDirectory: environment.stateDirectory)
+            if self.swarm && self.plain {
+                throw CommandFailure("--swarm pins client certificates: it needs TLS, not --plain")
+            }
             let (host, port) = try ServiceRunCommand.address(self.bind, defaultPort: 6514)
             let identity =
                 self.plain
@@ -183,7 +188,8 @@ struct ListenerCommand: AsyncParsableCommand {
                         port: port,
                         identity: identity,
                         logPath: logFile,
-                        rotation: environment.logRotation
+                        rotation: environment.logRotation,
+                        swarm: self.swarm ? SwarmRegistry(stateDirectory: environment.stateDirectory) : nil
                     ),
                     log: { Daemon.log($0) }
                 )
@@ -191,7 +197,7 @@ struct ListenerCommand: AsyncParsableCommand {
                 throw CommandFailure("listener on \(host):\(port): \(error)")
             }
             Daemon.log(
-                "listener \(getpid()) on \(host):\(listener.port) (\(identity == nil ? "plain TCP" : "mutual TLS")), events to \(logFile)"
+                "listener \(getpid()) on \(host):\(listener.port) (\(identity == nil ? "plain TCP" : self.swarm ? "mutual TLS, pinned swarm hosts only" : "mutual TLS")), events to \(logFile)"
             )
             let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) { Task { await listener.close() } }
             let bus = BusPublisher(

@@ -23,19 +23,24 @@ public final class SyslogListener: Sendable {
         public var identity: CertificateAuthority.Identity?
         public var logPath: String
         public var rotation: RotatingLogFile.Policy
+        /// With a register, only the swarm hosts' pinned certificates are let in (a certificate from our CA that
+        /// is not pinned is refused after the handshake, before any message); nil lets in any our CA issued.
+        public var swarm: SwarmRegistry?
 
         public init(
             host: String = "0.0.0.0",
             port: Int = 6514,
             identity: CertificateAuthority.Identity?,
             logPath: String,
-            rotation: RotatingLogFile.Policy = .init(maxBytes: 100 << 20, generations: 10)
+            rotation: RotatingLogFile.Policy = .init(maxBytes: 100 << 20, generations: 10),
+            swarm: SwarmRegistry? = nil
         ) {
             self.host = host
             self.port = port
             self.identity = identity
             self.logPath = logPath
             self.rotation = rotation
+            self.swarm = swarm
         }
     }
 
@@ -53,6 +58,8 @@ public final class SyslogListener: Sendable {
         public var lastRefusal: String?
         /// Messages per client certificate (its subject), or per address without TLS.
         public var peers: [String: Int] = [:]
+        /// When each pinned swarm host was last heard from (its connection or a message).
+        public var hosts: [String: Date] = [:]
     }
 
     public struct Failure: Error, CustomStringConvertible {
@@ -197,6 +204,16 @@ public final class SyslogListener: Sendable {
     }
 }
 
+extension SyslogListener {
+    /// A certificate's subject common name.
+    static func commonName(_ certificate: NIOSSLCertificate) -> String? {
+        guard let der = try? certificate.toDERBytes(), let parsed = try? Certificate(derEncoded: der) else {
+            return nil
+        }
+        return parsed.subject.flatMap { $0 }.first { $0.type == .RDNAttributeType.commonName }.map { "\($0.value)" }
+    }
+}
+
 /// Lets the child initializer reach the listener, which exists only once the bind has succeeded.
 private final class ListenerHolder: Sendable {
     private let value = Mutex<SyslogListener?>(nil)
@@ -215,6 +232,10 @@ private final class MessageHandler: ChannelInboundHandler {
     let tls: Bool
     var messages: [ByteBuffer] = []
     var handshaken = false
+    /// The pinned swarm host this connection is (with a register).
+    var host: String?
+    /// Refused after its handshake: nothing it sends is kept.
+    var refused = false
 
     init(listener: SyslogListener, peer: String, tls: Bool) {
         self.listener = listener
@@ -242,22 +263,35 @@ private final class MessageHandler: ChannelInboundHandler {
             self.handshaken = true
             // Name the peer by its certificate's subject.
             let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
-            if let subject = handler?.peerCertificate.flatMap({ Self.commonName($0) }) {
+            let certificate = handler?.peerCertificate
+            if let subject = certificate.flatMap({ SyslogListener.commonName($0) }) {
                 self.peer = "\(subject)@\(self.peer)"
+            }
+            if let swarm = self.listener.settings.swarm {
+                let fingerprint = certificate.flatMap { try? SwarmRegistry.fingerprint($0) } ?? "none"
+                guard let host = swarm.host(fingerprint: fingerprint) else {
+                    self.refused = true
+                    let reason =
+                        "\(self.peer): refused: certificate \(fingerprint) is not pinned to any swarm host (decnet swarm add)"
+                    self.listener.stats.withLock {
+                        $0.refused += 1
+                        $0.lastRefusal = reason
+                    }
+                    self.listener.log(reason)
+                    context.close(promise: nil)
+                    return
+                }
+                self.host = host.name
+                self.peer = "\(host.name)@\(context.remoteAddress?.ipAddress ?? "?")"
+                self.listener.stats.withLock { $0.hosts[host.name] = Date() }
             }
             self.listener.log("peer \(self.peer) connected")
         }
         context.fireUserInboundEventTriggered(event)
     }
 
-    static func commonName(_ certificate: NIOSSLCertificate) -> String? {
-        guard let der = try? certificate.toDERBytes(), let parsed = try? Certificate(derEncoded: der) else {
-            return nil
-        }
-        return parsed.subject.flatMap { $0 }.first { $0.type == .RDNAttributeType.commonName }.map { "\($0.value)" }
-    }
-
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !self.refused else { return }
         self.messages.append(self.unwrapInboundIn(data))
         if self.messages.count >= 1000 { self.flush() }
     }
@@ -269,6 +303,7 @@ private final class MessageHandler: ChannelInboundHandler {
 
     func flush() {
         guard !self.messages.isEmpty else { return }
+        if let host = self.host { self.listener.stats.withLock { $0.hosts[host] = Date() } }
         self.listener.append(self.messages, peer: self.peer)
         self.messages.removeAll(keepingCapacity: true)
     }

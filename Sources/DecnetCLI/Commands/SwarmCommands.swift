@@ -1,0 +1,130 @@
+import ArgumentParser
+import DecnetConfig
+import DecnetCore
+import DecnetPipeline
+import Foundation
+
+/// `decnet swarm add|remove|list`: the agent hosts the master accepts, each pinned to its client certificate.
+struct SwarmCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "swarm",
+        abstract: "Manage swarm hosts (agents pinned to their client certificates, <state>/swarm/hosts.json).",
+        discussion:
+            "The master's listener (decnet listener start --swarm) lets in only the pinned certificates: one from the project's CA that is not pinned is refused, and so is every certificate of a host after swarm remove.",
+        subcommands: [Add.self, Remove.self, List.self]
+    )
+
+    static func registry(_ environment: DecnetEnvironment) -> SwarmRegistry {
+        SwarmRegistry(stateDirectory: environment.stateDirectory)
+    }
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Add a host, pinned to its client certificate (issued from the local CA when --cert is not given)."
+        )
+
+        @Option(help: "The agent's address, as the master reaches it.") var host: String
+        @Option(help: "The host's name in the swarm (letters, digits, '-', '_', '.').") var name: String
+        @Option(help: "The agent's client certificate (PEM) to pin; default: issue one from the local CA.")
+        var cert: String?
+
+        func run() async throws {
+            let environment = try await EnvironmentLoading.load()
+            var certificate = self.cert
+            if certificate == nil {
+                let authority = PKILayout.authority(environment)
+                do {
+                    _ = try authority.initialize()
+                    let identity =
+                        try authority.issued(self.name)
+                        ?? authority.issue(name: self.name, roles: [.client], subjectAlternativeNames: [self.host])
+                    certificate = identity.certificatePath
+                    print(
+                        "the agent's identity is in \((identity.certificatePath as NSString).deletingLastPathComponent) (copy it to \(self.host) and pass it to decnet forwarder start --identity)"
+                    )
+                } catch {
+                    throw CommandFailure("\(error)")
+                }
+            }
+            do {
+                let added = try SwarmCommand.registry(environment).add(
+                    name: self.name,
+                    address: self.host,
+                    certificatePath: certificate!
+                )
+                print("swarm host \(added.name) (\(added.address)) pinned to \(added.fingerprint)")
+            } catch {
+                throw CommandFailure("\(error)", exitCode: .validationFailure)
+            }
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove a host: its certificate is refused from now on."
+        )
+
+        @Option(help: "The host's name.") var name: String
+
+        func run() async throws {
+            let environment = try await EnvironmentLoading.load()
+            do {
+                let removed = try SwarmCommand.registry(environment).remove(name: self.name)
+                print("swarm host \(removed.name) removed; \(removed.fingerprint) is refused from now on")
+            } catch {
+                throw CommandFailure("\(error)", exitCode: .validationFailure)
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the hosts, their pinned certificates and when the master's listener last heard them."
+        )
+
+        @Flag(help: "JSON instead of a table.") var json = false
+
+        func run() async throws {
+            let environment = try await EnvironmentLoading.load()
+            let hosts: [SwarmHost]
+            do { hosts = try SwarmCommand.registry(environment).hosts() } catch {
+                throw CommandFailure("\(error)")
+            }
+            let heard = Self.lastHeard(environment)
+            if self.json {
+                let rows = hosts.map { host -> [String: Any] in
+                    var row: [String: Any] = [
+                        "name": host.name, "address": host.address, "fingerprint": host.fingerprint,
+                        "subject": host.subject, "added": ISO8601DateFormatter().string(from: host.added),
+                    ]
+                    if let date = heard[host.name] { row["last_seen"] = ISO8601DateFormatter().string(from: date) }
+                    return row
+                }
+                let data = try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+                return
+            }
+            guard !hosts.isEmpty else {
+                print("no swarm hosts (decnet swarm add --host ADDRESS --name NAME)")
+                return
+            }
+            print("NAME  ADDRESS  CERTIFICATE  LAST SEEN")
+            for host in hosts {
+                let seen = heard[host.name].map { ISO8601DateFormatter().string(from: $0) } ?? "never"
+                print("\(host.name)  \(host.address)  \(host.fingerprint.prefix(23))…  \(seen)")
+            }
+        }
+
+        /// When the listener last heard each host, from its status file.
+        static func lastHeard(_ environment: DecnetEnvironment) -> [String: Date] {
+            let daemon = Daemon(ListenerCommand.name, stateDirectory: environment.stateDirectory)
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            guard let data = FileManager.default.contents(atPath: daemon.statusPath),
+                let status = try? decoder.decode(ListenerStatus.self, from: data)
+            else { return [:] }
+            return status.statistics.hosts
+        }
+    }
+}

@@ -1,0 +1,155 @@
+import DecnetCore
+import DecnetPipeline
+import DecnetTesting
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Issue 26's trust rule, through the real binary and OpenSSL's own client: the master's listener started with
+/// `--swarm` lets in the certificate a host was added with (`decnet swarm add`), refuses a certificate the same CA
+/// issued that no host is pinned to, refuses one from another CA in the handshake, and refuses a host's own
+/// certificate once `decnet swarm remove` took it out. Nothing a refused client sends is kept.
+@Suite(.serialized) struct SwarmPinningTests {
+    static let openssl = ExternalTool("openssl", package: "openssl")
+
+    /// Sends one RFC 5425 frame over mutual TLS with `identity` (its directory's cert.pem and key.pem).
+    static func send(
+        _ line: String,
+        port: Int,
+        certificate: String,
+        key: String,
+        ca: String
+    ) async throws
+        -> ProcessResult
+    {
+        let openssl = try #require(Self.openssl.path, "\(Self.openssl.missingMessage)")
+        let frame = "\(line.utf8.count) \(line)"
+        let script =
+            "printf '%s' \"$FRAME\" | timeout 10 \(openssl) s_client -connect 127.0.0.1:\(port) -cert \(certificate) -key \(key) -CAfile \(ca) -quiet -no_ign_eof 2>&1; true"
+        return try await ProcessRunner.run("/bin/sh", ["-c", script], environment: ["FRAME": frame])
+    }
+
+    static func event(_ user: String) -> String {
+        RFC5424Formatter.line(
+            for: HoneypotEvent(
+                id: .loginFailed,
+                decky: "edge-decky",
+                hostname: "edge-decky",
+                service: "ssh",
+                session: "s1",
+                source: Endpoint(ip: "203.0.113.9", port: 40_000),
+                destination: Endpoint(ip: "10.9.0.10", port: 22),
+                fields: [EventField("username", user)]
+            )
+        )
+    }
+
+    @Test(.enabled(if: Self.openssl.isUsable || ExternalTool.isCI, "needs openssl (CI installs it)"))
+    func onlyThePinnedCertificateGetsIn() async throws {
+        let binary = try #require(PackageLayout.decnetBinary, "build the decnet product first (swift build)")
+        let directory = try TemporaryDirectory()
+        let state = directory.path
+        let environment = [
+            "DECNET_STATE_DIR": state, "DECNET_DB_PATH": state + "/decnet.db",
+            "DECNET_INGEST_LOG_FILE": state + "/decnet.log",
+        ]
+        func decnet(_ arguments: [String]) async throws -> ProcessResult {
+            try await ProcessRunner.run(binary.path, arguments, environment: environment)
+        }
+        defer {
+            APIDaemonTests.kill(["listener"], in: state)
+            directory.remove()
+        }
+        let added = try await decnet(["swarm", "add", "--host", "127.0.0.1", "--name", "edge-01"])
+        try #require(added.status == 0, "\(added.standardOutput)\(added.standardError)")
+        #expect(added.standardOutput.contains("swarm host edge-01 (127.0.0.1) pinned to sha256:"))
+        let rogue = try await decnet(["ca", "issue", "rogue-01", "--client"])
+        try #require(rogue.status == 0, "\(rogue.standardError)")
+        let stranger = CertificateAuthority(directory: state + "/other-pki")
+        try stranger.initialize(name: "Some Other CA")
+        let strangerIdentity = try stranger.issue(name: "edge-01", roles: [.client])
+        let twice = try await decnet(["swarm", "add", "--host", "127.0.0.2", "--name", "edge-01"])
+        #expect(twice.status != 0 && twice.standardError.contains("already in the swarm"), "\(twice.standardError)")
+
+        let port = LoopbackPort.unused()
+        let started = try await decnet(["listener", "start", "--swarm", "--bind", "127.0.0.1:\(port)"])
+        try #require(started.status == 0, "\(started.standardOutput)\(started.standardError)")
+        // The listener's own status (written every second): its counts, its last refusal.
+        func statistics() -> [String: Any] {
+            let data = FileManager.default.contents(atPath: state + "/decnet-listener.status.json") ?? Data()
+            let status = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+            return status?["statistics"] as? [String: Any] ?? [:]
+        }
+        func refusals() -> Int { statistics()["refused"] as? Int ?? -1 }
+        // Ready once it reports (a bare connect to test the port would itself count as a refused handshake).
+        for _ in 0..<200 where refusals() < 0 { try await Task.sleep(for: .milliseconds(50)) }
+        try #require(refusals() == 0, "the listener did not start: \(started.standardOutput)")
+        let ca = state + "/pki/ca.crt"
+        let received = state + "/decnet-received.log"
+        func receivedLines() -> [String] {
+            ((try? String(contentsOfFile: received, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        }
+
+        // The pinned host: its event is kept.
+        let pinned = Self.event("pinned-ok")
+        let edge = state + "/pki/edge-01"
+        _ = try await Self.send(pinned, port: port, certificate: edge + "/cert.pem", key: edge + "/key.pem", ca: ca)
+        for _ in 0..<100 where receivedLines() != [pinned] { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(receivedLines() == [pinned])
+
+        // Our CA's certificate that no host is pinned to: refused after the handshake, its event dropped.
+        let rogueDirectory = state + "/pki/rogue-01"
+        _ = try await Self.send(
+            Self.event("rogue"),
+            port: port,
+            certificate: rogueDirectory + "/cert.pem",
+            key: rogueDirectory + "/key.pem",
+            ca: ca
+        )
+        // Another CA's certificate, though named edge-01: refused in the handshake.
+        let foreign = try await Self.send(
+            Self.event("stranger"),
+            port: port,
+            certificate: strangerIdentity.certificatePath,
+            key: strangerIdentity.keyPath,
+            ca: ca
+        )
+        for _ in 0..<100 where refusals() < 2 { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(refusals() == 2, "\(statistics())\n\(foreign.standardOutput)")
+        let log = (try? String(contentsOfFile: state + "/decnet-listener.log", encoding: .utf8)) ?? ""
+        #expect(log.contains("rogue-01@127.0.0.1: refused: certificate sha256:"), "\(log)")
+        #expect(log.contains("TLS handshake refused"), "\(log)")
+
+        // swarm list: the host, its pin, and when the listener last heard it.
+        let listed = try await decnet(["swarm", "list", "--json"])
+        let rows = try #require(
+            try JSONSerialization.jsonObject(with: Data(listed.standardOutput.utf8)) as? [[String: Any]],
+            "\(listed.standardOutput)\(listed.standardError)"
+        )
+        #expect(rows.count == 1 && rows.first?["name"] as? String == "edge-01")
+        #expect((rows.first?["fingerprint"] as? String)?.hasPrefix("sha256:") == true)
+        for _ in 0..<60
+        where (try await decnet(["swarm", "list", "--json"])).standardOutput.contains("last_seen") == false {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(try await decnet(["swarm", "list", "--json"]).standardOutput.contains("last_seen"))
+
+        // Removed: the host's own certificate is refused from now on.
+        let removed = try await decnet(["swarm", "remove", "--name", "edge-01"])
+        #expect(removed.status == 0, "\(removed.standardError)")
+        _ = try await Self.send(
+            Self.event("after-removal"),
+            port: port,
+            certificate: edge + "/cert.pem",
+            key: edge + "/key.pem",
+            ca: ca
+        )
+        for _ in 0..<100 where refusals() < 3 { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(refusals() == 3, "\(statistics())")
+        #expect((statistics()["lastRefusal"] as? String)?.contains("not pinned to any swarm host") == true)
+        #expect(receivedLines() == [pinned], "only the pinned host's event was kept")
+    }
+}
