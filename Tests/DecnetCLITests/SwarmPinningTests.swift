@@ -152,4 +152,123 @@ import Glibc
         #expect((statistics()["lastRefusal"] as? String)?.contains("not pinned to any swarm host") == true)
         #expect(receivedLines() == [pinned], "only the pinned host's event was kept")
     }
+
+    /// Issue 26's heartbeat line: an agent (its own process and state directory, forwarding its event log with
+    /// heartbeats) is up on the master; killed, it is reported down within three heartbeat intervals, as
+    /// `swarm list` state and a `swarm.<host>.down` message on the master's bus; the events made while it was
+    /// down arrive once it is back (`swarm.<host>.up`).
+    @Test func aSilentAgentIsDownAndItsBacklogArrivesWhenItReturns() async throws {
+        let binary = try #require(PackageLayout.decnetBinary, "build the decnet product first (swift build)")
+        let master = try TemporaryDirectory()
+        let agent = try TemporaryDirectory()
+        let masterEnvironment = [
+            "DECNET_STATE_DIR": master.path, "DECNET_DB_PATH": master.path + "/decnet.db",
+            "DECNET_INGEST_LOG_FILE": master.path + "/decnet.log",
+        ]
+        let agentLog = agent.path + "/decnet.log"
+        let agentEnvironment = [
+            "DECNET_STATE_DIR": agent.path, "DECNET_DB_PATH": agent.path + "/decnet.db",
+            "DECNET_INGEST_LOG_FILE": agentLog,
+        ]
+        func onMaster(_ arguments: [String]) async throws -> ProcessResult {
+            try await ProcessRunner.run(binary.path, arguments, environment: masterEnvironment)
+        }
+        func onAgent(_ arguments: [String]) async throws -> ProcessResult {
+            try await ProcessRunner.run(binary.path, arguments, environment: agentEnvironment)
+        }
+        var subscriber: Process?
+        defer {
+            if let subscriber, subscriber.isRunning { kill(subscriber.processIdentifier, SIGKILL) }
+            APIDaemonTests.kill(["listener", "bus"], in: master.path)
+            APIDaemonTests.kill(["forwarder"], in: agent.path)
+            master.remove()
+            agent.remove()
+        }
+        try #require((try await onMaster(["swarm", "add", "--host", "127.0.0.1", "--name", "edge-01"])).status == 0)
+        try #require((try await onMaster(["bus", "start"])).status == 0)
+        let messages = master.path + "/swarm-messages.out"
+        subscriber = try BusCommandTests.subscriber(
+            binary,
+            ["swarm.>", "--count", "2"],
+            environment: masterEnvironment,
+            output: messages
+        )
+        try await BusCommandTests.waitForSubscribers(["swarm.>"], binary, masterEnvironment)
+        let port = LoopbackPort.unused()
+        try #require((try await onMaster(["listener", "start", "--swarm", "--bind", "127.0.0.1:\(port)"])).status == 0)
+
+        func state() async throws -> String {
+            let listed = try await onMaster(["swarm", "list", "--json"])
+            let rows = (try? JSONSerialization.jsonObject(with: Data(listed.standardOutput.utf8))) as? [[String: Any]]
+            return rows?.first?["state"] as? String ?? "?"
+        }
+        func wait(for wanted: String, seconds: Double) async throws -> String {
+            var now = try await state()
+            for _ in 0..<Int(seconds * 10) where now != wanted {
+                try await Task.sleep(for: .milliseconds(100))
+                now = try await state()
+            }
+            return now
+        }
+        func received() -> Set<String> {
+            Set(
+                ((try? String(contentsOfFile: master.path + "/decnet-received.log", encoding: .utf8)) ?? "")
+                    .split(separator: "\n").map(String.init)
+            )
+        }
+        func append(_ lines: [String]) throws {
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: agentLog))
+            try handle.seekToEnd()
+            try handle.write(contentsOf: Data(lines.map { $0 + "\n" }.joined().utf8))
+            try handle.close()
+        }
+        let before = (0..<20).map { Self.event("before-\($0)") }
+        _ = FileManager.default.createFile(atPath: agentLog, contents: nil)
+        try append(before)
+        let forward = [
+            "forwarder", "start", "--target", "127.0.0.1:\(port)", "--identity", master.path + "/pki/edge-01",
+            "--heartbeat", "0.5",
+        ]
+        let started = try await onAgent(forward)
+        try #require(started.status == 0, "\(started.standardOutput)\(started.standardError)")
+        #expect(try await wait(for: "up", seconds: 15) == "up")
+        for _ in 0..<100 where !received().isSuperset(of: before) { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(received().isSuperset(of: before))
+
+        // The agent dies; what its honeypots log meanwhile waits in its log.
+        let pid = try #require(
+            Int32(
+                (try String(contentsOfFile: agent.path + "/decnet-forwarder.pid", encoding: .utf8))
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+            )
+        )
+        kill(pid, SIGKILL)
+        let killed = ContinuousClock.now
+        let during = (0..<30).map { Self.event("during-\($0)") }
+        try append(during)
+        // Down after three missed half-second heartbeats (SwarmRegistryTests checks the window itself).
+        #expect(
+            try await wait(for: "down", seconds: 10) == "down",
+            "still not down \(ContinuousClock.now - killed) after the kill"
+        )
+        #expect(received().isDisjoint(with: during))
+
+        // Back: up again, and the backlog arrives.
+        try #require((try await onAgent(forward)).status == 0)
+        #expect(try await wait(for: "up", seconds: 15) == "up")
+        for _ in 0..<100 where !received().isSuperset(of: during) { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(received().isSuperset(of: during), "the events made while the agent was down")
+        var bus: [String] = []
+        for _ in 0..<100 {
+            bus = ((try? String(contentsOfFile: messages, encoding: .utf8)) ?? "").split(separator: "\n").map(
+                String.init
+            )
+            if bus.count >= 2 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(bus.contains { $0.contains("swarm.edge-01.down") }, "\(bus)")
+        #expect(bus.contains { $0.contains("swarm.edge-01.up") }, "\(bus)")
+        let heartbeats = received().filter { $0.contains(SwarmHeartbeat.appName) }
+        #expect(heartbeats.isEmpty, "heartbeats never reach the event log")
+    }
 }

@@ -1,7 +1,8 @@
-import DecnetPipeline
 import DecnetTesting
 import Foundation
 import Testing
+
+@testable import DecnetPipeline
 
 /// The master's register of swarm hosts: pins, refusals with the reason named, a damaged file named.
 @Suite struct SwarmRegistryTests {
@@ -56,5 +57,48 @@ import Testing
         #expect(damaged?.description.contains(registry.path) == true)
         // The listener's lookup of a damaged register lets nobody in.
         #expect(registry.host(fingerprint: "sha256:00") == nil)
+    }
+
+    @Test func heartbeatsAreRecognisedAndOnlyThem() {
+        let message = SwarmHeartbeat.message(host: "edge-01", interval: .milliseconds(500))
+        #expect(SwarmHeartbeat.interval(in: message) == 0.5)
+        let event = "<134>1 2026-12-06T16:00:00Z edge-01 ssh - login.failed [decnet@32473 uuid=\"x\"] heartbeat"
+        #expect(SwarmHeartbeat.interval(in: Array(event.utf8)) == nil)
+        for hostile in [
+            "", "<134>1 t h decnet-agent - heartbeat", "<134>1 t h decnet-agent - heartbeat [x interval=\"-1\"]",
+            "<134>1 t h decnet-agent - heartbeat [x interval=\"1e9\"]",
+            "<134>1 t h decnet-agent - heartbeat [x interval=\"",
+            "<134>1 t h decnet-agent - heartbeat [x interval=\"nan\"]",
+        ] {
+            #expect(SwarmHeartbeat.interval(in: Array(hostile.utf8)) == nil, "\(hostile)")
+        }
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<500 {
+            let bytes = (0..<Int.random(in: 0...200, using: &generator)).map { _ in
+                UInt8.random(in: 0...255, using: &generator)
+            }
+            _ = SwarmHeartbeat.interval(in: message.prefix(40) + bytes)
+        }
+    }
+
+    /// Down after `SwarmHeartbeat.misses` intervals without a heartbeat, up when heard again; each change once.
+    @Test func aHostIsDownAfterThreeMissedHeartbeatsAndUpWhenHeard() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let listener = try await SyslogListener.start(
+            SyslogListener.Settings(host: "127.0.0.1", port: 0, identity: nil, logPath: directory.path + "/r.log")
+        )
+        defer { Task { await listener.close() } }
+        listener.heard("edge-01", interval: 2)
+        let start = Date()
+        #expect(listener.checkHosts(now: start.addingTimeInterval(5.9)).isEmpty)
+        let down = listener.checkHosts(now: start.addingTimeInterval(6.1))
+        #expect(down.count == 1 && down.first?.0 == "edge-01" && down.first?.1 == false)
+        #expect(listener.checkHosts(now: start.addingTimeInterval(9)).isEmpty, "reported once")
+        #expect(listener.statistics.hostsDown == ["edge-01"])
+        listener.heard("edge-01", interval: 2)
+        let up = listener.checkHosts()
+        #expect(up.count == 1 && up.first?.1 == true)
+        #expect(listener.statistics.hostsDown.isEmpty)
     }
 }

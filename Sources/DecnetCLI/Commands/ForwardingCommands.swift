@@ -180,19 +180,31 @@ struct ListenerCommand: AsyncParsableCommand {
                 return
             }
             let lock = try daemon.lock()
+            let bus = BusPublisher(
+                socketPath: BusTopics.socket(stateDirectory: daemon.stateDirectory),
+                name: "listener"
+            )
+            var settings = SyslogListener.Settings(
+                host: host,
+                port: port,
+                identity: identity,
+                logPath: logFile,
+                rotation: environment.logRotation,
+                swarm: self.swarm ? SwarmRegistry(stateDirectory: environment.stateDirectory) : nil
+            )
+            // swarm.<host>.down when an agent's heartbeats stop, swarm.<host>.up when it is heard again.
+            settings.hostStateChanged = { name, up in
+                Daemon.log("swarm host \(name) is \(up ? "up again" : "down (no heartbeat)")")
+                bus.publish(
+                    "swarm.\(name).\(up ? "up" : "down")",
+                    json: [
+                        "host": name, "state": up ? "up" : "down", "time": ISO8601DateFormatter().string(from: Date()),
+                    ]
+                )
+            }
             let listener: SyslogListener
             do {
-                listener = try await SyslogListener.start(
-                    SyslogListener.Settings(
-                        host: host,
-                        port: port,
-                        identity: identity,
-                        logPath: logFile,
-                        rotation: environment.logRotation,
-                        swarm: self.swarm ? SwarmRegistry(stateDirectory: environment.stateDirectory) : nil
-                    ),
-                    log: { Daemon.log($0) }
-                )
+                listener = try await SyslogListener.start(settings, log: { Daemon.log($0) })
             } catch {
                 throw CommandFailure("listener on \(host):\(port): \(error)")
             }
@@ -200,10 +212,6 @@ struct ListenerCommand: AsyncParsableCommand {
                 "listener \(getpid()) on \(host):\(listener.port) (\(identity == nil ? "plain TCP" : self.swarm ? "mutual TLS, pinned swarm hosts only" : "mutual TLS")), events to \(logFile)"
             )
             let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) { Task { await listener.close() } }
-            let bus = BusPublisher(
-                socketPath: BusTopics.socket(stateDirectory: daemon.stateDirectory),
-                name: "listener"
-            )
             let publishing = Task { await bus.run() }
             let heartbeat = Task {
                 await BusTopics.heartbeat("listener", on: bus) {
@@ -282,11 +290,16 @@ struct ForwarderCommand: AsyncParsableCommand {
         @Option(help: "Folder with cert.pem, key.pem, ca.crt (default: issued from the local CA as 'forwarder').")
         var identity: String?
         @Flag(help: "Plain TCP instead of TLS (only to a loopback address).") var plain = false
+        @Option(help: "Seconds between heartbeats to a swarm master (it reports the host down after three missed).")
+        var heartbeat: Double?
         @Flag(help: "Stay in the foreground.") var foreground = false
 
         func run() async throws {
             let environment = try await EnvironmentLoading.load()
             let daemon = Daemon(ForwarderCommand.name, stateDirectory: environment.stateDirectory)
+            if let heartbeat = self.heartbeat, !(0.1...3600).contains(heartbeat) {
+                throw CommandFailure("--heartbeat: seconds from 0.1 to 3600 (got \(heartbeat))")
+            }
             let (host, port) = try Self.target(self.target)
             let identity =
                 self.plain
@@ -299,13 +312,15 @@ struct ForwarderCommand: AsyncParsableCommand {
                     environment: environment
                 )
             let logFile = self.logFile ?? environment.ingestLogFile
-            let settings = SyslogForwarder.Settings(
+            var settings = SyslogForwarder.Settings(
                 logPath: logFile,
                 host: host,
                 port: port,
                 identity: identity,
                 cursorPath: (daemon.stateDirectory as NSString).appendingPathComponent("decnet-forwarder.cursor")
             )
+            settings.heartbeat = self.heartbeat.map { .milliseconds(Int64($0 * 1000)) }
+            settings.hostName = ProcessInfo.processInfo.hostName
             var forwarder: SyslogForwarder
             do { forwarder = try SyslogForwarder(settings) } catch { throw CommandFailure("\(error)") }
             guard self.foreground else {

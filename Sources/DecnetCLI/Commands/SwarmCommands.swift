@@ -91,7 +91,13 @@ struct SwarmCommand: AsyncParsableCommand {
             do { hosts = try SwarmCommand.registry(environment).hosts() } catch {
                 throw CommandFailure("\(error)")
             }
-            let heard = Self.lastHeard(environment)
+            let listener = Self.listenerStatistics(environment)
+            let heard = listener?.hosts ?? [:]
+            func state(_ host: SwarmHost) -> String {
+                guard let listener, heard[host.name] != nil else { return "never seen" }
+                if listener.hostsDown.contains(host.name) { return "down" }
+                return listener.heartbeatIntervals[host.name] == nil ? "connected (no heartbeat)" : "up"
+            }
             if self.json {
                 let rows = hosts.map { host -> [String: Any] in
                     var row: [String: Any] = [
@@ -99,6 +105,8 @@ struct SwarmCommand: AsyncParsableCommand {
                         "subject": host.subject, "added": ISO8601DateFormatter().string(from: host.added),
                     ]
                     if let date = heard[host.name] { row["last_seen"] = ISO8601DateFormatter().string(from: date) }
+                    row["state"] = state(host)
+                    if let interval = listener?.heartbeatIntervals[host.name] { row["heartbeat_seconds"] = interval }
                     return row
                 }
                 let data = try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys])
@@ -109,22 +117,23 @@ struct SwarmCommand: AsyncParsableCommand {
                 print("no swarm hosts (decnet swarm add --host ADDRESS --name NAME)")
                 return
             }
-            print("NAME  ADDRESS  CERTIFICATE  LAST SEEN")
+            print("NAME  ADDRESS  STATE  CERTIFICATE  LAST SEEN")
             for host in hosts {
                 let seen = heard[host.name].map { ISO8601DateFormatter().string(from: $0) } ?? "never"
-                print("\(host.name)  \(host.address)  \(host.fingerprint.prefix(23))…  \(seen)")
+                print("\(host.name)  \(host.address)  \(state(host))  \(host.fingerprint.prefix(23))…  \(seen)")
             }
         }
 
-        /// When the listener last heard each host, from its status file.
-        static func lastHeard(_ environment: DecnetEnvironment) -> [String: Date] {
+        /// What the running listener knows of the hosts (its status file, written every second); nil when no
+        /// listener runs here.
+        static func listenerStatistics(_ environment: DecnetEnvironment) -> SyslogListener.Statistics? {
             let daemon = Daemon(ListenerCommand.name, stateDirectory: environment.stateDirectory)
             let decoder = JSONDecoder()
             decoder.dateDecodingStrategy = .iso8601
-            guard let data = FileManager.default.contents(atPath: daemon.statusPath),
+            guard daemon.running != nil, let data = FileManager.default.contents(atPath: daemon.statusPath),
                 let status = try? decoder.decode(ListenerStatus.self, from: data)
-            else { return [:] }
-            return status.statistics.hosts
+            else { return nil }
+            return status.statistics
         }
     }
 }

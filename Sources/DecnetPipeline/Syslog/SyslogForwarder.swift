@@ -33,6 +33,10 @@ public struct SyslogForwarder: Sendable {
         public var retryMaximum: Duration = .seconds(5)
         public var resendWindow: Duration = .seconds(2)
         public var connectTimeout: TimeAmount = .seconds(5)
+        /// An agent's heartbeat to its master (`SwarmHeartbeat`), sent this often on the link; nil sends none.
+        public var heartbeat: Duration?
+        /// The name the heartbeat carries (the master names the host by its certificate anyway).
+        public var hostName = ""
 
         public init(
             logPath: String,
@@ -198,8 +202,19 @@ public struct SyslogForwarder: Sendable {
         // Batch starts still inside the resend window, oldest first; the first is what the saved cursor holds.
         var window: [(at: ContinuousClock.Instant, position: LogTail.Position)] = []
         var lastSaved = clock.now
+        var lastHeartbeat: ContinuousClock.Instant?
         var buffer = channel.allocator.buffer(capacity: 1 << 20)
         while !Task.isCancelled {
+            if let interval = self.settings.heartbeat, lastHeartbeat.map({ clock.now - $0 >= interval }) ?? true {
+                // First on a new link, so the master knows the host is back before the backlog arrives.
+                buffer.clear()
+                SyslogFraming.frame(
+                    SwarmHeartbeat.message(host: self.settings.hostName, interval: interval),
+                    into: &buffer
+                )
+                try await channel.writeAndFlush(buffer).get()
+                lastHeartbeat = clock.now
+            }
             let start = tail.position
             var lines = 0
             buffer.clear()

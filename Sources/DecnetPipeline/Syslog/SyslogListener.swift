@@ -26,6 +26,9 @@ public final class SyslogListener: Sendable {
         /// With a register, only the swarm hosts' pinned certificates are let in (a certificate from our CA that
         /// is not pinned is refused after the handshake, before any message); nil lets in any our CA issued.
         public var swarm: SwarmRegistry?
+        /// Told when a swarm host goes down (no heartbeat for `SwarmHeartbeat.misses` intervals: false) and when
+        /// it is heard again (true).
+        public var hostStateChanged: @Sendable (_ host: String, _ up: Bool) -> Void = { _, _ in }
 
         public init(
             host: String = "0.0.0.0",
@@ -58,8 +61,12 @@ public final class SyslogListener: Sendable {
         public var lastRefusal: String?
         /// Messages per client certificate (its subject), or per address without TLS.
         public var peers: [String: Int] = [:]
-        /// When each pinned swarm host was last heard from (its connection or a message).
+        /// When each pinned swarm host was last heard from (its connection, a message or a heartbeat).
         public var hosts: [String: Date] = [:]
+        /// The heartbeat interval each host states, in seconds (hosts that send heartbeats).
+        public var heartbeatIntervals: [String: Double] = [:]
+        /// Hosts whose heartbeats stopped, sorted.
+        public var hostsDown: [String] = []
     }
 
     public struct Failure: Error, CustomStringConvertible {
@@ -133,13 +140,17 @@ public final class SyslogListener: Sendable {
         return listener
     }
 
-    /// Syncs the log every second until the listener is closed.
+    /// Syncs the log and checks the swarm hosts' heartbeats every second (four times a second for sub-second
+    /// heartbeats) until the listener is closed.
     public func run() async {
         let closed = self.channel.closeFuture
         let syncing = Task {
+            var ticks = 0
             while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(1))
-                self.sync()
+                try? await Task.sleep(for: .milliseconds(250))
+                ticks += 1
+                if ticks % 4 == 0 { self.sync() }
+                for (host, up) in self.checkHosts() { self.settings.hostStateChanged(host, up) }
             }
         }
         try? await closed.get()
@@ -152,6 +163,36 @@ public final class SyslogListener: Sendable {
     }
 
     public var statistics: Statistics { self.stats.withLock { $0 } }
+
+    /// The hosts whose state changed: down when their heartbeats stopped for `SwarmHeartbeat.misses` intervals,
+    /// up when heard again.
+    func checkHosts(now: Date = Date()) -> [(String, Bool)] {
+        self.stats.withLock { stats in
+            var changes: [(String, Bool)] = []
+            for (host, interval) in stats.heartbeatIntervals.sorted(by: { $0.key < $1.key }) {
+                guard let heard = stats.hosts[host] else { continue }
+                let silent = now.timeIntervalSince(heard) > Double(SwarmHeartbeat.misses) * interval
+                let down = stats.hostsDown.contains(host)
+                if silent && !down {
+                    stats.hostsDown.append(host)
+                    stats.hostsDown.sort()
+                    changes.append((host, false))
+                } else if !silent && down {
+                    stats.hostsDown.removeAll { $0 == host }
+                    changes.append((host, true))
+                }
+            }
+            return changes
+        }
+    }
+
+    /// A heartbeat from `host` (a pinned swarm host, or the peer's name without a register).
+    func heard(_ host: String, interval: Double) {
+        self.stats.withLock {
+            $0.hosts[host] = Date()
+            $0.heartbeatIntervals[host] = interval
+        }
+    }
 
     func sync() {
         self.files.withLock {
@@ -292,7 +333,13 @@ private final class MessageHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !self.refused else { return }
-        self.messages.append(self.unwrapInboundIn(data))
+        let message = self.unwrapInboundIn(data)
+        if let interval = SwarmHeartbeat.interval(in: message.readableBytesView) {
+            // Never an event: it only says the host is there.
+            self.listener.heard(self.host ?? self.peer, interval: interval)
+            return
+        }
+        self.messages.append(message)
         if self.messages.count >= 1000 { self.flush() }
     }
 
