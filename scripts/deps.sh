@@ -52,13 +52,13 @@ deps_group() {
         # libloc-database and Debian's location tool are the GeoIP data and the reference its lookups are checked
         # against; sipsak is a SIP client; unbound is the LAN's resolver the canary zone is delegated to, LibreOffice
         # (writer, no GUI) opens the canary DOCX and fetches its linked picture, qpdf reads the canary PDF's
-        # opening action.
+        # opening action; nats-server is the NATS server two of which, clustered, carry the bus between swarm hosts.
         echo docker-compose ieee-data curl mariadb-client postgresql-client telnet python3-pexpect iputils-ping \
             openssl util-linux bc hydra python3-paramiko postgresql rsyslog rsyslog-openssl rsyslog-gnutls \
             chromium chromium-driver python3-pip python3-venv man-db systemd dpkg-dev masscan zmap hping3 arp-scan p0f \
             tcpdump smbclient hashcat pocl-opencl-icd freetds-bin freerdp2-x11 xvfb xauth ldap-utils \
             bind9-dnsutils nbtscan mosquitto-clients snmp onesixtyone tftp-hpa libloc-database location sipsak \
-            unbound libreoffice-writer-nogui qpdf
+            unbound libreoffice-writer-nogui qpdf nats-server
         ;;
     pip-test)
         # schemathesis checks the served OpenAPI document; Selenium drives Chromium; nats-py is a real NATS client;

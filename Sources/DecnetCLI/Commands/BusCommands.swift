@@ -32,6 +32,17 @@ struct BusCommand: AsyncParsableCommand {
                 """
         )
         var listen: String?
+        @Option(
+            help: """
+                An upstream NATS server (host:port; Debian's nats-server, clustered with the other hosts'), to carry \
+                this host's bus to and from the swarm, with TLS and the identity's client certificate when it asks.
+                """
+        )
+        var upstream: String?
+        @Option(
+            help: "Folder with cert.pem, key.pem, ca.crt for the upstream (default: issued from the local CA as 'bus')."
+        )
+        var identity: String?
         @Flag(help: "Stay in the foreground.") var foreground = false
 
         func run() async throws {
@@ -48,6 +59,20 @@ struct BusCommand: AsyncParsableCommand {
             }
             let daemon = Daemon(BusCommand.name, stateDirectory: environment.stateDirectory)
             let socket = BusTopics.socket(stateDirectory: daemon.stateDirectory)
+            var upstream: (host: String, port: Int, identity: CertificateAuthority.Identity?)?
+            if let text = self.upstream {
+                guard let (host, port) = InputSyntax.hostPort(text) else {
+                    throw CommandFailure("--upstream \(text): expected host:port of a NATS server, e.g. 10.0.0.1:4222")
+                }
+                let identity = try PKILayout.identity(
+                    self.identity,
+                    name: "bus",
+                    role: .client,
+                    alternativeNames: [],
+                    environment: environment
+                )
+                upstream = ("\(host)", Int(port), identity)
+            }
             guard self.foreground else {
                 let pid = try await daemon.spawn(
                     commandPath: ["bus", "start"],
@@ -66,6 +91,20 @@ struct BusCommand: AsyncParsableCommand {
                 throw CommandFailure("bus socket \(socket)\(self.listen.map { " or \($0)" } ?? ""): \(error)")
             }
             Daemon.log("bus \(getpid()) on \(socket)\(broker.tcpAddress.map { " and \($0)" } ?? "")")
+            var bridging: Task<Void, Never>?
+            if let upstream {
+                do {
+                    let bridge = try broker.bridge(
+                        host: upstream.host,
+                        port: upstream.port,
+                        identity: upstream.identity,
+                        name: "decnet-bus@" + ProcessInfo.processInfo.hostName
+                    ) { Daemon.log($0) }
+                    bridging = Task { await bridge.run() }
+                } catch {
+                    throw CommandFailure("--upstream: \(error)")
+                }
+            }
             let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) { Task { await broker.close() } }
             let started = Date()
             let reporting = Task {
@@ -75,6 +114,7 @@ struct BusCommand: AsyncParsableCommand {
                 }
             }
             await broker.run()
+            bridging?.cancel()
             reporting.cancel()
             daemon.writeStatus(BusStatus(pid: getpid(), started: started, socket: socket, bus: broker.status))
             signals.cancel()

@@ -130,6 +130,17 @@ public final class BusBroker: Sendable {
         try? FileManager.default.removeItem(atPath: self.socketPath)
     }
 
+    /// A bridge carrying this broker's messages to and from an upstream NATS server (`BusBridge`).
+    public func bridge(
+        host: String,
+        port: Int,
+        identity: CertificateAuthority.Identity?,
+        name: String,
+        log: @escaping @Sendable (String) -> Void = { _ in }
+    ) throws -> BusBridge {
+        try BusBridge(bus: self.bus, host: host, port: port, identity: identity, name: name, log: log)
+    }
+
     public func close() async {
         try? await self.channel.channel.close()
         try? await self.tcpChannel?.channel.close()

@@ -6,10 +6,14 @@ import Synchronization
 public struct BusMessage: Sendable, Equatable {
     public var subject: Subject
     public var payload: [UInt8]
+    /// It came from another host's bus through an upstream NATS server (`BusBridge`): it is delivered here and
+    /// never sent back up.
+    public var relayed: Bool
 
-    public init(subject: Subject, payload: [UInt8]) {
+    public init(subject: Subject, payload: [UInt8], relayed: Bool = false) {
         self.subject = subject
         self.payload = payload
+        self.relayed = relayed
     }
 }
 
