@@ -29,6 +29,8 @@ public struct DecnetCommand: AsyncParsableCommand {
             ListenerCommand.self,
             CACommand.self,
             SwarmCommand.self,
+            SwarmctlCommand.self,
+            AgentCommand.self,
             SnifferCommand.self,
             APICommand.self,
             WebCommand.self,

@@ -75,7 +75,7 @@ struct DeployCommand: AsyncParsableCommand {
         let environment = try await EnvironmentLoading.load()
         if self.mode == .swarm {
             throw CommandFailure(
-                "--mode swarm deploys to agents (decnet swarmctl deploy), which DECNET-Swift does not have yet (hosts can be added and pinned: decnet swarm add); use --mode unihost"
+                "--mode swarm: deploy on an agent with decnet swarmctl deploy --host NAME --config FILE (hosts: decnet swarm list); here, use --mode unihost"
             )
         }
         var flags = DeployFlags()

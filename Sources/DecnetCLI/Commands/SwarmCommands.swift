@@ -38,7 +38,11 @@ struct SwarmCommand: AsyncParsableCommand {
                     _ = try authority.initialize()
                     let identity =
                         try authority.issued(self.name)
-                        ?? authority.issue(name: self.name, roles: [.client], subjectAlternativeNames: [self.host])
+                        ?? authority.issue(
+                            name: self.name,
+                            roles: [.client, .server],
+                            subjectAlternativeNames: [Self.addressPart(self.host)]
+                        )
                     certificate = identity.certificatePath
                     print(
                         "the agent's identity is in \((identity.certificatePath as NSString).deletingLastPathComponent) (copy it to \(self.host) and pass it to decnet forwarder start --identity)"
@@ -57,6 +61,13 @@ struct SwarmCommand: AsyncParsableCommand {
             } catch {
                 throw CommandFailure("\(error)", exitCode: .validationFailure)
             }
+        }
+
+        /// The address of `host[:port]`.
+        static func addressPart(_ host: String) -> String {
+            guard let colon = host.lastIndex(of: ":"), !host.contains("]"), host.filter({ $0 == ":" }).count == 1
+            else { return host }
+            return String(host[..<colon])
         }
     }
 
