@@ -16,6 +16,7 @@ public enum FuzzTargets {
         ("redis", FuzzEntries.redis),
         ("telnet", FuzzEntries.telnet),
         ("smtp", FuzzEntries.smtp),
+        ("docker-api", FuzzEntries.dockerAPI),
         ("rfc5424", Self.rfc5424),
         ("ini", Self.ini),
     ]

@@ -64,6 +64,35 @@ public enum FuzzEntries {
         }
     }
 
+    /// docker_api: the request reader of Go's net/http, then the Engine API's routes (create, exec, pull … on a
+    /// fresh engine state each input).
+    public static func dockerAPI(_ bytes: [UInt8]) {
+        guard
+            let service = try? DockerAPIService(
+                context: self.context("docker_api", ["docker_version": "20.10.24+dfsg1"])
+            )
+        else { return }
+        let decoder = HTTPPersonaRequestDecoder(family: .go, reject: DockerAPIService.goRefusal)
+        var head: HTTPRequestHead?
+        var body: [UInt8] = []
+        self.decode(decoder, bytes) { part in
+            switch part {
+            case .head(let h):
+                head = h
+                body = []
+            case .body(let chunk): body += chunk.readableBytesView
+            case .end:
+                guard let h = head else { return }
+                _ = service.api.respond(
+                    method: h.method.rawValue,
+                    uri: h.uri,
+                    headers: h.headers.map { (name: $0.name, value: $0.value) },
+                    body: body
+                )
+            }
+        }
+    }
+
     public static func mysql(_ bytes: [UInt8]) {
         guard
             let service = try? MySQLService(
