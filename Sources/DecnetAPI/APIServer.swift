@@ -116,6 +116,7 @@ public final class APIServer: Sendable {
         self.addOverview(to: protected)
         self.addStream(to: protected)
         self.addCanary(to: protected)
+        self.addSwarm(to: protected)
         self.addWebhooks(to: protected)
         protected.get("openapi.json") { _, _ in
             Response(

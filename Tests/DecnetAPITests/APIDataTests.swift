@@ -240,7 +240,7 @@ struct APIDataTests {
                 ("post", "/api/v1/canary"), ("get", "/api/v1/canary/triggers"), ("get", "/api/v1/canary/{id}"),
                 ("delete", "/api/v1/canary/{id}"), ("get", "/api/v1/webhooks"), ("post", "/api/v1/webhooks"),
                 ("delete", "/api/v1/webhooks/{uuid}"), ("post", "/api/v1/webhooks/{uuid}/test"),
-                ("get", "/api/v1/webhooks/{uuid}/deliveries"),
+                ("get", "/api/v1/webhooks/{uuid}/deliveries"), ("get", "/api/v1/swarm/hosts"),
             ]
             #expect(paths.values.reduce(0) { $0 + $1.count } == expected.count)
             for (method, path) in expected {

@@ -41,6 +41,7 @@ enum DashboardAssets {
         .error { color: var(--red); min-height: 1em; } .notice { color: var(--amber); }
         .state.running, .service.up { color: var(--green); } .state.stopped, .state.planned { color: var(--muted); }
         .state.failed { color: var(--red); } .state.starting { color: var(--amber); }
+        .state.swarm-up { color: var(--green); } .state.swarm-down { color: var(--red); } .state.swarm-never-seen, .state.swarm-unknown { color: var(--amber); }
         .service { display: inline-block; border: 1px solid var(--line); border-radius: 10px; padding: 0 6px; margin: 1px;
           font-size: 12px; }
         .service.down { color: var(--muted); }

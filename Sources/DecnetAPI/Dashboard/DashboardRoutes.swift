@@ -80,6 +80,7 @@ extension APIServer {
         }
         self.addIntelPages(to: router)
         self.addCanaryPages(to: router)
+        self.addSwarmPages(to: router)
     }
 
     static func asset(_ text: String, type: String) -> Response {

@@ -173,4 +173,29 @@ extension OpenAPIDocument {
             ]),
         ]
     }
+
+    static var swarmOperations: [Operation] {
+        [
+            Operation(
+                method: "get",
+                path: "/api/v1/swarm/hosts",
+                id: "listSwarmHosts",
+                summary: "The swarm's agent hosts: pinned certificate, last heard, up or down (decnet swarm list)",
+                tag: "swarm",
+                success: (200, array(ref("SwarmHost")), "application/json"),
+                errors: [503]
+            )
+        ]
+    }
+
+    static var swarmSchemas: [String: Any] {
+        [
+            "SwarmHost": object([
+                "name": string, "address": string, "fingerprint": string, "subject": string, "added": dateTime,
+                "last_seen": nullable(dateTime),
+                "state": ["type": "string", "enum": ["up", "down", "connected", "never seen", "unknown"]],
+                "heartbeat_seconds": nullable(["type": "number"]),
+            ])
+        ]
+    }
 }

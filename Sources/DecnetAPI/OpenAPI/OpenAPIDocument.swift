@@ -442,7 +442,7 @@ enum OpenAPIDocument {
                 tag: "meta",
                 success: (200, ["type": "object"], "application/json")
             ),
-        ] + canaryOperations + webhookOperations
+        ] + canaryOperations + webhookOperations + swarmOperations
     }
 
     static var schemas: [String: Any] {
@@ -513,176 +513,181 @@ enum OpenAPIDocument {
                 "reasons", "deckies", "phases",
             ]
         )
-        return canarySchemas.merging(webhookSchemas) { first, _ in first }.merging([
-            "Error": object(["detail": string]),
-            "Message": object(["detail": string]),
-            "LoginRequest": object(["username": string, "password": string]),
-            "LoginResponse": object([
-                "access_token": string, "token_type": ["type": "string", "enum": ["bearer"]], "expires_at": dateTime,
-                "username": string, "role": ["type": "string", "enum": ["admin", "viewer"]],
-                "must_change_password": boolean,
-            ]),
-            "ChangePasswordRequest": object([
-                "old_password": string, "new_password": ["type": "string", "minLength": 8, "maxLength": 72],
-            ]),
-            "NewUserRequest": object([
-                "username": ["type": "string", "pattern": "^[A-Za-z0-9._@-]{1,64}$"],
-                "password": ["type": "string", "minLength": 8, "maxLength": 72],
-                "role": ["type": "string", "enum": ["admin", "viewer"]],
-            ]),
-            "User": object([
-                "username": string, "role": ["type": "string", "enum": ["admin", "viewer"]],
-                "must_change_password": boolean, "created_at": dateTime,
-            ]),
-            "Attacker": attacker,
-            "AttackerPage": page("Attacker"),
-            "Bounty": object([
-                "time": dateTime, "kind": string, "decky": string, "service": string,
-                "payload": ["type": "object", "additionalProperties": string],
-            ]),
-            "AttackerDetail": object(
-                [
-                    "attacker": ref("Attacker"), "bounty": array(ref("Bounty")),
-                    "hops": array(object(["from": string, "to": string])),
-                    "steps": array(
-                        object(
+        return canarySchemas.merging(webhookSchemas) { first, _ in first }.merging(swarmSchemas) { first, _ in first }
+            .merging([
+                "Error": object(["detail": string]),
+                "Message": object(["detail": string]),
+                "LoginRequest": object(["username": string, "password": string]),
+                "LoginResponse": object([
+                    "access_token": string, "token_type": ["type": "string", "enum": ["bearer"]],
+                    "expires_at": dateTime,
+                    "username": string, "role": ["type": "string", "enum": ["admin", "viewer"]],
+                    "must_change_password": boolean,
+                ]),
+                "ChangePasswordRequest": object([
+                    "old_password": string, "new_password": ["type": "string", "minLength": 8, "maxLength": 72],
+                ]),
+                "NewUserRequest": object([
+                    "username": ["type": "string", "pattern": "^[A-Za-z0-9._@-]{1,64}$"],
+                    "password": ["type": "string", "minLength": 8, "maxLength": 72],
+                    "role": ["type": "string", "enum": ["admin", "viewer"]],
+                ]),
+                "User": object([
+                    "username": string, "role": ["type": "string", "enum": ["admin", "viewer"]],
+                    "must_change_password": boolean, "created_at": dateTime,
+                ]),
+                "Attacker": attacker,
+                "AttackerPage": page("Attacker"),
+                "Bounty": object([
+                    "time": dateTime, "kind": string, "decky": string, "service": string,
+                    "payload": ["type": "object", "additionalProperties": string],
+                ]),
+                "AttackerDetail": object(
+                    [
+                        "attacker": ref("Attacker"), "bounty": array(ref("Bounty")),
+                        "hops": array(object(["from": string, "to": string])),
+                        "steps": array(
+                            object(
+                                [
+                                    "kind": ["type": "string", "enum": ["scan", "visit", "repeated"]], "label": string,
+                                    "deckies": array(string), "events": integer, "first": dateTime, "last": dateTime,
+                                    "scan_id": string, "scan_types": array(string), "tool": string, "moves": integer,
+                                ],
+                                required: ["kind", "label", "deckies", "events", "first", "last"]
+                            )
+                        ),
+                        "behaviour": object(
                             [
-                                "kind": ["type": "string", "enum": ["scan", "visit", "repeated"]], "label": string,
-                                "deckies": array(string), "events": integer, "first": dateTime, "last": dateTime,
-                                "scan_id": string, "scan_types": array(string), "tool": string, "moves": integer,
+                                "behaviour": [
+                                    "type": "string",
+                                    "enum": [
+                                        "scanner", "brute-forcer", "credential-stuffer", "interactive", "bot",
+                                        "exploit-attempt",
+                                        "unknown",
+                                    ],
+                                ],
+                                "evidence": array(string),
+                                "phases": array(object(["phase": string, "first": dateTime, "evidence": string])),
+                                "tools": array(object(["tool": string, "evidence": string, "source": string])),
+                                "timing": object(
+                                    [
+                                        "events": integer, "seconds": number, "mean_gap": number, "median_gap": number,
+                                        "gap_variation": number, "command_pause": number, "scan_peak_pps": integer,
+                                    ],
+                                    required: ["events", "seconds", "mean_gap", "median_gap", "gap_variation"]
+                                ),
+                                "keystrokes": object(
+                                    [
+                                        "entry": ["type": "string", "enum": ["typed", "pasted", "machine", "mixed"]],
+                                        "lines": integer, "typed_lines": integer, "pasted_lines": integer,
+                                        "median_key_gap_ms": number, "key_gap_variation": number,
+                                        "corrections": integer,
+                                        "summary": string,
+                                    ],
+                                    required: [
+                                        "entry", "lines", "typed_lines", "pasted_lines", "corrections", "summary",
+                                    ]
+                                ),
+                                "score": integer,
                             ],
-                            required: ["kind", "label", "deckies", "events", "first", "last"]
+                            required: ["behaviour", "evidence", "phases", "tools", "timing", "score"]
+                        ),
+                        "identity": string, "campaign": string,
+                        "techniques": array(
+                            object([
+                                "technique": string, "name": string, "tactics": array(string), "rule": string,
+                                "rule_name": string, "confidence": integer, "first": dateTime, "last": dateTime,
+                                "count": integer, "events": array(string), "evidence": string, "attack": string,
+                                "url": string,
+                            ])
+                        ),
+                    ],
+                    required: ["attacker", "bounty", "hops", "steps", "behaviour", "techniques"]
+                ),
+                "Event": event,
+                "EventPage": page("Event"),
+                "Transcript": object([
+                    "session": string, "decky": string, "service": string, "started": dateTime, "ended": dateTime,
+                    "commands": array(object(["time": dateTime, "command": string])),
+                ]),
+                "TranscriptList": object(["ip": string, "sessions": array(ref("Transcript"))]),
+                "Histogram": object([
+                    "interval": integer, "buckets": array(object(["time": dateTime, "count": integer])),
+                ]),
+                "Stats": object([
+                    "events": integer, "attackers": integer, "credentials": integer, "events_last_hour": integer,
+                    "attackers_today": integer, "traversals": integer, "deckies_total": integer,
+                    "deckies_running": integer,
+                ]),
+                "Service": service,
+                "Decky": decky,
+                "Fleet": object(
+                    ["deployed": boolean, "driver": string, "engine_running": boolean, "deckies": array(ref("Decky"))],
+                    required: ["deployed", "engine_running", "deckies"]
+                ),
+                "ActionResult": object(
+                    ["ok": boolean, "report": array(string), "decky": ref("Decky")],
+                    required: ["ok", "report"]
+                ),
+                "DeployRequest": object(
+                    ["config": string, "network": ["type": "string", "enum": ["config", "lab", "loopback"]]],
+                    required: ["config"]
+                ),
+                "Health": object([
+                    "status": ["type": "string", "enum": ["ok", "degraded", "failing"]], "version": string,
+                    "uptime_seconds": integer,
+                    "store": object(
+                        [
+                            "backend": string, "ok": boolean, "error": string,
+                            "counts": ["type": "object", "additionalProperties": integer],
+                        ],
+                        required: ["backend", "ok", "counts"]
+                    ),
+                    "components": array(
+                        object(
+                            ["name": string, "running": boolean, "pid": integer, "detail": string],
+                            required: ["name", "running"]
                         )
                     ),
-                    "behaviour": object(
-                        [
-                            "behaviour": [
-                                "type": "string",
-                                "enum": [
-                                    "scanner", "brute-forcer", "credential-stuffer", "interactive", "bot",
-                                    "exploit-attempt",
-                                    "unknown",
-                                ],
-                            ],
-                            "evidence": array(string),
-                            "phases": array(object(["phase": string, "first": dateTime, "evidence": string])),
-                            "tools": array(object(["tool": string, "evidence": string, "source": string])),
-                            "timing": object(
-                                [
-                                    "events": integer, "seconds": number, "mean_gap": number, "median_gap": number,
-                                    "gap_variation": number, "command_pause": number, "scan_peak_pps": integer,
-                                ],
-                                required: ["events", "seconds", "mean_gap", "median_gap", "gap_variation"]
-                            ),
-                            "keystrokes": object(
-                                [
-                                    "entry": ["type": "string", "enum": ["typed", "pasted", "machine", "mixed"]],
-                                    "lines": integer, "typed_lines": integer, "pasted_lines": integer,
-                                    "median_key_gap_ms": number, "key_gap_variation": number, "corrections": integer,
-                                    "summary": string,
-                                ],
-                                required: ["entry", "lines", "typed_lines", "pasted_lines", "corrections", "summary"]
-                            ),
-                            "score": integer,
-                        ],
-                        required: ["behaviour", "evidence", "phases", "tools", "timing", "score"]
-                    ),
-                    "identity": string, "campaign": string,
-                    "techniques": array(
+                ]),
+                "Config": object(["settings": ["type": "object", "additionalProperties": string]]),
+                "Identity": identity,
+                "IdentityPage": page("Identity"),
+                "IdentityDetail": object([
+                    "identity": ref("Identity"), "links": array(link), "attackers": array(member),
+                    "merged": array(string),
+                ]),
+                "Campaign": campaign,
+                "CampaignPage": page("Campaign"),
+                "CampaignDetail": object([
+                    "campaign": ref("Campaign"), "links": array(link), "identities": array(ref("Identity")),
+                    "attackers": array(member),
+                ]),
+                "MergeRequest": object(["identity": uuidPattern]),
+                "UnmergeRequest": object(["attackers": array(string)], required: []),
+                "Decision": object([
+                    "uuid": string, "action": ["type": "string", "enum": ["merge", "split"]], "first": array(string),
+                    "second": array(string), "by": string, "time": dateTime,
+                ]),
+                "BountyBoard": object([
+                    "total": integer, "limit": integer, "offset": integer,
+                    "items": array(
                         object([
-                            "technique": string, "name": string, "tactics": array(string), "rule": string,
-                            "rule_name": string, "confidence": integer, "first": dateTime, "last": dateTime,
-                            "count": integer, "events": array(string), "evidence": string, "attack": string,
-                            "url": string,
+                            "time": dateTime, "kind": string, "attacker_ip": string, "decky": string, "service": string,
+                            "payload": ["type": "object", "additionalProperties": string],
                         ])
                     ),
-                ],
-                required: ["attacker", "bounty", "hops", "steps", "behaviour", "techniques"]
-            ),
-            "Event": event,
-            "EventPage": page("Event"),
-            "Transcript": object([
-                "session": string, "decky": string, "service": string, "started": dateTime, "ended": dateTime,
-                "commands": array(object(["time": dateTime, "command": string])),
-            ]),
-            "TranscriptList": object(["ip": string, "sessions": array(ref("Transcript"))]),
-            "Histogram": object([
-                "interval": integer, "buckets": array(object(["time": dateTime, "count": integer])),
-            ]),
-            "Stats": object([
-                "events": integer, "attackers": integer, "credentials": integer, "events_last_hour": integer,
-                "attackers_today": integer, "traversals": integer, "deckies_total": integer,
-                "deckies_running": integer,
-            ]),
-            "Service": service,
-            "Decky": decky,
-            "Fleet": object(
-                ["deployed": boolean, "driver": string, "engine_running": boolean, "deckies": array(ref("Decky"))],
-                required: ["deployed", "engine_running", "deckies"]
-            ),
-            "ActionResult": object(
-                ["ok": boolean, "report": array(string), "decky": ref("Decky")],
-                required: ["ok", "report"]
-            ),
-            "DeployRequest": object(
-                ["config": string, "network": ["type": "string", "enum": ["config", "lab", "loopback"]]],
-                required: ["config"]
-            ),
-            "Health": object([
-                "status": ["type": "string", "enum": ["ok", "degraded", "failing"]], "version": string,
-                "uptime_seconds": integer,
-                "store": object(
-                    [
-                        "backend": string, "ok": boolean, "error": string,
-                        "counts": ["type": "object", "additionalProperties": integer],
-                    ],
-                    required: ["backend", "ok", "counts"]
-                ),
-                "components": array(
-                    object(
-                        ["name": string, "running": boolean, "pid": integer, "detail": string],
-                        required: ["name", "running"]
-                    )
-                ),
-            ]),
-            "Config": object(["settings": ["type": "object", "additionalProperties": string]]),
-            "Identity": identity,
-            "IdentityPage": page("Identity"),
-            "IdentityDetail": object([
-                "identity": ref("Identity"), "links": array(link), "attackers": array(member),
-                "merged": array(string),
-            ]),
-            "Campaign": campaign,
-            "CampaignPage": page("Campaign"),
-            "CampaignDetail": object([
-                "campaign": ref("Campaign"), "links": array(link), "identities": array(ref("Identity")),
-                "attackers": array(member),
-            ]),
-            "MergeRequest": object(["identity": uuidPattern]),
-            "UnmergeRequest": object(["attackers": array(string)], required: []),
-            "Decision": object([
-                "uuid": string, "action": ["type": "string", "enum": ["merge", "split"]], "first": array(string),
-                "second": array(string), "by": string, "time": dateTime,
-            ]),
-            "BountyBoard": object([
-                "total": integer, "limit": integer, "offset": integer,
-                "items": array(
-                    object([
-                        "time": dateTime, "kind": string, "attacker_ip": string, "decky": string, "service": string,
-                        "payload": ["type": "object", "additionalProperties": string],
-                    ])
-                ),
-                "leaders": array(
-                    object(
-                        [
-                            "attacker_ip": string, "score": integer, "behaviour": string, "identity": string,
-                            "credentials": integer, "phases": array(string),
-                        ],
-                        required: ["attacker_ip", "score", "behaviour", "credentials", "phases"]
-                    )
-                ),
-            ]),
-        ]) { first, _ in first }
+                    "leaders": array(
+                        object(
+                            [
+                                "attacker_ip": string, "score": integer, "behaviour": string, "identity": string,
+                                "credentials": integer, "phases": array(string),
+                            ],
+                            required: ["attacker_ip", "score", "behaviour", "credentials", "phases"]
+                        )
+                    ),
+                ]),
+            ]) { first, _ in first }
     }
 
     /// A page of `item`s (`Page<Item>` in Models.swift).

@@ -98,26 +98,19 @@ struct SwarmCommand: AsyncParsableCommand {
 
         func run() async throws {
             let environment = try await EnvironmentLoading.load()
-            let hosts: [SwarmHost]
-            do { hosts = try SwarmCommand.registry(environment).hosts() } catch {
+            let hosts: [SwarmHostView]
+            do { hosts = try SwarmStatus.hosts(stateDirectory: environment.stateDirectory) } catch {
                 throw CommandFailure("\(error)")
             }
-            let listener = Self.listenerStatistics(environment)
-            let heard = listener?.hosts ?? [:]
-            func state(_ host: SwarmHost) -> String {
-                guard let listener, heard[host.name] != nil else { return "never seen" }
-                if listener.hostsDown.contains(host.name) { return "down" }
-                return listener.heartbeatIntervals[host.name] == nil ? "connected (no heartbeat)" : "up"
-            }
+            let dates = ISO8601DateFormatter()
             if self.json {
-                let rows = hosts.map { host -> [String: Any] in
+                let rows = hosts.map { view -> [String: Any] in
                     var row: [String: Any] = [
-                        "name": host.name, "address": host.address, "fingerprint": host.fingerprint,
-                        "subject": host.subject, "added": ISO8601DateFormatter().string(from: host.added),
+                        "name": view.host.name, "address": view.host.address, "fingerprint": view.host.fingerprint,
+                        "subject": view.host.subject, "added": dates.string(from: view.host.added), "state": view.state,
                     ]
-                    if let date = heard[host.name] { row["last_seen"] = ISO8601DateFormatter().string(from: date) }
-                    row["state"] = state(host)
-                    if let interval = listener?.heartbeatIntervals[host.name] { row["heartbeat_seconds"] = interval }
+                    if let date = view.lastSeen { row["last_seen"] = dates.string(from: date) }
+                    if let interval = view.heartbeatSeconds { row["heartbeat_seconds"] = interval }
                     return row
                 }
                 let data = try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys])
@@ -129,22 +122,12 @@ struct SwarmCommand: AsyncParsableCommand {
                 return
             }
             print("NAME  ADDRESS  STATE  CERTIFICATE  LAST SEEN")
-            for host in hosts {
-                let seen = heard[host.name].map { ISO8601DateFormatter().string(from: $0) } ?? "never"
-                print("\(host.name)  \(host.address)  \(state(host))  \(host.fingerprint.prefix(23))…  \(seen)")
+            for view in hosts {
+                let seen = view.lastSeen.map { dates.string(from: $0) } ?? "never"
+                print(
+                    "\(view.host.name)  \(view.host.address)  \(view.state)  \(view.host.fingerprint.prefix(23))…  \(seen)"
+                )
             }
-        }
-
-        /// What the running listener knows of the hosts (its status file, written every second); nil when no
-        /// listener runs here.
-        static func listenerStatistics(_ environment: DecnetEnvironment) -> SyslogListener.Statistics? {
-            let daemon = Daemon(ListenerCommand.name, stateDirectory: environment.stateDirectory)
-            let decoder = JSONDecoder()
-            decoder.dateDecodingStrategy = .iso8601
-            guard daemon.running != nil, let data = FileManager.default.contents(atPath: daemon.statusPath),
-                let status = try? decoder.decode(ListenerStatus.self, from: data)
-            else { return nil }
-            return status.statistics
         }
     }
 }

@@ -1,0 +1,103 @@
+import DecnetCore
+import DecnetPipeline
+import DecnetTesting
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `GET /api/v1/swarm/hosts` over a real swarm register and the master's real listener (the binary's
+/// `listener start --swarm`): each host with its pinned certificate and the state the listener sees.
+@Suite struct APISwarmTests {
+    @Test("The swarm's hosts with their pins and state; unknown without a listener, never seen with one")
+    func hostsAndTheirState() async throws {
+        let binary = try #require(PackageLayout.decnetBinary, "build the decnet product first (swift build)")
+        let fixture = try await APIFixture()
+        defer { fixture.remove() }
+        let state = fixture.directory.path
+        let authority = CertificateAuthority(directory: state + "/pki")
+        try authority.initialize()
+        let edge = try authority.issue(
+            name: "edge-01",
+            roles: [.client, .server],
+            subjectAlternativeNames: ["10.0.0.2"]
+        )
+        let added = try SwarmRegistry(stateDirectory: state).add(
+            name: "edge-01",
+            address: "10.0.0.2:8765",
+            certificatePath: edge.certificatePath
+        )
+        try await fixture.test { client in
+            let token = try await client.adminToken()
+            let schema = try await OpenAPIConformance(client, token: token)
+            let (status, body) = try await client.get("/api/v1/swarm/hosts", token: token)
+            #expect(status == .ok)
+            schema.expect(body, isArrayOf: "SwarmHost")
+            let host = try #require((body as? [[String: Any]])?.first)
+            #expect(host["name"] as? String == "edge-01" && host["address"] as? String == "10.0.0.2:8765")
+            #expect(host["fingerprint"] as? String == added.fingerprint && host["subject"] as? String == "edge-01")
+            #expect(host["state"] as? String == "unknown" && host["last_seen"] is NSNull)
+            let (anonymous, _) = try await client.get("/api/v1/swarm/hosts", token: nil)
+            #expect(anonymous == .unauthorized)
+
+            // With the master's listener running (nobody connected yet): never seen.
+            let port = LoopbackPort.unused()
+            let environment = ["DECNET_STATE_DIR": state, "DECNET_INGEST_LOG_FILE": state + "/decnet.log"]
+            let started = try await ProcessRunner.run(
+                binary.path,
+                ["listener", "start", "--swarm", "--bind", "127.0.0.1:\(port)"],
+                environment: environment
+            )
+            try #require(started.status == 0, "\(started.standardError)")
+            defer { APIDaemonKill.kill("listener", in: state) }
+            var seen = "unknown"
+            for _ in 0..<100 where seen == "unknown" {
+                try await Task.sleep(for: .milliseconds(50))
+                let (_, again) = try await client.get("/api/v1/swarm/hosts", token: token)
+                seen = ((again as? [[String: Any]])?.first?["state"] as? String) ?? "?"
+            }
+            #expect(seen == "never seen")
+
+            // The dashboard's Swarm page: the host, its state, its address escaped (free text on `swarm add`).
+            try SwarmRegistry(stateDirectory: state).add(
+                name: "edge-02",
+                address: "<script>alert(1)</script>",
+                certificatePath: try authority.issue(name: "edge-02", roles: [.client]).certificatePath
+            )
+            // The session cookie of the admin whose password adminToken() changed.
+            let cookie = try await client.execute(
+                uri: "/api/v1/auth/login",
+                method: .post,
+                headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"username":"admin","password":"a-much-better-secret"}"#)
+            ) { String(try #require($0.headers[.setCookie]?.split(separator: ";").first)) }
+            let html = try await client.execute(uri: "/swarm", method: .get, headers: [.cookie: cookie]) { response in
+                #expect(response.status == .ok)
+                return String(buffer: response.body)
+            }
+            #expect(html.contains("id=\"swarm-hosts\"") && html.contains("<strong>edge-01</strong>"))
+            #expect(html.contains("<span class=\"state swarm-never-seen\">never seen</span>"))
+            #expect(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !html.contains("<script>alert(1)"))
+            #expect(html.contains("<a href=\"/swarm\" aria-current=\"page\">Swarm</a>"))
+            try await client.execute(uri: "/swarm", method: .get) { response in
+                #expect(response.status == .seeOther && response.headers[.location] == "/login")
+            }
+        }
+    }
+}
+
+/// Ends a daemon a test started, by the pid it wrote in the state directory.
+enum APIDaemonKill {
+    static func kill(_ name: String, in directory: String) {
+        if let text = try? String(contentsOfFile: "\(directory)/decnet-\(name).pid", encoding: .utf8),
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0
+        {
+            Glibc.kill(pid, SIGKILL)
+        }
+    }
+}
