@@ -1,4 +1,9 @@
 import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs a program to completion and collects its output, for tests that drive real tools.
 public struct ProcessResult: Sendable {
@@ -40,22 +45,62 @@ public enum ProcessRunner {
         process.standardOutput = output
         process.standardError = error
         process.standardInput = FileHandle.nullDevice
+        // Foundation's watch for the child's exit has been seen to miss one under CI's load (xvfb-run left a zombie
+        // and the test waited for ever): a poll of /proc every half second finishes the wait too, reaping the child
+        // itself. Whichever comes first resumes; the status is Foundation's, or the one waitpid gave.
+        let finished = Mutex<(done: Bool, status: Int32?)>((false, nil))
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            process.terminationHandler = { _ in continuation.resume() }
+            process.terminationHandler = { _ in
+                if finished.withLock({ state in
+                    defer { state.done = true }
+                    return !state.done
+                }) {
+                    continuation.resume()
+                }
+            }
             do {
                 try process.run()
             } catch {
                 process.terminationHandler = nil
+                finished.withLock { $0.done = true }
                 continuation.resume(throwing: error)
+                return
+            }
+            let pid = process.processIdentifier
+            Thread.detachNewThread {
+                while !finished.withLock({ $0.done }) {
+                    usleep(500_000)
+                    guard Self.isZombie(pid) else { continue }
+                    var status: Int32 = 0
+                    guard waitpid(pid, &status, WNOHANG) == pid else { continue }
+                    let exit = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+                    if finished.withLock({ state in
+                        defer { state.done = true }
+                        state.status = exit
+                        return !state.done
+                    }) {
+                        continuation.resume()
+                    }
+                }
             }
         }
         let outputData = (try? Data(contentsOf: outputURL)) ?? Data()
         let errorData = (try? Data(contentsOf: errorURL)) ?? Data()
         return ProcessResult(
-            status: process.terminationStatus,
+            status: finished.withLock { $0.status } ?? process.terminationStatus,
             standardOutput: String(decoding: outputData, as: UTF8.self),
             standardError: String(decoding: errorData, as: UTF8.self)
         )
+    }
+}
+
+extension ProcessRunner {
+    /// Whether `pid` has exited and waits to be reaped (state `Z` in /proc/<pid>/stat).
+    static func isZombie(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return false }
+        return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
     }
 }
 

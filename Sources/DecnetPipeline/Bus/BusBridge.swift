@@ -147,14 +147,7 @@ public final class BusBridge: Sendable {
                     var buffer = ByteBuffer()
                     for await message in subscription.messages where !message.relayed {
                         buffer.clear()
-                        BusWire.write(
-                            .publish(
-                                subject: message.subject.text,
-                                reply: nil,
-                                payload: ByteBuffer(bytes: message.payload)
-                            ),
-                            into: &buffer
-                        )
+                        BusWire.publish(message, into: &buffer)
                         try await outbound.write(buffer)
                         self.stats.withLock { $0.sentUp += 1 }
                     }

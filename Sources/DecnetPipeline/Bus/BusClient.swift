@@ -120,14 +120,7 @@ public final class BusPublisher: Sendable {
                         }
                         pending = message
                         buffer.clear()
-                        BusWire.write(
-                            .publish(
-                                subject: message.subject.text,
-                                reply: nil,
-                                payload: ByteBuffer(bytes: message.payload)
-                            ),
-                            into: &buffer
-                        )
+                        BusWire.publish(message, into: &buffer)
                         try await outbound.write(buffer)
                         pending = nil
                         self.counts.withLock { $0.published += 1 }

@@ -1,3 +1,5 @@
+import DecnetCore
+import DecnetRuntime
 import NIOCore
 
 /// The service bus's wire protocol: the text protocol of NATS core (`INFO`, `CONNECT`, `PUB`, `SUB`, `UNSUB`,
@@ -45,6 +47,14 @@ public enum BusWire {
         case .ok: buffer.writeString("+OK\r\n")
         case .error(let message): buffer.writeString("-ERR '\(message)'\r\n")
         }
+    }
+
+    /// A bus message as a client's `PUB`.
+    public static func publish(_ message: BusMessage, into buffer: inout ByteBuffer) {
+        Self.write(
+            .publish(subject: message.subject.text, reply: nil, payload: ByteBuffer(bytes: message.payload)),
+            into: &buffer
+        )
     }
 
     public static func write(_ operation: ClientOperation, into buffer: inout ByteBuffer) {

@@ -43,6 +43,23 @@ public enum FuzzEntries {
         }
         guard let service = try? HTTPService(context: self.context("http", ["server_header": server])) else { return }
         let responder = HTTPResponder(configuration: service.configuration, port: 80)
+        self.requests(decoder, bytes) { head, body in
+            let request = HTTPResponder.Request(
+                method: head.method.rawValue,
+                uri: head.uri,
+                headers: head.headers.map { ($0.name, $0.value) },
+                body: body
+            )
+            _ = responder.respond(to: request)
+        }
+    }
+
+    /// Each whole request an HTTP request decoder makes of `bytes`: its head and its body.
+    static func requests<Decoder: ByteToMessageDecoder>(
+        _ decoder: Decoder,
+        _ bytes: [UInt8],
+        handle: (HTTPRequestHead, [UInt8]) -> Void
+    ) where Decoder.InboundOut == HTTPServerRequestPart {
         var head: HTTPRequestHead?
         var body: [UInt8] = []
         self.decode(decoder, bytes) { part in
@@ -52,14 +69,7 @@ public enum FuzzEntries {
                 body = []
             case .body(let chunk): body += chunk.readableBytesView
             case .end:
-                guard let h = head else { return }
-                let request = HTTPResponder.Request(
-                    method: h.method.rawValue,
-                    uri: h.uri,
-                    headers: h.headers.map { ($0.name, $0.value) },
-                    body: body
-                )
-                _ = responder.respond(to: request)
+                if let head { handle(head, body) }
             }
         }
     }
@@ -73,23 +83,13 @@ public enum FuzzEntries {
             )
         else { return }
         let decoder = HTTPPersonaRequestDecoder(family: .go, reject: DockerAPIService.goRefusal)
-        var head: HTTPRequestHead?
-        var body: [UInt8] = []
-        self.decode(decoder, bytes) { part in
-            switch part {
-            case .head(let h):
-                head = h
-                body = []
-            case .body(let chunk): body += chunk.readableBytesView
-            case .end:
-                guard let h = head else { return }
-                _ = service.api.respond(
-                    method: h.method.rawValue,
-                    uri: h.uri,
-                    headers: h.headers.map { (name: $0.name, value: $0.value) },
-                    body: body
-                )
-            }
+        self.requests(decoder, bytes) { head, body in
+            _ = service.api.respond(
+                method: head.method.rawValue,
+                uri: head.uri,
+                headers: head.headers.map { (name: $0.name, value: $0.value) },
+                body: body
+            )
         }
     }
 
