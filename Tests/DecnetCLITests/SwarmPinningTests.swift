@@ -1,5 +1,6 @@
 import DecnetCore
 import DecnetPipeline
+import DecnetStore
 import DecnetTesting
 import Foundation
 import Testing
@@ -156,7 +157,7 @@ import Glibc
     /// Issue 26's heartbeat line: an agent (its own process and state directory, forwarding its event log with
     /// heartbeats) is up on the master; killed, it is reported down within three heartbeat intervals, as
     /// `swarm list` state and a `swarm.<host>.down` message on the master's bus; the events made while it was
-    /// down arrive once it is back (`swarm.<host>.up`).
+    /// down arrive once it is back (`swarm.<host>.up`), and the master's store holds each event exactly once.
     @Test func aSilentAgentIsDownAndItsBacklogArrivesWhenItReturns() async throws {
         let binary = try #require(PackageLayout.decnetBinary, "build the decnet product first (swift build)")
         let master = try TemporaryDirectory()
@@ -179,7 +180,7 @@ import Glibc
         var subscriber: Process?
         defer {
             if let subscriber, subscriber.isRunning { kill(subscriber.processIdentifier, SIGKILL) }
-            APIDaemonTests.kill(["listener", "bus"], in: master.path)
+            APIDaemonTests.kill(["listener", "bus", "workers"], in: master.path)
             APIDaemonTests.kill(["forwarder"], in: agent.path)
             master.remove()
             agent.remove()
@@ -196,6 +197,13 @@ import Glibc
         try await BusCommandTests.waitForSubscribers(["swarm.>"], binary, masterEnvironment)
         let port = LoopbackPort.unused()
         try #require((try await onMaster(["listener", "start", "--swarm", "--bind", "127.0.0.1:\(port)"])).status == 0)
+        // The master's workers keep what arrives in its store (SQLite here; SwarmControlTests runs PostgreSQL).
+        let receivedLog = master.path + "/decnet-received.log"
+        if !FileManager.default.fileExists(atPath: receivedLog) {
+            _ = FileManager.default.createFile(atPath: receivedLog, contents: nil)
+        }
+        let workers = try await onMaster(["workers", "start", "--log-file", receivedLog])
+        try #require(workers.status == 0, "\(workers.standardOutput)\(workers.standardError)")
 
         func state() async throws -> String {
             let listed = try await onMaster(["swarm", "list", "--json"])
@@ -270,5 +278,21 @@ import Glibc
         #expect(bus.contains { $0.contains("swarm.edge-01.up") }, "\(bus)")
         let heartbeats = received().filter { $0.contains(SwarmHeartbeat.appName) }
         #expect(heartbeats.isEmpty, "heartbeats never reach the event log")
+
+        // Each event is in the master's store exactly once, whatever the killed forwarder sent twice.
+        let store = try SQLiteEventStore(path: master.path + "/decnet.db")
+        let produced = before.count + during.count
+        var stored = 0
+        for _ in 0..<100 {
+            stored = try await store.counts()["logs"] ?? 0
+            if stored >= produced { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(stored == produced, "\(stored) events stored of \(produced)")
+        let users = try await store.logs(LogQuery(limit: 1_000)).compactMap {
+            $0.fields.first { $0.name == "username" }?.value
+        }
+        #expect(users.count == produced && Set(users).count == produced, "\(users.sorted())")
+        #expect(Set(users) == Set((0..<20).map { "before-\($0)" } + (0..<30).map { "during-\($0)" }))
     }
 }
