@@ -353,5 +353,36 @@ import Testing
             "bad.ini:8: [w.smb] os_version:",
             "Windows 10 on a decky whose nmap_os is linux"
         )
+        FleetFileLoaderTests.expectSingle(
+            Self.general + "[w]\nservices = smb, ldap\n[w.smb]\ndomain = corp.local\n[w.ldap]\ndomain = acme.com\n",
+            "bad.ini:9: [w.ldap] domain:",
+            "domain acme.com contradicts corp.local from [w.smb] domain (bad.ini:7)"
+        )
+    }
+
+    /// ldap's base_dn names the domain too: it must agree with a domain set anywhere on the decky, and alone it is
+    /// the domain every Windows service shows.
+    @Test func baseDNAgreesWithTheDomain() throws {
+        FleetFileLoaderTests.expectSingle(
+            Self.general
+                + "[w]\nservices = smb, ldap\n[w.smb]\ndomain = corp.local\n[w.ldap]\nbase_dn = DC=other,DC=com\n",
+            "bad.ini:9: [w.ldap] base_dn:",
+            "domain other.com contradicts corp.local from [w.smb] domain (bad.ini:7)"
+        )
+        FleetFileLoaderTests.expectSingle(
+            Self.general + "[w]\nservices = smb, ldap\n[w.ldap]\nbase_dn = O=Acme\n",
+            "bad.ini:7: [w.ldap] base_dn:",
+            "base_dn O=Acme has no DC= parts"
+        )
+        let agreeing =
+            Self.general
+            + "[w]\nservices = smb, rdp, ldap\n[w.smb]\ndomain = ACME.com\n[w.ldap]\nbase_dn = DC=acme,DC=com\n"
+        #expect(FleetFileLoaderTests.problems(agreeing).isEmpty, "\(FleetFileLoaderTests.problems(agreeing))")
+        let text = Self.general + "[dc]\nservices = smb, rdp, ldap\n[dc.ldap]\nbase_dn = DC=acme, DC=example\n"
+        let fleet = try FleetPlanner().plan(FleetFileLoader.request(from: text, path: "ok.ini"))
+        let personas = Dictionary(uniqueKeysWithValues: fleet.deckies[0].services.map { ($0.kind, $0.persona) })
+        for kind in ["smb", "rdp", "ldap"] as [ServiceKind] {
+            #expect(personas[kind]?["domain"] == "acme.example", "\(kind): \(personas[kind] ?? [:])")
+        }
     }
 }

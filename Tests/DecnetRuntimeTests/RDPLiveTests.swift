@@ -104,4 +104,60 @@ import Testing
         )
         #expect(service.capture.events(.clientMalformed).isEmpty)
     }
+
+    /// The certificate RDP's TLS shows (after the X.224 negotiation, as a client reaches it): its subject is the
+    /// decky's name as Windows names its self-signed RDP certificate (the DNS host name), and it is the same
+    /// certificate after the service restarts, as a Windows host's is across reboots.
+    @Test(.enabled(if: K8sLiveTests.openssl.isUsable, "needs openssl (required under CI)"))
+    func theCertificateNamesTheHostAndOutlivesARestart() async throws {
+        let openssl = try #require(K8sLiveTests.openssl.path, "\(K8sLiveTests.openssl.missingMessage)")
+        let keys = try TemporaryDirectory()
+        defer { keys.remove() }
+        let persona = ["os_version": "Windows Server 2019", "build": "17763", "domain": "corp.local"]
+        func certificate() async throws -> (subject: String, fingerprint: String) {
+            let service = try await LiveService.start(
+                "rdp",
+                persona: persona,
+                host: "127.77.19.26",
+                port: 0,
+                osFamily: .windows,
+                hostname: "TS03",
+                keyDirectory: keys.path
+            )
+            // A Connection Request asking for TLS and CredSSP, then TLS: the peer's certificate, DER, to stdout.
+            let script = """
+                import socket, ssl, sys
+                s = socket.create_connection(('127.77.19.26', int(sys.argv[1])), timeout=10)
+                s.sendall(bytes.fromhex('030000130ee000000000000100080003000000'))
+                reply = s.recv(19)
+                assert len(reply) == 19 and reply[11] == 2, reply.hex()
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+                t = context.wrap_socket(s)
+                sys.stdout.buffer.write(t.getpeercert(True))
+                """
+            let der = keys.path + "/peer.der"
+            let fetched = try await ProcessRunner.run(
+                "/bin/sh",
+                ["-c", "python3 -c \"$SCRIPT\" \(service.port) > \(der)"],
+                environment: ["SCRIPT": script]
+            )
+            await service.stop()
+            #expect(fetched.status == 0, "\(fetched.standardError)")
+            let shown = try await ProcessRunner.run(
+                openssl,
+                ["x509", "-inform", "DER", "-in", der, "-noout", "-subject", "-fingerprint", "-sha256"]
+            )
+            let lines = shown.standardOutput.split(separator: "\n").map(String.init)
+            return (
+                lines.first { $0.hasPrefix("subject=") } ?? shown.standardError,
+                lines.first { $0.contains("Fingerprint=") } ?? ""
+            )
+        }
+        let first = try await certificate()
+        let again = try await certificate()
+        #expect(first.subject == "subject=CN = TS03.corp.local", "\(first.subject)")
+        #expect(!first.fingerprint.isEmpty && first.fingerprint == again.fingerprint, "\(first) \(again)")
+    }
 }

@@ -475,7 +475,7 @@ private struct PlanRun {
                     continue
                 }
                 result[section.service, default: [:]][name] = value.value.trimmingWhitespace()
-                if WindowsIdentityKeys.services.contains(section.service), WindowsIdentityKeys.keys.contains(name) {
+                if WindowsIdentityKeys.services.contains(section.service), WindowsIdentityKeys.checked.contains(name) {
                     identityClaims.append((section.service, name, value))
                 }
             }

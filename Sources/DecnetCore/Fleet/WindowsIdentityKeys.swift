@@ -4,6 +4,8 @@
 enum WindowsIdentityKeys {
     static let services: Set<ServiceKind> = ["smb", "rdp", "ldap", "mssql", "llmnr"]
     static let keys: Set<String> = ["os_version", "build", "workgroup", "server_name", "domain"]
+    /// Keys checked against the identity but not shared: ldap's `base_dn` names the DNS domain in its DC= parts.
+    static let checked: Set<String> = keys.union(["base_dn"])
 
     /// Fills each Windows service's identity keys from its siblings: the operator's value wherever it was set,
     /// else a default (smb's first, the richest). A `build` default is dropped when the operator named the OS
@@ -16,7 +18,13 @@ enum WindowsIdentityKeys {
         guard indices.count > 1 else { return }
         let kinds = indices.map { services[$0].kind }
         let personas = indices.map { services[$0].persona }
-        func operatorValue(_ key: String) -> String? { kinds.compactMap { overrides[$0]?[key] }.first }
+        // An operator's base_dn without a domain names the domain every service shows.
+        let domainOfBaseDN = kinds.compactMap { overrides[$0]?["base_dn"] }.first.map(
+            ActiveDirectory.domain(fromBaseDN:)
+        )
+        func operatorValue(_ key: String) -> String? {
+            kinds.compactMap { overrides[$0]?[key] }.first ?? (key == "domain" ? domainOfBaseDN : nil)
+        }
         for key in self.keys.sorted() {
             var value = operatorValue(key)
             if value == nil && !(key == "build" && operatorValue("os_version") != nil) {
@@ -69,11 +77,32 @@ enum WindowsIdentityKeys {
                 if let build = WindowsRelease.build(in: text) { claim("build", String(build), service, key, located) }
             case "build":
                 claim("build", text, service, key, located)
+            case "base_dn":
+                let domain = ActiveDirectory.domain(fromBaseDN: text)
+                if domain.isEmpty {
+                    diagnostics.append(
+                        located.problem("base_dn \(text) has no DC= parts; a domain's base is DC=corp,DC=local")
+                    )
+                } else {
+                    claim("domain", domain, service, key, located)
+                }
             default:
                 claim(key.replacingUnderscores, text, service, key, located)
             }
         }
         return diagnostics
+    }
+}
+
+/// Names as Active Directory writes them.
+public enum ActiveDirectory {
+    /// The DNS domain a distinguished name's DC= parts spell (`DC=corp,DC=local` is `corp.local`); empty if none.
+    public static func domain(fromBaseDN dn: String) -> String {
+        dn.split(separator: ",").compactMap { part -> String? in
+            let pair = part.split(separator: "=", maxSplits: 1)
+            guard pair.count == 2, String(pair[0]).trimmingWhitespace().uppercased() == "DC" else { return nil }
+            return String(pair[1]).trimmingWhitespace().lowercased()
+        }.joined(separator: ".")
     }
 }
 

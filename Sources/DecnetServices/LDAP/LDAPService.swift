@@ -21,7 +21,7 @@ public struct LDAPService: HoneypotService {
         let baseDN = persona["base_dn"]
         let domain =
             persona["domain"]
-            ?? baseDN.map(Self.domain(fromBaseDN:))
+            ?? baseDN.map(ActiveDirectory.domain(fromBaseDN:))
             ?? (persona["workgroup"].map { $0.lowercased() + ".local" } ?? "corp.local")
         persona["domain"] = domain
         if persona["workgroup"] == nil || persona["workgroup"] == "WORKGROUP" {
@@ -55,14 +55,6 @@ public struct LDAPService: HoneypotService {
     }
 
     /// `DC=corp,DC=local` → `corp.local`.
-    static func domain(fromBaseDN dn: String) -> String {
-        dn.split(separator: ",").compactMap { part -> String? in
-            let pair = part.split(separator: "=", maxSplits: 1)
-            guard pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces).uppercased() == "DC" else { return nil }
-            return pair[1].trimmingCharacters(in: .whitespaces).lowercased()
-        }.joined(separator: ".")
-    }
-
     public func configure(_ channel: any Channel, port: Int) throws {
         try self.tls.configure(channel, port: port)
         try channel.pipeline.syncOperations.addHandler(

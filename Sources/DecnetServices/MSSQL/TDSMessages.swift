@@ -12,8 +12,7 @@ public enum TDSMessage: Equatable, Sendable {
 struct TDSMessageDecoder: DropsIncompleteMessageAtEOF {
     typealias InboundOut = TDSMessage
 
-    /// Largest packet (TDS allows 32 KiB; clients before login use 4 KiB) and largest message before a login.
-    static let maximumPacket = 32_768
+    /// Largest message (its packets together) the honeypot reads; a packet's own length is at most 64 KiB.
     static let maximumMessage = 1 << 18
 
     private var pending: [UInt8] = []

@@ -125,6 +125,16 @@ import Testing
                 .invalid("TDS packet of 4 bytes", [0x12, 0x01, 0x00, 0x04, 0, 0, 0, 0])
             ]
         )
+        // Packets that never end their message: refused once the message would pass 256 KiB, nothing before.
+        let packet: [UInt8] = [0x10, 0x00, 0x80, 0x00, 0, 0, 1, 0] + [UInt8](repeating: 0x41, count: 32_760)
+        let endless = try Self.messages(Array(Array(repeating: packet, count: 9).joined()))
+        #expect(endless.count == 1)
+        if case .invalid(let problem, _) = endless.first {
+            #expect(problem == "TDS message over 262144 bytes")
+        } else {
+            Issue.record("an endless message was not refused: \(endless.count) message(s)")
+        }
+        #expect(try Self.messages(Array(Array(repeating: packet, count: 8).joined())).isEmpty)
         var machine = Self.machine()
         #expect(machine.received(.message(type: 0x01, payload: Array("select 1".utf8))).last == .close)
         var short = Self.machine()
