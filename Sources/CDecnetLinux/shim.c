@@ -8,9 +8,11 @@
 #include <netpacket/packet.h>
 #include <string.h>
 #include <sched.h>
+#include <signal.h>
 #include <spawn.h>
 #include <pthread.h>
 #include <sys/resource.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -38,9 +40,22 @@ int decnet_spawn_daemon(const char *path, char *const argv[], const char *log_pa
         posix_spawnattr_destroy(&attributes);
         return result;
     }
+    // The daemon starts with no signal blocked and SIGINT, SIGTERM and SIGHUP at their defaults, whatever the
+    // caller had (a supervisor that ignores SIGTERM to watch it through a dispatch source, a test thread that
+    // blocks it); each daemon installs its own handlers.
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGINT);
+    sigaddset(&defaults, SIGTERM);
+    sigaddset(&defaults, SIGHUP);
+    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
 #ifdef POSIX_SPAWN_SETSID
-    result = posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSID);
+    flags |= POSIX_SPAWN_SETSID;
 #endif
+    result = posix_spawnattr_setflags(&attributes, flags);
+    if (result == 0) result = posix_spawnattr_setsigmask(&attributes, &none);
+    if (result == 0) result = posix_spawnattr_setsigdefault(&attributes, &defaults);
     if (result == 0) result = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     if (result == 0)
         result = posix_spawn_file_actions_addopen(&actions, 1, log_path, O_WRONLY | O_CREAT | O_APPEND, 0640);
@@ -227,5 +242,14 @@ int decnet_prioritize_thread(void) {
     return 0;
 #else
     return 0;
+#endif
+}
+
+int decnet_set_parent_death_signal(int signal) {
+#ifdef __linux__
+    return prctl(PR_SET_PDEATHSIG, (unsigned long)signal, 0, 0, 0) == 0 ? 0 : errno;
+#else
+    (void)signal;
+    return ENOSYS;
 #endif
 }

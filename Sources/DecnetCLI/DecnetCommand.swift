@@ -31,6 +31,7 @@ public struct DecnetCommand: AsyncParsableCommand {
             SwarmCommand.self,
             SwarmctlCommand.self,
             AgentCommand.self,
+            UpdaterCommand.self,
             SnifferCommand.self,
             APICommand.self,
             WebCommand.self,

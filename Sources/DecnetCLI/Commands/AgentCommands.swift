@@ -1,10 +1,12 @@
 import ArgumentParser
+import CDecnetLinux
 import DecnetConfig
 import DecnetCore
 import DecnetPipeline
 import DecnetRuntime
 import Foundation
 import NIOCore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -17,34 +19,55 @@ struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agent",
         abstract: "Run this host as a swarm agent (the master's control channel, and its events to the master).",
-        subcommands: [Start.self, Stop.self, Status.self]
+        subcommands: [Start.self, Serve.self, Stop.self, Status.self]
     )
 
     static let name = "agent"
 
-    struct Start: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Serve the master's control channel over mutual TLS and forward events to it."
-        )
-
+    /// What both the supervisor (`start`) and the agent it runs (`serve`) are given.
+    struct Options: ParsableArguments {
         @Option(help: "Address and port of the control channel.") var listen = "0.0.0.0:\(AgentControl.defaultPort)"
-        @Option(help: "Folder with this host's cert.pem, key.pem and ca.crt, as the master issued and pinned them.")
+        @Option(
+            help:
+                "Folder with this host's cert.pem, key.pem and ca.crt (and updater.pub, the master's release key), as the master issued them."
+        )
         var identity: String
         @Option(help: "The master's listener (host:port, 6514 by default): the event log goes there.")
         var master: String?
         @Option(help: "Seconds between heartbeats to the master.") var heartbeat: Double = 5
-        @Flag(help: "Stay in the foreground.") var foreground = false
 
-        func run() async throws {
-            let environment = try await EnvironmentLoading.load()
-            let daemon = Daemon(AgentCommand.name, stateDirectory: environment.stateDirectory)
+        func validated() throws -> (host: String, port: Int, identity: CertificateAuthority.Identity) {
             let (host, port) = try ServiceRunCommand.address(self.listen, defaultPort: AgentControl.defaultPort)
             let identity = CertificateAuthority.Identity(directory: self.identity)
             do { try identity.check() } catch { throw CommandFailure("--identity: \(error)") }
             guard (0.1...3600).contains(self.heartbeat) else {
                 throw CommandFailure("--heartbeat: seconds from 0.1 to 3600 (got \(self.heartbeat))")
             }
-            let target = try self.master.map { try ForwarderCommand.Start.target($0) }
+            if let master = self.master { _ = try ForwarderCommand.Start.target(master) }
+            return (host, port, identity)
+        }
+
+        /// The options again, as arguments of `decnet agent serve`.
+        var arguments: [String] {
+            ["--listen", self.listen, "--identity", self.identity, "--heartbeat", String(self.heartbeat)]
+                + (self.master.map { ["--master", $0] } ?? [])
+        }
+    }
+
+    struct Start: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Serve the master's control channel over mutual TLS and forward events to it.",
+            discussion:
+                "The daemon supervises the agent: it runs the release decnet updater push installed (a pushed binary on trial until its agent is up, the previous one back if it fails) and restarts it after an update or a rollback."
+        )
+
+        @OptionGroup var options: Options
+        @Flag(help: "Stay in the foreground.") var foreground = false
+
+        func run() async throws {
+            let environment = try await EnvironmentLoading.load()
+            let daemon = Daemon(AgentCommand.name, stateDirectory: environment.stateDirectory)
+            let (host, port, _) = try self.options.validated()
             guard self.foreground else {
                 let pid = try await daemon.spawn(
                     commandPath: ["agent", "start"],
@@ -54,22 +77,69 @@ struct AgentCommand: AsyncParsableCommand {
                 return
             }
             let lock = try daemon.lock()
+            try await AgentSupervisor(daemon: daemon, arguments: ["agent", "serve"] + self.options.arguments).run()
+            withExtendedLifetime(lock) {}
+        }
+    }
+
+    /// The agent itself, as its supervisor runs it (from the current release).
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The agent (run by decnet agent start's supervisor).",
+            shouldDisplay: false
+        )
+
+        @OptionGroup var options: Options
+
+        func run() async throws {
+            // Ended with the supervisor, however it ends.
+            _ = decnet_set_parent_death_signal(SIGTERM)
+            if let supervisor = ProcessInfo.processInfo.environment[AgentSupervisor.parentVariable].flatMap(Int32.init),
+                getppid() != supervisor
+            {
+                throw CommandFailure("the agent's supervisor (pid \(supervisor)) is gone")
+            }
+            let environment = try await EnvironmentLoading.load()
+            let daemon = Daemon(AgentCommand.name, stateDirectory: environment.stateDirectory)
+            let (host, port, identity) = try self.options.validated()
+            let target = try self.options.master.map { try ForwarderCommand.Start.target($0) }
             let executable =
                 (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
                 ?? CommandLine.arguments[0]
-            let runner = AgentRunner(executable: executable, stateDirectory: daemon.stateDirectory)
+            let releases = AgentReleases(
+                directory: (daemon.stateDirectory as NSString).appendingPathComponent("agent")
+            )
+            let incoming = try releases.incomingDirectory()
+            // What an earlier agent left half-received.
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: incoming)) ?? [] {
+                try? FileManager.default.removeItem(atPath: (incoming as NSString).appendingPathComponent(name))
+            }
+            let runner = AgentRunner(
+                executable: executable,
+                stateDirectory: daemon.stateDirectory,
+                releases: releases,
+                releaseKey: (self.options.identity as NSString).appendingPathComponent(ReleaseSigning.publicKeyFile)
+            )
+            let restart = Mutex(false)
             let channel: any Channel
             do {
                 channel = try await AgentControl.serve(
                     host: host,
                     port: port,
                     identity: identity,
-                    log: { Daemon.log($0) }
-                ) { request in await runner.handle(request) }
+                    incoming: incoming,
+                    log: { Daemon.log($0) },
+                    answered: { request, reply in
+                        // A new release (or the previous one) is current: the supervisor starts it.
+                        guard reply.ok, ["update", "rollback"].contains(request.op) else { return }
+                        restart.withLock { $0 = true }
+                        kill(getpid(), SIGTERM)
+                    }
+                ) { request, payload in await runner.handle(request, payload: payload) }
             } catch {
                 throw CommandFailure("agent control channel on \(host):\(port): \(error)")
             }
-            Daemon.log("agent \(getpid()): control channel on \(host):\(port)")
+            Daemon.log("agent \(getpid()) (\(executable)): control channel on \(host):\(port)")
             var forwarding: Task<Void, Never>?
             if let target {
                 // The engine's log, made now if no fleet ran here yet, so the link (and its heartbeats) is up at once.
@@ -83,7 +153,7 @@ struct AgentCommand: AsyncParsableCommand {
                     identity: identity,
                     cursorPath: (daemon.stateDirectory as NSString).appendingPathComponent("decnet-agent.cursor")
                 )
-                settings.heartbeat = .milliseconds(Int64(self.heartbeat * 1000))
+                settings.heartbeat = .milliseconds(Int64(self.options.heartbeat * 1000))
                 settings.hostName = ProcessInfo.processInfo.hostName
                 var forwarder: SyslogForwarder
                 do { forwarder = try SyslogForwarder(settings) } catch { throw CommandFailure("\(error)") }
@@ -93,13 +163,18 @@ struct AgentCommand: AsyncParsableCommand {
                 }
                 Daemon.log("agent: \(environment.ingestLogFile) to the master at \(target.host):\(target.port)")
             }
+            // Up: the supervisor confirms a release on trial when it reads its agent's pid here.
+            try? "\(getpid())\n".write(toFile: releases.healthPath, atomically: true, encoding: .utf8)
             let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) { channel.close(promise: nil) }
             try? await channel.closeFuture.get()
             forwarding?.cancel()
             await forwarding?.value
             signals.cancel()
+            if restart.withLock({ $0 }) {
+                Daemon.log("agent \(getpid()) stopped for its supervisor to start the current release")
+                throw ExitCode(AgentSupervisor.restartStatus)
+            }
             Daemon.log("agent \(getpid()) stopped")
-            withExtendedLifetime(lock) {}
         }
     }
 
@@ -114,15 +189,27 @@ struct AgentCommand: AsyncParsableCommand {
     }
 }
 
-/// What the agent does for the master: this host's own `decnet` commands, in its state directory.
-struct AgentRunner: Sendable {
+/// What the agent does for the master: this host's own `decnet` commands, in its state directory, and its
+/// releases (`decnet updater push|rollback`).
+final class AgentRunner: Sendable {
     let executable: String
     let stateDirectory: String
+    let releases: AgentReleases
+    /// The master's release key (`updater.pub` in the agent's identity).
+    let releaseKey: String
+    private let digest = Mutex<String?>(nil)
 
-    func handle(_ request: AgentControl.Request) async -> AgentControl.Reply {
+    init(executable: String, stateDirectory: String, releases: AgentReleases, releaseKey: String) {
+        self.executable = executable
+        self.stateDirectory = stateDirectory
+        self.releases = releases
+        self.releaseKey = releaseKey
+    }
+
+    func handle(_ request: AgentControl.Request, payload: String? = nil) async -> AgentControl.Reply {
         switch request.op {
         case "health":
-            return AgentControl.Reply(ok: true, status: 0, output: ProcessInfo.processInfo.hostName, error: "")
+            return self.health()
         case "status":
             return await self.run(["status", "--json"])
         case "teardown":
@@ -142,9 +229,95 @@ struct AgentRunner: Sendable {
                 return AgentControl.Reply(ok: false, status: 1, output: "", error: "\(file): \(error)")
             }
             return await self.run(["deploy", "--config", file] + flags)
+        case "update":
+            return self.update(request, payload: payload)
+        case "rollback":
+            do {
+                guard let binary = try self.releases.rollBack(because: "rolled back on request") else {
+                    return AgentControl.Reply(
+                        ok: false,
+                        status: 1,
+                        output: "",
+                        error: "no earlier release to go back to"
+                    )
+                }
+                let sha = (try? ReleaseSigning.sha256(ofFile: binary)) ?? "?"
+                return AgentControl.Reply(
+                    ok: true,
+                    status: 0,
+                    output: Self.json(["binary": binary, "sha256": sha]),
+                    error: ""
+                )
+            } catch {
+                return AgentControl.Reply(ok: false, status: 1, output: "", error: "rollback: \(error)")
+            }
         default:
             return AgentControl.Reply(ok: false, status: 2, output: "", error: "unknown request \(request.op)")
         }
+    }
+
+    /// This agent: its host, version, the SHA-256 of the binary it runs, its pid, and its release's state.
+    func health() -> AgentControl.Reply {
+        let record = self.releases.load()
+        let health = AgentHealth(
+            host: ProcessInfo.processInfo.hostName,
+            version: DecnetVersion.current,
+            sha256: self.executableDigest(),
+            pid: getpid(),
+            release: record?.state ?? "installed",
+            message: record?.message ?? ""
+        )
+        return AgentControl.Reply(ok: true, status: 0, output: Self.json(health), error: "")
+    }
+
+    /// The SHA-256 of the binary this agent runs, read once.
+    func executableDigest() -> String {
+        self.digest.withLock { cached in
+            if cached == nil { cached = try? ReleaseSigning.sha256(ofFile: self.executable) }
+            return cached ?? ""
+        }
+    }
+
+    /// A pushed binary: its length, digest and signature checked, then staged on trial for the supervisor.
+    func update(_ request: AgentControl.Request, payload: String?) -> AgentControl.Reply {
+        func refuse(_ message: String) -> AgentControl.Reply {
+            Daemon.log("agent: update refused: \(message)")
+            return AgentControl.Reply(ok: false, status: 1, output: "", error: message)
+        }
+        guard let payload, let claimed = request.sha256?.lowercased(), let signature = request.signature else {
+            return refuse("an update needs the binary, its sha256 and its signature")
+        }
+        let sha: String
+        let verified: Bool
+        do {
+            sha = try ReleaseSigning.sha256(ofFile: payload)
+            verified = try ReleaseSigning.verify(sha256: sha, signature: signature, keyFile: self.releaseKey)
+        } catch {
+            return refuse("\(error)")
+        }
+        guard sha == claimed else { return refuse("the binary's SHA-256 is \(sha), the request said \(claimed)") }
+        guard verified else {
+            return refuse("the signature of \(sha.prefix(12)) does not verify with the release key \(self.releaseKey)")
+        }
+        do {
+            let binary = try self.releases.stage(payload, sha256: sha)
+            try self.releases.beginTrial(of: binary, replacing: self.executable, sha256: sha)
+            Daemon.log("agent: release \(sha) staged at \(binary); restarting on it")
+            return AgentControl.Reply(
+                ok: true,
+                status: 0,
+                output: Self.json(["binary": binary, "sha256": sha]),
+                error: ""
+            )
+        } catch {
+            return refuse("cannot stage the release: \(error)")
+        }
+    }
+
+    static func json(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
     /// Runs `decnet arguments` here; its output goes to files (never a pipe a chatty child could fill).

@@ -44,8 +44,14 @@ struct SwarmCommand: AsyncParsableCommand {
                             subjectAlternativeNames: [Self.addressPart(self.host)]
                         )
                     certificate = identity.certificatePath
+                    let folder = (identity.certificatePath as NSString).deletingLastPathComponent
+                    // The master's release key, which the agent checks every pushed binary against.
+                    try ReleaseSigning.exportPublicKey(
+                        keyDirectory: UpdaterCommand.keyDirectory(environment),
+                        to: (folder as NSString).appendingPathComponent(ReleaseSigning.publicKeyFile)
+                    )
                     print(
-                        "the agent's identity is in \((identity.certificatePath as NSString).deletingLastPathComponent) (copy it to \(self.host) and pass it to decnet forwarder start --identity)"
+                        "the agent's identity is in \(folder) (copy it to \(self.host) and pass it to decnet agent start --identity)"
                     )
                 } catch {
                     throw CommandFailure("\(error)")

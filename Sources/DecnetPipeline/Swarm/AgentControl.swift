@@ -5,6 +5,10 @@ import NIOSSL
 import NIOTLS
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The master's control channel to its agents (`decnet agent start`, `decnet swarmctl`): mutual TLS with
 /// certificates from the project's CA, one JSON request and one JSON reply per connection, each on a line.
 ///
@@ -26,17 +30,32 @@ public enum AgentControl {
     }
 
     public struct Request: Codable, Sendable, Equatable {
-        /// `health`, `status`, `deploy`, `teardown`.
+        /// `health`, `status`, `deploy`, `teardown`, `update`, `rollback`.
         public var op: String
         /// For `deploy`: the fleet's INI text.
         public var config: String?
         /// For `deploy`: flags passed on (only those `AgentControl.allowedFlags` lists).
         public var flags: [String]?
+        /// For `update`: the length of the binary that follows the request line, its SHA-256 (hex) and the
+        /// release key's signature of it (base64; `ReleaseSigning`).
+        public var payload: Int?
+        public var sha256: String?
+        public var signature: String?
 
-        public init(op: String, config: String? = nil, flags: [String]? = nil) {
+        public init(
+            op: String,
+            config: String? = nil,
+            flags: [String]? = nil,
+            payload: Int? = nil,
+            sha256: String? = nil,
+            signature: String? = nil
+        ) {
             self.op = op
             self.config = config
             self.flags = flags
+            self.payload = payload
+            self.sha256 = sha256
+            self.signature = signature
         }
     }
 
@@ -57,15 +76,21 @@ public enum AgentControl {
 
     /// Deploy flags the master may pass on: where the fleet goes, never files or commands of the agent's.
     public static let allowedFlags: Set<String> = ["--loopback", "--lab", "--dry-run", "--no-hairpin"]
+    /// The largest binary an `update` may carry.
+    public static let maximumPayload = 1 << 30
 
-    /// Serves requests with `handle` until the channel closes. Binds `host:port`.
+    /// Serves requests with `handle` until the channel closes. Binds `host:port`. A request announcing a payload
+    /// has it written to a file in `incoming` (refused when nil) and handed to `handle` with the request;
+    /// `answered` runs once a reply is sent and the connection closed.
     public static func serve(
         host: String,
         port: Int,
         identity: CertificateAuthority.Identity,
+        incoming: String? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         log: @escaping @Sendable (String) -> Void = { _ in },
-        handle: @escaping @Sendable (Request) async -> Reply
+        answered: @escaping @Sendable (Request, Reply) -> Void = { _, _ in },
+        handle: @escaping @Sendable (Request, String?) async -> Reply
     ) async throws -> any Channel {
         let context = try MutualTLS.server(identity)
         return try await ServerBootstrap(group: group)
@@ -74,8 +99,17 @@ public enum AgentControl {
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(NIOSSLServerHandler(context: context))
-                    try sync.addHandler(ByteToMessageHandler(LineFrameDecoder(maximum: Self.maximumLine)))
-                    try sync.addHandler(AgentRequestHandler(log: log, handle: handle))
+                    try sync.addHandler(MasterGate(log: log))
+                    try sync.addHandler(
+                        ByteToMessageHandler(
+                            ControlFrameDecoder(
+                                maximumLine: Self.maximumLine,
+                                incoming: incoming,
+                                maximumPayload: Self.maximumPayload
+                            )
+                        )
+                    )
+                    try sync.addHandler(AgentRequestHandler(log: log, answered: answered, handle: handle))
                 }
             }
             .bind(host: host, port: port).get()
@@ -88,6 +122,7 @@ public enum AgentControl {
         identity: CertificateAuthority.Identity,
         pinned fingerprint: String,
         request: Request,
+        payload: String? = nil,
         timeout: Duration = .seconds(120),
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> Reply {
@@ -117,6 +152,19 @@ public enum AgentControl {
         buffer.writeInteger(UInt8(0x0A))
         do {
             try await channel.writeAndFlush(buffer).get()
+            // The payload follows the line, a megabyte at a time, each write awaited (the agent's pace).
+            if let payload {
+                guard let handle = FileHandle(forReadingAtPath: payload) else {
+                    throw Failure("cannot read \(payload)")
+                }
+                defer { try? handle.close() }
+                while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+                    try await channel.writeAndFlush(channel.allocator.buffer(bytes: chunk)).get()
+                }
+            }
+        } catch let failure as Failure {
+            channel.close(promise: nil)
+            throw failure
         } catch {
             // The connection was closed under the write: the collector knows why (the agent's certificate).
             _ = try await reply.promise.futureResult.get()
@@ -146,34 +194,36 @@ struct LineFrameDecoder: ByteToMessageDecoder {
     struct TooLong: Error {}
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let line = try self.nextLine(&buffer) else { return .needMoreData }
+        context.fireChannelRead(Self.wrapInboundOut(line))
+        return .continue
+    }
+
+    /// The next whole line, if the buffer holds one.
+    func nextLine(_ buffer: inout ByteBuffer) throws -> [UInt8]? {
         let view = buffer.readableBytesView
         guard let newline = view.firstIndex(of: 0x0A) else {
             if view.count > self.maximum { throw TooLong() }
-            return .needMoreData
+            return nil
         }
         var line = Array(view[view.startIndex..<newline])
         if line.last == 0x0D { line.removeLast() }
         buffer.moveReaderIndex(forwardBy: newline - view.startIndex + 1)
-        context.fireChannelRead(Self.wrapInboundOut(line))
-        return .continue
+        return line
     }
 }
 
-/// The agent's side: the master's certificate only, one request, one reply, then the close.
-private final class AgentRequestHandler: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = [UInt8]
+/// The agent's side, first: nothing read goes further until the peer is known to be the master (its certificate's
+/// common name; the CA issues names), so no other certificate gets as far as a line or a byte on disk.
+private final class MasterGate: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
     // Touched on the channel's event loop only.
     private var master = false
-    private var answered = false
     let log: @Sendable (String) -> Void
-    let handle: @Sendable (AgentControl.Request) async -> AgentControl.Reply
 
-    init(
-        log: @escaping @Sendable (String) -> Void,
-        handle: @escaping @Sendable (AgentControl.Request) async -> AgentControl.Reply
-    ) {
+    init(log: @escaping @Sendable (String) -> Void) {
         self.log = log
-        self.handle = handle
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -193,20 +243,171 @@ private final class AgentRequestHandler: ChannelInboundHandler, @unchecked Senda
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard self.master, !self.answered else { return }
+        guard self.master else { return }
+        context.fireChannelRead(data)
+    }
+}
+
+/// A request line, and the file its payload was written to (nil without one), or why its payload was refused.
+struct ControlFrame {
+    var line: [UInt8]
+    var payload: String?
+    var refused: String?
+}
+
+/// Splits the control stream into request lines, as `LineFrameDecoder`; a line announcing a payload
+/// (`"payload": N`) is followed by N bytes, written straight to a new file in `incoming` and never held whole.
+struct ControlFrameDecoder: ByteToMessageDecoder {
+    typealias InboundOut = ControlFrame
+    let maximumLine: Int
+    let incoming: String?
+    let maximumPayload: Int
+    private var lines: LineFrameDecoder
+    private var receiving: (line: [UInt8], path: String, descriptor: Int32, remaining: Int)?
+    /// After a refused payload: its bytes, and anything after them, are dropped (the reply closes the connection).
+    private var discarding = false
+
+    struct WriteFailed: Error {}
+
+    init(maximumLine: Int, incoming: String?, maximumPayload: Int) {
+        self.maximumLine = maximumLine
+        self.incoming = incoming
+        self.maximumPayload = maximumPayload
+        self.lines = LineFrameDecoder(maximum: maximumLine)
+    }
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        if self.discarding {
+            buffer.moveReaderIndex(to: buffer.writerIndex)
+            return .needMoreData
+        }
+        if var receiving = self.receiving {
+            let count = min(buffer.readableBytes, receiving.remaining)
+            guard count > 0 else { return .needMoreData }
+            let written = buffer.withUnsafeReadableBytes { bytes -> Bool in
+                var offset = 0
+                while offset < count {
+                    let result = Glibc.write(receiving.descriptor, bytes.baseAddress! + offset, count - offset)
+                    if result < 0 && errno == EINTR { continue }
+                    guard result > 0 else { return false }
+                    offset += result
+                }
+                return true
+            }
+            guard written else {
+                self.abandon()
+                throw WriteFailed()
+            }
+            buffer.moveReaderIndex(forwardBy: count)
+            receiving.remaining -= count
+            guard receiving.remaining == 0 else {
+                self.receiving = receiving
+                return .needMoreData
+            }
+            close(receiving.descriptor)
+            self.receiving = nil
+            context.fireChannelRead(Self.wrapInboundOut(ControlFrame(line: receiving.line, payload: receiving.path)))
+            return .continue
+        }
+        guard let line = try self.lines.nextLine(&buffer) else { return .needMoreData }
+        guard let request = try? JSONDecoder().decode(AgentControl.Request.self, from: Data(line)),
+            let size = request.payload
+        else {
+            context.fireChannelRead(Self.wrapInboundOut(ControlFrame(line: line)))
+            return .continue
+        }
+        guard let incoming = self.incoming else {
+            context.fireChannelRead(
+                Self.wrapInboundOut(ControlFrame(line: line, refused: "this agent takes no payloads"))
+            )
+            self.discarding = true
+            return .needMoreData
+        }
+        guard (1...self.maximumPayload).contains(size) else {
+            context.fireChannelRead(
+                Self.wrapInboundOut(
+                    ControlFrame(line: line, refused: "a payload of \(size) bytes (1 to \(self.maximumPayload))")
+                )
+            )
+            self.discarding = true
+            return .needMoreData
+        }
+        let path = (incoming as NSString).appendingPathComponent(UUID().uuidString + ".part")
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            context.fireChannelRead(
+                Self.wrapInboundOut(ControlFrame(line: line, refused: "cannot write \(path): errno \(errno)"))
+            )
+            self.discarding = true
+            return .needMoreData
+        }
+        self.receiving = (line, path, descriptor, size)
+        return .continue
+    }
+
+    mutating func decodeLast(
+        context: ChannelHandlerContext,
+        buffer: inout ByteBuffer,
+        seenEOF: Bool
+    ) throws -> DecodingState {
+        while try self.decode(context: context, buffer: &buffer) == .continue {}
+        // A payload cut off by the close is not kept.
+        self.abandon()
+        buffer.moveReaderIndex(to: buffer.writerIndex)
+        return .needMoreData
+    }
+
+    private mutating func abandon() {
+        guard let receiving = self.receiving else { return }
+        close(receiving.descriptor)
+        unlink(receiving.path)
+        self.receiving = nil
+    }
+}
+
+/// The agent's side: one request, one reply, then the close (the master's certificate checked by `MasterGate`).
+private final class AgentRequestHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ControlFrame
+    // Touched on the channel's event loop only.
+    private var answered = false
+    let log: @Sendable (String) -> Void
+    let afterReply: @Sendable (AgentControl.Request, AgentControl.Reply) -> Void
+    let handle: @Sendable (AgentControl.Request, String?) async -> AgentControl.Reply
+
+    init(
+        log: @escaping @Sendable (String) -> Void,
+        answered: @escaping @Sendable (AgentControl.Request, AgentControl.Reply) -> Void,
+        handle: @escaping @Sendable (AgentControl.Request, String?) async -> AgentControl.Reply
+    ) {
+        self.log = log
+        self.afterReply = answered
+        self.handle = handle
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = Self.unwrapInboundIn(data)
+        guard !self.answered else {
+            if let payload = frame.payload { unlink(payload) }
+            return
+        }
         self.answered = true
-        let line = Self.unwrapInboundIn(data)
         let channel = context.channel
         let handle = self.handle
         let log = self.log
+        let afterReply = self.afterReply
         Task {
             let reply: AgentControl.Reply
-            if let request = try? JSONDecoder().decode(AgentControl.Request.self, from: Data(line)) {
+            let request = try? JSONDecoder().decode(AgentControl.Request.self, from: Data(frame.line))
+            if let request, let refused = frame.refused {
+                log("control: \(request.op) from the master refused: \(refused)")
+                reply = AgentControl.Reply(ok: false, status: 2, output: "", error: refused)
+            } else if let request {
                 log("control: \(request.op) from the master")
-                reply = await handle(request)
+                reply = await handle(request, frame.payload)
             } else {
                 reply = AgentControl.Reply(ok: false, status: 2, output: "", error: "not a request")
             }
+            if let payload = frame.payload, FileManager.default.fileExists(atPath: payload) { unlink(payload) }
             let encoder = JSONEncoder()
             encoder.outputFormatting = .sortedKeys
             var buffer = channel.allocator.buffer(capacity: 256)
@@ -214,6 +415,7 @@ private final class AgentRequestHandler: ChannelInboundHandler, @unchecked Senda
             buffer.writeInteger(UInt8(0x0A))
             try? await channel.writeAndFlush(buffer).get()
             try? await channel.close()
+            if let request { afterReply(request, reply) }
         }
     }
 
