@@ -8,40 +8,43 @@ public struct DecnetCommand: AsyncParsableCommand {
         commandName: "decnet",
         abstract: "DECNET-Swift: a honeypot deception network of fake LAN hosts (deckies).",
         version: DecnetVersion.current,
-        subcommands: [
-            DeployCommand.self,
-            StatusCommand.self,
-            TeardownCommand.self,
-            LifecycleCommand.self,
-            ReconcileCommand.self,
-            InventoryCommand.self,
-            ServicesCommand.self,
-            ArchetypesCommand.self,
-            DistrosCommand.self,
-            InitCommand.self,
-            ServiceCommand.self,
-            LabCommand.self,
-            EngineCommand.self,
-            DatabaseCommand.self,
-            WorkersCommand.self,
-            BusCommand.self,
-            ForwarderCommand.self,
-            ListenerCommand.self,
-            CACommand.self,
-            SwarmCommand.self,
-            SwarmctlCommand.self,
-            AgentCommand.self,
-            UpdaterCommand.self,
-            SnifferCommand.self,
-            APICommand.self,
-            WebCommand.self,
-            GeoIPCommand.self,
-            ProfilerCommand.self,
-            TTPCommand.self,
-            WebhookCommand.self,
-            CanaryCommand.self,
-        ]
+        subcommands: DeploymentMode.visible(DecnetCommand.all)
     )
+
+    /// Every command, in the order `--help` lists them.
+    static let all: [any ParsableCommand.Type] = [
+        DeployCommand.self,
+        StatusCommand.self,
+        TeardownCommand.self,
+        LifecycleCommand.self,
+        ReconcileCommand.self,
+        InventoryCommand.self,
+        ServicesCommand.self,
+        ArchetypesCommand.self,
+        DistrosCommand.self,
+        InitCommand.self,
+        ServiceCommand.self,
+        LabCommand.self,
+        EngineCommand.self,
+        DatabaseCommand.self,
+        WorkersCommand.self,
+        BusCommand.self,
+        ForwarderCommand.self,
+        ListenerCommand.self,
+        CACommand.self,
+        SwarmCommand.self,
+        SwarmctlCommand.self,
+        AgentCommand.self,
+        UpdaterCommand.self,
+        SnifferCommand.self,
+        APICommand.self,
+        WebCommand.self,
+        GeoIPCommand.self,
+        ProfilerCommand.self,
+        TTPCommand.self,
+        WebhookCommand.self,
+        CanaryCommand.self,
+    ]
 
     public init() {}
 
@@ -49,6 +52,10 @@ public struct DecnetCommand: AsyncParsableCommand {
     /// (no usage text) and exits with its code. A word that names no subcommand is an error even beside `--help`.
     public static func runMain() async {
         let arguments = Array(CommandLine.arguments.dropFirst())
+        if let refusal = await DeploymentMode.refusal(for: arguments) {
+            FileHandle.standardError.write(Data("error: \(refusal)\n".utf8))
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        }
         if let unknown = CommandTree.unknownSubcommand(in: arguments) {
             FileHandle.standardError.write(
                 Data(

@@ -42,6 +42,58 @@ import Glibc
         }
     }
 
+    /// The seed's agent mode: with DECNET_MODE=agent (in the environment or in .env.local) the master-only
+    /// commands are refused with a message saying why, and `--help` does not list them; the rest work.
+    @Test func anAgentHidesAndRefusesTheMastersCommands() async throws {
+        let binary = try #require(PackageLayout.decnetBinary, "build the decnet product first (swift build)")
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let state = ["DECNET_STATE_DIR": directory.path]
+        let agent = state.merging(["DECNET_MODE": "agent"]) { $1 }
+        let help = try await ProcessRunner.run(binary.path, ["--help"], environment: agent)
+        let listed = Set(
+            help.standardOutput.split(separator: "\n").compactMap { line -> String? in
+                line.hasPrefix("  ") ? line.split(separator: " ").first.map(String.init) : nil
+            }
+        )
+        #expect(
+            listed.isDisjoint(with: ["api", "web", "swarm", "swarmctl", "updater", "workers", "profiler"]),
+            "\(listed)"
+        )
+        #expect(listed.isSuperset(of: ["deploy", "status", "agent", "bus", "forwarder", "sniffer"]), "\(listed)")
+        let master = try await ProcessRunner.run(binary.path, ["--help"], environment: state)
+        #expect(master.standardOutput.contains("  updater ") && master.standardOutput.contains("  swarmctl "))
+        for command in [["api", "start"], ["swarm", "list"], ["updater", "push", "--host", "x"]] {
+            let refused = try await ProcessRunner.run(binary.path, command, environment: agent)
+            #expect(refused.status == 64, "\(command): \(refused.standardError)")
+            #expect(
+                refused.standardError.contains(
+                    "error: decnet \(command[0]) runs on the master; this host is an agent (DECNET_MODE=agent)"
+                ),
+                "\(refused.standardError)"
+            )
+        }
+        // From .env.local, as an operator's deployment sets it.
+        try "DECNET_MODE=agent\n".write(toFile: directory.path + "/.env.local", atomically: true, encoding: .utf8)
+        let fromFile = try await ProcessRunner.run(
+            binary.path,
+            ["swarm", "list"],
+            in: directory.url,
+            environment: state
+        )
+        #expect(
+            fromFile.status == 64 && fromFile.standardError.contains("this host is an agent"),
+            "\(fromFile.standardError)"
+        )
+        let allowed = try await ProcessRunner.run(
+            binary.path,
+            ["status", "--json"],
+            in: directory.url,
+            environment: state
+        )
+        #expect(allowed.status == 0, "\(allowed.standardError)")
+    }
+
     @Test func archetypesListsTheFifteenWithServicesAndOS() async throws {
         let rows = try await Self.json(["archetypes", "--json"])
         #expect(rows.map { $0["slug"] as? String } == ArchetypeCatalogue.all.map(\.slug))
