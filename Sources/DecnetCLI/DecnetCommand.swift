@@ -36,6 +36,7 @@ public struct DecnetCommand: AsyncParsableCommand {
         SwarmctlCommand.self,
         AgentCommand.self,
         UpdaterCommand.self,
+        TopologyCommand.self,
         SnifferCommand.self,
         APICommand.self,
         WebCommand.self,

@@ -182,6 +182,49 @@ struct DeployCommand: AsyncParsableCommand {
         }
     }
 
+    /// Writes `state` and hands it to the engine: a running engine reloads it, else one is started (or, in the
+    /// foreground, this process serves it until stopped, and nil comes back). Returns the deckies' states.
+    static func handToEngine(
+        _ state: FleetState,
+        previous: FleetState?,
+        environment: DecnetEnvironment,
+        foreground: Bool
+    ) async throws -> EngineStatus? {
+        let directory = environment.stateDirectory
+        let status: EngineStatus
+        if let pid = EngineProcess.running(directory) {
+            try state.write(toDirectory: directory)
+            let response = try await EngineProcess.send(EngineRequest(.reload), stateDirectory: directory)
+            for line in response.report ?? [] where !line.hasPrefix("serving") { print(line) }
+            guard let reloaded = response.status else { throw CommandFailure("the engine answered without a status") }
+            status = reloaded
+            print("engine \(pid) reloaded the fleet")
+        } else {
+            // Deckies of an earlier fleet whose engine is gone: nobody else will remove them.
+            if let previous, previous.driver == "native" {
+                let gone = previous.fleet.deckies.map(\.name).filter { name in
+                    !state.fleet.deckies.contains { $0.name == name }
+                }
+                await FleetNetwork.remove(gone, attachment: FleetNetwork.attachment(for: previous))
+            }
+            try state.write(toDirectory: directory)
+            if foreground {
+                try await EngineHost.serve(
+                    stateDirectory: directory,
+                    ingestLogFile: environment.ingestLogFile,
+                    rotation: environment.logRotation,
+                    sniffer: SnifferSettings.from(environment)
+                )
+                return nil
+            }
+            let pid = try EngineProcess.spawn(stateDirectory: directory)
+            status = try await EngineProcess.waitReady(stateDirectory: directory, pid: pid)
+            print("engine \(pid) started (log \(EngineFiles.log(directory)))")
+        }
+
+        return status
+    }
+
     /// The native driver: plan, attach (lab, macvlan, ipvlan or loopback), hand the fleet to the engine and
     /// return when every decky is served.
     func deployNative(flags: DeployFlags, environment: DecnetEnvironment) async throws {
@@ -270,7 +313,7 @@ struct DeployCommand: AsyncParsableCommand {
             switch network {
             case .lab: "lab \(self.labName)"
             case .loopback: "loopback"
-            case .macvlan, .ipvlan: nil
+            case .macvlan, .ipvlan, .maze: nil
             }
         print(FleetSummary.render(fleet, network: label))
 
@@ -310,35 +353,14 @@ struct DeployCommand: AsyncParsableCommand {
             try LabCommand.record(lab, environment: environment)
             print("lab \(lab.name) up on \(lab.subnet); attacker \(lab.attackerAddress)")
         }
-        let status: EngineStatus
-        if let pid = EngineProcess.running(directory) {
-            try state.write(toDirectory: directory)
-            let response = try await EngineProcess.send(EngineRequest(.reload), stateDirectory: directory)
-            for line in response.report ?? [] where !line.hasPrefix("serving") { print(line) }
-            guard let reloaded = response.status else { throw CommandFailure("the engine answered without a status") }
-            status = reloaded
-            print("engine \(pid) reloaded the fleet")
-        } else {
-            // Deckies of an earlier fleet whose engine is gone: nobody else will remove them.
-            if let previous, previous.driver == "native" {
-                let gone = previous.fleet.deckies.map(\.name).filter { name in
-                    !fleet.deckies.contains { $0.name == name }
-                }
-                await FleetNetwork.remove(gone, attachment: FleetNetwork.attachment(for: previous))
-            }
-            try state.write(toDirectory: directory)
-            if self.foreground {
-                return try await EngineHost.serve(
-                    stateDirectory: directory,
-                    ingestLogFile: environment.ingestLogFile,
-                    rotation: environment.logRotation,
-                    sniffer: SnifferSettings.from(environment)
-                )
-            }
-            let pid = try EngineProcess.spawn(stateDirectory: directory)
-            status = try await EngineProcess.waitReady(stateDirectory: directory, pid: pid)
-            print("engine \(pid) started (log \(EngineFiles.log(directory)))")
-        }
+        guard
+            let status = try await Self.handToEngine(
+                state,
+                previous: previous,
+                environment: environment,
+                foreground: self.foreground
+            )
+        else { return }
         print(StatusTable.render(status.deckies))
         print("events: \(environment.ingestLogFile)")
         if let lab = labNetwork, let first = fleet.deckies.first {

@@ -103,7 +103,13 @@ struct TeardownCommand: AsyncParsableCommand {
             }
             return
         }
-        if let pid {
+        await Self.tearDownAll(state, directory: directory)
+        print("torn down \(state.fleet.deckies.count) decky(s)")
+    }
+
+    /// Stops the engine (if it runs) and removes every decky of `state` and the state itself.
+    static func tearDownAll(_ state: FleetState, directory: String) async {
+        if let pid = EngineProcess.running(directory) {
             _ = try? await EngineClient.send(EngineRequest(.shutdown, removeNetwork: true), stateDirectory: directory)
             await EngineProcess.waitExit(pid)
         }
@@ -114,7 +120,6 @@ struct TeardownCommand: AsyncParsableCommand {
         for path in [FleetState.path(in: directory), EngineFiles.socket(directory)] + keys {
             try? FileManager.default.removeItem(atPath: path)
         }
-        print("torn down \(state.fleet.deckies.count) decky(s)")
     }
 
     func dockerTeardown(_ state: FleetState, directory: String) throws {

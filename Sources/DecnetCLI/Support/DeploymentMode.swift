@@ -9,7 +9,7 @@ enum DeploymentMode {
     static let masterOnly: [any ParsableCommand.Type] = [
         APICommand.self, WebCommand.self, DatabaseCommand.self, WorkersCommand.self, ProfilerCommand.self,
         ListenerCommand.self, SwarmCommand.self, SwarmctlCommand.self, UpdaterCommand.self, TTPCommand.self,
-        WebhookCommand.self, CanaryCommand.self,
+        WebhookCommand.self, CanaryCommand.self, TopologyCommand.self,
     ]
 
     static var masterOnlyNames: Set<String> {

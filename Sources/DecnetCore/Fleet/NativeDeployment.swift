@@ -11,6 +11,8 @@ public struct NativeDeployment: Codable, Sendable, Equatable {
         case ipvlan
         /// No namespaces: each decky on its own 127.x address of the engine's loopback (no root needed).
         case loopback
+        /// A MazeNET topology: segments of their own, joined by router deckies (`maze`).
+        case maze
     }
 
     public var network: Network
@@ -25,6 +27,8 @@ public struct NativeDeployment: Codable, Sendable, Equatable {
     public var portOffset: Int
     /// Deckies named here are kept down (`decnet lifecycle stop`) until started again.
     public var stopped: [String]
+    /// The topology's wiring (maze network).
+    public var maze: MazeLayout?
 
     public init(
         network: Network,
@@ -32,7 +36,8 @@ public struct NativeDeployment: Codable, Sendable, Equatable {
         parent: String? = nil,
         hairpin: Bool = false,
         portOffset: Int = NativeDeployment.defaultPortOffset,
-        stopped: [String] = []
+        stopped: [String] = [],
+        maze: MazeLayout? = nil
     ) {
         self.network = network
         self.lab = lab
@@ -40,6 +45,7 @@ public struct NativeDeployment: Codable, Sendable, Equatable {
         self.hairpin = hairpin
         self.portOffset = portOffset
         self.stopped = stopped
+        self.maze = maze
     }
 
     /// 22 → 10022, 80 → 10080, 443 → 10443.

@@ -18,6 +18,8 @@ public struct FleetNetwork: Sendable {
         case lab(LabNetwork)
         case macvlan(parent: String)
         case ipvlan(parent: String)
+        /// A MazeNET topology's segments (`MazeNetwork`).
+        case maze(MazeLayout)
     }
 
     public let attachment: Attachment
@@ -53,6 +55,7 @@ public struct FleetNetwork: Sendable {
         case .lab: return .lab(LabNetwork(name: native.lab ?? "lab", subnet: state.fleet.subnet))
         case .macvlan: return .macvlan(parent: native.parent ?? state.fleet.interface ?? "eth0")
         case .ipvlan: return .ipvlan(parent: native.parent ?? state.fleet.interface ?? "eth0")
+        case .maze: return native.maze.map { .maze($0) }
         case .loopback: return nil
         }
     }
@@ -116,6 +119,51 @@ public struct FleetNetwork: Sendable {
             record(links, for: remaining, step: "link add")
             remaining = remaining.filter { failures[$0.name] == nil }
 
+            if case .maze(let layout) = self.attachment {
+                // Each decky's ports into its segments' switches (a router's one per leg), and a router's legs
+                // after its first.
+                var failed: [Int: String] = [:]
+                for (index, decky) in remaining.enumerated() {
+                    let namespace = Self.namespace(of: decky)
+                    let legs = layout.legs[decky.name] ?? []
+                    for (number, leg) in legs.enumerated() {
+                        let port = MazeNetwork.switchPort(for: namespace, interface: number)
+                        let switchNamespace = layout.switchNamespace(leg.segment)
+                        do {
+                            if number > 0 {
+                                try await IPRoute.ip(
+                                    "link",
+                                    "add",
+                                    "eth\(number)",
+                                    "netns",
+                                    namespace,
+                                    "type",
+                                    "veth",
+                                    "peer",
+                                    "name",
+                                    port,
+                                    "netns",
+                                    switchNamespace
+                                )
+                            }
+                            try await IPRoute.ip(
+                                "-n",
+                                switchNamespace,
+                                "link",
+                                "set",
+                                port,
+                                "master",
+                                MazeNetwork.bridge
+                            )
+                            try await IPRoute.ip("-n", switchNamespace, "link", "set", port, "up")
+                        } catch {
+                            failed[index] = failed[index] ?? "\(error)"
+                        }
+                    }
+                }
+                record(failed, for: remaining, step: "switch port")
+                remaining = remaining.filter { failures[$0.name] == nil }
+            }
             if case .lab(let lab) = self.attachment {
                 let ports = remaining.map { LabNetwork.switchPort(for: Self.namespace(of: $0)) }
                 let lines = ports.flatMap { ["link set \($0) master \(LabNetwork.bridge)", "link set \($0) up"] }
@@ -153,6 +201,10 @@ public struct FleetNetwork: Sendable {
             return "link add link \(parent) name eth0 address \(decky.mac) netns \(namespace) type macvlan mode bridge"
         case .ipvlan(let parent):
             return "link add link \(parent) name eth0 netns \(namespace) type ipvlan mode l2"
+        case .maze(let layout):
+            let segment = layout.segment(of: decky.name) ?? ""
+            return
+                "link add eth0 address \(decky.mac) netns \(namespace) type veth peer name \(MazeNetwork.switchPort(for: namespace, interface: 0)) netns \(layout.switchNamespace(segment))"
         }
     }
 
@@ -162,14 +214,38 @@ public struct FleetNetwork: Sendable {
     func configure(_ decky: Decky) async -> String? {
         let namespace = Self.namespace(of: decky)
         let address = decky.ip.value.bigEndian
-        let netmask = self.subnet.netmask.value.bigEndian
-        let gateway: UInt32? = self.gateway.flatMap { gateway in
-            gateway != decky.ip && self.subnet.contains(gateway) ? gateway.value.bigEndian : nil
+        // In a maze, the decky's own segment is its subnet and its routes are the layout's; a router forwards.
+        var ownSubnet = self.subnet
+        var gatewayAddress = self.gateway
+        var extraLegs: [(name: String, address: UInt32, netmask: UInt32)] = []
+        var mazeRoutes: [MazeLayout.Route] = []
+        var sysctls = decky.sysctls
+        if case .maze(let layout) = self.attachment {
+            let legs = layout.legs[decky.name] ?? []
+            if let segment = legs.first.flatMap({ layout.segment(named: $0.segment) }) { ownSubnet = segment.subnet }
+            gatewayAddress = nil
+            for (number, leg) in legs.enumerated().dropFirst() {
+                guard let segment = layout.segment(named: leg.segment) else { continue }
+                extraLegs.append(("eth\(number)", leg.ip.value.bigEndian, segment.subnet.netmask.value.bigEndian))
+            }
+            mazeRoutes = layout.routes[decky.name] ?? []
+            if layout.routers.contains(decky.name) {
+                sysctls.append(("net.ipv4.ip_forward", "1"))
+                // A router that sends redirects would teach hosts a path around it.
+                sysctls.append(("net.ipv4.conf.all.send_redirects", "0"))
+            }
         }
-        let sysctls = decky.sysctls
+        let legs = extraLegs
+        let routes = mazeRoutes
+        let settings = sysctls
+        let netmask = ownSubnet.netmask.value.bigEndian
+        let gateway: UInt32? = gatewayAddress.flatMap { gateway in
+            gateway != decky.ip && ownSubnet.contains(gateway) ? gateway.value.bigEndian : nil
+        }
         let metrics = decky.personality.routeMetrics
-        let subnet = self.subnet.network.value.bigEndian
-        let prefixLength = Int32(self.subnet.prefixLength)
+        let subnet = ownSubnet.network.value.bigEndian
+        let prefixLength = Int32(ownSubnet.prefixLength)
+        let subnetText = ownSubnet.description
         do {
             try await NamespaceThread.run(namespace) {
                 func check(_ result: Int32, _ what: String) throws {
@@ -180,7 +256,29 @@ public struct FleetNetwork: Sendable {
                 try check(decnet_set_link_up("lo"), "link set lo up")
                 try check(decnet_set_ipv4_address("eth0", address, netmask), "addr add \(decky.ip) dev eth0")
                 try check(decnet_set_link_up("eth0"), "link set eth0 up")
+                for leg in legs {
+                    try check(decnet_set_ipv4_address(leg.name, leg.address, leg.netmask), "addr add dev \(leg.name)")
+                    try check(decnet_set_link_up(leg.name), "link set \(leg.name) up")
+                }
                 if let gateway { try check(decnet_add_default_route(gateway), "route add default") }
+                for route in routes {
+                    // Out of the leg whose segment holds the next hop.
+                    let device =
+                        legs.first { ($0.address & $0.netmask) == (route.via.value.bigEndian & $0.netmask) }?.name
+                        ?? "eth0"
+                    try check(
+                        decnet_replace_route(
+                            route.destination.network.value.bigEndian,
+                            Int32(route.destination.prefixLength),
+                            route.via.value.bigEndian,
+                            0,
+                            device,
+                            0,
+                            0
+                        ),
+                        "route add \(route.destination) via \(route.via)"
+                    )
+                }
                 if !metrics.isEmpty {
                     // The OS personality's window scale and first window hold on both routes out.
                     try check(
@@ -193,7 +291,7 @@ public struct FleetNetwork: Sendable {
                             metrics.window,
                             metrics.initialReceiveWindow
                         ),
-                        "route replace \(self.subnet) window \(metrics.window) initrwnd \(metrics.initialReceiveWindow)"
+                        "route replace \(subnetText) window \(metrics.window) initrwnd \(metrics.initialReceiveWindow)"
                     )
                     if let gateway {
                         try check(
@@ -210,7 +308,7 @@ public struct FleetNetwork: Sendable {
                         )
                     }
                 }
-                for (key, value) in sysctls { try NamespaceSysctl.write(key, value) }
+                for (key, value) in settings { try NamespaceSysctl.write(key, value) }
             }
             return nil
         } catch {
@@ -240,6 +338,8 @@ public struct FleetNetwork: Sendable {
                     namespace: lab.switchNamespace
                 )
             case .macvlan, .ipvlan:
+                for namespace in namespaces { await IPRoute.ipIgnoringFailure("-n", namespace, "link", "del", "eth0") }
+            case .maze:
                 for namespace in namespaces { await IPRoute.ipIgnoringFailure("-n", namespace, "link", "del", "eth0") }
             case nil:
                 break
@@ -294,6 +394,12 @@ public struct FleetNetwork: Sendable {
             try await IPRoute.ip("route", "replace", self.ipRange.description, "dev", Self.hairpinInterface)
         case .ipvlan(let parent):
             _ = parent
+        case .maze(let layout):
+            guard await MazeNetwork(layout: layout).isUp() else {
+                throw IPRoute.Failure(
+                    description: "the topology's segments are not up; run `decnet topology deploy` again"
+                )
+            }
         }
     }
 
