@@ -36,6 +36,9 @@ public struct APISettings: Sendable {
     /// Runs `decnet deploy` with these arguments (`--config FILE`, and `--lab` or `--loopback` when asked) for
     /// `POST /deckies/deploy`; nil answers 403.
     public var deployer: (@Sendable (_ arguments: [String]) async throws -> (ok: Bool, output: [String]))?
+    /// Runs `decnet` with these arguments (`topology deploy|teardown --id …`) for the topology mutations; nil
+    /// answers 403.
+    public var runner: (@Sendable (_ arguments: [String]) async throws -> (ok: Bool, output: [String]))?
     /// The location database attackers' addresses are looked up in (default: `$DECNET_GEOIP_DB` or Debian's);
     /// nil or unreadable: attackers are shown without a location.
     public var geoDatabase: String? = LocationDatabase.defaultPath()
@@ -117,6 +120,7 @@ public final class APIServer: Sendable {
         self.addStream(to: protected)
         self.addCanary(to: protected)
         self.addSwarm(to: protected)
+        self.addTopology(to: protected)
         self.addWebhooks(to: protected)
         protected.get("openapi.json") { _, _ in
             Response(

@@ -149,8 +149,14 @@ import Glibc
                 #expect(record.status == "deployed")
                 #expect(record.mutations.map { "\($0.operation):\($0.state)" } == ["create:done", "deploy:done"])
 
-                let torn = try await harness.decnet(["topology", "teardown", "--id", id])
-                #expect(torn.status == 0, "\(torn.standardOutput)\(torn.standardError)")
+                // The store and the dashboard: the attacker's way across the segments in the API and on the canvas.
+                let stored = try await harness.decnet(["workers", "start", "--once"])
+                try #require(stored.status == 0, "\(stored.standardError)")
+                try await Self.checkTheCanvas(harness, id: id, attacker: "\(a).254", tag: tag)
+
+                // Teardown through the API: a mutation answered at once (202) and followed to its end.
+                let torn = try await Self.tearDownThroughTheAPI(harness, id: id)
+                #expect(torn == "done", "the teardown mutation ended \(torn)")
                 let left = try await ProcessRunner.run("/usr/sbin/ip", ["netns", "list"]).standardOutput
                 #expect(!left.contains(network) && !left.contains(tag), "\(left)")
             } catch {
@@ -159,6 +165,98 @@ import Glibc
             }
             await removeMaze()
         }
+    }
+}
+
+extension MazeNetLabTests {
+    static var webEnvironment: [String: String] {
+        ["DECNET_JWT_SECRET": APIDaemonTests.secret, "DECNET_ADMIN_PASSWORD": "first-login-pw"]
+    }
+
+    /// `decnet web` beside the fleet: the topology in the API (nodes running, the attacker's path through both
+    /// routers), then its canvas in headless Chromium (the path drawn, a node dragged and kept).
+    static func checkTheCanvas(_ harness: NativeFleetHarness, id: String, attacker: String, tag: String) async throws {
+        let python = try #require(ExternalTool.python3.path)
+        var web = harness
+        web.extraEnvironment = Self.webEnvironment
+        defer { APIDaemonTests.kill(["web"], in: harness.directory.path) }
+        let port = LoopbackPort.unused()
+        let started = try await web.decnet(["web", "start", "--port", String(port)])
+        try #require(started.status == 0, "\(started.standardOutput)\(started.standardError)")
+        let base = "http://127.0.0.1:\(port)"
+        let shots = PackageLayout.root.appendingPathComponent(".build/dashboard-screenshots").path
+        let browser = try await ProcessRunner.run(
+            python,
+            [
+                PackageLayout.root.appendingPathComponent("Tests/DecnetCLITests/Scripts/topology_canvas.py").path,
+                base, "first-login-pw", "second-login-pw", id, attacker, "\(tag)-web", shots,
+            ]
+        )
+        let seen = APIDaemonTests.json(browser.standardOutput.split(separator: "\n").last.map(String.init) ?? "")
+        #expect(browser.status == 0, "\(browser.standardOutput)\(browser.standardError.suffix(3000))")
+        let deckies = ["r1", "r2", "web", "files", "safe"].map { "\(tag)-\($0)" }
+        let nodes = (deckies + ["attacker", "segment:dmz", "segment:office", "segment:vault"]).sorted()
+        #expect((seen["nodes"] as? [String]) == nodes, "\(seen)")
+        let running = Dictionary(uniqueKeysWithValues: deckies.map { ($0, "running") })
+        #expect((seen["states"] as? [String: String]) == running, "\(seen)")
+        let route = (seen["route"] as? String) ?? ""
+        #expect(route.hasPrefix("attacker \(tag)-r1 \(tag)-files \(tag)-r2 \(tag)-safe"), "\(route)")
+        #expect((seen["points"] as? Int) == route.split(separator: " ").count)
+        #expect((seen["path_row"] as? String)?.contains("dmz → office → vault") == true, "\(seen)")
+        #expect(seen["mutation"] as? String == "deploy:done")
+        let moved = (seen["moved_to"] as? String) ?? ""
+        #expect(!moved.isEmpty && moved != seen["moved_from"] as? String, "\(seen)")
+        #expect(seen["after_reload"] as? String == moved, "\(seen)")
+
+        // The same through the API: the path's segments and crossings, the dragged node's kept position.
+        let bearer = try await Self.token(base)
+        let detail = try await APIDaemonTests.curl([
+            "-H", "Authorization: Bearer \(bearer)", "\(base)/api/v1/topology/\(id)",
+        ])
+        let topology = APIDaemonTests.json(detail.body)
+        let paths = try #require(topology["paths"] as? [[String: Any]], "\(detail.body.prefix(500))")
+        let path = try #require(paths.first { $0["attacker_ip"] as? String == attacker })
+        #expect((path["segments"] as? [String])?.prefix(3) == ["dmz", "office", "vault"])
+        #expect((path["crossings"] as? [[String]])?.prefix(2) == [["\(tag)-r1"], ["\(tag)-r2"]])
+        let positions = topology["positions"] as? [String: Any]
+        #expect(positions?["\(tag)-web"] != nil, "\(String(describing: positions))")
+    }
+
+    /// An admin's token (the password the browser set).
+    static func token(_ base: String) async throws -> String {
+        let login = try await APIDaemonTests.curl([
+            "-X", "POST", "\(base)/api/v1/auth/login", "-H", "Content-Type: application/json",
+            "-d", #"{"username":"admin","password":"second-login-pw"}"#,
+        ])
+        return try #require(APIDaemonTests.json(login.body)["access_token"] as? String, "\(login.body)")
+    }
+
+    /// `POST /topology/{id}/teardown` on `decnet api`: answered 202 at once with a pending mutation, which
+    /// `mutations/latest` then follows; returns the state it ended in.
+    static func tearDownThroughTheAPI(_ harness: NativeFleetHarness, id: String) async throws -> String {
+        var api = harness
+        api.extraEnvironment = Self.webEnvironment
+        defer { APIDaemonTests.kill(["api"], in: harness.directory.path) }
+        let port = LoopbackPort.unused()
+        let started = try await api.decnet(["api", "start", "--port", String(port)])
+        try #require(started.status == 0, "\(started.standardOutput)\(started.standardError)")
+        let base = "http://127.0.0.1:\(port)"
+        let bearer = try await Self.token(base)
+        let posted = try await APIDaemonTests.curl([
+            "-X", "POST", "-H", "Authorization: Bearer \(bearer)", "\(base)/api/v1/topology/\(id)/teardown",
+        ])
+        #expect(posted.status == 202, "\(posted.body)")
+        #expect(APIDaemonTests.json(posted.body)["state"] as? String == "pending", "\(posted.body)")
+        var state = "pending"
+        for _ in 0..<120 where state == "pending" || state == "running" {
+            try await Task.sleep(for: .milliseconds(250))
+            let latest = try await APIDaemonTests.curl([
+                "-H", "Authorization: Bearer \(bearer)", "\(base)/api/v1/topology/\(id)/mutations/latest",
+            ])
+            let mutation = APIDaemonTests.json(latest.body)
+            if mutation["operation"] as? String == "teardown" { state = mutation["state"] as? String ?? state }
+        }
+        return state
     }
 }
 

@@ -85,3 +85,27 @@ import Testing
         #expect(problem(entry: "lan") == "entry: no segment lan")
     }
 }
+
+extension MazeLayoutTests {
+    @Test func anAttackersPathCrossesTheRoutersBetweenTheSegmentsItReached() throws {
+        let layout = try MazeLayout.plan(
+            name: "m1",
+            segments: Self.segments,
+            deckies: Self.deckies,
+            routers: Self.routers,
+            entry: "dmz"
+        )
+        let deep = try #require(layout.path(touching: ["web", "elsewhere", "files", "safe"]))
+        #expect(deep.deckies == ["web", "files", "safe"])
+        #expect(deep.segments == ["dmz", "office", "vault"] && deep.crossings == [["r1"], ["r2"]])
+        #expect(deep.route == ["attacker", "web", "r1", "files", "r2", "safe"])
+        // Straight to the vault: both routers crossed at once.
+        let direct = try #require(layout.path(touching: ["safe"]))
+        #expect(direct.segments == ["dmz", "vault"] && direct.crossings == [["r1", "r2"]])
+        // The router's own ssh, on the attacker's segment: no crossing; and back again.
+        let router = try #require(layout.path(touching: ["r1", "web"]))
+        #expect(router.segments == ["dmz"] && router.crossings.isEmpty && router.route == ["attacker", "r1", "web"])
+        #expect(layout.path(touching: ["files", "web"])?.segments == ["dmz", "office", "dmz"])
+        #expect(layout.path(touching: ["elsewhere"]) == nil)
+    }
+}

@@ -57,6 +57,20 @@ enum DashboardAssets {
           margin: 0 0 16px; }
         .alert h2 { color: var(--red); font-size: 18px; } .alert .count { font-weight: normal; }
         .state.active, .ok { color: var(--green); } .state.revoked { color: var(--muted); }
+        #canvas { width: 100%; height: auto; background: var(--bg); border: 1px solid var(--line); border-radius: 8px;
+          touch-action: none; user-select: none; }
+        #canvas .segment rect { fill: rgba(120, 140, 170, .10); stroke: var(--line); }
+        #canvas text { fill: var(--text); font-size: 12px; }
+        #canvas .link { stroke: var(--muted); stroke-width: 1; }
+        #canvas .node { cursor: grab; }
+        #canvas .decky circle, #canvas .decky polygon { fill: var(--muted); stroke: var(--bg); stroke-width: 2; }
+        #canvas .state-running circle, #canvas .state-running polygon { fill: var(--green); }
+        #canvas .state-failed circle, #canvas .state-failed polygon, #canvas .state-absent circle { fill: var(--red); }
+        #canvas .state-stopped circle, #canvas .state-stopped polygon { fill: var(--amber); }
+        #canvas .attacker rect { fill: var(--red); }
+        #canvas .attack-path { fill: none; stroke: var(--red); stroke-width: 3; stroke-opacity: .8; }
+        textarea { width: 100%; background: var(--bg); color: var(--text); border: 1px solid var(--line);
+          border-radius: 6px; font-family: monospace; }
         """#
 
     static let javascript = #"""

@@ -18,7 +18,10 @@ extension APIServer {
         }
         router.get("static/app.css") { _, _ in Self.asset(DashboardAssets.css, type: "text/css; charset=utf-8") }
         router.get("static/app.js") { _, _ in
-            Self.asset(DashboardAssets.javascript, type: "text/javascript; charset=utf-8")
+            Self.asset(
+                DashboardAssets.javascript + "\n" + DashboardAssets.topologyJavascript,
+                type: "text/javascript; charset=utf-8"
+            )
         }
         router.get("login") { _, _ -> Response in
             Self.html(
@@ -81,6 +84,7 @@ extension APIServer {
         self.addIntelPages(to: router)
         self.addCanaryPages(to: router)
         self.addSwarmPages(to: router)
+        self.addTopologyPages(to: router)
     }
 
     static func asset(_ text: String, type: String) -> Response {

@@ -16,7 +16,7 @@ enum HTML {
     static let navigation: [(path: String, title: String)] = [
         ("/overview", "Overview"), ("/deckies", "Deckies"), ("/attackers", "Attackers"), ("/identities", "Identities"),
         ("/campaigns", "Campaigns"), ("/bounty", "Bounty"), ("/canary", "Canary"), ("/webhooks", "Webhooks"),
-        ("/swarm", "Swarm"), ("/logs", "Logs"),
+        ("/swarm", "Swarm"), ("/topology", "Topologies"), ("/logs", "Logs"),
     ]
 
     /// The page frame: header with navigation and the user, then `body`.

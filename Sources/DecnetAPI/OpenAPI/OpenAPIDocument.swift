@@ -442,7 +442,7 @@ enum OpenAPIDocument {
                 tag: "meta",
                 success: (200, ["type": "object"], "application/json")
             ),
-        ] + canaryOperations + webhookOperations + swarmOperations
+        ] + canaryOperations + webhookOperations + swarmOperations + topologyOperations
     }
 
     static var schemas: [String: Any] {
@@ -514,6 +514,7 @@ enum OpenAPIDocument {
             ]
         )
         return canarySchemas.merging(webhookSchemas) { first, _ in first }.merging(swarmSchemas) { first, _ in first }
+            .merging(topologySchemas) { first, _ in first }
             .merging([
                 "Error": object(["detail": string]),
                 "Message": object(["detail": string]),

@@ -63,7 +63,10 @@ enum APIDaemon {
             configuration: Self.shown(environment),
             databaseBackend: environment.databaseBackend.rawValue
         )
-        if !options.noDeploy { settings.deployer = Self.deploy }
+        if !options.noDeploy {
+            settings.deployer = Self.deploy
+            settings.runner = Self.run
+        }
         guard options.responseCache >= 0, options.responseCache <= 3600 else {
             throw CommandFailure("--response-cache must be 0 to 3600 seconds")
         }
@@ -143,11 +146,16 @@ enum APIDaemon {
 
     /// `POST /deckies/deploy`: `decnet deploy --config FILE …` as a child of this process, its output returned.
     @Sendable static func deploy(_ arguments: [String]) async throws -> (ok: Bool, output: [String]) {
+        try await Self.run(["deploy"] + arguments)
+    }
+
+    /// Runs this `decnet` with `arguments`, to its end, with its output.
+    @Sendable static func run(_ arguments: [String]) async throws -> (ok: Bool, output: [String]) {
         let executable =
             (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["deploy"] + arguments
+        process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

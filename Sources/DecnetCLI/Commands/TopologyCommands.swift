@@ -37,17 +37,10 @@ struct TopologyCommand: AsyncParsableCommand {
 
     /// The topology's fleet and its wiring, from its file's text; every problem named by file, line and key.
     static func plan(_ source: String, path: String, name: String) throws -> (Fleet, MazeLayout) {
-        let design = TopologyFileLoader.design(from: source, path: path)
-        let fleet = try DeployCommand.plan(design.request)
         do {
-            let layout = try MazeLayout.plan(
-                name: name,
-                segments: design.segments,
-                deckies: design.deckies,
-                routers: design.routers,
-                entry: design.entry
-            )
-            return (fleet, layout)
+            return try TopologyFileLoader.plan(source, path: path, name: name)
+        } catch let error as ConfigurationError {
+            throw CommandFailure(error.description, exitCode: .validationFailure)
         } catch {
             throw CommandFailure("\(path): \(error)", exitCode: .validationFailure)
         }

@@ -41,6 +41,21 @@ public enum TopologyFileLoader {
         public var routers: [String: [MazeLayout.Leg]] = [:]
     }
 
+    /// The topology's fleet and its wiring, from its file's text. Throws the planner's `ConfigurationError`
+    /// (every problem by file, line and key) or the wiring's `MazeLayout.Problem`.
+    public static func plan(_ source: String, path: String, name: String) throws -> (Fleet, MazeLayout) {
+        let design = Self.design(from: source, path: path)
+        let fleet = try FleetPlanner().plan(design.request)
+        let layout = try MazeLayout.plan(
+            name: name,
+            segments: design.segments,
+            deckies: design.deckies,
+            routers: design.routers,
+            entry: design.entry
+        )
+        return (fleet, layout)
+    }
+
     public static let topologyKeys = ["entry"]
     public static let subnetKeys = ["net"]
 
