@@ -87,6 +87,8 @@ enum DashboardAssets {
             if (!response.ok) { throw new Error((data && data.detail) || response.statusText); }
             return data;
           }
+          // For the pages' own scripts served after this one (the topology canvas).
+          window.decnetCall = call;
 
           function cell(row, text, className) {
             const td = document.createElement("td");

@@ -8,15 +8,7 @@ extension DashboardAssets {
         (function () {
           const page = document.body.dataset.page;
           if (page !== "topology" && page !== "topologies") return;
-          const headers = { "Content-Type": "application/json", "X-Requested-With": "decnet" };
-          async function call(method, path, body) {
-            const response = await fetch(path, { method, headers, credentials: "same-origin",
-              body: body === undefined ? undefined : JSON.stringify(body) });
-            let data = null;
-            try { data = await response.json(); } catch (e) { data = null; }
-            if (!response.ok) { throw new Error((data && data.detail) || response.statusText); }
-            return data;
-          }
+          const call = window.decnetCall;
 
           if (page === "topologies") {
             const form = document.getElementById("topology-form");

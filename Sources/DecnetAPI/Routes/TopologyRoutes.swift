@@ -26,28 +26,13 @@ extension APIServer {
             guard store.find(body.name) == nil else {
                 throw APIError.badRequest("a topology named \(body.name) exists")
             }
-            var record = TopologyRecord(
-                id: TopologyStore.newID(),
-                name: body.name,
-                created: Date(),
-                source: body.config
-            )
-            let (fleet, layout) = try Self.plan(record)
-            record.mutations.append(
-                TopologyRecord.Mutation(
-                    id: UUID().uuidString.lowercased(),
-                    operation: "create",
-                    state: "done",
-                    message:
-                        "\(layout.segments.count) segment(s), \(layout.routers.count) router(s), \(fleet.deckies.count) decky(s)",
-                    started: record.created,
-                    finished: Date()
-                )
-            )
+            let (_, layout) = try Self.plan(source: body.config, name: body.name)
+            let record = TopologyRecord.created(name: body.name, source: body.config, summary: layout.summary)
+            let (fleet, wiring) = try Self.plan(record)
             try store.save(record)
             return EditedResponse(
                 status: .created,
-                response: try await self.topologyBody(record, fleet: fleet, layout: layout)
+                response: try await self.topologyBody(record, fleet: fleet, layout: wiring)
             )
         }
         group.get("topology/:id") { _, context -> TopologyBody in
@@ -127,8 +112,12 @@ extension APIServer {
     }
 
     static func plan(_ record: TopologyRecord) throws -> (Fleet, MazeLayout) {
+        try Self.plan(source: record.source, name: record.name, network: record.networkName)
+    }
+
+    static func plan(source: String, name: String, network: String = "m") throws -> (Fleet, MazeLayout) {
         do {
-            return try TopologyFileLoader.plan(record.source, path: "topology \(record.name)", name: record.networkName)
+            return try TopologyFileLoader.plan(source, path: "topology \(name)", name: network)
         } catch {
             throw APIError.badRequest("\(error)")
         }

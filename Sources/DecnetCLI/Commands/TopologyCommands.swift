@@ -136,21 +136,10 @@ struct TopologyCommand: AsyncParsableCommand {
             do { source = try String(contentsOfFile: self.config, encoding: .utf8) } catch {
                 throw CommandFailure("--config \(self.config): \(error)", exitCode: .validationFailure)
             }
-            var record = TopologyRecord(id: TopologyStore.newID(), name: self.name, created: Date(), source: source)
-            let (fleet, layout) = try TopologyCommand.plan(source, path: self.config, name: record.networkName)
-            record.mutations.append(
-                TopologyRecord.Mutation(
-                    id: UUID().uuidString.lowercased(),
-                    operation: "create",
-                    state: "done",
-                    message:
-                        "\(layout.segments.count) segment(s), \(layout.routers.count) router(s), \(fleet.deckies.count) decky(s)",
-                    started: record.created,
-                    finished: Date()
-                )
-            )
+            let (_, layout) = try TopologyCommand.plan(source, path: self.config, name: "m")
+            let record = TopologyRecord.created(name: self.name, source: source, summary: layout.summary)
             try store.save(record)
-            print("topology \(record.name) created: \(record.id) (\(record.mutations[0].message))")
+            print("topology \(record.name) created: \(record.id) (\(layout.summary))")
         }
     }
 

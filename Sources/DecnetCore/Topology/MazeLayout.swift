@@ -53,6 +53,11 @@ public struct MazeLayout: Codable, Sendable, Equatable {
 
     public func segment(named name: String) -> Segment? { self.segments.first { $0.name == name } }
 
+    /// What the topology holds, for people: `3 segment(s), 2 router(s), 5 decky(s)`.
+    public var summary: String {
+        "\(self.segments.count) segment(s), \(self.routers.count) router(s), \(self.legs.count) decky(s)"
+    }
+
     /// The switch namespace of a segment.
     public func switchNamespace(_ segment: String) -> String { "decnet-\(self.name)-\(segment)" }
 

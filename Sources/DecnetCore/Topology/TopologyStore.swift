@@ -55,6 +55,22 @@ public struct TopologyRecord: Codable, Sendable, Equatable {
         self.mutations = []
     }
 
+    /// A new topology under a fresh id, its creation recorded as its first mutation (`summary`: what it holds).
+    public static func created(name: String, source: String, summary: String) -> TopologyRecord {
+        var record = TopologyRecord(id: TopologyStore.newID(), name: name, created: Date(), source: source)
+        record.mutations.append(
+            Mutation(
+                id: UUID().uuidString.lowercased(),
+                operation: "create",
+                state: "done",
+                message: summary,
+                started: record.created,
+                finished: Date()
+            )
+        )
+        return record
+    }
+
     /// The namespace tag of its deployed network: `m` + the id's first 7 characters (namespace names stay short).
     public var networkName: String { "m" + self.id.prefix(7) }
 }

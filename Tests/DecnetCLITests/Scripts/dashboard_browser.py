@@ -12,8 +12,7 @@ import subprocess
 import sys
 import time
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+import browser_session
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.common.exceptions import WebDriverException
@@ -25,38 +24,14 @@ def main():
     base, first, new, decky, shots = sys.argv[1:separator]
     ssh_command = sys.argv[separator + 1:]
     os.makedirs(shots, exist_ok=True)
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000",
-                     "--disable-gpu", "--no-first-run", "--disable-extensions"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    wait = WebDriverWait(driver, 30)
+    driver, wait = browser_session.start()
     seen = {}
 
     def shot(name):
         driver.save_screenshot(os.path.join(shots, name + ".png"))
 
-    def log_in(password):
-        driver.get(base + "/login")
-        wait.until(EC.presence_of_element_located((By.ID, "login-form")))
-        driver.find_element(By.ID, "username").send_keys("admin")
-        driver.find_element(By.ID, "password").send_keys(password)
-        driver.find_element(By.CSS_SELECTOR, "#login-form button").click()
-
     try:
-        driver.get(base + "/overview")
-        wait.until(EC.url_contains("/login"))
-        shot("login")
-        log_in(first)
-        wait.until(EC.url_contains("/password"))
-        shot("password")
-        driver.find_element(By.ID, "old-password").send_keys(first)
-        driver.find_element(By.ID, "new-password").send_keys(new)
-        driver.find_element(By.CSS_SELECTOR, "#password-form button").click()
-        wait.until(EC.url_contains("/login"))
-        log_in(new)
-        wait.until(EC.url_contains("/overview"))
+        browser_session.first_login(driver, wait, base, first, new, shot)
 
         driver.get(base + "/deckies")
         fleet = wait.until(EC.presence_of_element_located((By.ID, "fleet"))).text
