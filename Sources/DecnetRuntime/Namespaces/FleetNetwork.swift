@@ -131,31 +131,24 @@ public struct FleetNetwork: Sendable {
                         let switchNamespace = layout.switchNamespace(leg.segment)
                         do {
                             if number > 0 {
-                                try await IPRoute.ip(
-                                    "link",
-                                    "add",
-                                    "eth\(number)",
-                                    "netns",
-                                    namespace,
-                                    "type",
-                                    "veth",
-                                    "peer",
-                                    "name",
-                                    port,
-                                    "netns",
-                                    switchNamespace
+                                try await LabNetwork.plug(
+                                    namespace: namespace,
+                                    interface: "eth\(number)",
+                                    port: port,
+                                    into: switchNamespace
                                 )
+                            } else {
+                                try await IPRoute.ip(
+                                    "-n",
+                                    switchNamespace,
+                                    "link",
+                                    "set",
+                                    port,
+                                    "master",
+                                    MazeNetwork.bridge
+                                )
+                                try await IPRoute.ip("-n", switchNamespace, "link", "set", port, "up")
                             }
-                            try await IPRoute.ip(
-                                "-n",
-                                switchNamespace,
-                                "link",
-                                "set",
-                                port,
-                                "master",
-                                MazeNetwork.bridge
-                            )
-                            try await IPRoute.ip("-n", switchNamespace, "link", "set", port, "up")
                         } catch {
                             failed[index] = failed[index] ?? "\(error)"
                         }

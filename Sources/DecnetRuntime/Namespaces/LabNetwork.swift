@@ -70,10 +70,15 @@ public struct LabNetwork: Sendable {
     /// Connects `namespace` to the bridge with a veth pair: `eth0` inside it, `port` on the switch. Both ends are
     /// created directly in their namespaces.
     func plug(namespace: String, port: String) async throws {
+        try await Self.plug(namespace: namespace, interface: "eth0", port: port, into: self.switchNamespace)
+    }
+
+    /// A veth pair: `interface` inside `namespace`, `port` on the bridge of `switchNamespace`, up.
+    static func plug(namespace: String, interface: String, port: String, into switchNamespace: String) async throws {
         try await IPRoute.ip(
             "link",
             "add",
-            "eth0",
+            interface,
             "netns",
             namespace,
             "type",
@@ -82,10 +87,10 @@ public struct LabNetwork: Sendable {
             "name",
             port,
             "netns",
-            self.switchNamespace
+            switchNamespace
         )
-        try await IPRoute.ip("-n", self.switchNamespace, "link", "set", port, "master", Self.bridge)
-        try await IPRoute.ip("-n", self.switchNamespace, "link", "set", port, "up")
+        try await IPRoute.ip("-n", switchNamespace, "link", "set", port, "master", Self.bridge)
+        try await IPRoute.ip("-n", switchNamespace, "link", "set", port, "up")
     }
 
     /// The switch-side name of a namespace's veth: `vd` + 8 hex digits of a stable hash of the namespace name

@@ -37,24 +37,12 @@ public struct MazeNetwork: Sendable {
         }
         try await IPRoute.ip("netns", "add", attacker)
         try await IPRoute.ip("-n", attacker, "link", "set", "lo", "up")
-        let port = LabNetwork.switchPort(for: attacker)
-        let switchNamespace = self.layout.switchNamespace(entry.segment)
-        try await IPRoute.ip(
-            "link",
-            "add",
-            "eth0",
-            "netns",
-            attacker,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            port,
-            "netns",
-            switchNamespace
+        try await LabNetwork.plug(
+            namespace: attacker,
+            interface: "eth0",
+            port: LabNetwork.switchPort(for: attacker),
+            into: self.layout.switchNamespace(entry.segment)
         )
-        try await IPRoute.ip("-n", switchNamespace, "link", "set", port, "master", Self.bridge)
-        try await IPRoute.ip("-n", switchNamespace, "link", "set", port, "up")
         try await IPRoute.ip("-n", attacker, "addr", "add", "\(entry.ip)/\(segment.subnet.prefixLength)", "dev", "eth0")
         try await IPRoute.ip("-n", attacker, "link", "set", "eth0", "up")
         for route in self.layout.attackerRoutes {
