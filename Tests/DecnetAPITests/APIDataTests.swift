@@ -241,6 +241,7 @@ struct APIDataTests {
                 ("delete", "/api/v1/canary/{id}"), ("get", "/api/v1/webhooks"), ("post", "/api/v1/webhooks"),
                 ("delete", "/api/v1/webhooks/{uuid}"), ("post", "/api/v1/webhooks/{uuid}/test"),
                 ("get", "/api/v1/webhooks/{uuid}/deliveries"), ("get", "/api/v1/swarm/hosts"),
+                ("post", "/api/v1/swarm/hosts"), ("delete", "/api/v1/swarm/hosts/{name}"),
                 ("get", "/api/v1/topology"), ("post", "/api/v1/topology"), ("get", "/api/v1/topology/{id}"),
                 ("put", "/api/v1/topology/{id}/positions"), ("get", "/api/v1/topology/{id}/mutations/latest"),
                 ("post", "/api/v1/topology/{id}/deploy"), ("post", "/api/v1/topology/{id}/teardown"),

@@ -91,6 +91,55 @@ import Glibc
     }
 }
 
+extension APISwarmTests {
+    @Test("An admin adds a host through the API (identity issued and pinned) and removes it (refused from then on)")
+    func hostsAreAddedAndRemoved() async throws {
+        let fixture = try await APIFixture()
+        defer { fixture.remove() }
+        let state = fixture.directory.path
+        try await fixture.test { client in
+            let token = try await client.adminToken()
+            let schema = try await OpenAPIConformance(client, token: token)
+            let (created, body) = try await client.send(
+                .post,
+                "/api/v1/swarm/hosts",
+                token: token,
+                json: ["name": "edge-03", "address": "10.0.0.3:8765"]
+            )
+            #expect(created == .created, "\(String(describing: body))")
+            schema.expect(body, matches: "NewSwarmHost")
+            let answer = try #require(body as? [String: Any])
+            let identity = try #require(answer["identity"] as? String)
+            #expect(identity == state + "/pki/edge-03")
+            for file in ["cert.pem", "key.pem", "ca.crt", ReleaseSigning.publicKeyFile] {
+                #expect(FileManager.default.fileExists(atPath: identity + "/" + file), "\(file)")
+            }
+            let pinned = try #require(try SwarmRegistry(stateDirectory: state).hosts().first { $0.name == "edge-03" })
+            let host = try #require(answer["host"] as? [String: Any])
+            #expect(host["fingerprint"] as? String == pinned.fingerprint && host["state"] as? String == "never seen")
+            // Refused: the same name again, a name with a slash, an address with a space; not for a viewer either.
+            for (json, reason) in [
+                (["name": "edge-03", "address": "10.0.0.4"], "edge-03"),
+                (["name": "../x", "address": "10.0.0.4"], "host name"), (["name": "e", "address": "a b"], "address"),
+            ] {
+                let (status, refused) = try await client.send(.post, "/api/v1/swarm/hosts", token: token, json: json)
+                #expect(status == .badRequest, "\(json)")
+                #expect(
+                    ((refused as? [String: Any])?["detail"] as? String)?.contains(reason) == true,
+                    "\(String(describing: refused))"
+                )
+            }
+            let (removed, gone) = try await client.send(.delete, "/api/v1/swarm/hosts/edge-03", token: token)
+            #expect(removed == .ok && (gone as? [String: Any])?["state"] as? String == "removed")
+            #expect(try SwarmRegistry(stateDirectory: state).hosts().isEmpty)
+            let (again, _) = try await client.send(.delete, "/api/v1/swarm/hosts/edge-03", token: token)
+            #expect(again == .notFound)
+            let (anonymous, _) = try await client.send(.delete, "/api/v1/swarm/hosts/edge-03", token: nil)
+            #expect(anonymous == .unauthorized)
+        }
+    }
+}
+
 /// Ends a daemon a test started, by the pid it wrote in the state directory.
 enum APIDaemonKill {
     static func kill(_ name: String, in directory: String) {

@@ -88,7 +88,9 @@ import Glibc
             let started = try await run(master.path, daemon)
             try #require(started.status == 0, "\(daemon): \(started.standardOutput)\(started.standardError)")
         }
-        let apiPort = LoopbackPort.unused()
+        // Not a port an agent is about to bind (it is only bound when the agent starts, below).
+        var apiPort = LoopbackPort.unused()
+        while ports.contains(apiPort) || apiPort == listenerPort { apiPort = LoopbackPort.unused() }
         let api = try await run(master.path, ["api", "start", "--port", String(apiPort), "--no-deploy"])
         try #require(api.status == 0, "\(api.standardOutput)\(api.standardError)")
         let base = "http://127.0.0.1:\(apiPort)"

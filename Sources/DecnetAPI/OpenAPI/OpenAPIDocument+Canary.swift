@@ -184,7 +184,28 @@ extension OpenAPIDocument {
                 tag: "swarm",
                 success: (200, array(ref("SwarmHost")), "application/json"),
                 errors: [503]
-            )
+            ),
+            Operation(
+                method: "post",
+                path: "/api/v1/swarm/hosts",
+                id: "addSwarmHost",
+                summary:
+                    "Add an agent host (admin): its identity issued from the CA and its certificate pinned (decnet swarm add)",
+                tag: "swarm",
+                body: "NewSwarmHostRequest",
+                success: (201, ref("NewSwarmHost"), "application/json"),
+                errors: [400]
+            ),
+            Operation(
+                method: "delete",
+                path: "/api/v1/swarm/hosts/{name}",
+                id: "removeSwarmHost",
+                summary: "Remove an agent host (admin): its certificate is refused from now on (decnet swarm remove)",
+                tag: "swarm",
+                parameters: [path("name", ["type": "string", "minLength": 1, "maxLength": 63])],
+                success: (200, ref("SwarmHost"), "application/json"),
+                errors: [404]
+            ),
         ]
     }
 
@@ -193,9 +214,14 @@ extension OpenAPIDocument {
             "SwarmHost": object([
                 "name": string, "address": string, "fingerprint": string, "subject": string, "added": dateTime,
                 "last_seen": nullable(dateTime),
-                "state": ["type": "string", "enum": ["up", "down", "connected", "never seen", "unknown"]],
+                "state": ["type": "string", "enum": ["up", "down", "connected", "never seen", "unknown", "removed"]],
                 "heartbeat_seconds": nullable(["type": "number"]),
-            ])
+            ]),
+            "NewSwarmHostRequest": object([
+                "name": ["type": "string", "minLength": 1, "maxLength": 63],
+                "address": ["type": "string", "minLength": 1, "maxLength": 255],
+            ]),
+            "NewSwarmHost": object(["host": ref("SwarmHost"), "identity": string]),
         ]
     }
 }

@@ -6,18 +6,65 @@ extension APIServer {
     /// `/swarm/hosts`: the swarm's agent hosts (`decnet swarm list`), each with its pinned certificate and the state
     /// the master's listener sees (up, down when its heartbeats stopped).
     func addSwarm(to group: RouterGroup<APIRequestContext>) {
+        let state = self.settings.stateDirectory
         group.get("swarm/hosts") { _, _ -> [SwarmHostBody] in
             do {
-                return try SwarmStatus.hosts(stateDirectory: self.settings.stateDirectory).map(SwarmHostBody.init)
+                return try SwarmStatus.hosts(stateDirectory: state).map(SwarmHostBody.init)
             } catch {
                 throw APIError(.serviceUnavailable, "the swarm register cannot be read: \(error)")
+            }
+        }
+        // `decnet swarm add`: the host's identity issued from the CA and pinned; the answer says where the
+        // identity is on the master (copied to the agent by the operator; no key travels over the API).
+        group.post("swarm/hosts") { request, context -> EditedResponse<NewSwarmHostBody> in
+            _ = try context.requireAdmin()
+            let body = try await request.decode(as: NewSwarmHostRequest.self, context: context)
+            guard (1...255).contains(body.address.utf8.count), !body.address.contains(where: \.isWhitespace) else {
+                throw APIError.badRequest("address must be host or host:port")
+            }
+            do {
+                let (host, identity) = try SwarmEnrolment.enrol(
+                    stateDirectory: state,
+                    name: body.name,
+                    address: body.address
+                )
+                let view = SwarmHostView(host: host, lastSeen: nil, state: "never seen")
+                return EditedResponse(
+                    status: .created,
+                    response: NewSwarmHostBody(host: SwarmHostBody(view), identity: identity ?? "")
+                )
+            } catch let failure as SwarmRegistry.Failure {
+                throw APIError.badRequest(failure.description)
+            }
+        }
+        // `decnet swarm remove`: its certificate is refused from now on.
+        group.delete("swarm/hosts/:name") { _, context -> SwarmHostBody in
+            _ = try context.requireAdmin()
+            let name = try context.parameters.require("name")
+            do {
+                let removed = try SwarmRegistry(stateDirectory: state).remove(name: name)
+                return SwarmHostBody(SwarmHostView(host: removed, lastSeen: nil, state: "removed"))
+            } catch let failure as SwarmRegistry.Failure {
+                throw APIError.notFound(failure.description)
             }
         }
     }
 }
 
+struct NewSwarmHostRequest: Decodable {
+    var name: String
+    /// How the master reaches the agent's control channel: host or host:port.
+    var address: String
+}
+
+struct NewSwarmHostBody: ResponseEncodable {
+    var host: SwarmHostBody
+    /// The folder on the master holding the agent's cert.pem, key.pem, ca.crt and updater.pub.
+    var identity: String
+}
+
 /// A swarm host in the API: absent values as `null`.
-struct SwarmHostBody: ResponseEncodable {
+struct SwarmHostBody: ResponseEncodable, Encodable {
     var name: String
     var address: String
     var fingerprint: String

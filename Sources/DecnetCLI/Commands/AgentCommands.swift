@@ -69,10 +69,23 @@ struct AgentCommand: AsyncParsableCommand {
             let daemon = Daemon(AgentCommand.name, stateDirectory: environment.stateDirectory)
             let (host, port, _) = try self.options.validated()
             guard self.foreground else {
+                // Started means serving: the agent's marker, written once its control channel is bound.
+                let releases = AgentReleases(
+                    directory: (daemon.stateDirectory as NSString).appendingPathComponent("agent")
+                )
+                try? FileManager.default.removeItem(atPath: releases.healthPath)
                 let pid = try await daemon.spawn(
                     commandPath: ["agent", "start"],
                     arguments: Daemon.argumentsAfter("start")
                 )
+                let clock = ContinuousClock()
+                let deadline = clock.now + .seconds(30)
+                while !FileManager.default.fileExists(atPath: releases.healthPath) {
+                    guard clock.now < deadline, EngineProcess.isAlive(pid) else {
+                        throw CommandFailure("the agent did not come up; its log:\n\(daemon.logTail())")
+                    }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
                 print("agent started (pid \(pid)), control channel on \(host):\(port)")
                 return
             }

@@ -31,49 +31,22 @@ struct SwarmCommand: AsyncParsableCommand {
 
         func run() async throws {
             let environment = try await EnvironmentLoading.load()
-            var certificate = self.cert
-            if certificate == nil {
-                let authority = PKILayout.authority(environment)
-                do {
-                    _ = try authority.initialize()
-                    let identity =
-                        try authority.issued(self.name)
-                        ?? authority.issue(
-                            name: self.name,
-                            roles: [.client, .server],
-                            subjectAlternativeNames: [Self.addressPart(self.host)]
-                        )
-                    certificate = identity.certificatePath
-                    let folder = (identity.certificatePath as NSString).deletingLastPathComponent
-                    // The master's release key, which the agent checks every pushed binary against.
-                    try ReleaseSigning.exportPublicKey(
-                        keyDirectory: UpdaterCommand.keyDirectory(environment),
-                        to: (folder as NSString).appendingPathComponent(ReleaseSigning.publicKeyFile)
-                    )
-                    print(
-                        "the agent's identity is in \(folder) (copy it to \(self.host) and pass it to decnet agent start --identity)"
-                    )
-                } catch {
-                    throw CommandFailure("\(error)")
-                }
-            }
             do {
-                let added = try SwarmCommand.registry(environment).add(
+                let (added, identity) = try SwarmEnrolment.enrol(
+                    stateDirectory: environment.stateDirectory,
                     name: self.name,
                     address: self.host,
-                    certificatePath: certificate!
+                    certificatePath: self.cert
                 )
+                if let identity {
+                    print(
+                        "the agent's identity is in \(identity) (copy it to \(self.host) and pass it to decnet agent start --identity)"
+                    )
+                }
                 print("swarm host \(added.name) (\(added.address)) pinned to \(added.fingerprint)")
             } catch {
                 throw CommandFailure("\(error)", exitCode: .validationFailure)
             }
-        }
-
-        /// The address of `host[:port]`.
-        static func addressPart(_ host: String) -> String {
-            guard let colon = host.lastIndex(of: ":"), !host.contains("]"), host.filter({ $0 == ":" }).count == 1
-            else { return host }
-            return String(host[..<colon])
         }
     }
 

@@ -15,7 +15,7 @@ struct UpdaterCommand: AsyncParsableCommand {
     )
 
     static func keyDirectory(_ environment: DecnetEnvironment) -> String {
-        (environment.stateDirectory as NSString).appendingPathComponent("updater")
+        SwarmEnrolment.releaseKeyDirectory(stateDirectory: environment.stateDirectory)
     }
 
     /// The agent's health, read again until `done` says it is what was asked for (or `deadline` passes); the

@@ -129,7 +129,7 @@ public struct SwarmRegistry: Sendable {
         "sha256:" + SHA256.hash(data: try certificate.toDERBytes()).map { String(format: "%02x", $0) }.joined()
     }
 
-    static func isName(_ name: String) -> Bool {
+    public static func isName(_ name: String) -> Bool {
         !name.isEmpty && name.count <= 63
             && name.unicodeScalars.allSatisfy {
                 ($0.isASCII && (CharacterSet.alphanumerics.contains($0))) || "-_.".unicodeScalars.contains($0)

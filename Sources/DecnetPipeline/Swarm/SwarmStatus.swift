@@ -13,6 +13,13 @@ public struct SwarmHostView: Sendable, Equatable {
     /// `unknown` when no listener runs here.
     public var state: String
     public var heartbeatSeconds: Double?
+
+    public init(host: SwarmHost, lastSeen: Date?, state: String, heartbeatSeconds: Double? = nil) {
+        self.host = host
+        self.lastSeen = lastSeen
+        self.state = state
+        self.heartbeatSeconds = heartbeatSeconds
+    }
 }
 
 public enum SwarmStatus {
