@@ -17,8 +17,27 @@ public enum FuzzTargets {
         ("telnet", FuzzEntries.telnet),
         ("smtp", FuzzEntries.smtp),
         ("docker-api", FuzzEntries.dockerAPI),
+        ("mssql", FuzzEntries.mssql),
+        ("ldap", FuzzEntries.ldap),
+        ("smb", FuzzEntries.smb),
+        ("rdp", FuzzEntries.rdp),
+        ("vnc", FuzzEntries.vnc),
+        ("mqtt", FuzzEntries.mqtt),
+        ("ftp", FuzzEntries.ftp),
+        ("pop3", FuzzEntries.pop3),
+        ("postgres", FuzzEntries.postgres),
+        ("mongodb", FuzzEntries.mongodb),
+        ("sip", FuzzEntries.sip),
+        ("snmp", FuzzEntries.snmp),
+        ("tftp", FuzzEntries.tftp),
+        ("llmnr", FuzzEntries.llmnr),
+        ("elasticsearch", FuzzEntries.elasticsearch),
+        ("k8s", FuzzEntries.k8s),
+        ("modbus", FuzzEntries.modbus),
+        ("s7", FuzzEntries.s7),
         ("rfc5424", Self.rfc5424),
         ("ini", Self.ini),
+        ("topology", Self.topology),
     ]
 
     public static func target(_ name: String) -> (@Sendable ([UInt8]) -> Void)? {
@@ -31,5 +50,17 @@ public enum FuzzTargets {
 
     static func ini(_ bytes: [UInt8]) {
         _ = FleetFileLoader.request(from: String(decoding: bytes, as: UTF8.self), path: "fuzz.ini")
+    }
+
+    /// The MazeNET topology file reader, then the wiring of what it read (segments, legs, routes).
+    static func topology(_ bytes: [UInt8]) {
+        let design = TopologyFileLoader.design(from: String(decoding: bytes, as: UTF8.self), path: "fuzz.ini")
+        _ = try? MazeLayout.plan(
+            name: "fuzz",
+            segments: design.segments,
+            deckies: design.deckies,
+            routers: design.routers,
+            entry: design.entry
+        )
     }
 }

@@ -1,5 +1,6 @@
 import DecnetConfig
 import DecnetCore
+import Foundation
 import Testing
 
 /// Topology files: a fleet file's syntax with segments, each decky's segment and each router's legs; every
@@ -46,6 +47,17 @@ import Testing
         #expect(byName["web"]?.services.map(\.kind) == ["http"])
         #expect(byName["web"]?.services.first?.persona["server_header"] == "nginx")
         #expect(byName["files"]?.services.map(\.kind).contains("smb") == true)
+    }
+
+    /// Found by the topology fuzz target (Fuzz/crashes/topology/): a file with CR line ends had lines the INI
+    /// parser counts and the rewrite did not, and the rewrite indexed past its end.
+    @Test func crLineEndsAreNumberedAsTheParserNumbersThem() {
+        let text = Self.maze.replacingOccurrences(of: "\n", with: "\r")
+        let design = TopologyFileLoader.design(from: text, path: "cr.ini")
+        #expect(design.request.diagnostics.isEmpty, "\(design.request.diagnostics)")
+        #expect(design.routers["gw"]?.count == 2 && design.deckies["files"]?.segment == "office")
+        let mixed = "[subnet:dmz]\r\nnet = 10.80.1.0/24\r[web]\nsubnet = dmz\r\nip = 10.80.1.10\rservices = http\n"
+        #expect(TopologyFileLoader.design(from: mixed, path: "mixed.ini").request.diagnostics.isEmpty)
     }
 
     @Test func problemsNameTheirLineAndKey() {

@@ -27,6 +27,16 @@ public struct IniDocument: Sendable {
     public func section(_ name: String) -> Section? { self.sections.first { $0.name == name } }
 
     /// Parses `text`; syntax problems come back as diagnostics, and the rest of the file is still read.
+    /// The file's lines as `parse` numbers them (line N is element N - 1): split at LF, CRLF and CR, a leading
+    /// byte-order mark dropped.
+    public static func lines(_ text: String) -> [String] {
+        // "\r\n" is a single Character in Swift, so split on each of the three line ends explicitly.
+        var lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }
+            .map(String.init)
+        if let first = lines.first, first.hasPrefix("\u{FEFF}") { lines[0] = String(first.dropFirst()) }
+        return lines
+    }
+
     public static func parse(_ text: String, path: String) -> (IniDocument, [Diagnostic]) {
         var document = IniDocument(path: path)
         var diagnostics: [Diagnostic] = []
@@ -35,10 +45,7 @@ public struct IniDocument: Sendable {
         var continuing = false
         var skipping = false
 
-        // "\r\n" is a single Character in Swift, so split on each of the three line ends explicitly.
-        var lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }
-            .map(String.init)
-        if let first = lines.first, first.hasPrefix("\u{FEFF}") { lines[0] = String(first.dropFirst()) }
+        let lines = Self.lines(text)
 
         for (index, rawLine) in lines.enumerated() {
             let number = index + 1

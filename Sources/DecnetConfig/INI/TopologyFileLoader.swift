@@ -62,12 +62,17 @@ public enum TopologyFileLoader {
     public static func design(from text: String, path: String) -> Design {
         let (document, syntax) = IniDocument.parse(text, path: path)
         var diagnostics = syntax
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        // Numbered as the INI parser numbers them (CR and CRLF line ends too), so every line the rewrite touches
+        // is the one a diagnostic names.
+        var lines = IniDocument.lines(text)
+        func replace(_ line: Int, with text: String) {
+            if line >= 1 && line <= lines.count { lines[line - 1] = text }
+        }
         let headers = document.sections.map(\.line).sorted()
         /// Empties a section's lines (its header to the next header), keeping the file's line numbers.
         func blank(_ section: IniDocument.Section) {
             let end = headers.first { $0 > section.line }.map { $0 - 1 } ?? lines.count
-            for line in section.line...max(section.line, end) where line - 1 < lines.count { lines[line - 1] = "" }
+            for line in section.line...max(section.line, end) { replace(line, with: "") }
         }
         func problem(_ line: Int, _ key: String, _ message: String) {
             diagnostics.append(Diagnostic(.file(path: path, line: line), key: key, message))
@@ -144,7 +149,7 @@ public enum TopologyFileLoader {
             }
             switch (subnet, router) {
             case (let subnet?, nil):
-                lines[subnet.line - 1] = ""
+                replace(subnet.line, with: "")
                 guard segmentNames.contains(subnet.value) else {
                     problem(
                         subnet.line,
@@ -186,7 +191,7 @@ public enum TopologyFileLoader {
                 }
                 guard !legs.isEmpty else { continue }
                 routers[section.name] = legs
-                lines[router.line - 1] = "ip = \(legs[0].ip)"
+                replace(router.line, with: "ip = \(legs[0].ip)")
             case (nil, nil):
                 problem(
                     section.line,
