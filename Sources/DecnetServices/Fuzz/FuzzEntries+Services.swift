@@ -276,48 +276,27 @@ extension FuzzEntries {
         api.now = { 1_780_000_000 }
         api.auditID = { "00000000-0000-4000-8000-000000000000" }
         var state = K8sAPI.ConnectionState()
-        var head: HTTPRequestHead?
-        var body: [UInt8] = []
-        var tooLarge = false
+        var reader = K8sRequestReader()
         var reading = true
         self.decode(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes), bytes) { part in
             guard reading else { return }
-            switch part {
-            case .head(let requestHead):
-                head = requestHead
-                body = []
-                tooLarge = false
-                if requestHead.version.major == 1, requestHead.version.minor >= 1,
-                    !requestHead.headers.contains(name: "Host")
-                {
-                    _ = K8sGoHTTP.error(400, "missing required Host header")
-                    reading = false
-                }
-            case .body(let chunk):
-                if body.count + chunk.readableBytes > K8sService.maximumBody {
-                    tooLarge = true
-                    body = []
-                } else if !tooLarge {
-                    body.append(contentsOf: chunk.readableBytesView)
-                }
-            case .end:
-                guard let request = head else { return }
-                head = nil
+            switch reader.read(part) {
+            case .reading:
+                return
+            case .missingHost:
+                _ = K8sGoHTTP.error(400, "missing required Host header")
+                reading = false
+            case .request(let request, let body, let tooLarge):
                 let apiRequest = K8sAPI.Request(
-                    method: request.method.rawValue,
-                    uri: request.uri,
-                    headers: request.headers.map { (name: $0.name, value: $0.value) },
+                    request,
                     body: body,
-                    bodyTooLarge: tooLarge,
+                    tooLarge: tooLarge,
                     clientCertificate: nil,
                     insecurePort: false
                 )
-                body = []
                 let (response, _) = api.respond(to: apiRequest, state: &state)
                 let http10 = request.version.major == 1 && request.version.minor == 0
-                let upgrading =
-                    request.headers.contains(name: "Upgrade")
-                    && request.headers[canonicalForm: "Connection"].contains { $0.lowercased() == "upgrade" }
+                let upgrading = K8sRequestReader.upgrading(request)
                 switch response.body {
                 case .bytes(let payload):
                     let close = !request.isKeepAlive

@@ -145,42 +145,26 @@ public struct K8sService: HoneypotService {
         let api = await self.api(local: channel.localAddress?.ipAddress)
         var state = K8sAPI.ConnectionState()
         var iterator = connection.inbound.makeAsyncIterator()
-        var head: HTTPRequestHead?
-        var body: [UInt8] = []
-        var tooLarge = false
+        var reader = K8sRequestReader()
         var announced = false
         while let part = try await iterator.next() {
             received()
-            switch part {
-            case .head(let requestHead):
-                head = requestHead
-                body = []
-                tooLarge = false
-                if requestHead.version.major == 1, requestHead.version.minor >= 1,
-                    !requestHead.headers.contains(name: "Host")
-                {
-                    try await connection.outbound.write(
-                        ByteBuffer(bytes: K8sGoHTTP.error(400, "missing required Host header"))
+            switch reader.read(part) {
+            case .reading:
+                continue
+            case .missingHost(let requestHead):
+                try await connection.outbound.write(
+                    ByteBuffer(bytes: K8sGoHTTP.error(400, "missing required Host header"))
+                )
+                session.emit(
+                    .clientMalformed,
+                    EventFields.malformed(
+                        "missing required Host header",
+                        preview: Array("\(requestHead.method.rawValue) \(requestHead.uri)".utf8)
                     )
-                    session.emit(
-                        .clientMalformed,
-                        EventFields.malformed(
-                            "missing required Host header",
-                            preview: Array("\(requestHead.method.rawValue) \(requestHead.uri)".utf8)
-                        )
-                    )
-                    return
-                }
-            case .body(let chunk):
-                if body.count + chunk.readableBytes > Self.maximumBody {
-                    tooLarge = true
-                    body = []
-                } else if !tooLarge {
-                    body.append(contentsOf: chunk.readableBytesView)
-                }
-            case .end:
-                guard let request = head else { continue }
-                head = nil
+                )
+                return
+            case .request(let request, let body, let tooLarge):
                 if !announced, let agent = request.headers.first(name: "User-Agent") {
                     announced = true
                     var fields = EventFields()
@@ -188,22 +172,16 @@ public struct K8sService: HoneypotService {
                     session.emit(.clientFingerprint, fields)
                 }
                 let apiRequest = K8sAPI.Request(
-                    method: request.method.rawValue,
-                    uri: request.uri,
-                    headers: request.headers.map { (name: $0.name, value: $0.value) },
+                    request,
                     body: body,
-                    bodyTooLarge: tooLarge,
+                    tooLarge: tooLarge,
                     clientCertificate: peer?.certificate,
                     insecurePort: insecure
                 )
-                body = []
                 let (response, events) = api.respond(to: apiRequest, state: &state)
                 for (id, fields) in events { session.emit(id, fields) }
                 let http10 = request.version.major == 1 && request.version.minor == 0
-                // The parser stops after a request that asks to upgrade: unless upgraded, the connection ends.
-                let upgrading =
-                    request.headers.contains(name: "Upgrade")
-                    && request.headers[canonicalForm: "Connection"].contains { $0.lowercased() == "upgrade" }
+                let upgrading = K8sRequestReader.upgrading(request)
                 switch response.body {
                 case .bytes(let bytes):
                     let close = !request.isKeepAlive
