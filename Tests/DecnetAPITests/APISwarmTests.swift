@@ -121,6 +121,9 @@ extension APISwarmTests {
             for (json, reason) in [
                 (["name": "edge-03", "address": "10.0.0.4"], "edge-03"),
                 (["name": "../x", "address": "10.0.0.4"], "host name"), (["name": "e", "address": "a b"], "address"),
+                // What schemathesis sent once (a 500 then: the CA refused it as a SAN).
+                (["name": "api", "address": "\u{9a}\u{1d}e\u{db}\u{97}\u{da}\u{ec}\u{fa}"], "address"),
+                (["name": "e", "address": "10.0.0.4:0"], "port"), (["name": "e", "address": "[::1"], "IPv6"),
             ] {
                 let (status, refused) = try await client.send(.post, "/api/v1/swarm/hosts", token: token, json: json)
                 #expect(status == .badRequest, "\(json)")
@@ -128,6 +131,9 @@ extension APISwarmTests {
                     ((refused as? [String: Any])?["detail"] as? String)?.contains(reason) == true,
                     "\(String(describing: refused))"
                 )
+            }
+            for address in ["agent.example.org:8765", "[fd00::5]:8765", "10.0.0.9"] {
+                #expect(SwarmEnrolment.addressProblem(address) == nil, "\(address)")
             }
             let (removed, gone) = try await client.send(.delete, "/api/v1/swarm/hosts/edge-03", token: token)
             #expect(removed == .ok && (gone as? [String: Any])?["state"] as? String == "removed")

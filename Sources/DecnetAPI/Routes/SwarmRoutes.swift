@@ -19,9 +19,6 @@ extension APIServer {
         group.post("swarm/hosts") { request, context -> EditedResponse<NewSwarmHostBody> in
             _ = try context.requireAdmin()
             let body = try await request.decode(as: NewSwarmHostRequest.self, context: context)
-            guard (1...255).contains(body.address.utf8.count), !body.address.contains(where: \.isWhitespace) else {
-                throw APIError.badRequest("address must be host or host:port")
-            }
             do {
                 let (host, identity) = try SwarmEnrolment.enrol(
                     stateDirectory: state,
