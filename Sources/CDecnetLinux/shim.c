@@ -12,7 +12,6 @@
 #include <spawn.h>
 #include <pthread.h>
 #include <sys/resource.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -242,14 +241,5 @@ int decnet_prioritize_thread(void) {
     return 0;
 #else
     return 0;
-#endif
-}
-
-int decnet_set_parent_death_signal(int signal) {
-#ifdef __linux__
-    return prctl(PR_SET_PDEATHSIG, (unsigned long)signal, 0, 0, 0) == 0 ? 0 : errno;
-#else
-    (void)signal;
-    return ENOSYS;
 #endif
 }

@@ -48,7 +48,7 @@ import Glibc
                 if let health = try? await Self.health(binary, environment(master.path)) { return health }
                 try await Task.sleep(for: .milliseconds(100))
             }
-            throw Failure("the agent never answered health")
+            throw Failure("the agent never answered health; its log:\n\(Self.logTail(agent.path))")
         }
         // The master's first swarmctl issues its own certificate (master), which health() below uses too.
         let first = try await run(master, ["swarmctl", "status", "--host", "edge-01"])
@@ -133,7 +133,7 @@ import Glibc
         #expect(failed.status != 0, "\(failed.standardOutput)")
         #expect(
             failed.standardError.contains("edge-01 rolled back: the pushed binary exited with status 3"),
-            "\(failed.standardError)"
+            "\(failed.standardError)\nthe agent's log:\n\(Self.logTail(agent.path))"
         )
         let recovered = try await health()
         #expect(recovered.sha256 == original && recovered.release == "rolled-back", "\(recovered)")
@@ -146,6 +146,12 @@ import Glibc
             if !gone { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(gone, "the agent \(recovered.pid) outlived its supervisor")
+    }
+
+    /// The last lines of the agent's daemon log (its supervisor's and its agents' own lines), for a failure.
+    static func logTail(_ state: String) -> String {
+        let text = (try? String(contentsOfFile: state + "/decnet-agent.log", encoding: .utf8)) ?? "(no log)"
+        return text.split(separator: "\n").suffix(40).joined(separator: "\n")
     }
 
     struct Failure: Error, CustomStringConvertible {

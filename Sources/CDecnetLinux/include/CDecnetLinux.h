@@ -45,8 +45,4 @@ int decnet_set_thread_name(const char *name);
 /// 1), or neither when not permitted (returns 0; both need CAP_SYS_NICE, the first also no RestrictRealtime).
 int decnet_prioritize_thread(void);
 
-/// Asks the kernel to send `signal` to the calling process when its parent dies (prctl PR_SET_PDEATHSIG, which
-/// Swift cannot call: prctl is variadic). Returns 0 or an errno value.
-int decnet_set_parent_death_signal(int signal);
-
 #endif

@@ -105,11 +105,11 @@ struct AgentCommand: AsyncParsableCommand {
         @OptionGroup var options: Options
 
         func run() async throws {
-            // Ended with the supervisor, however it ends.
-            _ = decnet_set_parent_death_signal(SIGTERM)
-            if let supervisor = ProcessInfo.processInfo.environment[AgentSupervisor.parentVariable].flatMap(Int32.init),
-                getppid() != supervisor
-            {
+            // Ended with the supervisor, however it ends: its pid is checked twice a second. (Not the kernel's
+            // parent-death signal: that fires when the parent's *thread* that spawned the agent ends, and the
+            // supervisor spawns from a pool thread that may end while the supervisor runs on.)
+            let supervisor = ProcessInfo.processInfo.environment[AgentSupervisor.parentVariable].flatMap(Int32.init)
+            if let supervisor, getppid() != supervisor {
                 throw CommandFailure("the agent's supervisor (pid \(supervisor)) is gone")
             }
             let environment = try await EnvironmentLoading.load()
@@ -179,7 +179,16 @@ struct AgentCommand: AsyncParsableCommand {
             // Up: the supervisor confirms a release on trial when it reads its agent's pid here.
             try? "\(getpid())\n".write(toFile: releases.healthPath, atomically: true, encoding: .utf8)
             let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) { channel.close(promise: nil) }
+            let orphaned = Task {
+                guard let supervisor else { return }
+                while !Task.isCancelled, getppid() == supervisor { try? await Task.sleep(for: .milliseconds(500)) }
+                if !Task.isCancelled {
+                    Daemon.log("agent \(getpid()): its supervisor \(supervisor) is gone; stopping")
+                    channel.close(promise: nil)
+                }
+            }
             try? await channel.closeFuture.get()
+            orphaned.cancel()
             forwarding?.cancel()
             await forwarding?.value
             signals.cancel()

@@ -42,7 +42,7 @@ struct AgentSupervisor {
             var record = releases.load()
             var binary = record?.current ?? own
             if !FileManager.default.isExecutableFile(atPath: binary) {
-                if record?.state == "trial", let back = try releases.rollBack(because: "\(binary) is not executable") {
+                if record?.state == "trial", let back = try? releases.rollBack(because: "\(binary) is not executable") {
                     binary = back
                 } else {
                     Daemon.log("agent supervisor: \(binary) is not executable; running \(own)")
@@ -56,9 +56,12 @@ struct AgentSupervisor {
                 decnet_spawn_daemon(binary, $0, self.daemon.logPath, &pid)
             }
             guard spawned == 0 else {
+                // A supervisor never gives up: back to the previous release, or the same one again in a second.
                 let reason = "cannot start \(binary): \(String(cString: strerror(spawned)))"
-                if record?.state == "trial", try releases.rollBack(because: reason) != nil { continue }
-                throw CommandFailure(reason)
+                Daemon.log("agent supervisor: \(reason)")
+                if record?.state == "trial", (try? releases.rollBack(because: reason)) != nil { continue }
+                try await Task.sleep(for: .seconds(1))
+                continue
             }
             child.withLock { $0 = pid }
             if stopping.withLock({ $0 }) { kill(pid, SIGTERM) }
@@ -71,7 +74,9 @@ struct AgentSupervisor {
                 if releases.load()?.state == "trial" {
                     let marker = (try? String(contentsOfFile: releases.healthPath, encoding: .utf8)) ?? ""
                     if marker.trimmingCharacters(in: .whitespacesAndNewlines) == String(pid) {
-                        try releases.confirm()
+                        do { try releases.confirm() } catch {
+                            Daemon.log("agent supervisor: the release record cannot be written: \(error)")
+                        }
                         Daemon.log("agent supervisor: release \(binary) is up; confirmed")
                     } else if ContinuousClock.now - started > Self.trialWindow {
                         Daemon.log("agent supervisor: release \(binary) not up in \(Self.trialWindow); stopping it")
@@ -90,7 +95,10 @@ struct AgentSupervisor {
             if releases.load()?.state == "trial" {
                 let reason = "the pushed binary \(exit) before its agent was up"
                 Daemon.log("agent supervisor: \(reason)")
-                try releases.rollBack(because: reason)
+                do { try releases.rollBack(because: reason) } catch {
+                    Daemon.log("agent supervisor: the release record cannot be written: \(error)")
+                    try await Task.sleep(for: .seconds(1))
+                }
                 continue
             }
             Daemon.log("agent supervisor: agent \(pid) \(exit); starting it again in 1 s")

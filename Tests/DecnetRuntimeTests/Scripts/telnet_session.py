@@ -7,7 +7,7 @@ import sys
 import pexpect
 
 host, port = sys.argv[1], sys.argv[2]
-child = pexpect.spawn("telnet", [host, port], encoding="utf-8", timeout=15)
+child = pexpect.spawn("telnet", [host, port], encoding="utf-8", timeout=30)
 child.expect("login: ")
 child.sendline("root")
 child.expect("Password: ")
