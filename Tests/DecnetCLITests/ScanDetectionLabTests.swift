@@ -172,8 +172,10 @@ import Glibc
                 tool: "zmap",
                 deckies: 5,
                 run: [
+                    // A fixed seed: zmap 2.1.1's address generator trips its own assertion
+                    // (constraint_lookup_index) for some random seeds on a /24 (seen once in CI).
                     zmap, "-p", "22", "\(net).0/24", "-i", "eth0", "-b", blocklist, "-S", "\(net).247", "-G",
-                    String(gatewayMAC), "-c", "1", "-q",
+                    String(gatewayMAC), "-c", "1", "-q", "--seed", "7",
                 ]
             )
             try await Self.expectScan(

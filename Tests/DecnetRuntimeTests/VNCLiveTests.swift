@@ -85,7 +85,7 @@ import Testing
     @Test func olderVersionsGreetAndFrameAsTheirRFB() async throws {
         let client = """
             import socket, sys
-            s = socket.create_connection(('127.77.19.7', int(sys.argv[1])), timeout=10)
+            s = socket.create_connection(('127.77.19.7', int(sys.argv[1])), timeout=30)
             def read(n):
                 data = b''
                 while len(data) < n:
