@@ -1,44 +1,122 @@
 import NIOCore
 import Synchronization
 
-/// Closes the channel when `IdleStateHandler` reports it idle.
-final class IdleCloseHandler: ChannelInboundHandler, Sendable {
-    typealias InboundIn = NIOAny
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent {
-            context.close(promise: nil)
-        } else {
-            context.fireUserInboundEventTriggered(event)
-        }
-    }
-}
-
-/// Bytes in and out of one connection, for its `connection.close` event.
-final class ByteCounts: Sendable {
-    let received = Atomic<Int>(0)
-    let sent = Atomic<Int>(0)
-}
-
-/// Counts bytes at the front of the pipeline.
-final class ByteCountingHandler: ChannelDuplexHandler, Sendable {
+/// The one handler every accepted connection starts with: counts its bytes, closes it when it has sent nothing
+/// for `idleTimeout` or lived `sessionTimeout`, and starts its task once the channel is active.
+///
+/// One handler and one timer instead of four handlers (counting, `IdleStateHandler`, closing on idle,
+/// activation) and two timers: a held connection (a slow-loris flood holds thousands) costs memory for each
+/// handler, its pipeline context and each scheduled task. The timer is set for the nearer of the two deadlines
+/// and, when it fires early because bytes came in meanwhile, set again; nothing is done per read but noting the
+/// time.
+///
+/// The task starts from `channelActive`: NIO runs a child channel's initializer before registering the channel,
+/// and a connection that writes and closes at once (an FTP data connection sending a listing, a refusal sent
+/// before reading) would lose its bytes if its close reached the event loop before the registration. Seen on a
+/// loaded machine: curl's anonymous FTP listing arrived empty, the server having sent 226.
+final class ConnectionGuard: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    let counts: ByteCounts
+    /// Bytes in and out, read by the connection's task for its `connection.close` event.
+    final class Counts: Sendable {
+        let received = Atomic<Int>(0)
+        let sent = Atomic<Int>(0)
+    }
 
-    init(counts: ByteCounts) { self.counts = counts }
+    let counts = Counts()
+    private let idleTimeout: TimeAmount
+    private let sessionTimeout: TimeAmount
+    private var lastRead = NIODeadline.now()
+    private var sessionEnd = NIODeadline.distantFuture
+    private var timer: Scheduled<Void>?
+    private var start: (() -> Void)?
+    private var abandoned: (() -> Void)?
+
+    init(limits: ConnectionLimits) {
+        self.idleTimeout = limits.idleTimeout
+        self.sessionTimeout = limits.sessionTimeout
+    }
+
+    /// `start` runs once the channel is active; `abandoned` instead, if it closes before.
+    func whenActive(start: @escaping () -> Void, abandoned: @escaping () -> Void) {
+        self.start = start
+        self.abandoned = abandoned
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let now = NIODeadline.now()
+        self.lastRead = now
+        self.sessionEnd = now + self.sessionTimeout
+        self.arm(context: context)
+        if context.channel.isActive { self.activate() }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.activate()
+        context.fireChannelActive()
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         self.counts.received.add(Self.unwrapInboundIn(data).readableBytes, ordering: .relaxed)
+        self.lastRead = .now()
         context.fireChannelRead(data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         self.counts.sent.add(Self.unwrapOutboundIn(data).readableBytes, ordering: .relaxed)
         context.write(data, promise: promise)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.disarm()
+        self.abandon()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.disarm()
+        self.abandon()
+    }
+
+    private func activate() {
+        guard let start = self.start else { return }
+        self.start = nil
+        self.abandoned = nil
+        start()
+    }
+
+    private func abandon() {
+        guard let abandoned = self.abandoned else { return }
+        self.start = nil
+        self.abandoned = nil
+        abandoned()
+    }
+
+    private func disarm() {
+        self.timer?.cancel()
+        self.timer = nil
+    }
+
+    private func arm(context: ChannelHandlerContext) {
+        let due = min(self.lastRead + self.idleTimeout, self.sessionEnd)
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        self.timer = context.eventLoop.scheduleTask(deadline: due) {
+            let (handler, context) = loopBound.value
+            handler.fire(context: context)
+        }
+    }
+
+    private func fire(context: ChannelHandlerContext) {
+        self.timer = nil
+        let now = NIODeadline.now()
+        if now >= self.sessionEnd || now >= self.lastRead + self.idleTimeout {
+            context.close(promise: nil)
+        } else {
+            self.arm(context: context)
+        }
     }
 }
 

@@ -47,6 +47,10 @@ final class ConnectionTracker: Sendable {
         var perSource: [String: [Slot]] = [:]
         /// Connections closed to make room, whose slot was handed on before they ended.
         var evicted: Set<Int> = []
+        /// Connections admitted whose task has not ended yet (evicted ones included).
+        var live = 0
+        /// Waiting for `live` to reach 0.
+        var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
     enum Admission: Equatable {
@@ -81,6 +85,7 @@ final class ConnectionTracker: Sendable {
             state.nextID += 1
             state.total += 1
             state.accepted += 1
+            state.live += 1
             state.perSource[source, default: []].append(Slot(id: id, close: close))
             return (.admitted(slot: id), victim)
         }
@@ -99,6 +104,35 @@ final class ConnectionTracker: Sendable {
             if state.perSource[source]?.isEmpty == true { state.perSource[source] = nil }
             return false
         }
+    }
+
+    /// An admitted connection has ended (after `release`).
+    func ended() {
+        let waiters = self.state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.live -= 1
+            guard state.live == 0 else { return [] }
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once no admitted connection is still running.
+    func allEnded() async {
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            let now = self.state.withLock { state -> Bool in
+                if state.live == 0 { return true }
+                state.waiters.append(waiter)
+                return false
+            }
+            if now { waiter.resume() }
+        }
+    }
+
+    /// Closes every open connection.
+    func closeAll() {
+        let closes = self.state.withLock { $0.perSource.values.flatMap { $0.map(\.close) } }
+        for close in closes { close() }
     }
 
     var open: Int { self.state.withLock { $0.total } }

@@ -5,6 +5,10 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Runs one `TCPHoneypot` on one socket: accepts connections, applies `ConnectionLimits`, binds each to a
 /// `SessionEvents` and raises `connection.open`/`close`/`refused`. A connection's failure never reaches the
 /// listener, and the accept loop never waits on a connection.
@@ -12,15 +16,21 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
     public let service: Service
     public let context: ServiceContext
     public let limits: ConnectionLimits
-    private let serverChannel: NIOAsyncChannel<AcceptedConnection<Service>, Never>
+    /// The listening sockets, one per event loop.
+    private let serverChannels: [any Channel]
     private let tracker: ConnectionTracker
 
     /// The bound address (with the real port when 0 was asked for).
-    public var localAddress: SocketAddress? { self.serverChannel.channel.localAddress }
+    public var localAddress: SocketAddress? { self.serverChannels.first?.localAddress }
 
     /// Binds `host:port` (port 0 picks a free one), in network namespace `namespace` when given (the socket is
     /// opened there by `NamespaceSocket`, the connections are served by this process's event loops), or serves
     /// `socket`, a listening socket opened already (then `port` is only the port the service is told it has).
+    ///
+    /// A connection is admitted, set up and served on the event loop that accepted it, with no accept loop of
+    /// its own between: its task starts from its channel's activation, on its channel's loop
+    /// (`EventLoopTaskExecutor`). An accept loop on the listening socket's loop handing each connection to a
+    /// task group cost two hops between event loops per connection, in bench/compare.sh.
     public static func bind(
         _ service: Service,
         host: String,
@@ -31,68 +41,151 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
         socket: Int32? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> TCPListener {
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 1024)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.allowRemoteHalfClosure, value: false)
-        let initializer: @Sendable (any Channel) -> EventLoopFuture<AcceptedConnection<Service>> = { channel in
-            // The source as accept(2) saw it: a scanner that connects and resets at once is still attributed.
-            AcceptedPeer.source(of: channel).flatMapThrowing { source in
-                let counts = ByteCounts()
-                let activation = ActivationHandler(eventLoop: channel.eventLoop)
-                try channel.pipeline.syncOperations.addHandler(activation)
-                try channel.pipeline.syncOperations.addHandler(ByteCountingHandler(counts: counts))
-                try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: limits.idleTimeout))
-                try channel.pipeline.syncOperations.addHandler(IdleCloseHandler())
-                let deadline = channel.eventLoop.scheduleTask(in: limits.sessionTimeout) {
-                    channel.close(promise: nil)
+        let tracker = ConnectionTracker(limits: limits)
+        func bootstrap(_ group: any EventLoopGroup) -> ServerBootstrap {
+            ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 1024)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.allowRemoteHalfClosure, value: false)
+                .childChannelInitializer { channel in
+                    // The source as accept(2) saw it: a scanner that connects and resets at once is attributed.
+                    AcceptedPeer.source(of: channel).flatMapThrowing { source in
+                        try Self.admit(
+                            channel,
+                            source: source,
+                            service: service,
+                            port: port,
+                            context: context,
+                            limits: limits,
+                            tracker: tracker
+                        )
+                    }
                 }
-                channel.closeFuture.whenComplete { _ in deadline.cancel() }
-                // The port as configured (0 when the system picked one), which is what per-port settings
-                // such as a service context's `tlsPorts` name.
-                try service.configure(channel, port: port)
-                let wrapped = try NIOAsyncChannel<Service.Inbound, Service.Outbound>(
-                    wrappingChannelSynchronously: channel
-                )
-                return AcceptedConnection<Service>(
-                    channel: wrapped,
-                    counts: counts,
-                    active: activation.active,
-                    source: source,
-                    destination: Endpoint(address: channel.localAddress)
-                )
-            }
         }
-        let serverChannel: NIOAsyncChannel<AcceptedConnection<Service>, Never>
-        if let socket {
-            serverChannel = try await bootstrap.bind(socket, childChannelInitializer: initializer)
-        } else if let namespace {
-            let socket = try await NamespaceSocket.listeningTCP(namespace: namespace, host: host, port: port)
-            serverChannel = try await bootstrap.bind(socket, childChannelInitializer: initializer)
-        } else {
-            serverChannel = try await bootstrap.bind(host: host, port: port, childChannelInitializer: initializer)
+        // One listening socket per event loop (SO_REUSEPORT: the kernel spreads connections over them), each
+        // serving its connections on its own loop.
+        let loops = Array(group.makeIterator())
+        var channels: [any Channel] = []
+        do {
+            if let socket {
+                channels = [try await bootstrap(group).withBoundSocket(socket).get()]
+            } else if let namespace {
+                let sockets = try await NamespaceSocket.listeningTCP(
+                    namespace: namespace,
+                    host: host,
+                    port: port,
+                    count: loops.count
+                )
+                for (index, socket) in sockets.enumerated() {
+                    do {
+                        channels.append(try await bootstrap(loops[index]).withBoundSocket(socket).get())
+                    } catch {
+                        // The failed one is NIO's to close; the ones after it were never handed over.
+                        for unused in sockets[(index + 1)...] { Glibc.close(unused) }
+                        throw error
+                    }
+                }
+            } else {
+                var boundPort = port
+                for loop in loops {
+                    let channel = try await bootstrap(loop)
+                        .serverChannelOption(
+                            ChannelOptions.Types.SocketOption(
+                                level: SocketOptionLevel(SOL_SOCKET),
+                                name: SocketOptionName(SO_REUSEPORT)
+                            ),
+                            value: loops.count > 1 ? 1 : 0
+                        )
+                        .bind(host: host, port: boundPort).get()
+                    channels.append(channel)
+                    boundPort = channel.localAddress?.port ?? boundPort
+                }
+            }
+        } catch {
+            for channel in channels { try? await channel.close() }
+            throw error
         }
         return TCPListener(
             service: service,
             context: context,
             limits: limits,
-            serverChannel: serverChannel,
-            tracker: ConnectionTracker(limits: limits)
+            serverChannels: channels,
+            tracker: tracker
         )
+    }
+
+    /// Admits (or refuses) one accepted connection and sets up its pipeline; its task starts once it is active.
+    /// Runs on the connection's event loop.
+    private static func admit(
+        _ channel: any Channel,
+        source: Endpoint,
+        service: Service,
+        port: Int,
+        context: ServiceContext,
+        limits: ConnectionLimits,
+        tracker: ConnectionTracker
+    ) throws {
+        let session = SessionEvents(
+            context: context,
+            source: source,
+            destination: Endpoint(address: channel.localAddress)
+        )
+        let slot: Int
+        switch tracker.acquire(source.ip, close: { [weak channel] in channel?.close(promise: nil) }) {
+        case .refused(let limit):
+            session.emit(.connectionRefused, ["limit": limit, "reason": "connection limit reached"])
+            channel.close(promise: nil)
+            return
+        case .admitted(let admitted):
+            slot = admitted
+        }
+        let guardHandler = ConnectionGuard(limits: limits)
+        do {
+            try channel.pipeline.syncOperations.addHandler(guardHandler)
+            // The port as configured (0 when the system picked one), which is what per-port settings such as a
+            // service context's `tlsPorts` name.
+            try service.configure(channel, port: port)
+            let wrapped = try NIOAsyncChannel<Service.Inbound, Service.Outbound>(wrappingChannelSynchronously: channel)
+            let counts = guardHandler.counts
+            guardHandler.whenActive(
+                start: {
+                    Task(executorPreference: EventLoopTaskExecutor(channel.eventLoop)) {
+                        await Self.serve(
+                            wrapped,
+                            service: service,
+                            session: session,
+                            counts: counts,
+                            source: source.ip,
+                            slot: slot,
+                            tracker: tracker
+                        )
+                    }
+                },
+                abandoned: {
+                    // Closed before it was ever active: nothing was served, the slot is given back.
+                    tracker.release(source.ip, slot: slot)
+                    tracker.ended()
+                }
+            )
+        } catch {
+            tracker.release(source.ip, slot: slot)
+            tracker.ended()
+            throw error
+        }
     }
 
     private init(
         service: Service,
         context: ServiceContext,
         limits: ConnectionLimits,
-        serverChannel: NIOAsyncChannel<AcceptedConnection<Service>, Never>,
+        serverChannels: [any Channel],
         tracker: ConnectionTracker
     ) {
         self.service = service
         self.context = context
         self.limits = limits
-        self.serverChannel = serverChannel
+        self.serverChannels = serverChannels
         self.tracker = tracker
     }
 
@@ -103,56 +196,33 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
     public var totalConnections: Int { self.tracker.accepted }
 
     /// Accepts until the task is cancelled or `close()` is called; returns when every connection has ended.
+    /// Cancelled, it also closes the connections still open.
     public func run() async {
-        // The accept loop runs on the listening socket's event loop, as each connection's task runs on its own.
-        await withTaskExecutorPreference(EventLoopTaskExecutor(self.serverChannel.channel.eventLoop)) {
-            await self.acceptUntilClosed()
+        await withTaskCancellationHandler {
+            for channel in self.serverChannels { try? await channel.closeFuture.get() }
+            await self.tracker.allEnded()
+        } onCancel: {
+            for channel in self.serverChannels { channel.close(promise: nil) }
+            self.tracker.closeAll()
         }
     }
 
-    private func acceptUntilClosed() async {
-        do {
-            try await self.serverChannel.executeThenClose { inbound in
-                try await withThrowingDiscardingTaskGroup { group in
-                    for try await accepted in inbound {
-                        let source = accepted.source
-                        let destination = accepted.destination
-                        let session = SessionEvents(context: self.context, source: source, destination: destination)
-                        let channel = accepted.channel.channel
-                        switch self.tracker.acquire(source.ip, close: { channel.close(promise: nil) }) {
-                        case .refused(let limit):
-                            session.emit(.connectionRefused, ["limit": limit, "reason": "connection limit reached"])
-                            // Closed through its async wrapper, which must be finished before it goes away.
-                            group.addTask { try? await accepted.channel.executeThenClose { _, _ in } }
-                        case .admitted(let slot):
-                            // The connection's task runs on its channel's event loop (see EventLoopTaskExecutor).
-                            group.addTask(executorPreference: EventLoopTaskExecutor(channel.eventLoop)) {
-                                await self.serve(accepted, session: session, source: source.ip, slot: slot)
-                            }
-                        }
-                    }
-                }
-            }
-        } catch {
-            // The listening socket closed under us (shutdown or close()); open connections were awaited above.
-        }
-    }
-
-    private func serve(
-        _ accepted: AcceptedConnection<Service>,
+    private static func serve(
+        _ channel: NIOAsyncChannel<Service.Inbound, Service.Outbound>,
+        service: Service,
         session: SessionEvents,
+        counts: ConnectionGuard.Counts,
         source: String,
-        slot: Int
+        slot: Int,
+        tracker: ConnectionTracker
     ) async {
         let started = ContinuousClock.now
         session.emit(.connectionOpen)
         var reason = "closed"
         do {
-            try await accepted.channel.executeThenClose { inbound, outbound in
-                // What a service writes and closes at once must not be dropped (see ActivationHandler).
-                try await accepted.active.get()
-                let connection = Connection(inbound: inbound, outbound: outbound, channel: accepted.channel.channel)
-                try await self.service.handle(connection, session: session)
+            try await channel.executeThenClose { inbound, outbound in
+                let connection = Connection(inbound: inbound, outbound: outbound, channel: channel.channel)
+                try await service.handle(connection, session: session)
             }
         } catch let error as ByteToMessageDecoderError.PayloadTooLargeError {
             reason = "malformed"
@@ -161,35 +231,26 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
             // A reset, a timeout-close mid-write, cancellation: the connection is over either way.
             reason = "error"
         }
-        if self.tracker.release(source, slot: slot) { reason = "evicted" }
+        if tracker.release(source, slot: slot) { reason = "evicted" }
         let elapsed = ContinuousClock.now - started
         let milliseconds = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
         session.emit(
             .connectionClose,
             [
                 "duration_ms": String(milliseconds),
-                "bytes_in": String(accepted.counts.received.load(ordering: .relaxed)),
-                "bytes_out": String(accepted.counts.sent.load(ordering: .relaxed)),
+                "bytes_in": String(counts.received.load(ordering: .relaxed)),
+                "bytes_out": String(counts.sent.load(ordering: .relaxed)),
                 "reason": reason,
             ]
         )
         session.close()
+        tracker.ended()
     }
 
     /// Stops accepting; connections already open run on until they end.
     public func close() async {
-        try? await self.serverChannel.channel.close()
+        for channel in self.serverChannels { try? await channel.close() }
     }
-}
-
-/// A freshly accepted connection and its byte counters.
-struct AcceptedConnection<Service: TCPHoneypot>: Sendable {
-    let channel: NIOAsyncChannel<Service.Inbound, Service.Outbound>
-    let counts: ByteCounts
-    /// Succeeds once the channel is registered and active.
-    let active: EventLoopFuture<Void>
-    let source: Endpoint
-    let destination: Endpoint
 }
 
 extension Endpoint {

@@ -87,6 +87,45 @@ public final class RotatingLogFile {
         try bytes.withUnsafeBytes { try self.append($0) }
     }
 
+    /// Appends as much of `bytes` as the file takes (rotating first when they would not fit), and says how much
+    /// that was and, when it stopped short, why (ENOSPC, EIO, ...). A writer that keeps the rest and calls again
+    /// later loses nothing and writes nothing twice.
+    public func appendSome(_ bytes: UnsafeRawBufferPointer) -> (written: Int, failure: String?) {
+        if self.policy.maxBytes > 0, self.size > 0, self.size + UInt64(bytes.count) > self.policy.maxBytes {
+            do { try self.rotate() } catch { return (0, "\(error)") }
+        }
+        var offset = 0
+        while offset < bytes.count {
+            let written = write(self.descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                self.size += UInt64(offset)
+                return (offset, "\(self.path): write failed (\(String(cString: strerror(errno))))")
+            }
+            offset += written
+        }
+        self.size += UInt64(bytes.count)
+        return (offset, nil)
+    }
+
+    /// Opens the path again when the file written was removed or replaced under the writer (an operator's `rm`,
+    /// a foreign logrotate): what follows goes where readers look. True when it reopened.
+    @discardableResult
+    public func reopenIfMoved() throws -> Bool {
+        var open = stat()
+        var named = stat()
+        guard fstat(self.descriptor, &open) == 0 else { return false }
+        if stat(self.path, &named) == 0, named.st_ino == open.st_ino, named.st_dev == open.st_dev { return false }
+        let directory = (self.path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        let (descriptor, size) = try Self.open(self.path)
+        close(self.descriptor)
+        (self.descriptor, self.size) = (descriptor, size)
+        return true
+    }
+
     /// Flushes what was written to the disk.
     public func sync() { fsync(self.descriptor) }
 

@@ -78,8 +78,56 @@ public enum NamespaceSocket {
         }
     }
 
+    /// `count` listening sockets on the same address, in network namespace `namespace`, sharing the port with
+    /// SO_REUSEPORT (the kernel spreads incoming connections over them); port 0 is the port the first one got.
+    public static func listeningTCP(
+        namespace: String,
+        host: String,
+        port: Int,
+        count: Int,
+        backlog: Int32 = 1024
+    ) async throws -> [Int32] {
+        guard count > 1 else { return [try await self.listeningTCP(namespace: namespace, host: host, port: port)] }
+        return try await NamespaceThread.run(namespace) {
+            var sockets: [Int32] = []
+            var boundPort = port
+            do {
+                for _ in 0..<count {
+                    let socket = try self.openListeningTCP(
+                        host: host,
+                        port: boundPort,
+                        backlog: backlog,
+                        reusePort: true
+                    )
+                    sockets.append(socket)
+                    if boundPort == 0 { boundPort = self.localPort(socket) }
+                }
+            } catch {
+                for socket in sockets { close(socket) }
+                throw error
+            }
+            return sockets
+        }
+    }
+
+    /// The port a bound IPv4 socket has.
+    static func localPort(_ fd: Int32) -> Int {
+        // A sockaddr_in read by layout (see `call`): the port is its bytes 2 and 3, in network order.
+        var bytes = [UInt8](repeating: 0, count: 16)
+        var length = socklen_t(bytes.count)
+        let named = bytes.withUnsafeMutableBytes {
+            getsockname(fd, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), &length)
+        }
+        return named == 0 ? Int(bytes[2]) << 8 | Int(bytes[3]) : 0
+    }
+
     /// A bound, listening, non-blocking TCP socket in the calling thread's namespace.
-    public static func openListeningTCP(host: String, port: Int, backlog: Int32 = 1024) throws -> Int32 {
+    public static func openListeningTCP(
+        host: String,
+        port: Int,
+        backlog: Int32 = 1024,
+        reusePort: Bool = false
+    ) throws -> Int32 {
         let fd = socket(
             AF_INET,
             Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
@@ -88,6 +136,7 @@ public enum NamespaceSocket {
         guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))", code: errno) }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        if reusePort { setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<Int32>.size)) }
         let bound = try self.call(fd, host, port) { bind($0, $1, $2) }
         guard bound == 0, listen(fd, backlog) == 0 else {
             let code = errno

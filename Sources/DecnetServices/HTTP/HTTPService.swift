@@ -288,7 +288,7 @@ public struct HTTPService: HoneypotService {
 
     /// IMF-fixdate: `Sat, 21 Nov 2026 13:05:24 GMT`.
     static func httpDate(_ date: Date) -> String {
-        PosixDate.string(date, format: "EEE, dd MMM yyyy HH:mm:ss 'GMT'", timeZone: "GMT")
+        PosixDate.imfFixdate(date)
     }
 }
 
