@@ -21,7 +21,8 @@
  * was attempted.
  *
  * Prints one line: ok, failed, wall s, connections/s, p50/p99/max ms (connect to reply), client CPU s (and with
- * HOLD: held = connections the flood opened, held_open = those still open after the logins).
+ * HOLD: held = connections the flood opened, held_open = those still open after the logins). HOLD_MEASURE=CMD
+ * runs CMD (with system(3)) after the logins, while the flood's connections are still held.
  *
  *   cc -O2 -pthread -o authload bench/compare/authload.c -lssh -lcrypto
  */
@@ -343,7 +344,12 @@ int main(int argc, char **argv) {
     printf("ok=%d failed=%d wall=%.2f conn_per_s=%.0f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f client_cpu_s=%.2f", ok,
         atomic_load(&failures), wall, ok / wall, ok ? latency[ok / 2] : 0, ok ? latency[(int)(ok * 0.99)] : 0,
         ok ? latency[ok - 1] : 0, cpu);
-    if (held) printf(" held=%d held_open=%d", atomic_load(&hold_opened), still_open());
+    if (held) {
+        int open_now = still_open();
+        /* HOLD_MEASURE: a command run while the flood's connections are still held (the server's memory). */
+        if (getenv("HOLD_MEASURE") && system(getenv("HOLD_MEASURE")) != 0) fprintf(stderr, "HOLD_MEASURE failed\n");
+        printf(" held=%d held_open=%d", atomic_load(&hold_opened), open_now);
+    }
     printf("\n");
     return 0;
 }

@@ -36,9 +36,26 @@ def name(peer):
     return NAMES.get(peer, peer)
 
 
-def memory(fields):
-    rss, pss = fields.get("mem", "?,?").split(",")
+def memory(fields, key="mem"):
+    rss, pss = fields.get(key, "?,?").split(",")
     return rss, pss
+
+
+def per_connection(fields, attempts):
+    """The server's CPU per connection attempted, in milliseconds."""
+    if "server_cpu_s" not in fields or not attempts:
+        return "?"
+    return f"{float(fields['server_cpu_s']) * 1000 / attempts:.3f}"
+
+
+def per_held(fields):
+    """PSS added per connection held open by the flood, in KiB (PSS under the flood minus PSS idle)."""
+    try:
+        held = int(fields["held_open"])
+        added = float(memory(fields)[1]) - float(memory(fields, "idle_mem")[1])
+    except (KeyError, ValueError):
+        return "?"
+    return f"{added * 1024 / held:.1f}" if held else "?"
 
 
 def main():
@@ -50,8 +67,8 @@ def main():
     for workload in [w for w in WORKLOADS if any(r[1] == w for r in loads)]:
         print(f"\n### {WORKLOADS[workload]}\n")
         print("| peer | C | conn/s | p50 ms | p99 ms | max ms | failures | captured / attempts | client CPU s | "
-              "PSS MiB | DECNET-Swift ÷ peer (conn/s) |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|")
+              "server CPU s | server CPU ms / conn | PSS MiB | DECNET-Swift ÷ peer (conn/s) |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         base = {}
         for kind, w, peer, c, fields, failed in loads:
             if w != workload:
@@ -66,7 +83,8 @@ def main():
             ratio = "1" if peer == "decnet" else (f"{base[c] / rate:.1f}×" if rate and c in base else "—")
             print(f"| {name(peer)} | {c} | {fields['conn_per_s']} | {fields['p50_ms']} | {fields['p99_ms']} | "
                   f"{fields['max_ms']} | {fields['failed']} | {fields['captured']} / {attempts} | "
-                  f"{fields['client_cpu_s']} | {memory(fields)[1]} | {ratio} |")
+                  f"{fields['client_cpu_s']} | {fields.get('server_cpu_s', '?')} | {per_connection(fields, attempts)} | "
+                  f"{memory(fields)[1]} | {ratio} |")
 
     if memories:
         print("\n### Memory: each peer serving all its services (after 5 logins to each)\n")
@@ -79,8 +97,9 @@ def main():
     if floods:
         print("\n### Flood: new logins while slow-loris connections are held open\n")
         print("| workload | peer | flood connections opened / still open after | logins ok / attempted | p50 ms | "
-              "p99 ms | max ms | captured | client CPU s | PSS MiB under the flood |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+              "p99 ms | max ms | captured | client CPU s | PSS MiB idle | PSS MiB under the flood | "
+              "KiB per held connection |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for kind, workload, peer, c, fields, failed in floods:
             if failed:
                 print(f"| {workload} | {name(peer)} | did not start | | | | | | | |")
@@ -88,7 +107,8 @@ def main():
             attempts = int(fields["ok"]) + int(fields["failed"])
             print(f"| {workload} | {name(peer)} | {fields.get('held', '?')} / {fields.get('held_open', '?')} | "
                   f"{fields['ok']} / {attempts} | {fields['p50_ms']} | {fields['p99_ms']} | {fields['max_ms']} | "
-                  f"{fields['captured']} | {fields['client_cpu_s']} | {memory(fields)[1]} |")
+                  f"{fields['captured']} | {fields['client_cpu_s']} | {memory(fields, 'idle_mem')[1]} | "
+                  f"{memory(fields)[1]} | {per_held(fields)} |")
 
 
 if __name__ == "__main__":
