@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 
 /// A task executor that runs its jobs on one NIO event loop. A connection's task that prefers its channel's loop
 /// reads, decides and writes on the thread doing that channel's I/O, instead of hopping to the cooperative pool
@@ -9,6 +10,19 @@ final class EventLoopTaskExecutor: TaskExecutor {
     let eventLoop: any EventLoop
 
     init(_ eventLoop: any EventLoop) { self.eventLoop = eventLoop }
+
+    /// The executor of `eventLoop`, made once per loop (one per connection was an object per held connection).
+    static func of(_ eventLoop: any EventLoop) -> EventLoopTaskExecutor {
+        let key = ObjectIdentifier(eventLoop)
+        return self.executors.withLock { executors in
+            if let executor = executors[key] { return executor }
+            let executor = EventLoopTaskExecutor(eventLoop)
+            executors[key] = executor
+            return executor
+        }
+    }
+
+    private static let executors = Mutex<[ObjectIdentifier: EventLoopTaskExecutor]>([:])
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)

@@ -42,19 +42,26 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> TCPListener {
         let tracker = ConnectionTracker(limits: limits)
+        let box = ServiceBox(service, context: context)
         func bootstrap(_ group: any EventLoopGroup) -> ServerBootstrap {
             ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 1024)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.allowRemoteHalfClosure, value: false)
+                // Reads start at 512 bytes and grow when they fill (NIO's default starts at 2,048): a connection
+                // that sends a few bytes and waits, as a slow-loris flood's do, then holds a small buffer.
+                .childChannelOption(
+                    .recvAllocator,
+                    value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65_536)
+                )
                 .childChannelInitializer { channel in
                     // The source as accept(2) saw it: a scanner that connects and resets at once is attributed.
                     AcceptedPeer.source(of: channel).flatMapThrowing { source in
                         try Self.admit(
                             channel,
                             source: source,
-                            service: service,
+                            service: box,
                             port: port,
                             context: context,
                             limits: limits,
@@ -120,14 +127,14 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
     private static func admit(
         _ channel: any Channel,
         source: Endpoint,
-        service: Service,
+        service: ServiceBox<Service>,
         port: Int,
         context: ServiceContext,
         limits: ConnectionLimits,
         tracker: ConnectionTracker
     ) throws {
         let session = SessionEvents(
-            context: context,
+            shared: service.context,
             source: source,
             destination: Endpoint(address: channel.localAddress)
         )
@@ -145,22 +152,31 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
             try channel.pipeline.syncOperations.addHandler(guardHandler)
             // The port as configured (0 when the system picked one), which is what per-port settings such as a
             // service context's `tlsPorts` name.
-            try service.configure(channel, port: port)
-            let wrapped = try NIOAsyncChannel<Service.Inbound, Service.Outbound>(wrappingChannelSynchronously: channel)
-            let counts = guardHandler.counts
+            try service.service.configure(channel, port: port)
+            let bridge = ConnectionBridge<Service.Inbound>()
+            try channel.pipeline.syncOperations.addHandler(bridge)
+            let served = ServedConnection(
+                connection: Connection(
+                    inbound: ConnectionInbound(bridge),
+                    outbound: ConnectionOutbound(channel: channel),
+                    channel: channel
+                ),
+                service: service,
+                session: session,
+                counts: guardHandler.counts,
+                source: source.ip,
+                slot: slot,
+                tracker: tracker
+            )
             guardHandler.whenActive(
                 start: {
-                    Task(executorPreference: EventLoopTaskExecutor(channel.eventLoop)) {
-                        await Self.serve(
-                            wrapped,
-                            service: service,
-                            session: session,
-                            counts: counts,
-                            source: source.ip,
-                            slot: slot,
-                            tracker: tracker
-                        )
+                    let started = served.opened()
+                    let start: @Sendable () -> Void = {
+                        Task(executorPreference: EventLoopTaskExecutor.of(channel.eventLoop)) {
+                            await served.serve(started: started)
+                        }
                     }
+                    if Service.waitsForClient { bridge.whenFirstMessage(start) } else { start() }
                 },
                 abandoned: {
                     // Closed before it was ever active: nothing was served, the slot is given back.
@@ -207,49 +223,111 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
         }
     }
 
-    private static func serve(
-        _ channel: NIOAsyncChannel<Service.Inbound, Service.Outbound>,
-        service: Service,
+    /// Stops accepting; connections already open run on until they end.
+    public func close() async {
+        for channel in self.serverChannels { try? await channel.close() }
+    }
+}
+
+/// One service instance shared by a listener's connections, by reference: a connection's task and its frames
+/// then hold a pointer to it, not a copy of the service's configuration.
+final class ServiceBox<Service: TCPHoneypot>: Sendable {
+    let service: Service
+    /// The context every session of the listener reads, shared.
+    let context: SessionEvents.SharedContext
+
+    init(_ service: Service, context: ServiceContext) {
+        self.service = service
+        self.context = SessionEvents.SharedContext(context)
+    }
+}
+
+/// What one connection's task needs, in one object: the task's closure captures this alone (a closure capturing
+/// each value, the service's configuration included, was 480 bytes of task memory per connection).
+final class ServedConnection<Service: TCPHoneypot>: Sendable {
+    let connection: Connection<Service.Inbound, Service.Outbound>
+    let service: ServiceBox<Service>
+    let session: SessionEvents
+    let counts: ConnectionGuard.Counts
+    let source: String
+    let slot: Int
+    let tracker: ConnectionTracker
+
+    init(
+        connection: Connection<Service.Inbound, Service.Outbound>,
+        service: ServiceBox<Service>,
         session: SessionEvents,
         counts: ConnectionGuard.Counts,
         source: String,
         slot: Int,
         tracker: ConnectionTracker
-    ) async {
-        let started = ContinuousClock.now
-        session.emit(.connectionOpen)
-        var reason = "closed"
+    ) {
+        self.connection = connection
+        self.service = service
+        self.session = session
+        self.counts = counts
+        self.source = source
+        self.slot = slot
+        self.tracker = tracker
+    }
+
+    /// Serves the connection to its end, then closes it (after the replies still queued are written) and raises
+    /// `connection.close`.
+    ///
+    /// The async part holds nothing but `self`: what is built before and after (the events' fields) is built in
+    /// synchronous calls, on the thread's stack. An async function keeps in its task-allocated frame every value
+    /// that might live across a suspension, and a held connection keeps its frames for as long as it waits.
+    func serve(started: ContinuousClock.Instant) async {
+        let outcome = await self.handled()
+        await self.connection.outbound.drain()
+        self.closed(outcome, started: started)
+    }
+
+    /// Raises `connection.open`, when the connection becomes active; returns that moment.
+    func opened() -> ContinuousClock.Instant {
+        self.session.emit(.connectionOpen)
+        return ContinuousClock.now
+    }
+
+    /// How the service's loop ended: "closed", "malformed" (its event raised) or "error".
+    private func handled() async -> Outcome {
         do {
-            try await channel.executeThenClose { inbound, outbound in
-                let connection = Connection(inbound: inbound, outbound: outbound, channel: channel.channel)
-                try await service.handle(connection, session: session)
-            }
+            try await self.service.service.handle(self.connection, session: self.session)
+            return .closed
         } catch let error as ByteToMessageDecoderError.PayloadTooLargeError {
-            reason = "malformed"
-            session.emit(.clientMalformed, ["error": "request larger than the protocol allows (\(error))"])
+            self.malformed(error)
+            return .malformed
         } catch {
-            // A reset, a timeout-close mid-write, cancellation: the connection is over either way.
-            reason = "error"
+            // A reset, a timeout-close mid-write: the connection is over either way.
+            return .error
         }
-        if tracker.release(source, slot: slot) { reason = "evicted" }
+    }
+
+    enum Outcome: String {
+        case closed, malformed, error
+    }
+
+    private func malformed(_ error: ByteToMessageDecoderError.PayloadTooLargeError) {
+        self.session.emit(.clientMalformed, ["error": "request larger than the protocol allows (\(error))"])
+    }
+
+    private func closed(_ outcome: Outcome, started: ContinuousClock.Instant) {
+        self.connection.channel.close(promise: nil)
+        var reason = outcome.rawValue
+        if self.tracker.release(self.source, slot: self.slot) { reason = "evicted" }
         let elapsed = ContinuousClock.now - started
         let milliseconds = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
-        session.emit(
+        self.session.emit(
             .connectionClose,
             [
                 "duration_ms": String(milliseconds),
-                "bytes_in": String(counts.received.load(ordering: .relaxed)),
-                "bytes_out": String(counts.sent.load(ordering: .relaxed)),
+                "bytes_in": String(self.counts.received.load(ordering: .relaxed)),
+                "bytes_out": String(self.counts.sent.load(ordering: .relaxed)),
                 "reason": reason,
             ]
         )
-        session.close()
-        tracker.ended()
-    }
-
-    /// Stops accepting; connections already open run on until they end.
-    public func close() async {
-        for channel in self.serverChannels { try? await channel.close() }
+        self.session.close()
+        self.tracker.ended()
     }
 }
 

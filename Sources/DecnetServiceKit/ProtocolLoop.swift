@@ -30,27 +30,71 @@ public enum ProtocolLoop {
         step: (Inbound) -> [ProtocolAction]
     ) async throws {
         if !greeting.isEmpty { try await connection.outbound.write(ByteBuffer(bytes: greeting)) }
-        for try await message in connection.inbound {
-            var reply = ByteBuffer()
-            var close = false
-            for action in step(message) {
-                switch action {
-                case .reply(let text): reply.writeString(text)
-                case .send(let bytes): reply.writeBytes(bytes)
-                case .emit(let id, let fields): session.emit(id, fields)
-                case .close: close = true
+        var iterator = connection.inbound.makeAsyncIterator()
+        while let message = try await iterator.next() {
+            // The actions are carried out by a synchronous call up to each one that must wait (a write, TLS, a
+            // pause): the loop's async frame, which a waiting connection keeps, holds only what crosses a wait.
+            let actions = step(message)
+            var index = 0
+            var closing = false
+            while index < actions.count {
+                var reply = ByteBuffer()
+                let next = Self.advance(
+                    actions,
+                    from: &index,
+                    into: &reply,
+                    closing: &closing,
+                    session: session,
+                    tls: startTLS != nil
+                )
+                switch next {
+                case .write, .close:
+                    if reply.readableBytes > 0 { try await connection.outbound.write(reply) }
+                    if case .close = next { return }
                 case .startTLS:
-                    guard let startTLS else { continue }
-                    try await startTLS(reply)
-                    reply.clear()
+                    try await startTLS?(reply)
                 case .delay(let duration):
                     if reply.readableBytes > 0 { try await connection.outbound.write(reply) }
-                    reply.clear()
                     try await Task.sleep(for: duration)
                 }
             }
-            if reply.readableBytes > 0 { try await connection.outbound.write(reply) }
-            if close { return }
         }
+    }
+
+    /// What the loop does once `advance` stops.
+    enum Suspension {
+        /// Write the reply built so far (the actions are done).
+        case write
+        /// Write it, then close.
+        case close
+        /// Hand it to the TLS upgrade.
+        case startTLS
+        /// Write it, then wait.
+        case delay(Duration)
+    }
+
+    /// Carries out `actions` from `index` (events emitted, replies appended to `reply`) up to the first that needs
+    /// the loop to wait, and says which. A `.close` holds (`close`) until the actions are done.
+    static func advance(
+        _ actions: [ProtocolAction],
+        from index: inout Int,
+        into reply: inout ByteBuffer,
+        closing close: inout Bool,
+        session: SessionEvents,
+        tls: Bool
+    ) -> Suspension {
+        while index < actions.count {
+            let action = actions[index]
+            index += 1
+            switch action {
+            case .reply(let text): reply.writeString(text)
+            case .send(let bytes): reply.writeBytes(bytes)
+            case .emit(let id, let fields): session.emit(id, fields)
+            case .close: close = true
+            case .startTLS: if tls { return .startTLS }
+            case .delay(let duration): return .delay(duration)
+            }
+        }
+        return close ? .close : .write
     }
 }

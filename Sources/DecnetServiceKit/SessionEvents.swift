@@ -6,7 +6,16 @@ import Synchronization
 /// emulator only says what happened. Bound fields always win over the emitter's; events after `close()` are
 /// marked `late`.
 public final class SessionEvents: Sendable {
-    public let context: ServiceContext
+    /// One service context, shared by reference by every session of a listener: a flood holds thousands of
+    /// sessions, and a copy of the context in each was 300 bytes per held connection.
+    public final class SharedContext: Sendable {
+        public let context: ServiceContext
+
+        public init(_ context: ServiceContext) { self.context = context }
+    }
+
+    private let shared: SharedContext
+    public var context: ServiceContext { self.shared.context }
     public let session: String
     public let source: Endpoint
     public let destination: Endpoint
@@ -18,7 +27,19 @@ public final class SessionEvents: Sendable {
         destination: Endpoint,
         session: String = SessionEvents.newID()
     ) {
-        self.context = context
+        self.shared = SharedContext(context)
+        self.session = session
+        self.source = source
+        self.destination = destination
+    }
+
+    public init(
+        shared: SharedContext,
+        source: Endpoint,
+        destination: Endpoint,
+        session: String = SessionEvents.newID()
+    ) {
+        self.shared = shared
         self.session = session
         self.source = source
         self.destination = destination
@@ -33,12 +54,14 @@ public final class SessionEvents: Sendable {
     }
 
     public func emit(_ id: EventID, _ fields: EventFields = EventFields()) {
-        self.context.sink.emit(
+        // Field by field through the shared context: copying the whole context per event costs a retain and a
+        // release of each of its references.
+        self.shared.context.sink.emit(
             HoneypotEvent(
                 id: id,
-                decky: self.context.decky,
-                hostname: self.context.hostname,
-                service: self.context.service,
+                decky: self.shared.context.decky,
+                hostname: self.shared.context.hostname,
+                service: self.shared.context.service,
                 session: self.session,
                 source: self.source,
                 destination: self.destination,

@@ -18,18 +18,28 @@ public protocol TCPHoneypot: Sendable {
 
     /// Serves one connection: read requests from `connection.inbound`, write replies to `connection.outbound`.
     func handle(_ connection: Connection<Inbound, Outbound>, session: SessionEvents) async throws
+
+    /// True when `handle` reads before it writes anything (the client speaks first, as in HTTP or Redis): the
+    /// runtime then starts the connection's task only at its first decoded message (or its end). A connection
+    /// that never completes a request, as a slow-loris flood's do by the thousand, then holds no task at all;
+    /// its `connection.open` is raised at once either way. False (the default) starts it on connect.
+    static var waitsForClient: Bool { get }
+}
+
+extension TCPHoneypot {
+    public static var waitsForClient: Bool { false }
 }
 
 /// One accepted connection as a service sees it.
 public struct Connection<Inbound: Sendable, Outbound: Sendable>: Sendable {
-    public let inbound: NIOAsyncChannelInboundStream<Inbound>
-    public let outbound: NIOAsyncChannelOutboundWriter<Outbound>
+    public let inbound: ConnectionInbound<Inbound>
+    public let outbound: ConnectionOutbound<Outbound>
     /// The underlying channel (addresses, TLS handlers, an abrupt close).
     public let channel: any Channel
 
     public init(
-        inbound: NIOAsyncChannelInboundStream<Inbound>,
-        outbound: NIOAsyncChannelOutboundWriter<Outbound>,
+        inbound: ConnectionInbound<Inbound>,
+        outbound: ConnectionOutbound<Outbound>,
         channel: any Channel
     ) {
         self.inbound = inbound

@@ -30,7 +30,7 @@ import Testing
         }
     }
 
-    static func waitUntil(_ seconds: Double = 10, _ condition: () -> Bool) async -> Bool {
+    static func waitUntil(_ seconds: Double = 30, _ condition: () -> Bool) async -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if condition() { return true }
@@ -109,7 +109,7 @@ import Testing
         try FileManager.default.removeItem(atPath: path)
         // The writer looks at most once a second: later events reach a file at the path again.
         var next = 1
-        let reopened = await Self.waitUntil(5) {
+        let reopened = await Self.waitUntil(30) {
             dispatcher.emit(Self.event(next))
             next += 1
             return !Self.passwords(in: path).isEmpty

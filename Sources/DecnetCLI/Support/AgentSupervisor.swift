@@ -71,7 +71,10 @@ struct AgentSupervisor {
             while true {
                 let result = waitpid(pid, &status, WNOHANG)
                 if result == pid || (result < 0 && errno != EINTR) { break }
-                if releases.load()?.state == "trial" {
+                // Only a trial of the binary this agent runs: the agent that receives a push begins the new
+                // release's trial and exits, and its own health marker must not confirm the release it hands over
+                // to (seen under load: a broken release confirmed before it ever ran, then never rolled back).
+                if let trial = releases.load(), trial.state == "trial", trial.current == binary {
                     let marker = (try? String(contentsOfFile: releases.healthPath, encoding: .utf8)) ?? ""
                     if marker.trimmingCharacters(in: .whitespacesAndNewlines) == String(pid) {
                         do { try releases.confirm() } catch {

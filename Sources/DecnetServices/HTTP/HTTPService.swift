@@ -72,6 +72,9 @@ public struct HTTPService: HoneypotService {
         )
     }
 
+    /// The client speaks first: a connection's task starts with its first request (`TCPHoneypot.waitsForClient`).
+    public static var waitsForClient: Bool { true }
+
     public func configure(_ channel: any Channel, port: Int) throws {
         let configuration = self.configuration
         let address = channel.localAddress?.ipAddress ?? "127.0.0.1"
@@ -197,7 +200,7 @@ public struct HTTPService: HoneypotService {
         _ response: HTTPResponder.Response,
         for request: HTTPRequestHead,
         keepAlive: Bool,
-        to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
+        to outbound: ConnectionOutbound<HTTPServerResponsePart>
     ) async throws {
         let lines = Self.headerLines(
             response,

@@ -4,7 +4,7 @@ import NIOCore
 import NIOHTTP1
 
 /// The raw bytes of an upgraded connection (the adapter hands them over as body parts).
-typealias K8sInbound = NIOAsyncChannelInboundStream<HTTPServerRequestPart>.AsyncIterator
+typealias K8sInbound = ConnectionInbound<HTTPServerRequestPart>.AsyncIterator
 
 /// The framing of an exec stream (WebSocket or SPDY): bytes in, whole frames out, hostile ones refused.
 protocol K8sFrameDecoder {

@@ -261,7 +261,7 @@ extension K8sService {
 
     func exec(
         _ exec: K8sExecRequest,
-        iterator: inout NIOAsyncChannelInboundStream<HTTPServerRequestPart>.AsyncIterator,
+        iterator: inout ConnectionInbound<HTTPServerRequestPart>.AsyncIterator,
         connection: Connection<HTTPServerRequestPart, ByteBuffer>,
         session: SessionEvents
     ) async throws {

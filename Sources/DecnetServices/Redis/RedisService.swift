@@ -61,6 +61,9 @@ public struct RedisService: HoneypotService {
     /// Largest request the decoder may buffer.
     static let maximumBufferSize = 2 << 20
 
+    /// The client speaks first: a connection's task starts with its first request (`TCPHoneypot.waitsForClient`).
+    public static var waitsForClient: Bool { true }
+
     public func configure(_ channel: any Channel, port: Int) throws {
         try channel.pipeline.syncOperations.addHandler(
             ByteToMessageHandler(RedisRequestDecoder(), maximumBufferSize: Self.maximumBufferSize)
