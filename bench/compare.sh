@@ -135,7 +135,6 @@ tree_cpu() {
     for pid in $pids; do cat "/proc/$pid/stat" 2>/dev/null; done |
         awk '{ sub(/^.*\) /, ""); t += $12 + $13 } END { print t + 0 }'
 }
-export -f tree_memory
 wait_port() { # port
     for _ in $(seq 150); do
         (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
@@ -167,7 +166,7 @@ measure() { # kind (load|flood), workload, peer, concurrency
     if [ "$kind" = flood ]; then
         # The server's memory is read while the flood's connections are still held (HOLD_MEASURE).
         line=$(HOLD=$FLOOD HOLD_SOURCES=$FLOOD_SOURCES MAX_SECONDS=$MAX_SECONDS \
-            HOLD_MEASURE="bash -c 'tree_memory $PID' >$dir/held-memory" \
+            HOLD_MEASURE="$REPO/bench/compare.sh --tree-memory $PID >$dir/held-memory" \
             "$AUTHLOAD" 127.0.0.1 "$PORT" "$FLOOD_N" 1 "$workload" "$(http_path "$peer")")
         memory=$(cat "$dir/held-memory")
     else
@@ -198,6 +197,13 @@ measure_memory() { # peer
     stop_peer
     echo "memory - $peer ${services// /,} mem=${memory/ /,}" >>"$RESULTS"
 }
+
+# The memory of a process tree, for authload's HOLD_MEASURE (run by system(3), which knows no shell functions).
+if [ "${1:-}" = --tree-memory ]; then
+    set +e +o pipefail
+    tree_memory "$2"
+    exit 0
+fi
 
 # In qeeqbox's namespace: this script again, with the loopback up, for one step.
 if [ "${1:-}" = --inside ]; then
