@@ -155,11 +155,14 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
             try service.service.configure(channel, port: port)
             let bridge = ConnectionBridge<Service.Inbound>()
             try channel.pipeline.syncOperations.addHandler(bridge)
+            let greeting = service.service.greeting(session: session)
+            let outbound = ConnectionOutbound<Service.Outbound>(channel: channel)
             let served = ServedConnection(
                 connection: Connection(
                     inbound: ConnectionInbound(bridge),
-                    outbound: ConnectionOutbound(channel: channel),
-                    channel: channel
+                    outbound: outbound,
+                    channel: channel,
+                    greeting: greeting
                 ),
                 service: service,
                 session: session,
@@ -176,7 +179,15 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
                             await served.serve(started: started)
                         }
                     }
-                    if Service.waitsForClient { bridge.whenFirstMessage(start) } else { start() }
+                    if let greeting {
+                        // Said on the service's behalf; the task waits for the client's answer.
+                        outbound.send(greeting.message)
+                        bridge.whenFirstMessage(start)
+                    } else if Service.waitsForClient {
+                        bridge.whenFirstMessage(start)
+                    } else {
+                        start()
+                    }
                 },
                 abandoned: {
                     // Closed before it was ever active: nothing was served, the slot is given back.

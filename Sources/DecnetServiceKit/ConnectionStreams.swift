@@ -223,6 +223,13 @@ public struct ConnectionOutbound<Element: Sendable>: Sendable {
         if !self.channel.isWritable { try await written.get() }
     }
 
+    /// Writes without waiting (the runtime's greeting, sent from the event loop before the task exists).
+    public func send(_ element: Element) {
+        let promise = self.channel.eventLoop.makePromise(of: Void.self)
+        self.channel.writeAndFlush(element, promise: promise)
+        self.pending.last.withLock { $0 = promise.futureResult }
+    }
+
     public func write<Elements: Sequence<Element>>(contentsOf elements: Elements) async throws {
         for element in elements { try await self.write(element) }
     }

@@ -24,10 +24,30 @@ public protocol TCPHoneypot: Sendable {
     /// that never completes a request, as a slow-loris flood's do by the thousand, then holds no task at all;
     /// its `connection.open` is raised at once either way. False (the default) starts it on connect.
     static var waitsForClient: Bool { get }
+
+    /// What the service says first, on connect, when it can be said without the connection's task (a banner,
+    /// a handshake packet): the runtime writes it when the connection becomes active and then starts the task
+    /// at the client's first message, as for `waitsForClient`; `handle` finds it in `connection.greeting` and
+    /// does not send it again. `state` is whatever `handle` needs of it (MySQL's salt). nil (the default): the
+    /// task starts on connect and sends its own greeting.
+    func greeting(session: SessionEvents) -> Greeting<Outbound>?
+}
+
+/// A greeting the runtime sent on the service's behalf (`TCPHoneypot.greeting(session:)`).
+public struct Greeting<Message: Sendable>: Sendable {
+    public var message: Message
+    public var state: (any Sendable)?
+
+    public init(_ message: Message, state: (any Sendable)? = nil) {
+        self.message = message
+        self.state = state
+    }
 }
 
 extension TCPHoneypot {
     public static var waitsForClient: Bool { false }
+
+    public func greeting(session: SessionEvents) -> Greeting<Outbound>? { nil }
 }
 
 /// One accepted connection as a service sees it.
@@ -36,15 +56,19 @@ public struct Connection<Inbound: Sendable, Outbound: Sendable>: Sendable {
     public let outbound: ConnectionOutbound<Outbound>
     /// The underlying channel (addresses, TLS handlers, an abrupt close).
     public let channel: any Channel
+    /// The greeting the runtime already sent (`TCPHoneypot.greeting(session:)`), if any.
+    public let greeting: Greeting<Outbound>?
 
     public init(
         inbound: ConnectionInbound<Inbound>,
         outbound: ConnectionOutbound<Outbound>,
-        channel: any Channel
+        channel: any Channel,
+        greeting: Greeting<Outbound>? = nil
     ) {
         self.inbound = inbound
         self.outbound = outbound
         self.channel = channel
+        self.greeting = greeting
     }
 }
 

@@ -16,7 +16,7 @@ import Glibc
     @Test func aConnectionThatSaysNothingIsOpenedAndClosed() async throws {
         let service = try await LiveService.start("redis")
         for _ in 0..<3 {
-            let fd = try Self.connect(port: service.port)
+            let fd = try RawTCP.connect(port: service.port)
             close(fd)
         }
         let closes = await service.capture.wait(for: .connectionClose, count: 3)
@@ -29,7 +29,7 @@ import Glibc
     /// A request sent a few bytes at a time (the task waits for the first whole one), then answered.
     @Test func aSlowRequestIsServedOnceItIsWhole() async throws {
         let service = try await LiveService.start("redis")
-        let fd = try Self.connect(port: service.port)
+        let fd = try RawTCP.connect(port: service.port)
         let request = Array("*2\r\n$4\r\nAUTH\r\n$6\r\nsecret\r\n".utf8)
         for byte in request {
             var one = byte
@@ -50,10 +50,37 @@ import Glibc
         #expect(service.capture.events(.connectionOpen).count == 1)
     }
 
+    /// A service that speaks first (ftp's banner) has it sent by the runtime on connect; the connection's task
+    /// starts at the client's first command, and a client that only reads the banner is still opened and closed.
+    @Test func theBannerIsSentOnConnectAndTheTaskWaitsForTheClient() async throws {
+        let service = try await LiveService.start("ftp")
+        for command in ["", "USER anonymous\r\n"] {
+            let fd = try RawTCP.connect(port: service.port)
+            var timeout = timeval(tv_sec: 10, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var banner = [UInt8](repeating: 0, count: 256)
+            let count = read(fd, &banner, banner.count)
+            #expect(String(decoding: banner.prefix(max(0, count)), as: UTF8.self).hasPrefix("220 "))
+            if !command.isEmpty {
+                let bytes = Array(command.utf8)
+                #expect(write(fd, bytes, bytes.count) == bytes.count)
+                var reply = [UInt8](repeating: 0, count: 256)
+                let replied = read(fd, &reply, reply.count)
+                #expect(String(decoding: reply.prefix(max(0, replied)), as: UTF8.self).hasPrefix("331 "))
+            }
+            close(fd)
+        }
+        let closes = await service.capture.wait(for: .connectionClose, count: 2)
+        await service.stop()
+        #expect(closes.count == 2)
+        #expect(service.capture.events(.connectionOpen).count == 2)
+        #expect(closes.allSatisfy { Int($0[field: "bytes_out"] ?? "0") ?? 0 > 0 }, "the banner counted: \(closes)")
+    }
+
     @Test func manyConnectionsOneAfterAnotherAreAllServed() async throws {
         let service = try await LiveService.start("http")
         for _ in 0..<200 {
-            let fd = try Self.connect(port: service.port)
+            let fd = try RawTCP.connect(port: service.port)
             let request = Array("GET / HTTP/1.0\r\n\r\n".utf8)
             #expect(write(fd, request, request.count) == request.count)
             var buffer = [UInt8](repeating: 0, count: 64)
@@ -64,21 +91,5 @@ import Glibc
         await service.stop()
         #expect(closes.count == 200)
         #expect(service.listener.totalConnections == 200)
-    }
-
-    static func connect(port: Int) throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        try #require(fd >= 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        try #require(connected == 0, "connect: \(String(cString: strerror(errno)))")
-        return fd
     }
 }

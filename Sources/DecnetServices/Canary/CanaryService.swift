@@ -23,6 +23,9 @@ public struct CanaryService: HoneypotService {
         try self.web.configure(channel, port: port)
     }
 
+    /// The client speaks first: a connection's task starts with its first message (`TCPHoneypot.waitsForClient`).
+    public static var waitsForClient: Bool { true }
+
     public func handle(
         _ connection: Connection<HTTPServerRequestPart, HTTPServerResponsePart>,
         session: SessionEvents

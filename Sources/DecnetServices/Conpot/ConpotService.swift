@@ -68,6 +68,9 @@ public struct ConpotService: HoneypotService {
         )
     }
 
+    /// The client speaks first: a connection's task starts with its first message (`TCPHoneypot.waitsForClient`).
+    public static var waitsForClient: Bool { true }
+
     public func handle(_ connection: Connection<ConpotInbound, ByteBuffer>, session: SessionEvents) async throws {
         var dispatcher = ConpotDispatcher(
             process: self.process,

@@ -97,6 +97,9 @@ public struct DockerAPIService: HoneypotService {
         )
     }
 
+    /// The client speaks first: a connection's task starts with its first message (`TCPHoneypot.waitsForClient`).
+    public static var waitsForClient: Bool { true }
+
     public func handle(
         _ connection: Connection<HTTPServerRequestPart, HTTPServerResponsePart>,
         session: SessionEvents

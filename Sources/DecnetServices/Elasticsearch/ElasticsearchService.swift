@@ -34,6 +34,9 @@ public struct ElasticsearchService: HoneypotService {
         try HTTPService.configureHTTP(channel, port: port, tls: self.tls)
     }
 
+    /// The client speaks first: a connection's task starts with its first message (`TCPHoneypot.waitsForClient`).
+    public static var waitsForClient: Bool { true }
+
     public func handle(
         _ connection: Connection<HTTPServerRequestPart, HTTPServerResponsePart>,
         session: SessionEvents

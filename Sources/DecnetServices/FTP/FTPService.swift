@@ -50,6 +50,16 @@ public struct FTPService: HoneypotService {
         )
     }
 
+    /// The banner, sent by the runtime on connect: a connection that never logs in holds no task.
+    public func greeting(session: SessionEvents) -> Greeting<ByteBuffer>? {
+        let machine = FTPStateMachine(
+            configuration: self.configuration,
+            localAddress: session.destination.ip,
+            peerAddress: session.source.ip
+        )
+        return Greeting(ByteBuffer(string: machine.greeting + "\r\n"))
+    }
+
     public func handle(_ connection: Connection<LineFrame, ByteBuffer>, session: SessionEvents) async throws {
         var machine = FTPStateMachine(
             configuration: self.configuration,
@@ -61,7 +71,9 @@ public struct FTPService: HoneypotService {
         defer {
             if let passive { Task { await passive.close() } }
         }
-        try await connection.outbound.write(ByteBuffer(string: machine.greeting + "\r\n"))
+        if connection.greeting == nil {
+            try await connection.outbound.write(ByteBuffer(string: machine.greeting + "\r\n"))
+        }
         for try await frame in connection.inbound {
             var pending: [FTPStateMachine.Action]
             switch frame {

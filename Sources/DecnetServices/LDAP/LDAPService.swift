@@ -62,6 +62,9 @@ public struct LDAPService: HoneypotService {
         )
     }
 
+    /// The client speaks first: a connection's task starts with its first message (`TCPHoneypot.waitsForClient`).
+    public static var waitsForClient: Bool { true }
+
     public func handle(_ connection: Connection<LDAPInbound, ByteBuffer>, session: SessionEvents) async throws {
         var machine = LDAPStateMachine(
             configuration: self.configuration,

@@ -56,6 +56,9 @@ public struct MQTTService: HoneypotService {
         )
     }
 
+    /// The client speaks first: a connection's task starts with its first message (`TCPHoneypot.waitsForClient`).
+    public static var waitsForClient: Bool { true }
+
     public func handle(_ connection: Connection<MQTTInbound, ByteBuffer>, session: SessionEvents) async throws {
         let started = self.started, offset = self.uptimeOffset
         var machine = MQTTStateMachine(configuration: self.configuration, store: self.store) {

@@ -39,6 +39,9 @@ public struct MSSQLService: HoneypotService {
         )
     }
 
+    /// The client speaks first: a connection's task starts with its first message (`TCPHoneypot.waitsForClient`).
+    public static var waitsForClient: Bool { true }
+
     public func handle(_ connection: Connection<TDSMessage, ByteBuffer>, session: SessionEvents) async throws {
         var machine = MSSQLStateMachine(
             configuration: self.configuration,

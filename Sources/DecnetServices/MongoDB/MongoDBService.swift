@@ -53,6 +53,9 @@ public struct MongoDBService: HoneypotService {
         )
     }
 
+    /// The client speaks first: a connection's task starts with its first message (`TCPHoneypot.waitsForClient`).
+    public static var waitsForClient: Bool { true }
+
     public func handle(_ connection: Connection<MongoInbound, ByteBuffer>, session: SessionEvents) async throws {
         let started = self.started, offset = self.uptimeOffset
         var machine = MongoServer(

@@ -59,13 +59,39 @@ public struct MySQLService: HoneypotService {
         try channel.pipeline.syncOperations.addHandler(MySQLCompressionHolder(compression: compression))
     }
 
-    public func handle(_ connection: Connection<MySQLPacket, ByteBuffer>, session: SessionEvents) async throws {
+    /// The salt and thread id a connection's handshake packet announced.
+    struct Handshake: Sendable {
+        let salt: [UInt8]
+        let connectionID: Int
+    }
+
+    func newHandshake() -> Handshake {
         var generator = SystemRandomNumberGenerator()
-        let salt = (0..<20).map { _ in UInt8.random(in: 0x21...0x7E, using: &generator) }
+        return Handshake(
+            salt: (0..<20).map { _ in UInt8.random(in: 0x21...0x7E, using: &generator) },
+            connectionID: self.connectionIDs.value.add(1, ordering: .relaxed).newValue
+        )
+    }
+
+    /// The handshake packet, sent by the runtime on connect: a connection that never answers it holds no task.
+    public func greeting(session: SessionEvents) -> Greeting<ByteBuffer>? {
+        let handshake = self.newHandshake()
+        let machine = MySQLStateMachine(
+            configuration: self.configuration,
+            salt: handshake.salt,
+            connectionID: handshake.connectionID,
+            clientAddress: session.source.ip
+        )
+        return Greeting(ByteBuffer(bytes: MySQLPacketWriter.bytes(machine.greeting)), state: handshake)
+    }
+
+    public func handle(_ connection: Connection<MySQLPacket, ByteBuffer>, session: SessionEvents) async throws {
+        let sent = connection.greeting?.state as? Handshake
+        let handshake = sent ?? self.newHandshake()
         var machine = MySQLStateMachine(
             configuration: self.configuration,
-            salt: salt,
-            connectionID: self.connectionIDs.value.add(1, ordering: .relaxed).newValue,
+            salt: handshake.salt,
+            connectionID: handshake.connectionID,
             clientAddress: session.source.ip
         )
         defer {
@@ -74,8 +100,8 @@ public struct MySQLService: HoneypotService {
         let compression =
             (try? await connection.channel.pipeline.handler(type: MySQLCompressionHolder.self).get())?.compression
             ?? MySQLCompression()
-        try await ProtocolLoop.serve(connection, session: session, greeting: MySQLPacketWriter.bytes(machine.greeting))
-        {
+        let greeting = sent == nil ? MySQLPacketWriter.bytes(machine.greeting) : []
+        try await ProtocolLoop.serve(connection, session: session, greeting: greeting) {
             machine.received($0).compactMap { action -> ProtocolAction? in
                 switch action {
                 case .send(let packet):

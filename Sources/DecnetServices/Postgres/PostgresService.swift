@@ -60,6 +60,9 @@ public struct PostgresService: HoneypotService {
         )
     }
 
+    /// The client speaks first: a connection's task starts with its first message (`TCPHoneypot.waitsForClient`).
+    public static var waitsForClient: Bool { true }
+
     public func handle(
         _ connection: Connection<PostgresFrontendMessage, ByteBuffer>,
         session: SessionEvents

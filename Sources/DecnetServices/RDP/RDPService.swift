@@ -32,6 +32,9 @@ public struct RDPService: HoneypotService {
         )
     }
 
+    /// The client speaks first: a connection's task starts with its first message (`TCPHoneypot.waitsForClient`).
+    public static var waitsForClient: Bool { true }
+
     public func handle(_ connection: Connection<RDPInbound, ByteBuffer>, session: SessionEvents) async throws {
         var machine = RDPStateMachine(
             identity: self.identity,

@@ -33,6 +33,9 @@ public struct SIPService: HoneypotService {
     /// answer after the work, as two segments; clients that read one message per segment (sipsak) need that.
     static let provisionalGap: Duration = .milliseconds(20)
 
+    /// The client speaks first: a connection's task starts with its first message (`TCPHoneypot.waitsForClient`).
+    public static var waitsForClient: Bool { true }
+
     public func handle(_ connection: Connection<SIPStreamFrame, ByteBuffer>, session: SessionEvents) async throws {
         let peer = SIPResponder.Peer(transport: .tcp, source: session.source, local: session.destination)
         var fingerprinted: Set<String> = []

@@ -58,6 +58,9 @@ public struct SMBService: HoneypotService {
         )
     }
 
+    /// The client speaks first: a connection's task starts with its first message (`TCPHoneypot.waitsForClient`).
+    public static var waitsForClient: Bool { true }
+
     public func handle(_ connection: Connection<NBSSFrame, ByteBuffer>, session: SessionEvents) async throws {
         var configuration = self.configuration
         configuration.shares = configuration.shares.adding(self.planted)
