@@ -12,6 +12,7 @@ import sys
 
 import browser_session
 from selenium.webdriver.common.action_chains import ActionChains
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 
@@ -22,12 +23,38 @@ def main():
     driver, wait = browser_session.start()
     seen = {}
 
-    def path_line():
-        lines = driver.find_elements(By.CSS_SELECTOR, "#canvas polyline.attack-path")
-        return next((line for line in lines if line.get_attribute("data-attacker") == attacker), None)
+    # The canvas is redrawn as live states arrive, so an element found in one call can be gone by the next:
+    # each look at it is one script run in the page, which sees one drawing whole.
+    snapshot_script = """
+        const attacker = arguments[0];
+        const canvas = document.getElementById('canvas');
+        if (!canvas) return null;
+        const line = [...canvas.querySelectorAll('polyline.attack-path')]
+            .find(l => l.getAttribute('data-attacker') === attacker);
+        const row = document.querySelector('#topology-paths tr[data-attacker="' + attacker + '"]');
+        const mutation = document.getElementById('topology-mutation');
+        const states = {};
+        canvas.querySelectorAll('g.decky').forEach(g => { states[g.getAttribute('data-node')] = g.getAttribute('data-state'); });
+        const transforms = {};
+        canvas.querySelectorAll('g.node').forEach(g => { transforms[g.getAttribute('data-node')] = g.getAttribute('transform'); });
+        return {
+            nodes: [...canvas.querySelectorAll('g.node')].map(g => g.getAttribute('data-node')).sort(),
+            states: states,
+            route: line ? line.getAttribute('data-route') : null,
+            points: line ? line.getAttribute('points').trim().split(/\\s+/).length : null,
+            path_row: row ? row.innerText : null,
+            mutation: mutation ? mutation.getAttribute('data-state') : null,
+            saved: canvas.getAttribute('data-saved'),
+            transforms: transforms,
+        };
+    """
 
-    def transform(node):
-        return driver.find_element(By.CSS_SELECTOR, '#canvas g[data-node="%s"]' % node).get_attribute("transform")
+    def snapshot():
+        return driver.execute_script(snapshot_script, attacker)
+
+    def drawn(d):
+        view = snapshot()
+        return view if view and view["route"] is not None and view["path_row"] is not None else False
 
     try:
         browser_session.first_login(driver, wait, base, first, new)
@@ -36,27 +63,29 @@ def main():
         wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, '#topologies a[href="/topology/%s"]' % topology)))
         seen["listed"] = True
         driver.get(base + "/topology/" + topology)
-        wait.until(lambda d: path_line() is not None)
-        nodes = driver.find_elements(By.CSS_SELECTOR, "#canvas g.node")
-        seen["nodes"] = sorted(node.get_attribute("data-node") for node in nodes)
-        seen["states"] = {node.get_attribute("data-node"): node.get_attribute("data-state")
-                          for node in driver.find_elements(By.CSS_SELECTOR, "#canvas g.decky")}
-        seen["route"] = path_line().get_attribute("data-route")
-        seen["points"] = len(path_line().get_attribute("points").split())
-        row = driver.find_element(By.CSS_SELECTOR, '#topology-paths tr[data-attacker="%s"]' % attacker)
-        seen["path_row"] = row.text
-        seen["mutation"] = driver.find_element(By.ID, "topology-mutation").get_attribute("data-state")
+        view = wait.until(drawn)
+        for key in ("nodes", "states", "route", "points", "path_row", "mutation"):
+            seen[key] = view[key]
         driver.save_screenshot(os.path.join(shots, "topology.png"))
 
-        before = transform(drag)
-        target = driver.find_element(By.CSS_SELECTOR, '#canvas g[data-node="%s"] circle' % drag)
-        ActionChains(driver).click_and_hold(target).move_by_offset(60, 40).move_by_offset(60, 40).release().perform()
-        wait.until(lambda d: d.find_element(By.ID, "canvas").get_attribute("data-saved") == drag)
+        before = view["transforms"].get(drag)
+        dragged = False
+        for _ in range(5):  # a redraw between finding the node and pressing on it makes the node stale: find it again
+            try:
+                target = driver.find_element(By.CSS_SELECTOR, '#canvas g[data-node="%s"] circle' % drag)
+                ActionChains(driver).click_and_hold(target).move_by_offset(60, 40).move_by_offset(60, 40).release().perform()
+                dragged = True
+                break
+            except StaleElementReferenceException:
+                continue
+        if not dragged:
+            raise RuntimeError("the node %s was redrawn under every drag" % drag)
+        wait.until(lambda d: (snapshot() or {}).get("saved") == drag)
         seen["moved_from"] = before
-        seen["moved_to"] = transform(drag)
+        seen["moved_to"] = snapshot()["transforms"].get(drag)
         driver.refresh()
-        wait.until(lambda d: path_line() is not None)
-        seen["after_reload"] = transform(drag)
+        view = wait.until(drawn)
+        seen["after_reload"] = view["transforms"].get(drag)
         driver.save_screenshot(os.path.join(shots, "topology-moved.png"))
     except Exception as error:  # noqa: BLE001 - report whatever stopped the walk, with what was seen so far
         print(json.dumps(seen))
