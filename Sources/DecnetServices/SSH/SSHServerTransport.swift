@@ -139,6 +139,17 @@ struct SSHServerTransport {
         self.init(configuration: Configuration(openSSH: profile), hostKeys: hostKeys)
     }
 
+    /// The transport as it stands after its first key exchange (the client's identification and KEXINIT read,
+    /// `sessionID` agreed), waiting for the service request, but with its packets left unprotected: for the fuzzer
+    /// (`FuzzEntries.sshSession`), which cannot encrypt, to reach what sits behind the cipher.
+    init(afterKeyExchangeOf configuration: Configuration, hostKeys: SSHHostKeys, sessionID: [UInt8]) {
+        self.init(configuration: configuration, hostKeys: hostKeys)
+        self.clientIdentification = "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3"
+        self.clientKexInit = configuration.openSSH.kexInit().payload
+        self.sessionID = sessionID
+        self.phase = .service
+    }
+
     /// The RSA host key the exchange waits for is made: reading goes on (call `receive` with no bytes).
     mutating func hostKeyReady() { self.awaitingHostKey = false }
 
