@@ -81,6 +81,11 @@ while [ $(($(date +%s) - start)) -lt "$DURATION" ]; do
     line="$n $(($(date +%s) - start)) $(rss "$ENGINE") $(fds "$ENGINE") $(rss "$WORKERS") $(fds "$WORKERS")"
     line+=" $(cat "$DECNET_INGEST_LOG_FILE"* 2>/dev/null | wc -l)"
     echo "$line" | tee -a "$WORK/samples"
+    if ! kill -0 "$ENGINE" 2>/dev/null || ! kill -0 "$WORKERS" 2>/dev/null; then
+        echo "soak: a process exited in round $n; the engine's log ends:"
+        grep -v '^$' "$WORK/decnet-engine.log" | tail -n 40
+        break
+    fi
 done
 sleep 10 # the last events reach the log and the store
 

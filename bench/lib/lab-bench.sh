@@ -16,6 +16,8 @@ lab_bench_setup() {
 }
 
 lab_bench_cleanup() {
+    # The workers too, when a run started them and ended early (its own end stops them).
+    "$BIN" workers stop >/dev/null 2>&1 || true
     "$BIN" teardown --all >/dev/null 2>&1 || true
     "$BIN" lab down >/dev/null 2>&1 || true
     [ -n "${KEEP:-}" ] || rm -rf "$WORK"
