@@ -8,6 +8,9 @@ import Synchronization
 public final class SQLiteEventStore: EventStore {
     public let path: String
     let pool: DatabasePool
+    /// The device and inode of the file the pool opened: a store removed or replaced under an open pool goes on
+    /// writing into the unlinked file, where nobody would ever read it (see `ingest`).
+    private let identity: (device: UInt64, inode: UInt64)?
     /// The attacker profiles this store last wrote, by address (see `upsertAttackers`).
     private let attackerCache = Mutex<[String: StoredAttacker]>([:])
 
@@ -40,6 +43,22 @@ public final class SQLiteEventStore: EventStore {
             try db.execute(sql: "PRAGMA mmap_size = 1073741824")
         }
         self.pool = try DatabasePool(path: path, configuration: configuration)
+        self.identity = Self.identity(of: path)
+    }
+
+    static func identity(of path: String) -> (device: UInt64, inode: UInt64)? {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return nil }
+        return (UInt64(status.st_dev), UInt64(status.st_ino))
+    }
+
+    /// Throws when the store's file is no longer the one this store opened (removed, or replaced by another).
+    func checkTheFileIsOurs() throws {
+        guard let identity = self.identity else { return }
+        guard let now = Self.identity(of: self.path) else {
+            throw StoreFileGone(path: self.path, replaced: false)
+        }
+        if now != identity { throw StoreFileGone(path: self.path, replaced: true) }
     }
 
     static var migrator: DatabaseMigrator {
@@ -192,7 +211,9 @@ public final class SQLiteEventStore: EventStore {
     }
 
     public func ingest(_ entries: [LogEntry], cursor: IngestCursor?) async throws -> IngestResult {
-        try await self.pool.write { db in
+        // Stored into a file that was removed, events would be acknowledged (the cursor moved past them) and lost.
+        try self.checkTheFileIsOurs()
+        return try await self.pool.write { db in
             var result = IngestResult()
             var fresh: [HoneypotEvent] = []
             fresh.reserveCapacity(entries.count)
@@ -405,5 +426,14 @@ public final class SQLiteEventStore: EventStore {
             }
             return counts
         }
+    }
+}
+
+/// The store's file was removed or replaced while the store had it open: what is written now would be lost.
+public struct StoreFileGone: Error, CustomStringConvertible {
+    public let path: String
+    public let replaced: Bool
+    public var description: String {
+        "the store's file \(self.path) was \(self.replaced ? "replaced" : "removed") while it was open"
     }
 }

@@ -181,13 +181,16 @@ struct WorkersCommand: AsyncParsableCommand {
                     ]
                 }
             }
-            let work = Task(executorPreference: BlockingIOExecutor.shared) {
+            let ingest = { @Sendable [paths] (store: any EventStore) async throws -> LogIngester.Progress in
                 try await withThrowingTaskGroup(of: (String, LogIngester.Progress).self) { group in
                     for path in paths {
                         var ingester = LogIngester(path: path, store: store)
                         ingester.batchSize = max(1, batchSize)
                         ingester.report = { FileHandle.standardError.write(Data(("ingester: " + $0 + "\n").utf8)) }
-                        ingester.progress = { current in progress.logs.withLock { $0[path] = current } }
+                        ingester.progress = { current in
+                            progress.logs.withLock { $0[path] = current }
+                            progress.committed.add(1, ordering: .relaxed)
+                        }
                         ingester.stored = { events in
                             BusTopics.publish(events, on: bus)
                             reuse.publish(events, on: bus)
@@ -199,6 +202,34 @@ struct WorkersCommand: AsyncParsableCommand {
                     var total = LogIngester.Progress()
                     for try await (_, done) in group { total.add(done) }
                     return total
+                }
+            }
+            let work = Task(executorPreference: BlockingIOExecutor.shared) {
+                guard follow else { return try await ingest(store) }
+                // Following, a store that fails (locked past the busy timeout, its file removed, PostgreSQL gone)
+                // is opened again and reading resumes from the store's cursor: nothing the cursor has not
+                // passed is lost, and nothing it has passed is stored twice (uuids are unique).
+                var store = store
+                var retry = StoreRetry()
+                while true {
+                    do {
+                        return try await ingest(store)
+                    } catch {
+                        if Task.isCancelled { return LogIngester.Progress() }
+                        let wait = retry.failed(committed: progress.committed.load(ordering: .relaxed))
+                        FileHandle.standardError.write(
+                            Data("ingester: \(error); opening the store again in \(wait) s\n".utf8)
+                        )
+                        do { try await Task.sleep(for: .seconds(wait)) } catch { return LogIngester.Progress() }
+                        do {
+                            let reopened = try StoreOpening.open(environment)
+                            try await reopened.migrate()
+                            store = reopened
+                            FileHandle.standardError.write(Data("ingester: the store is open again\n".utf8))
+                        } catch {
+                            FileHandle.standardError.write(Data("ingester: the store did not open: \(error)\n".utf8))
+                        }
+                    }
                 }
             }
             let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) { work.cancel() }
@@ -252,6 +283,27 @@ struct WorkersCommand: AsyncParsableCommand {
 /// Each event log's progress, for `workers status`.
 final class ProgressBoard: Sendable {
     let logs = Mutex([String: LogIngester.Progress]())
+
+    /// Batches committed since the workers started, over every log and every opening of the store.
+    let committed = Atomic<Int>(0)
+}
+
+/// How long the workers wait before opening a failed store again: 1 s, doubling to 30 s while failures follow
+/// each other with nothing committed between them, back to 1 s once a batch was.
+struct StoreRetry {
+    private var wait = 1
+    private var committedAtLastFailure: Int?
+
+    /// - Parameter committed: batches committed so far.
+    mutating func failed(committed: Int) -> Int {
+        if let last = self.committedAtLastFailure, last == committed {
+            self.wait = min(self.wait * 2, 30)
+        } else {
+            self.wait = 1
+        }
+        self.committedAtLastFailure = committed
+        return self.wait
+    }
 }
 
 struct WorkersStatus: Codable {
