@@ -2,7 +2,8 @@ import NIOCore
 import Synchronization
 
 /// The one handler every accepted connection starts with: counts its bytes, closes it when it has sent nothing
-/// for `idleTimeout` or lived `sessionTimeout`, and starts its task once the channel is active.
+/// for `idleTimeout`, lived `sessionTimeout` or left a greeting unanswered past `answerWithin`, and starts its
+/// task once the channel is active.
 ///
 /// One handler and one timer instead of four handlers (counting, `IdleStateHandler`, closing on idle,
 /// activation) and two timers: a held connection (a slow-loris flood holds thousands) costs memory for each
@@ -31,13 +32,17 @@ final class ConnectionGuard: ChannelDuplexHandler {
     private let sessionTimeout: TimeAmount
     private var lastRead = NIODeadline.now()
     private var sessionEnd = NIODeadline.distantFuture
+    /// A greeting's answer is due by then (`Greeting.answerWithin`); cleared by the first bytes read.
+    private let answerWithin: TimeAmount?
+    private var answerDue = NIODeadline.distantFuture
     private var timer: Scheduled<Void>?
     private var start: (() -> Void)?
     private var abandoned: (() -> Void)?
 
-    init(limits: ConnectionLimits) {
+    init(limits: ConnectionLimits, answerWithin: TimeAmount? = nil) {
         self.idleTimeout = limits.idleTimeout
         self.sessionTimeout = limits.sessionTimeout
+        self.answerWithin = answerWithin
     }
 
     /// `start` runs once the channel is active; `abandoned` instead, if it closes before.
@@ -50,6 +55,7 @@ final class ConnectionGuard: ChannelDuplexHandler {
         let now = NIODeadline.now()
         self.lastRead = now
         self.sessionEnd = now + self.sessionTimeout
+        if let answerWithin = self.answerWithin { self.answerDue = now + answerWithin }
         self.arm(context: context)
         if context.channel.isActive { self.activate() }
     }
@@ -62,6 +68,7 @@ final class ConnectionGuard: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         self.counts.received.add(Self.unwrapInboundIn(data).readableBytes, ordering: .relaxed)
         self.lastRead = .now()
+        self.answerDue = .distantFuture
         context.fireChannelRead(data)
     }
 
@@ -101,7 +108,7 @@ final class ConnectionGuard: ChannelDuplexHandler {
     }
 
     private func arm(context: ChannelHandlerContext) {
-        let due = min(self.lastRead + self.idleTimeout, self.sessionEnd)
+        let due = min(self.lastRead + self.idleTimeout, self.sessionEnd, self.answerDue)
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         self.timer = context.eventLoop.scheduleTask(deadline: due) {
             let (handler, context) = loopBound.value
@@ -112,7 +119,7 @@ final class ConnectionGuard: ChannelDuplexHandler {
     private func fire(context: ChannelHandlerContext) {
         self.timer = nil
         let now = NIODeadline.now()
-        if now >= self.sessionEnd || now >= self.lastRead + self.idleTimeout {
+        if now >= self.sessionEnd || now >= self.lastRead + self.idleTimeout || now >= self.answerDue {
             context.close(promise: nil)
         } else {
             self.arm(context: context)

@@ -147,7 +147,8 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
         case .admitted(let admitted):
             slot = admitted
         }
-        let guardHandler = ConnectionGuard(limits: limits)
+        let greeting = service.service.greeting(session: session)
+        let guardHandler = ConnectionGuard(limits: limits, answerWithin: greeting?.answerWithin)
         do {
             try channel.pipeline.syncOperations.addHandler(guardHandler)
             // The port as configured (0 when the system picked one), which is what per-port settings such as a
@@ -155,7 +156,6 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
             try service.service.configure(channel, port: port)
             let bridge = ConnectionBridge<Service.Inbound>()
             try channel.pipeline.syncOperations.addHandler(bridge)
-            let greeting = service.service.greeting(session: session)
             let outbound = ConnectionOutbound<Service.Outbound>(channel: channel)
             let served = ServedConnection(
                 connection: Connection(

@@ -37,10 +37,14 @@ public protocol TCPHoneypot: Sendable {
 public struct Greeting<Message: Sendable>: Sendable {
     public var message: Message
     public var state: (any Sendable)?
+    /// How long the client has to answer it: a connection still silent then is closed by the runtime, as the real
+    /// server closes it (sshd's LoginGraceTime); nil leaves it to the listener's idle timeout.
+    public var answerWithin: TimeAmount?
 
-    public init(_ message: Message, state: (any Sendable)? = nil) {
+    public init(_ message: Message, state: (any Sendable)? = nil, answerWithin: TimeAmount? = nil) {
         self.message = message
         self.state = state
+        self.answerWithin = answerWithin
     }
 }
 

@@ -346,9 +346,16 @@ import Testing
             timeout: .seconds(30)
         )
         let waited = ContinuousClock.now - started
+        // A client that never says a word (the runtime sent the identification; no task serves it yet) is
+        // closed at the grace time too.
+        let silentStart = ContinuousClock.now
+        let silent = try await RawTCP.exchange(port: service.port, send: [], timeout: .seconds(30))
+        let silentWaited = ContinuousClock.now - silentStart
         await service.stop()
         let closed = exchange.closedByServer && waited >= .seconds(1)
         #expect(String(decoding: exchange.bytes.prefix(21), as: UTF8.self) == "SSH-2.0-OpenSSH_9.2p1")
         #expect(closed, "closed after the grace time")
+        #expect(String(decoding: silent.bytes, as: UTF8.self).hasPrefix("SSH-2.0-OpenSSH_9.2p1"))
+        #expect(silent.closedByServer && silentWaited >= .seconds(1) && silentWaited < .seconds(20), "\(silentWaited)")
     }
 }

@@ -37,6 +37,18 @@ public struct SSHService: HoneypotService {
 
     public func configure(_ channel: any Channel, port: Int) throws {}
 
+    /// sshd's identification line, sent on connect by the runtime, so a connection that never answers (a scanner's,
+    /// a flood's) holds no task; it is closed at LoginGraceTime as sshd closes it. The connect time travels as
+    /// `state`: the grace counts from it, not from the client's first bytes.
+    public func greeting(session: SessionEvents) -> Greeting<ByteBuffer>? {
+        let (seconds, attoseconds) = self.configuration.loginGraceTime.components
+        return Greeting(
+            ByteBuffer(string: self.configuration.openSSH.identification + "\r\n"),
+            state: ContinuousClock.now,
+            answerWithin: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        )
+    }
+
     public func handle(_ connection: Connection<ByteBuffer, ByteBuffer>, session: SessionEvents) async throws {
         var configuration = self.configuration
         configuration.shell.ip = session.destination.ip
@@ -50,12 +62,13 @@ public struct SSHService: HoneypotService {
         // sshd's LoginGraceTime: a connection that has not logged in by then is closed without a word.
         let loggedIn = Atomic<Bool>(false)
         let channel = connection.channel
-        let grace = Task { [loginGraceTime = configuration.loginGraceTime] in
-            try await Task.sleep(for: loginGraceTime)
+        let connected = connection.greeting?.state as? ContinuousClock.Instant ?? .now
+        let grace = Task { [deadline = connected + configuration.loginGraceTime] in
+            try await Task.sleep(until: deadline)
             if !loggedIn.load(ordering: .relaxed) { channel.close(promise: nil) }
         }
         defer { grace.cancel() }
-        try await connection.outbound.write(ByteBuffer(bytes: transport.greeting()))
+        if connection.greeting == nil { try await connection.outbound.write(ByteBuffer(bytes: transport.greeting())) }
         for try await chunk in connection.inbound {
             var actions = transport.receive(chunk)
             while true {
