@@ -229,7 +229,13 @@ let package = Package(
         // The fuzz targets by name (the services' own entry points are DecnetServices.FuzzEntries).
         .target(
             name: "DecnetFuzz",
-            dependencies: ["DecnetServices", "DecnetCore", "DecnetConfig"],
+            dependencies: [
+                "DecnetServices", "DecnetCore", "DecnetConfig",
+                // The bus's wire format (DecnetRuntime/Bus).
+                "DecnetRuntime",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "decnet-fuzz", dependencies: ["DecnetFuzz"], swiftSettings: swiftSettings),

@@ -1,6 +1,9 @@
 import DecnetConfig
 import DecnetCore
+import DecnetRuntime
 import DecnetServices
+import NIOCore
+import NIOEmbedded
 
 /// The fuzz targets by name: attacker bytes into one decoder or state machine each, without sockets, for libFuzzer
 /// (`scripts/fuzz.sh`, the `decnet-fuzz` product built with `--sanitize fuzzer`) and for the replay of corpora and
@@ -40,6 +43,7 @@ public enum FuzzTargets {
         ("sftp", FuzzEntries.sftp),
         ("tls-hello", FuzzEntries.tlsHello),
         ("rfc5424", Self.rfc5424),
+        ("bus-wire", Self.busWire),
         ("ini", Self.ini),
         ("topology", Self.topology),
     ]
@@ -50,6 +54,28 @@ public enum FuzzTargets {
 
     static func rfc5424(_ bytes: [UInt8]) {
         _ = try? RFC5424Parser.event(from: bytes[...])
+    }
+
+    /// The service bus's NATS wire format, as the broker reads a client (`BusClientDecoder`) and as a client reads
+    /// the broker or an upstream NATS server (`BusServerDecoder`): the same bytes through each, split in two where
+    /// the first byte says.
+    static func busWire(_ bytes: [UInt8]) {
+        Self.decode(BusClientDecoder(), bytes)
+        Self.decode(BusServerDecoder(), bytes)
+    }
+
+    static func decode<Decoder: NIOSingleStepByteToMessageDecoder>(_ decoder: Decoder, _ bytes: [UInt8]) {
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(decoder))
+        let split = bytes.isEmpty ? 0 : Int(bytes[0]) % bytes.count
+        for chunk in [bytes[..<split], bytes[split...]] where !chunk.isEmpty {
+            do {
+                try channel.writeInbound(ByteBuffer(bytes: chunk))
+            } catch {
+                break
+            }
+            while (try? channel.readInbound(as: Decoder.InboundOut.self)) != nil {}
+        }
+        _ = try? channel.finish(acceptAlreadyClosed: true)
     }
 
     static func ini(_ bytes: [UInt8]) {

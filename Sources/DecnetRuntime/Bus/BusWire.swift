@@ -1,5 +1,4 @@
 import DecnetCore
-import DecnetRuntime
 import NIOCore
 
 /// The service bus's wire protocol: the text protocol of NATS core (`INFO`, `CONNECT`, `PUB`, `SUB`, `UNSUB`,
