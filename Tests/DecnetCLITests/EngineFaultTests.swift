@@ -11,6 +11,14 @@ import Glibc
 /// The deploy that started it ends in a clear error rather than a hang; the next deploy builds the whole fleet
 /// over what was left (namespaces, interfaces), every decky serves, and a teardown leaves nothing behind.
 @Suite(.serialized) struct EngineFaultTests {
+    /// Runs blocking work (polling, stepping a process, reading a pipe to its end) on a thread of its own rather
+    /// than on the cooperative pool, which the other tests of a full run share.
+    static func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: body()) }
+        }
+    }
+
     @Test(.enabled(if: NativeEngineTests.rootOrCI, "needs root to make network namespaces (CI runs as root)"))
     func theEngineKilledMidDeployFailsClearlyAndTheNextDeployBuildsTheFleet() async throws {
         let binary = try #require(PackageLayout.decnetBinary, "build the decnet product first (swift build)")
@@ -39,36 +47,47 @@ import Glibc
             deploy.standardError = output
             try deploy.run()
             // The engine is caught as it starts and stepped (SIGSTOP, a few milliseconds of SIGCONT at a time)
-            // until it has made some of the deckies' namespaces but serves none, then killed there.
+            // until it has made some of the deckies' namespaces but serves none, then killed there. On a thread
+            // of its own: under a full test run the cooperative pool can be busy for seconds, and the engine
+            // would be serving before a task looked.
             let engineLog = harness.directory.url.appendingPathComponent("decnet-engine.log").path
-            let serving = { ((try? String(contentsOfFile: engineLog, encoding: .utf8)) ?? "").contains("serving") }
-            let namespaces = {
-                ((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []).filter {
-                    $0.contains("\(tag)-d")
-                }.count
-            }
-            var pid: Int32?
-            for _ in 0..<6000 where pid == nil {
-                if let running = harness.enginePID, NativeFleetHarness.isRunning(running) {
-                    kill(running, SIGSTOP)
-                    pid = running
-                } else {
-                    try await Task.sleep(for: .milliseconds(1))
+            let pidFile = harness.directory.url.appendingPathComponent("decnet-engine.pid").path
+            let caught = await Self.onThread { () -> (made: Int, serving: Bool, killed: Bool) in
+                let serving = { ((try? String(contentsOfFile: engineLog, encoding: .utf8)) ?? "").contains("serving") }
+                let namespaces = {
+                    ((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []).filter {
+                        $0.contains("\(tag)-d")
+                    }.count
                 }
+                var pid: Int32?
+                for _ in 0..<60000 where pid == nil {
+                    let text = (try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? ""
+                    if let running = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), kill(running, 0) == 0
+                    {
+                        kill(running, SIGSTOP)
+                        pid = running
+                    } else {
+                        usleep(500)
+                    }
+                }
+                guard let engine = pid else { return (0, false, false) }
+                var made = namespaces()
+                while made == 0 && !serving() && kill(engine, 0) == 0 {
+                    kill(engine, SIGCONT)
+                    usleep(2000)
+                    kill(engine, SIGSTOP)
+                    made = namespaces()
+                }
+                let wasServing = serving()
+                return (made, wasServing, kill(engine, SIGKILL) == 0)
             }
-            let engine = try #require(pid, "the engine never started")
-            var made = namespaces()
-            while made == 0 && !serving() && NativeFleetHarness.isRunning(engine) {
-                kill(engine, SIGCONT)
-                usleep(3000)
-                kill(engine, SIGSTOP)
-                made = namespaces()
+            #expect(caught.killed, "the engine never started")
+            #expect(caught.made > 0 && !caught.serving, "the engine was not caught mid-deploy: \(caught)")
+            let said = await Self.onThread {
+                let bytes = output.fileHandleForReading.readDataToEndOfFile()
+                deploy.waitUntilExit()
+                return String(decoding: bytes, as: UTF8.self)
             }
-            let midDeploy = made > 0 && !serving()
-            #expect(kill(engine, SIGKILL) == 0)
-            #expect(midDeploy, "the engine was not caught mid-deploy (\(made) namespaces, serving: \(serving()))")
-            let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            deploy.waitUntilExit()
             #expect(deploy.terminationStatus != 0, "\(said)")
             #expect(said.contains("the engine exited"), "\(said)")
 
