@@ -49,6 +49,20 @@ import Glibc
         return rows
     }
 
+    /// A log of 500 events and the workers running on it, once they have stored all 500.
+    static func workersWithFiveHundredStored(
+        _ binary: URL,
+        in directory: TemporaryDirectory
+    ) async throws -> (log: String, database: String, workers: Process) {
+        let log = directory.path + "/decnet.log"
+        let database = directory.path + "/decnet.db"
+        #expect(FileManager.default.createFile(atPath: log, contents: nil))
+        try Self.append(0..<500, to: log)
+        let workers = try Self.startWorkers(binary, log: log, in: directory)
+        #expect(try await Self.stored(database, want: 500) == 500)
+        return (log, database, workers)
+    }
+
     static func stop(_ workers: Process) async -> Int32 {
         kill(workers.processIdentifier, SIGTERM)
         await EngineFaultTests.onThread { workers.waitUntilExit() }
@@ -60,13 +74,8 @@ import Glibc
         let python = try #require(ExternalTool.python3.path)
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let log = directory.path + "/decnet.log"
-        let database = directory.path + "/decnet.db"
-        #expect(FileManager.default.createFile(atPath: log, contents: nil))
-        try Self.append(0..<500, to: log)
-        let workers = try Self.startWorkers(binary, log: log, in: directory)
+        let (log, database, workers) = try await Self.workersWithFiveHundredStored(binary, in: directory)
         defer { if workers.isRunning { kill(workers.processIdentifier, SIGKILL) } }
-        #expect(try await Self.stored(database, want: 500) == 500)
 
         // Another process takes the write lock and keeps it until the ingester has given up waiting for it (its
         // busy timeout, 15 s), whatever the machine's load.
@@ -119,13 +128,8 @@ import Glibc
         let binary = try #require(PackageLayout.decnetBinary, "build the decnet product first (swift build)")
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let log = directory.path + "/decnet.log"
-        let database = directory.path + "/decnet.db"
-        #expect(FileManager.default.createFile(atPath: log, contents: nil))
-        try Self.append(0..<500, to: log)
-        let workers = try Self.startWorkers(binary, log: log, in: directory)
+        let (log, database, workers) = try await Self.workersWithFiveHundredStored(binary, in: directory)
         defer { if workers.isRunning { kill(workers.processIdentifier, SIGKILL) } }
-        #expect(try await Self.stored(database, want: 500) == 500)
 
         // The operator (or a clean-up job) removes the store while the ingester has it open; events go on.
         for suffix in ["", "-wal", "-shm"] { unlink(database + suffix) }
