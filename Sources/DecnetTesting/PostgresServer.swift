@@ -52,7 +52,7 @@ public final class PostgresServer: @unchecked Sendable {
             "/usr/sbin/runuser",
             [
                 "-u", "postgres", "--", Self.binaries + "/initdb", "-D", data, "-U", "decnet", "--auth=trust", "-E",
-                "UTF8",
+                "UTF8", "--no-sync",
             ]
         )
         guard initialized.status == 0 else { throw Failure("initdb: \(initialized.standardError)") }

@@ -52,16 +52,22 @@ import Testing
         let nmap = try #require(ExternalTool.nmap.path, "\(ExternalTool.nmap.missingMessage)")
         let host = "127.77.19.28"
         let (listener, capture, task) = try await Self.start(["snmp_community": "n0c-r3ad"], host: host)
+        // Net-SNMP waits 1 s for each answer; a full test run on two cores can hold one back longer, and a walk
+        // whose retries all go unanswered prints nothing. 5 s a try (5 retries) measures the answers, not the load.
+        let patient = ["-t", "5"]
         let get = try await ProcessRunner.run(
             bin.appendingPathComponent("snmpget").path,
-            ["-v2c", "-c", "n0c-r3ad", "-On", host, "1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.1.2.0"]
+            patient + ["-v2c", "-c", "n0c-r3ad", "-On", host, "1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.1.2.0"]
         )
         #expect(
             get.standardOutput.contains(".1.3.6.1.2.1.1.5.0 = STRING: \"edge-rtr01\""),
             "\(get.standardOutput)\(get.standardError)"
         )
         #expect(get.standardOutput.contains(".1.3.6.1.2.1.1.2.0 = OID: .1.3.6.1.4.1.9.1.1041"), "\(get.standardOutput)")
-        let walked = try await ProcessRunner.run(walk, ["-v2c", "-c", "n0c-r3ad", "-On", host, "1.3.6.1.2.1"])
+        let walked = try await ProcessRunner.run(
+            walk,
+            patient + ["-v2c", "-c", "n0c-r3ad", "-On", host, "1.3.6.1.2.1"]
+        )
         let lines = walked.standardOutput.split(separator: "\n")
         #expect(lines.count == 33, "\(walked.standardOutput)\(walked.standardError)")
         #expect(
@@ -75,12 +81,14 @@ import Testing
         #expect(!walked.standardError.contains("OID not increasing"), "\(walked.standardError)")
         let bulk = try await ProcessRunner.run(
             bin.appendingPathComponent("snmpbulkwalk").path,
-            ["-v2c", "-c", "n0c-r3ad", "-On", host, "1.3.6.1.2.1.2"]
+            patient + ["-v2c", "-c", "n0c-r3ad", "-On", host, "1.3.6.1.2.1.2"]
         )
         #expect(bulk.standardOutput.split(separator: "\n").count == 23, "\(bulk.standardOutput)\(bulk.standardError)")
         let v3 = try await ProcessRunner.run(
             bin.appendingPathComponent("snmpget").path,
-            ["-v3", "-u", "netops", "-l", "authNoPriv", "-a", "SHA", "-A", "Sup3rSecret!", host, "1.3.6.1.2.1.1.5.0"]
+            patient + [
+                "-v3", "-u", "netops", "-l", "authNoPriv", "-a", "SHA", "-A", "Sup3rSecret!", host, "1.3.6.1.2.1.1.5.0",
+            ]
         )
         #expect(v3.standardError.contains("Unknown user name"), "\(v3.standardOutput)\(v3.standardError)")
         let directory = try TemporaryDirectory()
