@@ -259,6 +259,13 @@ import Glibc
             environment: environment
         )
         #expect(refused.status != 0 && refused.standardError.contains("expected a loopback host:port"))
+        // Without a broker, `bus pub` says so and fails: it exits 0 only once a broker has the message.
+        let unserved = try await ProcessRunner.run(
+            binary.path,
+            ["bus", "pub", "attacker.observed", "{}"],
+            environment: environment
+        )
+        #expect(unserved.status != 0 && unserved.standardError.contains("no broker answered"), "\(unserved)")
         let port = LoopbackPort.unused()
         try await Self.startBus(binary, ["--listen", "127.0.0.1:\(port)"], environment: environment)
         defer { Self.killBus(directory) }

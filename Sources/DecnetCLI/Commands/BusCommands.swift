@@ -181,13 +181,17 @@ struct BusCommand: AsyncParsableCommand {
             } catch {
                 throw CommandFailure("\(self.subject): \(error)", exitCode: .validationFailure)
             }
-            let publisher = BusPublisher(socketPath: socket, name: "decnet-bus-pub")
-            publisher.publish(subject, Array(self.payload.utf8))
-            let running = Task { await publisher.run() }
-            // Up to a second for the broker to take it, and the connection closed after it has gone out (a
-            // cancelled writer could close the connection with the message still in it).
-            await publisher.close(running: running, grace: .seconds(1))
-            guard publisher.statistics.published == 1 else {
+            // Exit 0 only once the broker has the message (its PONG to a PING sent after it, as `nats pub`
+            // flushes): a fixed grace and a cancelled writer once exited 0 with the message never sent.
+            do {
+                try await BusConnection.publishConfirmed(
+                    socket,
+                    BusMessage(subject: subject, payload: Array(self.payload.utf8)),
+                    name: "decnet-bus-pub"
+                )
+            } catch let failure as BusConnection.Failure {
+                throw CommandFailure("bus \(socket): \(failure.description)")
+            } catch {
                 throw CommandFailure("bus \(socket): no broker answered (is `decnet bus start` running?)")
             }
         }

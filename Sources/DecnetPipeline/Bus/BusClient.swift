@@ -161,6 +161,51 @@ public enum BusConnection {
         return connection
     }
 
+    /// Publishes one message and returns once the broker has taken it: a PING follows the PUB, and the broker
+    /// reads a connection's operations in order, so its PONG means the message was published (a NATS client's
+    /// flush). Throws when no broker answers, it refuses the message, or `timeout` passes first.
+    public static func publishConfirmed(
+        _ socketPath: String,
+        _ message: BusMessage,
+        name: String,
+        timeout: Duration = .seconds(10),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws {
+        let connection = try await Self.connect(socketPath, name: name, group: group)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask {
+                try await connection.executeThenClose { inbound, outbound in
+                    var buffer = ByteBuffer()
+                    BusWire.publish(message, into: &buffer)
+                    BusWire.write(BusWire.ClientOperation.ping, into: &buffer)
+                    try await outbound.write(buffer)
+                    for try await operation in inbound {
+                        switch operation {
+                        case .pong:
+                            return
+                        case .error(let text):
+                            throw Failure(description: "the broker refused the message: \(text)")
+                        case .ping:
+                            var pong = ByteBuffer()
+                            BusWire.write(BusWire.ClientOperation.pong, into: &pong)
+                            try await outbound.write(pong)
+                        case .info, .ok, .message:
+                            continue
+                        }
+                    }
+                    throw Failure(description: "the broker closed the connection before confirming the message")
+                }
+            }
+            tasks.addTask {
+                try await Task.sleep(for: timeout)
+                connection.channel.close(promise: nil)
+                throw Failure(description: "the broker did not confirm the message within \(timeout)")
+            }
+            try await tasks.next()
+            tasks.cancelAll()
+        }
+    }
+
     /// Messages on `pattern`, as they come, until the broker goes away or the task is cancelled.
     public static func subscribe(
         _ socketPath: String,
