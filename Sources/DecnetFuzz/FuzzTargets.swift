@@ -1,6 +1,6 @@
 import DecnetConfig
 import DecnetCore
-import DecnetRuntime
+import DecnetServiceKit
 import DecnetServices
 import NIOCore
 import NIOEmbedded

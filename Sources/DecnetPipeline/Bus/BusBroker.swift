@@ -1,5 +1,6 @@
 import DecnetCore
 import DecnetRuntime
+import DecnetServiceKit
 import Foundation
 import NIOCore
 import NIOPosix

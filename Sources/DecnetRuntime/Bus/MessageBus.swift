@@ -1,5 +1,7 @@
 import DecnetCore
+import DecnetServiceKit
 import Foundation
+import NIOCore
 import Synchronization
 
 /// One message on the bus.
@@ -104,4 +106,15 @@ public final class MessageBus: Sendable {
 
     /// Messages subscription `id` lost to a full queue.
     public func dropped(for id: Int) -> Int { self.state.withLock { $0.subscribers[id]?.dropped ?? 0 } }
+}
+
+extension BusWire {
+    /// `message` as a `PUB` (the wire format lives in DecnetServiceKit, below the bus, so that the fuzz driver
+    /// reaches its decoders without linking this module: docs/fuzzing.md, "Known gap").
+    public static func publish(_ message: BusMessage, into buffer: inout ByteBuffer) {
+        Self.write(
+            .publish(subject: message.subject.text, reply: nil, payload: ByteBuffer(bytes: message.payload)),
+            into: &buffer
+        )
+    }
 }

@@ -48,14 +48,6 @@ public enum BusWire {
         }
     }
 
-    /// A bus message as a client's `PUB`.
-    public static func publish(_ message: BusMessage, into buffer: inout ByteBuffer) {
-        Self.write(
-            .publish(subject: message.subject.text, reply: nil, payload: ByteBuffer(bytes: message.payload)),
-            into: &buffer
-        )
-    }
-
     public static func write(_ operation: ClientOperation, into buffer: inout ByteBuffer) {
         switch operation {
         case .connect(let json): buffer.writeString("CONNECT \(json)\r\n")
