@@ -54,25 +54,38 @@ import Glibc
         }
         let result = try await finished
         let found = try #require(seen, "no \(type) scan from \(source): \(result.standardError.suffix(400))")
-        // The scan is reported within 2 s of its first packet, and each type within 2 s of the packet that shows
-        // it (nmap -sV sends its first service probe only after waiting 5 s for a banner).
+        // The scan is reported while it runs: its first report soon after its first packet, and each type soon
+        // after the packet that shows it (nmap -sV sends its first service probe only after waiting 5 s for a
+        // banner). What the test measures includes its own polling of the log, which a loaded CI box delays by
+        // seconds, so the bound here is loose; the 2 s target is bench/scan-latency.sh's, on a quiet machine.
         #expect(
-            (firstReport ?? 99) < 2.0,
+            (firstReport ?? 99) < Self.reportBound,
             "\(type) from \(source): first report \(firstReport ?? -1) s after its first packet"
         )
-        #expect(found.delay < 2.0, "\(type) from \(source) seen \(found.delay) s after the packet that showed it")
+        #expect(
+            found.delay < Self.reportBound,
+            "\(type) from \(source) seen \(found.delay) s after the packet that showed it"
+        )
         #expect(found.event.service.rawValue == "sniffer")
+        // The tool may be named in a later report of the same scan, once its packets show it, and a sweep's
+        // reports for each decky follow its first: both are waited for (up to the same bound).
+        var named: [String] = []
+        var reached: Set<String> = []
+        for _ in 0..<Int(Self.reportBound * 10) {
+            let events = Self.scans(harness, from: source)
+            named = events.compactMap { $0[field: "tool"] }
+            reached = Set(events.filter { $0.id == .scanDetected }.map(\.decky))
+            if (tool.map(named.contains) ?? true) && reached.count >= deckies { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
         if let tool {
-            // The tool may be named in a later report of the same scan, once its packets show it.
-            try await Task.sleep(for: .milliseconds(300))
-            let named = Self.scans(harness, from: source).compactMap { $0[field: "tool"] }
             #expect(named.contains(tool), "\(type) from \(source): tools named \(named), expected \(tool)")
         }
-        if deckies > 1 {
-            let reached = Set(Self.scans(harness, from: source).filter { $0.id == .scanDetected }.map(\.decky))
-            #expect(reached.count >= deckies, "\(type) from \(source) reached \(reached.sorted())")
-        }
+        #expect(reached.count >= deckies, "\(type) from \(source) reached \(reached.sorted())")
     }
+
+    /// How long after its packets a scan's report may reach the log, as this test sees it.
+    static let reportBound = 10.0
 
     @Test(.enabled(if: ready, "needs root and nmap, masscan, zmap, hping3, arp-scan, p0f (CI installs them)"))
     func everyScannerIsSeenNamedAndAttributed() async throws {
@@ -240,11 +253,15 @@ import Glibc
             async let p0f = ProcessRunner.run(
                 "/usr/sbin/ip",
                 [
-                    "netns", "exec", "decnet-\(names[0])", "timeout", "-s", "KILL", "4", p0fTool, "-i", "eth0", "-o",
+                    "netns", "exec", "decnet-\(names[0])", "timeout", "-s", "KILL", "10", p0fTool, "-i", "eth0", "-o",
                     p0fLog,
                 ]
             )
-            try await Task.sleep(for: .seconds(1))
+            // p0f opens its log once its capture is open; the login waits for that (a loaded box starts it late).
+            for _ in 0..<50 where !FileManager.default.fileExists(atPath: p0fLog) {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            try await Task.sleep(for: .milliseconds(300))
             _ = try await ProcessRunner.run(
                 "/usr/sbin/ip",
                 ["netns", "exec", attacker, redisCLI, "-h", first, "-a", "guess", "--no-auth-warning", "PING"]

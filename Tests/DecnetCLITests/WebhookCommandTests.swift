@@ -48,32 +48,41 @@ import Testing
         try APIDaemonTests.botnetLog(to: directory.path + "/events.log")
         let stored = try await decnet(["workers", "start", "--once"])
         #expect(stored.status == 0, "\(stored.standardError)")
+        // The receiver's requests of attacker.scored, failed attempts included, and the attackers they name. The
+        // wait is for five attackers, not five requests: the first delivery's failed attempt is a request too.
         var scored: [[String: Any]] = []
-        for _ in 0..<120 where scored.count < 5 {
+        var ips: Set<String> = []
+        for _ in 0..<240 where ips.count < 5 {
             try await Task.sleep(for: .milliseconds(250))
             scored = receiver.requests.filter {
                 ($0["body"] as? String)?.contains("\"topic\":\"attacker.scored\"") == true
             }
+            ips = Set(
+                scored.compactMap { request -> String? in
+                    guard let body = request["body"] as? String,
+                        let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+                    else { return nil }
+                    return (object["payload"] as? [String: Any])?["attacker_ip"] as? String
+                }
+            )
         }
         // Five attackers scored; the first delivery was retried past the receiver's second 500.
-        let ips = Set(
-            scored.compactMap { request -> String? in
-                guard let body = request["body"] as? String,
-                    let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
-                else { return nil }
-                return (object["payload"] as? [String: Any])?["attacker_ip"] as? String
-            }
-        )
         #expect(ips == Set((1...5).map { "10.81.0.\($0)" }), "\(receiver.requests.count) requests: \(ips)")
         #expect(
             scored.allSatisfy { (($0["headers"] as? [String: String])?["webhook-signature"] ?? "").hasPrefix("v1,") }
         )
         // The delivery log in the store: the test's 500, the first delivery's failed attempts, then the deliveries.
-        let log = try await decnet(["webhook", "deliveries", uuid, "--json"])
-        let attempts = try #require(
-            try JSONSerialization.jsonObject(with: Data(log.standardOutput.utf8)) as? [[String: Any]],
-            "\(log.standardError)"
-        )
+        // The receiver has a request before the profiler has its answer and has logged it, so the log is polled.
+        var attempts: [[String: Any]] = []
+        for _ in 0..<40 {
+            let log = try await decnet(["webhook", "deliveries", uuid, "--json"])
+            attempts = try #require(
+                try JSONSerialization.jsonObject(with: Data(log.standardOutput.utf8)) as? [[String: Any]],
+                "\(log.standardError)"
+            )
+            if attempts.filter({ $0["delivered"] as? Bool == true }).count >= 5 { break }
+            try await Task.sleep(for: .milliseconds(250))
+        }
         #expect(attempts.filter { $0["delivered"] as? Bool == true }.count >= 5, "\(attempts)")
         #expect(attempts.contains { $0["subject"] as? String == "system.webhook.test" && $0["status"] as? Int == 500 })
         #expect(
