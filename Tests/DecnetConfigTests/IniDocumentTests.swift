@@ -46,6 +46,15 @@ import Testing
         // Line 9 belongs to the repeated [general], whose settings are not read.
         let (_, keyless) = IniDocument.parse("[s]\n = value\n", path: "k.ini")
         #expect(keyless.map(\.description) == ["k.ini:2: [s]: setting without a key; expected key = value"])
+        // A comment after a header is named as such (there are no inline comments), whichever its mark.
+        for mark in [";", "#"] {
+            let (_, commented) = IniDocument.parse("[web]   \(mark) the front end\nip = 10.0.0.2\n", path: "c.ini")
+            #expect(
+                commented.first?.description
+                    == "c.ini:1: [web]   \(mark) the front end: a comment after a section header; expected it on a"
+                    + " line of its own (no inline comments)"
+            )
+        }
     }
 
     /// Hostile bytes never crash the reader: every prefix of a nasty file parses to something.

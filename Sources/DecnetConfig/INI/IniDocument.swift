@@ -69,7 +69,14 @@ public struct IniDocument: Sendable {
 
             if trimmed.hasPrefix("[") {
                 guard trimmed.hasSuffix("]"), trimmed.count > 2 else {
-                    diagnostics.append(Diagnostic(origin, key: trimmed, "malformed section header; expected [name]"))
+                    // `[name]  ; note`: configparser has no inline comments, and says so plainly.
+                    let close = trimmed.firstIndex(of: "]")
+                    let rest = close.map { trimmed[trimmed.index(after: $0)...].trimmingWhitespace() } ?? ""
+                    let hint =
+                        rest.hasPrefix(";") || rest.hasPrefix("#")
+                        ? "a comment after a section header; expected it on a line of its own (no inline comments)"
+                        : "malformed section header; expected [name]"
+                    diagnostics.append(Diagnostic(origin, key: trimmed, hint))
                     continue
                 }
                 let name = String(trimmed.dropFirst().dropLast()).trimmingWhitespace()
