@@ -55,6 +55,15 @@ final class K8sCluster: Sendable {
         self.state = Mutex(State(objects: builder.stored, resourceVersion: builder.resourceVersion))
     }
 
+    /// A cluster as `other` stands now, changed independently of it from here on (the fuzz target starts each
+    /// input from one built baseline instead of building it again).
+    init(copying other: K8sCluster) {
+        self.objects = other.objects
+        self.release = other.release
+        self.nodes = other.nodes
+        self.state = Mutex(other.state.withLock { $0 })
+    }
+
     /// Worker names in the control plane's style: `k8s-master-01` → `k8s-worker-01`, `k8s-worker-02`;
     /// `kube-cp` → `kube-worker-1`, `kube-worker-2`; otherwise `<name>-worker-1`, `-worker-2`.
     static func workerNames(_ controlPlane: String) -> (String, String) {

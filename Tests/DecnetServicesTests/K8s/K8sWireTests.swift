@@ -3,6 +3,7 @@ import DecnetServiceKit
 import Foundation
 import NIOCore
 import NIOEmbedded
+import Synchronization
 import Testing
 
 @testable import DecnetServices
@@ -105,6 +106,30 @@ import Testing
                 "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\nDate: "
             )
         )
+    }
+
+    /// Object ids are lowercase hex of the seed's hashes, as `%02x` wrote them, and UIDs are version-4 shaped; a
+    /// copied cluster starts where its original stands and changes on its own.
+    @Test func idsAreLowercaseHexAndACopiedClusterIsItsOwn() throws {
+        #expect(K8sObjects.hex([0x00, 0x0f, 0xab, 0xff]) == "000fabff")
+        let objects = K8sObjects(seed: "k8s-master-01", now: 1_780_000_000)
+        let hash = objects.bytes("x")
+        #expect(objects.hex("x") == hash.map { String(format: "%02x", $0) }.joined())
+        let uid = objects.uid("pod")
+        #expect(uid.count == 36 && uid.split(separator: "-").map(\.count) == [8, 4, 4, 4, 12])
+        #expect(uid.split(separator: "-")[2].hasPrefix("4") && uid.split(separator: "-")[3].hasPrefix("a"))
+        let original = K8sCluster(
+            release: K8sRelease(persona: "v1.28.2"),
+            hostname: "k8s-master-01",
+            nodeIP: "10.20.0.10",
+            caPEM: "PEM",
+            now: 1_780_000_000
+        )
+        let copy = K8sCluster(copying: original)
+        let count = { (cluster: K8sCluster) in cluster.state.withLock { $0.objects.count } }
+        #expect(count(copy) == count(original) && count(original) > 10)
+        copy.state.withLock { $0.objects.removeAll() }
+        #expect(count(copy) == 0 && count(original) > 10)
     }
 
     /// The service's own pipeline on an embedded channel: junk gets Go's 400, an oversized header block Go's 431.
