@@ -230,11 +230,14 @@ let package = Package(
         .target(
             name: "DecnetFuzz",
             dependencies: [
-                // DecnetServiceKit: the bus's wire format (Bus/BusWire.swift). Not DecnetRuntime or DecnetPipeline:
-                // linking either takes libFuzzer's coverage signal away from most targets (docs/fuzzing.md).
-                "DecnetServices", "DecnetServiceKit", "DecnetCore", "DecnetConfig",
+                // DecnetServiceKit: the bus's wire format (Bus/BusWire.swift); DecnetAPI and its store: the API's
+                // JSON bodies through its router (APIBodies.swift).
+                "DecnetServices", "DecnetServiceKit", "DecnetCore", "DecnetConfig", "DecnetAPI", "DecnetStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -46,6 +46,7 @@ public enum FuzzTargets {
         ("bus-wire", Self.busWire),
         ("ini", Self.ini),
         ("topology", Self.topology),
+        ("api-json", APIBodies.run),
     ]
 
     public static func target(_ name: String) -> (@Sendable ([UInt8]) -> Void)? {

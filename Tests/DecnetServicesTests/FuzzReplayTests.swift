@@ -40,4 +40,26 @@ import Testing
         }
         #expect(!inputs.isEmpty)
     }
+
+    /// The `api-json` seeds, in order on a fresh API, get through its router to what each route does with a good
+    /// body (so the target fuzzes the routes, not only the authentication in front of them); the bad ones get a
+    /// 4xx.
+    @Test func theAPISeedsReachTheirRoutes() throws {
+        let expected: [String: Int] = [
+            "login-admin": 200, "login-wrong": 401, "change-password-wrong-old": 400, "new-user-viewer": 201,
+            "deploy-lab": 200, "merge": 404, "unmerge-addresses": 404, "canary-document": 201, "canary-url": 201,
+            "swarm-host": 201, "topology-mazenet": 201, "topology-positions": 200, "webhook-slack": 201,
+            "not-json": 400,
+        ]
+        let files = Self.files("corpus", "api-json")
+        #expect(Set(files.map(\.lastPathComponent)) == Set(expected.keys))
+        let answers = APIBodies.answers(try files.map { Array(try Data(contentsOf: $0)) })
+        for (file, answer) in zip(files, answers) {
+            let answer = try #require(answer)
+            #expect(
+                answer.code == expected[file.lastPathComponent],
+                "\(file.lastPathComponent): \(answer.route) \(answer.code) \(answer.detail.prefix(300))"
+            )
+        }
+    }
 }

@@ -5,9 +5,8 @@ import NIOEmbedded
 import NIOHTTP1
 
 /// Fuzz entry points of the services' decoders and state machines: attacker bytes in, no sockets, nothing out
-/// (DecnetFuzz's targets call them; `docs/fuzzing.md`). They live here, public, because a fuzz driver that
-/// reaches internal types through `@testable import` gets no coverage from libFuzzer (measured with Swift 6.1's
-/// -sanitize=fuzzer): the instrumented module must be imported plainly.
+/// (DecnetFuzz's targets call them; `docs/fuzzing.md`). They live here, public, so the driver imports the
+/// services plainly rather than through `@testable import`.
 public enum FuzzEntries {
     static func context(_ kind: ServiceKind, _ persona: [String: String] = [:]) -> ServiceContext {
         ServiceContext(decky: "fuzz", hostname: "fuzz-01", service: kind, persona: persona, sink: DiscardingEventSink())
