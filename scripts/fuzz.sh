@@ -3,6 +3,7 @@
 #
 #   scripts/fuzz.sh [seconds per target, default 60] [target…]
 #   FUZZ_RUNS=1000000 FUZZ_JOBS=2 scripts/fuzz.sh 3600     # each target to a million inputs or an hour, two at once
+#   FUZZ_BIN=.build-fuzz-release/release/decnet-fuzz scripts/fuzz.sh …   # run the driver built before, as it is
 #
 # Builds the decnet-fuzz product, instrumented for coverage and with AddressSanitizer, into .build-fuzz-release
 # (a release build of the services' and the API's dependency graph: about half an hour the first time on 2 cores;
@@ -29,9 +30,15 @@ SCRATCH=.build-fuzz-release
 # comes after SwiftPM's own and so is the one kept; SwiftPM's flags still choose the C flags and the link.
 FLAGS=(-c "$CONFIG" --product decnet-fuzz --scratch-path "$SCRATCH" --sanitize fuzzer --sanitize address
     -Xswiftc -sanitize=fuzzer,address -Xswiftc -DDECNET_FUZZ)
-swift build "${FLAGS[@]}" || exit 1
-BIN_DIR="$(swift build "${FLAGS[@]}" --show-bin-path)"
-BIN="$BIN_DIR/decnet-fuzz"
+if [ -n "${FUZZ_BIN:-}" ]; then
+    # A driver built before (by this script) is run as it is: no build, and the objects beside it are checked.
+    BIN=$(readlink -f "$FUZZ_BIN")
+    BIN_DIR=$(dirname "$BIN")
+else
+    swift build "${FLAGS[@]}" || exit 1
+    BIN_DIR="$(swift build "${FLAGS[@]}" --show-bin-path)"
+    BIN="$BIN_DIR/decnet-fuzz"
+fi
 # A build without counters in the Swift code fuzzes blind: refuse it.
 if ! readelf -SW "$BIN_DIR"/DecnetServices.build/*.o 2>/dev/null | grep -c __sancov_cntrs >/dev/null; then
     echo "fuzz.sh: the Swift code of $BIN has no coverage counters; rebuild $SCRATCH" >&2

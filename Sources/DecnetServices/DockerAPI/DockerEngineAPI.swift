@@ -367,7 +367,9 @@ struct DockerEngineAPI: HTTPAPI {
         var query: [String: String] = [:]
         if pieces.count > 1 {
             for pair in pieces[1].split(separator: "&") {
-                let kv = pair.split(separator: "=", maxSplits: 1)
+                // Empty sides kept, as Go's url.ParseQuery keeps them: `=` is the empty key with an empty value
+                // (omitting them left `=` with no key at all: an index out of range, found by the fuzzer).
+                let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
                 let key = String(kv[0]).removingPercentEncoding ?? String(kv[0])
                 query[key] = kv.count > 1 ? (String(kv[1]).removingPercentEncoding ?? String(kv[1])) : ""
             }

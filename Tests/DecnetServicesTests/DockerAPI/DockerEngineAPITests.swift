@@ -44,6 +44,15 @@ import Testing
             .value
     }
 
+    /// Query strings as Go's url.ParseQuery reads them, empty keys and values too: `=` once trapped (index out of
+    /// range), found by the fuzzer (Fuzz/crashes/docker-api/crash-523bcb4f…, replayed by FuzzReplayTests).
+    @Test func queriesWithEmptyKeysAndValuesAreRead() {
+        let (path, query) = DockerEngineAPI.split("/v1.43/containers/json?=&all=1&=x&size=&&limit")
+        #expect(path == "/containers/json")
+        #expect(query == ["": "x", "all": "1", "size": "", "limit": ""])
+        #expect(DockerEngineAPI.split("/_ping?=").1 == ["": ""])
+    }
+
     @Test func pingAndVersionNegotiateAsDockerd() throws {
         let api = try Self.api()
         let (ping, _) = Self.call(api, "HEAD", "/_ping")
