@@ -8,6 +8,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOEmbedded
+import Synchronization
 
 /// The `api-json` target: the REST API's JSON request bodies, through the API's own router (its middleware, the
 /// admin's bearer token, the route's decoding and checks, the SQLite store behind it), without sockets. The
@@ -77,7 +78,7 @@ public enum APIBodies {
         var fixture: Fixture?
         var served = 0
     }
-    static let state = LockedValue(State())
+    static let state = Mutex(State())
 
     /// An API server on a SQLite file of its own, with the first admin logged in and their password changed.
     final class Fixture: Sendable {
@@ -213,7 +214,7 @@ public enum APIBodies {
     }
 
     /// The fixture's state directory in use, removed when the process exits.
-    static let current = LockedValue<String?>(nil)
+    static let current = Mutex<String?>(nil)
 
     static func removeAtExit() {
         atexit {
@@ -224,7 +225,7 @@ public enum APIBodies {
     }
 
     final class Collected: Sendable {
-        let buffer = LockedValue(ByteBuffer())
+        let buffer = Mutex(ByteBuffer())
     }
 
     struct Collector: ResponseBodyWriter {
@@ -241,15 +242,20 @@ public enum APIBodies {
     /// Runs `body` to its end on the target's own thread and returns its value: libFuzzer calls targets
     /// synchronously, and under `swift test` the caller may itself hold one of the few cooperative threads.
     static func blocking<Value: Sendable>(_ body: @escaping @Sendable () async -> Value) -> Value {
-        let result = LockedValue<Value?>(nil)
+        let result = Outcome<Value>()
         let done = DispatchSemaphore(value: 0)
         Task(executorPreference: Self.executor) {
             let value = await body()
-            result.withLock { $0 = value }
+            result.value.withLock { $0 = value }
             done.signal()
         }
         done.wait()
-        return result.withLock { $0! }
+        return result.value.withLock { $0! }
+    }
+
+    /// Where `blocking` leaves its task's value (a class: a Mutex cannot be captured by the task's closure).
+    final class Outcome<Value: Sendable>: Sendable {
+        let value = Mutex<Value?>(nil)
     }
 
     static let executor = ThreadExecutor()
@@ -282,19 +288,5 @@ final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
             self.condition.unlock()
             job.runSynchronously(on: self.asUnownedTaskExecutor())
         }
-    }
-}
-
-/// A value behind a lock (Foundation's; the target has no other need of Synchronization).
-final class LockedValue<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-
-    init(_ value: Value) { self.value = value }
-
-    func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
-        self.lock.lock()
-        defer { self.lock.unlock() }
-        return try body(&self.value)
     }
 }
