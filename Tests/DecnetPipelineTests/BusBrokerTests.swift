@@ -169,4 +169,24 @@ import Glibc
         #expect(publisher.statistics.published == 1 && broker.status.published == 1)
         await broker.close()
     }
+    /// A one-shot publisher (a CLI command) can write its message and close before the broker's task for the
+    /// connection has started (CI's load made this happen). The broker still reads what the connection sent:
+    /// here it does not run at all until the publisher has given up and closed.
+    @Test func aMessageFromAClientThatClosedBeforeTheBrokerStartedIsPublished() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let socketPath = directory.path + "/bus.sock"
+        let broker = try await BusBroker.start(socketPath: socketPath)
+        let publisher = BusPublisher(socketPath: socketPath, name: "one-shot")
+        let running = Task { await publisher.run() }
+        publisher.publish(try Subject("a.b"), [1])
+        // No PONG can come (nobody serves), so the publisher stops at the end of its grace, its connection closed.
+        await publisher.close(running: running, grace: .milliseconds(500))
+        #expect(publisher.statistics.published == 1 && !publisher.statistics.connected)
+        let serving = Task { await broker.run() }
+        defer { serving.cancel() }
+        for _ in 0..<500 where broker.status.published == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(broker.status.published == 1)
+        await broker.close()
+    }
 }

@@ -187,7 +187,8 @@ public final class BusBroker: Sendable {
                     BusWire.write(operation, into: &buffer)
                     try await outbound.write(buffer)
                 }
-                try await send(.info(Self.info))
+                // A client that wrote and closed before this task started still has its operations read.
+                try? await send(.info(Self.info))
                 var verbose = false
                 try await withThrowingDiscardingTaskGroup { group in
                     do {

@@ -77,6 +77,8 @@ public final class BusPublisher: Sendable {
                 group.addTask { await running.value }
                 group.addTask { try? await Task.sleep(for: grace) }
                 await group.next()
+                // Cancelled here, not after the group: the group waits for its task awaiting `running`.
+                running.cancel()
                 group.cancelAll()
             }
         }
@@ -117,6 +119,7 @@ public final class BusPublisher: Sendable {
                         } else if let next = await iterator.next() {
                             message = next
                         } else {
+                            try await Self.flush(inbound, outbound)
                             return true
                         }
                         pending = message
@@ -132,6 +135,32 @@ public final class BusPublisher: Sendable {
             }
             self.counts.withLock { $0.connected = false }
             if finished { return }
+        }
+    }
+
+    /// Waits until the broker has read everything written before closing: a PING, answered by a PONG once the
+    /// broker has taken the operations before it (it reads a connection in order), as a NATS client's flush
+    /// does. Closing straight after the last write could lose it: a broker that has not yet started on the
+    /// connection finds it closed and never reads what waits in the socket. `close(running:grace:)` bounds the
+    /// wait.
+    private static func flush(
+        _ inbound: NIOAsyncChannelInboundStream<BusWire.ServerOperation>,
+        _ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    ) async throws {
+        var buffer = ByteBuffer()
+        BusWire.write(BusWire.ClientOperation.ping, into: &buffer)
+        try await outbound.write(buffer)
+        for try await operation in inbound {
+            switch operation {
+            case .pong:
+                return
+            case .ping:
+                buffer.clear()
+                BusWire.write(BusWire.ClientOperation.pong, into: &buffer)
+                try await outbound.write(buffer)
+            case .info, .ok, .message, .error:
+                continue
+            }
         }
     }
 }
