@@ -23,14 +23,14 @@ public enum IPRoute {
     /// (0-based) with the error `ip` gave.
     public static func batch(_ lines: [String], namespace: String? = nil) async throws -> [Int: String] {
         guard !lines.isEmpty else { return [:] }
-        let input = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "decnet-ip-\(UUID().uuidString).batch"
-        )
-        defer { try? FileManager.default.removeItem(at: input) }
-        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: input)
+        let input = try Self.unlinkedFile()
+        defer { try? input.close() }
+        try input.write(contentsOf: Data((lines.joined(separator: "\n") + "\n").utf8))
+        try input.seek(toOffset: 0)
         let (status, _, text) = try await self.execute(
             "/usr/sbin/ip",
-            (namespace.map { ["-n", $0] } ?? []) + ["-force", "-batch", input.path]
+            (namespace.map { ["-n", $0] } ?? []) + ["-force", "-batch", "-"],
+            input: input
         )
         var failures: [Int: String] = [:]
         var pending: [String] = []
@@ -85,25 +85,16 @@ public enum IPRoute {
         return output
     }
 
-    /// Runs a program to its end and returns its status, output and error output. Output goes to files, not
-    /// pipes: `ip -o link show` of a thousand-port bridge writes more than a pipe holds, and reading only after
-    /// exit would then wait forever. The caller's task waits without holding a thread.
+    /// Runs a program to its end and returns its status, output and error output. Output goes to (unlinked)
+    /// files, not pipes: `ip -o link show` of a thousand-port bridge writes more than a pipe holds, and reading
+    /// only after exit would then wait forever. The caller's task waits without holding a thread.
     static func execute(
         _ executable: String,
-        _ arguments: [String]
+        _ arguments: [String],
+        input: FileHandle = FileHandle.nullDevice
     ) async throws -> (status: Int32, output: String, errors: String) {
-        let directory = FileManager.default.temporaryDirectory
-        let token = UUID().uuidString
-        let outputURL = directory.appendingPathComponent("decnet-ip-\(token).out")
-        let errorURL = directory.appendingPathComponent("decnet-ip-\(token).err")
-        defer {
-            try? FileManager.default.removeItem(at: outputURL)
-            try? FileManager.default.removeItem(at: errorURL)
-        }
-        _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errorURL.path, contents: nil)
-        let output = try FileHandle(forWritingTo: outputURL)
-        let error = try FileHandle(forWritingTo: errorURL)
+        let output = try Self.unlinkedFile()
+        let error = try Self.unlinkedFile()
         defer {
             try? output.close()
             try? error.close()
@@ -113,7 +104,7 @@ public enum IPRoute {
         process.arguments = arguments
         process.standardOutput = output
         process.standardError = error
-        process.standardInput = FileHandle.nullDevice
+        process.standardInput = input
         let status: Int32 = try await withCheckedThrowingContinuation { continuation in
             process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
             do {
@@ -123,10 +114,22 @@ public enum IPRoute {
                 continuation.resume(throwing: error)
             }
         }
-        return (
-            status,
-            (try? String(contentsOf: outputURL, encoding: .utf8)) ?? "",
-            (try? String(contentsOf: errorURL, encoding: .utf8)) ?? ""
-        )
+        func text(_ handle: FileHandle) -> String {
+            guard (try? handle.seek(toOffset: 0)) != nil, let data = try? handle.readToEnd() else { return "" }
+            return String(decoding: data, as: UTF8.self)
+        }
+        return (status, text(output), text(error))
+    }
+
+    /// A temporary file open for reading and writing whose name is gone at once: nothing is left behind in the
+    /// temporary directory, even when the process is killed while `ip` runs (the engine killed mid-deploy).
+    private static func unlinkedFile() throws -> FileHandle {
+        var template = Array((FileManager.default.temporaryDirectory.path + "/decnet-ip-XXXXXX").utf8CString)
+        let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard descriptor >= 0 else {
+            throw Failure(description: "a temporary file for ip: \(String(cString: strerror(errno)))")
+        }
+        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+        return FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
     }
 }
