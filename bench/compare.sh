@@ -10,15 +10,20 @@
 #
 # Settings (environment): N logins per run (default 3000; ssh 1000), MAX_SECONDS per run (default 30: a slow
 # peer makes fewer attempts, and "captured / attempts" counts what it was given), CONCURRENCY ("1 50 500"),
-# WORKLOADS ("redis ssh http ftp mysql"), FLOOD (10000 connections held, spread over FLOOD_SOURCES=50 source
-# addresses so that no per-source cap refuses them simply), FLOOD_N (200 logins at concurrency 1 during the
-# flood), FLOOD_WORKLOADS (default: WORKLOADS), MEMORY (1), DECKIES (100), DETECT (1).
+# WORKLOADS ("redis ssh http ftp mysql"; vnc, rdp and mssql run only when named, e.g. WORKLOADS="vnc rdp mssql"),
+# FLOOD (10000 connections held, spread over FLOOD_SOURCES=50 source addresses so that no per-source cap refuses
+# them simply), FLOOD_N (200 logins at concurrency 1 during the flood), FLOOD_WORKLOADS (default: WORKLOADS),
+# MEMORY (1), DECKIES (100), DETECT (1).
 #
 # The peers are installed into their own virtual environments under .bench-peers/ (built with
 # /usr/bin/python3, pinned versions): OpenCanary 0.9.10, qeeqbox honeypots 0.66 and Cowrie 3.1.4 (ssh only).
 # qeeqbox's servers kill whatever holds their port on the machine, so it runs inside a fresh network namespace
 # of its own (`unshare -n`, loopback only), with its load client; Cowrie refuses to run as root and runs as
 # nobody. "captured" is how many of the distinct credentials sent (bench-0 … bench-K) the peer's log holds.
+# vnc (RFB 3.8, VNC Authentication), rdp (X.224 Connection Request with an mstshash cookie, up to the Connection
+# Confirm) and mssql (TDS PRELOGIN, then a SQL login) run against DECNET-Swift, OpenCanary and qeeqbox; VNC sends
+# no password in the clear (its response is DES of a challenge), so its "captured" is 0 everywhere, and rdp's is the
+# cookie's user name.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -32,10 +37,11 @@ http_path() {
     *) echo /login ;;
     esac
 }
-peers_for() {
+peers_for() { # the peers that serve the workload
     case $1 in
     ssh) echo "decnet opencanary qeeqbox cowrie" ;;
-    *) echo "decnet opencanary qeeqbox" ;;
+    redis | http | ftp | mysql | vnc | rdp | mssql) echo "decnet opencanary qeeqbox" ;;
+    *) echo "bench/compare.sh: no peer serves the workload $1" >&2 ;;
     esac
 }
 
@@ -44,6 +50,7 @@ peers_for() {
 start_decnet() { # services, dir
     local extra=()
     # ssh and ftp answer a wrong password after PAM's delay, as the real servers do; the benchmark turns it off.
+    # vnc, rdp and mssql need nothing more (rdp's and mssql's TLS certificate is made at start, in memory).
     case $1 in ssh | ftp) extra=(--persona password_delay_ms=0 --artifact-dir "$2/artifacts") ;; esac
     LOG="$2/decnet.log"
     "$BIN" service run "$1" --bind "127.0.0.1:$PORT" --quiet --log-file "$LOG" --max-per-source 1024 \
@@ -61,6 +68,9 @@ start_opencanary() { # services, dir
         ftp) settings+="\"ftp.enabled\": true, \"ftp.port\": $port," ;;
         redis) settings+="\"redis.enabled\": true, \"redis.port\": $port, \"redis.max_connections\": 1024," ;;
         mysql) settings+="\"mysql.enabled\": true, \"mysql.port\": $port," ;;
+        vnc) settings+="\"vnc.enabled\": true, \"vnc.port\": $port," ;;
+        rdp) settings+="\"rdp.enabled\": true, \"rdp.port\": $port," ;;
+        mssql) settings+="\"mssql.enabled\": true, \"mssql.port\": $port, \"mssql.version\": \"2012\"," ;;
         esac
         port=$((port + 1))
     done
@@ -80,7 +90,7 @@ JSON
     PID=$!
 }
 
-start_qeeqbox() { # services, dir (inside its own network namespace)
+start_qeeqbox() { # services, dir (inside its own network namespace); its --setup names are the workloads' own
     local setup="" port=$PORT service
     for service in $1; do
         setup+="${setup:+,}$service:$port"

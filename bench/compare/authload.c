@@ -10,6 +10,19 @@
  *   authload HOST PORT N C ssh              key exchange (curve25519, libssh), password bench-<i> for user bench
  *   authload HOST PORT N C mysql            greeting, HandshakeResponse41 for user bench-<i> (mysql_native_password
  *                                           scramble of bench-<i>), read the reply packet
+ *   authload HOST PORT N C vnc              RFB: the server's version, ours (3.8, or 3.7 / 3.3 if the server says so),
+ *                                           security type 2 (VNC Authentication), the 16-byte challenge, the DES
+ *                                           response keyed with bench-<i> (its first 8 bytes, as VNC keys are),
+ *                                           then the SecurityResult (and its reason in 3.8); a server that closes
+ *                                           cleanly instead of sending a SecurityResult has answered too (qeeqbox)
+ *   authload HOST PORT N C rdp              X.224 Connection Request (TPKT) with `Cookie: mstshash=bench-<i>` and
+ *                                           an RDP Negotiation Request for TLS|CredSSP, read the Connection Confirm
+ *   authload HOST PORT N C mssql            TDS PRELOGIN (ENCRYPT_NOT_SUP), its response, then LOGIN7 for user
+ *                                           bench-<i> with password bench-<i>, read the reply (an ERROR or LOGINACK)
+ *
+ * vnc and rdp carry no password in the clear (rdp's cookie is the user name; VNC's response is a DES hash): what
+ * `captured` counts there is the cookie (rdp), or nothing (vnc). DES comes from OpenSSL 3's legacy provider; if it
+ * cannot be loaded, a warning is printed and the response is 16 bytes derived from i instead.
  *
  * Flood (slow-loris): with HOLD=K in the environment, K connections are opened first and held, each having sent
  * the first bytes of a request it never finishes (HOLD_SOURCES=S spreads them over the source addresses
@@ -44,9 +57,10 @@
 
 #include <libssh/libssh.h>
 #include <openssl/evp.h>
+#include <openssl/provider.h>
 
 static struct sockaddr_in target;
-enum { REDIS, FTP, HTTP, SSH, MYSQL };
+enum { REDIS, FTP, HTTP, SSH, MYSQL, VNC, RDP, MSSQL };
 static int total, protocol;
 static const char *path = "/";
 static atomic_int next_index, failures;
@@ -140,6 +154,203 @@ static int mysql_login(int fd, const char *name) {
     return read_packet(fd, packet, sizeof packet) < 1 ? -1 : 0;
 }
 
+/* Reads exactly `length` bytes; 0 when they all arrived, 1 when the stream ended cleanly before the first of them,
+ * -1 otherwise (an error, a timeout, or an end in the middle). */
+static int read_exact(int fd, void *buffer, size_t length) {
+    size_t have = 0;
+    while (have < length) {
+        ssize_t n = recv(fd, (char *)buffer + have, length - have, 0);
+        if (n == 0 && have == 0) return 1;
+        if (n <= 0) return -1;
+        have += (size_t)n;
+    }
+    return 0;
+}
+
+/* Reads and drops a 32-bit big-endian length and that many bytes (an RFB reason string); 0 when all arrived. */
+static int skip_reason(int fd) {
+    unsigned char length[4], rest[4096];
+    if (read_exact(fd, length, 4)) return -1;
+    size_t left = (size_t)length[0] << 24 | (size_t)length[1] << 16 | (size_t)length[2] << 8 | length[3];
+    while (left > 0) {
+        size_t part = left < sizeof rest ? left : sizeof rest;
+        if (read_exact(fd, rest, part)) return -1;
+        left -= part;
+    }
+    return 0;
+}
+
+/* DES-ECB for VNC Authentication: OpenSSL 3 keeps single DES in its legacy provider. NULL when it is missing. */
+static EVP_CIPHER *des_ecb;
+
+static void load_des(void) {
+    OSSL_PROVIDER_load(NULL, "legacy");
+    OSSL_PROVIDER_load(NULL, "default");
+    des_ecb = EVP_CIPHER_fetch(NULL, "DES-ECB", NULL);
+    if (!des_ecb)
+        fprintf(stderr, "authload: no DES-ECB in OpenSSL (legacy provider missing); VNC responses are 16 bytes "
+                        "derived from i, not DES of the challenge\n");
+}
+
+/* VNC Authentication's response (RFC 6143 7.2.2): the challenge encrypted with DES-ECB, keyed with the password's
+ * first 8 bytes (zero-padded), the bits of each byte reversed. Without DES, 16 bytes derived from index. */
+static void vnc_response(const unsigned char challenge[16], const char *password, int index, unsigned char out[16]) {
+    unsigned char key[8] = {0};
+    for (int i = 0; i < 8 && password[i]; i++) {
+        unsigned char byte = (unsigned char)password[i], reversed = 0;
+        for (int bit = 0; bit < 8; bit++) reversed |= (unsigned char)(((byte >> bit) & 1) << (7 - bit));
+        key[i] = reversed;
+    }
+    EVP_CIPHER_CTX *context = des_ecb ? EVP_CIPHER_CTX_new() : NULL;
+    int length = 0;
+    if (context && EVP_EncryptInit_ex(context, des_ecb, NULL, key, NULL) && EVP_CIPHER_CTX_set_padding(context, 0) &&
+        EVP_EncryptUpdate(context, out, &length, challenge, 16) && length == 16) {
+        EVP_CIPHER_CTX_free(context);
+        return;
+    }
+    EVP_CIPHER_CTX_free(context);
+    for (int i = 0; i < 16; i++) out[i] = (unsigned char)(index >> (8 * (i % 4))) ^ challenge[i];
+}
+
+/* An RFB login with VNC Authentication and password bench-<i>; done when the server answers the response with its
+ * SecurityResult (and, in 3.8, the reason of a failure), or refuses earlier with a reason. */
+static int vnc_login(int fd, int index, const char *password) {
+    char version[13] = {0};
+    if (read_exact(fd, version, 12) || memcmp(version, "RFB 00", 6) != 0) return -1;
+    /* The client never asks for more than the server offers: 3.3 and 3.7 servers get their own version. */
+    int minor = memcmp(version + 4, "003.003", 7) == 0 ? 3 : memcmp(version + 4, "003.007", 7) == 0 ? 7 : 8;
+    char reply[13];
+    snprintf(reply, sizeof reply, "RFB 003.00%d\n", minor);
+    if (send_all(fd, reply, 12)) return -1;
+    unsigned char bytes[256];
+    if (minor == 3) {
+        /* 3.3: the server names the one security type, a 32-bit value; 0 is a refusal with a reason. */
+        if (read_exact(fd, bytes, 4)) return -1;
+        unsigned int type = (unsigned int)bytes[0] << 24 | bytes[1] << 16 | bytes[2] << 8 | bytes[3];
+        if (type == 0) return skip_reason(fd);
+        if (type != 2) return -1;
+    } else {
+        /* 3.7 and 3.8: a count of types, then the types; a count of 0 is a refusal with a reason. */
+        if (read_exact(fd, bytes, 1)) return -1;
+        int count = bytes[0], offered = 0;
+        if (count == 0) return skip_reason(fd);
+        if (read_exact(fd, bytes, (size_t)count)) return -1;
+        for (int i = 0; i < count; i++) offered |= bytes[i] == 2;
+        if (!offered || send_all(fd, "\x02", 1)) return -1;
+    }
+    unsigned char challenge[16], response[16];
+    if (read_exact(fd, challenge, 16)) return -1;
+    vnc_response(challenge, password, index, response);
+    if (send_all(fd, (const char *)response, 16)) return -1;
+    int got = read_exact(fd, bytes, 4);
+    if (got == 1) return 0; /* closed without a SecurityResult: qeeqbox's answer to every response */
+    if (got) return -1;
+    /* SecurityResult: 0 is OK; a failure carries its reason from 3.8 on. */
+    if ((bytes[0] | bytes[1] | bytes[2] | bytes[3]) != 0 && minor == 8) return skip_reason(fd);
+    return 0;
+}
+
+/* An RDP connection's first exchange: the X.224 Connection Request with the mstshash cookie bench-<i> and an RDP
+ * Negotiation Request for TLS|CredSSP (MS-RDPBCGR 2.2.1.1); done when the whole Connection Confirm has arrived. */
+static int rdp_login(int fd, const char *user) {
+    unsigned char request[128];
+    int cookie = snprintf((char *)request + 11, 64, "Cookie: mstshash=%s\r\n", user);
+    int n = 11 + cookie;
+    static const unsigned char negotiation[8] = {0x01, 0x00, 0x08, 0x00, 0x03, 0x00, 0x00, 0x00};
+    memcpy(request + n, negotiation, 8), n += 8;
+    /* TPKT (version 3, length), then the TPDU: length indicator, CR, DST-REF, SRC-REF, class 0. */
+    const unsigned char header[11] = {0x03, 0x00, (unsigned char)(n >> 8), (unsigned char)n, (unsigned char)(n - 5),
+        0xE0, 0x00, 0x00, 0x00, 0x00, 0x00};
+    memcpy(request, header, 11);
+    if (send_all(fd, (const char *)request, (size_t)n)) return -1;
+    unsigned char confirm[1024];
+    if (read_exact(fd, confirm, 4) || confirm[0] != 3) return -1;
+    size_t length = (size_t)confirm[2] << 8 | confirm[3];
+    if (length < 7 || length > sizeof confirm || read_exact(fd, confirm + 4, length - 4)) return -1;
+    return (confirm[5] & 0xF0) == 0xD0 ? 0 : -1; /* CC: the Connection Confirm */
+}
+
+/* Reads one TDS message (its packets up to the one marked end-of-message) into buffer; its payload length, or -1.
+ * A payload longer than capacity is read and dropped past capacity. */
+static int read_tds(int fd, unsigned char *buffer, int capacity, unsigned char *type) {
+    int have = 0;
+    for (;;) {
+        unsigned char header[8], rest[4096];
+        if (read_exact(fd, header, 8)) return -1;
+        int length = header[2] << 8 | header[3];
+        if (length < 8) return -1;
+        *type = header[0];
+        for (int left = length - 8; left > 0;) {
+            int part = left < (int)sizeof rest ? left : (int)sizeof rest;
+            if (read_exact(fd, rest, (size_t)part)) return -1;
+            int keep = part < capacity - have ? part : capacity - have;
+            memcpy(buffer + have, rest, (size_t)keep), have += keep;
+            left -= part;
+        }
+        if (header[1] & 0x01) return have;
+    }
+}
+
+/* Appends text to a LOGIN7's variable part as UTF-16LE, its offset and length in characters at slot; with
+ * `password`, each byte nibble-swapped then XORed with 0xA5, as TDS encodes passwords (MS-TDS 2.2.6.4). */
+static void tds_field(unsigned char *login, int *n, int slot, const char *text, int password) {
+    int count = (int)strlen(text);
+    login[slot] = (unsigned char)(*n - 8), login[slot + 1] = (unsigned char)((*n - 8) >> 8);
+    login[slot + 2] = (unsigned char)count, login[slot + 3] = (unsigned char)(count >> 8);
+    for (int i = 0; i < count; i++) {
+        unsigned char pair[2] = {(unsigned char)text[i], 0};
+        for (int j = 0; j < 2; j++) {
+            if (password) pair[j] = (unsigned char)((pair[j] << 4 | pair[j] >> 4) ^ 0xA5);
+            login[(*n)++] = pair[j];
+        }
+    }
+}
+
+/* A SQL Server login (MS-TDS): PRELOGIN without encryption, its response, then LOGIN7 for user bench-<i> with
+ * password bench-<i> (SQL authentication); done when the server's reply (an ERROR or a LOGINACK) has arrived. */
+static int mssql_login(int fd, const char *name) {
+    /* PRELOGIN: VERSION, ENCRYPTION (ENCRYPT_NOT_SUP), INSTOPT (""), THREADID, MARS (off), terminator. */
+    static const unsigned char prelogin[] = {0x12, 0x01, 0x00, 0x2F, 0x00, 0x00, 0x01, 0x00,
+        0x00, 0x00, 0x1A, 0x00, 0x06, 0x01, 0x00, 0x20, 0x00, 0x01, 0x02, 0x00, 0x21, 0x00, 0x01,
+        0x03, 0x00, 0x22, 0x00, 0x04, 0x04, 0x00, 0x26, 0x00, 0x01, 0xFF,
+        0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+    unsigned char reply[8192], type;
+    if (send_all(fd, (const char *)prelogin, sizeof prelogin)) return -1;
+    int length = read_tds(fd, reply, sizeof reply, &type);
+    if (length < 1 || type != 0x04) return -1;
+    /* The server's ENCRYPTION answer: anything but NOT_SUP (2) would need TLS inside TDS, which this client lacks. */
+    for (int at = 0; at + 5 <= length && reply[at] != 0xFF; at += 5) {
+        int offset = reply[at + 1] << 8 | reply[at + 2];
+        if (reply[at] == 0x01 && (offset >= length || reply[offset] != 0x02)) return -1;
+    }
+    /* LOGIN7: the 94-byte fixed part (TDS 7.4), then host, user, password, app, server, library as UTF-16LE. */
+    unsigned char login[512] = {0};
+    int n = 8 + 94;
+    static const unsigned char fixed[36] = {0, 0, 0, 0, 0x04, 0x00, 0x00, 0x74, 0x00, 0x10, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xE0, 0x03, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x09, 0x04, 0x00, 0x00};
+    memcpy(login + 8, fixed, sizeof fixed);
+    tds_field(login, &n, 8 + 36, "authload", 0);
+    tds_field(login, &n, 8 + 40, name, 0);
+    tds_field(login, &n, 8 + 44, name, 1);
+    tds_field(login, &n, 8 + 48, "authload", 0);
+    tds_field(login, &n, 8 + 52, inet_ntoa(target.sin_addr), 0);
+    tds_field(login, &n, 8 + 60, "authload", 0);
+    /* Extension, language, database, SSPI, attach file, change password: empty, at the end of the data. */
+    static const int empty[] = {56, 64, 68, 78, 82, 86};
+    for (int i = 0; i < 6; i++)
+        login[8 + empty[i]] = (unsigned char)(n - 8), login[8 + empty[i] + 1] = (unsigned char)((n - 8) >> 8);
+    int payload = n - 8;
+    login[8] = (unsigned char)payload, login[9] = (unsigned char)(payload >> 8);
+    const unsigned char header[8] = {0x10, 0x01, (unsigned char)(n >> 8), (unsigned char)n, 0, 0, 1, 0};
+    memcpy(login, header, 8);
+    if (send_all(fd, (const char *)login, (size_t)n)) return -1;
+    length = read_tds(fd, reply, sizeof reply, &type);
+    /* A tabular result opening with ERROR (0xAA), LOGINACK (0xAD), ENVCHANGE (0xE3) or INFO (0xAB). */
+    if (length < 1 || type != 0x04) return -1;
+    return reply[0] == 0xAA || reply[0] == 0xAD || reply[0] == 0xE3 || reply[0] == 0xAB ? 0 : -1;
+}
+
 /* One ssh connection with libssh: key exchange, then password bench-<i> for user bench; done when the server
  * answers the password (denied or accepted). */
 static int ssh_login(const char *password) {
@@ -192,6 +403,15 @@ static int login(int index) {
     case MYSQL:
         if (mysql_login(fd, password)) goto done;
         break;
+    case VNC:
+        if (vnc_login(fd, index, password)) goto done;
+        break;
+    case RDP:
+        if (rdp_login(fd, password)) goto done;
+        break;
+    case MSSQL:
+        if (mssql_login(fd, password)) goto done;
+        break;
     case FTP: {
         if (read_line(fd)) goto done;
         if (send_all(fd, "USER bench\r\n", 12) || read_line(fd)) goto done;
@@ -233,7 +453,7 @@ static void *worker(void *unused) {
 }
 
 /* The flood: connections opened before the logins and held, each with the first bytes of a request it never
- * finishes (slow-loris; for ftp and mysql, whose servers speak first, bytes the server must wait to complete). */
+ * finishes (slow-loris; for ftp, mysql and vnc, whose servers speak first, bytes the server must wait to complete). */
 static int *held, hold_total, hold_sources;
 static atomic_int hold_next, hold_opened;
 
@@ -243,6 +463,9 @@ static const char *partial_request(void) {
     case FTP: return "USER be";
     case HTTP: return "POST / HTTP/1.1\r\nHost: bench\r\n";
     case SSH: return "SSH-2.0-Open";
+    case VNC: return "RFB 003.0";
+    case RDP: return "\x03"; /* and a NUL: the start of a TPKT header */
+    case MSSQL: return "\x12\x01"; /* the start of a PRELOGIN packet's header */
     default: return "\x55\x00";
     }
 }
@@ -296,7 +519,7 @@ static int by_value(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     if (argc < 6) {
-        fprintf(stderr, "usage: %s HOST PORT N C redis|ftp|http [PATH]\n", argv[0]);
+        fprintf(stderr, "usage: %s HOST PORT N C redis|ftp|http|ssh|mysql|vnc|rdp|mssql [PATH]\n", argv[0]);
         return 2;
     }
     target.sin_family = AF_INET;
@@ -304,15 +527,16 @@ int main(int argc, char **argv) {
     if (inet_pton(AF_INET, argv[1], &target.sin_addr) != 1) return 2;
     total = atoi(argv[3]);
     int concurrency = atoi(argv[4]);
-    const char *names[] = {"redis", "ftp", "http", "ssh", "mysql"};
+    const char *names[] = {"redis", "ftp", "http", "ssh", "mysql", "vnc", "rdp", "mssql"};
     protocol = -1;
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 8; i++)
         if (strcmp(argv[5], names[i]) == 0) protocol = i;
     if (protocol < 0) {
         fprintf(stderr, "unknown protocol %s\n", argv[5]);
         return 2;
     }
     if (argc > 6) path = argv[6];
+    if (protocol == VNC) load_des();
     latency = calloc((size_t)total, sizeof *latency);
     pthread_t *threads = calloc((size_t)(concurrency > 16 ? concurrency : 16), sizeof *threads);
     struct rlimit files;

@@ -20,6 +20,9 @@ WORKLOADS = {
     "http": "http POST login form",
     "ftp": "ftp USER/PASS",
     "mysql": "mysql login (mysql_native_password)",
+    "vnc": "vnc login (RFB 3.8, VNC Authentication)",
+    "rdp": "rdp X.224 Connection Request (mstshash cookie, up to the Connection Confirm)",
+    "mssql": "mssql login (TDS PRELOGIN, LOGIN7 with SQL authentication)",
 }
 
 
