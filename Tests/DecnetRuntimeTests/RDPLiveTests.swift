@@ -160,4 +160,47 @@ import Testing
         #expect(first.subject == "subject=CN = TS03.corp.local", "\(first.subject)")
         #expect(!first.fingerprint.isEmpty && first.fingerprint == again.fingerprint, "\(first) \(again)")
     }
+    /// Scanners read the Connection Confirm (or the certificate after it) and go without a word of TLS's goodbye:
+    /// that is an ordinary close, so connection.close says `reason="closed"`, not "error". A client that sends
+    /// no TLS at all where the handshake belongs still ends in "error".
+    @Test(.enabled(if: ExternalTool.python3.isUsable, "needs python3 (required under CI)"))
+    func aClientThatLeavesAfterTheConfirmOrTheHandshakeClosedTheConnection() async throws {
+        let python3 = try #require(ExternalTool.python3.path, "\(ExternalTool.python3.missingMessage)")
+        let service = try await LiveService.start(
+            "rdp",
+            persona: ["os_version": "Windows Server 2019", "build": "17763"],
+            host: "127.77.19.27",
+            port: 0,
+            osFamily: .windows,
+            hostname: "TS04"
+        )
+        // Three connections, one after another: gone after the confirm; gone after the handshake (Python closes
+        // without close_notify); plain text where the ClientHello belongs.
+        let script = """
+            import socket, ssl, sys, time
+            request = bytes.fromhex('030000130ee000000000000100080003000000')
+            def confirmed():
+                s = socket.create_connection(('127.77.19.27', int(sys.argv[1])), timeout=10)
+                s.sendall(request)
+                reply = s.recv(19)
+                assert len(reply) == 19 and reply[11] == 2, reply.hex()
+                return s
+            confirmed().close()
+            time.sleep(0.3)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            context.wrap_socket(confirmed()).close()
+            time.sleep(0.3)
+            s = confirmed()
+            s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n')
+            s.recv(100)
+            s.close()
+            """
+        let run = try await ProcessRunner.run(python3, ["-c", script, String(service.port)])
+        #expect(run.status == 0, "\(run.standardError)")
+        let closes = await service.capture.wait(for: .connectionClose, count: 3)
+        await service.stop()
+        #expect(closes.map { $0[field: "reason"] } == ["closed", "closed", "error"], "\(closes)")
+    }
 }

@@ -70,6 +70,7 @@ public struct K8sService: HoneypotService {
                 }
             )
             try sync.addHandler(peer)
+            try sync.addHandler(TLSPeerLeft())
         }
         try sync.addHandler(
             ByteToMessageHandler(

@@ -84,6 +84,7 @@ enum TDSTLS {
             channel.writeAndFlush(ByteBuffer(bytes: reply), promise: nil)
             let sniffer = ClientHelloSniffer()
             let sync = channel.pipeline.syncOperations
+            try sync.addHandler(TLSPeerLeft(), position: .first)
             try sync.addHandler(NIOSSLServerHandler(context: context), position: .first)
             try sync.addHandler(sniffer, position: .first)
             try sync.addHandler(TDSTLSFramer(), position: .first)

@@ -31,6 +31,7 @@ struct ImplicitTLS: Sendable {
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(ClientHelloSniffer())
         try sync.addHandler(NIOSSLServerHandler(context: context))
+        try sync.addHandler(TLSPeerLeft())
     }
 
     /// StartTLS: writes `reply` in clear, then puts the sniffer and the TLS handler first, in one event-loop turn,
@@ -52,6 +53,7 @@ struct ImplicitTLS: Sendable {
             if reply.readableBytes > 0 { channel.writeAndFlush(reply, promise: nil) }
             let sniffer = ClientHelloSniffer()
             let sync = channel.pipeline.syncOperations
+            try sync.addHandler(TLSPeerLeft(), position: .first)
             try sync.addHandler(NIOSSLServerHandler(context: context), position: .first)
             try sync.addHandler(sniffer, position: .first)
             return sniffer
