@@ -118,7 +118,9 @@ struct HTTPPersonaRequestDecoder: ByteToMessageDecoder {
         case .chunkSize:
             guard let line = try self.line(&buffer, limit: 1024) else { return .needMoreData }
             let digits = line.prefix { $0 != UInt8(ascii: ";") }.filter { $0 != UInt8(ascii: " ") }
-            guard !digits.isEmpty, digits.count <= 8, let size = Int(String(decoding: digits, as: UTF8.self), radix: 16)
+            // Hex digits only: Int(_:radix:) also takes a sign, and a size of -2 would be read as a length.
+            guard !digits.isEmpty, digits.count <= 8, digits.allSatisfy({ Self.isHexDigit($0) }),
+                let size = Int(String(decoding: digits, as: UTF8.self), radix: 16)
             else { throw HTTPRejection(status: 400, reason: "bad chunk size") }
             self.state = size == 0 ? .trailers : .chunkData(remaining: size)
             return .continue
@@ -142,6 +144,10 @@ struct HTTPPersonaRequestDecoder: ByteToMessageDecoder {
             }
             return .continue
         }
+    }
+
+    static func isHexDigit(_ byte: UInt8) -> Bool {
+        (0x30...0x39).contains(byte) || (0x41...0x46).contains(byte) || (0x61...0x66).contains(byte)
     }
 
     /// One line ending in LF (its CR dropped), or nil while it is incomplete.

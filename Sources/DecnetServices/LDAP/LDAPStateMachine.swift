@@ -413,7 +413,8 @@ extension LDAPStateMachine {
         let matched = directory.scope(search.base, search.scope).filter { search.tree.matches($0) }
         var start = 0, end = matched.count, code = 0
         if let paged = search.paged {
-            start = min(Int(String(decoding: paged.cookie, as: UTF8.self)) ?? 0, matched.count)
+            // The cookie is the client's to send back, so anything may come: a negative one starts at the start.
+            start = min(max(Int(String(decoding: paged.cookie, as: UTF8.self)) ?? 0, 0), matched.count)
             end = paged.size > 0 ? min(matched.count, start + paged.size) : start
         }
         if search.sizeLimit > 0 && end - start > search.sizeLimit {

@@ -234,6 +234,24 @@ import Testing
             )
         )
         #expect(limited.dns.count == 2 && limited.code == 4, "sizeLimitExceeded")
+        // The cookie comes back from the client, so it may be anything: a negative one starts at the start, one
+        // past the end gives an empty page.
+        for (forged, expected) in [("-5", 7), ("99999999999999", 0), ("x", 7)] {
+            let page = Self.results(
+                machine.received(
+                    .message(
+                        Self.search(
+                            50,
+                            base: "DC=corp,DC=local",
+                            filter: Self.present("objectClass"),
+                            attributes: ["1.1"],
+                            paged: (7, Array(forged.utf8))
+                        )
+                    )
+                )
+            )
+            #expect(page.dns.count == expected && page.code == 0, "cookie \(forged)")
+        }
     }
 
     @Test func withoutAnonymousReadsOnlyAnAcceptedBindMaySearch() {
