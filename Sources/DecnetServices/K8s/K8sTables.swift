@@ -167,7 +167,10 @@ enum K8sTables {
             }
             let ready = statuses.filter { $0["ready"] == .bool(true) }.count
             let restarts = statuses.reduce(0) { total, status in
-                if case .int(let value) = status["restartCount"] ?? .null { return total + value }
+                // An int32 in Kubernetes; whatever a client stored is held to that (a sum of them cannot overflow).
+                if case .int(let value) = status["restartCount"] ?? .null {
+                    return total + min(max(value, 0), Int(Int32.max))
+                }
                 return total
             }
             let phase = object["status"]?["phase"]?.stringValue ?? "Pending"

@@ -415,7 +415,7 @@ extension LDAPStateMachine {
         if let paged = search.paged {
             // The cookie is the client's to send back, so anything may come: a negative one starts at the start.
             start = min(max(Int(String(decoding: paged.cookie, as: UTF8.self)) ?? 0, 0), matched.count)
-            end = paged.size > 0 ? min(matched.count, start + paged.size) : start
+            end = paged.size > 0 ? start + min(paged.size, matched.count - start) : start
         }
         if search.sizeLimit > 0 && end - start > search.sizeLimit {
             end = start + search.sizeLimit

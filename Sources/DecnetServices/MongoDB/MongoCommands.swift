@@ -227,7 +227,10 @@ enum MongoCommands {
                 store.documents(database, collection) ?? [],
                 filter: command["filter"]?.document ?? [:],
                 skip: command["skip"]?.integer ?? 0,
-                limit: min(command["limit"]?.integer.flatMap { $0 == 0 ? nil : abs($0) } ?? 1_000, 1_000)
+                limit: min(
+                    command["limit"]?.integer.flatMap { $0 == 0 ? nil : Int(clamping: $0.magnitude) } ?? 1_000,
+                    1_000
+                )
             ).map { BSONValue.document(MongoQuery.project($0, command["projection"]?.document)) }
             return (self.cursor("\(database).\(collection)", documents), [])
         case "getMore":

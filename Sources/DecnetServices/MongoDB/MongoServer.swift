@@ -172,7 +172,7 @@ struct MongoServer {
                 self.store.documents(parts[0], parts[1]) ?? [],
                 filter: filter,
                 skip: Int(max(0, query.skip)),
-                limit: Int(query.limit == 0 ? 101 : min(101, abs(query.limit)))
+                limit: query.limit == 0 ? 101 : min(101, Int(query.limit.magnitude))
             )
         }
         return [

@@ -161,7 +161,7 @@ struct MySQLReader {
     }
 
     mutating func skip(_ count: Int) -> Bool {
-        guard self.remaining >= count else { return false }
+        guard count >= 0, self.remaining >= count else { return false }
         self.index += count
         return true
     }

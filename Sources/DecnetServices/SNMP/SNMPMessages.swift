@@ -23,12 +23,13 @@ struct OID: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// The BER content octets (X.690 §8.19).
     var encoded: [UInt8] {
         guard self.arcs.count >= 2 else { return [0] }
-        var out = Self.base128(self.arcs[0] * 40 + self.arcs[1])
-        for arc in self.arcs.dropFirst(2) { out += Self.base128(arc) }
+        // The first two arcs share one subidentifier, which can exceed 32 bits (2.4294967295 is 4294967375).
+        var out = Self.base128(UInt64(self.arcs[0]) * 40 + UInt64(self.arcs[1]))
+        for arc in self.arcs.dropFirst(2) { out += Self.base128(UInt64(arc)) }
         return out
     }
 
-    static func base128(_ value: UInt32) -> [UInt8] {
+    static func base128(_ value: UInt64) -> [UInt8] {
         var out = [UInt8(value & 0x7F)]
         var rest = value >> 7
         while rest > 0 {

@@ -170,7 +170,9 @@ struct SFTPServer {
             guard case .upload(let path, var bytes, let size) = self.handles[handle] else {
                 return Self.status(id, .failure)
             }
-            let end = offset + UInt64(data.count)
+            // The offset is the client's whole 64 bits: past what a file can hold is a failure, as pwrite's EFBIG.
+            let (end, beyond) = offset.addingReportingOverflow(UInt64(data.count))
+            guard !beyond else { return Self.status(id, .failure) }
             // Bytes past what is kept are counted, not held.
             if end <= UInt64(ArtifactStore.maximumSize),
                 self.held + max(0, Int(end) - bytes.count) <= ArtifactStore.maximumSize

@@ -458,6 +458,28 @@ import Testing
         #expect(Self.call(api, "DELETE", "/api/v1/namespaces/default/pods/evil", insecure: true).0.status == 200)
     }
 
+    /// Restart counts are int32 in Kubernetes, but a client's PUT keeps whatever it sent: summed for kubectl's
+    /// table they must not overflow (found reading the code for the fuzzer's kind of finding).
+    @Test func restartCountsPastInt32AreShownAndNeverOverflow() throws {
+        let api = Self.api(tokens: "goodtoken")
+        let pod =
+            #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"alpine"}]}}"#
+        #expect(
+            Self.call(api, "POST", "/api/v1/namespaces/default/pods", headers: Self.bearer, body: pod).0.status == 201
+        )
+        let updated =
+            #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"default"},"spec":{"containers":[{"name":"a","image":"alpine"}]},"status":{"phase":"Running","containerStatuses":[{"restartCount":9223372036854775807},{"restartCount":1}]}}"#
+        let put = Self.call(api, "PUT", "/api/v1/namespaces/default/pods/p", headers: Self.bearer, body: updated).0
+        #expect(put.status == 200, "\(Self.text(put))")
+        let table = Self.get(
+            api,
+            "/api/v1/namespaces/default/pods",
+            accept: "application/json;as=Table;v=v1;g=meta.k8s.io"
+        )
+        #expect(table.status == 200)
+        #expect(Self.text(table).contains("2147483648"), "\(Self.text(table))")
+    }
+
     @Test func hostileBodiesGetTheServersErrors() {
         let api = Self.api(tokens: "goodtoken")
         let pods = "/api/v1/namespaces/default/pods"

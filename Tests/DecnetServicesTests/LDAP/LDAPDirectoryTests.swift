@@ -235,8 +235,8 @@ import Testing
         )
         #expect(limited.dns.count == 2 && limited.code == 4, "sizeLimitExceeded")
         // The cookie comes back from the client, so it may be anything: a negative one starts at the start, one
-        // past the end gives an empty page.
-        for (forged, expected) in [("-5", 7), ("99999999999999", 0), ("x", 7)] {
+        // past the end gives an empty page; a page size of Int.max is the rest.
+        for (forged, size, expected) in [("-5", 7, 7), ("99999999999999", 7, 0), ("x", 7, 7), ("1", Int.max, 29)] {
             let page = Self.results(
                 machine.received(
                     .message(
@@ -245,7 +245,7 @@ import Testing
                             base: "DC=corp,DC=local",
                             filter: Self.present("objectClass"),
                             attributes: ["1.1"],
-                            paged: (7, Array(forged.utf8))
+                            paged: (size, Array(forged.utf8))
                         )
                     )
                 )

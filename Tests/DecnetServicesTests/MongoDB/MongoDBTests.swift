@@ -293,6 +293,38 @@ import Testing
         #expect(shown.contains("READ_ME_TO_RECOVER") && !shown.contains("crm"))
     }
 
+    /// Limits of the most negative integers, whose magnitude is past the type (abs traps on them): read as "all"
+    /// (found reading the code for the fuzzer's kind of finding).
+    @Test func theMostNegativeLimitsReadAsAll() throws {
+        var server = Self.server()
+        let find = try Self.reply(
+            server.received(
+                Self.opMsg([
+                    "find": .string("customers"), "limit": .int64(Int64.min), "$db": .string("crm"),
+                ])
+            )
+        )
+        guard case .array(let customers) = find["cursor"]?.document?["firstBatch"] else {
+            Issue.record("no batch: \(find)")
+            return
+        }
+        #expect(customers.count == 8)
+        // OP_QUERY (a release before 5.1 serves it) with numberToReturn Int32.min.
+        var old = Self.server(version: "4.4.29")
+        let body: [UInt8] =
+            [0, 0, 0, 0] + Array("crm.customers".utf8) + [0] + [0, 0, 0, 0] + [0, 0, 0, 0x80]
+            + BSONDocument().bson
+        let sent = old.received(.message(requestID: 1, responseTo: 0, opCode: MongoWire.opQuery, body: body))
+        let bytes = try #require(
+            sent.compactMap { action -> [UInt8]? in
+                if case .send(let bytes) = action { return bytes }
+                return nil
+            }.last
+        )
+        // OP_REPLY: header (16), responseFlags (4), cursorID (8), startingFrom (4), numberReturned (4).
+        #expect(bytes.count > 36 && bytes[32] == 8 && bytes[33...35] == [0, 0, 0])
+    }
+
     /// Random and mutated messages of every op code: replies or closes, never a crash.
     @Test func hostileMessagesNeverCrashTheServer() throws {
         var generator = SystemRandomNumberGenerator()

@@ -202,13 +202,29 @@ import Testing
         #expect(Self.field(login.1, .loginFailed, "security_level") == "authNoPriv")
     }
 
-    @Test func hostileDatagramsAreDroppedNeverCrash() {
+    @Test func hostileDatagramsAreDroppedNeverCrash() throws {
         #expect(
             SNMPMessage([]) == nil && SNMPMessage([0x30, 0x00]) == nil
                 && SNMPMessage([0x30, 0x84, 0xFF, 0, 0, 0]) == nil
         )
         #expect(OID(encoded: [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F]) == nil && OID(encoded: [0x2B, 0x86]) == nil)
         let agent = Self.agent()
+        // A first subidentifier past 32 bits (2.4294967216 here, 2^32) is read, and echoed in the reply without
+        // overflowing: the GET (community n0c-r3ad) is answered with noSuchObject for it.
+        let wide: [UInt8] = [0x90, 0x80, 0x80, 0x80, 0x00]
+        #expect(OID(encoded: wide)?.encoded == wide)
+        let get = BERWriter.constructed(
+            0x30,
+            [
+                BERWriter.integer(1), BERWriter.string("n0c-r3ad"),
+                [0xA0, 0x16, 0x02, 0x01, 0x01, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00, 0x30, 0x0B, 0x30, 0x09, 0x06, 0x05]
+                    + wide + [0x05, 0x00],
+            ],
+            ad: false
+        )
+        let message = try #require(SNMPMessage(get))
+        let answered = try #require(Self.reply(agent.answer(message, uptime: 1, byteBound: 512))?.pdu)
+        #expect(answered.bindings.first?.oid.encoded == wide)
         var generator = SeededGenerator(seed: 161)
         let samples = [
             Self.request(0xA1, oids: ["1.3.6.1.2.1.1"]),

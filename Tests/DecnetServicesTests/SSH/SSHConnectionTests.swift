@@ -182,6 +182,14 @@ import Testing
         write.uint64(UInt64.max - 10)
         write.string([1, 2, 3])
         #expect(fresh.receive(frame(write.bytes)).output[4] == 101)
+        // An offset whose end is past 64 bits (found reading the code for the fuzzer's kind of finding): Failure.
+        var beyond = SSHWriter()
+        beyond.byte(6)
+        beyond.uint32(4)
+        beyond.string([0, 0, 0, 0])
+        beyond.uint64(UInt64.max)
+        beyond.string([1, 2, 3])
+        #expect(fresh.receive(frame(beyond.bytes)).output[4] == 101)
         let kept = fresh.finish()
         #expect(kept.count == 1 && kept[0].bytes.isEmpty)
     }
