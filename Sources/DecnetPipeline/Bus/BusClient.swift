@@ -119,7 +119,9 @@ public final class BusPublisher: Sendable {
                         } else if let next = await iterator.next() {
                             message = next
                         } else {
-                            try await Self.flush(inbound, outbound)
+                            // Closing straight after the last write could lose it: a broker that has not yet
+                            // started on the connection finds it closed and never reads what waits in the socket.
+                            try await BusConnection.flush(inbound, outbound)
                             return true
                         }
                         pending = message
@@ -135,32 +137,6 @@ public final class BusPublisher: Sendable {
             }
             self.counts.withLock { $0.connected = false }
             if finished { return }
-        }
-    }
-
-    /// Waits until the broker has read everything written before closing: a PING, answered by a PONG once the
-    /// broker has taken the operations before it (it reads a connection in order), as a NATS client's flush
-    /// does. Closing straight after the last write could lose it: a broker that has not yet started on the
-    /// connection finds it closed and never reads what waits in the socket. `close(running:grace:)` bounds the
-    /// wait.
-    private static func flush(
-        _ inbound: NIOAsyncChannelInboundStream<BusWire.ServerOperation>,
-        _ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
-    ) async throws {
-        var buffer = ByteBuffer()
-        BusWire.write(BusWire.ClientOperation.ping, into: &buffer)
-        try await outbound.write(buffer)
-        for try await operation in inbound {
-            switch operation {
-            case .pong:
-                return
-            case .ping:
-                buffer.clear()
-                BusWire.write(BusWire.ClientOperation.pong, into: &buffer)
-                try await outbound.write(buffer)
-            case .info, .ok, .message, .error:
-                continue
-            }
         }
     }
 }
@@ -207,23 +183,7 @@ public enum BusConnection {
                 try await connection.executeThenClose { inbound, outbound in
                     var buffer = ByteBuffer()
                     BusWire.publish(message, into: &buffer)
-                    BusWire.write(BusWire.ClientOperation.ping, into: &buffer)
-                    try await outbound.write(buffer)
-                    for try await operation in inbound {
-                        switch operation {
-                        case .pong:
-                            return
-                        case .error(let text):
-                            throw Failure(description: "the broker refused the message: \(text)")
-                        case .ping:
-                            var pong = ByteBuffer()
-                            BusWire.write(BusWire.ClientOperation.pong, into: &pong)
-                            try await outbound.write(pong)
-                        case .info, .ok, .message:
-                            continue
-                        }
-                    }
-                    throw Failure(description: "the broker closed the connection before confirming the message")
+                    try await Self.flush(inbound, outbound, after: buffer)
                 }
             }
             tasks.addTask {
@@ -234,6 +194,34 @@ public enum BusConnection {
             try await tasks.next()
             tasks.cancelAll()
         }
+    }
+
+    /// Writes `written` and a PING, and returns at the PONG: the broker reads a connection's operations in order,
+    /// so the PONG means it has taken everything before it (a NATS client's flush). Answers the broker's PINGs
+    /// meanwhile; throws when the broker refuses an operation (-ERR) or closes first.
+    static func flush(
+        _ inbound: NIOAsyncChannelInboundStream<BusWire.ServerOperation>,
+        _ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
+        after written: ByteBuffer = ByteBuffer()
+    ) async throws {
+        var buffer = written
+        BusWire.write(BusWire.ClientOperation.ping, into: &buffer)
+        try await outbound.write(buffer)
+        for try await operation in inbound {
+            switch operation {
+            case .pong:
+                return
+            case .error(let text):
+                throw Failure(description: "the broker refused the message: \(text)")
+            case .ping:
+                var pong = ByteBuffer()
+                BusWire.write(BusWire.ClientOperation.pong, into: &pong)
+                try await outbound.write(pong)
+            case .info, .ok, .message:
+                continue
+            }
+        }
+        throw Failure(description: "the broker closed the connection before confirming the message")
     }
 
     /// Messages on `pattern`, as they come, until the broker goes away or the task is cancelled.
