@@ -80,6 +80,7 @@ import Testing
 
     @Test func aFileThatIsNotADatabaseIsAClearError() throws {
         let directory = try TemporaryDirectory()
+        defer { directory.remove() }
         let path = directory.url.appendingPathComponent("location.db").path
         try Data("not a database".utf8).write(to: URL(fileURLWithPath: path))
         #expect(throws: LocationDatabase.Failure.self) { try LocationDatabase(path: path) }

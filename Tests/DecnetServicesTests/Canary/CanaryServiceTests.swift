@@ -67,6 +67,7 @@ import Testing
 
     @Test func aTokenResolvesInAnyLetterCaseAndIsATrigger() throws {
         let (directory, lookup, active, _) = try Self.tokens()
+        defer { directory.remove() }
         _ = directory
         let capture = EventCapture()
         let context = Self.context(capture, lookup, persona: ["canary_zone": Self.zone])
@@ -99,6 +100,7 @@ import Testing
 
     @Test func revokedAndUnknownNamesAreNXDOMAINAndSilent() throws {
         let (directory, lookup, _, revoked) = try Self.tokens()
+        defer { directory.remove() }
         _ = directory
         let capture = EventCapture()
         let context = Self.context(capture, lookup, persona: ["canary_zone": Self.zone])
@@ -147,6 +149,7 @@ import Testing
     /// protocol error or silence, never a crash, and never a trigger.
     @Test func hostileDatagramsGetAnErrorOrSilence() throws {
         let (directory, lookup, active, _) = try Self.tokens()
+        defer { directory.remove() }
         _ = directory
         let capture = EventCapture()
         let context = Self.context(capture, lookup, persona: ["canary_zone": Self.zone])
@@ -176,6 +179,7 @@ import Testing
 
     @Test func theWebServerAnswersATokenWithAPixelAndARevokedOneWith404() async throws {
         let (directory, lookup, active, revoked) = try Self.tokens()
+        defer { directory.remove() }
         _ = directory
         let capture = EventCapture()
         let context = Self.context(capture, lookup, persona: [:])
@@ -207,6 +211,7 @@ import Testing
 
     @Test func plantedFilesAreServedFromTheWebRootAndNothingElse() throws {
         let directory = try TemporaryDirectory()
+        defer { directory.remove() }
         let planted = PlantedFiles(root: directory.path + "/planted")
         let old = Date(timeIntervalSince1970: 1_700_000_000)
         try planted.plant(Array("%PDF-1.4 x".utf8), at: "/var/www/html/docs/vpn.pdf", mode: 0o644, modified: old)
