@@ -32,7 +32,8 @@ final class ConnectionGuard: ChannelDuplexHandler {
     private let sessionTimeout: TimeAmount
     private var lastRead = NIODeadline.now()
     private var sessionEnd = NIODeadline.distantFuture
-    /// A greeting's answer is due by then (`Greeting.answerWithin`); cleared by the first bytes read.
+    /// A greeting's answer is due by then (`Greeting.answerWithin`); cleared by `answered()`, at the first
+    /// complete message: bytes that never make one (a slow-loris flood's) do not put it off.
     private let answerWithin: TimeAmount?
     private var answerDue = NIODeadline.distantFuture
     private var timer: Scheduled<Void>?
@@ -68,8 +69,12 @@ final class ConnectionGuard: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         self.counts.received.add(Self.unwrapInboundIn(data).readableBytes, ordering: .relaxed)
         self.lastRead = .now()
-        self.answerDue = .distantFuture
         context.fireChannelRead(data)
+    }
+
+    /// The greeting has its answer: the connection's task has started and keeps its own deadlines.
+    func answered() {
+        self.answerDue = .distantFuture
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

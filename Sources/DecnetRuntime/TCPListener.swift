@@ -182,7 +182,11 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
                     if let greeting {
                         // Said on the service's behalf; the task waits for the client's answer.
                         outbound.send(greeting.message)
-                        bridge.whenFirstMessage(start)
+                        let answered = NIOLoopBound(guardHandler, eventLoop: channel.eventLoop)
+                        bridge.whenFirstMessage {
+                            answered.value.answered()
+                            start()
+                        }
                     } else if Service.waitsForClient {
                         bridge.whenFirstMessage(start)
                     } else {

@@ -356,11 +356,24 @@ import Testing
         let silentStart = ContinuousClock.now
         let silent = try await RawTCP.exchange(port: service.port, send: [], timeout: .seconds(30))
         let silentWaited = ContinuousClock.now - silentStart
+        // Nor is one that sends part of an identification line and stops (a slow-loris flood's): the bytes that
+        // never make a line do not put the deadline off.
+        let partialStart = ContinuousClock.now
+        let partial = try await RawTCP.exchange(
+            port: service.port,
+            send: Array("SSH-2.0-Open".utf8),
+            timeout: .seconds(30)
+        )
+        let partialWaited = ContinuousClock.now - partialStart
         await service.stop()
         let closed = exchange.closedByServer && waited >= .seconds(1)
         #expect(String(decoding: exchange.bytes.prefix(21), as: UTF8.self) == "SSH-2.0-OpenSSH_9.2p1")
         #expect(closed, "closed after the grace time")
         #expect(String(decoding: silent.bytes, as: UTF8.self).hasPrefix("SSH-2.0-OpenSSH_9.2p1"))
         #expect(silent.closedByServer && silentWaited >= .seconds(1) && silentWaited < .seconds(20), "\(silentWaited)")
+        #expect(
+            partial.closedByServer && partialWaited >= .seconds(1) && partialWaited < .seconds(20),
+            "\(partialWaited)"
+        )
     }
 }

@@ -220,21 +220,7 @@ struct SSHServerTransport {
 
     private mutating func readIdentification() throws -> String? {
         let view = self.buffer.readableBytesView
-        // sshd reads the line byte by byte and gives up at a NUL or at a CR that no LF follows.
-        var previous: UInt8 = 0
-        for byte in view {
-            if byte == 0x0A { break }
-            if byte == 0 || (previous == 0x0D && byte != 0x0D) {
-                throw SSHWire.ProtocolError("identification contains invalid characters")
-            }
-            previous = byte
-        }
-        guard let newline = view.firstIndex(of: 0x0A) else {
-            if view.count > SSHWire.maximumIdentificationLength {
-                throw SSHWire.ProtocolError("identification longer than 255 bytes")
-            }
-            return nil
-        }
+        guard let newline = try SSHWire.identificationEnd(view) else { return nil }
         var line = Array(view[view.startIndex..<newline])
         if line.last == 0x0D { line.removeLast() }
         self.buffer.moveReaderIndex(to: newline + 1)

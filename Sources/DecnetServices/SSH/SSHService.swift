@@ -35,7 +35,10 @@ public struct SSHService: HoneypotService {
         self.hostKeys.rsa.prewarm()
     }
 
-    public func configure(_ channel: any Channel, port: Int) throws {}
+    /// The identification gate: a connection's task starts at the client's complete first line, not its first byte.
+    public func configure(_ channel: any Channel, port: Int) throws {
+        try channel.pipeline.syncOperations.addHandler(SSHIdentificationGate())
+    }
 
     /// sshd's identification line, sent on connect by the runtime, so a connection that never answers (a scanner's,
     /// a flood's) holds no task; it is closed at LoginGraceTime as sshd closes it. The connect time travels as

@@ -13,6 +13,25 @@ enum SSHWire {
 
     /// RFC 4253 §4.2: at most 255 bytes including CR LF.
     static let maximumIdentificationLength = 255
+
+    /// Where the client's first line ends (the index of its LF), nil while it is incomplete; throws as soon as
+    /// sshd would give up on it. sshd reads the line byte by byte and gives up at a NUL, at a CR that no LF
+    /// follows, or past 255 bytes.
+    static func identificationEnd(_ bytes: ByteBufferView) throws -> Int? {
+        var previous: UInt8 = 0
+        for index in bytes.indices {
+            let byte = bytes[index]
+            if byte == 0x0A { return index }
+            if byte == 0 || (previous == 0x0D && byte != 0x0D) {
+                throw ProtocolError("identification contains invalid characters")
+            }
+            previous = byte
+        }
+        if bytes.count > maximumIdentificationLength {
+            throw ProtocolError("identification longer than 255 bytes")
+        }
+        return nil
+    }
     /// RFC 4253 §6.1: every implementation must take packets of 35,000 bytes in all; OpenSSH refuses a
     /// packet_length above 256 KiB. Before encryption nothing larger is sensible.
     static let maximumPacketLength = 35_000
