@@ -4,6 +4,10 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Runs one `UDPHoneypot` on one socket. Each source gets a flow (one `SessionEvents`, kept while it is active)
 /// and a token bucket, so a spoofed flood can neither exhaust memory nor turn the decoy into a reflector.
 public struct UDPListener<Service: UDPHoneypot>: Sendable {
@@ -28,6 +32,7 @@ public struct UDPListener<Service: UDPHoneypot>: Sendable {
         let channel = try await DatagramBootstrap(group: group)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.socketOption(.so_broadcast), value: 1)
+            .floodReady()
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(
@@ -35,6 +40,7 @@ public struct UDPListener<Service: UDPHoneypot>: Sendable {
                     )
                 }
             }
+        await UDPReceiveRoom.widen(channel.channel)
         return UDPListener(
             service: service,
             context: context,
@@ -65,6 +71,7 @@ public struct UDPListener<Service: UDPHoneypot>: Sendable {
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 // NBT-NS asks the LAN's broadcast address.
                 .channelOption(.socketOption(.so_broadcast), value: 1)
+                .floodReady()
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let wrapped = try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(
@@ -80,6 +87,7 @@ public struct UDPListener<Service: UDPHoneypot>: Sendable {
             try? await channel.close()
             throw ServiceLauncher.Failure(description: "udp \(host):\(port): the channel was not set up")
         }
+        await UDPReceiveRoom.widen(channel)
         if !groups.isEmpty {
             // The service's own multicast queries must not come back to it as if someone else asked.
             try? await channel.setOption(.socketOption(.ip_multicast_loop), value: 0)
@@ -288,4 +296,35 @@ final class FlowTable: Sendable {
 /// Hands the wrapped channel out of the bootstrap's initializer.
 private final class MadeChannel: Sendable {
     let channel = Mutex<NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>?>(nil)
+}
+
+extension DatagramBootstrap {
+    /// Reads up to 16 datagrams per wake-up (NIO's default is 4), so a burst is taken from the socket in fewer
+    /// passes through the event loop.
+    fileprivate func floodReady() -> DatagramBootstrap {
+        self.channelOption(.maxMessagesPerRead, value: 16)
+    }
+}
+
+/// The room a UDP listener's socket has for datagrams waiting to be read.
+enum UDPReceiveRoom {
+    /// What the socket may queue while the listener is busy: a scan or a brute force sends faster than a burst
+    /// is served, and what the kernel cannot queue is lost unseen. The default (`net.core.rmem_default`, 208 KiB
+    /// here) queues about 160 small datagrams (each is charged its buffer, about 1.3 KiB); this asks for 4 MiB,
+    /// about 3,000 of them. Running as root (deckies need it), `SO_RCVBUFFORCE` is not capped by
+    /// `net.core.rmem_max`; otherwise `SO_RCVBUF` gets what the cap allows. Memory is only charged while datagrams
+    /// wait, and the kernel's `net.ipv4.udp_mem` bounds all UDP sockets together.
+    static let bytes = 4 << 20
+
+    static func widen(_ channel: any Channel) async {
+        let forced = ChannelOptions.Types.SocketOption(
+            level: .init(rawValue: SOL_SOCKET),
+            name: .init(rawValue: SO_RCVBUFFORCE)
+        )
+        do {
+            try await channel.setOption(forced, value: Self.bytes).get()
+        } catch {
+            try? await channel.setOption(.socketOption(.so_rcvbuf), value: Self.bytes).get()
+        }
+    }
 }
