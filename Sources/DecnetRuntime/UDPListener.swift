@@ -232,6 +232,11 @@ public struct UDPLimits: Sendable {
 }
 
 /// Per-source flows and token buckets, bounded in number.
+///
+/// Nothing here walks every flow per datagram: idle flows are swept at most once a second (a flow then ends up to
+/// a second after its idle timeout), and a full table drops its oldest eighth at once. Walking all of them for
+/// each datagram, as the first version did, made a burst from fresh source ports (a scan) quadratic: 0.3–0.6 ms
+/// of CPU per datagram with 3,000 flows.
 final class FlowTable: Sendable {
     private struct Flow {
         var session: SessionEvents
@@ -239,14 +244,24 @@ final class FlowTable: Sendable {
         var last: ContinuousClock.Instant
     }
 
-    private let flows = Mutex<[String: Flow]>([:])
+    private struct Table {
+        var flows: [String: Flow] = [:]
+        var nextSweep: ContinuousClock.Instant?
+    }
+
+    private let table = Mutex(Table())
     private let seen = Atomic<Int>(0)
     let limits: UDPLimits
+    /// How often idle flows are looked for.
+    private let sweepInterval: Duration
 
-    var active: Int { self.flows.withLock { $0.count } }
+    var active: Int { self.table.withLock { $0.flows.count } }
     var total: Int { self.seen.load(ordering: .relaxed) }
 
-    init(limits: UDPLimits) { self.limits = limits }
+    init(limits: UDPLimits) {
+        self.limits = limits
+        self.sweepInterval = min(.seconds(1), limits.flowIdleTimeout)
+    }
 
     /// The source's flow (made if new) and whether this datagram fits its rate.
     func admit(
@@ -254,41 +269,48 @@ final class FlowTable: Sendable {
         at now: ContinuousClock.Instant,
         make: () -> SessionEvents
     ) -> (SessionEvents, Bool, Bool) {
-        self.flows.withLock { flows in
+        self.table.withLock { table in
             let key = source.description
-            if var flow = flows[key] {
+            if var flow = table.flows[key] {
                 let elapsed = now - flow.last
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
                 flow.tokens = min(self.limits.burst, flow.tokens + seconds * self.limits.datagramsPerSecond)
                 flow.last = now
                 let allowed = flow.tokens >= 1
                 if allowed { flow.tokens -= 1 }
-                flows[key] = flow
+                table.flows[key] = flow
                 return (flow.session, allowed, false)
             }
-            if flows.count >= self.limits.maximumFlows, let oldest = flows.min(by: { $0.value.last < $1.value.last }) {
-                flows[oldest.key] = nil
+            if table.flows.count >= self.limits.maximumFlows {
+                // The oldest eighth (at least one) goes in one pass, not one scan of the table per new source.
+                let excess = table.flows.count - self.limits.maximumFlows + 1
+                let drop = max(excess, self.limits.maximumFlows / 8)
+                for (key, _) in table.flows.sorted(by: { $0.value.last < $1.value.last }).prefix(drop) {
+                    table.flows[key] = nil
+                }
             }
             let session = make()
             self.seen.add(1, ordering: .relaxed)
-            flows[key] = Flow(session: session, tokens: self.limits.burst - 1, last: now)
+            table.flows[key] = Flow(session: session, tokens: self.limits.burst - 1, last: now)
             return (session, true, true)
         }
     }
 
-    /// Flows idle past the timeout, removed.
+    /// Flows idle past the timeout, removed; looked for at most once per sweep interval.
     func expire(at now: ContinuousClock.Instant) -> [SessionEvents] {
-        self.flows.withLock { flows in
-            let stale = flows.filter { now - $0.value.last > self.limits.flowIdleTimeout }
-            for key in stale.keys { flows[key] = nil }
+        self.table.withLock { table in
+            if let next = table.nextSweep, now < next { return [] }
+            table.nextSweep = now + self.sweepInterval
+            let stale = table.flows.filter { now - $0.value.last > self.limits.flowIdleTimeout }
+            for key in stale.keys { table.flows[key] = nil }
             return stale.values.map(\.session)
         }
     }
 
     func removeAll() -> [SessionEvents] {
-        self.flows.withLock { flows in
-            defer { flows = [:] }
-            return flows.values.map(\.session)
+        self.table.withLock { table in
+            defer { table.flows = [:] }
+            return table.flows.values.map(\.session)
         }
     }
 }
