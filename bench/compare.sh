@@ -10,7 +10,8 @@
 #
 # Settings (environment): N logins per run (default 3000; ssh 1000), MAX_SECONDS per run (default 30: a slow
 # peer makes fewer attempts, and "captured / attempts" counts what it was given), CONCURRENCY ("1 50 500"),
-# WORKLOADS ("redis ssh http ftp mysql"; vnc, rdp and mssql run only when named, e.g. WORKLOADS="vnc rdp mssql"),
+# WORKLOADS ("redis ssh http ftp mysql"; vnc, rdp, mssql and the UDP ones, snmp, sip and tftp, run only when
+# named, e.g. WORKLOADS="vnc rdp mssql snmp sip tftp"),
 # FLOOD (10000 connections held, spread over FLOOD_SOURCES=50 source addresses so that no per-source cap refuses
 # them simply), FLOOD_N (200 logins at concurrency 1 during the flood), FLOOD_WORKLOADS (default: WORKLOADS),
 # MEMORY (1), DECKIES (100), DETECT (1).
@@ -24,6 +25,12 @@
 # Confirm) and mssql (TDS PRELOGIN, then a SQL login) run against DECNET-Swift, OpenCanary and qeeqbox; VNC sends
 # no password in the clear (its response is DES of a challenge), so its "captured" is 0 everywhere, and rdp's is the
 # cookie's user name.
+# snmp (a GetRequest with community bench-<i>), sip (a REGISTER from bench-<i>) and tftp (a read request for the
+# file bench-<i>) are UDP: each request is one datagram from a fresh source port, sent as fast as the client can,
+# so the run is a flood; what counts is what the peer kept of it (captured / sent) and how fast it got through
+# it (captured per second, up to the last capture; the log is read until it has stopped growing for 3 s). There is
+# no connection to hold, so they take no part in the slow-loris flood. tftp runs against DECNET-Swift and
+# OpenCanary (qeeqbox has no TFTP server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -40,7 +47,8 @@ http_path() {
 peers_for() { # the peers that serve the workload
     case $1 in
     ssh) echo "decnet opencanary qeeqbox cowrie" ;;
-    redis | http | ftp | mysql | vnc | rdp | mssql) echo "decnet opencanary qeeqbox" ;;
+    redis | http | ftp | mysql | vnc | rdp | mssql | snmp | sip) echo "decnet opencanary qeeqbox" ;;
+    tftp) echo "decnet opencanary" ;;
     *) echo "bench/compare.sh: no peer serves the workload $1" >&2 ;;
     esac
 }
@@ -51,7 +59,10 @@ start_decnet() { # services, dir
     local extra=()
     # ssh and ftp answer a wrong password after PAM's delay, as the real servers do; the benchmark turns it off.
     # vnc, rdp and mssql need nothing more (rdp's and mssql's TLS certificate is made at start, in memory).
-    case $1 in ssh | ftp) extra=(--persona password_delay_ms=0 --artifact-dir "$2/artifacts") ;; esac
+    case $1 in
+    ssh | ftp) extra=(--persona password_delay_ms=0 --artifact-dir "$2/artifacts") ;;
+    sip) extra=(--udp) ;; # sip serves TCP too; the workload is its UDP side
+    esac
     LOG="$2/decnet.log"
     "$BIN" service run "$1" --bind "127.0.0.1:$PORT" --quiet --log-file "$LOG" --max-per-source 1024 \
         "${extra[@]}" 2>"$2/stderr" &
@@ -71,6 +82,9 @@ start_opencanary() { # services, dir
         vnc) settings+="\"vnc.enabled\": true, \"vnc.port\": $port," ;;
         rdp) settings+="\"rdp.enabled\": true, \"rdp.port\": $port," ;;
         mssql) settings+="\"mssql.enabled\": true, \"mssql.port\": $port, \"mssql.version\": \"2012\"," ;;
+        snmp) settings+="\"snmp.enabled\": true, \"snmp.port\": $port," ;;
+        sip) settings+="\"sip.enabled\": true, \"sip.port\": $port," ;;
+        tftp) settings+="\"tftp.enabled\": true, \"tftp.port\": $port," ;;
         esac
         port=$((port + 1))
     done
@@ -145,12 +159,31 @@ tree_cpu() {
     for pid in $pids; do cat "/proc/$pid/stat" 2>/dev/null; done |
         awk '{ sub(/^.*\) /, ""); t += $12 + $13 } END { print t + 0 }'
 }
-wait_port() { # port
+is_udp() { case $1 in snmp | sip | tftp) return 0 ;; *) return 1 ;; esac }
+wait_port() { # port [udp]
     for _ in $(seq 150); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        if [ "${2:-}" = udp ]; then
+            [ -n "$(ss -Hlun "sport = :$1")" ] && return 0
+        else
+            (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        fi
         sleep 0.1
     done
     return 1
+}
+# For a UDP workload: reads the log until its captures stop growing for 3 s (at most 60 s); prints the seconds
+# from `start` (epoch seconds, fractional) to the last increase.
+settle() { # log file, start
+    local last count=-1 now changed=$2
+    for _ in $(seq 600); do
+        last=$count
+        count=$(captured "$1")
+        now=$(date +%s.%N)
+        [ "$count" != "$last" ] && changed=$now
+        awk -v n="$now" -v c="$changed" 'BEGIN { exit !(n - c >= 3) }' && break
+        sleep 0.1
+    done
+    awk -v c="$changed" -v s="$2" 'BEGIN { printf "%.2f", c - s }'
 }
 captured() { # log file
     grep -ao 'bench-[0-9]\+' "$1" 2>/dev/null | sort -u | wc -l
@@ -164,7 +197,7 @@ measure() { # kind (load|flood), workload, peer, concurrency
     mkdir -p "$dir"
     n=$([ "$workload" = ssh ] && echo "${N_SSH:-1000}" || echo "${N:-3000}")
     "start_$peer" "$workload" "$dir"
-    if ! wait_port "$PORT"; then
+    if ! wait_port "$PORT" "$(is_udp "$workload" && echo udp)"; then
         stop_peer
         echo "$kind $workload $peer $c did-not-start" >>"$RESULTS"
         return
@@ -179,6 +212,12 @@ measure() { # kind (load|flood), workload, peer, concurrency
             HOLD_MEASURE="$REPO/bench/compare.sh --tree-memory $PID >$dir/held-memory" \
             "$AUTHLOAD" 127.0.0.1 "$PORT" "$FLOOD_N" 1 "$workload" "$(http_path "$peer")")
         memory=$(cat "$dir/held-memory")
+    elif is_udp "$workload"; then
+        local start
+        start=$(date +%s.%N)
+        line=$(MAX_SECONDS=$MAX_SECONDS "$AUTHLOAD" 127.0.0.1 "$PORT" "$n" "$c" "$workload")
+        line+=" settle_s=$(settle "$LOG" "$start")"
+        memory=$(tree_memory "$PID")
     else
         line=$(MAX_SECONDS=$MAX_SECONDS "$AUTHLOAD" 127.0.0.1 "$PORT" "$n" "$c" "$workload" "$(http_path "$peer")")
         memory=$(tree_memory "$PID")
@@ -273,6 +312,7 @@ install_peer() { # name, pip requirement
     "$PEERS/$1/bin/pip" install -q --disable-pip-version-check "$2"
 }
 install_peer opencanary "opencanary==0.9.10"
+install_peer opencanary "scapy==2.6.1" # its snmp module needs Scapy, which it does not depend on
 install_peer qeeqbox "honeypots==0.66"
 install_peer cowrie "cowrie==3.1.4"
 # Twisted's plugin cache, written once as root: Cowrie (as nobody) cannot write it and would warn on every start.
@@ -288,6 +328,7 @@ for workload in $WORKLOADS; do
     done
 done
 for workload in $FLOOD_WORKLOADS; do
+    is_udp "$workload" && continue
     for peer in $(peers_for "$workload"); do
         echo "$workload under a flood of $FLOOD connections: $peer" >&2
         in_place "$peer" measure flood "$workload" "$peer" 1

@@ -19,6 +19,14 @@
  *                                           an RDP Negotiation Request for TLS|CredSSP, read the Connection Confirm
  *   authload HOST PORT N C mssql            TDS PRELOGIN (ENCRYPT_NOT_SUP), its response, then LOGIN7 for user
  *                                           bench-<i> with password bench-<i>, read the reply (an ERROR or LOGINACK)
+ *   authload HOST PORT N C snmp             UDP, one datagram from a fresh socket each: an SNMPv2c GetRequest
+ *                                           (sysDescr.0) with community bench-<i>
+ *   authload HOST PORT N C sip              UDP: a REGISTER from and to sip:bench-<i>@HOST
+ *   authload HOST PORT N C tftp             UDP: a read request (RRQ, octet) for the file bench-<i>
+ *
+ * The UDP workloads count a request done when it is sent, unless UDP_WAIT_MS=T asks to wait T ms for a reply
+ * (OpenCanary's sip, snmp and tftp only log; real servers stay silent to a wrong SNMP community). Sent as fast as
+ * the client can, they are a flood: what counts is `captured / attempts`, what the server kept of it.
  *
  * vnc and rdp carry no password in the clear (rdp's cookie is the user name; VNC's response is a DES hash): what
  * `captured` counts there is the cookie (rdp), or nothing (vnc). DES comes from OpenSSL 3's legacy provider; if it
@@ -60,7 +68,7 @@
 #include <openssl/provider.h>
 
 static struct sockaddr_in target;
-enum { REDIS, FTP, HTTP, SSH, MYSQL, VNC, RDP, MSSQL };
+enum { REDIS, FTP, HTTP, SSH, MYSQL, VNC, RDP, MSSQL, SNMP, SIP, TFTP };
 static int total, protocol;
 static const char *path = "/";
 static atomic_int next_index, failures;
@@ -377,7 +385,65 @@ static int ssh_login(const char *password) {
     return result;
 }
 
+/* One UDP request from a fresh socket (a new source port, as a scanner's probe has): an SNMPv2c GetRequest for
+ * sysDescr.0 with community bench-<i>, a SIP REGISTER for bench-<i>, or a TFTP read request for the file
+ * bench-<i>. Sent is done, unless UDP_WAIT_MS asks to wait that long for a reply (then no reply is a failure). */
+static int udp_wait_ms;
+static int udp_request(int index, const char *password) {
+    unsigned char datagram[1024];
+    int n = 0, length = (int)strlen(password);
+    switch (protocol) {
+    case SNMP: {
+        /* SEQUENCE { version 1 (v2c), community, GetRequest-PDU { request-id, 0, 0, { { 1.3.6.1.2.1.1.1.0, NULL } } } } */
+        static const unsigned char pdu[] = {0xA0, 0x1C, 0x02, 0x04, 0, 0, 0, 0, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00,
+            0x30, 0x0E, 0x30, 0x0C, 0x06, 0x08, 0x2B, 0x06, 0x01, 0x02, 0x01, 0x01, 0x01, 0x00, 0x05, 0x00};
+        datagram[n++] = 0x30;
+        datagram[n++] = (unsigned char)(3 + 2 + length + (int)sizeof pdu);
+        datagram[n++] = 0x02, datagram[n++] = 0x01, datagram[n++] = 0x01;
+        datagram[n++] = 0x04, datagram[n++] = (unsigned char)length;
+        memcpy(datagram + n, password, (size_t)length), n += length;
+        memcpy(datagram + n, pdu, sizeof pdu);
+        datagram[n + 4] = (unsigned char)(index >> 24), datagram[n + 5] = (unsigned char)(index >> 16);
+        datagram[n + 6] = (unsigned char)(index >> 8), datagram[n + 7] = (unsigned char)index;
+        n += (int)sizeof pdu;
+        break;
+    }
+    case SIP: {
+        const char *host = inet_ntoa(target.sin_addr);
+        n = snprintf((char *)datagram, sizeof datagram,
+            "REGISTER sip:%s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-%d\r\nMax-Forwards: 70\r\n"
+            "From: <sip:%s@%s>;tag=%d\r\nTo: <sip:%s@%s>\r\nCall-ID: %d@authload\r\nCSeq: 1 REGISTER\r\n"
+            "Contact: <sip:%s@127.0.0.1>\r\nUser-Agent: authload\r\nExpires: 3600\r\nContent-Length: 0\r\n\r\n",
+            host, index, password, host, index, password, host, index, password);
+        break;
+    }
+    default: /* TFTP: RRQ, the file name, NUL, the mode, NUL */
+        datagram[n++] = 0x00, datagram[n++] = 0x01;
+        memcpy(datagram + n, password, (size_t)length + 1), n += length + 1;
+        memcpy(datagram + n, "octet", 6), n += 6;
+        break;
+    }
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    if (fd < 0) return -1;
+    int result = -1;
+    if (connect(fd, (struct sockaddr *)&target, sizeof target) != 0 || send(fd, datagram, (size_t)n, 0) != n) goto done;
+    if (udp_wait_ms > 0) {
+        struct timeval timeout = {udp_wait_ms / 1000, (udp_wait_ms % 1000) * 1000};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+        if (recv(fd, datagram, sizeof datagram, 0) <= 0) goto done;
+    }
+    result = 0;
+done:
+    close(fd);
+    return result;
+}
+
 static int login(int index) {
+    if (protocol == SNMP || protocol == SIP || protocol == TFTP) {
+        char password[32];
+        snprintf(password, sizeof password, "bench-%d", index);
+        return udp_request(index, password);
+    }
     if (protocol == SSH) {
         char password[32];
         snprintf(password, sizeof password, "bench-%d", index);
@@ -519,7 +585,8 @@ static int by_value(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     if (argc < 6) {
-        fprintf(stderr, "usage: %s HOST PORT N C redis|ftp|http|ssh|mysql|vnc|rdp|mssql [PATH]\n", argv[0]);
+        fprintf(stderr, "usage: %s HOST PORT N C redis|ftp|http|ssh|mysql|vnc|rdp|mssql|snmp|sip|tftp [PATH]\n",
+            argv[0]);
         return 2;
     }
     target.sin_family = AF_INET;
@@ -527,9 +594,9 @@ int main(int argc, char **argv) {
     if (inet_pton(AF_INET, argv[1], &target.sin_addr) != 1) return 2;
     total = atoi(argv[3]);
     int concurrency = atoi(argv[4]);
-    const char *names[] = {"redis", "ftp", "http", "ssh", "mysql", "vnc", "rdp", "mssql"};
+    const char *names[] = {"redis", "ftp", "http", "ssh", "mysql", "vnc", "rdp", "mssql", "snmp", "sip", "tftp"};
     protocol = -1;
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < 11; i++)
         if (strcmp(argv[5], names[i]) == 0) protocol = i;
     if (protocol < 0) {
         fprintf(stderr, "unknown protocol %s\n", argv[5]);
@@ -537,6 +604,11 @@ int main(int argc, char **argv) {
     }
     if (argc > 6) path = argv[6];
     if (protocol == VNC) load_des();
+    if (getenv("UDP_WAIT_MS")) udp_wait_ms = atoi(getenv("UDP_WAIT_MS"));
+    if (getenv("HOLD") && (protocol == SNMP || protocol == SIP || protocol == TFTP)) {
+        fprintf(stderr, "HOLD: %s is UDP; there is no connection to hold\n", argv[5]);
+        return 2;
+    }
     latency = calloc((size_t)total, sizeof *latency);
     pthread_t *threads = calloc((size_t)(concurrency > 16 ? concurrency : 16), sizeof *threads);
     struct rlimit files;

@@ -24,6 +24,12 @@ WORKLOADS = {
     "rdp": "rdp X.224 Connection Request (mstshash cookie, up to the Connection Confirm)",
     "mssql": "mssql login (TDS PRELOGIN, LOGIN7 with SQL authentication)",
 }
+# UDP: each request one datagram from a fresh port, sent as fast as the client can (a flood).
+UDP_WORKLOADS = {
+    "snmp": "snmp GetRequest (community bench-<i>), UDP",
+    "sip": "sip REGISTER (from bench-<i>), UDP",
+    "tftp": "tftp read request (file bench-<i>), UDP",
+}
 
 
 def parse(line):
@@ -67,7 +73,7 @@ def main():
     floods = [r for r in rows if r[0] == "flood"]
     memories = [r for r in rows if r[0] == "memory"]
 
-    for workload in [w for w in WORKLOADS if any(r[1] == w for r in loads)]:
+    for workload in [w for w in WORKLOADS if any(r[1] == w for r in loads)]:  # TCP
         print(f"\n### {WORKLOADS[workload]}\n")
         print("| peer | C | conn/s | p50 ms | p99 ms | max ms | failures | captured / attempts | client CPU s | "
               "server CPU s | server CPU ms / conn | PSS MiB | DECNET-Swift ÷ peer (conn/s) |")
@@ -88,6 +94,32 @@ def main():
                   f"{fields['max_ms']} | {fields['failed']} | {fields['captured']} / {attempts} | "
                   f"{fields['client_cpu_s']} | {fields.get('server_cpu_s', '?')} | {per_connection(fields, attempts)} | "
                   f"{memory(fields)[1]} | {ratio} |")
+
+    for workload in [w for w in UDP_WORKLOADS if any(r[1] == w for r in loads)]:
+        print(f"\n### {UDP_WORKLOADS[workload]}\n")
+        # The same flood for every peer: what each kept of it is its throughput. (Captured per second alone would
+        # favour a peer that lets the kernel drop most of the flood and serves the rest quickly.)
+        print("| peer | C | sent / s | captured / sent | s to the last capture | captured / s | server CPU s | "
+              "server CPU ms / captured | PSS MiB | DECNET-Swift ÷ peer (captured) |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        base = {}
+        for kind, w, peer, c, fields, failed in loads:
+            if w != workload:
+                continue
+            if failed:
+                print(f"| {name(peer)} | {c} | did not start | | | | | | | |")
+                continue
+            sent = int(fields["ok"])
+            captured = int(fields["captured"])
+            settle = float(fields.get("settle_s", "0"))
+            rate = captured / settle if settle > 0 else 0.0
+            if peer == "decnet":
+                base[c] = captured
+            ratio = "1" if peer == "decnet" else (f"{base[c] / captured:.1f}×" if captured and c in base else "—")
+            cpu = (f"{float(fields['server_cpu_s']) * 1000 / captured:.3f}"
+                   if captured and "server_cpu_s" in fields else "?")
+            print(f"| {name(peer)} | {c} | {fields['conn_per_s']} | {captured} / {sent} | {settle:.2f} | "
+                  f"{rate:.0f} | {fields.get('server_cpu_s', '?')} | {cpu} | {memory(fields)[1]} | {ratio} |")
 
     if memories:
         print("\n### Memory: each peer serving all its services (after 5 logins to each)\n")
