@@ -9,7 +9,8 @@ import Glibc
 #endif
 
 /// Runs one `UDPHoneypot` on one socket. Each source gets a flow (one `SessionEvents`, kept while it is active)
-/// and a token bucket, so a spoofed flood can neither exhaust memory nor turn the decoy into a reflector.
+/// and a token bucket for its answers, so a spoofed flood can neither exhaust memory nor turn the decoy into a
+/// reflector; every datagram is still recorded.
 public struct UDPListener<Service: UDPHoneypot>: Sendable {
     public typealias Limits = UDPLimits
 
@@ -165,9 +166,10 @@ public struct UDPListener<Service: UDPHoneypot>: Sendable {
                         SessionEvents(context: self.context, source: source, destination: destination)
                     }
                     if isNew { session.emit(.connectionOpen, ["transport": "udp"]) }
-                    guard allowed else { continue }  // over its rate: silently dropped, as a busy server would
+                    // Every datagram is recorded (a community brute force from one socket runs at 100 a second);
+                    // one over its flow's rate is not answered, so the decoy cannot be made a reflector.
                     let request = Array(envelope.data.readableBytesView)
-                    guard var reply = self.service.respond(to: request, session: session) else { continue }
+                    guard var reply = self.service.respond(to: request, session: session), allowed else { continue }
                     let factor = self.service.amplificationAllowance ?? self.limits.maximumAmplification
                     let bound = max(request.count, 1) * factor
                     if reply.count > bound { reply = Array(reply.prefix(bound)) }
