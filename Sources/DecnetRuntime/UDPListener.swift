@@ -129,8 +129,16 @@ public struct UDPListener<Service: UDPHoneypot>: Sendable {
         self.flows = flows
     }
 
-    /// Serves datagrams until closed or cancelled.
+    /// Serves datagrams until closed or cancelled, on the socket's event loop: each datagram is read, answered
+    /// and recorded on the thread that read it, instead of hopping to the cooperative pool and back (a SIP flood
+    /// spent a tenth of its CPU switching threads).
     public func run() async {
+        await withTaskExecutorPreference(EventLoopTaskExecutor.of(self.channel.channel.eventLoop)) {
+            await self.serve()
+        }
+    }
+
+    private func serve() async {
         var destination = Endpoint(address: self.channel.channel.localAddress)
         // A socket bound to every address of the decky's namespace (multicast needs it) reports the decky's own.
         if destination.ip == "0.0.0.0", let address = self.context.address { destination.ip = address }
