@@ -38,13 +38,17 @@ public struct EventFields: Sendable, Equatable {
     /// Printable rendering: valid UTF-8 without control characters passes through; otherwise `\n`, `\r`, `\t`,
     /// `\\` and `\xNN` escapes. `lossless` is true when nothing needed escaping.
     public static func printable(_ bytes: some Collection<UInt8>) -> (text: String, lossless: Bool) {
-        if let text = String(validating: Array(bytes), as: UTF8.self),
+        // Printable ASCII without a backslash, most of what attackers send, needs no scalar's properties read.
+        let array = Array(bytes)
+        if array.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x5C }) {
+            return (String(decoding: array, as: UTF8.self), true)
+        }
+        if let text = String(validating: array, as: UTF8.self),
             !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0 == "\\" })
         {
             return (text, true)
         }
         var output = ""
-        let array = Array(bytes)
         var position = 0
         while position < array.count {
             let byte = array[position]
