@@ -108,11 +108,17 @@ enum SIPScanner {
         ("siparator-scan", "siparator-scan"), ("sip-brute", "sip-brute"),
     ]
 
+    /// `userAgents`' fragments as bytes: matched with a byte search, not `String.contains` (a generic substring
+    /// search by Characters, seventeen times per request, was a fifth of the CPU of a SIP flood).
+    private static let fragments: [(bytes: [UInt8], tool: String)] = Self.userAgents.map {
+        (Array($0.fragment.utf8), $0.tool)
+    }
+
     /// The tool a request names or looks like, and why we think so.
     static func identify(_ request: SIPRequest) -> (tool: String, basis: String)? {
         if let agent = request.first("user-agent") {
-            let lowered = agent.lowercased()
-            if let match = self.userAgents.first(where: { lowered.contains($0.fragment) }) {
+            let lowered = Array(agent.lowercased().utf8)
+            if let match = self.fragments.first(where: { Self.contains(lowered, $0.bytes) }) {
                 return (match.tool, "User-Agent")
             }
         }
@@ -122,5 +128,14 @@ enum SIPScanner {
             return ("nmap", "nmap -sV SIPOptions probe")
         }
         return nil
+    }
+
+    static func contains(_ text: [UInt8], _ fragment: [UInt8]) -> Bool {
+        guard let first = fragment.first else { return true }
+        guard text.count >= fragment.count else { return false }
+        for start in 0...(text.count - fragment.count) where text[start] == first {
+            if text[start..<(start + fragment.count)].elementsEqual(fragment) { return true }
+        }
+        return false
     }
 }

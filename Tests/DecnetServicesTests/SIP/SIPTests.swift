@@ -469,6 +469,17 @@ import Testing
             )
         )
         #expect(plain["client"] == "Zoiper rev.1234" && plain["tool"] == nil)
+        // The User-Agent fragments anywhere, in any case; a fragment cut short or absent is not a match.
+        for (agent, tool) in [
+            ("SIPp/3.6.1", "sipp"), ("x sIpSaK 0.9.8", "sipsak"), ("VaxSIPUserAgent/3.1", "vaxsip"),
+            ("pplsip", "pplsip"), ("sipp", nil), ("Asterisk PBX 18.20.0", nil), ("smaP", "smap"), ("", nil),
+        ] as [(String, String?)] {
+            let request = Array(
+                Self.text(Self.request("OPTIONS")).replacingOccurrences(of: "Zoiper rev.1234", with: agent).utf8
+            )
+            let found = Self.fields(responder.respond(to: request, peer: Self.udp, now: Self.now), .clientFingerprint)
+            #expect(found?["tool"] == tool, "\(agent)")
+        }
     }
 
     @Test func personaDefaultsAndDialects() {
