@@ -35,9 +35,18 @@ public struct SSHService: HoneypotService {
         self.hostKeys.rsa.prewarm()
     }
 
-    /// The identification gate: a connection's task starts at the client's complete first line, not its first byte.
+    /// A connection's task starts at the client's complete identification line, not its first byte: the gate
+    /// holds bytes until they make the line, or until sshd would refuse them (the transport answers that).
     public func configure(_ channel: any Channel, port: Int) throws {
-        try channel.pipeline.syncOperations.addHandler(SSHIdentificationGate())
+        try channel.pipeline.syncOperations.addHandler(FirstMessageGate(isComplete: Self.identificationDecided))
+    }
+
+    static func identificationDecided(_ bytes: ByteBufferView) -> Bool {
+        do {
+            return try SSHWire.identificationEnd(bytes) != nil
+        } catch {
+            return true
+        }
     }
 
     /// sshd's identification line, sent on connect by the runtime, so a connection that never answers (a scanner's,

@@ -26,7 +26,18 @@ public struct VNCService: HoneypotService {
         )
     }
 
-    public func configure(_ channel: any Channel, port: Int) throws {}
+    /// A connection's task starts at the client's whole ProtocolVersion (12 bytes), not its first byte.
+    public func configure(_ channel: any Channel, port: Int) throws {
+        try channel.pipeline.syncOperations.addHandler(
+            FirstMessageGate(isComplete: { $0.count >= VNCStateMachine.versionLength })
+        )
+    }
+
+    /// The server's ProtocolVersion, sent by the runtime on connect: a connection that never answers (a scanner's,
+    /// a flood's) holds no task.
+    public func greeting(session: SessionEvents) -> Greeting<ByteBuffer>? {
+        Greeting(ByteBuffer(bytes: VNCStateMachine.greeting(self.configuration)))
+    }
 
     public func handle(_ connection: Connection<ByteBuffer, ByteBuffer>, session: SessionEvents) async throws {
         var generator = SystemRandomNumberGenerator()
@@ -37,7 +48,8 @@ public struct VNCService: HoneypotService {
         defer {
             for case .emit(let id, let fields) in machine.connectionClosed() { session.emit(id, fields) }
         }
-        try await ProtocolLoop.serve(connection, session: session, greeting: machine.greeting) { buffer in
+        let greeting = connection.greeting == nil ? machine.greeting : []
+        try await ProtocolLoop.serve(connection, session: session, greeting: greeting) { buffer in
             machine.received(Array(buffer.readableBytesView)).map { action -> ProtocolAction in
                 switch action {
                 case .send(let bytes): .send(bytes)

@@ -56,7 +56,12 @@ struct VNCStateMachine {
     }
 
     /// The ProtocolVersion message the server opens with.
-    var greeting: [UInt8] { Array("RFB \(self.configuration.versionText)\n".utf8) }
+    var greeting: [UInt8] { Self.greeting(self.configuration) }
+
+    static func greeting(_ configuration: Configuration) -> [UInt8] { Array("RFB \(configuration.versionText)\n".utf8) }
+
+    /// A ProtocolVersion message's length (`RFB 003.008\n`).
+    static let versionLength = 12
 
     mutating func received(_ bytes: [UInt8]) -> [Action] {
         guard self.state != .closed else { return [] }
@@ -84,7 +89,7 @@ struct VNCStateMachine {
     private mutating func step() -> [Action]? {
         switch self.state {
         case .awaitingVersion:
-            guard let version = self.take(12) else { return nil }
+            guard let version = self.take(Self.versionLength) else { return nil }
             return self.version(version)
         case .awaitingSecurityType:
             guard let type = self.take(1) else { return nil }

@@ -1,16 +1,22 @@
+import DecnetServiceKit
 import NIOCore
 import NIOEmbedded
 import Testing
 
 @testable import DecnetServices
 
-/// The gate in front of the ssh transport: a connection's first bytes are held until they make the client's
-/// identification line, or until sshd would refuse them, and come out in one read; nothing is lost or reordered.
-@Suite struct SSHIdentificationGateTests {
+/// The gate in front of ssh's transport and vnc's state machine: a connection's first bytes are held until they
+/// make the client's first message (ssh: its identification line, or what sshd refuses at once; vnc: its 12-byte
+/// ProtocolVersion) and come out in one read; nothing is lost or reordered.
+@Suite struct FirstMessageGateTests {
     /// The reads that came out of the gate after `pieces` went in, one at a time; `close` ends the channel after.
-    static func reads(_ pieces: [[UInt8]], close: Bool = false) throws -> [[UInt8]] {
+    static func reads(
+        _ pieces: [[UInt8]],
+        close: Bool = false,
+        isComplete: @escaping (ByteBufferView) -> Bool = SSHService.identificationDecided
+    ) throws -> [[UInt8]] {
         let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(SSHIdentificationGate())
+        try channel.pipeline.syncOperations.addHandler(FirstMessageGate(isComplete: isComplete))
         try channel.connect(to: .init(ipAddress: "10.0.0.9", port: 22)).wait()
         var reads: [[UInt8]] = []
         for piece in pieces {
@@ -55,5 +61,14 @@ import Testing
         let long = [UInt8](repeating: 0x41, count: 200)
         #expect(try Self.reads([long, long]) == [long + long])
         #expect(try Self.reads([long]) == [])
+    }
+
+    @Test func vncsVersionIsHeldUntilItsTwelveBytes() throws {
+        let vnc: (ByteBufferView) -> Bool = { $0.count >= 12 }
+        #expect(try Self.reads([Array("RFB 003.0".utf8)], isComplete: vnc) == [])
+        #expect(
+            try Self.reads([Array("RFB 003.0".utf8), Array("08\n".utf8), [0x02]], isComplete: vnc)
+                == [Array("RFB 003.008\n".utf8), [0x02]]
+        )
     }
 }
