@@ -348,9 +348,13 @@ struct FakeShell {
                 quote = character
                 current.append(character)
             } else if character == ";" || character == "|" || (character == "&" && previous == "&") {
-                if character == "&" { current.removeLast() }
+                // `&&`: the first `&` is in `current`. A third `&` follows a split, with nothing to take back
+                // (fuzzing found "&&&" ending the process: removeLast on an empty string).
+                if character == "&", current.last == "&" { current.removeLast() }
                 if !current.trimmingWhitespace().isEmpty { commands.append(current) }
                 current = ""
+                previous = nil
+                continue
             } else {
                 current.append(character)
             }
