@@ -10,8 +10,8 @@
 #
 # Settings (environment): N logins per run (default 3000; ssh 1000), MAX_SECONDS per run (default 30: a slow
 # peer makes fewer attempts, and "captured / attempts" counts what it was given), CONCURRENCY ("1 50 500"),
-# WORKLOADS ("redis ssh http ftp mysql"; vnc, rdp, mssql and the UDP ones, snmp, sip and tftp, run only when
-# named, e.g. WORKLOADS="vnc rdp mssql snmp sip tftp"),
+# WORKLOADS ("redis ssh http ftp mysql"; vnc, rdp, mssql, smb and the UDP ones, snmp, sip and tftp, run only when
+# named, e.g. WORKLOADS="vnc rdp mssql smb snmp sip tftp"),
 # FLOOD (10000 connections held, spread over FLOOD_SOURCES=50 source addresses so that no per-source cap refuses
 # them simply), FLOOD_N (200 logins at concurrency 1 during the flood), FLOOD_WORKLOADS (default: WORKLOADS),
 # MEMORY (1), DECKIES (100), DETECT (1).
@@ -25,6 +25,10 @@
 # Confirm) and mssql (TDS PRELOGIN, then a SQL login) run against DECNET-Swift, OpenCanary and qeeqbox; VNC sends
 # no password in the clear (its response is DES of a challenge), so its "captured" is 0 everywhere, and rdp's is the
 # cookie's user name.
+# smb (SMB2 NEGOTIATE, then an NTLMSSP login for WORKGROUP\bench-<i>, up to the server's answer to the
+# AUTHENTICATE) runs against DECNET-Swift and qeeqbox (OpenCanary's smb reads a real Samba's audit log: it serves
+# nothing itself). qeeqbox (impacket's server) logs the user name of every AUTHENTICATE, and the hash only of a
+# login that succeeded; DECNET-Swift logs both for every login.
 # snmp (a GetRequest with community bench-<i>), sip (a REGISTER from bench-<i>) and tftp (a read request for the
 # file bench-<i>) are UDP: each request is one datagram from a fresh source port, sent as fast as the client can,
 # so the run is a flood; what counts is what the peer kept of it (captured / sent) and how fast it got through
@@ -49,6 +53,7 @@ peers_for() { # the peers that serve the workload
     ssh) echo "decnet opencanary qeeqbox cowrie" ;;
     redis | http | ftp | mysql | vnc | rdp | mssql | snmp | sip) echo "decnet opencanary qeeqbox" ;;
     tftp) echo "decnet opencanary" ;;
+    smb) echo "decnet qeeqbox" ;;
     *) echo "bench/compare.sh: no peer serves the workload $1" >&2 ;;
     esac
 }

@@ -19,6 +19,9 @@
  *                                           an RDP Negotiation Request for TLS|CredSSP, read the Connection Confirm
  *   authload HOST PORT N C mssql            TDS PRELOGIN (ENCRYPT_NOT_SUP), its response, then LOGIN7 for user
  *                                           bench-<i> with password bench-<i>, read the reply (an ERROR or LOGINACK)
+ *   authload HOST PORT N C smb              SMB2 NEGOTIATE (2.0.2, 2.1), then SESSION_SETUP: NTLMSSP NEGOTIATE, its
+ *                                           CHALLENGE, an AUTHENTICATE for WORKGROUP\bench-<i> (an NTLMv2-shaped
+ *                                           response derived from i), read the reply (a logon failure or a session)
  *   authload HOST PORT N C snmp             UDP, one datagram from a fresh socket each: an SNMPv2c GetRequest
  *                                           (sysDescr.0) with community bench-<i>
  *   authload HOST PORT N C sip              UDP: a REGISTER from and to sip:bench-<i>@HOST
@@ -68,7 +71,7 @@
 #include <openssl/provider.h>
 
 static struct sockaddr_in target;
-enum { REDIS, FTP, HTTP, SSH, MYSQL, VNC, RDP, MSSQL, SNMP, SIP, TFTP };
+enum { REDIS, FTP, HTTP, SSH, MYSQL, VNC, RDP, MSSQL, SNMP, SIP, TFTP, SMB };
 static int total, protocol;
 static const char *path = "/";
 static atomic_int next_index, failures;
@@ -438,6 +441,102 @@ done:
     return result;
 }
 
+/* Reads one NetBIOS session message (a 4-byte header: type 0, 24-bit big-endian length) into buffer; its length,
+ * or -1. Bytes past capacity are read and dropped. */
+static int read_nbss(int fd, unsigned char *buffer, int capacity) {
+    unsigned char header[4], rest[4096];
+    if (read_exact(fd, header, 4) || header[0] != 0) return -1;
+    int length = header[1] << 16 | header[2] << 8 | header[3], have = 0;
+    for (int left = length; left > 0;) {
+        int part = left < (int)sizeof rest ? left : (int)sizeof rest;
+        if (read_exact(fd, rest, (size_t)part)) return -1;
+        int keep = part < capacity - have ? part : capacity - have;
+        memcpy(buffer + have, rest, (size_t)keep), have += keep;
+        left -= part;
+    }
+    return have;
+}
+
+static void put16(unsigned char *at, unsigned value) { at[0] = (unsigned char)value, at[1] = (unsigned char)(value >> 8); }
+static void put32(unsigned char *at, unsigned value) { put16(at, value & 0xFFFF), put16(at + 2, value >> 16); }
+
+/* An SMB2 message: the NBSS header, the 64-byte SMB2 header (command, message id, session id) and body; sent. */
+static int smb2_send(int fd, unsigned command, unsigned message_id, const unsigned char session[8],
+    const unsigned char *body, int length) {
+    unsigned char message[1024] = {0};
+    int n = 4 + 64 + length;
+    message[1] = (unsigned char)((n - 4) >> 16), message[2] = (unsigned char)((n - 4) >> 8);
+    message[3] = (unsigned char)(n - 4);
+    unsigned char *header = message + 4;
+    memcpy(header, "\xFESMB", 4);
+    put16(header + 4, 64);
+    put16(header + 12, command);
+    put16(header + 14, 31); /* credits requested */
+    put32(header + 24, message_id);
+    memcpy(header + 40, session, 8);
+    memcpy(message + 4 + 64, body, (size_t)length);
+    return send_all(fd, (const char *)message, (size_t)n);
+}
+
+/* Appends text to an NTLM message as UTF-16LE at *n, its length, maximum and offset in the fields at slot. */
+static void ntlm_field(unsigned char *message, int *n, int slot, const unsigned char *bytes, int count, int utf16) {
+    int size = utf16 ? 2 * count : count;
+    put16(message + slot, (unsigned)size), put16(message + slot + 2, (unsigned)size);
+    put32(message + slot + 4, (unsigned)*n);
+    for (int i = 0; i < count; i++) {
+        message[(*n)++] = bytes[i];
+        if (utf16) message[(*n)++] = 0;
+    }
+}
+
+/* An SMB login (MS-SMB2, MS-NLMP): NEGOTIATE (SMB 2.0.2 and 2.1), then SESSION_SETUP with a bare NTLMSSP NEGOTIATE
+ * and, in the same session, an NTLMSSP AUTHENTICATE for WORKGROUP\bench-<i> whose NTLMv2-shaped response is derived
+ * from i (what a honeypot keeps of it is the user and a crackable hash line); done when the server's answer to the
+ * AUTHENTICATE (a logon failure, or a session) has arrived. */
+static int smb_login(int fd, int index, const char *user) {
+    static const unsigned char none[8] = {0};
+    unsigned char body[512] = {0}, reply[4096];
+    /* NEGOTIATE: structure size 36, two dialects, signing enabled, a client GUID from i. */
+    put16(body, 36), put16(body + 2, 2), put16(body + 4, 1);
+    put32(body + 12, (unsigned)index), memcpy(body + 16, "authload", 8);
+    put16(body + 36, 0x0202), put16(body + 38, 0x0210);
+    if (smb2_send(fd, 0, 0, none, body, 40)) return -1;
+    int length = read_nbss(fd, reply, sizeof reply);
+    if (length < 64 + 8 || memcmp(reply, "\xFESMB", 4) || (reply[8] | reply[9] | reply[10] | reply[11])) return -1;
+    /* SESSION_SETUP with an NTLMSSP NEGOTIATE (unicode, NTLM, always sign, extended session security, 128, 56). */
+    static const unsigned char negotiate[32] = {'N', 'T', 'L', 'M', 'S', 'S', 'P', 0, 1, 0, 0, 0,
+        0x05, 0x82, 0x08, 0xA0};
+    memset(body, 0, sizeof body);
+    put16(body, 25), body[3] = 1, put16(body + 12, 64 + 24), put16(body + 14, sizeof negotiate);
+    memcpy(body + 24, negotiate, sizeof negotiate);
+    if (smb2_send(fd, 1, 1, none, body, 24 + (int)sizeof negotiate)) return -1;
+    length = read_nbss(fd, reply, sizeof reply);
+    /* STATUS_MORE_PROCESSING_REQUIRED (0xC0000016) with the CHALLENGE, in the session the server chose. */
+    if (length < 64 + 8 || reply[8] != 0x16 || reply[11] != 0xC0) return -1;
+    unsigned char session[8];
+    memcpy(session, reply + 40, 8);
+    /* AUTHENTICATE: LM (24 zero bytes), NT (an NTProofStr and a blob, both from i), domain, user, workstation. */
+    unsigned char message[256] = {0}, nt[16 + 28 + 4] = {0};
+    memcpy(message, "NTLMSSP\0", 8), put32(message + 8, 3), put32(message + 60, 0xA0088205);
+    for (int i = 0; i < 16; i++) nt[i] = (unsigned char)(index >> (8 * (i % 4))) ^ (unsigned char)(0x5A + i);
+    nt[16] = 1, nt[17] = 1;                           /* blob: version 1, 1 */
+    put32(nt + 24, (unsigned)index), put32(nt + 32, (unsigned)index); /* time and client challenge from i */
+    int n = 64;
+    static const unsigned char lm[24] = {0};
+    ntlm_field(message, &n, 12, lm, sizeof lm, 0);
+    ntlm_field(message, &n, 20, nt, sizeof nt, 0);
+    ntlm_field(message, &n, 28, (const unsigned char *)"WORKGROUP", 9, 1);
+    ntlm_field(message, &n, 36, (const unsigned char *)user, (int)strlen(user), 1);
+    ntlm_field(message, &n, 44, (const unsigned char *)"AUTHLOAD", 8, 1);
+    ntlm_field(message, &n, 52, none, 0, 0);
+    memset(body, 0, sizeof body);
+    put16(body, 25), body[3] = 1, put16(body + 12, 64 + 24), put16(body + 14, (unsigned)n);
+    memcpy(body + 24, message, (size_t)n);
+    if (smb2_send(fd, 1, 2, session, body, 24 + n)) return -1;
+    length = read_nbss(fd, reply, sizeof reply);
+    return length >= 64 && !memcmp(reply, "\xFESMB", 4) && reply[12] == 1 ? 0 : -1;
+}
+
 static int login(int index) {
     if (protocol == SNMP || protocol == SIP || protocol == TFTP) {
         char password[32];
@@ -477,6 +576,9 @@ static int login(int index) {
         break;
     case MSSQL:
         if (mssql_login(fd, password)) goto done;
+        break;
+    case SMB:
+        if (smb_login(fd, index, password)) goto done;
         break;
     case FTP: {
         if (read_line(fd)) goto done;
@@ -532,6 +634,7 @@ static const char *partial_request(void) {
     case VNC: return "RFB 003.0";
     case RDP: return "\x03"; /* and a NUL: the start of a TPKT header */
     case MSSQL: return "\x12\x01"; /* the start of a PRELOGIN packet's header */
+    case SMB: return ""; /* and a NUL: the start of a NetBIOS session header (two NULs) */
     default: return "\x55\x00";
     }
 }
@@ -585,7 +688,7 @@ static int by_value(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     if (argc < 6) {
-        fprintf(stderr, "usage: %s HOST PORT N C redis|ftp|http|ssh|mysql|vnc|rdp|mssql|snmp|sip|tftp [PATH]\n",
+        fprintf(stderr, "usage: %s HOST PORT N C redis|ftp|http|ssh|mysql|vnc|rdp|mssql|snmp|sip|tftp|smb [PATH]\n",
             argv[0]);
         return 2;
     }
@@ -594,9 +697,9 @@ int main(int argc, char **argv) {
     if (inet_pton(AF_INET, argv[1], &target.sin_addr) != 1) return 2;
     total = atoi(argv[3]);
     int concurrency = atoi(argv[4]);
-    const char *names[] = {"redis", "ftp", "http", "ssh", "mysql", "vnc", "rdp", "mssql", "snmp", "sip", "tftp"};
+    const char *names[] = {"redis", "ftp", "http", "ssh", "mysql", "vnc", "rdp", "mssql", "snmp", "sip", "tftp", "smb"};
     protocol = -1;
-    for (int i = 0; i < 11; i++)
+    for (int i = 0; i < 12; i++)
         if (strcmp(argv[5], names[i]) == 0) protocol = i;
     if (protocol < 0) {
         fprintf(stderr, "unknown protocol %s\n", argv[5]);

@@ -23,6 +23,7 @@ WORKLOADS = {
     "vnc": "vnc login (RFB 3.8, VNC Authentication)",
     "rdp": "rdp X.224 Connection Request (mstshash cookie, up to the Connection Confirm)",
     "mssql": "mssql login (TDS PRELOGIN, LOGIN7 with SQL authentication)",
+    "smb": "smb login (SMB2 NEGOTIATE, SESSION_SETUP with NTLMSSP, NTLMv2 response)",
 }
 # UDP: each request one datagram from a fresh port, sent as fast as the client can (a flood).
 UDP_WORKLOADS = {
