@@ -189,4 +189,41 @@ import Glibc
         #expect(broker.status.published == 1)
         await broker.close()
     }
+
+    /// With no broker the queue keeps its oldest messages and counts the rest dropped; past the point where the
+    /// queue is full, events' messages are counted without being made, and exactly as many are counted as would
+    /// have been published. A broker that comes takes what was queued, and messages are made again.
+    @Test func aFullQueueWithNoBrokerCountsMessagesWithoutMakingThem() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let socketPath = directory.path + "/bus.sock"
+        let publisher = BusPublisher(socketPath: socketPath, name: "no-broker", capacity: 100)
+        let running = Task { await publisher.run() }
+        let events = (0..<250).map { index in
+            HoneypotEvent(
+                time: Date(timeIntervalSince1970: 1_795_283_508 + Double(index)),
+                id: .loginFailed,
+                decky: "decky-0",
+                hostname: "decky-0",
+                service: "ssh",
+                session: "s\(index)",
+                source: Endpoint(ip: "198.51.100.7", port: 40000),
+                destination: Endpoint(ip: "10.77.0.10", port: 22),
+                fields: [EventField("username", "root"), EventField("password", "pw-\(index)")]
+            )
+        }
+        #expect(!publisher.wouldDrop)
+        BusTopics.publish(events, on: publisher)
+        // Two subjects per login (observed, credential captured): 500 messages, 100 queued.
+        #expect(publisher.wouldDrop)
+        #expect(publisher.statistics.dropped == 400 && publisher.statistics.published == 0)
+        let broker = try await BusBroker.start(socketPath: socketPath)
+        let serving = Task { await broker.run() }
+        defer { serving.cancel() }
+        for _ in 0..<1500 where broker.status.published < 100 { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(broker.status.published == 100)
+        #expect(!publisher.wouldDrop)
+        await publisher.close(running: running, grace: .seconds(5))
+        await broker.close()
+    }
 }

@@ -15,7 +15,11 @@ public final class BusPublisher: Sendable {
     public let name: String
     private let stream: AsyncStream<BusMessage>
     private let continuation: AsyncStream<BusMessage>.Continuation
-    private let counts = Mutex((published: 0, dropped: 0, connected: false, absent: false, finishing: false))
+    /// `full`: a message was dropped since the last connection, so the queue is full, and stays so until a broker
+    /// takes what it holds.
+    private let counts = Mutex(
+        (published: 0, dropped: 0, connected: false, absent: false, finishing: false, full: false)
+    )
 
     public init(socketPath: String, name: String, capacity: Int = 10_000) {
         self.socketPath = socketPath
@@ -26,8 +30,22 @@ public final class BusPublisher: Sendable {
     /// Queues a message; never blocks.
     public func publish(_ subject: Subject, _ payload: [UInt8]) {
         if case .dropped = self.continuation.yield(BusMessage(subject: subject, payload: payload)) {
-            self.counts.withLock { $0.dropped += 1 }
+            self.counts.withLock {
+                $0.dropped += 1
+                $0.full = true
+            }
         }
+    }
+
+    /// True while no broker is connected and the queue is full: a message published now would be dropped, so a
+    /// publisher may count it dropped (`dropped(_:)`) without making its payload.
+    public var wouldDrop: Bool {
+        self.counts.withLock { $0.full && !$0.connected }
+    }
+
+    /// Counts messages dropped without being made (see `wouldDrop`).
+    public func dropped(_ count: Int) {
+        self.counts.withLock { $0.dropped += count }
     }
 
     /// Queues `value` as JSON on `subject` (an invalid subject is dropped and counted).
@@ -36,6 +54,7 @@ public final class BusPublisher: Sendable {
             self.counts.withLock { $0.dropped += 1 }
             return
         }
+        if self.wouldDrop { return self.dropped(1) }
         guard let payload = self.encoded(value) else { return }
         self.publish(subject, payload)
     }
@@ -107,6 +126,7 @@ public final class BusPublisher: Sendable {
             self.counts.withLock {
                 $0.connected = true
                 $0.absent = false
+                $0.full = false
             }
             let finished: Bool
             do {

@@ -93,6 +93,11 @@ public enum BusTopics {
     /// Publishes what the ingester stored.
     public static func publish(_ events: [HoneypotEvent], on publisher: BusPublisher) {
         for event in events {
+            // With no broker to take them, the messages of a full queue are counted, not made.
+            if publisher.wouldDrop {
+                publisher.dropped(Self.subjects(for: event).count)
+                continue
+            }
             // One payload per event, whatever number of subjects carry it.
             let payload = Self.payload(event)
             for subject in Self.subjects(for: event) { publisher.publish(subject, payload) }
