@@ -153,18 +153,13 @@ struct StoredAttacker {
     /// Folds a batch of events (in time order) into the profiles already stored; returns every profile the
     /// batch touched.
     static func fold(_ events: [HoneypotEvent], into known: [String: StoredAttacker]) -> [StoredAttacker] {
-        var touched: [String: StoredAttacker] = [:]
+        var fold = AttackerFold()
         // A batch read from the log is in time order already: sorted only when it is not.
         let inOrder = zip(events, events.dropFirst()).allSatisfy { $0.time <= $1.time }
         for event in inOrder ? events : events.sorted(by: { $0.time < $1.time }) {
-            let ip = event.source.ip
-            var attacker =
-                touched[ip] ?? known[ip]
-                ?? StoredAttacker(uuid: UUID().uuidString.lowercased(), profile: AttackerProfile(first: event))
-            attacker.profile.absorb(event)
-            touched[ip] = attacker
+            fold.absorb(event) { known[$0] }
         }
-        return touched.values.sorted { $0.profile.ip < $1.profile.ip }
+        return fold.attackers
     }
 
     /// The upsert's conflict clause, the same SQL in both stores: every column but the key and the uuid.
@@ -206,5 +201,30 @@ extension JSONText {
     static func decode<Value: Decodable>(_ type: Value.Type, _ text: String?) -> Value? {
         guard let text else { return nil }
         return try? JSONDecoder().decode(type, from: Data(text.utf8))
+    }
+}
+
+/// Events folded one at a time, in time order, into their attackers' profiles: the profile already stored is
+/// asked for (`known`) when an address first comes up, or a new one is made.
+struct AttackerFold {
+    private var touched: [String: StoredAttacker] = [:]
+    /// The time of the last event absorbed.
+    private(set) var latest = Date.distantPast
+
+    mutating func absorb(_ event: HoneypotEvent, known: (String) throws -> StoredAttacker?) rethrows {
+        let ip = event.source.ip
+        if self.touched[ip] == nil {
+            self.touched[ip] =
+                try known(ip)
+                ?? StoredAttacker(uuid: UUID().uuidString.lowercased(), profile: AttackerProfile(first: event))
+        }
+        // Changed where it is kept: a copy taken out and put back would copy its sets on every change.
+        self.touched[ip]!.profile.absorb(event)
+        self.latest = max(self.latest, event.time)
+    }
+
+    /// Every profile touched, by address.
+    var attackers: [StoredAttacker] {
+        self.touched.values.sorted { $0.profile.ip < $1.profile.ip }
     }
 }

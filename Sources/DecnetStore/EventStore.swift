@@ -218,4 +218,10 @@ public protocol EventStore: IntelStore {
     func updateUser(_ user: APIUser) async throws
     /// False when there was no such user.
     func deleteUser(named username: String) async throws -> Bool
+    /// Returns when the work a store does after its commits (SQLite's log checkpoints) has caught up.
+    func settle() async
+}
+
+extension EventStore {
+    public func settle() async {}
 }

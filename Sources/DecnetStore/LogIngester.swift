@@ -32,6 +32,8 @@ public struct LogIngester: Sendable {
     public let path: String
     public let store: any EventStore
     public var batchSize = 20000
+    /// The first batch of a backlog (see `run`).
+    static let firstBatch = 1000
     public var pollInterval: Duration = .milliseconds(100)
     /// Called for each rejected line and on rotation, for the operator's log.
     public var report: @Sendable (String) -> Void = { _ in }
@@ -74,6 +76,9 @@ public struct LogIngester: Sendable {
         }
         var entries: [LogEntry] = []
         entries.reserveCapacity(self.batchSize)
+        // A backlog is read in batches that double from `firstBatch` up to `batchSize`: the writer starts on the
+        // first while the second is parsed, instead of waiting for a whole batch of parsing before its first write.
+        var batchLimit = min(self.batchSize, Self.firstBatch)
         var end: LogTail.Position?
         // One batch is written while the next is read and parsed (the store writes on its own thread), and the
         // batch written before it is handed to `stored` (the bus) beside both: batches are committed in order,
@@ -110,10 +115,11 @@ public struct LogIngester: Sendable {
                         }
                     }
                     end = line.end
-                    if entries.count >= self.batchSize {
+                    if entries.count >= batchLimit {
                         try await commit(entries, through: line.end)
                         entries.removeAll(keepingCapacity: true)
                         end = nil
+                        batchLimit = min(self.batchSize, batchLimit * 2)
                     }
                     continue
                 }

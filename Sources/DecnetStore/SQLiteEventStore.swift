@@ -13,6 +13,10 @@ public final class SQLiteEventStore: EventStore {
     private let identity: (device: UInt64, inode: UInt64)?
     /// The attacker profiles this store last wrote, by address (see `upsertAttackers`).
     private let attackerCache = Mutex<[String: StoredAttacker]>([:])
+    /// Checkpoints the write-ahead log beside the writer. Every connection's WAL hook points at it, and every
+    /// connection holds it (its configuration keeps the `prepareDatabase` closure that installed the hook), so it
+    /// outlives them all.
+    let checkpointer: WALCheckpointer
 
     /// The ingester's page cache per connection: see `init`.
     public static let ingestPageCache = 64 << 20
@@ -21,7 +25,11 @@ public final class SQLiteEventStore: EventStore {
 
     /// - Parameter pageCacheBytes: SQLite's page cache per connection. The ingester wants the hot pages of the
     ///   uuid index at hand (64 MiB); a reader such as the API, with a pool of connections, does well with less.
-    public init(path: String, pageCacheBytes: Int = SQLiteEventStore.ingestPageCache) throws {
+    public convenience init(path: String, pageCacheBytes: Int = SQLiteEventStore.ingestPageCache) throws {
+        try self.init(path: path, pageCacheBytes: pageCacheBytes, checkpointer: WALCheckpointer(path: path))
+    }
+
+    init(path: String, pageCacheBytes: Int, checkpointer: WALCheckpointer) throws {
         self.path = path
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
@@ -41,9 +49,17 @@ public final class SQLiteEventStore: EventStore {
             // copy) keep the hot pages at hand.
             try db.execute(sql: "PRAGMA cache_size = -\(max(1, pageCacheBytes >> 10))")
             try db.execute(sql: "PRAGMA mmap_size = 1073741824")
+            if let connection = db.sqliteConnection { checkpointer.install(on: connection) }
         }
+        self.checkpointer = checkpointer
         self.pool = try DatabasePool(path: path, configuration: configuration)
         self.identity = Self.identity(of: path)
+    }
+
+    /// Returns when the write-ahead log's background checkpoints asked for so far have run (see
+    /// `WALCheckpointer`): the end of a run that times itself includes them.
+    public func settle() async {
+        await self.checkpointer.settle()
     }
 
     static func identity(of path: String) -> (device: UInt64, inode: UInt64)? {
@@ -213,9 +229,12 @@ public final class SQLiteEventStore: EventStore {
     public func ingest(_ entries: [LogEntry], cursor: IngestCursor?) async throws -> IngestResult {
         // Stored into a file that was removed, events would be acknowledged (the cursor moved past them) and lost.
         try self.checkTheFileIsOurs()
-        return try await self.pool.write { db in
+        // The writer is the ingester's bottleneck. It reads each entry in place (no copy of an event), folds the
+        // attackers as it stores, and notes which entries it stored: the events are gathered for the bus after
+        // it, off its thread.
+        let (stored, fresh) = try await self.pool.write { db in
             var result = IngestResult()
-            var fresh: [HoneypotEvent] = []
+            var fresh: [Int] = []
             fresh.reserveCapacity(entries.count)
             let insertLog = try BoundStatement(
                 db,
@@ -232,42 +251,57 @@ public final class SQLiteEventStore: EventStore {
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """
             )
-            for entry in entries {
-                let event = entry.event
-                let row = entry.row
-                insertLog.bind(1, row.uuid)
-                insertLog.bind(2, row.timestamp)
-                insertLog.bind(3, event.decky)
-                insertLog.bind(4, event.hostname)
-                insertLog.bind(5, event.service.rawValue)
-                insertLog.bind(6, event.id.rawValue)
-                insertLog.bind(7, event.session)
-                insertLog.bind(8, event.source.ip)
-                insertLog.bind(9, event.source.port)
-                insertLog.bind(10, event.destination.ip)
-                insertLog.bind(11, event.destination.port)
-                insertLog.bind(12, row.fields)
-                if let raw = row.raw { insertLog.bind(13, raw) } else { insertLog.bindNull(13) }
-                guard try insertLog.run() == 1 else {
-                    result.duplicates += 1
-                    continue
-                }
-                result.inserted += 1
-                fresh.append(event)
-                // Only an event stored just now yields its bounty row, so a bounty is never written twice.
-                if let bounty = row.bounty {
-                    insertBounty.bind(1, row.uuid)
-                    insertBounty.bind(2, row.timestamp)
-                    insertBounty.bind(3, bounty.kind)
-                    insertBounty.bind(4, event.source.ip)
-                    insertBounty.bind(5, event.decky)
-                    insertBounty.bind(6, event.service.rawValue)
-                    insertBounty.bind(7, bounty.payload)
-                    try insertBounty.run()
+            var fold = AttackerFold()
+            var inOrder = true
+            try entries.withUnsafeBufferPointer { entries in
+                for index in entries.indices {
+                    insertLog.bind(1, entries[index].row.uuid)
+                    insertLog.bind(2, entries[index].row.timestamp)
+                    insertLog.bind(3, entries[index].event.decky)
+                    insertLog.bind(4, entries[index].event.hostname)
+                    insertLog.bind(5, entries[index].event.service.rawValue)
+                    insertLog.bind(6, entries[index].event.id.rawValue)
+                    insertLog.bind(7, entries[index].event.session)
+                    insertLog.bind(8, entries[index].event.source.ip)
+                    insertLog.bind(9, entries[index].event.source.port)
+                    insertLog.bind(10, entries[index].event.destination.ip)
+                    insertLog.bind(11, entries[index].event.destination.port)
+                    insertLog.bind(12, entries[index].row.fields)
+                    if let raw = entries[index].row.raw { insertLog.bind(13, raw) } else { insertLog.bindNull(13) }
+                    guard try insertLog.run() == 1 else {
+                        result.duplicates += 1
+                        continue
+                    }
+                    result.inserted += 1
+                    fresh.append(index)
+                    // Only an event stored just now yields its bounty row, so a bounty is never written twice.
+                    if let bounty = entries[index].row.bounty {
+                        insertBounty.bind(1, entries[index].row.uuid)
+                        insertBounty.bind(2, entries[index].row.timestamp)
+                        insertBounty.bind(3, bounty.kind)
+                        insertBounty.bind(4, entries[index].event.source.ip)
+                        insertBounty.bind(5, entries[index].event.decky)
+                        insertBounty.bind(6, entries[index].event.service.rawValue)
+                        insertBounty.bind(7, bounty.payload)
+                        try insertBounty.run()
+                    }
+                    // A batch read from the log is in time order: folded as it is stored, unless it is not.
+                    inOrder = inOrder && entries[index].event.time >= fold.latest
+                    if inOrder { try fold.absorb(entries[index].event) { try self.storedAttacker($0, db) } }
                 }
             }
-            try self.upsertAttackers(fresh, db)
-            result.fresh = fresh
+            let touched: [StoredAttacker]
+            if inOrder {
+                touched = fold.attackers
+            } else {
+                // Out of time order (a late event): the batch is sorted and folded again from the stored profiles.
+                var known: [String: StoredAttacker] = [:]
+                for ip in Set(fresh.map({ entries[$0].event.source.ip })) {
+                    known[ip] = try self.storedAttacker(ip, db)
+                }
+                touched = StoredAttacker.fold(fresh.map { entries[$0].event }, into: known)
+            }
+            try self.writeAttackers(touched, db)
             if let cursor {
                 try db.execute(
                     sql: """
@@ -277,31 +311,33 @@ public final class SQLiteEventStore: EventStore {
                     arguments: [cursor.path, Int64(bitPattern: cursor.inode), Int64(cursor.offset)]
                 )
             }
-            return result
+            return (result, fresh)
         }
+        var result = stored
+        result.fresh = fresh.map { entries[$0].event }
+        return result
     }
 
-    /// Reads each touched attacker once, folds the batch's events in, writes each once. A profile this store
-    /// wrote last time is taken from `attackerCache` when the row still holds it (same uuid and event count:
-    /// every write of a profile changes its count), which spares decoding its JSON columns batch after batch.
-    private func upsertAttackers(_ events: [HoneypotEvent], _ db: Database) throws {
-        guard !events.isEmpty else { return }
-        let addresses = Set(events.map(\.source.ip))
-        let cached = self.attackerCache.withLock { cache in addresses.compactMap { cache[$0] } }
-        var known: [String: StoredAttacker] = [:]
-        let check = try db.cachedStatement(sql: "SELECT uuid, event_count FROM attackers WHERE ip = ?")
-        for attacker in cached {
-            guard let row = try Row.fetchOne(check, arguments: [attacker.profile.ip]),
-                row["uuid"] == attacker.uuid, row["event_count"] == attacker.profile.eventCount
-            else { continue }
-            known[attacker.profile.ip] = attacker
-        }
-        let read = try db.cachedStatement(sql: "SELECT * FROM attackers WHERE ip = ?")
-        for ip in addresses where known[ip] == nil {
-            if let row = try Row.fetchOne(read, arguments: [ip]), let profile = Self.profile(row) {
-                known[ip] = StoredAttacker(uuid: row["uuid"], profile: profile)
+    /// An attacker's stored profile: the one this store wrote last time (`attackerCache`) when the row still
+    /// holds it (same uuid and event count: every write of a profile changes its count), which spares decoding
+    /// its JSON columns batch after batch; else read from its row; nil for an attacker not stored yet.
+    private func storedAttacker(_ ip: String, _ db: Database) throws -> StoredAttacker? {
+        if let cached = self.attackerCache.withLock({ $0[ip] }) {
+            let check = try db.cachedStatement(sql: "SELECT uuid, event_count FROM attackers WHERE ip = ?")
+            if let row = try Row.fetchOne(check, arguments: [ip]), row["uuid"] == cached.uuid,
+                row["event_count"] == cached.profile.eventCount
+            {
+                return cached
             }
         }
+        let read = try db.cachedStatement(sql: "SELECT * FROM attackers WHERE ip = ?")
+        guard let row = try Row.fetchOne(read, arguments: [ip]), let profile = Self.profile(row) else { return nil }
+        return StoredAttacker(uuid: row["uuid"], profile: profile)
+    }
+
+    /// Writes each attacker a batch touched, once, and keeps what it wrote in `attackerCache`.
+    private func writeAttackers(_ written: [StoredAttacker], _ db: Database) throws {
+        guard !written.isEmpty else { return }
         let upsert = try db.cachedStatement(
             sql: """
                 INSERT INTO attackers (ip, uuid, first_seen, last_seen, event_count, login_attempts,
@@ -311,7 +347,6 @@ public final class SQLiteEventStore: EventStore {
                 \(StoredAttacker.upsertClause)
                 """
         )
-        let written = StoredAttacker.fold(events, into: known)
         for attacker in written {
             let row = attacker.columns
             try upsert.execute(arguments: [

@@ -143,6 +143,25 @@ struct StoreHarness {
         try await StoreHarness.with(backend) { try await Self.storedOnce(try $0.open()) }
     }
 
+    /// A batch out of time order (late events from another host's log) folds into the attacker as the same
+    /// events in order would: its path and commands in time order, its first and last sighting the earliest and
+    /// the latest.
+    @Test(arguments: StoreHarness.Backend.available)
+    func aBatchOutOfTimeOrderFoldsAsInOrder(_ backend: StoreHarness.Backend) async throws {
+        try await StoreHarness.with(backend) { harness in
+            let store = try harness.open()
+            try await store.migrate()
+            var events = Self.scenario()
+            events.insert(events.remove(at: 6), at: 0)  // db-01's login (second 10) first: in this order the
+            // path would be "db-01 -> web-01"
+            _ = try await store.ingest(events.map(LogEntry.init), cursor: nil)
+            let attacker = try #require(try await store.attacker(ip: "10.77.0.254"))
+            #expect(attacker.traversalPath == "web-01 -> db-01 -> web-01")
+            #expect(attacker.commands == ["uname -a"] && attacker.eventCount == 8)
+            #expect(attacker.firstSeen == Self.start && attacker.lastSeen == Self.start.addingTimeInterval(20))
+        }
+    }
+
     /// The packet layer's scan reports and SYN fingerprint land on the attacker like any event: its TCP
     /// fingerprint beside its TLS and SSH ones, the scan in its path.
     @Test(arguments: StoreHarness.Backend.available)

@@ -205,7 +205,12 @@ struct WorkersCommand: AsyncParsableCommand {
                 }
             }
             let work = Task(executorPreference: BlockingIOExecutor.shared) {
-                guard follow else { return try await ingest(store) }
+                guard follow else {
+                    let total = try await ingest(store)
+                    // A run that times itself ends when the store has copied its log back too.
+                    await store.settle()
+                    return total
+                }
                 // Following, a store that fails (locked past the busy timeout, its file removed, PostgreSQL gone)
                 // is opened again and reading resumes from the store's cursor: nothing the cursor has not
                 // passed is lost, and nothing it has passed is stored twice (uuids are unique).
