@@ -249,37 +249,54 @@ struct SIPExchange {
         contactUser: String? = nil,
         minimal: Bool = false
     ) -> [UInt8] {
-        var lines = ["SIP/2.0 \(status)"]
-        for (index, via) in self.request.values("via").enumerated() {
-            let value =
-                index == 0 ? SIPVia.answered(via, source: self.peer.source.ip, port: self.peer.source.port) : via
-            lines.append("Via: " + value)
+        // Written straight into the bytes sent: one buffer, no line strings joined and copied again.
+        var out: [UInt8] = []
+        out.reserveCapacity(640)
+        func header(_ name: String, _ value: some StringProtocol) {
+            out.append(contentsOf: name.utf8)
+            out.append(contentsOf: ": ".utf8)
+            out.append(contentsOf: value.utf8)
+            out.append(contentsOf: "\r\n".utf8)
+        }
+        out.append(contentsOf: "SIP/2.0 ".utf8)
+        out.append(contentsOf: status.utf8)
+        out.append(contentsOf: "\r\n".utf8)
+        var first = true
+        for field in self.request.headers where field.name == "via" {
+            header(
+                "Via",
+                first
+                    ? SIPVia.answered(field.value, source: self.peer.source.ip, port: self.peer.source.port)
+                    : field.value
+            )
+            first = false
         }
         if !minimal && (status.hasPrefix("1") || status.hasPrefix("2")) {
-            for route in self.request.values("record-route") { lines.append("Record-Route: " + route) }
+            for field in self.request.headers where field.name == "record-route" { header("Record-Route", field.value) }
         }
-        if let from = self.request.first("from") { lines.append("From: " + from) }
+        let from = self.request.first("from")
+        if let from { header("From", from) }
         if var to = self.request.first("to") {
             if SIPAddress.parameter("tag", in: to) == nil && !status.hasPrefix("100") {
-                let fromTag = self.request.first("from").flatMap { SIPAddress.parameter("tag", in: $0) } ?? ""
+                let fromTag = from.flatMap { SIPAddress.parameter("tag", in: $0) } ?? ""
                 to += ";tag=as" + self.responder.derived("tag", self.request.first("call-id") ?? "", fromTag)
             }
-            lines.append("To: " + to)
+            header("To", to)
         }
-        if let callID = self.request.first("call-id") { lines.append("Call-ID: " + callID) }
-        if let cseq = self.request.first("cseq") { lines.append("CSeq: " + cseq) }
-        lines.append("\(self.persona.serverHeader): \(self.persona.server)")
+        if let callID = self.request.first("call-id") { header("Call-ID", callID) }
+        if let cseq = self.request.first("cseq") { header("CSeq", cseq) }
+        header(self.persona.serverHeader, self.persona.server)
         if !minimal {
-            lines.append("Allow: " + self.persona.allow)
-            lines.append("Supported: " + self.persona.supported)
+            header("Allow", self.persona.allow)
+            header("Supported", self.persona.supported)
             if let user = contactUser {
                 let address = "\(user.isEmpty ? "" : user + "@")\(self.peer.local.ip):\(self.peer.local.port)"
                 let transport = self.peer.transport == .tcp ? ";transport=tcp" : ""
-                lines.append("Contact: <sip:\(address)\(transport)>")
+                header("Contact", "<sip:\(address)\(transport)>")
             }
         }
-        for (name, value) in extra { lines.append("\(name): \(value)") }
-        lines.append("Content-Length: 0")
-        return Array((lines.joined(separator: "\r\n") + "\r\n\r\n").utf8)
+        for (name, value) in extra { header(name, value) }
+        out.append(contentsOf: "Content-Length: 0\r\n\r\n".utf8)
+        return out
     }
 }

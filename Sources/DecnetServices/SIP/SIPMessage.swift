@@ -261,11 +261,11 @@ enum SIPAddress {
 /// The Via header (RFC 3261 §18.2.2, RFC 3581): what a server writes back in the topmost one.
 enum SIPVia {
     /// The sent-by host and port of a Via value (`SIP/2.0/UDP 10.0.0.5:5062;branch=…`), port nil when absent.
-    static func sentBy(_ value: String) -> (host: String, port: Int?) {
+    static func sentBy(_ value: some StringProtocol) -> (host: String, port: Int?) {
         let head = value.prefix { $0 != ";" && $0 != "," }
         let fields = head.split(whereSeparator: { $0 == " " || $0 == "\t" })
         guard fields.count >= 2 else { return ("", nil) }
-        let hostPort = fields[1...].joined()
+        let hostPort = fields.count == 2 ? String(fields[1]) : fields[1...].joined()
         if hostPort.hasPrefix("["), let close = hostPort.firstIndex(of: "]") {
             let host = String(hostPort[hostPort.index(after: hostPort.startIndex)..<close])
             let after = hostPort[hostPort.index(after: close)...]
@@ -279,28 +279,42 @@ enum SIPVia {
     /// when the client asked for it (a bare `;rport`) or its sent-by is not where the request came from (the
     /// default `nat=auto_force_rport`). Other Via values in the same header are kept as they are.
     static func answered(_ value: String, source ip: String, port: Int) -> String {
-        var leftmost = Substring(value)
-        var others: Substring?
-        if let comma = value.firstIndex(of: ",") {
-            leftmost = value[..<comma]
-            others = value[value.index(after: comma)...]
-        }
-        var params = leftmost.split(separator: ";", omittingEmptySubsequences: false).map(String.init)
-        let bareRport = params.dropFirst().contains { SIPParser.trimmed($0).lowercased() == "rport" }
-        let (host, sentPort) = self.sentBy(String(leftmost))
+        let comma = value.firstIndex(of: ",")
+        let leftmost = value[..<(comma ?? value.endIndex)]
+        let params = leftmost.split(separator: ";", omittingEmptySubsequences: false)
+        let bareRport = params.dropFirst().contains { Self.parameter($0, is: "rport", bare: true) }
+        let (host, sentPort) = self.sentBy(leftmost)
         let behindNAT = host != ip || (sentPort ?? 5060) != port
-        let answer: String
+        var answer: String
         if bareRport || behindNAT {
-            params =
-                [params[0]]
-                + params.dropFirst().filter {
-                    let name = SIPParser.trimmed($0.prefix { $0 != "=" }).lowercased()
-                    return name != "rport" && name != "received"
-                }
-            answer = params.joined(separator: ";") + ";received=\(ip);rport=\(port)"
+            answer = String(params[0])
+            for param in params.dropFirst()
+            where !Self.parameter(param, is: "rport", bare: false)
+                && !Self.parameter(param, is: "received", bare: false)
+            {
+                answer += ";"
+                answer += param
+            }
+            answer += ";received=" + ip + ";rport=" + String(port)
         } else {
-            answer = String(leftmost) + ";received=\(ip)"
+            answer = leftmost + ";received=" + ip
         }
-        return others.map { answer + "," + $0 } ?? answer
+        if let comma { answer += value[comma...] }
+        return answer
+    }
+
+    /// Whether a Via parameter (`rport`, ` Received=1.2.3.4`) is named `name` (lower case), spaces and tabs around
+    /// the name and case aside; `bare`: and has no value.
+    static func parameter(_ parameter: Substring, is name: String, bare: Bool) -> Bool {
+        let bytes = parameter.utf8
+        let isSpace = { (byte: UInt8) in byte == 0x20 || byte == 0x09 }
+        var start = bytes.startIndex
+        while start < bytes.endIndex, isSpace(bytes[start]) { start = bytes.index(after: start) }
+        var end = bare ? bytes.endIndex : (bytes[start...].firstIndex(of: UInt8(ascii: "=")) ?? bytes.endIndex)
+        while end > start, isSpace(bytes[bytes.index(before: end)]) { end = bytes.index(before: end) }
+        let found = bytes[start..<end]
+        guard found.count == name.utf8.count else { return false }
+        // ASCII case folding: a letter's lower case differs in bit 0x20 only.
+        return zip(found, name.utf8).allSatisfy { ($0 | 0x20) == $1 || $0 == $1 }
     }
 }

@@ -367,6 +367,16 @@ import Testing
             SIPVia.answered("SIP/2.0/UDP a:1;rport;branch=x, SIP/2.0/UDP b", source: "1.2.3.4", port: 9)
                 == "SIP/2.0/UDP a:1;branch=x;received=1.2.3.4;rport=9, SIP/2.0/UDP b"
         )
+        // Parameter names in any case and with spaces around them; an old received= is replaced, not repeated.
+        #expect(
+            SIPVia.answered("SIP/2.0/UDP a:1; RPort ;Received=9.9.9.9;branch=x", source: "1.2.3.4", port: 9)
+                == "SIP/2.0/UDP a:1;branch=x;received=1.2.3.4;rport=9"
+        )
+        // "rport=5" is not a bare rport, and "rports" is another parameter.
+        #expect(
+            SIPVia.answered("SIP/2.0/UDP 1.2.3.4:9;rport=5;rports", source: "1.2.3.4", port: 9)
+                == "SIP/2.0/UDP 1.2.3.4:9;rport=5;rports;received=1.2.3.4"
+        )
     }
 
     @Test func hostileInputGetsAProtocolErrorOrSilence() {
