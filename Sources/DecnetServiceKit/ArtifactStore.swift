@@ -13,7 +13,7 @@ public struct ArtifactStore: Sendable {
 
     /// The hex SHA-256 of `bytes`.
     public static func sha256(_ bytes: some Collection<UInt8>) -> String {
-        SHA256.hash(data: Array(bytes)).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        Hex.lowercase(SHA256.hash(data: Array(bytes)))
     }
 
     /// Stores `bytes`; returns the hash and the path written (nil when nothing is stored).

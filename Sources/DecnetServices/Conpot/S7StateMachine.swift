@@ -224,6 +224,6 @@ struct S7StateMachine {
     }
 
     static func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        Hex.lowercase(bytes)
     }
 }

@@ -1,4 +1,5 @@
 import Crypto
+import DecnetCore
 import Foundation
 
 /// Builders for the API objects of the fake cluster, shaped as the API server writes them (field order, the
@@ -182,16 +183,7 @@ struct K8sObjects {
 
     /// Lowercase hex of `bytes`. (Not `String(format:)` per byte: a cluster's baseline names thousands of ids,
     /// and formatting was a third of building one, measured under the fuzzer.)
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.underestimatedCount * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    static func hex(_ bytes: some Sequence<UInt8>) -> String { Hex.lowercase(bytes) }
 
     static func imageID(_ image: String, digest: String) -> String {
         let repository = image.split(separator: ":").first.map(String.init) ?? image

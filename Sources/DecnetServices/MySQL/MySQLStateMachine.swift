@@ -388,6 +388,6 @@ struct MySQLStateMachine {
     }
 
     static func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        Hex.lowercase(bytes)
     }
 }

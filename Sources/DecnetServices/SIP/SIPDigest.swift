@@ -1,4 +1,5 @@
 import Crypto
+import DecnetCore
 
 /// HTTP Digest as SIP uses it (RFC 3261 §22.4, RFC 2617 §3.2, RFC 7616 §3.4): the credentials a client sends
 /// in Authorization or Proxy-Authorization, checked against a password and written as the line hashcat cracks
@@ -142,6 +143,6 @@ struct SIPDigest: Equatable, Sendable {
     }
 
     static func md5Hex(_ text: String) -> String {
-        Insecure.MD5.hash(data: Array(text.utf8)).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        Hex.lowercase(Insecure.MD5.hash(data: Array(text.utf8)))
     }
 }

@@ -1,4 +1,5 @@
 import Crypto
+import DecnetCore
 
 /// JA3 and JA4 of a ClientHello: what a client's TLS library gives away before any byte of its request.
 enum ClientFingerprint {
@@ -13,7 +14,7 @@ enum ClientFingerprint {
             list(hello.pointFormats),
         ].joined(separator: ",")
         let digest = Insecure.MD5.hash(data: Array(text.utf8))
-        return (text, digest.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined())
+        return (text, Hex.lowercase(digest))
     }
 
     /// JA4 (FoxIO's spec, TCP): `t13d1516h2_8daaf6152771_e5627efa2ab1`.
@@ -62,9 +63,7 @@ enum ClientFingerprint {
     /// The first 12 hex digits of the SHA-256 of `text`; `000000000000` for an empty list.
     static func truncatedSHA256(_ text: String) -> String {
         guard !text.isEmpty else { return "000000000000" }
-        return String(
-            SHA256.hash(data: Array(text.utf8)).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined().prefix(12)
-        )
+        return String(Hex.lowercase(SHA256.hash(data: Array(text.utf8)).prefix(6)))
     }
 
     static func isIPAddress(_ text: String) -> Bool {
