@@ -63,6 +63,14 @@ fuzz_one() {
         -max_total_time="$SECONDS_PER_TARGET" "${RUNS[@]}" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
         -artifact_prefix="Fuzz/crashes/$target/" > ".fuzz/$target.log" 2>&1
     rm -rf "$scratch"
+    # A "slow unit" (one input over 10 s, -report_slow_units) is written beside the crashes, but is no finding
+    # unless it replays slowly: a machine that stalls makes them too. They are moved to .fuzz/slow/<target>/ to
+    # be replayed by hand (docs/fuzzing.md), and counted in a column of their own.
+    local slow=0 unit
+    for unit in "Fuzz/crashes/$target"/slow-unit-*; do
+        [ -e "$unit" ] || continue
+        mkdir -p ".fuzz/slow/$target" && mv "$unit" ".fuzz/slow/$target/" && slow=$((slow + 1))
+    done
     # (A finding prints the statistics twice: the last are the run's.)
     runs=$(awk '/stat::number_of_executed_units/ {v = $2} END {print v}' ".fuzz/$target.log")
     rate=$(awk '/stat::average_exec_per_sec/ {v = $2} END {print v}' ".fuzz/$target.log")
@@ -70,13 +78,13 @@ fuzz_one() {
     cov=$(grep -o 'cov: [0-9]*' ".fuzz/$target.log" | tail -1 | cut -d' ' -f2)
     corpus=$(ls ".fuzz/$target" | wc -l)
     found=$(( $(ls "Fuzz/crashes/$target" | wc -l) - before ))
-    printf '%-13s %12s %10s %8s %8s %s\n' "$target" "${runs:-?}" "${rate:-?}" "${cov:-none}" "$corpus" "$found"
+    printf '%-13s %12s %10s %8s %8s %8s %s\n' "$target" "${runs:-?}" "${rate:-?}" "${cov:-none}" "$corpus" "$found" "$slow"
 }
 
 if [ $# -gt 0 ]; then TARGETS=("$@"); else mapfile -t TARGETS < <(ls Fuzz/corpus); fi
 # The run's verdict is what it wrote to Fuzz/crashes (a crash, a sanitizer report, a timeout, an out-of-memory).
 findings_before=$(find Fuzz/crashes -type f | wc -l)
-printf '%-13s %12s %10s %8s %8s %s\n' target executions exec/s cov corpus findings
+printf '%-13s %12s %10s %8s %8s %8s %s\n' target executions exec/s cov corpus findings slow
 for target in "${TARGETS[@]}"; do
     while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
     fuzz_one "$target" &

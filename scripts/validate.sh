@@ -8,10 +8,12 @@ if [ "${1:-}" = "--fix" ]; then
     exit 0
 fi
 status=0
+diff_file=$(mktemp /tmp/decnet-format.XXXXXX)
+trap 'rm -f "$diff_file"' EXIT
 for file in "${files[@]}"; do
-    if ! diff -u "$file" <(swift format format "$file") > /tmp/decnet-format.diff 2>&1; then
+    if ! diff -u "$file" <(swift format format "$file") > "$diff_file" 2>&1; then
         echo "not formatted: $file"
-        head -40 /tmp/decnet-format.diff
+        head -40 "$diff_file"
         status=1
     fi
 done
