@@ -19,19 +19,23 @@ struct BoundStatement {
     private static let transient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
 
     func bind(_ index: Int32, _ text: String) {
+        // Read in place: a native string (every one the parser makes) lends its UTF-8 without the copy and the
+        // reference count that `withUTF8` on a `var` costs per value; anything else is made contiguous first.
+        if let bound = text.utf8.withContiguousStorageIfAvailable({ self.bind(index, $0) }) { return bound }
         var text = text
-        text.withUTF8 { bytes in
-            // An empty buffer may have no base address; SQLite reads a null pointer as NULL, not "".
-            let base =
-                bytes.baseAddress.map { UnsafeRawPointer($0) } ?? UnsafeRawPointer(("" as StaticString).utf8Start)
-            _ = sqlite3_bind_text(
-                self.handle,
-                index,
-                base.assumingMemoryBound(to: CChar.self),
-                Int32(bytes.count),
-                Self.transient
-            )
-        }
+        text.withUTF8 { self.bind(index, $0) }
+    }
+
+    private func bind(_ index: Int32, _ bytes: UnsafeBufferPointer<UInt8>) {
+        // An empty buffer may have no base address; SQLite reads a null pointer as NULL, not "".
+        let base = bytes.baseAddress.map { UnsafeRawPointer($0) } ?? UnsafeRawPointer(("" as StaticString).utf8Start)
+        _ = sqlite3_bind_text(
+            self.handle,
+            index,
+            base.assumingMemoryBound(to: CChar.self),
+            Int32(bytes.count),
+            Self.transient
+        )
     }
 
     func bindNull(_ index: Int32) {
