@@ -71,10 +71,15 @@ public struct SMTPService: HoneypotService {
         )
     }
 
+    /// The 220 banner, sent by the runtime on connect: a connection that never says EHLO holds no task.
+    public func greeting(session: SessionEvents) -> Greeting<ByteBuffer>? {
+        Greeting(ByteBuffer(string: SMTPStateMachine(configuration: self.configuration, seed: 0).greeting + "\r\n"))
+    }
+
     public func handle(_ connection: Connection<LineFrame, ByteBuffer>, session: SessionEvents) async throws {
         var machine = SMTPStateMachine(configuration: self.configuration, seed: UInt32.random(in: 0...UInt32.max))
-        try await ProtocolLoop.serve(connection, session: session, greeting: Array((machine.greeting + "\r\n").utf8)) {
-            frame in
+        let greeting = connection.greeting == nil ? Array((machine.greeting + "\r\n").utf8) : []
+        try await ProtocolLoop.serve(connection, session: session, greeting: greeting) { frame in
             let actions: [SMTPStateMachine.Action]
             switch frame {
             case .line(let line): actions = machine.received(line)

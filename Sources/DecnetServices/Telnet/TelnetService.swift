@@ -72,19 +72,38 @@ public struct TelnetService: HoneypotService {
         )
     }
 
+    private func configuration(for session: SessionEvents) -> Configuration {
+        var configuration = self.configuration
+        configuration.profile.ip = session.destination.ip
+        return configuration
+    }
+
     public func configure(_ channel: any Channel, port: Int) throws {
         try channel.pipeline.syncOperations.addHandler(
             ByteToMessageHandler(TelnetDecoder(), maximumBufferSize: 1 << 16)
         )
     }
 
+    /// The option negotiation (and, for the dialects that send it at once, the login prompt), sent by the runtime
+    /// on connect: a connection that never answers holds no task. The connect time travels as `state`, so the
+    /// session's clock (its uptime and `last`) starts where telnetd's does.
+    public func greeting(session: SessionEvents) -> Greeting<ByteBuffer>? {
+        let started = ContinuousClock.now
+        var machine = TelnetStateMachine(configuration: self.configuration(for: session), started: started)
+        return Greeting(ByteBuffer(bytes: machine.greeting()), state: started)
+    }
+
     public func handle(_ connection: Connection<TelnetMessage, ByteBuffer>, session: SessionEvents) async throws {
-        var configuration = self.configuration
-        configuration.profile.ip = session.destination.ip
-        var machine = TelnetStateMachine(configuration: configuration)
+        var machine = TelnetStateMachine(
+            configuration: self.configuration(for: session),
+            started: connection.greeting?.state as? ContinuousClock.Instant ?? .now
+        )
+        // Negotiated either way: the machine notes which options it asked for.
+        let greeting = machine.greeting()
         let artifacts = ArtifactStore(directory: session.context.artifactDirectory)
         defer { machine.shell?.recording.keep(in: artifacts, session: session) }
-        try await ProtocolLoop.serve(connection, session: session, greeting: machine.greeting()) {
+        try await ProtocolLoop.serve(connection, session: session, greeting: connection.greeting == nil ? greeting : [])
+        {
             machine.received($0)
         }
     }
