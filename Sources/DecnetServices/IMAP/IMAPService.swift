@@ -22,11 +22,18 @@ public struct IMAPService: HoneypotService {
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RawBytesDecoder()))
     }
 
+    /// Dovecot's greeting, sent by the runtime on connect (after the handshake, on a TLS port: the TLS handler
+    /// holds it until then): a connection that never logs in holds no task.
+    public func greeting(session: SessionEvents) -> Greeting<ByteBuffer>? {
+        Greeting(ByteBuffer(string: IMAPStateMachine(configuration: self.configuration).greeting))
+    }
+
     public func handle(_ connection: Connection<[UInt8], ByteBuffer>, session: SessionEvents) async throws {
         let sniffer = await ImplicitTLS.sniffer(connection.channel)
         defer { ImplicitTLS.reportFingerprint(sniffer, session: session) }
         var machine = IMAPStateMachine(configuration: self.configuration.withPlantedMail())
-        try await ProtocolLoop.serve(connection, session: session, greeting: Array(machine.greeting.utf8)) {
+        let greeting = connection.greeting == nil ? Array(machine.greeting.utf8) : []
+        try await ProtocolLoop.serve(connection, session: session, greeting: greeting) {
             machine.received(bytes: $0)
         }
     }

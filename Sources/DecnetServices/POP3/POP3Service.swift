@@ -24,11 +24,18 @@ public struct POP3Service: HoneypotService {
         )
     }
 
+    /// Dovecot's greeting, sent by the runtime on connect (after the handshake, on a TLS port: the TLS handler
+    /// holds it until then): a connection that never logs in holds no task.
+    public func greeting(session: SessionEvents) -> Greeting<ByteBuffer>? {
+        Greeting(ByteBuffer(string: POP3StateMachine(configuration: self.configuration).greeting))
+    }
+
     public func handle(_ connection: Connection<LineFrame, ByteBuffer>, session: SessionEvents) async throws {
         let sniffer = await ImplicitTLS.sniffer(connection.channel)
         defer { ImplicitTLS.reportFingerprint(sniffer, session: session) }
         var machine = POP3StateMachine(configuration: self.configuration.withPlantedMail())
-        try await ProtocolLoop.serve(connection, session: session, greeting: Array(machine.greeting.utf8)) { frame in
+        let greeting = connection.greeting == nil ? Array(machine.greeting.utf8) : []
+        try await ProtocolLoop.serve(connection, session: session, greeting: greeting) { frame in
             switch frame {
             case .line(let line): machine.received(line)
             case .tooLong: machine.receivedOverlongLine()
