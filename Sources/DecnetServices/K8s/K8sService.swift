@@ -55,6 +55,10 @@ public struct K8sService: HoneypotService {
         self.profile = ShellProfile(context: context)
     }
 
+    /// The client speaks first: a connection's task starts with its first request (`TCPHoneypot.waitsForClient`),
+    /// or with the error that ends it (plain HTTP on the TLS port, a failed handshake).
+    public static var waitsForClient: Bool { true }
+
     public func configure(_ channel: any Channel, port: Int) throws {
         // The node address goes into the certificate, whose handshake may come before `handle` runs.
         self.certificate.learn(address: self.address ?? channel.localAddress?.ipAddress)
