@@ -10,19 +10,17 @@ extension UUID {
         let milliseconds = UInt64(max(0, (date.timeIntervalSince1970 * 1000).rounded(.down)))
         let high = random.next() as UInt64
         let low = random.next() as UInt64
-        var bytes = [UInt8](repeating: 0, count: 16)
-        for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: milliseconds >> (40 - 8 * UInt64(index))) }
-        for index in 6..<16 {
-            bytes[index] = UInt8(truncatingIfNeeded: (index < 14 ? high : low) >> (8 * UInt64(index % 8)))
+        // Built in place in the UUID's own 16 bytes: one event each, no array to allocate.
+        var uuid: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &uuid) { bytes in
+            for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: milliseconds >> (40 - 8 * UInt64(index))) }
+            for index in 6..<16 {
+                bytes[index] = UInt8(truncatingIfNeeded: (index < 14 ? high : low) >> (8 * UInt64(index % 8)))
+            }
+            bytes[6] = 0x70 | (bytes[6] & 0x0F)  // version 7
+            bytes[8] = 0x80 | (bytes[8] & 0x3F)  // variant 10
         }
-        bytes[6] = 0x70 | (bytes[6] & 0x0F)  // version 7
-        bytes[8] = 0x80 | (bytes[8] & 0x3F)  // variant 10
-        return UUID(
-            uuid: (
-                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8], bytes[9],
-                bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
-            )
-        )
+        return UUID(uuid: uuid)
     }
 
     /// The canonical text in lower case (`5fe4c9b1-9667-47d4-b658-43d90746eeeb`), as events and the store
