@@ -9,11 +9,15 @@ import NIOCore
 /// layer in its "accept" mode, which skips the state check. `SO_PEERNAME` asks in the same mode, so the
 /// address read here is the one `accept` gave, not a later lookup.
 enum AcceptedPeer {
+    /// The connection's source when NIO has its address (nearly always): no future to wait for.
+    static func known(_ channel: any Channel) -> Endpoint? {
+        guard let remote = channel.remoteAddress, let ip = remote.ipAddress, let port = remote.port else { return nil }
+        return Endpoint(ip: ip, port: port)
+    }
+
     /// The connection's source: NIO's address when it has one, otherwise the accept-time peer of `channel`.
     static func source(of channel: any Channel) -> EventLoopFuture<Endpoint> {
-        if let remote = channel.remoteAddress, let ip = remote.ipAddress, let port = remote.port {
-            return channel.eventLoop.makeSucceededFuture(Endpoint(ip: ip, port: port))
-        }
+        if let known = Self.known(channel) { return channel.eventLoop.makeSucceededFuture(known) }
         guard let provider = channel as? any SocketOptionProvider else {
             return channel.eventLoop.makeSucceededFuture(Endpoint(ip: "?", port: 0))
         }

@@ -47,17 +47,28 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
             ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 1024)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
-                .childChannelOption(.allowRemoteHalfClosure, value: false)
-                // Reads start at 512 bytes and grow when they fill (NIO's default starts at 2,048): a connection
-                // that sends a few bytes and waits, as a slow-loris flood's do, then holds a small buffer.
-                .childChannelOption(
-                    .recvAllocator,
-                    value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65_536)
-                )
+                // The accepted connection's options are set in its initializer, on its loop, synchronously: set
+                // with `childChannelOption`, each is a chain of futures (about 15 allocations a connection).
                 .childChannelInitializer { channel in
-                    // The source as accept(2) saw it: a scanner that connects and resets at once is attributed.
-                    AcceptedPeer.source(of: channel).flatMapThrowing { source in
+                    do {
+                        try Self.setOptions(of: channel)
+                        // The source as accept(2) saw it: a scanner that connects and resets at once is attributed.
+                        if let source = AcceptedPeer.known(channel) {
+                            try Self.admit(
+                                channel,
+                                source: source,
+                                service: box,
+                                port: port,
+                                context: context,
+                                limits: limits,
+                                tracker: tracker
+                            )
+                            return channel.eventLoop.makeSucceededVoidFuture()
+                        }
+                    } catch {
+                        return channel.eventLoop.makeFailedFuture(error)
+                    }
+                    return AcceptedPeer.source(of: channel).flatMapThrowing { source in
                         try Self.admit(
                             channel,
                             source: source,
@@ -119,6 +130,21 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
             limits: limits,
             serverChannels: channels,
             tracker: tracker
+        )
+    }
+
+    /// An accepted connection's socket options. Reads start at 512 bytes and grow when they fill (NIO's default
+    /// starts at 2,048): a connection that sends a few bytes and waits, as a slow-loris flood's do, then holds a
+    /// small buffer.
+    private static func setOptions(of channel: any Channel) throws {
+        guard let options = channel.syncOptions else {
+            throw ChannelError.operationUnsupported
+        }
+        try options.setOption(.tcpOption(.tcp_nodelay), value: 1)
+        try options.setOption(.allowRemoteHalfClosure, value: false)
+        try options.setOption(
+            .recvAllocator,
+            value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65_536)
         )
     }
 
