@@ -50,25 +50,7 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
                 // The accepted connection's options are set in its initializer, on its loop, synchronously: set
                 // with `childChannelOption`, each is a chain of futures (about 15 allocations a connection).
                 .childChannelInitializer { channel in
-                    do {
-                        try Self.setOptions(of: channel)
-                        // The source as accept(2) saw it: a scanner that connects and resets at once is attributed.
-                        if let source = AcceptedPeer.known(channel) {
-                            try Self.admit(
-                                channel,
-                                source: source,
-                                service: box,
-                                port: port,
-                                context: context,
-                                limits: limits,
-                                tracker: tracker
-                            )
-                            return channel.eventLoop.makeSucceededVoidFuture()
-                        }
-                    } catch {
-                        return channel.eventLoop.makeFailedFuture(error)
-                    }
-                    return AcceptedPeer.source(of: channel).flatMapThrowing { source in
+                    @Sendable func admit(_ source: Endpoint) throws {
                         try Self.admit(
                             channel,
                             source: source,
@@ -79,6 +61,17 @@ public struct TCPListener<Service: TCPHoneypot>: Sendable {
                             tracker: tracker
                         )
                     }
+                    do {
+                        try Self.setOptions(of: channel)
+                        // The source as accept(2) saw it: a scanner that connects and resets at once is attributed.
+                        if let source = AcceptedPeer.known(channel) {
+                            try admit(source)
+                            return channel.eventLoop.makeSucceededVoidFuture()
+                        }
+                    } catch {
+                        return channel.eventLoop.makeFailedFuture(error)
+                    }
+                    return AcceptedPeer.source(of: channel).flatMapThrowing(admit)
                 }
         }
         // One listening socket per event loop (SO_REUSEPORT: the kernel spreads connections over them), each
