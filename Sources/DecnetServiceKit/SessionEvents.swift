@@ -65,7 +65,7 @@ public final class SessionEvents: Sendable {
                 session: self.session,
                 source: self.source,
                 destination: self.destination,
-                fields: fields.fields.filter { !Self.boundNames.contains($0.name) },
+                fields: Self.ownFields(fields.fields),
                 late: self.closed.load(ordering: .relaxed)
             )
         )
@@ -80,6 +80,13 @@ public final class SessionEvents: Sendable {
 
     /// Marks the session over: later events carry `late`.
     public func close() { self.closed.store(true, ordering: .relaxed) }
+
+    /// The fields without any that would shadow the event's own (`boundNames`): a service never names one, so the
+    /// array is passed on as it is, not copied, unless it does.
+    static func ownFields(_ fields: [EventField]) -> [EventField] {
+        guard fields.contains(where: { Self.boundNames.contains($0.name) }) else { return fields }
+        return fields.filter { !Self.boundNames.contains($0.name) }
+    }
 
     static let boundNames: Set<String> = [
         "uuid", "decky", "service", "session", "src_ip", "src_port", "dst_ip", "dst_port", "late",
