@@ -178,6 +178,15 @@ public enum RFC5424Formatter {
     }
 
     private static func appendParameterName(_ name: String, to out: inout [UInt8]) {
+        // Every name the engine uses is already a valid one: appended whole, not byte by byte.
+        let whole = name.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            guard bytes.count <= 32,
+                bytes.allSatisfy({ $0 > 32 && $0 < 127 && $0 != 0x3D && $0 != 0x5D && $0 != 0x22 })
+            else { return false }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        guard whole != true else { return }
         var count = 0
         for byte in name.utf8 where byte > 32 && byte < 127 && byte != 0x3D && byte != 0x5D && byte != 0x22 {
             guard count < 32 else { break }
