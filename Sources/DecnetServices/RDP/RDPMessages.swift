@@ -84,19 +84,23 @@ enum RDP {
         var negotiationFlags: UInt8?
     }
 
+    static let cookiePrefix = Array("Cookie:".utf8)
+
     static func connectionRequest(_ tpkt: [UInt8]) -> ConnectionRequest? {
         // TPKT (4), then the TPDU: length indicator, CR (0xE0), DST-REF, SRC-REF, class, variable part.
         guard tpkt.count >= 11, tpkt[5] & 0xF0 == 0xE0 else { return nil }
         let end = min(tpkt.count, 5 + Int(tpkt[4]))
         var at = 11
         var request = ConnectionRequest()
-        let crlf: [UInt8] = [0x0D, 0x0A]
-        if at < end, let text = tpkt[at..<end].firstRange(of: crlf),
-            tpkt[at..<end].starts(with: Array("Cookie: ".utf8)) || tpkt[at..<end].starts(with: Array("Cookie:".utf8))
+        // "Cookie:" up to the first CRLF. A plain scan: the generic `firstRange(of:)` was a twentieth of an RDP
+        // connection's CPU in bench/compare.sh.
+        if at < end, tpkt[at..<end].starts(with: Self.cookiePrefix),
+            let cr = (at..<(end - 1)).first(where: { tpkt[$0] == 0x0D && tpkt[$0 + 1] == 0x0A })
         {
-            let line = String(decoding: tpkt[at..<text.lowerBound], as: UTF8.self)
-            request.cookie = line.split(separator: "=", maxSplits: 1).last.map(String.init)
-            at = text.upperBound
+            let line = tpkt[at..<cr]
+            let value = line.firstIndex(of: UInt8(ascii: "=")).map { line[($0 + 1)...] } ?? line
+            request.cookie = String(decoding: value, as: UTF8.self)
+            at = cr + 2
         }
         if at + 8 <= end, tpkt[at] == 0x01 {
             request.negotiationFlags = tpkt[at + 1]

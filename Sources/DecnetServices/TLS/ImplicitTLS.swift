@@ -34,8 +34,8 @@ struct ImplicitTLS: Sendable {
         try sync.addHandler(TLSPeerLeft())
     }
 
-    /// StartTLS: writes `reply` in clear, then puts the sniffer and the TLS handler first, in one event-loop turn,
-    /// so the reply leaves before TLS starts and the next byte read goes through it. Returns the sniffer.
+    /// StartTLS: writes `reply` in clear, then, in the same event-loop turn, makes the next bytes read go through
+    /// the sniffer and the TLS handler (put first when those bytes come: `TLSOnFirstRead`). Returns the sniffer.
     func upgrade(_ channel: any Channel, after reply: ByteBuffer) async throws -> ClientHelloSniffer? {
         guard let context = self.context else { return nil }
         return try await Self.upgrade(channel, context: context, after: reply)
@@ -52,10 +52,11 @@ struct ImplicitTLS: Sendable {
         try await channel.eventLoop.submit {
             if reply.readableBytes > 0 { channel.writeAndFlush(reply, promise: nil) }
             let sniffer = ClientHelloSniffer()
-            let sync = channel.pipeline.syncOperations
-            try sync.addHandler(TLSPeerLeft(), position: .first)
-            try sync.addHandler(NIOSSLServerHandler(context: context), position: .first)
-            try sync.addHandler(sniffer, position: .first)
+            // The sniffer and the TLS handler go in when the client's first bytes come (TLSOnFirstRead).
+            try channel.pipeline.syncOperations.addHandler(
+                TLSOnFirstRead(context: context, sniffer: sniffer),
+                position: .first
+            )
             return sniffer
         }.get()
     }

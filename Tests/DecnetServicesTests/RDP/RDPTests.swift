@@ -47,6 +47,37 @@ import Testing
         return [:]
     }
 
+    /// A Connection Request with `variable` as its variable part (TPKT and TPDU header made to fit).
+    static func request(_ variable: [UInt8]) -> [UInt8] {
+        let total = 11 + variable.count
+        return [0x03, 0x00, UInt8(total >> 8), UInt8(total & 0xFF), UInt8(total - 5), 0xE0, 0, 0, 0, 0, 0] + variable
+    }
+
+    @Test func theCookieIsWhatFollowsItsFirstEqualsSignUpToTheFirstCRLF() {
+        let negotiation: [UInt8] = [0x01, 0x00, 0x08, 0x00, 0x03, 0x00, 0x00, 0x00]
+        let cases: [(String, String?)] = [
+            ("Cookie: mstshash=bench-7\r\n", "bench-7"),
+            ("Cookie: msts=a=b\r\n", "a=b"),  // a routing token's value may hold "="
+            ("Cookie:mstshash=x\r\n", "x"),
+            ("Cookie: mstshash=\r\n", ""),
+            ("Cookie: no-equals\r\n", "Cookie: no-equals"),
+            ("Cookie: mstshash=never-ended", nil),  // no CRLF: no cookie, and no crash
+            ("Cookie: mstshash=cr-only\r", nil),
+            ("cookie: mstshash=lower\r\n", nil),  // the prefix is matched as MS-RDPBCGR writes it
+        ]
+        for (text, cookie) in cases {
+            let request = RDP.connectionRequest(Self.request(Array(text.utf8) + negotiation))
+            #expect(request?.cookie == cookie, "\(text.debugDescription)")
+        }
+        let parsed = RDP.connectionRequest(Self.request(Array("Cookie: mstshash=u\r\n".utf8) + negotiation))
+        #expect(parsed?.requestedProtocols == 3)
+        // Only the TPDU's declared length is read: a CRLF past it does not end the cookie.
+        var truncated = Self.request(Array("Cookie: mstshash=u".utf8))
+        truncated += Array("\r\n".utf8)
+        #expect(RDP.connectionRequest(truncated)?.cookie == nil)
+        #expect(RDP.connectionRequest(Self.request([])) == RDP.ConnectionRequest())
+    }
+
     @Test func nmapsProbeGetsTheConfirmItsTerminalServicesLineReads() throws {
         var machine = Self.machine()
         let frame = try #require(try Self.frames(Self.nmapProbe).first)
