@@ -51,7 +51,8 @@ let package = Package(
     ],
     targets: [
         // The model: services, archetypes, distros, OS families, fleets and how a fleet is planned. Foundation only.
-        .target(name: "DecnetCore", swiftSettings: swiftSettings),
+        // CDecnetLinux for getrandom(2): random numbers drawn from a pool (PooledRandom).
+        .target(name: "DecnetCore", dependencies: ["CDecnetLinux"], swiftSettings: swiftSettings),
         // Reading the operator's INI file and the DECNET_* environment into the model.
         .target(
             name: "DecnetConfig",
@@ -105,7 +106,7 @@ let package = Package(
         ),
         // zlib from Debian: zlib@openssh.com compression (`ssh -C`).
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        // setns(2) for entering a decky's network namespace (Swift's Glibc module lacks _GNU_SOURCE calls).
+        // setns(2) for entering a decky's network namespace, getrandom(2) … (Swift's Glibc module lacks them).
         .target(name: "CDecnetLinux"),
         // Listeners (NIOPosix), connection limits, event sinks: what runs services on sockets.
         .target(

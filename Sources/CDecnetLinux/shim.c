@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <pthread.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -242,4 +243,18 @@ int decnet_prioritize_thread(void) {
 #else
     return 0;
 #endif
+}
+
+int decnet_random_bytes(void *buffer, size_t count) {
+    unsigned char *out = buffer;
+    while (count > 0) {
+        ssize_t got = getrandom(out, count, 0);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        out += got;
+        count -= (size_t)got;
+    }
+    return 0;
 }

@@ -47,7 +47,7 @@ public final class SessionEvents: Sendable {
 
     /// A short random session id (12 hex digits), unique enough to join a connection's events.
     public static func newID() -> String {
-        var generator = SystemRandomNumberGenerator()
+        var generator = PooledRandom()
         let value = UInt64.random(in: 0...(1 << 48 - 1), using: &generator)
         let text = String(value, radix: 16)
         return String(repeating: "0", count: 12 - text.count) + text

@@ -1,6 +1,7 @@
 #ifndef C_DECNET_LINUX_H
 #define C_DECNET_LINUX_H
 
+#include <stddef.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -44,5 +45,9 @@ int decnet_set_thread_name(const char *name);
 /// Puts the calling thread ahead of the others: SCHED_FIFO at priority 1 (returns 2), or else nice -10 (returns
 /// 1), or neither when not permitted (returns 0; both need CAP_SYS_NICE, the first also no RestrictRealtime).
 int decnet_prioritize_thread(void);
+
+/// Fills `buffer` with `count` bytes from the kernel's random generator (getrandom(2), which Swift's Glibc module
+/// does not declare), waiting for it to be seeded if need be. Returns 0, or an errno value.
+int decnet_random_bytes(void *buffer, size_t count);
 
 #endif

@@ -6,7 +6,7 @@ extension UUID {
     /// index on them then grows at its right edge, like the timestamp index, instead of taking every insert at a
     /// random page (with version 4 ids, each committed batch rewrote pages all over that index).
     public static func timeOrdered(at date: Date = Date()) -> UUID {
-        var random = SystemRandomNumberGenerator()
+        var random = PooledRandom()
         let milliseconds = UInt64(max(0, (date.timeIntervalSince1970 * 1000).rounded(.down)))
         let high = random.next() as UInt64
         let low = random.next() as UInt64

@@ -69,8 +69,7 @@ public struct LDAPService: HoneypotService {
         var machine = LDAPStateMachine(
             configuration: self.configuration,
             random: {
-                var generator = SystemRandomNumberGenerator()
-                return (0..<8).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                PooledRandom.bytes(8)
             },
             now: { SMBService.fileTime(Date()) },
             generalizedTime: { PosixDate.string(Date(), format: "yyyyMMddHHmmss'.0Z'") }

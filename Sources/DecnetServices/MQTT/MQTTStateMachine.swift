@@ -279,7 +279,7 @@ struct MQTTStateMachine {
     }
 
     static func randomID() -> String {
-        var generator = SystemRandomNumberGenerator()
+        var generator = PooledRandom()
         let digits = Array("0123456789ABCDEF")
         return String(
             (0..<36).map { index in

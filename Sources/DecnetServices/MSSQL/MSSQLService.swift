@@ -46,8 +46,7 @@ public struct MSSQLService: HoneypotService {
         var machine = MSSQLStateMachine(
             configuration: self.configuration,
             random: {
-                var generator = SystemRandomNumberGenerator()
-                return (0..<8).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                PooledRandom.bytes(8)
             },
             now: { SMBService.fileTime(Date()) }
         )

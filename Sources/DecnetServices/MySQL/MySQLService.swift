@@ -66,7 +66,7 @@ public struct MySQLService: HoneypotService {
     }
 
     func newHandshake() -> Handshake {
-        var generator = SystemRandomNumberGenerator()
+        var generator = PooledRandom()
         return Handshake(
             salt: (0..<20).map { _ in UInt8.random(in: 0x21...0x7E, using: &generator) },
             connectionID: self.connectionIDs.value.add(1, ordering: .relaxed).newValue

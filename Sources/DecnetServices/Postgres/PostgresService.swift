@@ -67,7 +67,7 @@ public struct PostgresService: HoneypotService {
         _ connection: Connection<PostgresFrontendMessage, ByteBuffer>,
         session: SessionEvents
     ) async throws {
-        var generator = SystemRandomNumberGenerator()
+        var generator = PooledRandom()
         var machine = PostgresStateMachine(
             configuration: self.configuration,
             processID: Int.random(in: 1000...400_000, using: &generator),

@@ -39,8 +39,7 @@ public struct RDPService: HoneypotService {
         var machine = RDPStateMachine(
             identity: self.identity,
             random: {
-                var generator = SystemRandomNumberGenerator()
-                return (0..<8).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                PooledRandom.bytes(8)
             },
             now: { SMBService.fileTime(Date()) }
         )

@@ -68,8 +68,7 @@ public struct SMBService: HoneypotService {
             configuration: configuration,
             netbiosSession: session.destination.port == 139,
             random: {
-                var generator = SystemRandomNumberGenerator()
-                return (0..<8).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                PooledRandom.bytes(8)
             },
             now: { SMBService.fileTime(Date()) }
         )

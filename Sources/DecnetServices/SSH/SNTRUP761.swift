@@ -1,4 +1,5 @@
 import Crypto
+import DecnetCore
 
 /// Streamlined NTRU Prime sntrup761 (the NTRU Prime round 3 specification), server side only: a server answers
 /// the client's public key with an encapsulation, so only public-key decoding and encapsulation are needed.
@@ -175,7 +176,7 @@ enum SNTRUP761 {
 
     /// A uniformly random polynomial with exactly 286 coefficients ±1, the rest 0.
     static func randomShort() -> [Int] {
-        var generator = SystemRandomNumberGenerator()
+        var generator = PooledRandom()
         var r = [Int](repeating: 0, count: Self.p)
         var positions = Array(0..<Self.p)
         positions.shuffle(using: &generator)

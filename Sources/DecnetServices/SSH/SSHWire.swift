@@ -1,4 +1,5 @@
 import Crypto
+import DecnetCore
 import NIOCore
 
 /// The parts of the SSH transport (RFC 4253) that come before encryption: the identification line, the binary
@@ -115,8 +116,7 @@ enum SSHWire {
     }
 
     static func randomBytes(_ count: Int) -> [UInt8] {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        PooledRandom.bytes(count)
     }
 }
 

@@ -40,10 +40,9 @@ public struct VNCService: HoneypotService {
     }
 
     public func handle(_ connection: Connection<ByteBuffer, ByteBuffer>, session: SessionEvents) async throws {
-        var generator = SystemRandomNumberGenerator()
         var machine = VNCStateMachine(
             configuration: self.configuration,
-            challenge: (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            challenge: PooledRandom.bytes(16)
         )
         defer {
             for case .emit(let id, let fields) in machine.connectionClosed() { session.emit(id, fields) }
