@@ -70,7 +70,12 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            swiftSettings: swiftSettings
+            // Release builds export the kit's generic code (ConnectionBridge, Connection, the listeners' glue) for
+            // specialization in the modules that use it: unspecialized, every connection paid generic metadata
+            // lookups for it, about a tenth of an RDP connection's user CPU (perf; docs/benchmarks.md).
+            swiftSettings: swiftSettings + [
+                .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))
+            ]
         ),
         // The protocol emulators, one folder per protocol: a pure state machine, codecs and the NIO glue.
         .target(

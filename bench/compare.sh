@@ -14,7 +14,10 @@
 # named, e.g. WORKLOADS="vnc rdp mssql smb snmp sip tftp"),
 # FLOOD (10000 connections held, spread over FLOOD_SOURCES=50 source addresses so that no per-source cap refuses
 # them simply), FLOOD_N (200 logins at concurrency 1 during the flood), FLOOD_WORKLOADS (default: WORKLOADS),
-# MEMORY (1), DECKIES (100), DETECT (1).
+# MEMORY (1), DECKIES (100), DETECT (1), LOOPS (DECNET-Swift's event loop threads, NIO_SINGLETON_GROUP_LOOP_COUNT;
+# default 1, as each peer serves from one reactor thread: on this 2-core machine the load client's threads take
+# the cores too, and a second loop adds context switches, not capacity; `LOOPS=` leaves NIO's default, a loop
+# per core, which docs/benchmarks.md also measures).
 #
 # The peers are installed into their own virtual environments under .bench-peers/ (built with
 # /usr/bin/python3, pinned versions): OpenCanary 0.9.10, qeeqbox honeypots 0.66 and Cowrie 3.1.4 (ssh only).
@@ -69,8 +72,8 @@ start_decnet() { # services, dir
     sip) extra=(--udp) ;; # sip serves TCP too; the workload is its UDP side
     esac
     LOG="$2/decnet.log"
-    "$BIN" service run "$1" --bind "127.0.0.1:$PORT" --quiet --log-file "$LOG" --max-per-source 1024 \
-        "${extra[@]}" 2>"$2/stderr" &
+    NIO_SINGLETON_GROUP_LOOP_COUNT=${LOOPS-1} "$BIN" service run "$1" --bind "127.0.0.1:$PORT" --quiet \
+        --log-file "$LOG" --max-per-source 1024 "${extra[@]}" 2>"$2/stderr" &
     PID=$!
 }
 
