@@ -68,7 +68,9 @@ struct LogRow: Sendable {
     /// Whether the formatter writes exactly `line` for the event, and its fields have no repeated name (the
     /// line would hold every value, the JSON only the first).
     static func renders(_ event: HoneypotEvent, as line: UnsafeBufferPointer<UInt8>) -> Bool {
+        // Sized for the line it should equal: rendering into an empty array reallocated it as it grew.
         var rendered: [UInt8] = []
+        rendered.reserveCapacity(line.count + 64)
         RFC5424Formatter.write(event, to: &rendered)
         guard line.count == rendered.count, memcmp(line.baseAddress!, rendered, rendered.count) == 0 else {
             return false

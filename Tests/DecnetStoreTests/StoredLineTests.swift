@@ -68,6 +68,51 @@ import Testing
         }
     }
 
+    /// The writer binds each row's text from one arena (`BindArena`): values larger than its block, rows that
+    /// make it grow midway, and empty values must all come back exactly.
+    @Test func valuesOfEverySizeComeBackExactly() async throws {
+        try await StoreHarness.with(.sqlite) { harness in
+            let store = try harness.open()
+            try await store.migrate()
+            let sizes = [0, 1, 15, 16, 300, 16 * 1024 - 1, 16 * 1024, 40_000, 7, 100_000, 3]
+            let entries = try sizes.enumerated().map { index, size in
+                let text = String((0..<size).map { Character(UnicodeScalar(UInt8(0x61 + ($0 + index) % 26))) })
+                let event = EventStoreTests.event(
+                    .commandInput,
+                    from: "10.77.0.\(index + 1)",
+                    at: "db-01",
+                    second: Double(index),
+                    [("command", text), ("args", ""), ("tail", String(repeating: "ü", count: index))]
+                )
+                let line = RFC5424Formatter.line(for: event)
+                return LogEntry(event: try RFC5424Parser.event(from: line), line: line)
+            }
+            #expect(try await store.ingest(entries, cursor: nil).inserted == entries.count)
+            let stored = try await store.logs(LogQuery())
+            for entry in entries {
+                let back = try #require(stored.first { $0.uuid == entry.event.uuid })
+                #expect(back == entry.event)
+            }
+        }
+    }
+
+    @Test func theArenasCopiesOutliveItsGrowthUntilReset() {
+        let arena = BindArena(capacity: 8)
+        var copies: [(UnsafeRawPointer, [UInt8])] = []
+        for size in [3, 5, 1, 20, 2, 64, 9] {
+            let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 * 7 + size) }
+            let copy = bytes.withUnsafeBytes { arena.copy($0) }
+            copies.append((copy, bytes))
+        }
+        for (pointer, bytes) in copies {
+            #expect(Array(UnsafeRawBufferPointer(start: pointer, count: bytes.count)) == bytes)
+        }
+        arena.reset()
+        let again = [UInt8](repeating: 0xAB, count: 100)
+        let copy = again.withUnsafeBytes { arena.copy($0) }
+        #expect(Array(UnsafeRawBufferPointer(start: copy, count: 100)) == again)
+    }
+
     @Test func bountyPayloadsAreWhatTheDictionaryWouldGive() {
         for event in EventStoreTests.scenario() {
             let row = Bounty.row(for: event)
