@@ -90,13 +90,41 @@ public struct IngestResult: Sendable, Equatable {
     public var inserted = 0
     /// Events already stored (the same uuid), left as they were.
     public var duplicates = 0
-    /// The events stored for the first time, in order (what the ingester publishes on the bus).
-    public var fresh: [HoneypotEvent] = []
+    /// The events stored for the first time, in order (what the ingester publishes on the bus). Gathered when
+    /// read, not when stored: the SQLite store hands back its batch and the positions it stored, so the copying
+    /// (and the batch's release) happens on the bus's side instead of between one batch's commit and the next.
+    public var fresh: [HoneypotEvent] {
+        get {
+            switch self.stored {
+            case .events(let events): events
+            case .positions(let batch, let positions): positions.map { batch[$0].event }
+            }
+        }
+        set { self.stored = .events(newValue) }
+    }
+
+    private enum Stored: Sendable {
+        case events([HoneypotEvent])
+        case positions(batch: [LogEntry], [Int])
+    }
+
+    private var stored: Stored
 
     public init(inserted: Int = 0, duplicates: Int = 0, fresh: [HoneypotEvent] = []) {
         self.inserted = inserted
         self.duplicates = duplicates
-        self.fresh = fresh
+        self.stored = .events(fresh)
+    }
+
+    /// The entries at `positions` of `batch` were stored for the first time.
+    init(inserted: Int, duplicates: Int, batch: [LogEntry], positions: [Int]) {
+        self.inserted = inserted
+        self.duplicates = duplicates
+        self.stored = .positions(batch: batch, positions)
+    }
+
+    public static func == (lhs: IngestResult, rhs: IngestResult) -> Bool {
+        lhs.inserted == rhs.inserted && lhs.duplicates == rhs.duplicates && lhs.fresh == rhs.fresh
     }
 }
 

@@ -313,9 +313,7 @@ public final class SQLiteEventStore: EventStore {
             }
             return (result, fresh)
         }
-        var result = stored
-        result.fresh = fresh.map { entries[$0].event }
-        return result
+        return IngestResult(inserted: stored.inserted, duplicates: stored.duplicates, batch: entries, positions: fresh)
     }
 
     /// An attacker's stored profile: the one this store wrote last time (`attackerCache`) when the row still

@@ -2,6 +2,7 @@ import DecnetCore
 import DecnetStore
 import DecnetTesting
 import Foundation
+import Synchronization
 import Testing
 
 /// The ingester against a real log file and a real SQLite file: every event exactly once, whatever the
@@ -61,6 +62,35 @@ import Testing
         let replay = try await LogIngester(path: log, store: store).run(follow: false)
         #expect(replay.inserted == 1040 && replay.duplicates == 10, "\(replay)")
         #expect(try await store.counts()["logs"] == 1050)
+    }
+
+    /// What the bus gets: every event stored for the first time, once and in the log's order, across batches
+    /// written while the next is parsed; events already stored are not handed on again.
+    @Test func freshEventsHandedOnOnceInOrder() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let log = directory.url.appendingPathComponent("decnet.log").path
+        let store = try SQLiteEventStore(path: directory.url.appendingPathComponent("decnet.db").path)
+        try await store.migrate()
+        let lines = Self.lines(2_000)
+        try Self.append(lines, to: log)
+        // Every seventh event is in the store already (an earlier run that lost its cursor).
+        let early = stride(from: 0, to: lines.count, by: 7).map { lines[$0] }
+        let before = try await store.ingest(
+            early.map { LogEntry(event: try RFC5424Parser.event(from: $0), line: $0) },
+            cursor: nil
+        )
+        #expect(before.fresh.map(\.uuid) == early.map { try! RFC5424Parser.event(from: $0).uuid })
+        let handed = Mutex<[[HoneypotEvent]]>([])
+        var ingester = LogIngester(path: log, store: store)
+        ingester.batchSize = 100
+        ingester.stored = { events in handed.withLock { $0.append(events) } }
+        let progress = try await ingester.run(follow: false)
+        #expect(progress.inserted == 2_000 - early.count && progress.duplicates == early.count)
+        let expected = lines.indices.filter { $0 % 7 != 0 }.map { try! RFC5424Parser.event(from: lines[$0]).uuid }
+        let batches = handed.withLock { $0 }
+        #expect(batches.count > 10 && batches.allSatisfy { !$0.isEmpty })
+        #expect(batches.flatMap { $0.map(\.uuid) } == expected)
     }
 
     @Test func followingPicksUpNewLinesAndAReplacedLog() async throws {
