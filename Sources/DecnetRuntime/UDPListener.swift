@@ -189,10 +189,11 @@ public struct UDPListener<Service: UDPHoneypot>: Sendable {
                     }
                     let envelope = AddressedEnvelope(remoteAddress: target, data: ByteBuffer(bytes: reply))
                     if let delay = self.service.replyDelay(for: request) {
-                        // Later, without holding up the datagrams behind it.
-                        Task {
-                            try? await Task.sleep(for: delay)
-                            try? await outbound.write(envelope)
+                        // Later, without holding up the datagrams behind it: a timer on the socket's own loop
+                        // (a task and a sleep per reply cost tftp twice a peer's CPU per request).
+                        let channel = self.channel.channel
+                        channel.eventLoop.scheduleTask(in: TimeAmount(delay)) {
+                            channel.writeAndFlush(envelope, promise: nil)
                         }
                     } else {
                         try await outbound.write(envelope)
@@ -255,7 +256,7 @@ final class FlowTable: Sendable {
     }
 
     private struct Table {
-        var flows: [String: Flow] = [:]
+        var flows: [Endpoint: Flow] = [:]
         var nextSweep: ContinuousClock.Instant?
     }
 
@@ -274,36 +275,64 @@ final class FlowTable: Sendable {
     }
 
     /// The source's flow (made if new) and whether this datagram fits its rate.
+    ///
+    /// A datagram from a known source changes its flow in place (one lookup, no copy of the flow). A full table
+    /// finds the time its oldest eighth was last heard from by sorting the instants alone, then removes those
+    /// flows: sorting (address, flow) pairs copied and released every flow, and a flood from fresh source ports
+    /// fills the table every 1,250 datagrams.
     func admit(
         source: Endpoint,
         at now: ContinuousClock.Instant,
         make: () -> SessionEvents
     ) -> (SessionEvents, Bool, Bool) {
         self.table.withLock { table in
-            let key = source.description
-            if var flow = table.flows[key] {
-                let elapsed = now - flow.last
-                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-                flow.tokens = min(self.limits.burst, flow.tokens + seconds * self.limits.datagramsPerSecond)
-                flow.last = now
-                let allowed = flow.tokens >= 1
-                if allowed { flow.tokens -= 1 }
-                table.flows[key] = flow
-                return (flow.session, allowed, false)
+            if let index = table.flows.index(forKey: source) {
+                return Self.refill(&table.flows.values[index], at: now, limits: self.limits)
             }
             if table.flows.count >= self.limits.maximumFlows {
-                // The oldest eighth (at least one) goes in one pass, not one scan of the table per new source.
                 let excess = table.flows.count - self.limits.maximumFlows + 1
-                let drop = max(excess, self.limits.maximumFlows / 8)
-                for (key, _) in table.flows.sorted(by: { $0.value.last < $1.value.last }).prefix(drop) {
-                    table.flows[key] = nil
-                }
+                Self.dropOldest(max(excess, self.limits.maximumFlows / 8), from: &table.flows)
             }
             let session = make()
             self.seen.add(1, ordering: .relaxed)
-            table.flows[key] = Flow(session: session, tokens: self.limits.burst - 1, last: now)
+            table.flows[source] = Flow(session: session, tokens: self.limits.burst - 1, last: now)
             return (session, true, true)
         }
+    }
+
+    private static func refill(
+        _ flow: inout Flow,
+        at now: ContinuousClock.Instant,
+        limits: UDPLimits
+    ) -> (SessionEvents, Bool, Bool) {
+        let elapsed = now - flow.last
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        flow.tokens = min(limits.burst, flow.tokens + seconds * limits.datagramsPerSecond)
+        flow.last = now
+        let allowed = flow.tokens >= 1
+        if allowed { flow.tokens -= 1 }
+        return (flow.session, allowed, false)
+    }
+
+    /// Removes the `count` flows heard from longest ago (flows heard from at the same instant as the last of them
+    /// go in table order until `count` are gone).
+    private static func dropOldest(_ count: Int, from flows: inout [Endpoint: Flow]) {
+        guard count > 0, !flows.isEmpty else { return }
+        var instants = flows.values.map(\.last)
+        instants.sort()
+        let cutoff = instants[min(count, instants.count) - 1]
+        var ties = instants.prefix(count).count { $0 == cutoff }
+        var doomed: [Endpoint] = []
+        doomed.reserveCapacity(count)
+        for (source, flow) in flows {
+            if flow.last < cutoff {
+                doomed.append(source)
+            } else if flow.last == cutoff, ties > 0 {
+                ties -= 1
+                doomed.append(source)
+            }
+        }
+        for source in doomed { flows[source] = nil }
     }
 
     /// Flows idle past the timeout, removed; looked for at most once per sweep interval.

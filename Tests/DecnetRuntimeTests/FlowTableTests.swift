@@ -30,6 +30,35 @@ import Testing
         #expect(table.total == 18)
     }
 
+    /// A burst read in one pass can stamp many flows with one instant: a full table still drops its eighth, not
+    /// every flow heard at that instant.
+    @Test func flowsHeardAtOneInstantAreDroppedByCount() {
+        let table = FlowTable(limits: UDPLimits(maximumFlows: 16))
+        let now = ContinuousClock.now
+        for port in 0..<16 { #expect(Self.admit(table, port: port, at: now)) }
+        #expect(Self.admit(table, port: 100, at: now))
+        #expect(table.active == 15)
+        #expect(Self.admit(table, port: 101, at: now))
+        #expect(table.active == 16)
+    }
+
+    /// A known source's bucket is drawn down and refilled in place: its burst, then its rate.
+    @Test func aKnownSourceSpendsItsBurstThenItsRate() {
+        let table = FlowTable(limits: UDPLimits(datagramsPerSecond: 2, burst: 3))
+        let start = ContinuousClock.now
+        let source = Endpoint(ip: "10.0.0.9", port: 7)
+        func allowed(at instant: ContinuousClock.Instant) -> Bool {
+            table.admit(source: source, at: instant) {
+                SessionEvents(context: Self.context, source: source, destination: Endpoint(ip: "10.0.0.1", port: 69))
+            }.1
+        }
+        #expect((0..<4).map { _ in allowed(at: start) } == [true, true, true, false])
+        // Half a second at 2 a second buys one more.
+        #expect(allowed(at: start + .milliseconds(500)))
+        #expect(!allowed(at: start + .milliseconds(500)))
+        #expect(table.active == 1 && table.total == 1)
+    }
+
     @Test func idleFlowsAreSweptAtMostOncePerInterval() {
         let table = FlowTable(limits: UDPLimits(flowIdleTimeout: .seconds(10)))
         let start = ContinuousClock.now

@@ -73,6 +73,8 @@ final class TFTPServer: Sendable {
 
     let files: [String: [UInt8]]
     private let transfers = Mutex<[String: Transfer]>([:])
+    /// When idle transfers are next looked for.
+    private let nextSweep = Mutex<ContinuousClock.Instant?>(nil)
 
     /// Whether a WRQ is taken (DECNET-Swift's default, to keep what attackers upload); without, tftpd-hpa's
     /// `--secure` rule without `-c`: only a file that exists and is world-writable (none here) may be written.
@@ -140,8 +142,17 @@ final class TFTPServer: Sendable {
         }
         let opcode = Int(datagram[0]) << 8 | Int(datagram[1])
         let now = ContinuousClock.now
-        self.transfers.withLock { transfers in
-            transfers = transfers.filter { now - $0.value.touched < Self.idle }
+        // Transfers silent for `idle` are forgotten, looked for at most once a second: filtering the table on
+        // every datagram made a busy server's cost grow with its transfers.
+        let sweep = self.nextSweep.withLock { next in
+            guard next.map({ now >= $0 }) ?? true else { return false }
+            next = now + .seconds(1)
+            return true
+        }
+        if sweep {
+            self.transfers.withLock { transfers in
+                transfers = transfers.filter { now - $0.value.touched < Self.idle }
+            }
         }
         switch opcode {
         case 1, 2:
