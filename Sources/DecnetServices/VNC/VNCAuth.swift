@@ -1,20 +1,31 @@
 import CNettle
+import Glibc
 
 /// VNC authentication (RFC 6143 §7.2.2): the client encrypts the server's 16-byte challenge with DES in ECB mode,
 /// keyed with the password's first 8 bytes (zero-padded), each byte's bits reversed.
 enum VNCAuth {
     static func response(challenge: [UInt8], password: [UInt8]) -> [UInt8] {
         precondition(challenge.count == 16, "the challenge is 16 bytes")
-        var key = Array(password.prefix(8))
-        while key.count < 8 { key.append(0) }
-        key = key.map(Self.reversed)
-        var context = des_ctx()
-        _ = nettle_des_set_key(&context, key)  // a weak key is still a key a client may use
+        var context = Self.key(password)
         var out = [UInt8](repeating: 0, count: 16)
         challenge.withUnsafeBufferPointer { input in
             out.withUnsafeMutableBufferPointer { nettle_des_encrypt(&context, 16, $0.baseAddress, input.baseAddress) }
         }
         return out
+    }
+
+    /// The DES key schedule for a password: its first 8 bytes, zero-padded, each byte's bits reversed.
+    static func key(_ password: [UInt8]) -> des_ctx {
+        var key = (UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0))
+        withUnsafeMutableBytes(of: &key) { key in
+            for (index, byte) in password.prefix(8).enumerated() { key[index] = Self.reversed(byte) }
+        }
+        var context = des_ctx()
+        withUnsafeBytes(of: key) { key in
+            // A weak key is still a key a client may use.
+            _ = nettle_des_set_key(&context, key.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
+        return context
     }
 
     static func reversed(_ byte: UInt8) -> UInt8 {
@@ -34,8 +45,32 @@ enum VNCAuth {
         "welcome", "raspberr", "guest", "user", "server", "support",
     ]
 
-    /// The password (from `candidates`) that produced `response`, if any.
-    static func recover(challenge: [UInt8], response: [UInt8], candidates: [String]) -> String? {
-        candidates.first { self.response(challenge: challenge, password: Array($0.utf8)) == response }
+    /// The common passwords with their key schedules, set up once (a response is tried against all of them).
+    private static let commonKeys: [(password: String, context: des_ctx)] = Self.commonPasswords.map {
+        ($0, Self.key(Array($0.utf8)))
+    }
+
+    /// The common password that produced `response` to `challenge`, if any. Each is tried on the first block
+    /// alone (ECB: the blocks are independent), and the second only for a key whose first block matched; no
+    /// allocation, no key set up per connection.
+    static func recoverCommon(challenge: [UInt8], response: [UInt8]) -> String? {
+        guard challenge.count == 16, response.count == 16 else { return nil }
+        var block = (UInt64(0), UInt64(0))
+        return challenge.withUnsafeBufferPointer { challenge in
+            response.withUnsafeBufferPointer { response in
+                withUnsafeMutableBytes(of: &block) { out in
+                    let out = out.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                    let challenge = challenge.baseAddress!, response = response.baseAddress!
+                    for candidate in Self.commonKeys {
+                        var context = candidate.context
+                        nettle_des_encrypt(&context, 8, out, challenge)
+                        guard memcmp(out, response, 8) == 0 else { continue }
+                        nettle_des_encrypt(&context, 8, out + 8, challenge + 8)
+                        if memcmp(out + 8, response + 8, 8) == 0 { return candidate.password }
+                    }
+                    return nil
+                }
+            }
+        }
     }
 }

@@ -174,11 +174,7 @@ struct VNCStateMachine {
             self.state = .awaitingClientInit
             return [.emit(.loginSuccess, fields), .send([0, 0, 0, 0])]
         }
-        if let weak = VNCAuth.recover(
-            challenge: self.challenge,
-            response: response,
-            candidates: VNCAuth.commonPasswords
-        ) {
+        if let weak = VNCAuth.recoverCommon(challenge: self.challenge, response: response) {
             fields.add("password", attackerText: weak, secret: true)
             fields.add("password_source", "common-password list")
         }

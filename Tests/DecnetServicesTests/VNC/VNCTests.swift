@@ -46,6 +46,29 @@ import Testing
         #expect(VNCAuth.reversed(0b1000_0011) == 0b1100_0001)
     }
 
+    /// The common-password check (key schedules made once, the second block only when the first matches) names
+    /// each listed password from its response, and nothing for others or for a response of the wrong size.
+    @Test func everyCommonPasswordIsRecoveredFromItsResponse() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20 {
+            let challenge = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            for password in VNCAuth.commonPasswords {
+                let response = VNCAuth.response(challenge: challenge, password: Array(password.utf8))
+                #expect(VNCAuth.recoverCommon(challenge: challenge, response: response) == password)
+            }
+            for other in ["hunter2", "s3cr3t", "", "passwore"] {
+                let response = VNCAuth.response(challenge: challenge, password: Array(other.utf8))
+                #expect(VNCAuth.recoverCommon(challenge: challenge, response: response) == nil, "\(other)")
+            }
+            // The first block right and the second wrong is no match.
+            var half = VNCAuth.response(challenge: challenge, password: Array("admin".utf8))
+            half[15] ^= 1
+            #expect(VNCAuth.recoverCommon(challenge: challenge, response: half) == nil)
+            #expect(VNCAuth.recoverCommon(challenge: challenge, response: Array(half.prefix(8))) == nil)
+            #expect(VNCAuth.recoverCommon(challenge: [], response: half) == nil)
+        }
+    }
+
     @Test func aWrongPasswordIsCapturedWithItsChallengeAndRefusedAsRFB38Does() {
         let challenge = Self.bytes("ce4702571dffaf808f9ef0dbe577c878")
         var machine = VNCStateMachine(configuration: Self.configuration, challenge: challenge)
