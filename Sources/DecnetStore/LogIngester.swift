@@ -85,31 +85,29 @@ public struct LogIngester: Sendable {
         // so the cursor only ever moves forward, and handed on in order, at most one behind.
         var writing: Task<(Progress, IngestResult), any Error>?
         var handing: Task<Void, Never>?
-        func finishWriting() async throws {
-            guard let previous = writing else { return }
-            writing = nil
-            let (done, result) = try await previous.value
+        /// Counts a committed batch and hands its new events to `stored` once the batch before it was handed.
+        func handOn(_ done: Progress, _ result: IngestResult) async {
             progress.add(done)
             self.progress(progress)
             await handing?.value
             handing = result.inserted == 0 ? nil : Task { [stored = self.stored] in stored(result.fresh) }
         }
-        func commit(_ batch: [LogEntry], through position: LogTail.Position) async throws {
-            guard let previous = writing else {
-                writing = Task { [self] in try await self.store(batch, through: position) }
-                return
-            }
-            // The writer starts on this batch as soon as the last one is committed, before the bus has taken the
-            // one before: waiting on the bus first left the writer idle 20–40 ms at every batch.
+        func finishWriting() async throws {
+            guard let previous = writing else { return }
+            writing = nil
             let (done, result) = try await previous.value
+            await handOn(done, result)
+        }
+        func commit(_ batch: [LogEntry], through position: LogTail.Position) async throws {
+            // The writer starts on this batch as soon as the last one is committed, before the bus has taken the
+            // one before: waiting on the bus first left the writer idle 20–50 ms at every batch.
+            let previous = try await writing?.value
             writing = Task { [self] in try await self.store(batch, through: position) }
+            guard let (done, result) = previous else { return }
             // The new task only has to reach the writer's queue, but it needs a thread of the pool for that, and
             // parsing the next batch does not suspend: a yield lets it go first.
             await Task.yield()
-            progress.add(done)
-            self.progress(progress)
-            await handing?.value
-            handing = result.inserted == 0 ? nil : Task { [stored = self.stored] in stored(result.fresh) }
+            await handOn(done, result)
         }
         do {
             while !Task.isCancelled {
